@@ -1,0 +1,80 @@
+"""Feature-extraction speed and memory on one core.
+
+    python benchmarks/bench_features.py
+
+Prints x realtime (audio seconds per wall second) for the model features of a 60 s segment, the
+whole-track trajectory frame sequence of a 5 min track, the display views of a 3 min track, the
+peak memory of each, and the ratio to a bare numpy rfft pass over the same frames (the physical
+limit: framing + FFT with nothing else).
+"""
+
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from damer_core import features as F  # noqa: E402
+from damer_core.synthetic import chord_music  # noqa: E402
+
+SR = 22_050
+
+
+def best_time(fn, repeats=5):
+    fn()  # warm: filter banks, caches
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def peak_mb(fn):
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def bare_fft(y, cfg):
+    def run():
+        frames = F._frames(np.asarray(y, np.float32), cfg)
+        step = max(1, (1 << 23) // (8 * (cfg.n_fft // 2 + 1)))
+        for i in range(0, frames.shape[0], step):
+            np.fft.rfft(frames[i:i + step], n=cfg.n_fft, axis=1)
+    return run
+
+
+def report(label, seconds, fn, cfg):
+    t = best_time(fn)
+    t_fft = best_time(bare_fft(fn.y, cfg))
+    print(f"{label:<44} {seconds / t:8.0f}x realtime  {t * 1000:8.1f} ms  peak {peak_mb(fn):6.1f} MB"
+          f"  {t / t_fft:4.2f}x bare rfft")
+
+
+def main():
+    print(f"numpy {np.__version__}, one core (OMP/BLAS threads = 1)")
+    track5 = np.tile(chord_music(60.0, True, True, SR, seed=1), 5)
+    segment = track5[15 * SR: 75 * SR]
+    track3 = track5[: 180 * SR]
+    for cfg in (F.CLIP, F.PAPER):
+        seg_fn = lambda cfg=cfg: F.frame_sequence(segment, cfg)  # noqa: E731
+        seg_fn.y = segment
+        report(f"model features, 60 s segment ({cfg.name})", 60.0, seg_fn, cfg)
+        traj_fn = lambda cfg=cfg: F.frame_sequence(track5, cfg)  # noqa: E731
+        traj_fn.y = track5
+        report(f"trajectory frames, 5 min track ({cfg.name})", 300.0, traj_fn, cfg)
+    disp_fn = lambda: F.display_views(track3, SR)  # noqa: E731
+    disp_fn.y = track3
+    report("display views, 3 min track", 180.0, disp_fn, F.DISPLAY)
+    print("targets: model features >= 200x, display views >= 50x, within 3x of bare rfft")
+
+
+if __name__ == "__main__":
+    main()

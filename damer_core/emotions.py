@@ -1,0 +1,58 @@
+"""The emotion words around the valence-arousal circle (resources/emotion_terms.json)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EmotionTerm:
+    word: str
+    angle: float  # degrees from the positive valence axis, counter-clockwise
+
+    @property
+    def valence(self) -> float:
+        return math.cos(math.radians(self.angle))
+
+    @property
+    def arousal(self) -> float:
+        return math.sin(math.radians(self.angle))
+
+
+def resources_dir() -> Path:
+    """``resources/``: $DAMER_RESOURCES, a frozen build's bundle, the source tree, or the
+    installed data files under ``<prefix>/share/damer-explorer``."""
+    candidates = []
+    if os.environ.get("DAMER_RESOURCES"):
+        candidates.append(Path(os.environ["DAMER_RESOURCES"]))
+    if getattr(sys, "frozen", False):
+        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "resources")
+    candidates.append(Path(__file__).resolve().parent.parent / "resources")
+    candidates.append(Path(sys.prefix) / "share" / "damer-explorer" / "resources")
+    for c in candidates:
+        if (c / "emotion_terms.json").is_file():
+            return c
+    raise FileNotFoundError("resources/emotion_terms.json not found (looked in: " + ", ".join(map(str, candidates)) + ")")
+
+
+def load_emotion_terms(path: str | os.PathLike | None = None) -> list[EmotionTerm]:
+    path = Path(path) if path is not None else resources_dir() / "emotion_terms.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        terms = [EmotionTerm(str(t["word"]), float(t["angle"])) for t in data["terms"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path.name}: not a valid emotion-terms file ({e})") from None
+    if not terms:
+        raise ValueError(f"{path.name}: lists no emotion terms")
+    return terms
+
+
+def nearest_term(valence: float, arousal: float, terms: list[EmotionTerm]) -> EmotionTerm:
+    """The word whose direction is closest to the point's angle on the circle."""
+    angle = math.degrees(math.atan2(arousal, valence))
+    return min(terms, key=lambda t: abs((angle - t.angle + 180.0) % 360.0 - 180.0))

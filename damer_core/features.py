@@ -1,0 +1,296 @@
+"""DAMER model features (paper section III-C, SPEC section 4) and display spectrograms.
+
+Mel spectrogram and cochleogram come from one shared framed power spectrum: pre-emphasis,
+Hamming-windowed frames of N samples with hop N/2, a 2N-point FFT, then a 128-band Mel bank
+(natural log) and an 84-band gammatone bank (power law 0.3, then log10). The recipe is a frozen
+:class:`FeatureConfig` stored in every checkpoint, so inference recomputes exactly what a model
+was trained on.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from typing import NamedTuple
+
+import numpy as np
+
+from damer_core.audio import MODEL_SAMPLE_RATE, select_segment
+
+C1_HZ = 32.703195662574764  # 440 * 2 ** (-57 / 12)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """One feature recipe. ``n_frames`` (T) is the model's time dimension."""
+
+    name: str = "clip"
+    sample_rate: int = MODEL_SAMPLE_RATE
+    segment_start_s: float = 15.0
+    segment_length_s: float = 60.0
+    frame_length: int = 512
+    hop_length: int = 256
+    n_fft: int = 1024
+    center: bool = True
+    n_frames: int = 87
+    train_hop_frames: int = 86  # windows cut from a track's segment for training (1 s clips)
+    trajectory_hop_frames: int = 43  # one V-A point per 0.5 s
+    n_mels: int = 128
+    n_gammatone: int = 84
+    gammatone_fmin: float = C1_HZ
+    gammatone_bands_per_octave: int = 12
+    power_law: float = 0.3
+    preemphasis: float = 0.97
+    log_floor: float = 1e-10
+
+    @property
+    def gammatone_centre_freqs(self) -> np.ndarray:
+        k = np.arange(self.n_gammatone)
+        return self.gammatone_fmin * 2.0 ** (k / self.gammatone_bands_per_octave)
+
+    @property
+    def window_seconds(self) -> float:
+        """Audio covered by one T-frame model window."""
+        return ((self.n_frames - 1) * self.hop_length + (0 if self.center else self.frame_length)) / self.sample_rate
+
+    @property
+    def trajectory_hop_seconds(self) -> float:
+        return self.trajectory_hop_frames * self.hop_length / self.sample_rate
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FeatureConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown feature-config fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FeatureConfig":
+        return cls.from_dict(json.loads(text))
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+CLIP = FeatureConfig()
+PAPER = FeatureConfig(
+    name="paper", frame_length=30_000, hop_length=15_000, n_fft=60_000, center=False,
+    train_hop_frames=87, trajectory_hop_frames=1,
+)
+PRESETS = {"clip": CLIP, "paper": PAPER}
+# What the user looks at: finer frames, no pre-emphasis (it would tilt the picture), dB.
+DISPLAY = FeatureConfig(
+    name="display", frame_length=2048, hop_length=512, n_fft=2048, center=True,
+    train_hop_frames=1, trajectory_hop_frames=1, preemphasis=0.0,
+)
+
+
+def preset(name: str) -> FeatureConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown feature preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def preemphasise(y: np.ndarray, coef: float = 0.97) -> np.ndarray:
+    """x'(n) = x(n) - coef * x(n-1), with x'(0) = x(0)."""
+    y = np.asarray(y, dtype=np.float32)
+    if coef == 0.0 or y.size == 0:
+        return y
+    out = np.empty_like(y)
+    out[0] = y[0]
+    np.subtract(y[1:], np.float32(coef) * y[:-1], out=out[1:])
+    return out
+
+
+def frame_count(n_samples: int, cfg: FeatureConfig) -> int:
+    if cfg.center:
+        return 1 + n_samples // cfg.hop_length
+    return 0 if n_samples < cfg.frame_length else 1 + (n_samples - cfg.frame_length) // cfg.hop_length
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """[n_mels, n_fft // 2 + 1], Slaney-style triangles from 0 Hz to Nyquist (librosa)."""
+    import librosa.filters
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def gammatone_filterbank(sample_rate: int, n_fft: int, centre_freqs: tuple[float, ...]) -> np.ndarray:
+    """Squared magnitude responses [n_bands, n_fft // 2 + 1] of 4th-order ERB gammatone filters at
+    ``centre_freqs``, unity gain at each centre (the gammatone package's FFT-weight maths, Slaney /
+    Ellis, with our own centre frequencies instead of its ERB-spaced ones)."""
+    from gammatone import filters
+
+    cf = np.asarray(centre_freqs, dtype=np.float64)
+    fs = float(sample_rate)
+    ucirc = np.exp(2j * np.pi * np.arange(n_fft // 2 + 1) / n_fft)[None, :]
+    _, a11, a12, a13, a14, _, _, _, b2, gain = filters.make_erb_filters(fs, cf, 1.0).T
+    pole = (np.sqrt(b2) * np.exp(2j * np.pi * cf / fs))[:, None]
+    mag = (
+        np.abs(ucirc + a11[:, None] * fs) * np.abs(ucirc + a12[:, None] * fs)
+        * np.abs(ucirc + a13[:, None] * fs) * np.abs(ucirc + a14[:, None] * fs)
+        * np.abs(fs * (pole - ucirc) * (pole.conj() - ucirc)) ** -4
+        / gain[:, None]
+    )
+    return (mag**2).astype(np.float32)
+
+
+def _filterbanks(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    mel = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels)
+    gt = gammatone_filterbank(cfg.sample_rate, cfg.n_fft, tuple(cfg.gammatone_centre_freqs.tolist()))
+    return mel, gt
+
+
+def _frames(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    if cfg.center:
+        y = np.pad(y, (cfg.frame_length // 2, cfg.frame_length // 2))
+    if y.shape[0] < cfg.frame_length:
+        raise ValueError(f"signal of {y.shape[0]} samples is shorter than one {cfg.frame_length}-sample frame")
+    n = 1 + (y.shape[0] - cfg.frame_length) // cfg.hop_length
+    return np.lib.stride_tricks.as_strided(
+        y, shape=(n, cfg.frame_length), strides=(cfg.hop_length * y.strides[0], y.strides[0]), writeable=False
+    )
+
+
+def band_energies(y: np.ndarray, cfg: FeatureConfig, chunk_bytes: int = 1 << 23) -> tuple[np.ndarray, np.ndarray]:
+    """Mel and gammatone band energies ``[n_mels, F]``, ``[n_gammatone, F]`` from one framed power
+    spectrum (pre-emphasis, Hamming, ``n_fft``-point FFT). Works in chunks of frames so memory
+    stays bounded for long tracks."""
+    y = preemphasise(y, cfg.preemphasis)
+    frames = _frames(y, cfg)
+    mel_fb, gt_fb = _filterbanks(cfg)
+    both = np.concatenate([mel_fb, gt_fb], axis=0).T.copy()  # [bins, n_mels + n_gt]
+    window = _hamming(cfg.frame_length)
+    n_bins = cfg.n_fft // 2 + 1
+    step = max(1, chunk_bytes // (8 * n_bins))
+    out = np.empty((frames.shape[0], both.shape[1]), dtype=np.float32)
+    for i in range(0, frames.shape[0], step):
+        spec = np.fft.rfft(frames[i:i + step] * window, n=cfg.n_fft, axis=1)
+        power = spec.real * spec.real + spec.imag * spec.imag
+        np.matmul(power.astype(np.float32, copy=False), both, out=out[i:i + step])
+    return out[:, :cfg.n_mels].T, out[:, cfg.n_mels:].T
+
+
+@functools.lru_cache(maxsize=8)
+def _hamming(n: int) -> np.ndarray:
+    # Periodic Hamming (scipy/librosa "hamming" with fftbins=True).
+    return (0.54 - 0.46 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def compress(mel_power: np.ndarray, coch_power: np.ndarray, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Model compression: natural log of Mel energies; power law then log10 for the cochleogram."""
+    floor = np.float32(cfg.log_floor)
+    mel = np.log(np.maximum(mel_power, floor))
+    coch = np.log10(np.maximum(np.power(np.maximum(coch_power, 0), np.float32(cfg.power_law)), floor))
+    return mel.astype(np.float32, copy=False), coch.astype(np.float32, copy=False)
+
+
+class FrameSequence(NamedTuple):
+    mel: np.ndarray  # [n_mels, F]
+    coch: np.ndarray  # [n_gammatone, F]
+
+    @property
+    def n_frames(self) -> int:
+        return self.mel.shape[1]
+
+
+def frame_sequence(y: np.ndarray, cfg: FeatureConfig = CLIP) -> FrameSequence:
+    """Model features for every frame of ``y`` (a whole track or a segment)."""
+    return FrameSequence(*compress(*band_energies(y, cfg), cfg))
+
+
+def segment_features(y: np.ndarray, cfg: FeatureConfig = CLIP) -> tuple[np.ndarray, np.ndarray]:
+    """Features of exactly one model window: ``[128, T]`` and ``[84, T]``. ``y`` is one clip (1 s for
+    ``clip``) or one 60 s segment (``paper``)."""
+    seq = frame_sequence(y, cfg)
+    if seq.n_frames < cfg.n_frames:
+        raise ValueError(f"{y.shape[0]} samples give {seq.n_frames} frames; the {cfg.name} preset needs {cfg.n_frames}")
+    return seq.mel[:, :cfg.n_frames], seq.coch[:, :cfg.n_frames]
+
+
+def sliding_windows(x: np.ndarray, width: int, hop: int) -> np.ndarray:
+    """Views ``[W, bands, width]`` of ``x [bands, F]`` starting every ``hop`` frames (no copy)."""
+    if x.shape[1] < width:
+        raise ValueError(f"{x.shape[1]} frames are fewer than one {width}-frame window")
+    view = np.lib.stride_tricks.sliding_window_view(x, width, axis=1)  # [bands, F-width+1, width]
+    return view[:, ::hop].transpose(1, 0, 2)
+
+
+def training_windows(track: np.ndarray, cfg: FeatureConfig = CLIP, path: str = "<audio>") -> tuple[np.ndarray, np.ndarray]:
+    """The samples a labelled track contributes: its model segment (15-75 s, SPEC section 3) cut
+    into T-frame windows every ``train_hop_frames`` (60 one-second clips for ``clip``, one 60 s
+    matrix for ``paper``). Returns copies ``[W, 128, T]``, ``[W, 84, T]``."""
+    seg = select_segment(track, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path)
+    seq = frame_sequence(seg, cfg)
+    return (np.ascontiguousarray(sliding_windows(seq.mel, cfg.n_frames, cfg.train_hop_frames)),
+            np.ascontiguousarray(sliding_windows(seq.coch, cfg.n_frames, cfg.train_hop_frames)))
+
+
+def window_end_frame(t_seconds: float, cfg: FeatureConfig) -> int:
+    """Index one past the last frame that ends at or before ``t_seconds``."""
+    if cfg.center:
+        return int(np.floor(t_seconds * cfg.sample_rate / cfg.hop_length)) + 1
+    return int(np.floor((t_seconds * cfg.sample_rate - cfg.frame_length) / cfg.hop_length)) + 1
+
+
+def trajectory_starts(n_frames_total: int, duration_s: float, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Times (every trajectory hop from 0 s to the end) and, for each, the start frame of the
+    window ending there; windows that would start before 0 or end after the track are clamped to
+    the first / last full window (SPEC section 4)."""
+    hop_s = cfg.trajectory_hop_seconds
+    times = np.arange(0.0, duration_s + 1e-9, hop_s)
+    last_start = n_frames_total - cfg.n_frames
+    if last_start < 0:
+        raise ValueError(f"{n_frames_total} frames are fewer than one {cfg.n_frames}-frame window")
+    ends = np.array([window_end_frame(t, cfg) for t in times])
+    return times, np.clip(ends - cfg.n_frames, 0, last_start)
+
+
+def window_start_at(t_seconds: float, n_frames_total: int, cfg: FeatureConfig) -> int:
+    """Start frame of the model window for the moment ``t_seconds`` (the live prediction)."""
+    return int(np.clip(window_end_frame(t_seconds, cfg) - cfg.n_frames, 0, max(0, n_frames_total - cfg.n_frames)))
+
+
+class DisplayViews(NamedTuple):
+    mel_db: np.ndarray  # [n_mels, F]
+    coch_db: np.ndarray  # [n_gammatone, F]
+    mel_freqs: np.ndarray  # centre of each Mel band, Hz
+    coch_freqs: np.ndarray  # gammatone centre frequencies, Hz
+    hop_seconds: float
+
+
+def display_views(y: np.ndarray, sample_rate: int = MODEL_SAMPLE_RATE, cfg: FeatureConfig = DISPLAY,
+                  top_db: float = 80.0) -> DisplayViews:
+    """Whole-track Mel spectrogram and cochleogram for the views, in dB relative to their maximum."""
+    import librosa
+
+    if sample_rate != cfg.sample_rate:
+        cfg = replace(cfg, sample_rate=sample_rate)
+    mel_p, coch_p = band_energies(y, cfg)
+    views = []
+    for p in (mel_p, coch_p):
+        db = 10.0 * np.log10(np.maximum(p, 1e-12))
+        db -= db.max() if db.size else 0.0
+        views.append(np.maximum(db, -top_db).astype(np.float32))
+    mel_freqs = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmax=cfg.sample_rate / 2)[1:-1]
+    return DisplayViews(views[0], views[1], mel_freqs, cfg.gammatone_centre_freqs, cfg.hop_length / cfg.sample_rate)
+
+
+def warm_up() -> None:
+    """Build the filter banks once (and fill librosa's numba cache) so the first real use is fast."""
+    y = np.zeros(2 * MODEL_SAMPLE_RATE, dtype=np.float32)
+    frame_sequence(y, CLIP)
+    display_views(y)

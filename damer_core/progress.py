@@ -1,0 +1,78 @@
+"""Progress reporting for the CLI: a human progress bar on stderr, or one JSON object per line
+on stdout (``--progress jsonl``) for the app to parse while a child process runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import Any, TextIO
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):  # numpy / torch scalars
+        return _clean(value.item())
+    return value
+
+
+class Progress:
+    """``task(name, total)`` starts a counted task, ``advance()`` moves it, ``event(kind, **data)``
+    reports anything else (an epoch's metrics, an error). In ``jsonl`` mode every call is one
+    JSON line on stdout: ``{"event": kind, ...}``."""
+
+    def __init__(self, mode: str = "human", stream: TextIO | None = None, enabled: bool = True):
+        if mode not in ("human", "jsonl", "none"):
+            raise ValueError(f"unknown progress mode {mode!r}")
+        self.mode = mode if enabled else "none"
+        self.stream = stream
+        self._task = ""
+        self._total = 0
+        self._done = 0
+        self._t0 = time.monotonic()
+        self._last_draw = 0.0
+
+    def _out(self) -> TextIO:
+        return self.stream or (sys.stdout if self.mode == "jsonl" else sys.stderr)
+
+    def emit(self, kind: str, **data: Any) -> None:
+        if self.mode == "jsonl":
+            print(json.dumps({"event": kind, **_clean(data)}), file=self._out(), flush=True)
+
+    def task(self, name: str, total: int) -> None:
+        self._task, self._total, self._done, self._t0 = name, total, 0, time.monotonic()
+        self.emit("task", name=name, total=total)
+        self._draw(force=True)
+
+    def advance(self, n: int = 1, **data: Any) -> None:
+        self._done += n
+        self.emit("progress", name=self._task, done=self._done, total=self._total, **data)
+        self._draw(force=self._done >= self._total)
+
+    def _draw(self, force: bool = False) -> None:
+        if self.mode != "human":
+            return
+        now = time.monotonic()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        total = max(self._total, 1)
+        frac = min(self._done / total, 1.0)
+        bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
+        elapsed = now - self._t0
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        end = "\n" if self._done >= self._total else ""
+        print(f"\r{self._task}: [{bar}] {self._done}/{self._total}  {elapsed:5.1f}s elapsed, ~{eta:5.1f}s left",
+              end=end, file=self._out(), flush=True)
+
+    def message(self, text: str, **data: Any) -> None:
+        """A line for the human (stderr) or a ``message`` event."""
+        if self.mode == "human":
+            print(text, file=self._out(), flush=True)
+        self.emit("message", text=text, **data)
