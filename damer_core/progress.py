@@ -41,9 +41,9 @@ class Progress:
     def _out(self) -> TextIO:
         return self.stream or (sys.stdout if self.mode == "jsonl" else sys.stderr)
 
-    def emit(self, kind: str, **data: Any) -> None:
+    def emit(self, event: str, **data: Any) -> None:
         if self.mode == "jsonl":
-            print(json.dumps({"event": kind, **_clean(data)}), file=self._out(), flush=True)
+            print(json.dumps({"event": event, **_clean(data)}), file=self._out(), flush=True)
 
     def task(self, name: str, total: int) -> None:
         self._task, self._total, self._done, self._t0 = name, total, 0, time.monotonic()

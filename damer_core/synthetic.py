@@ -1,7 +1,8 @@
 """Synthetic music whose emotion labels follow from the sound, for tests, demos and benchmarks.
 
-Arousal follows note rate and loudness (fast and loud = high); valence follows harmony (major
-triads = positive, minor triads = negative). A model that learns these has learnt from audio.
+Arousal follows note rate and loudness (fast and loud = high); valence follows harmony (the
+I-IV-V triads of C major = positive, of C minor = negative). A model that learns these has learnt
+from audio.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def chord_music(seconds: float, major: bool, fast: bool, sample_rate: int = 22_0
     t = np.arange(step) / sample_rate
     env = np.exp(-decay * t).astype(np.float32)
     for start in range(0, n, step):
-        root = 48 + int(rng.integers(0, 12))
+        # I, IV and V of C major or C minor, in C5-G5, where a 23 ms frame still separates a major
+        # third from a minor one.
+        root = 72 + int(rng.choice([0, 5, 7]))
         chord = np.zeros(step, dtype=np.float32)
         for semis in intervals:
             f = 440.0 * 2 ** ((root + semis - 69) / 12)

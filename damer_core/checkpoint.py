@@ -1,0 +1,101 @@
+"""Model bundles and resumable checkpoints (SPEC section 6).
+
+A bundle is one file: both dimensions' weights, the feature and model configs, the training
+config, the data description and the metrics. It is read with ``torch.load(weights_only=True)``,
+so a checkpoint can never run code; writes go to a temporary file that is renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+FORMAT = "damer-bundle"
+FORMAT_VERSION = 1
+
+
+class BundleError(Exception):
+    """A bundle or checkpoint cannot be used; ``str()`` is one line naming the file."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{Path(path).name}: {reason}")
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``: a
+    crash or a full disk leaves the previous file intact."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Load with ``weights_only=True`` and check the bundle's shape; errors are :class:`BundleError`."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise BundleError(path, "file is empty (0 bytes)")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if "weights only" in first.lower() or "weights_only" in first.lower() or "unsupported global" in str(e).lower():
+            raise BundleError(path, "refused: it contains code or Python objects, not just weights "
+                                    "(only plain tensors and values are ever loaded)") from None
+        raise BundleError(path, f"not a DAMER bundle (corrupt: {first})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "zip" in msg.lower() or "central directory" in msg.lower() or isinstance(e, EOFError):
+            raise BundleError(path, "truncated or corrupt file (not a complete checkpoint)") from None
+        raise BundleError(path, f"cannot be read ({msg})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BundleError(path, "not a DAMER model bundle (no 'format: damer-bundle' marker)")
+    if int(data.get("format_version", 0)) > FORMAT_VERSION:
+        raise BundleError(path, f"written by a newer damer-core (bundle format {data['format_version']}); update to use it")
+    for key in ("feature_config", "model_config", "dimensions"):
+        if key not in data:
+            raise BundleError(path, f"incomplete bundle: missing '{key}'")
+    if not data["dimensions"]:
+        raise BundleError(path, "bundle holds no trained dimension")
+    return data
+
+
+def build_models(bundle: dict, path: str | os.PathLike = "<bundle>") -> dict:
+    """``{dimension: DAMER}`` in eval mode from a loaded bundle; shape mismatches are BundleErrors."""
+    from damer_core.model import DAMER, ModelConfig
+
+    try:
+        mcfg = ModelConfig.from_dict(bundle["model_config"])
+    except (TypeError, ValueError) as e:
+        raise BundleError(path, f"bad model config ({e})") from None
+    models = {}
+    for dim, entry in bundle["dimensions"].items():
+        model = DAMER(mcfg)
+        try:
+            model.load_state_dict(entry["state_dict"])
+        except (KeyError, RuntimeError) as e:
+            detail = str(e).strip().splitlines()[0]
+            raise BundleError(path, f"weights for {dim} do not fit the model ({detail})") from None
+        models[dim] = model.eval()
+    return models

@@ -1,0 +1,76 @@
+"""Data sets the trainer reads (SPEC section 8). :func:`load_dataset` detects the layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from damer_core.datasets.annotated import DEAM_FILES, load_deam, load_emomusic, load_pmemo
+from damer_core.datasets.arrays import find_array_folder, load_arrays
+from damer_core.datasets.base import (
+    DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file, stratified_track_split,
+)
+from damer_core.datasets.labels_csv import load_labels_csv, load_labels_json
+from damer_core.features import CLIP, FeatureConfig
+from damer_core.progress import Progress
+
+FORMATS = ("auto", "arrays", "pmemo", "emomusic", "deam", "csv", "labels-json")
+
+__all__ = ["DIMENSIONS", "DatasetError", "FeatureSet", "LabelledTrack", "FORMATS", "detect_format",
+           "load_dataset", "load_unlabelled", "stratified_track_split"]
+
+
+def detect_format(path: Path) -> str:
+    if path.is_file():
+        if path.suffix.lower() == ".csv":
+            return "csv"
+        if path.suffix.lower() == ".json":
+            return "labels-json"
+        raise DatasetError(f"{path.name}: a data set is a folder, a labels .csv or a labels .json")
+    if not path.is_dir():
+        raise DatasetError(f"{path}: no such file or folder")
+    if find_array_folder(path) is not None:
+        return "arrays"
+    if find_file(path, DEAM_FILES[0]) is not None:
+        return "deam"
+    static = find_file(path, "static_annotations.csv")
+    if static is not None:
+        with open(static, encoding="utf-8-sig", errors="replace") as f:
+            header = f.readline()
+        if "musicId" in header:
+            return "pmemo"
+        if "song_id" in header:
+            return "emomusic"
+    raise DatasetError(f"{path}: not a recognised data set (expected memo/mel_spec.npy arrays, a PMEmo, "
+                       "1000 Songs or DEAM folder, or a labels .csv/.json)")
+
+
+def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
+                 progress: Progress | None = None, cache=None) -> FeatureSet:
+    """Load any supported data set as model windows. Audio data sets are featurised with ``cfg``
+    through the feature cache; array data sets bring their own features."""
+    path = Path(path)
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "arrays":
+        return load_arrays(path, scale)
+    loaders = {"pmemo": load_pmemo, "emomusic": load_emomusic, "deam": load_deam,
+               "csv": lambda p: load_labels_csv(p, scale or "-1..1"), "labels-json": load_labels_json}
+    if fmt not in loaders:
+        raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    tracks, desc = loaders[fmt](path)
+    return featurise(tracks, cfg, desc, progress, cache)
+
+
+def load_unlabelled(folder: str | Path, cfg: FeatureConfig = CLIP, progress: Progress | None = None,
+                    cache=None) -> FeatureSet:
+    """Every audio file under ``folder`` as unlabelled windows (PCL's optional pool)."""
+    from damer_core.audio import AUDIO_EXTENSIONS
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: the unlabelled pool must be a folder of audio files")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise DatasetError(f"{folder}: no audio files found for the unlabelled pool")
+    nan = float("nan")
+    tracks = [LabelledTrack(p, nan, nan, p.name) for p in files]
+    return featurise(tracks, cfg, {"name": folder.name, "format": "unlabelled", "root": str(folder)}, progress, cache)

@@ -1,0 +1,84 @@
+"""Audio + annotation folders of PMEmo, 1000 Songs (emoMusic) and DEAM (SPEC section 8).
+
+Only the static (per-song) annotations are used for training; each loader checks its folder
+and names the missing file or column. Audio is found by song id anywhere under the root, as the
+releases nest their audio folders differently (``chorus/``, ``clips_45seconds/``, ``MEMD_audio/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from damer_core.datasets.base import DatasetError, LabelledTrack, audio_index, find_file, to_unit_scale
+from damer_core.datasets.tables import parse_float, read_table
+
+
+def _tracks(root: Path, rows: list[tuple[str, float, float]], scale: str, name: str,
+            audio_hint: str) -> tuple[list[LabelledTrack], list[str]]:
+    audio = audio_index(root)
+    tracks, missing = [], []
+    for song_id, valence, arousal in rows:
+        path = audio.get(song_id)
+        if path is None:
+            missing.append(song_id)
+            continue
+        v, a = to_unit_scale([valence, arousal], scale)
+        tracks.append(LabelledTrack(path, float(v), float(a), song_id))
+    if not tracks:
+        raise DatasetError(f"{name} folder {root}: no audio found for the {len(rows)} annotated songs "
+                           f"(expected {audio_hint})")
+    return tracks, missing
+
+
+def load_pmemo(root: Path) -> tuple[list[LabelledTrack], dict]:
+    """PMEmo: ``static_annotations.csv`` (musicId, Arousal(mean), Valence(mean), 0..1), audio
+    ``chorus/<musicId>.mp3``; ``metadata.csv`` must be present."""
+    for required in ("metadata.csv", "static_annotations.csv"):
+        if find_file(root, required) is None:
+            raise DatasetError(f"PMEmo folder {root}: missing {required}")
+    path = find_file(root, "static_annotations.csv")
+    table = read_table(path, ["musicId", "Arousal(mean)", "Valence(mean)"])
+    rows = [(r["musicId"], parse_float(r["Valence(mean)"], path, i, "Valence(mean)"),
+             parse_float(r["Arousal(mean)"], path, i, "Arousal(mean)")) for i, r in enumerate(table)]
+    tracks, missing = _tracks(root, rows, "0..1", "PMEmo", "chorus/<musicId>.mp3")
+    return tracks, {"name": "PMEmo", "format": "pmemo", "root": str(root), "scale": "0..1", "missing_audio": missing}
+
+
+def load_emomusic(root: Path) -> tuple[list[LabelledTrack], dict]:
+    """1000 Songs: ``static_annotations.csv`` (song_id, mean_arousal, std_arousal, mean_valence,
+    std_valence; 1..9, arousal first), ``songs_info.csv`` (stray tabs), audio ``<song_id>.mp3``."""
+    path = find_file(root, "static_annotations.csv")
+    if path is None:
+        raise DatasetError(f"1000 Songs folder {root}: missing static_annotations.csv")
+    table = read_table(path, ["song_id", "mean_arousal", "mean_valence"])
+    info = find_file(root, "songs_info.csv")
+    titles = {}
+    if info is not None:
+        titles = {r["song_id"]: r.get("Song title", "") for r in read_table(info, ["song_id"])}
+    rows = [(r["song_id"], parse_float(r["mean_valence"], path, i, "mean_valence"),
+             parse_float(r["mean_arousal"], path, i, "mean_arousal")) for i, r in enumerate(table)]
+    tracks, missing = _tracks(root, rows, "1..9", "1000 Songs", "clips_45seconds/<song_id>.mp3")
+    return tracks, {"name": "1000 Songs", "format": "emomusic", "root": str(root), "scale": "1..9",
+                    "missing_audio": missing, "n_titles": len(titles)}
+
+
+DEAM_FILES = ("static_annotations_averaged_songs_1_2000.csv", "static_annotations_averaged_songs_2000_2058.csv")
+
+
+def load_deam(root: Path) -> tuple[list[LabelledTrack], dict]:
+    """DEAM: ``static_annotations_averaged_songs_1_2000.csv`` (``song_id, valence_mean, ...`` with a
+    space after each comma, 1..9, valence first) plus the 2000-2058 file with extra columns; audio
+    ``MEMD_audio/<song_id>.mp3``."""
+    first = find_file(root, DEAM_FILES[0])
+    if first is None:
+        raise DatasetError(f"DEAM folder {root}: missing {DEAM_FILES[0]}")
+    rows = []
+    for name in DEAM_FILES:
+        path = find_file(root, name)
+        if path is None:
+            continue
+        for i, r in enumerate(read_table(path, ["song_id", "valence_mean", "arousal_mean"])):
+            rows.append((r["song_id"], parse_float(r["valence_mean"], path, i, "valence_mean"),
+                         parse_float(r["arousal_mean"], path, i, "arousal_mean")))
+    tracks, missing = _tracks(root, rows, "1..9", "DEAM", "MEMD_audio/<song_id>.mp3")
+    return tracks, {"name": "DEAM", "format": "deam", "root": str(root), "scale": "1..9", "missing_audio": missing}

@@ -1,0 +1,141 @@
+"""What every loader produces: a :class:`FeatureSet` of model windows with V-A labels in [-1, 1],
+and the by-track stratified split (clips of one track never cross it)."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from damer_core.features import FeatureConfig
+from damer_core.progress import Progress
+
+DIMENSIONS = ("arousal", "valence")
+SCALES = {
+    "-1..1": lambda x: x,
+    "1..9": lambda x: (x - 5.0) / 4.0,
+    "0..1": lambda x: 2.0 * x - 1.0,
+}
+
+
+class DatasetError(Exception):
+    """A data-set folder or file is missing something; the message names the file or column."""
+
+
+def to_unit_scale(values, scale: str) -> np.ndarray:
+    try:
+        return SCALES[scale](np.asarray(values, dtype=np.float64))
+    except KeyError:
+        raise DatasetError(f"unknown label scale {scale!r}; choose one of {', '.join(SCALES)}") from None
+
+
+@dataclass
+class LabelledTrack:
+    path: Path
+    valence: float  # [-1, 1]; NaN when unknown
+    arousal: float
+    track_id: str
+
+
+@dataclass
+class FeatureSet:
+    mel: np.ndarray  # [N, n_mels, T] float32
+    coch: np.ndarray  # [N, n_gammatone, T]
+    valence: np.ndarray  # [N] in [-1, 1], NaN = unlabelled
+    arousal: np.ndarray
+    track: np.ndarray  # [N] int: windows of one track share it
+    feature_config: FeatureConfig
+    description: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.mel.shape[0]
+        for name in ("coch", "valence", "arousal", "track"):
+            if getattr(self, name).shape[0] != n:
+                raise DatasetError(f"{name} has {getattr(self, name).shape[0]} rows, mel has {n}")
+
+    def __len__(self) -> int:
+        return self.mel.shape[0]
+
+    @property
+    def n_tracks(self) -> int:
+        return int(np.unique(self.track).size)
+
+    def values(self, dim: str) -> np.ndarray:
+        if dim not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dim!r}")
+        return getattr(self, dim)
+
+    def binary(self, dim: str) -> np.ndarray:
+        """Labels binarised at the scale's midpoint: 1 where the value is > 0."""
+        return (self.values(dim) > 0).astype(np.int64)
+
+
+def stratified_track_split(fs: FeatureSet, dim: str, seed: int, test_fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices (train, test): tracks, not windows, are split 70/30 within each class."""
+    values = fs.values(dim)
+    labelled = ~np.isnan(values)
+    tracks, first = np.unique(fs.track[labelled], return_index=True)
+    track_label = (values[labelled][first] > 0).astype(int)
+    rng = np.random.default_rng(seed)
+    test_tracks = []
+    for cls in (0, 1):
+        members = tracks[track_label == cls]
+        members = members[rng.permutation(members.size)]
+        test_tracks.append(members[: int(round(test_fraction * members.size))])
+    is_test = np.isin(fs.track, np.concatenate(test_tracks)) & labelled
+    return np.flatnonzero(labelled & ~is_test), np.flatnonzero(is_test)
+
+
+def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict,
+              progress: Progress | None = None, cache=None, workers: int | None = None) -> FeatureSet:
+    """Model windows for every track through the feature cache; unreadable tracks are skipped and
+    reported (their names go into ``description['skipped']``)."""
+    from damer_core.audio import AudioError
+    from damer_core.extract import track_training_windows
+
+    progress = progress or Progress("none")
+    progress.task("featurising", len(tracks))
+    results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(tracks)
+    skipped: list[str] = []
+
+    def one(i: int):
+        try:
+            return i, track_training_windows(tracks[i].path, cfg, cache), None
+        except AudioError as e:
+            return i, None, str(e)
+
+    with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
+        for i, windows, error in pool.map(one, range(len(tracks))):
+            if error:
+                skipped.append(error)
+                progress.message(f"skipped {error}", error=error)
+            results[i] = windows
+            progress.advance()
+    keep = [i for i, r in enumerate(results) if r is not None]
+    if not keep:
+        raise DatasetError(f"{description.get('name', 'data set')}: none of the {len(tracks)} audio files could be read")
+    mel = np.concatenate([results[i][0] for i in keep])
+    coch = np.concatenate([results[i][1] for i in keep])
+    counts = [results[i][0].shape[0] for i in keep]
+    rep = lambda attr: np.repeat([getattr(tracks[i], attr) for i in keep], counts)  # noqa: E731
+    desc = {**description, "n_tracks": len(keep), "n_samples": int(mel.shape[0]), "skipped": skipped,
+            "feature_preset": cfg.name}
+    return FeatureSet(mel, coch, rep("valence").astype(np.float64), rep("arousal").astype(np.float64),
+                      np.repeat(np.arange(len(keep)), counts), cfg, desc)
+
+
+def find_file(root: Path, name: str) -> Path | None:
+    """``name`` directly under ``root`` or anywhere below it (real releases nest differently)."""
+    direct = root / name
+    if direct.is_file():
+        return direct
+    return next(iter(sorted(root.rglob(name))), None)
+
+
+def audio_index(root: Path) -> dict[str, Path]:
+    from damer_core.audio import AUDIO_EXTENSIONS
+
+    return {p.stem: p for p in sorted(root.rglob("*")) if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()}

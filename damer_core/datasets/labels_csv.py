@@ -1,0 +1,51 @@
+"""The generic labels CSV (``path,valence,arousal`` + a declared scale) and the app's own label
+export (the same columns in [-1, 1], or its JSON form). Relative paths resolve against the
+file's folder and may not climb out of it; absolute paths are taken as written."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from damer_core.datasets.base import DatasetError, LabelledTrack, to_unit_scale
+from damer_core.datasets.tables import parse_float, read_table
+
+
+def resolve_track_path(root: Path, raw: str, source: Path, row: int) -> Path:
+    p = Path(raw)
+    if p.is_absolute():
+        return p
+    resolved = (root / p).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise DatasetError(f"{source.name}, row {row + 2}: path {raw!r} leaves the data folder {root}")
+    return resolved
+
+
+def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
+    table = read_table(path, ["path", "valence", "arousal"])
+    root = path.parent
+    tracks = []
+    for i, r in enumerate(table):
+        v, a = to_unit_scale([parse_float(r["valence"], path, i, "valence"),
+                              parse_float(r["arousal"], path, i, "arousal")], scale)
+        tracks.append(LabelledTrack(resolve_track_path(root, r["path"], path, i), float(v), float(a), r["path"]))
+    if not tracks:
+        raise DatasetError(f"{path.name}: has a header but no rows")
+    return tracks, {"name": path.stem, "format": "csv", "root": str(root), "scale": scale}
+
+
+def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
+    """The app's JSON export: ``{"labels": [{"path", "valence", "arousal", ...}]}`` in [-1, 1]."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        items = data["labels"]
+        tracks = [LabelledTrack(resolve_track_path(path.parent, str(it["path"]), path, i),
+                                float(it["valence"]), float(it["arousal"]), str(it["path"]))
+                  for i, it in enumerate(items)]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DatasetError(f"{path.name}: not a DAMER labels export ({e})") from None
+    bad = [t.track_id for t in tracks if not (math.isfinite(t.valence) and math.isfinite(t.arousal))]
+    if bad:
+        raise DatasetError(f"{path.name}: labels that are not numbers for {', '.join(bad[:3])}")
+    return tracks, {"name": path.stem, "format": "labels-json", "root": str(path.parent), "scale": "-1..1"}

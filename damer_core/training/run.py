@@ -1,0 +1,182 @@
+"""A whole training run: data, one trainer per dimension, checkpoints (``last.pt`` every epoch,
+``best.pt`` by validation AUC), ``metrics.csv`` (one row per epoch), resume and fine-tuning."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from damer_core import __version__
+from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic
+from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
+from damer_core.features import FeatureConfig, preset
+from damer_core.progress import Progress
+from damer_core.training.config import TrainConfig
+from damer_core.training.distributed import Context, setup, teardown
+
+LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
+
+
+@dataclass
+class DataArgs:
+    dataset: str
+    format: str = "auto"
+    scale: str | None = None
+    preset: str = "clip"
+    unlabelled: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.dataset, "format": self.format, "scale": self.scale, "preset": self.preset,
+                "unlabelled": self.unlabelled}
+
+
+def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dict, data_args: DataArgs) -> dict:
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "damer_core_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "feature_config": fs.feature_config.to_dict(), "model_config": model_config,
+        "train_config": tcfg.to_dict(), "data": fs.description, "data_args": data_args.to_dict(),
+        "dimensions": dims,
+    }
+
+
+METRIC_COLUMNS = ["dim", "epoch", "lr", "loss_total", "loss_cls", "loss_pl", "loss_cons", "loss_cont", "tau", "theta",
+                  "confidence", "reliability", "mask_ratio", "pl_strength", "queue_entropy", "queue_class0",
+                  "queue_class1"] + [f"{h}_{m}" for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")] + ["best", "seconds"]
+
+
+def metrics_row(r: dict) -> list:
+    row = [r["dim"], r["epoch"], r["lr"]] + [r["loss"][k] for k in ("total", "cls", "pl", "cons", "cont")]
+    row += [r[k] for k in ("tau", "theta", "confidence", "reliability", "mask_ratio", "pl_strength", "queue_entropy")]
+    row += list(r["queue_coverage"]) + [r["val"][h][m] for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")]
+    return row + [int(r["best"]), round(r["seconds"], 3)]
+
+
+def write_metrics(path: Path, histories: list[list[dict]]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(METRIC_COLUMNS)
+    for history in histories:
+        for r in history:
+            w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in metrics_row(r)])
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(buf.getvalue())
+    os.replace(tmp, path)
+
+
+def _barrier(ctx: Context) -> None:
+    if ctx.distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def _load_data(args: DataArgs, cfg: FeatureConfig, ctx: Context, progress: Progress, cache) -> tuple[FeatureSet, FeatureSet | None]:
+    """Rank 0 featurises (filling the cache) before the others read."""
+    if not ctx.is_main:
+        _barrier(ctx)
+    fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, cache)
+    pool = load_unlabelled(args.unlabelled, fs.feature_config, progress, cache) if args.unlabelled else None
+    if ctx.is_main:
+        _barrier(ctx)
+    return fs, pool
+
+
+def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, device: str = "auto",
+          progress: Progress | None = None, init: str | None = None, resume: bool = False, cache=None) -> Path:
+    """Train (or resume, or fine-tune from ``init``) and return the path of ``best.pt``."""
+    from damer_core.training.trainer import DimensionTrainer
+
+    out = Path(out_dir)
+    ctx = setup(device)
+    progress = progress or Progress("none")
+    if not ctx.is_main:
+        progress = Progress("none")
+    try:
+        resume_state = None
+        if resume:
+            if not (out / LAST).is_file():
+                raise BundleError(out / LAST, "nothing to resume: no last.pt in the run folder")
+            resume_state = load_checkpoint(out / LAST)
+            tcfg = TrainConfig.from_dict(resume_state["train_config"])
+            data_args = data_args or DataArgs(**resume_state["data_args"])
+            init = None
+        if data_args is None:
+            raise ValueError("a data set is needed (--dataset)")
+        init_bundle = load_checkpoint(init) if init else None
+        if init_bundle is not None:
+            cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
+            mc = init_bundle["model_config"]
+            tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]))
+        elif resume_state is not None:
+            cfg = FeatureConfig.from_dict(resume_state["feature_config"])
+        else:
+            cfg = preset(data_args.preset)
+        fs, pool = _load_data(data_args, cfg, ctx, progress, cache)
+        progress.emit("start", dims=list(tcfg.dims), epochs=tcfg.epochs, device=str(ctx.device), world_size=ctx.world_size,
+                      n_samples=len(fs), n_tracks=fs.n_tracks, feature_preset=fs.feature_config.name,
+                      modules=tcfg.modules, out=str(out))
+        progress.message(f"training {'+'.join(tcfg.dims)} on {fs.description.get('name', 'data')} "
+                         f"({fs.n_tracks} tracks, {len(fs)} windows, preset {fs.feature_config.name}) "
+                         f"on {ctx.device}, modules {tcfg.modules}, {tcfg.epochs} epochs")
+        if ctx.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+        trainers: dict[str, DimensionTrainer] = {}
+        for dim in tcfg.dims:
+            init_state = None
+            if init_bundle is not None:
+                if dim in init_bundle["dimensions"]:
+                    init_state = init_bundle["dimensions"][dim]["state_dict"]
+                else:
+                    progress.message(f"{Path(init).name} has no {dim} model: training {dim} from scratch")
+            t = DimensionTrainer(fs, dim, tcfg, ctx, pool, init_state)
+            if resume_state is not None and dim in resume_state.get("resume", {}):
+                t.load_state_dict(resume_state["resume"][dim])
+            trainers[dim] = t
+        for dim, t in trainers.items():
+            while not t.done:
+                def on_step(step: int, n: int, t=t) -> None:
+                    if step == 1:
+                        progress.task(f"{t.dim} epoch {t.epoch}/{tcfg.epochs}", n)
+                    progress.advance()
+
+                record = t.train_epoch(on_step)
+                progress.emit("epoch", **record)
+                v = record["val"]["fuse"]
+                progress.message(f"{dim} epoch {record['epoch']}/{tcfg.epochs}: loss {record['loss']['total']:.4f}  "
+                                 f"val acc {v['acc']:.3f} f1 {v['f1']:.3f} auc {v['auc']:.3f}"
+                                 f"{'  (best)' if record['best'] else ''}")
+                if ctx.is_main:
+                    _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=record["best"])
+        best = out / BEST
+        if ctx.is_main:
+            summary = {d: {"epoch": t.best_epoch, **t.best_val} for d, t in trainers.items()}
+            progress.emit("done", bundle=str(best), last=str(out / LAST), metrics=summary)
+            progress.message(f"best model: {best}")
+        _barrier(ctx)
+        return best
+    finally:
+        teardown(ctx)
+
+
+def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, data_args: DataArgs,
+                progress: Progress, best_changed: bool) -> None:
+    model_config = next(iter(trainers.values())).mcfg.to_dict()
+    last_dims = {d: {"state_dict": t.model.state_dict(), "metrics": t.history[-1]["val"] if t.history else {},
+                     "epoch": t.epoch} for d, t in trainers.items() if t.epoch > 0}
+    last = make_bundle(fs, tcfg, model_config, last_dims, data_args)
+    last["resume"] = {d: t.state_dict() for d, t in trainers.items() if t.epoch > 0}
+    save_atomic(last, out / LAST)
+    progress.emit("checkpoint", kind="last", path=str(out / LAST))
+    if best_changed:
+        best_dims = {d: {"state_dict": t.best_state, "metrics": t.best_val, "epoch": t.best_epoch}
+                     for d, t in trainers.items() if t.best_state is not None}
+        save_atomic(make_bundle(fs, tcfg, model_config, best_dims, data_args), out / BEST)
+        progress.emit("checkpoint", kind="best", path=str(out / BEST))
+    write_metrics(out / METRICS, [t.history for t in trainers.values()])

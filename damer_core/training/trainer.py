@@ -1,0 +1,229 @@
+"""Training one DAMER model for one dimension (Alg. 1): the weighted loss of Eqn 21 with PCL,
+SAML and JS consistency, Adam + cosine annealing, gradient clipping, mixed precision on CUDA."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from damer_core.datasets.base import FeatureSet, stratified_track_split
+from damer_core.model import DAMER, ModelConfig
+from damer_core.training.config import TrainConfig
+from damer_core.training.distributed import Context
+from damer_core.training.metrics import binary_report
+from damer_core.training.pcl import pcl, temperature, threshold
+from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
+
+DIM_SEED_OFFSET = {"arousal": 0, "valence": 50_000}
+_CHUNK = 512
+
+
+def band_stats(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean and std over samples and time, in chunks (arrays may be memory-mapped)."""
+    total = np.zeros(x.shape[1])
+    total_sq = np.zeros(x.shape[1])
+    count = 0
+    for i in range(0, idx.size, _CHUNK):
+        chunk = np.asarray(x[np.sort(idx[i:i + _CHUNK])], dtype=np.float64)
+        total += chunk.sum(axis=(0, 2))
+        total_sq += (chunk**2).sum(axis=(0, 2))
+        count += chunk.shape[0] * chunk.shape[2]
+    mean = total / count
+    return mean, np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
+
+
+def _batch(fs: FeatureSet, idx: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
+    order = np.sort(idx)
+    mel = torch.from_numpy(np.ascontiguousarray(fs.mel[order], dtype=np.float32))
+    coch = torch.from_numpy(np.ascontiguousarray(fs.coch[order], dtype=np.float32))
+    return mel.to(device, non_blocking=True), coch.to(device, non_blocking=True), order
+
+
+def amp_settings(device: torch.device, enabled: bool) -> tuple[bool, torch.dtype | None]:
+    if not enabled or device.type != "cuda":
+        return False, None
+    return True, (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
+
+class DimensionTrainer:
+    """State of one dimension's run; ``state_dict()`` is everything a resume needs."""
+
+    def __init__(self, fs: FeatureSet, dim: str, tcfg: TrainConfig, ctx: Context,
+                 unlabelled: FeatureSet | None = None, init_state: dict | None = None):
+        self.fs, self.dim, self.tcfg, self.ctx, self.unlabelled = fs, dim, tcfg, ctx, unlabelled
+        cfg = fs.feature_config
+        self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone,
+                                dropout=tcfg.dropout, cross_attention=tcfg.dsaf)
+        self.train_idx, self.test_idx = stratified_track_split(fs, dim, tcfg.seed, tcfg.test_fraction)
+        if self.train_idx.size == 0 or self.test_idx.size == 0:
+            raise ValueError(f"{dim}: too few labelled tracks to split 70/30 "
+                             f"({self.train_idx.size} train / {self.test_idx.size} test windows)")
+        self.labels = fs.binary(dim)
+        torch.manual_seed(tcfg.seed + DIM_SEED_OFFSET[dim])
+        model = DAMER(self.mcfg)
+        if init_state is not None:
+            model.load_state_dict(init_state)  # fine-tuning keeps the pretrained normalisation
+        else:
+            model.set_normalisation(*band_stats(fs.mel, self.train_idx), *band_stats(fs.coch, self.train_idx))
+        self.model = model.to(ctx.device)
+        self.net = self.model
+        if ctx.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+        self.optim = torch.optim.Adam(self.model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optim, T_max=tcfg.epochs)
+        self.use_amp, self.amp_dtype = amp_settings(ctx.device, tcfg.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self.queue = MemoryQueue(tcfg.queue_size, self.mcfg.fusion_dim, ctx.device)
+        self.key_net = MomentumEncoder(self.model, tcfg.momentum)
+        self.epoch = 0
+        self.best_auc = -math.inf
+        self.best_epoch = 0
+        self.best_state: dict | None = None
+        self.best_val: dict = {}
+        self.history: list[dict] = []
+
+    # -- resume -----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optim.state_dict(),
+                "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
+                "queue": self.queue.state_dict(), "key_net": self.key_net.model.state_dict(),
+                "epoch": self.epoch, "best_auc": self.best_auc, "best_epoch": self.best_epoch,
+                "best_state": self.best_state, "best_val": self.best_val, "history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.queue.load_state_dict(state["queue"])
+        self.key_net.model.load_state_dict(state["key_net"])
+        self.epoch, self.best_auc, self.best_epoch = int(state["epoch"]), float(state["best_auc"]), int(state["best_epoch"])
+        self.best_state, self.best_val = state["best_state"], dict(state["best_val"])
+        self.history = list(state["history"])
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.tcfg.epochs
+
+    # -- one epoch ----------------------------------------------------------------------------
+    def _order(self, n: int, epoch: int, salt: int) -> np.ndarray:
+        """This rank's share of a permutation seeded by (seed, epoch): the same on resume."""
+        g = torch.Generator().manual_seed(self.tcfg.seed * 1_000_003 + epoch * 7919 + salt + DIM_SEED_OFFSET[self.dim])
+        perm = torch.randperm(n, generator=g).numpy()
+        per_rank = int(math.ceil(n / self.ctx.world_size))
+        perm = np.resize(perm, per_rank * self.ctx.world_size)  # pad by wrapping, as DistributedSampler does
+        return perm[self.ctx.rank::self.ctx.world_size]
+
+    def train_epoch(self, on_step=None) -> dict:
+        t0 = time.perf_counter()
+        tc, dev = self.tcfg, self.ctx.device
+        self.epoch += 1
+        epoch = self.epoch
+        torch.manual_seed(tc.seed * 7 + epoch * 104_729 + DIM_SEED_OFFSET[self.dim] + self.ctx.rank)
+        tau = temperature(epoch, tc.epochs, tc.tau_min, tc.tau_max) if tc.pcl else 1.0
+        theta = threshold(epoch, tc.epochs, tc.theta_0, tc.theta_min)
+        order = self.train_idx[self._order(self.train_idx.size, epoch, 0)]
+        u_order = None
+        if self.unlabelled is not None and tc.pcl:
+            u_order = self._order(len(self.unlabelled), epoch, 1)
+        self.model.train()
+        sums: dict[str, float] = {}
+        n_steps = int(math.ceil(order.size / tc.batch_size))
+        for step in range(n_steps):
+            b = order[step * tc.batch_size:(step + 1) * tc.batch_size]
+            mel, coch, sorted_b = _batch(self.fs, b, dev)
+            y = torch.from_numpy(self.labels[sorted_b]).to(dev)
+            n_lab = y.shape[0]
+            if u_order is not None:
+                ub = u_order[(step * tc.batch_size) % u_order.size:][:tc.batch_size]
+                umel, ucoch, _ = _batch(self.unlabelled, ub, dev)
+                mel, coch = torch.cat([mel, umel]), torch.cat([coch, ucoch])
+            stats = self._step(mel, coch, y, n_lab, tau, theta)
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if on_step is not None:
+                on_step(step + 1, n_steps)
+        self.sched.step()
+        means = {k: v / n_steps for k, v in sums.items()}
+        record = {
+            "dim": self.dim, "epoch": epoch, "epochs": tc.epochs, "lr": self.optim.param_groups[0]["lr"],
+            "loss": {k: means[k] for k in ("total", "cls", "pl", "cons", "cont")},
+            "tau": tau, "theta": theta,
+            "confidence": means["confidence"], "reliability": means["reliability"],
+            "mask_ratio": means["mask_ratio"], "pl_strength": means["pl_strength"],
+            "queue_entropy": self.queue.label_entropy(), "queue_coverage": self.queue.class_coverage(),
+        }
+        record["val"] = self.evaluate()
+        auc = record["val"]["fuse"]["auc"]
+        record["best"] = bool(np.isfinite(auc) and auc > self.best_auc) or self.best_state is None
+        if record["best"]:
+            if np.isfinite(auc):
+                self.best_auc = float(auc)
+            self.best_epoch = epoch
+            self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            self.best_val = record["val"]
+        record["seconds"] = time.perf_counter() - t0
+        self.history.append(record)
+        return record
+
+    def _step(self, mel, coch, y, n_lab: int, tau: float, theta: float) -> dict[str, float]:
+        tc = self.tcfg
+        autocast = torch.autocast("cuda", dtype=self.amp_dtype) if self.use_amp else nullcontext()
+        with autocast:
+            out = self.net(mel, coch)
+        z_mel, z_coch, z_fuse, fused = (t.float() for t in out)
+        lab = slice(0, n_lab)
+        l_cls = (F.cross_entropy(z_mel[lab], y) + F.cross_entropy(z_coch[lab], y)
+                 + F.cross_entropy(z_fuse[lab], y))  # Eqn 22
+        res = pcl(z_mel, z_coch, z_fuse, tau, theta)  # Eqns 10-17 on every batch (Alg. 1)
+        l_pl = res.loss if tc.pcl else z_fuse.sum() * 0.0
+        l_cons = res.consistency  # Eqn 23
+        keys, key_labels = self.queue.keys()
+        l_cont = (supervised_info_nce(fused[lab], y, keys, key_labels, tc.tau_cont)
+                  if tc.saml else fused.sum() * 0.0)  # Eqns 19-20
+        loss = tc.lambda_cls * l_cls + tc.lambda_pl * l_pl + tc.lambda_cons * l_cons + tc.lambda_cont * l_cont
+        self.optim.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optim)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.scaler.step(self.optim)
+        self.scaler.update()
+        if tc.saml:
+            self.key_net.update(self.model)
+            self.queue.enqueue(self.key_net.keys(mel[:n_lab], coch[:n_lab]), y)  # Eqn 18
+        return {"total": float(loss.detach()), "cls": float(l_cls.detach()), "pl": float(l_pl.detach()),
+                "cons": float(l_cons.detach()), "cont": float(l_cont.detach()),
+                "confidence": float(res.confidence.mean()), "reliability": float(res.reliability.mean()),
+                "mask_ratio": float(res.mask.float().mean()), "pl_strength": float(res.strength)}
+
+    # -- evaluation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def probabilities(self, idx: np.ndarray, batch: int = 256) -> dict[str, np.ndarray]:
+        """P(class 1) per head for windows ``idx`` (in the order of ``np.sort(idx)``)."""
+        self.model.eval()
+        out = {"mel": [], "coch": [], "fuse": []}
+        idx = np.sort(idx)
+        for i in range(0, idx.size, batch):
+            mel, coch, _ = _batch(self.fs, idx[i:i + batch], self.ctx.device)
+            o = self.model(mel, coch)
+            for name, z in (("mel", o.z_mel), ("coch", o.z_coch), ("fuse", o.z_fuse)):
+                out[name].append(torch.softmax(z.float(), dim=-1)[:, 1].cpu().numpy())
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        """Per head ACC / F1 / AUC on the held-out tracks; a track's windows are averaged first, so
+        clip-level data sets are scored per track like the published arrays."""
+        idx = np.sort(self.test_idx)
+        probs = self.probabilities(idx)
+        tracks, inverse = np.unique(self.fs.track[idx], return_inverse=True)
+        counts = np.bincount(inverse)
+        y = np.zeros(tracks.size, dtype=int)
+        y[inverse] = self.labels[idx]
+        return {head: binary_report(y, np.bincount(inverse, weights=p) / counts) for head, p in probs.items()}
