@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from damer_core.features import FeatureConfig
+from damer_core.fileutil import atomic_write
 
 _MIB = 1 << 20
 
@@ -68,27 +66,6 @@ class FeatureCache:
 
     def put(self, path: str | os.PathLike, cfg: FeatureConfig, kind: str, arrays: dict[str, np.ndarray]) -> Path:
         entry, key = self._entry(file_identity(path), cfg, kind)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, __key__=np.array(key), **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, entry)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(entry) as f:
+            np.savez(f, __key__=np.array(key), **arrays)
         return entry
-
-    def get_or_compute(self, path: str | os.PathLike, cfg: FeatureConfig, kind: str,
-                       compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        cached = self.get(path, cfg, kind)
-        if cached is not None:
-            return cached
-        arrays = compute()
-        try:
-            self.put(path, cfg, kind, arrays)
-        except OSError:
-            pass  # a full or read-only cache must not stop the work; the result is still good
-        return arrays

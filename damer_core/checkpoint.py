@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
+
+from damer_core.fileutil import atomic_write
 
 FORMAT = "damer-bundle"
 FORMAT_VERSION = 1
@@ -28,23 +28,12 @@ class BundleError(Exception):
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``: a
-    crash or a full disk leaves the previous file intact."""
+    """``torch.save`` through :func:`atomic_write`: a crash or a full disk leaves the previous file intact."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_write(path) as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -64,9 +53,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             raise BundleError(path, "refused: it contains code or Python objects, not just weights "
                                     "(only plain tensors and values are ever loaded)") from None
         raise BundleError(path, f"not a DAMER bundle (corrupt: {first})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+    except Exception as e:  # noqa: BLE001 - weights_only means nothing ran; any failure is a bad file
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "zip" in msg.lower() or "central directory" in msg.lower() or isinstance(e, EOFError):
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"
+        if not is_zip or "zip" in msg.lower() or "central directory" in msg.lower() or isinstance(e, EOFError):
             raise BundleError(path, "truncated or corrupt file (not a complete checkpoint)") from None
         raise BundleError(path, f"cannot be read ({msg})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

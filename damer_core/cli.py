@@ -1,17 +1,34 @@
-"""The `damer-core` command line."""
+"""The `damer-core` command line: features, train, evaluate, predict, info."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from damer_core import __version__
 
 
+class UsageError(Exception):
+    """Bad input the user can fix; printed as one line, exit status 2."""
+
+
 def _add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", choices=["human", "jsonl", "none"], default="human",
-                   help="progress bars on stderr (human), JSON lines on stdout (jsonl), or nothing")
+                   help="progress bars on stderr (human), JSON lines on stdout (jsonl, see docs/progress.md), or nothing")
+
+
+def _add_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", help="feature cache folder (default: the user cache directory)")
+
+
+def _cache(args):
+    from damer_core.cache import FeatureCache
+
+    return FeatureCache(args.cache_dir) if getattr(args, "cache_dir", None) else FeatureCache()
 
 
 def _audio_files(inputs: list[str]) -> list[Path]:
@@ -27,24 +44,23 @@ def _audio_files(inputs: list[str]) -> list[Path]:
     return files
 
 
+# -- features ---------------------------------------------------------------------------------
 def cmd_features(args: argparse.Namespace) -> int:
     from damer_core.audio import AudioError
-    from damer_core.cache import FeatureCache
-    from damer_core.extract import track_frames, track_training_windows
+    from damer_core.extract import track_features
     from damer_core.features import preset
     from damer_core.progress import Progress
 
     cfg = preset(args.preset)
-    cache = FeatureCache(args.cache_dir) if args.cache_dir else FeatureCache()
+    cache = _cache(args)
     files = _audio_files(args.inputs)
     progress = Progress(args.progress)
     progress.task(f"features ({cfg.name})", len(files))
+    kinds = ("train", "frames") if args.trajectory else ("train",)
     failed = 0
     for path in files:
         try:
-            track_training_windows(path, cfg, cache)
-            if args.trajectory:
-                track_frames(path, cfg, cache)
+            track_features(path, cfg, kinds, cache)
         except AudioError as e:
             failed += 1
             progress.message(f"skipped {e}", file=str(path), error=e.reason)
@@ -53,8 +69,270 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 1 if failed and failed == len(files) else 0
 
 
+# -- train ------------------------------------------------------------------------------------
+def _train_config(args):
+    from damer_core.training.config import TrainConfig
+
+    tcfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    tcfg = replace(tcfg, **{k: v for k, v in flags.items() if v is not None})
+    if args.dims:
+        dims = tuple(d.strip() for d in args.dims.split(",") if d.strip())
+        bad = [d for d in dims if d not in ("arousal", "valence")]
+        if bad or not dims:
+            raise UsageError(f"--dims: expected arousal, valence or both, got {args.dims!r}")
+        tcfg = replace(tcfg, dims=dims)
+    if args.no_amp:
+        tcfg = replace(tcfg, amp=False)
+    if args.ablation:
+        tcfg = tcfg.with_ablation([m.strip().lower() for m in args.ablation.split(",") if m.strip()])
+    if tcfg.epochs < 1 or tcfg.batch_size < 1:
+        raise UsageError("--epochs and --batch-size must be at least 1")
+    return tcfg
+
+
+def _data_args(args):
+    from damer_core.training.run import DataArgs
+
+    if not args.dataset:
+        return None
+    return DataArgs(str(Path(args.dataset).resolve()), args.format, args.scale, args.preset,
+                    str(Path(args.unlabelled).resolve()) if args.unlabelled else None)
+
+
+def _default_out(args) -> Path:
+    name = Path(args.dataset).stem if args.dataset else "run"
+    return Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from damer_core.progress import Progress
+    from damer_core.training.run import train
+
+    if not args.resume and not args.dataset:
+        raise UsageError("train needs --dataset (or --resume with --out of an interrupted run)")
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out: the folder of the run to continue")
+    out = Path(args.out) if args.out else _default_out(args)
+    train(_data_args(args), _train_config(args), out, args.device, Progress(args.progress), init=args.init,
+          resume=args.resume, cache=_cache(args))
+    return 0
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="Memo2496-style arrays folder, PMEmo / 1000 Songs / DEAM folder, labels .csv or .json")
+    g.add_argument("--format", default="auto", choices=["auto", "arrays", "pmemo", "emomusic", "deam", "csv", "labels-json"])
+    g.add_argument("--scale", choices=["-1..1", "1..9", "0..1"], help="label scale of a CSV (default -1..1) or of arrays")
+    g.add_argument("--preset", default="clip", choices=["clip", "paper"], help="feature recipe for audio data sets")
+    g.add_argument("--unlabelled", help="folder of unlabelled audio for PCL's pseudo-labels (e.g. your library)")
+    _add_cache(p)
+    g = p.add_argument_group("training (defaults: the paper's settings)")
+    g.add_argument("--config", help="JSON file of training settings; flags override it")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--dims", help="arousal, valence or arousal,valence (default both)")
+    g.add_argument("--ablation", help="modules to switch off, comma-separated: dsaf, pcl, saml")
+    g.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    _add_progress(p)
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+PAPER_RESULTS = {  # Table II-IV, DAMER row: (acc, f1, auc) for arousal, valence
+    "memo2496": {"arousal": (82.95, 80.70, 90.21), "valence": (78.34, 84.72, 83.31)},
+    "1000 songs": {"arousal": (81.28, 82.32, 89.15), "valence": (70.74, 72.79, 77.28)},
+    "pmemo": {"arousal": (85.98, 90.58, 74.33), "valence": (77.61, 85.54, 79.71)},
+}
+
+
+def _fmt(values: list[float]) -> str:
+    import numpy as np
+
+    vals = [100 * v for v in values if v == v]
+    if not vals:
+        return "   n/a     "
+    if len(vals) == 1:
+        return f"{vals[0]:6.2f}     "
+    return f"{np.mean(vals):6.2f}±{np.std(vals):4.2f}"
+
+
+def format_table(rows: list[tuple[str, dict]], title: str) -> str:
+    """rows: (label, {dim: {head: {metric: [values]}}}) -> Table II style text."""
+    lines = [title, f"{'':<18}{'Arousal':^36}{'Valence':^36}",
+             f"{'':<18}" + "".join(f"{m:^12}" for _ in range(2) for m in ("Acc", "F1", "AUC"))]
+    for label, res in rows:
+        cells = []
+        for dim in ("arousal", "valence"):
+            for m in ("acc", "f1", "auc"):
+                cells.append(_fmt(res.get(dim, {}).get(m, [])))
+        lines.append(f"{label:<18}" + "".join(f"{c:^12}" for c in cells))
+    return "\n".join(lines)
+
+
+def _collect(results: list[dict], head: str) -> dict:
+    """[{dim: {head: {metric: v}}}] over seeds -> {dim: {metric: [v...]}}."""
+    out: dict = {}
+    for r in results:
+        for dim, heads in r.items():
+            for m, v in heads[head].items():
+                out.setdefault(dim, {}).setdefault(m, []).append(v)
+    return out
+
+
+def _paper_row(name: str) -> list[tuple[str, dict]]:
+    for key, res in PAPER_RESULTS.items():
+        if key in name.lower().replace("_", " "):
+            return [("paper (DAMER)", {d: {m: [v / 100] for m, v in zip(("acc", "f1", "auc"), vals)}
+                                         for d, vals in res.items()})]
+    return []
+
+
+def _evaluate_bundle(args) -> int:
+    import torch
+
+    from damer_core.checkpoint import build_models, load_checkpoint
+    from damer_core.datasets import load_dataset, stratified_track_split
+    from damer_core.features import FeatureConfig
+    from damer_core.progress import Progress
+    from damer_core.training.trainer import evaluate_heads
+
+    bundle = load_checkpoint(args.checkpoint)
+    models = build_models(bundle, args.checkpoint)
+    cfg = FeatureConfig.from_dict(bundle["feature_config"])
+    fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), _cache(args))
+    tc = bundle.get("train_config", {})
+    result = {}
+    for dim, model in models.items():
+        if args.all:
+            import numpy as np
+
+            idx = np.flatnonzero(~np.isnan(fs.values(dim)))
+        else:
+            _, idx = stratified_track_split(fs, dim, int(tc.get("seed", 0)), float(tc.get("test_fraction", 0.3)))
+        result[dim] = evaluate_heads(model, fs, idx, fs.binary(dim), torch.device("cpu"))
+    split = "all labelled tracks" if args.all else "held-out 30% split"
+    rows = [(f"{h} head", _collect([result], h)) for h in ("mel", "coch")] + [("DAMER (fused)", _collect([result], "fuse"))]
+    print(format_table(rows + _paper_row(fs.description.get("name", "")),
+                       f"{Path(args.checkpoint).name} on {fs.description.get('name', args.dataset)} ({split}, %)"))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def _train_and_score(args, tcfg, out: Path) -> dict:
+    from damer_core.checkpoint import load_checkpoint
+    from damer_core.progress import Progress
+    from damer_core.training.run import train
+
+    best = train(_data_args(args), tcfg, out, args.device, Progress(args.progress), cache=_cache(args))
+    return {d: e["metrics"] for d, e in load_checkpoint(best)["dimensions"].items()}
+
+
+ABLATION_GRID = [  # Table V rows: modules switched ON
+    ("DSAF",), ("PCL",), ("SAML",), ("DSAF", "PCL"), ("PCL", "SAML"), ("DSAF", "SAML"), ("DSAF", "PCL", "SAML"),
+]
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.checkpoint:
+        if not args.dataset:
+            raise UsageError("evaluate --checkpoint needs --dataset to evaluate on")
+        return _evaluate_bundle(args)
+    if not args.dataset:
+        raise UsageError("evaluate needs --dataset (and --checkpoint to score a trained bundle)")
+    tcfg = _train_config(args)
+    root = Path(args.out) if args.out else _default_out(args)
+    name = Path(args.dataset).name
+    if args.ablation_table:
+        rows = []
+        for on in ABLATION_GRID:
+            off = [m.lower() for m in ("DSAF", "PCL", "SAML") if m not in on]
+            results = [_train_and_score(args, replace(tcfg.with_ablation(off), seed=tcfg.seed + s),
+                                        root / f"{'+'.join(on)}-seed{tcfg.seed + s}") for s in range(args.seeds)]
+            rows.append(("+".join(on), _collect(results, "fuse")))
+        print(format_table(rows, f"Ablation (Table V style) on {name}, {args.seeds} seed(s), %"))
+        return 0
+    results = [_train_and_score(args, replace(tcfg, seed=tcfg.seed + s), root / f"seed{tcfg.seed + s}")
+               for s in range(args.seeds)]
+    rows = [(f"{h} head", _collect(results, h)) for h in ("mel", "coch")] + [("DAMER (fused)", _collect(results, "fuse"))]
+    print(format_table(rows + _paper_row(name), f"DAMER on {name}, {args.seeds} seed(s), mean ± std, %"))
+    return 0
+
+
+# -- predict / info ---------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from damer_core.audio import AudioError
+    from damer_core.inference import Predictor
+    from damer_core.training.distributed import resolve_device
+
+    predictor = Predictor(args.checkpoint, str(resolve_device(args.device)), _cache(args))
+    results, failed = [], 0
+    for path in _audio_files(args.files):
+        try:
+            results.append(predictor.predict_file(path).to_dict())
+        except AudioError as e:
+            failed += 1
+            print(f"damer-core: skipped {e}", file=sys.stderr)
+            results.append({"path": str(path), "error": e.reason})
+    out = sys.stdout
+    if args.format == "json":
+        json.dump(results, out, indent=1)
+        out.write("\n")
+    else:
+        w = csv.writer(out)
+        if args.format == "csv":
+            w.writerow(["path", "valence", "arousal", "confidence", "duration", "error"])
+            for r in results:
+                w.writerow([r["path"]] + [f"{r[k]:.4f}" if k in r else "" for k in ("valence", "arousal", "confidence", "duration")]
+                           + [r.get("error", "")])
+        else:
+            w.writerow(["path", "t", "valence", "arousal", "confidence"])
+            for r in results:
+                tr = r.get("trajectory")
+                if tr:
+                    for row in zip(tr["t"], tr["valence"], tr["arousal"], tr["confidence"]):
+                        w.writerow([r["path"]] + [f"{x:.4f}" for x in row])
+    return 1 if failed and failed == len(results) else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from damer_core.checkpoint import load_checkpoint
+
+    b = load_checkpoint(args.checkpoint)
+    if args.json:
+        slim = {k: v for k, v in b.items() if k not in ("dimensions", "resume")}
+        slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
+        print(json.dumps(slim, indent=2, default=str))
+        return 0
+    fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
+    print(f"{Path(args.checkpoint).name}: DAMER bundle v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, "
+          f"created {b.get('created', '?')})")
+    print(f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
+          f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands")
+    print(f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
+          f"cross-attention {'on' if mc['cross_attention'] else 'off'}")
+    mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
+    print(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
+          f"seed {tc.get('seed', '?')}, modules {mods}")
+    print(f"  data: {data.get('name', '?')} ({data.get('format', '?')}), {data.get('n_tracks', '?')} tracks, "
+          f"{data.get('n_samples', '?')} windows")
+    for dim, entry in b["dimensions"].items():
+        m = entry.get("metrics", {}).get("fuse", {})
+        print(f"  {dim}: epoch {entry.get('epoch', '?')}, val acc {m.get('acc', float('nan')):.4f} "
+              f"f1 {m.get('f1', float('nan')):.4f} auc {m.get('auc', float('nan')):.4f}")
+    if "resume" in b:
+        print("  resumable: yes (a last.pt checkpoint)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="damer-core", description="DAMER music-emotion model: features, training, evaluation, prediction.")
+    parser = argparse.ArgumentParser(prog="damer-core",
+                                     description="DAMER music-emotion model: features, training, evaluation, prediction.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -62,18 +340,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
     p.add_argument("--preset", default="clip", choices=["clip", "paper"])
     p.add_argument("--trajectory", action="store_true", help="also cache the whole-track frame sequence")
-    p.add_argument("--cache-dir", help="feature cache folder (default: the user cache directory)")
+    _add_cache(p)
     _add_progress(p)
     p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("train", help="train or fine-tune DAMER (paper settings by default)")
+    _add_train_options(p)
+    p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default runs/<data>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune from this bundle (its feature recipe is used)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="Table II style report: score a bundle, or train N seeds; --ablation-table for Table V")
+    _add_train_options(p)
+    p.add_argument("--checkpoint", help="score this bundle on --dataset's held-out split instead of training")
+    p.add_argument("--all", action="store_true", help="with --checkpoint: score on every labelled track (another data set)")
+    p.add_argument("--seeds", type=int, default=1, help="train this many seeds and report mean ± std")
+    p.add_argument("--ablation-table", action="store_true", help="run the Table V grid of modules")
+    p.add_argument("--out", help="folder for the runs' checkpoints")
+    p.add_argument("--json", help="with --checkpoint: also write the metrics to this JSON file")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="static V-A, confidence and trajectory for audio files")
+    p.add_argument("files", nargs="+", help="audio files or folders")
+    p.add_argument("--checkpoint", required=True, help="a model bundle (best.pt)")
+    p.add_argument("--format", choices=["json", "csv", "trajectory-csv"], default="json")
+    p.add_argument("--device", default="cpu")
+    _add_cache(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="what a bundle holds: configs, data, metrics")
+    p.add_argument("checkpoint")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
     return parser
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (the app's Cancel) unwinds like Ctrl+C: checkpoints are atomic, so the last one stays."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def handler(signum, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from damer_core.audio import AudioError
+    from damer_core.checkpoint import BundleError
+    from damer_core.datasets import DatasetError
+    from damer_core.training.distributed import DeviceError
+
     args = build_parser().parse_args(argv)
+    _stop_on_sigterm()
     try:
         return args.func(args)
+    except (UsageError, DatasetError, BundleError, DeviceError, AudioError, ValueError) as e:
+        print(f"damer-core {args.command}: error: {e}", file=sys.stderr)
+        if getattr(args, "progress", "") == "jsonl":
+            print(json.dumps({"event": "error", "message": str(e)}), flush=True)
+        return 2
     except KeyboardInterrupt:
-        print("damer-core: interrupted", file=sys.stderr)
+        print(f"damer-core {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -1,53 +1,75 @@
 """Features for files on disk, through the feature cache: what training, inference and the app's
-views call. Errors from decoding surface as :class:`damer_core.audio.AudioError`."""
+views call. A file is decoded at most once per call, whatever is missing from the cache.
+Errors from decoding surface as :class:`damer_core.audio.AudioError`."""
 
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 
 from damer_core.audio import MODEL_SAMPLE_RATE, load_for_model
 from damer_core.cache import FeatureCache
 from damer_core.features import (
-    DISPLAY, FeatureConfig, FrameSequence, DisplayViews, display_views, frame_sequence, training_windows,
+    DISPLAY, DisplayViews, FeatureConfig, FrameSequence, display_views, frame_sequence, training_windows,
 )
 
 
-def _cache(cache: FeatureCache | None) -> FeatureCache:
-    return cache if cache is not None else FeatureCache()
+def _frames(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    seq = frame_sequence(y, cfg)
+    return {"mel": seq.mel, "coch": seq.coch, "duration": np.array(y.shape[0] / cfg.sample_rate)}
+
+
+def _train(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    mel, coch = training_windows(y, cfg, path=path)
+    return {"mel": mel, "coch": coch}
+
+
+def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    v = display_views(y, MODEL_SAMPLE_RATE)
+    return {"mel_db": v.mel_db, "coch_db": v.coch_db, "mel_freqs": v.mel_freqs,
+            "coch_freqs": v.coch_freqs, "hop_seconds": np.array(v.hop_seconds)}
+
+
+KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray]]] = {
+    "frames": _frames, "train": _train, "display": _display,
+}
+
+
+def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str, ...],
+                   cache: FeatureCache | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """``{kind: arrays}`` for each of ``kinds`` ("frames", "train", "display"), from the cache or
+    computed from one decode of the file."""
+    cache = cache if cache is not None else FeatureCache()
+    cfgs = {k: (DISPLAY if k == "display" else cfg) for k in kinds}
+    out = {k: cache.get(path, cfgs[k], k) for k in kinds}
+    missing = [k for k, v in out.items() if v is None]
+    if missing:
+        y = load_for_model(path, cfg.sample_rate)
+        for k in missing:
+            out[k] = KINDS[k](y, cfgs[k], str(path))
+            try:
+                cache.put(path, cfgs[k], k, out[k])
+            except OSError:
+                pass  # a full or read-only cache must not stop the work; the result is still good
+    return out
 
 
 def track_frames(path: str | os.PathLike, cfg: FeatureConfig,
                  cache: FeatureCache | None = None) -> tuple[FrameSequence, float]:
     """The whole track's model-feature frame sequence and its duration in seconds."""
-    def compute() -> dict[str, np.ndarray]:
-        y = load_for_model(path, cfg.sample_rate)
-        seq = frame_sequence(y, cfg)
-        return {"mel": seq.mel, "coch": seq.coch, "duration": np.array(y.shape[0] / cfg.sample_rate)}
-
-    a = _cache(cache).get_or_compute(path, cfg, "frames", compute)
+    a = track_features(path, cfg, ("frames",), cache)["frames"]
     return FrameSequence(a["mel"], a["coch"]), float(a["duration"])
 
 
 def track_training_windows(path: str | os.PathLike, cfg: FeatureConfig,
                            cache: FeatureCache | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``[W, 128, T]`` and ``[W, 84, T]`` windows of the track's model segment (SPEC sections 3-4)."""
-    def compute() -> dict[str, np.ndarray]:
-        y = load_for_model(path, cfg.sample_rate)
-        mel, coch = training_windows(y, cfg, path=str(path))
-        return {"mel": mel, "coch": coch}
-
-    a = _cache(cache).get_or_compute(path, cfg, "train", compute)
+    a = track_features(path, cfg, ("train",), cache)["train"]
     return a["mel"], a["coch"]
 
 
 def track_display_views(path: str | os.PathLike, cache: FeatureCache | None = None) -> DisplayViews:
-    def compute() -> dict[str, np.ndarray]:
-        y = load_for_model(path, MODEL_SAMPLE_RATE)
-        v = display_views(y, MODEL_SAMPLE_RATE)
-        return {"mel_db": v.mel_db, "coch_db": v.coch_db, "mel_freqs": v.mel_freqs,
-                "coch_freqs": v.coch_freqs, "hop_seconds": np.array(v.hop_seconds)}
-
-    a = _cache(cache).get_or_compute(path, DISPLAY, "display", compute)
+    a = track_features(path, DISPLAY, ("display",), cache)["display"]
     return DisplayViews(a["mel_db"], a["coch_db"], a["mel_freqs"], a["coch_freqs"], float(a["hop_seconds"]))

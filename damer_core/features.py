@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from damer_core.audio import MODEL_SAMPLE_RATE, select_segment
+from damer_core.configs import from_checked_dict
 
 C1_HZ = 32.703195662574764  # 440 * 2 ** (-57 / 12)
 
@@ -67,11 +68,7 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FeatureConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown feature-config fields: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return from_checked_dict(cls, data, "feature-config")
 
     @classmethod
     def from_json(cls, text: str) -> "FeatureConfig":

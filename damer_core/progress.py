@@ -58,7 +58,12 @@ class Progress:
     def _draw(self, force: bool = False) -> None:
         if self.mode != "human":
             return
+        out = self._out()
+        tty = hasattr(out, "isatty") and out.isatty()
+        finished = self._done >= self._total
         now = time.monotonic()
+        if not tty and not finished:
+            return  # a log file gets one line per task, not a carriage-return animation
         if not force and now - self._last_draw < 0.1:
             return
         self._last_draw = now
@@ -67,9 +72,9 @@ class Progress:
         bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
         elapsed = now - self._t0
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        end = "\n" if self._done >= self._total else ""
-        print(f"\r{self._task}: [{bar}] {self._done}/{self._total}  {elapsed:5.1f}s elapsed, ~{eta:5.1f}s left",
-              end=end, file=self._out(), flush=True)
+        end = "\n" if finished else ""
+        print(f"{chr(13) if tty else ''}{self._task}: [{bar}] {self._done}/{self._total}  {elapsed:5.1f}s elapsed, ~{eta:5.1f}s left",
+              end=end, file=out, flush=True)
 
     def message(self, text: str, **data: Any) -> None:
         """A line for the human (stderr) or a ``message`` event."""

@@ -25,3 +25,27 @@ def _isolated_dirs(tmp_path, monkeypatch):
 @pytest.fixture
 def real_tracks():
     return sorted(DATA.glob("*.ogg"))
+
+
+@pytest.fixture(scope="session")
+def synth_memo(tmp_path_factory):
+    """300 one-second clips, Memo2496 array layout; labels follow from the audio."""
+    from synthdata import memo_arrays
+
+    return memo_arrays(tmp_path_factory.mktemp("synth-memo"), 300, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_memo(tmp_path_factory):
+    from synthdata import memo_arrays
+
+    return memo_arrays(tmp_path_factory.mktemp("tiny-memo"), 60, seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(synth_memo, tmp_path_factory):
+    """best.pt of a real 8-epoch CPU training on synth_memo (both dimensions)."""
+    from damer_core.training.config import TrainConfig
+    from damer_core.training.run import DataArgs, train
+
+    return train(DataArgs(str(synth_memo)), TrainConfig(epochs=8, batch_size=8), tmp_path_factory.mktemp("run") / "run", "cpu")

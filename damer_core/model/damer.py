@@ -7,11 +7,13 @@ lines 10-12 are mean-pooling, the FusionMLP and the three classifier heads.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from damer_core.configs import from_checked_dict
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model-config fields: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return from_checked_dict(cls, data, "model-config")
 
 
 class ModelOutput(NamedTuple):

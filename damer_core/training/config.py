@@ -4,8 +4,10 @@ file -> command-line flags."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from damer_core.configs import from_checked_dict
 
 ABLATION_MODULES = ("dsaf", "pcl", "saml")
 
@@ -44,14 +46,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
         data = dict(data)
         if "dims" in data:
             data["dims"] = tuple(data["dims"])
-        return cls(**data)
+        return from_checked_dict(cls, data, "training-setting")
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":

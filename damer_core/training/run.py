@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +13,7 @@ from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.features import FeatureConfig, preset
+from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, setup, teardown
@@ -64,10 +63,8 @@ def write_metrics(path: Path, histories: list[list[dict]]) -> None:
     for history in histories:
         for r in history:
             w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in metrics_row(r)])
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(buf.getvalue().encode())
 
 
 def _barrier(ctx: Context) -> None:

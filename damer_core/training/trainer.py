@@ -204,26 +204,31 @@ class DimensionTrainer:
                 "mask_ratio": float(res.mask.float().mean()), "pl_strength": float(res.strength)}
 
     # -- evaluation ---------------------------------------------------------------------------
-    @torch.no_grad()
-    def probabilities(self, idx: np.ndarray, batch: int = 256) -> dict[str, np.ndarray]:
-        """P(class 1) per head for windows ``idx`` (in the order of ``np.sort(idx)``)."""
-        self.model.eval()
-        out = {"mel": [], "coch": [], "fuse": []}
-        idx = np.sort(idx)
-        for i in range(0, idx.size, batch):
-            mel, coch, _ = _batch(self.fs, idx[i:i + batch], self.ctx.device)
-            o = self.model(mel, coch)
-            for name, z in (("mel", o.z_mel), ("coch", o.z_coch), ("fuse", o.z_fuse)):
-                out[name].append(torch.softmax(z.float(), dim=-1)[:, 1].cpu().numpy())
-        return {k: np.concatenate(v) for k, v in out.items()}
-
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Per head ACC / F1 / AUC on the held-out tracks; a track's windows are averaged first, so
-        clip-level data sets are scored per track like the published arrays."""
-        idx = np.sort(self.test_idx)
-        probs = self.probabilities(idx)
-        tracks, inverse = np.unique(self.fs.track[idx], return_inverse=True)
-        counts = np.bincount(inverse)
-        y = np.zeros(tracks.size, dtype=int)
-        y[inverse] = self.labels[idx]
-        return {head: binary_report(y, np.bincount(inverse, weights=p) / counts) for head, p in probs.items()}
+        return evaluate_heads(self.model, self.fs, self.test_idx, self.labels, self.ctx.device)
+
+
+@torch.no_grad()
+def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
+    """P(class 1) per head for windows ``np.sort(idx)``."""
+    model.eval()
+    out = {"mel": [], "coch": [], "fuse": []}
+    idx = np.sort(idx)
+    for i in range(0, idx.size, batch):
+        mel, coch, _ = _batch(fs, idx[i:i + batch], device)
+        o = model(mel, coch)
+        for name, z in (("mel", o.z_mel), ("coch", o.z_coch), ("fuse", o.z_fuse)):
+            out[name].append(torch.softmax(z.float(), dim=-1)[:, 1].cpu().numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device) -> dict[str, dict[str, float]]:
+    """Per head ACC / F1 / AUC on windows ``idx``; a track's windows are averaged first, so clip-level
+    data sets are scored per track like the published one-row-per-track arrays."""
+    idx = np.sort(idx)
+    probs = head_probabilities(model, fs, idx, device)
+    tracks, inverse = np.unique(fs.track[idx], return_inverse=True)
+    counts = np.bincount(inverse)
+    y = np.zeros(tracks.size, dtype=int)
+    y[inverse] = labels[idx]
+    return {head: binary_report(y, np.bincount(inverse, weights=p) / counts) for head, p in probs.items()}

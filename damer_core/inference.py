@@ -1,0 +1,136 @@
+"""Inference for the app and `damer-core predict`: load a bundle once, predict windows, a whole
+track's trajectory (SPEC section 4: sliding windows, batched) and its static V-A."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from damer_core.cache import FeatureCache
+from damer_core.checkpoint import build_models, load_checkpoint
+from damer_core.datasets.base import DIMENSIONS
+from damer_core.extract import track_features
+from damer_core.features import FeatureConfig, FrameSequence, trajectory_starts
+
+
+@dataclass
+class WindowPrediction:
+    """Per window and dimension: P(high) from the fused head and the confidence c = r * max p."""
+
+    probability: dict[str, np.ndarray]
+    confidence: dict[str, np.ndarray]
+    dims: tuple[str, ...] = DIMENSIONS  # the dimensions the bundle really predicts
+
+    def point(self, dim: str) -> np.ndarray:
+        return 2.0 * self.probability[dim] - 1.0
+
+    @property
+    def valence(self) -> np.ndarray:
+        return self.point("valence")
+
+    @property
+    def arousal(self) -> np.ndarray:
+        return self.point("arousal")
+
+    @property
+    def overall_confidence(self) -> np.ndarray:
+        return np.mean([self.confidence[d] for d in self.dims], axis=0)
+
+
+@dataclass
+class Trajectory:
+    times: np.ndarray  # seconds: the window for times[i] ends there (clamped at the edges)
+    valence: np.ndarray  # [-1, 1]
+    arousal: np.ndarray
+    confidence: np.ndarray  # [0, 1]
+
+    def at(self, t: float) -> int:
+        """Index of the trajectory point for the moment ``t``."""
+        return int(np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, len(self.times) - 1))
+
+
+@dataclass
+class TrackPrediction:
+    path: str
+    valence: float
+    arousal: float
+    confidence: float
+    duration: float
+    trajectory: Trajectory
+
+    def to_dict(self) -> dict:
+        t = self.trajectory
+        return {"path": self.path, "valence": self.valence, "arousal": self.arousal, "confidence": self.confidence,
+                "duration": self.duration,
+                "trajectory": {"t": t.times.round(3).tolist(), "valence": t.valence.round(4).tolist(),
+                               "arousal": t.arousal.round(4).tolist(), "confidence": t.confidence.round(4).tolist()}}
+
+
+class Predictor:
+    """A loaded bundle. Dimensions missing from the bundle predict 0.5 (the circle's centre) with
+    confidence 0, never a made-up value."""
+
+    def __init__(self, bundle_path: str | os.PathLike, device: str = "cpu", cache: FeatureCache | None = None):
+        import torch
+
+        self.path = Path(bundle_path)
+        self.bundle = load_checkpoint(self.path)
+        self.models = build_models(self.bundle, self.path)
+        self.device = torch.device(device)
+        for m in self.models.values():
+            m.to(self.device)
+        self.feature_config = FeatureConfig.from_dict(self.bundle["feature_config"])
+        self.cache = cache
+
+    @property
+    def dimensions(self) -> list[str]:
+        return list(self.models)
+
+    def predict_windows(self, mel: np.ndarray, coch: np.ndarray, batch: int = 256) -> WindowPrediction:
+        import torch
+
+        from damer_core.training.pcl import js_divergence
+
+        n = mel.shape[0]
+        prob = {d: np.full(n, 0.5, np.float32) for d in DIMENSIONS}
+        conf = {d: np.zeros(n, np.float32) for d in DIMENSIONS}
+        with torch.inference_mode():
+            for i in range(0, n, batch):
+                m = torch.from_numpy(np.ascontiguousarray(mel[i:i + batch], dtype=np.float32)).to(self.device)
+                c = torch.from_numpy(np.ascontiguousarray(coch[i:i + batch], dtype=np.float32)).to(self.device)
+                for dim, model in self.models.items():
+                    out = model(m, c)
+                    p_fuse = torch.softmax(out.z_fuse.float(), dim=-1)
+                    r = torch.exp(-js_divergence(torch.softmax(out.z_mel.float(), -1), torch.softmax(out.z_coch.float(), -1)))
+                    prob[dim][i:i + batch] = p_fuse[:, 1].cpu().numpy()
+                    conf[dim][i:i + batch] = (r * p_fuse.max(dim=-1).values).cpu().numpy()
+        return WindowPrediction(prob, conf, tuple(self.models))
+
+    def trajectory_from_frames(self, seq: FrameSequence, duration: float) -> Trajectory:
+        cfg = self.feature_config
+        times, starts = trajectory_starts(seq.n_frames, duration, cfg)
+        unique, inverse = np.unique(starts, return_inverse=True)
+        mel = np.stack([seq.mel[:, s:s + cfg.n_frames] for s in unique])
+        coch = np.stack([seq.coch[:, s:s + cfg.n_frames] for s in unique])
+        pred = self.predict_windows(mel, coch)
+        return Trajectory(times, pred.valence[inverse], pred.arousal[inverse], pred.overall_confidence[inverse])
+
+    def predict_file(self, path: str | os.PathLike) -> TrackPrediction:
+        """Static V-A (mean over the model segment's windows), confidence and the trajectory."""
+        cfg = self.feature_config
+        feats = track_features(path, cfg, ("frames", "train"), self.cache)
+        f, tr = feats["frames"], feats["train"]
+        duration = float(f["duration"])
+        static = self.predict_windows(tr["mel"], tr["coch"])
+        if f["mel"].shape[1] < cfg.n_frames:  # a track shorter than one window: repeat like the segment
+            reps = -(-cfg.n_frames // f["mel"].shape[1])
+            seq = FrameSequence(np.tile(f["mel"], reps), np.tile(f["coch"], reps))
+        else:
+            seq = FrameSequence(f["mel"], f["coch"])
+        traj = self.trajectory_from_frames(seq, duration)
+        return TrackPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
+                               float(static.overall_confidence.mean()), duration, traj)
+
