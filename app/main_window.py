@@ -1,16 +1,389 @@
-"""The main window."""
+"""The main window: library on the left; transport, Mel and cochleogram views and the V-A circle
+on the right. Wires the player, the scanner, the views and the analyser together."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow
+import base64
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget,
+)
+
+from app.analysis import Analyser
+from app.library_db import LibraryDB, LibraryLocked
+from app.library_model import LibraryModel
+from app.library_panel import LibraryPanel
+from app.paths import models_dir
+from app.player import Player
+from app.settings import Settings
+from app.transport import TransportBar
+from app.va_circle import VACircleWidget
+from app.views import SpectrogramViews
+from app.workers import Worker
+from damer_core.emotions import load_emotion_terms
+
+NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`, then use\n"
+            "Model > Import model bundle...")
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, db_path: Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("DAMER Explorer")
-        self.resize(1200, 760)
-        welcome = QLabel("DAMER Explorer\n\nAdd a music folder to build your library.")
-        welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(welcome)
+        self.settings = Settings.load()
+        self.terms = load_emotion_terms()
+        try:
+            self.db = LibraryDB(db_path)
+        except LibraryLocked as e:
+            QMessageBox.critical(None, "DAMER Explorer", str(e))
+            raise
+        self.model = LibraryModel(self.terms, self)
+        self.library = LibraryPanel(self.model)
+        self.player = Player(self.settings.output_device, self)
+        self.transport = TransportBar()
+        self.views = SpectrogramViews()
+        self.circle = VACircleWidget(self.terms)
+        self.analyser = Analyser(self.db.path, self)
+        self.current_analyser = Analyser(self.db.path, self)
+        self.current_path = ""
+        self.closed = False  # late worker results are dropped after close
+        self.current_track_id = -1
+        self.trajectory: dict | None = None
+        self._scan: Worker | None = None
+        self._views_job: Worker | None = None
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self._restore()
+        self.reload_library()
+        self._update_model_state()
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        for text, slot, tip in [("Add folder...", self.add_folder, "Add a music folder to the library"),
+                                ("Remove folder...", self.remove_folder, "Remove a folder from the library"),
+                                ("Rescan", self.rescan, "Pick up new, changed and removed files"),
+                                ("Analyse library", self.analyse_library, "Predict V-A for every track")]:
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            self.library.add_button(b)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.transport)
+        self.view_split = QSplitter(Qt.Orientation.Horizontal)
+        self.view_split.addWidget(self.views)
+        self.view_split.addWidget(self.circle)
+        self.view_split.setStretchFactor(0, 3)
+        self.view_split.setStretchFactor(1, 2)
+        rl.addWidget(self.view_split, 1)
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split.addWidget(self.library)
+        self.main_split.addWidget(right)
+        self.main_split.setStretchFactor(0, 2)
+        self.main_split.setStretchFactor(1, 3)
+        self.setCentralWidget(self.main_split)
+        self.transport.set_devices(self.player.output_devices(), self.settings.output_device, self.player.reason)
+        self.statusBar()
+
+    def _build_actions(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, slot, key in [("Add music folder...", self.add_folder, "Ctrl+O"), ("Rescan library", self.rescan, "F5"),
+                                ("Show unreadable files", self.show_unreadable, None), ("Quit", self.close, "Ctrl+Q")]:
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            if key:
+                a.setShortcut(QKeySequence(key))
+            file_menu.addAction(a)
+        model_menu = self.menuBar().addMenu("&Model")
+        for text, slot in [("Import model bundle...", self.import_model), ("Analyse library", self.analyse_library)]:
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            model_menu.addAction(a)
+        for key, slot in [("Space", self.player.toggle), ("Left", lambda: self.seek_relative(-5)),
+                          ("Right", lambda: self.seek_relative(5)), ("Down", lambda: self.step_track(1)),
+                          ("Up", lambda: self.step_track(-1)), ("Ctrl+F", self.focus_search)]:
+            QShortcut(QKeySequence(key), self, activated=slot)
+
+    def _connect(self) -> None:
+        self.library.track_activated.connect(lambda p: self.open_track(p, autoplay=True))
+        self.library.cancel_requested.connect(self.cancel_background)
+        t, p = self.transport, self.player
+        t.play_pause.connect(self.play_pause)
+        t.stop.connect(p.stop)
+        t.previous.connect(lambda: self.step_track(-1))
+        t.next.connect(lambda: self.step_track(1))
+        t.seek.connect(p.seek)
+        t.volume_changed.connect(p.set_volume)
+        t.device_chosen.connect(self.choose_device)
+        p.position_changed.connect(self.on_position)
+        p.state_changed.connect(lambda s: t.set_playing(s == "playing"))
+        p.loaded.connect(self.on_loaded)
+        p.finished.connect(lambda: self.step_track(1))
+        p.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.views.seek_requested.connect(p.seek)
+        self.analyser.progress.connect(self.on_analysis_progress)
+        self.analyser.track_done.connect(lambda path: self._analysed(path))
+        self.analyser.track_failed.connect(lambda path, m: self.statusBar().showMessage(m, 5000))
+        self.analyser.finished.connect(self.on_analysis_finished)
+        self.current_analyser.track_done.connect(lambda path: self._analysed(path))
+        self.current_analyser.track_failed.connect(lambda path, m: self.circle.clear(f"Cannot analyse this track:\n{m}"))
+
+    def _restore(self) -> None:
+        s = self.settings
+        if s.window_geometry:
+            self.restoreGeometry(QByteArray(base64.b64decode(s.window_geometry)))
+        else:
+            self.resize(1280, 780)
+        if s.window_state:
+            self.restoreState(QByteArray(base64.b64decode(s.window_state)))
+        for name, split in (("main", self.main_split), ("views", self.view_split)):
+            if name in s.splitters:
+                split.restoreState(QByteArray(base64.b64decode(s.splitters[name])))
+        self.transport.volume.setValue(int(round(s.volume * 100)))
+        self.player.set_volume(s.volume)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode()
+        s.window_state = base64.b64encode(bytes(self.saveState())).decode()
+        s.splitters = {name: base64.b64encode(bytes(split.saveState())).decode()
+                       for name, split in (("main", self.main_split), ("views", self.view_split))}
+        s.volume = self.player.volume
+        s.output_device = self.player.device
+        s.save()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.closed = True
+        self.save_settings()
+        self.cancel_background()
+        self.current_analyser.cancel()
+        self.player.shutdown()
+        self.db.close()
+        super().closeEvent(event)
+
+    # -- library --------------------------------------------------------------------------------
+    def reload_library(self) -> None:
+        self.model.set_rows(self.db.tracks(self.settings.active_model))
+        n = len(self.model.rows)
+        self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
+        if self.current_path:
+            self.library.select_path(self.current_path)
+
+    def add_folder(self, folder: str | None = None) -> None:
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Add a music folder", self.settings.last_folder or str(Path.home()))
+        if not folder:
+            return
+        self.settings.last_folder = folder
+        self.db.add_folder(str(Path(folder).resolve()))
+        self.rescan()
+
+    def remove_folder(self) -> None:
+        folders = [p for _, p in self.db.folders()]
+        if not folders:
+            return
+        from PySide6.QtWidgets import QInputDialog
+
+        folder, ok = QInputDialog.getItem(self, "Remove folder", "Remove from the library (files stay on disk):", folders, 0, False)
+        if ok and folder:
+            self.db.remove_folder(folder)
+            self.reload_library()
+
+    def rescan(self) -> None:
+        from app.scanner import scan
+
+        if self._scan is not None:
+            return
+        db_path = self.db.path
+
+        def work(w: Worker):
+            db = LibraryDB(db_path)
+            try:
+                return scan(db, w.report, lambda: w.cancelled)
+            finally:
+                db.close()
+
+        self._scan = Worker(work, "scan")
+        self._scan.progress.connect(self.on_scan_progress)
+        self._scan.result.connect(self.on_scan_done)
+        self._scan.error.connect(lambda m: self.statusBar().showMessage(f"scan failed: {m}", 10000))
+        self._scan.finished.connect(self._scan_finished)
+        self.library.show_progress("Scanning...", 0, 0)
+        self._scan.start()
+
+    def on_scan_progress(self, done: int, total: int, folder: str) -> None:
+        self.library.show_progress(f"Scanning {Path(folder).name}: {done} / {total}", done, total)
+        if done and done % 1000 == 0:
+            self.reload_library()
+
+    def on_scan_done(self, report) -> None:
+        if self.closed:
+            return
+        self.reload_library()
+        self.statusBar().showMessage(report.summary + (" (File > Show unreadable files)" if report.unreadable else ""), 10000)
+        self._last_scan = report
+
+    def _scan_finished(self) -> None:
+        self._scan = None
+        if self.closed:
+            return
+        self.library.show_progress(None)
+        if self.settings.active_model and not self.analyser.running and self.db.unanalysed(self.settings.active_model):
+            self.analyse_library()
+
+    def show_unreadable(self) -> None:
+        rows = self.db.unreadable()
+        text = "\n".join(f"{Path(p).name}: {r}" for p, r in rows) or "Every file in the library could be read."
+        box = QMessageBox(QMessageBox.Icon.Information, "Unreadable files", f"{len(rows)} file(s) could not be read.", parent=self)
+        box.setDetailedText(text)
+        box.exec()
+
+    def cancel_background(self) -> None:
+        if self._scan is not None:
+            self._scan.cancel()
+        self.analyser.cancel()
+
+    # -- models and analysis --------------------------------------------------------------------
+    def _update_model_state(self) -> None:
+        model = self.settings.active_model
+        if not model or not Path(model).is_file():
+            self.circle.clear(NO_MODEL)
+
+    def import_model(self, path: str | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Import a DAMER model bundle", str(Path.home()), "Model bundles (*.pt)")
+        if not path:
+            return
+        dest = models_dir() / Path(path).name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if Path(path).resolve() != dest.resolve():
+            shutil.copy2(path, dest)
+        self.set_active_model(str(dest))
+
+    def set_active_model(self, path: str) -> None:
+        self.settings.active_model = path
+        self.settings.save()
+        self.reload_library()
+        if self.current_path:
+            self._load_trajectory()
+        self.analyse_library()
+
+    def analyse_library(self) -> None:
+        model = self.settings.active_model
+        if not model or not Path(model).is_file():
+            self.circle.clear(NO_MODEL)
+            self.statusBar().showMessage("No model to analyse with: import or train one first", 8000)
+            return
+        todo = [p for _, p in self.db.unanalysed(model)]
+        if not todo:
+            self.statusBar().showMessage("Every track is analysed with the active model", 5000)
+            return
+        self.analyser.start(model, todo)
+
+    def on_analysis_progress(self, done: int, total: int, left: float) -> None:
+        eta = f", about {int(left // 60)}:{int(left % 60):02d} left" if left >= 0 else ""
+        self.library.show_progress(f"Analysing: {done} / {total}{eta}", done, total)
+
+    def on_analysis_finished(self, ok: bool, message: str) -> None:
+        self.library.show_progress(None)
+        self.statusBar().showMessage(message, 10000)
+        self.reload_library()
+
+    def _analysed(self, path: str) -> None:
+        src = self.model.row_for_path(path)
+        fresh = self.db.track(path, self.settings.active_model)
+        if src >= 0 and fresh is not None:
+            self.model.update_row(src, fresh)
+        if path == self.current_path:
+            self._load_trajectory()
+
+    # -- the current track ----------------------------------------------------------------------
+    def open_track(self, path: str, autoplay: bool = False) -> None:
+        if not path:
+            return
+        self.current_path = path
+        rows = [r for r in self.model.rows if r.path == path]
+        self.current_track_id = rows[0].id if rows else -1
+        self.library.select_path(path)
+        self.setWindowTitle(f"{rows[0].title if rows else Path(path).name} - DAMER Explorer")
+        self.player.load(path, autoplay=autoplay)
+        self._compute_views(path)
+        self._load_trajectory()
+
+    def _compute_views(self, path: str) -> None:
+        self.views.show_message(f"Computing spectrograms of {Path(path).name}...", busy=True)
+
+        def work(w: Worker):
+            from damer_core.extract import track_display_views
+
+            return path, track_display_views(path)
+
+        def done(result) -> None:
+            p, views = result
+            if p == self.current_path and not self.closed:
+                self.views.set_views(views, views.mel_db.shape[1] * views.hop_seconds)
+
+        job = Worker(work, "views")
+        job.result.connect(done)
+        job.error.connect(lambda m: None if self.closed else self.views.show_message(f"Cannot show this track: {m}"))
+        self._views_job = job.start()
+
+    def _load_trajectory(self) -> None:
+        model = self.settings.active_model
+        self.trajectory = None
+        if not model or not Path(model).is_file():
+            self.circle.clear(NO_MODEL)
+            return
+        traj = self.db.trajectory(self.current_track_id, model) if self.current_track_id >= 0 else None
+        if traj is None:
+            self.circle.clear("Analysing this track...")
+            if not self.current_analyser.running:
+                self.current_analyser.start(model, [self.current_path])
+            return
+        self.trajectory = {k: np.asarray(v) for k, v in traj.items()}
+        self.circle.clear()
+        self.circle.set_path(list(zip(traj["valence"], traj["arousal"])) if self.settings.show_trajectory else [])
+        self.on_position(self.player.position)
+
+    # -- transport ------------------------------------------------------------------------------
+    def play_pause(self) -> None:
+        if self.player.audio is None:
+            path = self.current_path or self.library.path_at(max(self.library.current_row(), 0))
+            self.open_track(path, autoplay=True)
+        else:
+            self.player.toggle()
+
+    def on_loaded(self, path: str, duration: float) -> None:
+        self.transport.set_position(self.player.position, duration)
+
+    def on_position(self, seconds: float) -> None:
+        self.transport.set_position(seconds, self.player.duration)
+        self.views.set_playhead(seconds)
+        tr = self.trajectory
+        if tr is not None and len(tr["t"]):
+            i = int(np.clip(np.searchsorted(tr["t"], seconds, side="right") - 1, 0, len(tr["t"]) - 1))
+            self.circle.set_prediction(seconds, float(tr["valence"][i]), float(tr["arousal"][i]), float(tr["confidence"][i]))
+
+    def seek_relative(self, delta: float) -> None:
+        self.player.seek(self.player.position + delta)
+
+    def step_track(self, step: int) -> None:
+        nxt = self.library.neighbour(self.current_path, step)
+        if nxt:
+            self.open_track(nxt, autoplay=self.player.state in ("playing",) or step != 0)
+
+    def focus_search(self) -> None:
+        self.library.search.setFocus()
+        self.library.search.selectAll()
+
+    def choose_device(self, name: str) -> None:
+        self.player.set_device(name)
+        self.settings.output_device = name
+

@@ -268,17 +268,34 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from damer_core.audio import AudioError
     from damer_core.inference import Predictor
+    from damer_core.progress import Progress
     from damer_core.training.distributed import resolve_device
 
     predictor = Predictor(args.checkpoint, str(resolve_device(args.device)), _cache(args))
+    inputs = list(args.files)
+    if args.files_from:
+        inputs += [line.strip() for line in Path(args.files_from).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not inputs:
+        raise UsageError("predict needs audio files (arguments or --files-from)")
+    files = _audio_files(inputs)
+    stream = args.progress == "jsonl"  # one event per file as it is done (the app's analysis)
+    progress = Progress(args.progress)
+    progress.task("predicting", len(files))
     results, failed = [], 0
-    for path in _audio_files(args.files):
+    for path in files:
         try:
-            results.append(predictor.predict_file(path).to_dict())
+            result = predictor.predict_file(path).to_dict()
+            progress.emit("prediction", **result)
         except AudioError as e:
             failed += 1
-            print(f"damer-core: skipped {e}", file=sys.stderr)
-            results.append({"path": str(path), "error": e.reason})
+            if not stream:
+                print(f"damer-core: skipped {e}", file=sys.stderr)
+            progress.emit("file_error", path=str(path), message=str(e))
+            result = {"path": str(path), "error": e.reason}
+        results.append(result)
+        progress.advance()
+    if stream:
+        return 1 if failed and failed == len(results) else 0
     out = sys.stdout
     if args.format == "json":
         json.dump(results, out, indent=1)
@@ -362,10 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="static V-A, confidence and trajectory for audio files")
-    p.add_argument("files", nargs="+", help="audio files or folders")
+    p.add_argument("files", nargs="*", help="audio files or folders")
+    p.add_argument("--files-from", help="a text file listing audio files, one per line")
     p.add_argument("--checkpoint", required=True, help="a model bundle (best.pt)")
     p.add_argument("--format", choices=["json", "csv", "trajectory-csv"], default="json")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
+                   help="jsonl: stream one 'prediction' event per file instead of printing at the end")
     _add_cache(p)
     p.set_defaults(func=cmd_predict)
 

@@ -1,0 +1,77 @@
+"""Analysing tracks with the active model in a `damer-core predict` child process: the GUI never
+runs torch, so playback and the window stay smooth. Results go into SQLite as they arrive."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.child import CoreProcess
+from app.library_db import LibraryDB
+
+
+class Analyser(QObject):
+    progress = Signal(int, int, float)  # done, total, seconds left (estimate; -1 unknown)
+    track_done = Signal(str)  # path
+    track_failed = Signal(str, str)  # path, reason
+    finished = Signal(bool, str)  # completed (not cancelled / crashed), message
+
+    def __init__(self, db_path: Path, parent=None):
+        super().__init__(parent)
+        self.db_path = db_path
+        self.proc = CoreProcess(self)
+        self.proc.event.connect(self._on_event)
+        self.proc.finished.connect(self._on_finished)
+        self.model = ""
+        self._db: LibraryDB | None = None
+        self._done = self._total = 0
+        self._t0 = 0.0
+        self._list: tempfile.NamedTemporaryFile | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc.running
+
+    def start(self, model: str, paths: list[str]) -> None:
+        if self.running or not paths:
+            return
+        self.model, self._done, self._total, self._t0 = model, 0, len(paths), time.monotonic()
+        self._db = LibraryDB(self.db_path)
+        self._list = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
+        self._list.write("\n".join(paths))
+        self._list.close()
+        self.progress.emit(0, self._total, -1.0)
+        self.proc.start(["predict", "--checkpoint", model, "--files-from", self._list.name, "--progress", "jsonl"])
+
+    def cancel(self) -> None:
+        self.proc.cancel()
+
+    def _on_event(self, ev: dict) -> None:
+        kind = ev.get("event")
+        if kind == "prediction" and self._db is not None:
+            traj = ev["trajectory"]
+            self._db.store_prediction(ev["path"], self.model, ev["valence"], ev["arousal"], ev["confidence"], traj)
+            self.track_done.emit(ev["path"])
+        elif kind == "file_error":
+            self.track_failed.emit(ev.get("path", ""), ev.get("message", ""))
+        elif kind == "progress":
+            self._done = int(ev.get("done", self._done))
+            elapsed = time.monotonic() - self._t0
+            left = elapsed / self._done * (self._total - self._done) if self._done else -1.0
+            self.progress.emit(self._done, self._total, left)
+
+    def _on_finished(self, code: int, error: str) -> None:
+        if self._list is not None:
+            Path(self._list.name).unlink(missing_ok=True)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self.proc.cancelled:
+            self.finished.emit(False, f"analysis cancelled after {self._done} of {self._total} tracks")
+        elif code == 0 or (code == 1 and self._done):
+            self.finished.emit(True, f"analysed {self._done} tracks")
+        else:
+            self.finished.emit(False, f"analysis failed: {error or f'damer-core exited with {code}'}")

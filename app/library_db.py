@@ -1,0 +1,167 @@
+"""The music library: a SQLite file (WAL) in the data directory, with a schema version and
+migrations. Each thread opens its own :class:`LibraryDB` on the same file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.paths import data_dir
+
+MIGRATIONS = [
+    # 1: folders, tracks, unreadable files, predictions per track and model
+    """
+    CREATE TABLE folders (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, added REAL NOT NULL);
+    CREATE TABLE tracks (
+        id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+        title TEXT NOT NULL, artist TEXT NOT NULL DEFAULT '', album TEXT NOT NULL DEFAULT '',
+        duration REAL NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, scanned REAL NOT NULL);
+    CREATE TABLE unreadable (
+        path TEXT PRIMARY KEY, folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+        reason TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL);
+    CREATE TABLE predictions (
+        track_id INTEGER REFERENCES tracks(id) ON DELETE CASCADE, model TEXT NOT NULL,
+        valence REAL NOT NULL, arousal REAL NOT NULL, confidence REAL NOT NULL,
+        trajectory TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (track_id, model));
+    """,
+]
+
+
+class LibraryLocked(Exception):
+    """The database is locked by another process (a second instance) or read-only."""
+
+
+@dataclass
+class TrackRow:
+    id: int
+    path: str
+    title: str
+    artist: str
+    album: str
+    duration: float
+    valence: float | None = None
+    arousal: float | None = None
+    confidence: float | None = None
+    labelled: bool = False
+
+
+def default_db_path() -> Path:
+    return data_dir() / "library.sqlite3"
+
+
+class LibraryDB:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=5.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.OperationalError as e:
+            raise LibraryLocked(f"{self.path.name}: cannot open the library database ({e})") from None
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise LibraryLocked(f"{self.path.name}: written by a newer DAMER Explorer (schema {version})")
+        for i in range(version, len(MIGRATIONS)):
+            with self.conn:
+                self.conn.executescript(MIGRATIONS[i])
+                self.conn.execute(f"PRAGMA user_version = {i + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- folders --------------------------------------------------------------------------------
+    def add_folder(self, path: str) -> int:
+        with self.conn:
+            self.conn.execute("INSERT OR IGNORE INTO folders (path, added) VALUES (?, ?)", (path, time.time()))
+        return self.conn.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()[0]
+
+    def remove_folder(self, path: str) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM folders WHERE path = ?", (path,))
+
+    def folders(self) -> list[tuple[int, str]]:
+        return self.conn.execute("SELECT id, path FROM folders ORDER BY path").fetchall()
+
+    # -- tracks ---------------------------------------------------------------------------------
+    def known_files(self, folder_id: int) -> dict[str, tuple[int, float]]:
+        """path -> (size, mtime) for tracks and unreadable files of a folder."""
+        rows = self.conn.execute("SELECT path, size, mtime FROM tracks WHERE folder_id = ? UNION ALL "
+                                 "SELECT path, size, mtime FROM unreadable WHERE folder_id = ?", (folder_id, folder_id))
+        return {p: (s, m) for p, s, m in rows}
+
+    def upsert_tracks(self, folder_id: int, rows: list[dict]) -> None:
+        now = time.time()
+        with self.conn:
+            for r in rows:
+                self.conn.execute("DELETE FROM unreadable WHERE path = ?", (r["path"],))
+                self.conn.execute(
+                    "INSERT INTO tracks (path, folder_id, title, artist, album, duration, size, mtime, scanned) "
+                    "VALUES (:path, :folder_id, :title, :artist, :album, :duration, :size, :mtime, :scanned) "
+                    "ON CONFLICT(path) DO UPDATE SET title=excluded.title, artist=excluded.artist, album=excluded.album, "
+                    "duration=excluded.duration, size=excluded.size, mtime=excluded.mtime, scanned=excluded.scanned",
+                    {**r, "folder_id": folder_id, "scanned": now})
+
+    def mark_unreadable(self, folder_id: int, rows: list[dict]) -> None:
+        with self.conn:
+            for r in rows:
+                self.conn.execute("DELETE FROM tracks WHERE path = ?", (r["path"],))
+                self.conn.execute("INSERT OR REPLACE INTO unreadable (path, folder_id, reason, size, mtime) "
+                                  "VALUES (:path, :folder_id, :reason, :size, :mtime)", {**r, "folder_id": folder_id})
+
+    def remove_paths(self, paths: list[str]) -> None:
+        with self.conn:
+            self.conn.executemany("DELETE FROM tracks WHERE path = ?", [(p,) for p in paths])
+            self.conn.executemany("DELETE FROM unreadable WHERE path = ?", [(p,) for p in paths])
+
+    def unreadable(self) -> list[tuple[str, str]]:
+        return self.conn.execute("SELECT path, reason FROM unreadable ORDER BY path").fetchall()
+
+    def tracks(self, model: str = "") -> list[TrackRow]:
+        rows = self.conn.execute(
+            "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence "
+            "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? ORDER BY t.artist, t.album, t.title",
+            (model,))
+        return [TrackRow(*r) for r in rows]
+
+    def track(self, path: str, model: str = "") -> TrackRow | None:
+        row = self.conn.execute(
+            "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence "
+            "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? WHERE t.path = ?",
+            (model, path)).fetchone()
+        return TrackRow(*row) if row else None
+
+    def track_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+
+    # -- predictions ----------------------------------------------------------------------------
+    def store_prediction(self, path: str, model: str, valence: float, arousal: float, confidence: float,
+                         trajectory: dict) -> int | None:
+        row = self.conn.execute("SELECT id FROM tracks WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return None
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (row[0], model, valence, arousal, confidence, json.dumps(trajectory), time.time()))
+        return row[0]
+
+    def trajectory(self, track_id: int, model: str) -> dict | None:
+        row = self.conn.execute("SELECT trajectory FROM predictions WHERE track_id = ? AND model = ?",
+                                (track_id, model)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def unanalysed(self, model: str) -> list[tuple[int, str]]:
+        return self.conn.execute(
+            "SELECT t.id, t.path FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? "
+            "WHERE p.track_id IS NULL ORDER BY t.id", (model,)).fetchall()

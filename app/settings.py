@@ -1,0 +1,52 @@
+"""Every user setting declared once, with its type and default, persisted as JSON in the
+platformdirs config directory. Unknown or mistyped values in the file fall back to defaults."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from app.paths import config_dir
+from damer_core.fileutil import atomic_write
+
+
+@dataclass
+class Settings:
+    window_geometry: str = ""  # base64 of QWidget.saveGeometry()
+    window_state: str = ""
+    splitters: dict[str, str] = field(default_factory=dict)  # name -> base64 of QSplitter.saveState()
+    last_folder: str = ""
+    volume: float = 0.8
+    output_device: str = ""  # sounddevice name; "" = system default
+    active_model: str = ""  # path of the active bundle
+    curator: str = ""
+    show_trajectory: bool = True
+
+    @classmethod
+    def path(cls) -> Path:
+        return config_dir() / "settings.json"
+
+    @classmethod
+    def load(cls) -> "Settings":
+        s = cls()
+        try:
+            data = json.loads(cls.path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return s
+        if not isinstance(data, dict):
+            return s
+        for f in fields(cls):
+            value, default = data.get(f.name), getattr(s, f.name)
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if value is not None and type(value) is type(default):
+                setattr(s, f.name, value)
+        return s
+
+    def save(self) -> None:
+        try:
+            with atomic_write(self.path()) as f:
+                f.write(json.dumps(asdict(self), indent=1).encode())
+        except OSError:
+            pass  # a read-only config folder must not crash the app on exit

@@ -1,0 +1,155 @@
+"""VACircleWidget: the valence-arousal circle with the 12 emotion words, the live marker with a
+fading trail, the whole-track path, and (for labelling) pixel <-> V-A mapping."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QWidget
+
+from damer_core.emotions import EmotionTerm, nearest_term
+
+QUADRANT_TINTS = [QColor(255, 196, 0, 28), QColor(230, 60, 60, 28), QColor(70, 110, 230, 28), QColor(60, 190, 120, 28)]
+TRAIL_SECONDS = 4.0
+
+
+class VACircleWidget(QWidget):
+    point_pressed = Signal(float, float)  # valence, arousal under the mouse (labelling)
+    point_moved = Signal(float, float)
+    point_released = Signal()
+
+    def __init__(self, terms: list[EmotionTerm], parent=None):
+        super().__init__(parent)
+        self.terms = terms
+        self.setMinimumSize(260, 260)
+        self.marker: tuple[float, float, float] | None = None  # valence, arousal, confidence
+        self.trail: list[tuple[float, float, float]] = []  # (t, valence, arousal)
+        self.path_points: list[tuple[float, float]] = []
+        self.show_path = True
+        self.message = ""  # shown instead of a prediction (e.g. no model installed)
+        self.highlight: str = ""
+
+    # -- geometry -------------------------------------------------------------------------------
+    def circle_rect(self) -> QRectF:
+        side = min(self.width(), self.height()) - 2 * self.margin()
+        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    def margin(self) -> float:
+        return max(48.0, min(self.width(), self.height()) * 0.16)
+
+    def to_pixel(self, valence: float, arousal: float) -> QPointF:
+        r = self.circle_rect()
+        return QPointF(r.center().x() + valence * r.width() / 2, r.center().y() - arousal * r.height() / 2)
+
+    def from_pixel(self, point: QPointF) -> tuple[float, float]:
+        """V-A under a pixel, clamped to the unit circle."""
+        r = self.circle_rect()
+        v = (point.x() - r.center().x()) / (r.width() / 2)
+        a = (r.center().y() - point.y()) / (r.height() / 2)
+        norm = math.hypot(v, a)
+        return (v / norm, a / norm) if norm > 1 else (v, a)
+
+    # -- state ----------------------------------------------------------------------------------
+    def set_prediction(self, t: float, valence: float, arousal: float, confidence: float) -> None:
+        self.message = ""
+        self.marker = (valence, arousal, confidence)
+        self.trail = [p for p in self.trail if t - TRAIL_SECONDS <= p[0] <= t] + [(t, valence, arousal)]
+        self.highlight = nearest_term(valence, arousal, self.terms).word
+        self.update()
+
+    def set_path(self, points: list[tuple[float, float]]) -> None:
+        self.path_points = points
+        self.update()
+
+    def clear(self, message: str = "") -> None:
+        self.marker, self.trail, self.path_points, self.highlight = None, [], [], ""
+        self.message = message
+        self.update()
+
+    # -- painting -------------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = self.circle_rect()
+        c = r.center()
+        pal = self.palette()
+        fg = pal.windowText().color()
+        for i, tint in enumerate(QUADRANT_TINTS):  # V+A+, V-A+, V-A-, V+A-
+            wedge = QPainterPath(c)
+            wedge.arcTo(r, 90 * i, 90)
+            wedge.closeSubpath()
+            p.fillPath(wedge, tint)
+        p.setPen(QPen(fg, 1.5))
+        p.drawEllipse(r)
+        p.setPen(QPen(QColor(fg.red(), fg.green(), fg.blue(), 90), 1, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(r.left(), c.y()), QPointF(r.right(), c.y()))
+        p.drawLine(QPointF(c.x(), r.top()), QPointF(c.x(), r.bottom()))
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
+        p.setFont(small)
+        p.setPen(QColor(fg.red(), fg.green(), fg.blue(), 150))
+        p.drawText(QRectF(r.right() - 70, c.y() + 2, 66, 16), Qt.AlignmentFlag.AlignRight, "valence +")
+        p.drawText(QRectF(r.left() + 4, c.y() + 2, 66, 16), Qt.AlignmentFlag.AlignLeft, "valence -")
+        p.drawText(QRectF(c.x() + 4, r.top() + 2, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal +")
+        p.drawText(QRectF(c.x() + 4, r.bottom() - 18, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal -")
+        self._paint_words(p, r)
+        if self.show_path and len(self.path_points) > 1:
+            p.setPen(QPen(QColor(120, 120, 120, 110), 1.2))
+            path = QPainterPath(self.to_pixel(*self.path_points[0]))
+            for v, a in self.path_points[1:]:
+                path.lineTo(self.to_pixel(v, a))
+            p.drawPath(path)
+        self._paint_marker(p)
+        if self.message:
+            p.setPen(fg)
+            box = QRectF(r.left() + r.width() * 0.12, c.y() - 40, r.width() * 0.76, 80)
+            p.fillRect(box, QColor(pal.window().color().red(), pal.window().color().green(), pal.window().color().blue(), 225))
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+        p.end()
+
+    def _paint_words(self, p: QPainter, r: QRectF) -> None:
+        base = QFont(self.font())
+        for term in self.terms:
+            rad = math.radians(term.angle)
+            anchor = self.to_pixel(math.cos(rad), math.sin(rad))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(110, 110, 110))
+            p.drawEllipse(anchor, 2.5, 2.5)
+            label = self.to_pixel(1.18 * math.cos(rad), 1.12 * math.sin(rad))
+            hot = term.word == self.highlight
+            f = QFont(base)
+            f.setBold(hot)
+            f.setPointSizeF(base.pointSizeF() * (1.15 if hot else 1.0))
+            p.setFont(f)
+            p.setPen(QColor(200, 70, 20) if hot else self.palette().windowText().color())
+            p.drawText(QRectF(label.x() - 50, label.y() - 10, 100, 20), Qt.AlignmentFlag.AlignCenter, term.word)
+
+    def _paint_marker(self, p: QPainter) -> None:
+        if len(self.trail) > 1:
+            t_end = self.trail[-1][0]
+            for (t0, v0, a0), (_, v1, a1) in zip(self.trail, self.trail[1:]):
+                alpha = int(200 * max(0.0, 1 - (t_end - t0) / TRAIL_SECONDS))
+                p.setPen(QPen(QColor(200, 70, 20, alpha), 3))
+                p.drawLine(self.to_pixel(v0, a0), self.to_pixel(v1, a1))
+        if self.marker is None:
+            return
+        v, a, conf = self.marker
+        radius = 6 + 10 * max(0.0, min(1.0, conf))
+        p.setPen(QPen(QColor(255, 255, 255), 2))
+        p.setBrush(QColor(200, 70, 20, int(90 + 165 * max(0.0, min(1.0, conf)))))
+        p.drawEllipse(self.to_pixel(v, a), radius, radius)
+
+    # -- mouse (labelling) ----------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.point_pressed.emit(*self.from_pixel(event.position()))
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.point_moved.emit(*self.from_pixel(event.position()))
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.point_released.emit()

@@ -1,0 +1,122 @@
+"""Mel spectrogram and cochleogram of the whole track on one shared time axis, in dB with one
+perceptual colour map and colour bar, a playhead on both, zoom and pan in time, click to seek."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QStackedLayout, QVBoxLayout, QWidget
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+COLORMAP = "inferno"
+DB_RANGE = (-80.0, 0.0)
+
+
+class HzAxis(pg.AxisItem):
+    """Left axis for an image whose rows are bands: ticks at round frequencies, labelled in Hz."""
+
+    TICKS_HZ = [32, 63, 125, 250, 500, 1000, 2000, 4000, 8000]
+
+    def __init__(self, *args, **kw):
+        super().__init__("left", *args, **kw)
+        self.band_freqs = np.array([1.0, 2.0])
+
+    def set_band_freqs(self, freqs: np.ndarray) -> None:
+        self.band_freqs = np.asarray(freqs, dtype=float)
+        log_f = np.log(self.band_freqs)
+        ticks: list[tuple[float, str]] = []
+        min_gap = 0.07 * len(log_f)  # Mel bands crowd the low frequencies: skip ticks that would overlap
+        for hz in self.TICKS_HZ:
+            if self.band_freqs[0] <= hz <= self.band_freqs[-1]:
+                row = float(np.interp(np.log(hz), log_f, np.arange(len(log_f)))) + 0.5
+                if not ticks or row - ticks[-1][0] >= min_gap:
+                    ticks.append((row, f"{hz // 1000}k" if hz >= 1000 else str(hz)))
+        self.setTicks([ticks, []])
+
+
+class SpectrogramViews(QWidget):
+    seek_requested = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.duration = 0.0
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(None)
+        self.images, self.playheads, self.axes, self.plots = [], [], [], []
+        for row, title in enumerate(["Mel spectrogram", "Cochleogram"]):
+            axis = HzAxis()
+            plot = self.graphics.addPlot(row=row, col=0, title=title, axisItems={"left": axis})
+            plot.setMouseEnabled(x=True, y=False)
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setLabel("left", "Hz")
+            image = pg.ImageItem()
+            plot.addItem(image)
+            line = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen((80, 220, 255), width=2))
+            plot.addItem(line)
+            plot.scene().sigMouseClicked.connect(self._clicked)
+            self.images.append(image)
+            self.playheads.append(line)
+            self.axes.append(axis)
+            self.plots.append(plot)
+        self.plots[1].setXLink(self.plots[0])
+        self.plots[1].setLabel("bottom", "time", units="s")
+        self.colorbar = pg.ColorBarItem(values=DB_RANGE, colorMap=pg.colormap.get(COLORMAP), label="dB",
+                                        interactive=False, width=12)
+        self.colorbar.setImageItem(self.images)
+        self.graphics.addItem(self.colorbar, row=0, col=1, rowspan=2)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.status = QLabel("Select a track to see its spectrograms")
+        holder = QWidget()
+        v = QVBoxLayout(holder)
+        v.addStretch()
+        v.addWidget(self.status)
+        v.addWidget(self.busy)
+        v.addStretch()
+        self.busy.hide()
+        self.stack = QStackedLayout(self)
+        self.stack.addWidget(holder)
+        self.stack.addWidget(self.graphics)
+
+    def show_message(self, text: str, busy: bool = False) -> None:
+        self.status.setText(text)
+        self.busy.setVisible(busy)
+        self.stack.setCurrentIndex(0)
+
+    def set_views(self, views, duration: float) -> None:
+        """``views``: damer_core.features.DisplayViews of the whole track."""
+        self.duration = duration
+        for image, axis, data, freqs in zip(self.images, self.axes, (views.mel_db, views.coch_db),
+                                             (views.mel_freqs, views.coch_freqs)):
+            image.setImage(data, levels=DB_RANGE, autoLevels=False)
+            image.setRect(QRectF(0, 0, data.shape[1] * views.hop_seconds, data.shape[0]))
+            axis.set_band_freqs(freqs)
+        for plot, data in zip(self.plots, (views.mel_db, views.coch_db)):
+            plot.setLimits(xMin=0, xMax=max(duration, 1.0), yMin=0, yMax=data.shape[0], minXRange=1.0)
+            plot.setYRange(0, data.shape[0], padding=0)
+        self.plots[0].setXRange(0, max(duration, 1.0), padding=0)
+        self.stack.setCurrentIndex(1)
+
+    def set_playhead(self, seconds: float) -> None:
+        for line in self.playheads:
+            line.setValue(seconds)
+        lo, hi = self.plots[0].viewRange()[0]
+        if self.duration and (hi - lo) < self.duration * 0.98 and not lo <= seconds <= hi:
+            width = hi - lo
+            self.plots[0].setXRange(seconds - 0.1 * width, seconds + 0.9 * width, padding=0)  # follow when zoomed
+
+    def time_at_scene_pos(self, scene_pos) -> float | None:
+        for plot in self.plots:
+            if plot.sceneBoundingRect().contains(scene_pos):
+                return float(np.clip(plot.vb.mapSceneToView(scene_pos).x(), 0.0, self.duration))
+        return None
+
+    def _clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        t = self.time_at_scene_pos(event.scenePos())
+        if t is not None and self.duration:
+            self.seek_requested.emit(t)

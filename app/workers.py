@@ -1,0 +1,63 @@
+"""Background work for the GUI: one small helper. ``Worker(fn)`` runs ``fn(worker)`` in a daemon
+thread; ``fn`` calls ``worker.report(done, total, text)`` and checks ``worker.cancelled``. Results,
+errors and progress come back as Qt signals, delivered in the GUI thread (queued connections)."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from damer_core.audio import AudioError
+
+EXPECTED = (AudioError, OSError, ValueError)  # bad input: the one-line message is the whole story
+
+
+class Worker(QObject):
+    progress = Signal(int, int, str)
+    result = Signal(object)
+    error = Signal(str)
+    finished = Signal()
+
+    _alive: set["Worker"] = set()  # keeps running workers referenced until they finish
+
+    def __init__(self, fn: Callable[["Worker"], Any], name: str = "worker"):
+        super().__init__()
+        self._fn = fn
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> "Worker":
+        Worker._alive.add(self)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def report(self, done: int, total: int, text: str = "") -> None:
+        self.progress.emit(done, total, text)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            value = self._fn(self)
+        except Exception as e:  # noqa: BLE001 - reported to the GUI, never kills the app
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            self.error.emit(detail)
+            if not isinstance(e, EXPECTED):
+                traceback.print_exc()  # a bug, not bad input: keep the trace for the log
+        else:
+            self.result.emit(value)
+        finally:
+            self.finished.emit()
+            Worker._alive.discard(self)

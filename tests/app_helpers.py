@@ -1,0 +1,37 @@
+"""Helpers for the app tests: tagged audio files and a library folder with good and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from damer_core.synthetic import chord_music
+
+SR = 22_050
+
+
+def tagged(path: Path, seconds: float, title: str = "", artist: str = "", album: str = "", seed: int = 0,
+           major: bool = True, fast: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = {".flac": "FLAC", ".ogg": "OGG", ".wav": "WAV", ".mp3": "MP3"}[path.suffix]
+    with sf.SoundFile(path, "w", SR, 1, format=fmt) as f:
+        if title:
+            f.title = title
+        if artist:
+            f.artist = artist
+        if album:
+            f.album = album
+        f.write(chord_music(seconds, major, fast, SR, seed=seed))
+    return path
+
+
+def music_folder(root: Path) -> Path:
+    tagged(root / "a" / "one.flac", 6, "Morning", "Alice", "First", seed=1)
+    tagged(root / "a" / "two.ogg", 9, "Evening", "Bob", "First", seed=2, major=False, fast=False)
+    tagged(root / "b" / "three.wav", 4, seed=3)
+    (root / "b" / "broken.mp3").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    (root / "b" / "empty.wav").write_bytes(b"")
+    (root / "notes.txt").write_text("not music")
+    return root

@@ -1,0 +1,107 @@
+"""Library: scanning a real folder into a real SQLite file, rescans, table sorting and filtering."""
+
+import os
+import sqlite3
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app import scanner
+from app.library_db import LibraryDB, TrackRow
+from app.library_model import LibraryFilter, LibraryModel
+from app_helpers import music_folder, tagged
+from damer_core.emotions import load_emotion_terms
+
+
+@pytest.fixture
+def db(tmp_path):
+    d = LibraryDB(tmp_path / "library.sqlite3")
+    yield d
+    d.close()
+
+
+def test_scan_reads_tags_and_reports_bad_files(db, tmp_path):
+    root = music_folder(tmp_path / "music")
+    db.add_folder(str(root))
+    progress = []
+    report = scanner.scan(db, lambda d, t, f: progress.append((d, t)))
+    assert (report.added, report.updated, report.removed) == (3, 0, 0)
+    tracks = {t.title: t for t in db.tracks()}
+    assert set(tracks) == {"Morning", "Evening", "three"}  # untagged WAV: the file name
+    assert tracks["Morning"].artist == "Alice" and tracks["Morning"].album == "First"
+    assert tracks["Evening"].duration == pytest.approx(9.0, abs=0.05)
+    bad = dict(db.unreadable())
+    assert {os.path.basename(p) for p in bad} == {"broken.mp3", "empty.wav"}
+    assert "empty (0 bytes)" in bad[str(root / "b" / "empty.wav")]
+    assert "not a readable audio file" in bad[str(root / "b" / "broken.mp3")]
+    assert progress[-1][0] == progress[-1][1] == 5
+    assert db.schema_version == 1
+    assert sqlite3.connect(db.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_rescan_picks_up_new_changed_and_removed(db, tmp_path):
+    root = music_folder(tmp_path / "music")
+    db.add_folder(str(root))
+    scanner.scan(db)
+    (root / "a" / "two.ogg").unlink()
+    tagged(root / "c" / "four.flac", 5, "Night", "Carol", seed=4)
+    tagged(root / "a" / "one.flac", 7, "Morning (remaster)", "Alice", seed=5)
+    os.utime(root / "a" / "one.flac", (1, 2_000_000_000))
+    report = scanner.scan(db)
+    assert (report.added, report.updated, report.removed) == (1, 1, 1)
+    titles = {t.title for t in db.tracks()}
+    assert titles == {"Morning (remaster)", "three", "Night"}
+    again = scanner.scan(db)
+    assert (again.added, again.updated, again.removed) == (0, 0, 0)
+
+
+def test_unreadable_folder_and_vanishing_files_do_not_stop_the_scan(db, tmp_path, monkeypatch):
+    root = music_folder(tmp_path / "music")
+    db.add_folder(str(root))
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("/a"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(scanner.os, "scandir", scandir)
+    report = scanner.scan(db)
+    assert any("folder cannot be read (Permission denied)" in r for _, r in report.unreadable)
+    assert {t.title for t in db.tracks()} == {"three"}
+    assert scanner._try_tags(str(root / "gone.flac"), 10, 0.0) == {"path": str(root / "gone.flac"), "gone": True}
+
+
+def test_cancel_stops_early(db, tmp_path):
+    for i in range(30):
+        tagged(tmp_path / "many" / f"t{i:02d}.wav", 3.1, seed=i)
+    db.add_folder(str(tmp_path / "many"))
+    report = scanner.scan(db, cancelled=lambda: True)
+    assert report.cancelled and db.track_count() < 30
+
+
+def rows(n):
+    return [TrackRow(i, f"/m/{i}.flac", f"Song {i:05d}", f"Artist {i % 7}", "Album", float((i * 37) % 500),
+                     valence=((i % 11) - 5) / 5 if i % 3 else None, arousal=0.5, confidence=0.9) for i in range(n)]
+
+
+def test_table_sorts_by_value_and_filters(qtbot):
+    model = LibraryModel(load_emotion_terms())
+    proxy = LibraryFilter()
+    proxy.setSourceModel(model)
+    model.set_rows(rows(10_000))
+    assert proxy.rowCount() == 10_000
+    proxy.sort(3, Qt.SortOrder.DescendingOrder)  # duration: numeric, not text ("9:59" < "10:00")
+    durations = [model.rows[proxy.mapToSource(proxy.index(i, 0)).row()].duration for i in range(50)]
+    assert durations == sorted(durations, reverse=True) and durations[0] == 499.0
+    assert proxy.index(0, 3).data() == "8:19"
+    proxy.sort(4, Qt.SortOrder.AscendingOrder)  # unanalysed (None) first
+    assert proxy.index(0, 4).data() == ""
+    proxy.set_search("song 0004")
+    assert proxy.rowCount() == 10 and all("Song 0004" in proxy.index(i, 0).data() for i in range(10))
+    proxy.set_search("ARTIST 3")
+    assert proxy.rowCount() == len([r for r in rows(10_000) if r.artist == "Artist 3"])
+    proxy.set_search("excited")  # nearest emotion word is searchable too
+    assert 0 < proxy.rowCount() < 10_000
+    proxy.set_search("")
+    assert proxy.rowCount() == 10_000

@@ -1,0 +1,110 @@
+"""The V-A circle and the spectrogram views as real widgets (offscreen)."""
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from app.va_circle import VACircleWidget
+from app.views import SpectrogramViews
+from damer_core.emotions import load_emotion_terms
+from damer_core.features import display_views
+from damer_core.synthetic import chord_music
+
+
+@pytest.fixture
+def circle(qtbot):
+    w = VACircleWidget(load_emotion_terms())
+    qtbot.addWidget(w)
+    w.resize(500, 400)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def test_circle_places_a_prediction_at_the_right_pixel_and_highlights_the_word(circle):
+    r = circle.circle_rect()
+    assert r.width() == r.height() == 400 - 2 * circle.margin()
+    circle.set_prediction(1.0, 0.5, -0.5, 0.9)
+    p = circle.to_pixel(0.5, -0.5)
+    assert p.x() == pytest.approx(r.center().x() + 0.25 * r.width())
+    assert p.y() == pytest.approx(r.center().y() + 0.25 * r.height())
+    assert circle.highlight == "relaxed"  # 315 degrees
+    v, a = circle.from_pixel(p)
+    assert (v, a) == (pytest.approx(0.5), pytest.approx(-0.5))
+    img = circle.grab().toImage()
+    assert img.pixelColor(int(p.x()), int(p.y())).red() > 150  # the marker is painted there
+    circle.set_prediction(1.1, math.cos(math.radians(100)), math.sin(math.radians(100)), 0.5)
+    assert circle.highlight == "tense" and len(circle.trail) == 2
+
+
+def test_circle_trail_fades_out_and_clamps_to_the_unit_circle(circle):
+    for i in range(20):
+        circle.set_prediction(i * 0.5, 0.1 * (i % 3), 0.2, 0.8)
+    assert all(9.5 - 4.0 <= t <= 9.5 for t, _, _ in circle.trail)
+    v, a = circle.from_pixel(QPointF(0, 0))
+    assert math.hypot(v, a) == pytest.approx(1.0)
+
+
+def test_circle_says_when_there_is_no_model(circle):
+    circle.set_prediction(0.0, 0.2, 0.2, 0.9)
+    circle.clear()
+    plain = circle.grab().toImage()
+    circle.clear("No emotion model installed")
+    assert circle.marker is None and circle.message.startswith("No emotion model")
+    shown = circle.grab().toImage()
+    c = circle.circle_rect().center()
+    changed = sum(plain.pixelColor(x, y) != shown.pixelColor(x, y)
+                  for x in range(int(c.x()) - 80, int(c.x()) + 80, 4) for y in range(int(c.y()) - 30, int(c.y()) + 30, 4))
+    assert changed > 50  # the message is painted over the centre, never a fake marker
+
+
+def test_circle_mouse_reports_valence_arousal(circle, qtbot):
+    got = []
+    circle.point_pressed.connect(lambda v, a: got.append((v, a)))
+    target = circle.to_pixel(-0.3, 0.6)
+    qtbot.mouseClick(circle, Qt.MouseButton.LeftButton, pos=QPoint(round(target.x()), round(target.y())))
+    assert got and got[0][0] == pytest.approx(-0.3, abs=0.02) and got[0][1] == pytest.approx(0.6, abs=0.02)
+
+
+@pytest.fixture
+def views(qtbot):
+    w = SpectrogramViews()
+    qtbot.addWidget(w)
+    w.resize(800, 500)
+    w.show()
+    y = chord_music(20.0, True, True, seed=3)
+    v = display_views(y, 22_050)
+    w.set_views(v, 20.0)
+    qtbot.waitExposed(w)
+    return w, v
+
+
+def test_views_share_the_time_axis_and_the_playhead(views):
+    w, v = views
+    assert w.images[0].image.shape == v.mel_db.shape and w.images[1].image.shape == v.coch_db.shape
+    assert w.plots[0].viewRange()[0] == pytest.approx([0, 20.0], abs=0.01)
+    w.set_playhead(7.25)
+    assert [line.value() for line in w.playheads] == [7.25, 7.25]
+    w.plots[0].setXRange(2, 6, padding=0)  # zoom: the cochleogram follows the Mel view
+    assert w.plots[1].viewRange()[0] == pytest.approx([2, 6], abs=0.01)
+    w.set_playhead(12.0)  # outside the zoomed range: the view follows the playhead
+    lo, hi = w.plots[0].viewRange()[0]
+    assert lo < 12.0 < hi and hi - lo == pytest.approx(4.0, abs=0.01)
+    ticks = dict((label, row) for row, label in w.axes[1]._tickLevels[0]) if w.axes[1]._tickLevels else {}
+    assert "1k" in ticks and "125" in ticks
+
+
+def test_clicking_a_view_seeks(views, qtbot):
+    w, _ = views
+    vb = w.plots[1].vb
+    scene_pt = vb.mapViewToScene(QPointF(13.0, 40.0))
+    view_pt = w.graphics.mapFromScene(scene_pt)
+    vp = w.graphics.viewport()
+    qtbot.mouseMove(vp, view_pt)
+    with qtbot.waitSignal(w.seek_requested, timeout=2000) as sig:
+        qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=view_pt)
+        qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=view_pt)
+    assert sig.args[0] == pytest.approx(13.0, abs=0.1)
+    assert np.isfinite(sig.args[0])

@@ -1,0 +1,129 @@
+"""The main window end to end (offscreen): scanning, settings across two instances, no-model and
+no-sound states, keyboard, and library analysis through the real `damer-core predict` child."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app import player as player_mod
+from app.main_window import MainWindow
+from app.settings import Settings
+from app_helpers import music_folder
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def open_window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def test_scan_from_the_window_and_browse(qtbot, dirs):
+    w = open_window(qtbot)
+    w.add_folder(str(music_folder(dirs / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    assert w.library.proxy.rowCount() == 3
+    assert "2 unreadable" in w.statusBar().currentMessage()
+    assert (dirs / "data" / "library.sqlite3").is_file()
+    w.library.search.setText("alice")
+    assert w.library.proxy.rowCount() == 1
+    w.library.search.clear()
+    assert "No emotion model installed" in w.circle.message  # never a fake prediction
+    w.close()
+
+
+def test_settings_persist_across_two_instances(qtbot, dirs):
+    w = open_window(qtbot)
+    w.resize(1400, 820)
+    size = (w.width(), w.height())
+    assert size == (1400, 820)
+    w.transport.volume.setValue(35)
+    w.settings.last_folder = str(dirs)
+    w.main_split.setSizes([600, 790])
+    split = w.main_split.sizes()
+    assert split[0] > 550
+    w.close()
+    assert Settings.load().volume == pytest.approx(0.35)
+    w2 = open_window(qtbot)
+    assert (w2.width(), w2.height()) == size
+    assert w2.transport.volume.value() == 35 and w2.player.volume == pytest.approx(0.35)
+    assert w2.settings.last_folder == str(dirs)
+    assert w2.main_split.sizes() == split
+    w2.close()
+
+
+def test_no_sound_card_still_plays_silently_with_the_reason_shown(qtbot, dirs, monkeypatch):
+    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
+    w = open_window(qtbot)
+    assert w.transport.sound_status.text() == "No sound: no audio output device found"
+    assert not w.transport.devices.isEnabled()
+    w.add_folder(str(music_folder(dirs / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    path = w.library.path_at(0)
+    w.open_track(path, autoplay=True)
+    qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+    qtbot.waitUntil(lambda: w.views.stack.currentIndex() == 1, timeout=20_000)  # spectrograms computed
+    qtbot.wait(300)
+    pos = w.player.position
+    assert pos > 0.1 and w.views.playheads[0].value() == pytest.approx(pos, abs=0.2)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert w.player.state == "paused"
+    before = w.player.position
+    qtbot.keyClick(w, Qt.Key.Key_Right)
+    assert w.player.position == pytest.approx(min(before + 5, w.player.duration), abs=0.05)
+    qtbot.keyClick(w, Qt.Key.Key_Down)  # next track
+    assert w.current_path == w.library.path_at(1)
+    w.close()
+
+
+@pytest.mark.slow
+def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
+    w = open_window(qtbot)
+    w.add_folder(str(music_folder(dirs / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    w.import_model(str(trained_bundle))  # copies into the data dir, sets it active, analyses
+    assert w.settings.active_model.startswith(str(dirs / "data" / "models"))
+    qtbot.waitUntil(lambda: not w.analyser.running, timeout=180_000)
+    rows = w.db.tracks(w.settings.active_model)
+    assert all(r.valence is not None and -1 <= r.valence <= 1 for r in rows), rows
+    assert w.library.proxy.index(0, 7).data() != ""  # nearest emotion word shown
+    w.open_track(rows[0].path, autoplay=False)
+    assert w.trajectory is not None and len(w.trajectory["t"]) > 3
+    w.on_position(1.0)
+    assert w.circle.marker is not None and w.circle.highlight
+    w.close()
+
+
+def test_moving_plot_items_survive_interpreter_exit(tmp_path):
+    """Guards the PySide6 pin: 6.12.0 corrupts refcounts when pyqtgraph items move."""
+    script = textwrap.dedent("""
+        import os
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        import pyqtgraph as pg
+        app = QApplication([])
+        w = pg.GraphicsLayoutWidget(); p = w.addPlot(); w.show()
+        line = pg.InfiniteLine(pos=0, angle=90); p.addItem(line)
+        t = [0.0]
+        def tick():
+            t[0] += 0.05
+            line.setValue(t[0])
+        timer = QTimer(); timer.timeout.connect(tick); timer.start(5)
+        QTimer.singleShot(1500, app.quit)
+        app.exec()
+        print("clean exit")
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "clean exit" in res.stdout and "Fatal" not in res.stderr, res.stderr[-500:]
