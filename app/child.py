@@ -11,6 +11,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 
+def scanner_command() -> list[str]:
+    """The library scanner as a child process (see app.scanner.main)."""
+    if getattr(sys, "frozen", False):
+        return [str(Path(sys.executable)), "--scan"]
+    return [sys.executable, "-m", "app.scanner"]
+
+
 def core_command() -> list[str]:
     """How to start `damer-core` from this app: the frozen build's sibling executable, or this
     Python with ``-m damer_core.cli`` (works in a venv and a source checkout alike)."""
@@ -42,8 +49,9 @@ class CoreProcess(QObject):
         self.last_error = ""
         self.cancelled = False
 
-    def start(self, args: list[str]) -> None:
-        cmd = core_command()
+    def start(self, args: list[str], command: list[str] | None = None) -> None:
+        """Run ``damer-core args...`` (or ``command + args``)."""
+        cmd = command or core_command()
         self.cancelled = False
         self.last_error = ""
         self.proc.start(cmd[0], cmd[1:] + [str(a) for a in args])

@@ -1,7 +1,10 @@
-"""The library table: a QAbstractTableModel over rows loaded from SQLite, and a proxy that sorts
-by value (not by text) and filters on title / artist / album / emotion word as the user types."""
+"""The library table: a QAbstractTableModel over rows loaded from SQLite. Sorting happens in the
+model with one Python ``list.sort`` (a proxy calling ``data()`` per comparison stalls the GUI at
+10,000 rows); the proxy only filters, against a precomputed lower-case search text per row."""
 
 from __future__ import annotations
+
+import math
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 
@@ -9,7 +12,6 @@ from app.library_db import TrackRow
 from damer_core.emotions import EmotionTerm, nearest_term
 
 COLUMNS = ["Title", "Artist", "Album", "Duration", "Valence", "Arousal", "Confidence", "Emotion", "Labelled"]
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def format_duration(seconds: float) -> str:
@@ -22,17 +24,29 @@ class LibraryModel(QAbstractTableModel):
         super().__init__(parent)
         self.terms = terms
         self.rows: list[TrackRow] = []
-        self._words: list[str] = []
+        self.words: list[str] = []
+        self.search_text: list[str] = []
+        self._sort: tuple[int, Qt.SortOrder] | None = None
+
+    def _word(self, r: TrackRow) -> str:
+        return nearest_term(r.valence, r.arousal, self.terms).word if r.valence is not None else ""
 
     def set_rows(self, rows: list[TrackRow]) -> None:
         self.beginResetModel()
-        self.rows = rows
-        self._words = [nearest_term(r.valence, r.arousal, self.terms).word if r.valence is not None else "" for r in rows]
+        self.rows = list(rows)
+        self._index_rows()
+        if self._sort is not None:
+            self._sort_rows(*self._sort)
         self.endResetModel()
+
+    def _index_rows(self) -> None:
+        self.words = [self._word(r) for r in self.rows]
+        self.search_text = [f"{r.title}\n{r.artist}\n{r.album}\n{w}".lower() for r, w in zip(self.rows, self.words)]
 
     def update_row(self, row: int, track: TrackRow) -> None:
         self.rows[row] = track
-        self._words[row] = nearest_term(track.valence, track.arousal, self.terms).word if track.valence is not None else ""
+        self.words[row] = self._word(track)
+        self.search_text[row] = f"{track.title}\n{track.artist}\n{track.album}\n{self.words[row]}".lower()
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt API)
@@ -46,44 +60,66 @@ class LibraryModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def _value(self, row: int, col: int):
+    def value(self, row: int, col: int):
         r = self.rows[row]
-        return (r.title, r.artist, r.album, r.duration, r.valence, r.arousal, r.confidence, self._words[row], r.labelled)[col]
+        return (r.title, r.artist, r.album, r.duration, r.valence, r.arousal, r.confidence, self.words[row], r.labelled)[col]
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
-        value = self._value(index.row(), index.column())
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            value = self.value(index.row(), col)
             if col == 3:
                 return format_duration(value)
-            if col in (4, 5, 6):
-                return "" if value is None else f"{value:+.2f}" if col != 6 else f"{value:.2f}"
+            if col in (4, 5):
+                return "" if value is None else f"{value:+.2f}"
+            if col == 6:
+                return "" if value is None else f"{value:.2f}"
             if col == 8:
                 return "yes" if value else ""
             return value
-        if role == SORT_ROLE:
-            if value is None:
-                return float("-inf")
-            return value.lower() if isinstance(value, str) else float(value)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 4, 5, 6):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.rows[index.row()].path
         return None
 
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        self._sort_rows(column, order)
+        self.layoutChanged.emit()
+
+    def _sort_rows(self, column: int, order: Qt.SortOrder) -> None:
+        self._sort = (column, order)
+        reverse = order == Qt.SortOrder.DescendingOrder
+
+        def key(i: int):
+            v = self.value(i, column)
+            if v is None:
+                return (0, 0.0)  # unanalysed first when ascending
+            return (1, v.lower() if isinstance(v, str) else float(v) if not (isinstance(v, float) and math.isnan(v)) else 0.0)
+
+        order_idx = sorted(range(len(self.rows)), key=key, reverse=reverse)
+        self.rows = [self.rows[i] for i in order_idx]
+        self.words = [self.words[i] for i in order_idx]
+        self.search_text = [self.search_text[i] for i in order_idx]
+
     def row_for_path(self, path: str) -> int:
         return next((i for i, r in enumerate(self.rows) if r.path == path), -1)
 
 
 class LibraryFilter(QSortFilterProxyModel):
-    """Case-insensitive substring search over title, artist, album and emotion word."""
+    """Case-insensitive substring search over title, artist, album and emotion word; sorting is
+    forwarded to the source model."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
         self._needle = ""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if column >= 0:
+            self.sourceModel().sort(column, order)
 
     def set_search(self, text: str) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
@@ -95,9 +131,4 @@ class LibraryFilter(QSortFilterProxyModel):
             self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
-        if not self._needle:
-            return True
-        model: LibraryModel = self.sourceModel()
-        r = model.rows[source_row]
-        hay = f"{r.title}\n{r.artist}\n{r.album}\n{model._words[source_row]}".lower()
-        return self._needle in hay
+        return not self._needle or self._needle in self.sourceModel().search_text[source_row]

@@ -42,7 +42,7 @@ class LibraryPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate([180, 120, 120, 60, 60, 60, 75, 80, 60]):
+        for col, width in enumerate([170, 110, 110, 60, 60, 60, 75, 75, 62]):
             self.table.setColumnWidth(col, width)
         # Slots are methods, never lambdas returning emit()'s bool: PySide6 mis-counts returned bools.
         self.table.doubleClicked.connect(self._activate)

@@ -6,6 +6,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv[1:]
+    if args[:1] == ["--scan"]:  # the library scanner's child process (app.child.scanner_command)
+        from app.scanner import main as scan_main
+
+        return scan_main(args[1:])
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow

@@ -143,3 +143,34 @@ def _try_tags(path: str, size: int, mtime: float) -> dict:
         if not os.path.exists(path):
             return {"path": path, "gone": True}  # removed while scanning: not an error
         return {"path": path, "reason": str(e), "size": size, "mtime": mtime}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m app.scanner DB``: scan in a child process and stream JSON lines (progress, then
+    the report), so the GUI's Python never competes for the GIL with tag parsing."""
+    import argparse
+    import json
+    import signal
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m app.scanner")
+    ap.add_argument("db")
+    args = ap.parse_args(argv)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
+
+    def emit(event: str, **data) -> None:
+        print(json.dumps({"event": event, **data}), flush=True)
+
+    db = LibraryDB(args.db)
+    try:
+        report = scan(db, lambda d, t, f: emit("progress", done=d, total=t, folder=f), lambda: stop["now"])
+    finally:
+        db.close()
+    emit("report", added=report.added, updated=report.updated, removed=report.removed,
+         unreadable=report.unreadable, cancelled=report.cancelled)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -39,7 +39,13 @@ class VACircleWidget(QWidget):
     def margin(self) -> float:
         return max(48.0, min(self.width(), self.height()) * 0.16)
 
-    def to_pixel(self, valence: float, arousal: float) -> QPointF:
+    def to_pixel(self, valence: float, arousal: float, clamp: bool = False) -> QPointF:
+        """Pixel of a V-A point. ``clamp`` draws points outside the unit disk on its rim (the model's
+        (2 p_v - 1, 2 p_a - 1) fills a square; the circle is the display)."""
+        if clamp:
+            norm = math.hypot(valence, arousal)
+            if norm > 1:
+                valence, arousal = valence / norm, arousal / norm
         r = self.circle_rect()
         return QPointF(r.center().x() + valence * r.width() / 2, r.center().y() - arousal * r.height() / 2)
 
@@ -94,14 +100,15 @@ class VACircleWidget(QWidget):
         p.drawText(QRectF(r.left() + 4, c.y() + 2, 66, 16), Qt.AlignmentFlag.AlignLeft, "valence -")
         p.drawText(QRectF(c.x() + 4, r.top() + 2, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal +")
         p.drawText(QRectF(c.x() + 4, r.bottom() - 18, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal -")
-        self._paint_words(p, r)
+        p.setBrush(Qt.BrushStyle.NoBrush)
         if self.show_path and len(self.path_points) > 1:
             p.setPen(QPen(QColor(120, 120, 120, 110), 1.2))
-            path = QPainterPath(self.to_pixel(*self.path_points[0]))
+            path = QPainterPath(self.to_pixel(*self.path_points[0], clamp=True))
             for v, a in self.path_points[1:]:
-                path.lineTo(self.to_pixel(v, a))
+                path.lineTo(self.to_pixel(v, a, clamp=True))
             p.drawPath(path)
         self._paint_marker(p)
+        self._paint_words(p, r)  # after the marker: the highlighted word stays readable
         if self.message:
             p.setPen(fg)
             box = QRectF(r.left() + r.width() * 0.12, c.y() - 40, r.width() * 0.76, 80)
@@ -132,14 +139,14 @@ class VACircleWidget(QWidget):
             for (t0, v0, a0), (_, v1, a1) in zip(self.trail, self.trail[1:]):
                 alpha = int(200 * max(0.0, 1 - (t_end - t0) / TRAIL_SECONDS))
                 p.setPen(QPen(QColor(200, 70, 20, alpha), 3))
-                p.drawLine(self.to_pixel(v0, a0), self.to_pixel(v1, a1))
+                p.drawLine(self.to_pixel(v0, a0, clamp=True), self.to_pixel(v1, a1, clamp=True))
         if self.marker is None:
             return
         v, a, conf = self.marker
         radius = 6 + 10 * max(0.0, min(1.0, conf))
         p.setPen(QPen(QColor(255, 255, 255), 2))
         p.setBrush(QColor(200, 70, 20, int(90 + 165 * max(0.0, min(1.0, conf)))))
-        p.drawEllipse(self.to_pixel(v, a), radius, radius)
+        p.drawEllipse(self.to_pixel(v, a, clamp=True), radius, radius)
 
     # -- mouse (labelling) ----------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # noqa: N802

@@ -50,14 +50,17 @@ class Worker(QObject):
 
     def _run(self) -> None:
         try:
-            value = self._fn(self)
-        except Exception as e:  # noqa: BLE001 - reported to the GUI, never kills the app
-            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            self.error.emit(detail)
-            if not isinstance(e, EXPECTED):
-                traceback.print_exc()  # a bug, not bad input: keep the trace for the log
-        else:
-            self.result.emit(value)
-        finally:
+            try:
+                value = self._fn(self)
+            except Exception as e:  # noqa: BLE001 - reported to the GUI, never kills the app
+                detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                if not isinstance(e, EXPECTED):
+                    traceback.print_exc()  # a bug, not bad input: keep the trace for the log
+                self.error.emit(detail)
+            else:
+                self.result.emit(value)
             self.finished.emit()
+        except RuntimeError:
+            pass  # the receiver (a closed window) is gone: nobody is left to tell
+        finally:
             Worker._alive.discard(self)
