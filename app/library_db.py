@@ -27,6 +27,23 @@ MIGRATIONS = [
         valence REAL NOT NULL, arousal REAL NOT NULL, confidence REAL NOT NULL,
         trajectory TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (track_id, model));
     """,
+    # 2: curator labels (SPEC section 9): one row per label, its trajectory points, calibration sessions
+    """
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY, track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        curator TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
+        valence REAL, arousal REAL, n_points INTEGER NOT NULL DEFAULT 0,
+        session_id INTEGER REFERENCES calibration_sessions(id) ON DELETE SET NULL);
+    CREATE INDEX labels_track ON labels(track_id, curator);
+    CREATE TABLE label_points (
+        label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+        t REAL NOT NULL, valence REAL NOT NULL, arousal REAL NOT NULL);
+    CREATE INDEX label_points_label ON label_points(label_id);
+    CREATE TABLE calibration_sessions (
+        id INTEGER PRIMARY KEY, curator TEXT NOT NULL, started REAL NOT NULL, ended REAL,
+        duplicate_track INTEGER REFERENCES tracks(id) ON DELETE SET NULL,
+        distance REAL, passed INTEGER);
+    """,
 ]
 
 
@@ -128,19 +145,18 @@ class LibraryDB:
     def unreadable(self) -> list[tuple[str, str]]:
         return self.conn.execute("SELECT path, reason FROM unreadable ORDER BY path").fetchall()
 
+    _TRACK_SQL = (
+        "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence, "
+        "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0) "
+        "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? ")
+
     def tracks(self, model: str = "") -> list[TrackRow]:
-        rows = self.conn.execute(
-            "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence "
-            "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? ORDER BY t.artist, t.album, t.title",
-            (model,))
-        return [TrackRow(*r) for r in rows]
+        rows = self.conn.execute(self._TRACK_SQL + "ORDER BY t.artist, t.album, t.title", (model,))
+        return [TrackRow(*r[:9], labelled=bool(r[9])) for r in rows]
 
     def track(self, path: str, model: str = "") -> TrackRow | None:
-        row = self.conn.execute(
-            "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence "
-            "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? WHERE t.path = ?",
-            (model, path)).fetchone()
-        return TrackRow(*row) if row else None
+        row = self.conn.execute(self._TRACK_SQL + "WHERE t.path = ?", (model, path)).fetchone()
+        return TrackRow(*row[:9], labelled=bool(row[9])) if row else None
 
     def track_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.analysis import Analyser
+from app.labelling import LabellingBar, LabellingController
 from app.child import CoreProcess, scanner_command
 from app.library_db import LibraryDB, LibraryLocked
 from app.library_model import LibraryModel
@@ -50,6 +51,8 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar()
         self.views = SpectrogramViews()
         self.circle = VACircleWidget(self.terms)
+        self.label_bar = LabellingBar(self.settings.curator)
+        self.labelling = LabellingController(self.label_bar, self.circle, self.player, self.db, self)
         self.analyser = Analyser(self.db.path, self)
         self.current_analyser = Analyser(self.db.path, self)
         self.current_path = ""
@@ -81,7 +84,12 @@ class MainWindow(QMainWindow):
         rl.addWidget(self.transport)
         self.view_split = QSplitter(Qt.Orientation.Horizontal)
         self.view_split.addWidget(self.views)
-        self.view_split.addWidget(self.circle)
+        circle_box = QWidget()
+        cl = QVBoxLayout(circle_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.circle, 1)
+        cl.addWidget(self.label_bar)
+        self.view_split.addWidget(circle_box)
         self.view_split.setStretchFactor(0, 3)
         self.view_split.setStretchFactor(1, 2)
         rl.addWidget(self.view_split, 1)
@@ -98,7 +106,10 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         for text, slot, key in [("Add music folder...", self.add_folder, "Ctrl+O"), ("Rescan library", self.rescan, "F5"),
-                                ("Show unreadable files", self.show_unreadable, None), ("Quit", self.close, "Ctrl+Q")]:
+                                ("Show unreadable files", self.show_unreadable, None),
+                                ("Export labels (CSV or JSON)...", self.export_labels, None),
+                                ("Import labels CSV...", self.import_labels, None),
+                                ("Export predictions CSV...", self.export_predictions, None), ("Quit", self.close, "Ctrl+Q")]:
             a = QAction(text, self)
             a.triggered.connect(slot)
             if key:
@@ -132,10 +143,11 @@ class MainWindow(QMainWindow):
         p.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.views.seek_requested.connect(p.seek)
         self.analyser.progress.connect(self.on_analysis_progress)
-        self.analyser.track_done.connect(lambda path: self._analysed(path))
+        self.analyser.track_done.connect(lambda path: self._refresh_track(path))
         self.analyser.track_failed.connect(lambda path, m: self.statusBar().showMessage(m, 5000))
         self.analyser.finished.connect(self.on_analysis_finished)
-        self.current_analyser.track_done.connect(lambda path: self._analysed(path))
+        self.labelling.label_saved.connect(self._refresh_track)
+        self.current_analyser.track_done.connect(lambda path: self._refresh_track(path))
         self.current_analyser.track_failed.connect(lambda path, m: self.circle.clear(f"Cannot analyse this track:\n{m}"))
 
     def _restore(self) -> None:
@@ -159,11 +171,13 @@ class MainWindow(QMainWindow):
         s.splitters = {name: base64.b64encode(bytes(split.saveState())).decode()
                        for name, split in (("main", self.main_split), ("views", self.view_split))}
         s.volume = self.player.volume
+        s.curator = self.label_bar.curator.text().strip()
         s.output_device = self.player.device
         s.save()
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.closed = True
+        self.labelling.finish()
         self.save_settings()
         self.cancel_background()
         self.current_analyser.cancel()
@@ -241,6 +255,50 @@ class MainWindow(QMainWindow):
         box.setDetailedText(text)
         box.exec()
 
+    def export_labels(self, path: str | None = None) -> None:
+        from app.labels import export_labels
+
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export labels", str(Path.home() / "labels.csv"),
+                                                  "Labels (*.csv *.json)")
+        if path:
+            self.labelling.finish()
+            n = export_labels(self.db, Path(path))
+            self.statusBar().showMessage(f"exported {n} labels to {path} (train on it: damer-core train --dataset {path})", 10000)
+
+    def import_labels(self, path: str | None = None) -> None:
+        from app.labels import import_labels_csv
+        from damer_core.datasets import DatasetError
+
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Import labels", str(Path.home()), "Labels CSV (*.csv)")
+        if not path:
+            return
+        try:
+            n, problems = import_labels_csv(self.db, Path(path), self.labelling.curator)
+        except DatasetError as e:
+            QMessageBox.warning(self, "Import labels", str(e))
+            return
+        self.reload_library()
+        self.statusBar().showMessage(f"imported {n} labels" + (f", {len(problems)} skipped" if problems else ""), 10000)
+
+    def export_predictions(self, path: str | None = None) -> None:
+        import csv
+
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export predictions", str(Path.home() / "predictions.csv"), "CSV (*.csv)")
+        if not path:
+            return
+        rows = [r for r in self.db.tracks(self.settings.active_model) if r.valence is not None]
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "title", "artist", "valence", "arousal", "confidence", "emotion", "model"])
+            for r in rows:
+                w.writerow([r.path, r.title, r.artist, f"{r.valence:.4f}", f"{r.arousal:.4f}", f"{r.confidence:.4f}",
+                            self.model.words[self.model.row_for_path(r.path)] if self.model.row_for_path(r.path) >= 0 else "",
+                            Path(self.settings.active_model).name])
+        self.statusBar().showMessage(f"exported {len(rows)} predictions to {path}", 10000)
+
     def cancel_background(self) -> None:
         if self._scan is not None:
             self._scan.cancel()
@@ -292,7 +350,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
         self.reload_library()
 
-    def _analysed(self, path: str) -> None:
+    def _refresh_track(self, path: str) -> None:
         src = self.model.row_for_path(path)
         fresh = self.db.track(path, self.settings.active_model)
         if src >= 0 and fresh is not None:
@@ -309,6 +367,7 @@ class MainWindow(QMainWindow):
         self.current_track_id = rows[0].id if rows else -1
         self.library.select_path(path)
         self.setWindowTitle(f"{rows[0].title if rows else Path(path).name} - DAMER Explorer")
+        self.labelling.set_track(self.current_track_id, path)
         self.player.load(path, autoplay=autoplay)
         self._compute_views(path)
         self._load_trajectory()
@@ -326,7 +385,7 @@ class MainWindow(QMainWindow):
             if p == self.current_path and not self.closed:
                 self.views.set_views(views, views.mel_db.shape[1] * views.hop_seconds)
 
-        job = Worker(work, "views")
+        job = Worker(work, "views", parent=self)
         job.result.connect(done)
         job.error.connect(lambda m: None if self.closed else self.views.show_message(f"Cannot show this track: {m}"))
         self._views_job = job.start()

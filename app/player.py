@@ -138,7 +138,7 @@ class Player(QObject):
                 self._set_state("empty")
                 self.error.emit(message)
 
-        self._loader = Worker(work, "decode")
+        self._loader = Worker(work, "decode", parent=self)
         self._loader.result.connect(done)
         self._loader.error.connect(failed)
         self._loader.start()

@@ -30,6 +30,8 @@ class VACircleWidget(QWidget):
         self.show_path = True
         self.message = ""  # shown instead of a prediction (e.g. no model installed)
         self.highlight: str = ""
+        self.labelling = False
+        self.label_points: list[tuple[float, float]] = []  # the curator's trajectory, drawn in blue
 
     # -- geometry -------------------------------------------------------------------------------
     def circle_rect(self) -> QRectF:
@@ -107,9 +109,15 @@ class VACircleWidget(QWidget):
             for v, a in self.path_points[1:]:
                 path.lineTo(self.to_pixel(v, a, clamp=True))
             p.drawPath(path)
+        if len(self.label_points) > 1:
+            p.setPen(QPen(QColor(40, 110, 230, 200), 2.2))
+            path = QPainterPath(self.to_pixel(*self.label_points[0]))
+            for v, a in self.label_points[1:]:
+                path.lineTo(self.to_pixel(v, a))
+            p.drawPath(path)
         self._paint_marker(p)
         self._paint_words(p, r)  # after the marker: the highlighted word stays readable
-        if self.message:
+        if self.message and not self.labelling:  # a curator labels with or without a model
             p.setPen(fg)
             box = QRectF(r.left() + r.width() * 0.12, c.y() - 40, r.width() * 0.76, 80)
             p.fillRect(box, QColor(pal.window().color().red(), pal.window().color().green(), pal.window().color().blue(), 225))

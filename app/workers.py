@@ -23,8 +23,10 @@ class Worker(QObject):
 
     _alive: set["Worker"] = set()  # keeps running workers referenced until they finish
 
-    def __init__(self, fn: Callable[["Worker"], Any], name: str = "worker"):
-        super().__init__()
+    def __init__(self, fn: Callable[["Worker"], Any], name: str = "worker", parent: QObject | None = None):
+        # With a parent, the worker dies with its owner: results that arrive after a window or a
+        # player is gone are never delivered to it.
+        super().__init__(parent)
         self._fn = fn
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)

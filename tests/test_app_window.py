@@ -1,6 +1,7 @@
 """The main window end to end (offscreen): scanning, settings across two instances, no-model and
 no-sound states, keyboard, and library analysis through the real `damer-core predict` child."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -102,6 +103,9 @@ def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
     assert w.trajectory is not None and len(w.trajectory["t"]) > 3
     w.on_position(1.0)
     assert w.circle.marker is not None and w.circle.highlight
+    w.export_predictions(str(dirs / "pred.csv"))
+    lines = (dirs / "pred.csv").read_text().splitlines()
+    assert lines[0].startswith("path,title,artist,valence,arousal,confidence,emotion") and len(lines) == 1 + len(rows)
     w.close()
 
 
@@ -127,3 +131,22 @@ def test_moving_plot_items_survive_interpreter_exit(tmp_path):
     """)
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "clean exit" in res.stdout and "Fatal" not in res.stderr, res.stderr[-500:]
+
+
+def test_startup_imports_neither_torch_nor_librosa(tmp_path):
+    """The window appears fast because torch and librosa stay off the startup path."""
+    script = textwrap.dedent("""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+        from app.main_window import MainWindow
+        app = QApplication([])
+        w = MainWindow(); w.show(); app.processEvents()
+        heavy = sorted(m for m in ("torch", "librosa", "numba", "scipy.signal") if m in sys.modules)
+        print("heavy:", ",".join(heavy))
+        w.close()
+    """)
+    env = {**os.environ, "DAMER_CONFIG_DIR": str(tmp_path / "c"), "DAMER_DATA_DIR": str(tmp_path / "d")}
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert "heavy: \n" in res.stdout + "\n" and "torch" not in res.stdout, res.stdout

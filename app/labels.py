@@ -1,0 +1,145 @@
+"""Curator labels (SPEC section 9): trajectories of (t, valence, arousal) recorded while a track
+plays, saved as they are drawn (a killed app loses at most the last second), the static label as
+the trajectory mean, export / import in the generic format of SPEC section 8, and the
+calibration check (mean distance between a covert duplicate's two labels against 0.25)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.library_db import LibraryDB
+
+FLUSH_SECONDS = 0.5  # points reach SQLite at least this often
+CONSISTENCY_THRESHOLD = 0.25
+
+
+@dataclass
+class Label:
+    id: int
+    track_id: int
+    path: str
+    curator: str
+    valence: float | None
+    arousal: float | None
+    n_points: int
+    points: list[tuple[float, float, float]]
+
+
+class LabelRecorder:
+    """Collects points for one label and commits them to SQLite every ``FLUSH_SECONDS``."""
+
+    def __init__(self, db: LibraryDB, track_id: int, curator: str, session_id: int | None = None,
+                 clock=time.monotonic):
+        self.db, self.clock = db, clock
+        now = time.time()
+        with db.conn:
+            cur = db.conn.execute("INSERT INTO labels (track_id, curator, created, updated, session_id) VALUES (?, ?, ?, ?, ?)",
+                                  (track_id, curator, now, now, session_id))
+        self.label_id = cur.lastrowid
+        self.pending: list[tuple[float, float, float]] = []
+        self.n = 0
+        self._sum = np.zeros(2)
+        self._last_flush = clock()
+
+    def add(self, t: float, valence: float, arousal: float) -> None:
+        self.pending.append((float(t), float(valence), float(arousal)))
+        self.n += 1
+        self._sum += (valence, arousal)
+        if self.clock() - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = self.clock()
+        if not self.pending:
+            return
+        v, a = self._sum / self.n
+        with self.db.conn:  # one transaction: the points and the static label move together
+            self.db.conn.executemany("INSERT INTO label_points (label_id, t, valence, arousal) VALUES (?, ?, ?, ?)",
+                                     [(self.label_id, *p) for p in self.pending])
+            self.db.conn.execute("UPDATE labels SET valence = ?, arousal = ?, n_points = ?, updated = ? WHERE id = ?",
+                                 (float(v), float(a), self.n, time.time(), self.label_id))
+        self.pending = []
+
+
+def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None = None) -> list[Label]:
+    sql = ("SELECT l.id, l.track_id, t.path, l.curator, l.valence, l.arousal, l.n_points FROM labels l "
+           "JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0")
+    args: list = []
+    if track_id is not None:
+        sql += " AND l.track_id = ?"
+        args.append(track_id)
+    if curator is not None:
+        sql += " AND l.curator = ?"
+        args.append(curator)
+    out = []
+    for row in db.conn.execute(sql + " ORDER BY l.id", args).fetchall():
+        pts = db.conn.execute("SELECT t, valence, arousal FROM label_points WHERE label_id = ? ORDER BY rowid",
+                              (row[0],)).fetchall()
+        out.append(Label(*row, points=[tuple(p) for p in pts]))
+    return out
+
+
+def delete_labels(db: LibraryDB, track_id: int, curator: str) -> int:
+    with db.conn:
+        return db.conn.execute("DELETE FROM labels WHERE track_id = ? AND curator = ?", (track_id, curator)).rowcount
+
+
+def trajectory_distance(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> float:
+    """Mean Euclidean V-A distance between two trajectories of the same track, compared at the
+    times of the longer-sampled one (each interpolated over its own time axis)."""
+    if not a or not b:
+        return float("nan")
+    pa, pb = np.asarray(a, float), np.asarray(b, float)
+    lo, hi = max(pa[0, 0], pb[0, 0]), min(pa[-1, 0], pb[-1, 0])
+    if hi <= lo:  # no time in common: compare the static labels
+        return float(np.hypot(*(pa[:, 1:].mean(0) - pb[:, 1:].mean(0))))
+    t = np.linspace(lo, hi, max(len(pa), len(pb)))
+    va = np.stack([np.interp(t, pa[:, 0], pa[:, i]) for i in (1, 2)], axis=1)
+    vb = np.stack([np.interp(t, pb[:, 0], pb[:, i]) for i in (1, 2)], axis=1)
+    return float(np.hypot(*(va - vb).T).mean())
+
+
+def export_labels(db: LibraryDB, path: Path, curator: str | None = None) -> int:
+    """CSV (``path,valence,arousal,curator,n_points``; static labels in [-1, 1]) or JSON (the same plus
+    each trajectory), by the file's extension; both are what `damer-core train --dataset` reads."""
+    labels = labels_for(db, curator=curator)
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        data = {"format": "damer-labels", "scale": "-1..1",
+                "labels": [{"path": lb.path, "valence": lb.valence, "arousal": lb.arousal, "curator": lb.curator,
+                            "trajectory": {"t": [p[0] for p in lb.points], "valence": [p[1] for p in lb.points],
+                                           "arousal": [p[2] for p in lb.points]}} for lb in labels]}
+        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    else:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "valence", "arousal", "curator", "n_points"])
+            for lb in labels:
+                w.writerow([lb.path, f"{lb.valence:.4f}", f"{lb.arousal:.4f}", lb.curator, lb.n_points])
+    return len(labels)
+
+
+def import_labels_csv(db: LibraryDB, path: Path, curator: str, scale: str = "-1..1") -> tuple[int, list[str]]:
+    """Static labels from a ``path,valence,arousal`` CSV for tracks in the library; returns (imported,
+    problems). Each becomes a one-point label so it trains like a drawn one."""
+    from damer_core.datasets.labels_csv import load_labels_csv
+
+    tracks, _ = load_labels_csv(Path(path), scale)
+    imported, problems = 0, []
+    for tr in tracks:
+        row = db.conn.execute("SELECT id FROM tracks WHERE path = ?", (str(tr.path),)).fetchone()
+        if row is None or not (math.isfinite(tr.valence) and math.isfinite(tr.arousal)):
+            problems.append(f"{tr.track_id}: not in the library")
+            continue
+        rec = LabelRecorder(db, row[0], curator)
+        rec.add(0.0, tr.valence, tr.arousal)
+        rec.flush()
+        imported += 1
+    return imported, problems

@@ -1,0 +1,148 @@
+"""Labelling: trajectories recorded with real mouse events, saved as they are drawn, kept when
+the process is killed, exported in the trainer's format, and the calibration distance."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app import player as player_mod
+from app.labels import (CONSISTENCY_THRESHOLD, LabelRecorder, export_labels, import_labels_csv, labels_for,
+                        trajectory_distance)
+from app.library_db import LibraryDB
+from app.main_window import MainWindow
+from app_helpers import music_folder, tagged
+from damer_core.datasets import load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    w.add_folder(str(music_folder(tmp_path / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    yield w
+    w.close()
+
+
+def pixel(circle, v, a):
+    p = circle.to_pixel(v, a)
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def test_recording_a_trajectory_with_the_mouse(window, qtbot):
+    w = window
+    path = [r.path for r in w.model.rows if r.title == "Evening"][0]  # 9 s
+    w.open_track(path, autoplay=True)
+    qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+    w.label_bar.curator.setText("ann")
+    w.label_bar.mode.setChecked(True)
+    c = w.circle
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=pixel(c, 0.5, 0.5))
+    qtbot.wait(600)
+    qtbot.mouseMove(c, pixel(c, -0.2, 0.3))
+    qtbot.wait(600)
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=pixel(c, -0.2, 0.3))
+    (label,) = labels_for(w.db, w.current_track_id)
+    pts = np.array(label.points)
+    duration = pts[-1, 0] - pts[0, 0]
+    assert label.curator == "ann" and len(pts) >= 10 * duration >= 9  # >= 10 Hz over ~1.2 s
+    assert np.all(np.diff(pts[:, 0]) > 0)  # playback time, increasing
+    first = pts[pts[:, 0] < pts[0, 0] + 0.4]
+    last = pts[pts[:, 0] > pts[-1, 0] - 0.3]
+    assert np.allclose(first[:, 1:], [0.5, 0.5], atol=0.02) and np.allclose(last[:, 1:], [-0.2, 0.3], atol=0.02)
+    assert label.valence == pytest.approx(pts[:, 1].mean()) and label.arousal == pytest.approx(pts[:, 2].mean())
+    assert len(c.label_points) == len(pts)  # drawn as it is made
+    row = w.model.rows[w.model.row_for_path(path)]
+    assert row.labelled
+    w.label_bar.redo.click()
+    assert labels_for(w.db, w.current_track_id) == [] and w.player.position < 0.5
+
+
+def test_labels_need_playback(window, qtbot):
+    w = window
+    w.open_track(w.model.rows[0].path, autoplay=False)
+    qtbot.waitUntil(lambda: w.player.state == "stopped", timeout=10_000)
+    w.label_bar.mode.setChecked(True)
+    qtbot.mouseClick(w.circle, Qt.MouseButton.LeftButton, pos=pixel(w.circle, 0.1, 0.1))
+    assert "Press play" in w.label_bar.status.text() and labels_for(w.db) == []
+
+
+def test_killed_labelling_keeps_all_but_the_last_second(tmp_path):
+    db = LibraryDB(tmp_path / "lib.sqlite3")
+    db.add_folder(str(tmp_path))
+    db.upsert_tracks(1, [{"path": str(tagged(tmp_path / "x.wav", 3.5)), "title": "x", "artist": "", "album": "",
+                          "duration": 3.5, "size": 1, "mtime": 1.0}])
+    db.close()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "label_child.py"), str(tmp_path / "lib.sqlite3")],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    added = 0
+    t0 = time.monotonic()
+    for line in proc.stdout:
+        added = int(line)
+        if time.monotonic() - t0 > 2.5:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    db = LibraryDB(tmp_path / "lib.sqlite3")
+    (label,) = labels_for(db)
+    assert added - label.n_points <= 20 and label.n_points >= 20  # at most 1 s (20 points) lost
+    pts = np.array(label.points)
+    i = np.arange(len(pts))
+    np.testing.assert_allclose(pts[:, 0], i * 0.05)  # an intact prefix, nothing corrupted
+    assert label.valence == pytest.approx(pts[:, 1].mean())
+
+
+def test_export_round_trips_through_the_trainer_loader(tmp_path):
+    db = LibraryDB(tmp_path / "lib.sqlite3")
+    db.add_folder(str(tmp_path))
+    files = [tagged(tmp_path / f"s{i}.flac", 4, seed=i) for i in range(2)]
+    db.upsert_tracks(1, [{"path": str(f), "title": f.stem, "artist": "", "album": "", "duration": 4.0, "size": 1,
+                          "mtime": 1.0} for f in files])
+    ids = [r[0] for r in db.conn.execute("SELECT id FROM tracks ORDER BY path")]
+    for tid, (v, a) in zip(ids, [(0.6, -0.4), (-0.3, 0.8)]):
+        rec = LabelRecorder(db, tid, "ann")
+        for k in range(5):
+            rec.add(k * 0.1, v + 0.01 * k, a)
+        rec.flush()
+    assert export_labels(db, tmp_path / "labels.csv") == 2
+    rows = list(csv.DictReader(open(tmp_path / "labels.csv")))
+    assert rows[0]["valence"] == "0.6200" and rows[0]["curator"] == "ann" and rows[0]["n_points"] == "5"
+    fs = load_dataset(tmp_path / "labels.csv")
+    assert fs.n_tracks == 2 and sorted(set(np.round(fs.valence, 2))) == [-0.28, 0.62]
+    assert export_labels(db, tmp_path / "labels.json") == 2
+    fs_json = load_dataset(tmp_path / "labels.json")
+    assert np.array_equal(np.sort(fs_json.arousal), np.sort(fs.arousal))
+    db2 = LibraryDB(tmp_path / "lib2.sqlite3")
+    db2.add_folder(str(tmp_path))
+    db2.upsert_tracks(1, [{"path": str(files[0]), "title": "s0", "artist": "", "album": "", "duration": 4.0,
+                           "size": 1, "mtime": 1.0}])
+    n, problems = import_labels_csv(db2, tmp_path / "labels.csv", "imported")
+    assert n == 1 and len(problems) == 1 and "not in the library" in problems[0]
+    assert labels_for(db2)[0].valence == pytest.approx(0.62)
+
+
+def test_duplicate_consistency_distance():
+    a = [(t, 0.5, 0.5) for t in np.arange(0, 10, 0.1)]
+    b = [(t, 0.5 + 0.3, 0.5 + 0.4) for t in np.arange(0.05, 10, 0.1)]  # 0.5 away everywhere
+    assert trajectory_distance(a, b) == pytest.approx(0.5, abs=1e-6)
+    assert trajectory_distance(a, a) == 0.0
+    c = [(t, 0.5 + 0.12, 0.5 - 0.16) for t in np.arange(0, 10, 0.25)]
+    d = trajectory_distance(a, c)
+    assert d == pytest.approx(0.2, abs=1e-6) and d < CONSISTENCY_THRESHOLD
