@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.trajectory: dict | None = None
         self._scan: CoreProcess | None = None
         self._views_job: Worker | None = None
+        self.training = None
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -116,7 +117,9 @@ class MainWindow(QMainWindow):
                 a.setShortcut(QKeySequence(key))
             file_menu.addAction(a)
         model_menu = self.menuBar().addMenu("&Model")
-        for text, slot in [("Import model bundle...", self.import_model), ("Analyse library", self.analyse_library)]:
+        for text, slot in [("Train a model...", self.show_training), ("Models...", self.show_registry),
+                           ("Import model bundle...", self.import_model),
+                           ("Analyse library", self.analyse_library)]:
             a = QAction(text, self)
             a.triggered.connect(slot)
             model_menu.addAction(a)
@@ -181,6 +184,9 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.cancel_background()
         self.current_analyser.cancel()
+        if self.training is not None:
+            self.training.cancel()
+            self.training.close()
         self.player.shutdown()
         self.db.close()
         super().closeEvent(event)
@@ -315,19 +321,54 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getOpenFileName(self, "Import a DAMER model bundle", str(Path.home()), "Model bundles (*.pt)")
         if not path:
             return
-        dest = models_dir() / Path(path).name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if Path(path).resolve() != dest.resolve():
-            shutil.copy2(path, dest)
-        self.set_active_model(str(dest))
+        src = Path(path)
+        if src.resolve().parent != models_dir().resolve():
+            # best.pt / last.pt of a run are named after the run folder; never overwrite another model
+            stem = src.parent.name if src.stem in ("best", "last") else src.stem
+            dest = models_dir() / f"{stem}.pt"
+            k = 2
+            while dest.exists():
+                dest = models_dir() / f"{stem}-{k}.pt"
+                k += 1
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+            src = dest
+        self.set_active_model(str(src))
 
     def set_active_model(self, path: str) -> None:
+        """Persist the choice; the table shows this model's predictions and the rest is analysed."""
         self.settings.active_model = path
         self.settings.save()
         self.reload_library()
+        if not path:
+            self.trajectory = None
+            self.circle.clear(NO_MODEL)
+            return
         if self.current_path:
             self._load_trajectory()
         self.analyse_library()
+
+    def show_registry(self) -> None:
+        from app.registry import ModelRegistry
+
+        self.registry = ModelRegistry(self.settings.active_model, self)
+        self.registry.activate.connect(self.set_active_model)
+        self.registry.import_requested.connect(lambda: (self.import_model(), self.registry.refresh()))
+        self.registry.show()
+
+    def show_training(self) -> None:
+        from app.labels import export_labels
+        from app.training_panel import TrainingPanel
+
+        if self.training is None:
+            self.training = TrainingPanel(
+                labels_export=lambda path: export_labels(self.db, path),
+                library_folders=lambda: [p for _, p in self.db.folders()],
+                active_model=lambda: self.settings.active_model if Path(self.settings.active_model or "").is_file() else "")
+            self.training.activate_requested.connect(self.import_model)
+            self.training.resize(1400, 760)
+        self.training.show()
+        self.training.raise_()
 
     def analyse_library(self) -> None:
         model = self.settings.active_model

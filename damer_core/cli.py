@@ -317,14 +317,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed and failed == len(results) else 0
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    from damer_core.checkpoint import load_checkpoint
+def _bundle_summary(b: dict) -> dict:
+    slim = {k: v for k, v in b.items() if k not in ("dimensions", "resume")}
+    slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
+    return slim
 
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from damer_core.checkpoint import BundleError, load_checkpoint
+
+    if args.jsonl:  # the app's model registry: every bundle, each a line, bad ones with the reason
+        for path in args.checkpoint:
+            try:
+                b = load_checkpoint(path)
+                print(json.dumps({"event": "info", "path": path, **_bundle_summary(b)}, default=str), flush=True)
+            except BundleError as e:
+                print(json.dumps({"event": "bundle_error", "path": path, "message": str(e)}), flush=True)
+        return 0
+    if len(args.checkpoint) != 1:
+        raise UsageError("info takes one checkpoint (or several with --jsonl)")
+    args.checkpoint = args.checkpoint[0]
     b = load_checkpoint(args.checkpoint)
     if args.json:
-        slim = {k: v for k, v in b.items() if k not in ("dimensions", "resume")}
-        slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
-        print(json.dumps(slim, indent=2, default=str))
+        print(json.dumps(_bundle_summary(b), indent=2, default=str))
         return 0
     fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
     print(f"{Path(args.checkpoint).name}: DAMER bundle v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, "
@@ -344,6 +359,14 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"f1 {m.get('f1', float('nan')):.4f} auc {m.get('auc', float('nan')):.4f}")
     if "resume" in b:
         print("  resumable: yes (a last.pt checkpoint)")
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from damer_core.training.distributed import available_devices
+
+    for spec, name in available_devices():  # one JSON object per line, like every other stream
+        print(json.dumps({"event": "device", "device": spec, "name": name}))
     return 0
 
 
@@ -389,9 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache(p)
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("devices", help="the devices training can use, one JSON line each (CUDA GPUs by name, then the CPU)")
+    p.set_defaults(func=cmd_devices)
+
     p = sub.add_parser("info", help="what a bundle holds: configs, data, metrics")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", nargs="+")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--jsonl", action="store_true", help="one JSON line per bundle; unreadable ones say why")
     p.set_defaults(func=cmd_info)
     return parser
 
