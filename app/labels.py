@@ -86,6 +86,13 @@ def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None =
     return out
 
 
+def static_labels(db: LibraryDB) -> dict[str, tuple[float, float]]:
+    """path -> mean of the static labels of every curator who labelled the track."""
+    rows = db.conn.execute("SELECT t.path, AVG(l.valence), AVG(l.arousal) FROM labels l JOIN tracks t ON t.id = l.track_id "
+                           "WHERE l.n_points > 0 GROUP BY t.path").fetchall()
+    return {p: (v, a) for p, v, a in rows}
+
+
 def delete_labels(db: LibraryDB, track_id: int, curator: str) -> int:
     with db.conn:
         return db.conn.execute("DELETE FROM labels WHERE track_id = ? AND curator = ?", (track_id, curator)).rowcount

@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self._scan: CoreProcess | None = None
         self._views_job: Worker | None = None
         self.training = None
+        self.emotion_map = None
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -116,6 +117,11 @@ class MainWindow(QMainWindow):
             if key:
                 a.setShortcut(QKeySequence(key))
             file_menu.addAction(a)
+        view_menu = self.menuBar().addMenu("&View")
+        a = QAction("Emotion map", self)
+        a.setShortcut(QKeySequence("Ctrl+M"))
+        a.triggered.connect(self.show_map)
+        view_menu.addAction(a)
         model_menu = self.menuBar().addMenu("&Model")
         for text, slot in [("Train a model...", self.show_training), ("Models...", self.show_registry),
                            ("Import model bundle...", self.import_model),
@@ -187,6 +193,8 @@ class MainWindow(QMainWindow):
         if self.training is not None:
             self.training.cancel()
             self.training.close()
+        if self.emotion_map is not None:
+            self.emotion_map.close()
         self.player.shutdown()
         self.db.close()
         super().closeEvent(event)
@@ -348,6 +356,37 @@ class MainWindow(QMainWindow):
             self._load_trajectory()
         self.analyse_library()
 
+    def map_points(self):
+        from app.emotion_map import MapPoint
+        from app.labels import static_labels
+
+        labelled = static_labels(self.db)
+        points = []
+        for r in self.db.tracks(self.settings.active_model):
+            if r.path in labelled:
+                v, a = labelled[r.path]
+                points.append(MapPoint(r.path, r.title, r.artist, r.duration, v, a, 1.0, True))
+            elif r.valence is not None:
+                points.append(MapPoint(r.path, r.title, r.artist, r.duration, r.valence, r.arousal, r.confidence or 0.0, False))
+        return points
+
+    def show_map(self) -> None:
+        from app.emotion_map import EmotionMap
+
+        if self.emotion_map is None:
+            self.emotion_map = EmotionMap(self.terms)
+            self.emotion_map.play_requested.connect(lambda p: self.open_track(p, autoplay=True))
+            self.emotion_map.resize(1100, 760)
+        self.emotion_map.set_points(self.map_points())
+        if self.current_path:
+            self.emotion_map.show_similar(self.current_path)
+        self.emotion_map.show()
+        self.emotion_map.raise_()
+
+    def _refresh_map(self) -> None:
+        if self.emotion_map is not None and self.emotion_map.isVisible():
+            self.emotion_map.set_points(self.map_points())
+
     def show_registry(self) -> None:
         from app.registry import ModelRegistry
 
@@ -390,6 +429,7 @@ class MainWindow(QMainWindow):
         self.library.show_progress(None)
         self.statusBar().showMessage(message, 10000)
         self.reload_library()
+        self._refresh_map()
 
     def _refresh_track(self, path: str) -> None:
         src = self.model.row_for_path(path)
@@ -409,6 +449,8 @@ class MainWindow(QMainWindow):
         self.library.select_path(path)
         self.setWindowTitle(f"{rows[0].title if rows else Path(path).name} - DAMER Explorer")
         self.labelling.set_track(self.current_track_id, path)
+        if self.emotion_map is not None and self.emotion_map.isVisible():
+            self.emotion_map.show_similar(path)
         self.player.load(path, autoplay=autoplay)
         self._compute_views(path)
         self._load_trajectory()

@@ -252,8 +252,8 @@ class TrainingPanel(QWidget):
         for key, value in epoch_values(ev).items():
             if key in self.curves:
                 self.history[key].append((self.epoch_index, value))
-                xs, ys = zip(*self.history[key])
-                self.curves[key].setData(list(xs), list(ys))
+                finite = [(x, y) for x, y in self.history[key] if y == y]  # NaN AUC: a one-class split
+                self.curves[key].setData([x for x, _ in finite], [y for _, y in finite])
         v = ev["val"]["fuse"]
         self.status.setText(f"{ev['dim']} epoch {ev['epoch']}/{ev['epochs']}: loss {ev['loss']['total']:.3f}, "
                             f"val acc {v['acc'] or 0:.3f}, auc {v['auc'] or 0:.3f}")

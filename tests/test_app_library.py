@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app import scanner
-from app.library_db import LibraryDB, TrackRow
+from app.library_db import MIGRATIONS, LibraryDB, LibraryLocked, TrackRow
 from app.library_model import LibraryFilter, LibraryModel
 from app_helpers import music_folder, tagged
 from damer_core.emotions import load_emotion_terms
@@ -35,7 +35,7 @@ def test_scan_reads_tags_and_reports_bad_files(db, tmp_path):
     assert "empty (0 bytes)" in bad[str(root / "b" / "empty.wav")]
     assert "not a readable audio file" in bad[str(root / "b" / "broken.mp3")]
     assert progress[-1][0] == progress[-1][1] == 5
-    assert db.schema_version == 1
+    assert db.schema_version == len(MIGRATIONS) == 2
     assert sqlite3.connect(db.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -105,3 +105,24 @@ def test_table_sorts_by_value_and_filters(qtbot):
     assert 0 < proxy.rowCount() < 10_000
     proxy.set_search("")
     assert proxy.rowCount() == 10_000
+
+
+def test_old_database_is_migrated_and_keeps_its_tracks(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO folders (path, added) VALUES ('/m', 0)")
+    conn.execute("INSERT INTO tracks (path, folder_id, title, duration, size, mtime, scanned) "
+                 "VALUES ('/m/a.flac', 1, 'Old', 61.0, 10, 1.0, 1.0)")
+    conn.commit()
+    conn.close()
+    db = LibraryDB(path)
+    assert db.schema_version == 2 and [t.title for t in db.tracks()] == ["Old"] and not db.tracks()[0].labelled
+    db.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryLocked, match="newer DAMER Explorer"):
+        LibraryDB(path)

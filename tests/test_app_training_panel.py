@@ -33,6 +33,7 @@ def test_real_training_run_plots_every_epoch(panel, qtbot, tiny_memo):
     assert ready and ready[0].endswith("best.pt")
     xs, ys = panel.curves["total"].getData()
     assert list(xs) == [1, 2, 3, 4]  # arousal epochs 1-2, then valence 1-2
+    assert [x for x, _ in panel.history["valence.acc"]] == [3, 4]
     assert len(panel.curves["valence.auc"].getData()[0]) == 2 and len(panel.curves["arousal.acc"].getData()[0]) == 2
     assert list(panel.curves["tau"].getData()[1][:2]) == [1.5, pytest.approx(1.1)]
     assert "Finished" in panel.status.text()

@@ -1,0 +1,165 @@
+"""The library emotion map: every analysed or labelled track as a point on the V-A plane (blue:
+the curator's label, orange: the model's prediction; size by confidence). Hover shows the title,
+click plays, the selection rectangle becomes an M3U playlist, filters by quadrant or emotion
+word, and "more like this" lists the nearest tracks in V-A."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+)
+
+from damer_core.emotions import EmotionTerm, nearest_term
+
+QUADRANTS = {"all quadrants": None, "happy / excited (V+ A+)": (1, 1), "tense / angry (V- A+)": (-1, 1),
+             "sad / gloomy (V- A-)": (-1, -1), "calm / relaxed (V+ A-)": (1, -1)}
+LABELLED, PREDICTED = (40, 110, 230), (230, 120, 30)
+
+
+@dataclass
+class MapPoint:
+    path: str
+    title: str
+    artist: str
+    duration: float
+    valence: float
+    arousal: float
+    confidence: float
+    labelled: bool
+
+
+def write_m3u(path: Path, points: list[MapPoint]) -> None:
+    lines = ["#EXTM3U"]
+    for p in points:
+        lines.append(f"#EXTINF:{int(round(p.duration))},{p.artist + ' - ' if p.artist else ''}{p.title}")
+        lines.append(p.path)
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def nearest(points: list[MapPoint], v: float, a: float, n: int = 10, exclude: str = "") -> list[MapPoint]:
+    others = [p for p in points if p.path != exclude]
+    return sorted(others, key=lambda p: math.hypot(p.valence - v, p.arousal - a))[:n]
+
+
+class EmotionMap(QWidget):
+    play_requested = Signal(str)
+
+    def __init__(self, terms: list[EmotionTerm], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Library emotion map")
+        self.terms = terms
+        self.points: list[MapPoint] = []
+        self.shown: list[MapPoint] = []
+        self.plot = pg.PlotWidget(background=self.palette().window().color())
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen((60, 60, 60))
+            self.plot.getAxis(axis).setPen((120, 120, 120))
+        self.plot.setAspectLocked(True)
+        self.plot.setRange(xRange=(-1.2, 1.2), yRange=(-1.2, 1.2))
+        self.plot.setLabel("bottom", "valence")
+        self.plot.setLabel("left", "arousal")
+        t = np.linspace(0, 2 * np.pi, 200)
+        self.plot.plot(np.cos(t), np.sin(t), pen=pg.mkPen((120, 120, 120), width=1))
+        self.plot.addLine(x=0, pen=pg.mkPen((150, 150, 150), style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.plot.addLine(y=0, pen=pg.mkPen((150, 150, 150), style=pg.QtCore.Qt.PenStyle.DashLine))
+        for term in terms:
+            label = pg.TextItem(term.word, color=(90, 90, 90), anchor=(0.5, 0.5))
+            label.setPos(1.12 * term.valence, 1.08 * term.arousal)
+            self.plot.addItem(label)
+        self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip, hoverSize=14)
+        self.scatter.sigClicked.connect(self._clicked)
+        self.plot.addItem(self.scatter)
+        self.roi = pg.RectROI([0.1, 0.1], [0.5, 0.5], pen=pg.mkPen((40, 160, 90), width=2))
+        self.plot.addItem(self.roi)
+        self.quadrant = QComboBox()
+        self.quadrant.addItems(list(QUADRANTS))
+        self.word = QComboBox()
+        self.word.addItems(["all emotion words"] + [t.word for t in terms])
+        self.quadrant.currentIndexChanged.connect(self.refresh)
+        self.word.currentIndexChanged.connect(self.refresh)
+        save = QPushButton("Selection -> playlist...")
+        save.setToolTip("Save the tracks inside the green rectangle as an M3U playlist")
+        save.clicked.connect(lambda: self.save_playlist())
+        self.similar = QListWidget()
+        self.similar.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(256)))
+        self.similar_title = QLabel("More like this: play a track")
+        self.count = QLabel()
+        top = QHBoxLayout()
+        for w in (QLabel("Show"), self.quadrant, self.word, save, self.count):
+            top.addWidget(w)
+        top.addStretch()
+        side = QVBoxLayout()
+        side.addWidget(self.similar_title)
+        side.addWidget(self.similar, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.plot, 3)
+        body.addLayout(side, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(body, 1)
+
+    def set_points(self, points: list[MapPoint]) -> None:
+        self.points = points
+        self.refresh()
+
+    def visible(self) -> list[MapPoint]:
+        quad = QUADRANTS[self.quadrant.currentText()]
+        word = self.word.currentText() if self.word.currentIndex() > 0 else ""
+        out = []
+        for p in self.points:
+            if quad and (np.sign(p.valence) != quad[0] or np.sign(p.arousal) != quad[1]):
+                continue
+            if word and nearest_term(p.valence, p.arousal, self.terms).word != word:
+                continue
+            out.append(p)
+        return out
+
+    def refresh(self) -> None:
+        self.shown = self.visible()
+        spots = [{"pos": (p.valence, p.arousal), "size": 6 + 10 * max(0.0, min(1.0, p.confidence)),
+                  "brush": pg.mkBrush(*(LABELLED if p.labelled else PREDICTED), 200), "pen": pg.mkPen(None),
+                  "data": i} for i, p in enumerate(self.shown)]
+        self.scatter.setData(spots)
+        n_lab = sum(p.labelled for p in self.shown)
+        self.count.setText(f"{len(self.shown)} tracks ({n_lab} labelled: blue; {len(self.shown) - n_lab} predicted: orange)")
+
+    def _tip(self, x, y, data) -> str:
+        p = self.shown[data]
+        return f"{p.title} - {p.artist}\nV {p.valence:+.2f}  A {p.arousal:+.2f}  ({'label' if p.labelled else 'model'})"
+
+    def _clicked(self, item, spots, ev=None) -> None:
+        if spots:
+            self.play_requested.emit(self.shown[spots[0].data()].path)
+
+    def selection(self) -> list[MapPoint]:
+        x, y = self.roi.pos()
+        w, h = self.roi.size()
+        return [p for p in self.shown if x <= p.valence <= x + w and y <= p.arousal <= y + h]
+
+    def save_playlist(self, path: str | None = None) -> int:
+        sel = self.selection()
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Save playlist", str(Path.home() / "selection.m3u"), "Playlists (*.m3u)")
+        if not path or not sel:
+            return 0
+        write_m3u(Path(path), sel)
+        return len(sel)
+
+    def show_similar(self, path: str) -> None:
+        me = next((p for p in self.points if p.path == path), None)
+        self.similar.clear()
+        if me is None:
+            self.similar_title.setText("More like this: the playing track is not analysed yet")
+            return
+        self.similar_title.setText(f"More like this: {me.title}")
+        for p in nearest(self.points, me.valence, me.arousal, 12, exclude=path):
+            item = QListWidgetItem(f"{p.title} - {p.artist}  ({math.hypot(p.valence - me.valence, p.arousal - me.arousal):.2f})")
+            item.setData(256, p.path)
+            self.similar.addItem(item)

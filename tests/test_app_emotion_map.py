@@ -1,0 +1,49 @@
+"""The library emotion map: points, filters, selection to M3U, more like this, click to play."""
+
+import pytest
+
+from app.emotion_map import EmotionMap, MapPoint, nearest
+from damer_core.emotions import load_emotion_terms
+
+
+def points():
+    return [MapPoint("/m/a.flac", "A", "X", 61.2, 0.6, 0.6, 0.9, False),
+            MapPoint("/m/b.flac", "B", "Y", 100, -0.5, 0.5, 0.5, True),
+            MapPoint("/m/c.flac", "C", "", 30, -0.4, -0.7, 0.7, False),
+            MapPoint("/m/d.flac", "D", "Z", 45, 0.55, 0.5, 0.8, False)]
+
+
+@pytest.fixture
+def emap(qtbot):
+    m = EmotionMap(load_emotion_terms())
+    qtbot.addWidget(m)
+    m.show()
+    m.set_points(points())
+    return m
+
+
+def test_points_colours_and_filters(emap):
+    assert len(emap.scatter.points()) == 4 and "1 labelled" in emap.count.text()
+    emap.quadrant.setCurrentText("tense / angry (V- A+)")
+    assert [p.title for p in emap.shown] == ["B"]
+    emap.quadrant.setCurrentIndex(0)
+    emap.word.setCurrentText("excited")
+    assert sorted(p.title for p in emap.shown) == ["A", "D"]
+
+
+def test_selection_becomes_a_playlist(emap, tmp_path):
+    emap.roi.setPos((0.4, 0.4))
+    emap.roi.setSize((0.4, 0.4))
+    assert sorted(p.title for p in emap.selection()) == ["A", "D"]
+    assert emap.save_playlist(str(tmp_path / "sel.m3u")) == 2
+    lines = (tmp_path / "sel.m3u").read_text().splitlines()
+    assert lines[0] == "#EXTM3U" and "#EXTINF:61,X - A" in lines and "/m/d.flac" in lines
+
+
+def test_more_like_this_and_click_to_play(emap, qtbot):
+    assert [p.title for p in nearest(points(), 0.6, 0.6, 2, exclude="/m/a.flac")] == ["D", "B"]
+    emap.show_similar("/m/a.flac")
+    assert emap.similar.item(0).text().startswith("D - Z")
+    with qtbot.waitSignal(emap.play_requested) as sig:
+        emap._clicked(emap.scatter, [emap.scatter.points()[2]])
+    assert sig.args[0] == "/m/c.flac"
