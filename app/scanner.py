@@ -151,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
     import signal
-    import sys
 
     ap = argparse.ArgumentParser(prog="python -m app.scanner")
     ap.add_argument("db")

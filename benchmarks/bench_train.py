@@ -21,7 +21,6 @@ from damer_core.checkpoint import save_atomic
 from damer_core.datasets.base import FeatureSet
 from damer_core.features import CLIP, frame_sequence
 from damer_core.inference import Predictor
-from damer_core.model import ModelConfig
 from damer_core.synthetic import chord_music
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, resolve_device

@@ -49,6 +49,18 @@ def demo_model(work: Path) -> Path:
     return out / "best.pt"
 
 
+def isolated_offscreen(prefix: str) -> Path:
+    """A temporary home for the app's config and data, and a 1600x1000 offscreen screen."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    screen = work / "screen.json"
+    screen.write_text(json.dumps({"screens": [{"name": "shot", "x": 0, "y": 0, "width": 1600, "height": 1000,
+                                               "logicalDpi": 96, "physicalDpi": 96}]}))
+    os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={screen}")
+    os.environ["DAMER_CONFIG_DIR"] = str(work / "config")
+    os.environ["DAMER_DATA_DIR"] = str(work / "data")
+    return work
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--audio", default=str(ROOT.parent / "shared" / "audio"))
@@ -57,13 +69,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0, help="how long to play before the screenshot")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="damer-shot-"))
-    screen = work / "screen.json"
-    screen.write_text(json.dumps({"screens": [{"name": "shot", "x": 0, "y": 0, "width": 1600, "height": 1000,
-                                               "logicalDpi": 96, "physicalDpi": 96}]}))
-    os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={screen}")
-    os.environ["DAMER_CONFIG_DIR"] = str(work / "config")
-    os.environ["DAMER_DATA_DIR"] = str(work / "data")
+    work = isolated_offscreen("damer-shot-")
     model = args.model or str(demo_model(work))
 
     from PySide6.QtCore import QTimer

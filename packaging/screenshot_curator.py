@@ -11,10 +11,7 @@ grabs the panel after a few epochs, activates the finished model and grabs the e
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,14 +22,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--audio", default=str(ROOT.parent / "shared" / "audio"))
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="damer-curator-shot-"))
-    screen = work / "screen.json"
-    screen.write_text(json.dumps({"screens": [{"name": "shot", "x": 0, "y": 0, "width": 1600, "height": 1000,
-                                               "logicalDpi": 96, "physicalDpi": 96}]}))
-    os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={screen}")
-    os.environ["DAMER_CONFIG_DIR"] = str(work / "config")
-    os.environ["DAMER_DATA_DIR"] = str(work / "data")
-    from screenshot import demo_model  # noqa: E402 (packaging/screenshot.py)
+    from screenshot import demo_model, isolated_offscreen  # packaging/screenshot.py
+
+    work = isolated_offscreen("damer-curator-shot-")
 
     from PySide6.QtCore import QPoint, Qt, QTimer
     from PySide6.QtTest import QTest

@@ -50,3 +50,25 @@ def trained_bundle(synth_memo, tmp_path_factory):
     from damer_core.training.run import DataArgs, train
 
     return train(DataArgs(str(synth_memo)), TrainConfig(epochs=8, batch_size=8), tmp_path_factory.mktemp("run") / "run", "cpu")
+
+
+@pytest.fixture
+def scanned_window(qtbot, tmp_path, monkeypatch):
+    """A MainWindow with its own config and data dirs, no sound card, and a scanned music folder
+    (three good tracks, two bad files)."""
+    from app import player as player_mod
+    from app.main_window import MainWindow
+    from app_helpers import music_folder
+
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    w.add_folder(str(music_folder(tmp_path / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    yield w
+    w.close()

@@ -5,22 +5,10 @@ and placed on the emotion map."""
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from app import player as player_mod
-from app.main_window import MainWindow
-from app_helpers import music_folder
-
 
 @pytest.mark.slow
-def test_label_train_activate_map(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    w.add_folder(str(music_folder(tmp_path / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+def test_label_train_activate_map(qtbot, scanned_window):
+    w = scanned_window
     w.label_bar.mode.setChecked(True)
     targets = [(0.7, 0.6), (-0.6, -0.5), (0.5, -0.6)]
     for row, (v, a) in zip(range(3), targets):
@@ -48,4 +36,3 @@ def test_label_train_activate_map(qtbot, tmp_path, monkeypatch):
     assert all(r.valence is not None for r in rows)
     w.show_map()
     assert len(w.emotion_map.points) == 3 and all(p.labelled for p in w.emotion_map.points)
-    w.close()

@@ -13,31 +13,18 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from app import player as player_mod
 from app.labels import (CONSISTENCY_THRESHOLD, LabelRecorder, export_labels, import_labels_csv, labels_for,
                         trajectory_distance)
 from app.library_db import LibraryDB
-from app.main_window import MainWindow
-from app_helpers import music_folder, tagged
+from app_helpers import tagged
 from damer_core.datasets import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    w.add_folder(str(music_folder(tmp_path / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
-    yield w
-    w.close()
+def window(scanned_window):
+    return scanned_window
 
 
 def pixel(circle, v, a):

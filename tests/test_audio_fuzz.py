@@ -3,7 +3,6 @@
 import io
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from damer_core.audio import AudioError, load_for_model
