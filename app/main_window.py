@@ -117,6 +117,10 @@ class MainWindow(QMainWindow):
             if key:
                 a.setShortcut(QKeySequence(key))
             file_menu.addAction(a)
+        label_menu = self.menuBar().addMenu("&Label")
+        a = QAction("Calibration session...", self)
+        a.triggered.connect(self.start_calibration)
+        label_menu.addAction(a)
         view_menu = self.menuBar().addMenu("&View")
         a = QAction("Emotion map", self)
         a.setShortcut(QKeySequence("Ctrl+M"))
@@ -355,6 +359,22 @@ class MainWindow(QMainWindow):
         if self.current_path:
             self._load_trajectory()
         self.analyse_library()
+
+    def start_calibration(self, track_ids: list[int] | None = None) -> None:
+        """A session over the tracks shown in the table (20 at most, as in the paper)."""
+        import random
+
+        from app.calibration import CalibrationDialog
+
+        if track_ids is None:
+            paths = [self.library.path_at(r) for r in range(self.library.proxy.rowCount())]
+            ids = [self.model.rows[self.model.row_for_path(p)].id for p in paths]
+            track_ids = random.sample(ids, min(20, len(ids)))
+        if len(track_ids) < 2:
+            self.statusBar().showMessage("A calibration session needs at least two tracks in the table", 8000)
+            return
+        self.calibration = CalibrationDialog(self, track_ids)
+        self.calibration.show()
 
     def map_points(self):
         from app.emotion_map import MapPoint

@@ -1,0 +1,150 @@
+"""Calibration session as in the Memo2496 protocol: a set of tracks with one covert duplicate; the
+curator labels each while it plays, with an optional 15 s rest between tracks and a cap on the
+session's length; at the end the mean distance between the duplicate's two labels is compared
+with the 0.25 threshold, shown and stored."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+
+from app.labels import CONSISTENCY_THRESHOLD, labels_for, trajectory_distance
+from app.library_db import LibraryDB
+
+REST_SECONDS = 15
+
+
+def plan(track_ids: list[int], seed: int | None = None) -> tuple[list[int], int]:
+    """Presentation order: the tracks shuffled, one of them repeated covertly later (never right
+    after itself). Returns (order, duplicated track id)."""
+    if len(track_ids) < 2:
+        raise ValueError("a calibration session needs at least two tracks")
+    rng = random.Random(seed)
+    order = list(track_ids)
+    rng.shuffle(order)
+    dup_index = rng.randrange(0, len(order) - 1)
+    dup = order[dup_index]
+    insert_at = rng.randrange(dup_index + 2, len(order) + 1)
+    order.insert(insert_at, dup)
+    return order, dup
+
+
+def start_session(db: LibraryDB, curator: str, duplicate: int) -> int:
+    with db.conn:
+        return db.conn.execute("INSERT INTO calibration_sessions (curator, started, duplicate_track) VALUES (?, ?, ?)",
+                               (curator, time.time(), duplicate)).lastrowid
+
+
+def finish_session(db: LibraryDB, session_id: int) -> tuple[float, bool | None]:
+    """Distance between the duplicate's two labels in this session and the verdict (None when the
+    duplicate was not labelled twice); stored with the session."""
+    curator, dup = db.conn.execute("SELECT curator, duplicate_track FROM calibration_sessions WHERE id = ?",
+                                   (session_id,)).fetchone()
+    labels = [lb for lb in labels_for(db, dup, curator)
+              if db.conn.execute("SELECT session_id FROM labels WHERE id = ?", (lb.id,)).fetchone()[0] == session_id]
+    distance, passed = float("nan"), None
+    if len(labels) >= 2:
+        distance = trajectory_distance(labels[0].points, labels[1].points)
+        passed = distance <= CONSISTENCY_THRESHOLD
+    with db.conn:
+        db.conn.execute("UPDATE calibration_sessions SET ended = ?, distance = ?, passed = ? WHERE id = ?",
+                        (time.time(), None if passed is None else distance, None if passed is None else int(passed),
+                         session_id))
+    return distance, passed
+
+
+class CalibrationDialog(QDialog):
+    """Drives the main window through a session: opens each track, labels go to this session."""
+
+    finished_session = Signal(float, object)  # distance, passed (None: duplicate not labelled twice)
+
+    def __init__(self, window, track_ids: list[int], parent=None):
+        super().__init__(parent or window)
+        self.setWindowTitle("Calibration session")
+        self.w = window
+        self.track_ids = track_ids
+        self.order: list[int] = []
+        self.index = -1
+        self.session_id: int | None = None
+        self.rest_left = 0
+        self.started = 0.0
+        self.rest = QCheckBox(f"{REST_SECONDS} s rest after each track")
+        self.rest.setChecked(True)
+        self.cap = QSpinBox(minimum=1, maximum=600, value=60, suffix=" min")
+        self.info = QLabel(f"{len(track_ids)} tracks, one of them presented twice without notice. "
+                           "Label each while it plays.")
+        self.info.setWordWrap(True)
+        self.start_btn = QPushButton("Start")
+        self.next_btn = QPushButton("Next track")
+        self.next_btn.setEnabled(False)
+        self.start_btn.clicked.connect(self.start)
+        self.next_btn.clicked.connect(self.advance)
+        form = QFormLayout()
+        form.addRow("", self.rest)
+        form.addRow("Session cap", self.cap)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.info)
+        lay.addLayout(form)
+        lay.addWidget(self.start_btn)
+        lay.addWidget(self.next_btn)
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self._tick_rest)
+        self.w.player.finished.connect(self._track_ended)
+
+    def start(self) -> None:
+        self.order, dup = plan(self.track_ids)
+        self.session_id = start_session(self.w.db, self.w.labelling.curator, dup)
+        self.w.labelling.session_id = self.session_id
+        self.w.label_bar.mode.setChecked(True)
+        self.started = time.monotonic()
+        self.start_btn.setEnabled(False)
+        self.next_btn.setEnabled(True)
+        self.index = -1
+        self.advance()
+
+    def _track_ended(self) -> None:
+        if self.session_id is not None and self.isVisible():
+            self.w.labelling.finish()
+            if self.rest.isChecked():
+                self.rest_left = REST_SECONDS
+                self.timer.start()
+                self._tick_rest()
+
+    def _tick_rest(self) -> None:
+        if self.rest_left <= 0:
+            self.timer.stop()
+            self.advance()
+            return
+        self.info.setText(f"Rest: {self.rest_left} s")
+        self.rest_left -= 1
+
+    def advance(self) -> None:
+        self.timer.stop()
+        self.w.labelling.finish()
+        self.index += 1
+        over_time = time.monotonic() - self.started > self.cap.value() * 60
+        if self.index >= len(self.order) or over_time:
+            self.finish()
+            return
+        path = self.w.db.conn.execute("SELECT path FROM tracks WHERE id = ?", (self.order[self.index],)).fetchone()[0]
+        self.info.setText(f"Track {self.index + 1} of {len(self.order)}: label it while it plays")
+        self.w.open_track(path, autoplay=True)
+
+    def finish(self) -> None:
+        self.w.labelling.finish()
+        self.w.labelling.session_id = None
+        distance, passed = finish_session(self.w.db, self.session_id)
+        if passed is None:
+            self.info.setText("Session over: the duplicate was not labelled twice, so no consistency check.")
+        else:
+            verdict = "passed" if passed else "not passed (retrain on the extreme exemplars and try again)"
+            self.info.setText(f"Duplicate consistency: mean distance {distance:.3f} vs threshold "
+                              f"{CONSISTENCY_THRESHOLD}: {verdict}.")
+        self.next_btn.setEnabled(False)
+        self.start_btn.setEnabled(True)
+        self.w.player.stop()
+        self.finished_session.emit(distance, passed)

@@ -1,0 +1,57 @@
+"""Calibration: the covert duplicate, the distance and verdict stored with the session, and a
+whole session driven through the window."""
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app.calibration import finish_session, plan, start_session
+from app.labels import LabelRecorder
+
+
+def test_plan_repeats_one_track_covertly():
+    for seed in range(20):
+        order, dup = plan([1, 2, 3, 4, 5], seed=seed)
+        assert sorted(order) == sorted([1, 2, 3, 4, 5, dup]) and order.count(dup) == 2
+        first, second = [i for i, t in enumerate(order) if t == dup]
+        assert second - first >= 2  # never straight after itself
+    with pytest.raises(ValueError):
+        plan([1])
+
+
+@pytest.mark.parametrize("offset,passed", [(0.1, True), (0.3, False)])
+def test_duplicate_distance_and_verdict_are_stored(scanned_window, offset, passed):
+    db = scanned_window.db
+    tid = db.tracks()[0].id
+    sid = start_session(db, "kim", tid)
+    for shift in (0.0, offset):
+        rec = LabelRecorder(db, tid, "kim", session_id=sid)
+        for k in range(30):
+            rec.add(k * 0.1, 0.2 + shift * 0.6, -0.1 + shift * 0.8)
+        rec.flush()
+    distance, verdict = finish_session(db, sid)
+    assert distance == pytest.approx(offset, abs=1e-9) and verdict is passed
+    row = db.conn.execute("SELECT distance, passed, ended FROM calibration_sessions WHERE id = ?", (sid,)).fetchone()
+    assert row[0] == pytest.approx(offset) and row[1] == int(passed) and row[2] is not None
+
+
+def test_a_whole_session_through_the_window(scanned_window, qtbot):
+    w = scanned_window
+    w.label_bar.curator.setText("kim")
+    ids = [r.id for r in w.model.rows]
+    w.start_calibration(ids)
+    dlg = w.calibration
+    dlg.rest.setChecked(False)
+    results = []
+    dlg.finished_session.connect(lambda d, p: results.append((d, p)))
+    dlg.start_btn.click()
+    for _ in range(len(ids) + 1):
+        qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+        p = w.circle.to_pixel(0.4, 0.3)
+        qtbot.mousePress(w.circle, Qt.MouseButton.LeftButton, pos=QPoint(round(p.x()), round(p.y())))
+        qtbot.wait(300)
+        qtbot.mouseRelease(w.circle, Qt.MouseButton.LeftButton, pos=QPoint(round(p.x()), round(p.y())))
+        dlg.next_btn.click()
+    assert results and results[0][1] is True and results[0][0] < 0.05  # the same point both times
+    assert "passed" in dlg.info.text()
+    n = w.db.conn.execute("SELECT COUNT(*) FROM labels WHERE session_id = ?", (dlg.session_id,)).fetchone()[0]
+    assert n == len(ids) + 1
