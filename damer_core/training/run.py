@@ -144,13 +144,13 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                     progress.advance()
 
                 record = t.train_epoch(on_step)
+                if ctx.is_main:  # saved before it is reported: an epoch the user has seen is never lost
+                    _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=record["best"])
                 progress.emit("epoch", **record)
                 v = record["val"]["fuse"]
                 progress.message(f"{dim} epoch {record['epoch']}/{tcfg.epochs}: loss {record['loss']['total']:.4f}  "
                                  f"val acc {v['acc']:.3f} f1 {v['f1']:.3f} auc {v['auc']:.3f}"
                                  f"{'  (best)' if record['best'] else ''}")
-                if ctx.is_main:
-                    _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=record["best"])
         best = out / BEST
         if ctx.is_main:
             summary = {d: {"epoch": t.best_epoch, **t.best_val} for d, t in trainers.items()}
