@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -20,6 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     qt_app.setOrganizationName("damer-explorer")
     window = MainWindow()
     window.show()
+    if os.environ.get("DAMER_EXPLORER_SMOKE"):  # packaging checks: prove the window opens, then quit
+        from PySide6.QtCore import QTimer
+
+        def done() -> None:
+            print(f"damer-explorer: window shown ({window.windowTitle()})", flush=True)
+            window.close()
+            qt_app.quit()
+
+        QTimer.singleShot(int(os.environ["DAMER_EXPLORER_SMOKE"]), done)
     return qt_app.exec()
 
 
