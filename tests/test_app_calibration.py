@@ -55,3 +55,20 @@ def test_a_whole_session_through_the_window(scanned_window, qtbot):
     assert "passed" in dlg.info.text()
     n = w.db.conn.execute("SELECT COUNT(*) FROM labels WHERE session_id = ?", (dlg.session_id,)).fetchone()[0]
     assert n == len(ids) + 1
+
+
+def test_rest_countdown_then_next_track(scanned_window, qtbot, monkeypatch):
+    from app import calibration
+
+    monkeypatch.setattr(calibration, "REST_SECONDS", 2)
+    w = scanned_window
+    w.start_calibration([r.id for r in w.model.rows])
+    dlg = w.calibration
+    dlg.start_btn.click()
+    qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+    first = w.current_path
+    dlg._track_ended()  # as when the track plays to its end
+    assert dlg.info.text() == "Rest: 2 s" and dlg.timer.isActive()
+    qtbot.waitUntil(lambda: dlg.index == 1, timeout=5_000)
+    assert not dlg.timer.isActive() and dlg.info.text().startswith("Track 2 of 4")
+    assert w.current_path != first  # the duplicate is never presented twice in a row
