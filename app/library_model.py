@@ -26,6 +26,7 @@ class LibraryModel(QAbstractTableModel):
         self.rows: list[TrackRow] = []
         self.words: list[str] = []
         self.search_text: list[str] = []
+        self._row_of: dict[str, int] = {}  # path -> row, rebuilt whenever the rows move
         self._sort: tuple[int, Qt.SortOrder] | None = None
 
     def _word(self, r: TrackRow) -> str:
@@ -37,6 +38,7 @@ class LibraryModel(QAbstractTableModel):
         self._index_rows()
         if self._sort is not None:
             self._sort_rows(*self._sort)
+        self._row_of = {r.path: i for i, r in enumerate(self.rows)}
         self.endResetModel()
 
     def _index_rows(self) -> None:
@@ -88,6 +90,7 @@ class LibraryModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.layoutAboutToBeChanged.emit()
         self._sort_rows(column, order)
+        self._row_of = {r.path: i for i, r in enumerate(self.rows)}
         self.layoutChanged.emit()
 
     def _sort_rows(self, column: int, order: Qt.SortOrder) -> None:
@@ -106,7 +109,7 @@ class LibraryModel(QAbstractTableModel):
         self.search_text = [self.search_text[i] for i in order_idx]
 
     def row_for_path(self, path: str) -> int:
-        return next((i for i, r in enumerate(self.rows) if r.path == path), -1)
+        return self._row_of.get(path, -1)
 
 
 class LibraryFilter(QSortFilterProxyModel):

@@ -28,7 +28,7 @@ from app.transport import TransportBar
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
 from app.workers import Worker
-from damer_core.emotions import load_emotion_terms
+from damer_core.emotions import load_emotion_terms, nearest_term
 
 NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`, then use\n"
             "Model > Import model bundle...")
@@ -313,8 +313,7 @@ class MainWindow(QMainWindow):
             w.writerow(["path", "title", "artist", "valence", "arousal", "confidence", "emotion", "model"])
             for r in rows:
                 w.writerow([r.path, r.title, r.artist, f"{r.valence:.4f}", f"{r.arousal:.4f}", f"{r.confidence:.4f}",
-                            self.model.words[self.model.row_for_path(r.path)] if self.model.row_for_path(r.path) >= 0 else "",
-                            Path(self.settings.active_model).name])
+                            nearest_term(r.valence, r.arousal, self.terms).word, Path(self.settings.active_model).name])
         self.statusBar().showMessage(f"exported {len(rows)} predictions to {path}", 10000)
 
     def cancel_background(self) -> None:

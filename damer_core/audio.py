@@ -29,6 +29,11 @@ FFMPEG_TIMEOUT_S = 300.0
 _BLOCK = 1 << 16
 
 
+def audio_files(folder: str | os.PathLike) -> list[Path]:
+    """Every audio file (by extension) under ``folder``, recursively, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+
 class AudioError(Exception):
     """A file could not be turned into usable audio. ``str()`` is one line: ``name: reason``."""
 

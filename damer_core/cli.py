@@ -32,13 +32,13 @@ def _cache(args):
 
 
 def _audio_files(inputs: list[str]) -> list[Path]:
-    from damer_core.audio import AUDIO_EXTENSIONS
+    from damer_core.audio import audio_files
 
     files: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            files += audio_files(p)
         else:
             files.append(p)
     return files

@@ -63,12 +63,12 @@ def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, 
 def load_unlabelled(folder: str | Path, cfg: FeatureConfig = CLIP, progress: Progress | None = None,
                     cache=None) -> FeatureSet:
     """Every audio file under ``folder`` as unlabelled windows (PCL's optional pool)."""
-    from damer_core.audio import AUDIO_EXTENSIONS
+    from damer_core.audio import audio_files
 
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: the unlabelled pool must be a folder of audio files")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    files = audio_files(folder)
     if not files:
         raise DatasetError(f"{folder}: no audio files found for the unlabelled pool")
     nan = float("nan")

@@ -136,6 +136,6 @@ def find_file(root: Path, name: str) -> Path | None:
 
 
 def audio_index(root: Path) -> dict[str, Path]:
-    from damer_core.audio import AUDIO_EXTENSIONS
+    from damer_core.audio import audio_files
 
-    return {p.stem: p for p in sorted(root.rglob("*")) if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()}
+    return {p.stem: p for p in audio_files(root)}
