@@ -4,10 +4,13 @@ delete and review a label against the model's trajectory."""
 
 from __future__ import annotations
 
+import sqlite3
+import sys
+
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
-from app.labels import LabelRecorder, delete_labels, labels_for
+from app.labels import FLUSH_BUSY_MS, LabelRecorder, delete_labels, labels_for
 from app.library_db import LibraryDB
 from app.player import Player
 from app.va_circle import VACircleWidget
@@ -51,6 +54,10 @@ class LabellingController(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(1000 // SAMPLE_HZ)
         self.timer.timeout.connect(self.sample)
+        self.unsaved: list[LabelRecorder] = []  # finished labels whose last points wait for a locked database
+        self.retry_timer = QTimer(self)
+        self.retry_timer.setInterval(1000)
+        self.retry_timer.timeout.connect(self._retry_unsaved)
         circle.point_pressed.connect(self.press)
         circle.point_moved.connect(self.move)
         circle.point_released.connect(self.release)
@@ -86,7 +93,11 @@ class LabellingController(QObject):
             self.bar.status.setText("Press play (Space) first: labels follow the music as it plays")
             return
         if self.recorder is None:
-            self.recorder = LabelRecorder(self.db, self.track_id, self.curator, self.session_id)
+            try:
+                self.recorder = LabelRecorder(self.db, self.track_id, self.curator, self.session_id)
+            except sqlite3.OperationalError as e:
+                self.bar.status.setText(f"Cannot start a label: {e}")
+                return
             self.circle.label_points = []
         self.pen = (v, a)
         self.sample()
@@ -100,7 +111,7 @@ class LabellingController(QObject):
         self.pen = None
         self.timer.stop()
         if self.recorder is not None:
-            self.recorder.flush()
+            self._flush(self.recorder)
             self.label_saved.emit(self.path)
 
     def sample(self) -> None:
@@ -111,16 +122,44 @@ class LabellingController(QObject):
         self.circle.label_points.append(self.pen)
         self.circle.update()
         n = self.recorder.n
-        self.bar.status.setText(f"Recording: {n} points, {t:.1f} s")
+        self.bar.status.setText(self.recorder.error or f"Recording: {n} points, {t:.1f} s")
+
+    def _flush(self, recorder: LabelRecorder, busy_ms: int = FLUSH_BUSY_MS) -> bool:
+        """Flush ``recorder``; one that cannot be saved now is retried every second until it is."""
+        if recorder.flush(busy_ms):
+            return True
+        self.bar.status.setText(recorder.error + " (retrying)")
+        if recorder not in self.unsaved:
+            self.unsaved.append(recorder)
+        self.retry_timer.start()
+        return False
+
+    def _retry_unsaved(self, busy_ms: int = FLUSH_BUSY_MS) -> None:
+        self.unsaved = [r for r in self.unsaved if not r.flush(busy_ms)]
+        if self.unsaved:
+            self.bar.status.setText(self.unsaved[0].error + " (retrying)")
+        else:
+            self.retry_timer.stop()
+            self.bar.status.setText("All label points saved")
+            self.label_saved.emit(self.path)
 
     def finish(self) -> None:
         """Close the current label (its points are already saved)."""
         self.pen = None
         self.timer.stop()
         if self.recorder is not None:
-            self.recorder.flush()
+            self._flush(self.recorder)
             self.recorder = None
             self.label_saved.emit(self.path)
+
+    def shutdown(self) -> None:
+        """At exit: finish the label and give a locked database a last, longer chance."""
+        self.finish()
+        self.retry_timer.stop()
+        if self.unsaved:
+            self._retry_unsaved(busy_ms=5000)
+        for r in self.unsaved:
+            print(f"damer-explorer: {r.error}", file=sys.stderr)
 
     # -- editing and review ---------------------------------------------------------------------
     def redo(self) -> None:

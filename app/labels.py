@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from app.library_db import LibraryDB
 
 FLUSH_SECONDS = 0.5  # points reach SQLite at least this often
+FLUSH_BUSY_MS = 100  # a flush from the GUI thread waits at most this long for a locked database
 CONSISTENCY_THRESHOLD = 0.25
 
 
@@ -47,6 +49,7 @@ class LabelRecorder:
         self.n = 0
         self._sum = np.zeros(2)
         self._last_flush = clock()
+        self.error = ""  # why the last flush failed ("" when everything is saved)
 
     def add(self, t: float, valence: float, arousal: float) -> None:
         self.pending.append((float(t), float(valence), float(arousal)))
@@ -55,17 +58,29 @@ class LabelRecorder:
         if self.clock() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, busy_ms: int = FLUSH_BUSY_MS) -> bool:
+        """Commit the pending points. When the database is locked or the disk is full, keep them
+        for the next flush, set :attr:`error` and return False."""
         self._last_flush = self.clock()
         if not self.pending:
-            return
+            return True
         v, a = self._sum / self.n
-        with self.db.conn:  # one transaction: the points and the static label move together
-            self.db.conn.executemany("INSERT INTO label_points (label_id, t, valence, arousal) VALUES (?, ?, ?, ?)",
-                                     [(self.label_id, *p) for p in self.pending])
-            self.db.conn.execute("UPDATE labels SET valence = ?, arousal = ?, n_points = ?, updated = ? WHERE id = ?",
-                                 (float(v), float(a), self.n, time.time(), self.label_id))
+        conn = self.db.conn
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            with conn:  # one transaction: the points and the static label move together
+                conn.executemany("INSERT INTO label_points (label_id, t, valence, arousal) VALUES (?, ?, ?, ?)",
+                                 [(self.label_id, *p) for p in self.pending])
+                conn.execute("UPDATE labels SET valence = ?, arousal = ?, n_points = ?, updated = ? WHERE id = ?",
+                             (float(v), float(a), self.n, time.time(), self.label_id))
+        except sqlite3.OperationalError as e:
+            self.error = f"{len(self.pending)} label points not saved yet: {e}"
+            return False
+        finally:
+            conn.execute("PRAGMA busy_timeout = 5000")
         self.pending = []
+        self.error = ""
+        return True
 
 
 def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None = None) -> list[Label]:

@@ -51,6 +51,10 @@ class LibraryLocked(Exception):
     """The database is locked by another process (a second instance) or read-only."""
 
 
+class LibraryReadOnly(LibraryLocked):
+    """The database file (or its folder) cannot be written."""
+
+
 @dataclass
 class TrackRow:
     id: int
@@ -65,27 +69,51 @@ class TrackRow:
     labelled: bool = False
 
 
+def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked:
+    text = str(e)
+    if "readonly" in text or "read-only" in text:
+        return LibraryReadOnly(f"{path}: the library database is read-only; make it writable "
+                               "(or set DAMER_DATA_DIR to a writable folder) and start again")
+    if "locked" in text:
+        return LibraryLocked(f"{path}: the library database is locked by another program; close it and start again")
+    return LibraryLocked(f"{path}: cannot open the library database ({text})")
+
+
 def default_db_path() -> Path:
     return data_dir() / "library.sqlite3"
 
 
 class LibraryDB:
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, busy_timeout: float = 5.0):
         self.path = Path(path) if path is not None else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=5.0)
+            self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
+        except sqlite3.OperationalError as e:
+            raise _open_error(self.path, e) from None
+        try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.OperationalError as e:
-            raise LibraryLocked(f"{self.path.name}: cannot open the library database ({e})") from None
+            self._check_writable()
+        except (sqlite3.OperationalError, LibraryLocked) as e:
+            self.conn.close()
+            raise (e if isinstance(e, LibraryLocked) else _open_error(self.path, e)) from None
+
+    def _check_writable(self) -> None:
+        """Fail at open, with a message, rather than at the first label or scan."""
+        version = self.schema_version
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:  # a real write, rolled back: a read-only file only fails here
+            self.conn.execute(f"PRAGMA user_version = {version}")
+        finally:
+            self.conn.execute("ROLLBACK")
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise LibraryLocked(f"{self.path.name}: written by a newer DAMER Explorer (schema {version})")
+            raise LibraryLocked(f"{self.path}: written by a newer DAMER Explorer (schema {version})")
         for i in range(version, len(MIGRATIONS)):
             with self.conn:
                 self.conn.executescript(MIGRATIONS[i])

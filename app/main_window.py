@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget,
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from app.analysis import Analyser
 from app.labelling import LabellingBar, LabellingController
 from app.child import CoreProcess, scanner_command
-from app.library_db import LibraryDB, LibraryLocked
+from app.library_db import LibraryDB
 from app.library_model import LibraryModel
 from app.library_panel import LibraryPanel
 from app.paths import models_dir
@@ -35,16 +35,15 @@ NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`, the
 
 
 class MainWindow(QMainWindow):
+    views_shown = Signal(str, str)  # track path, error ("" when the spectrograms are shown)
+    trajectory_shown = Signal(str, str)  # track path, error ("" when the V-A trajectory is shown)
+
     def __init__(self, db_path: Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("DAMER Explorer")
         self.settings = Settings.load()
         self.terms = load_emotion_terms()
-        try:
-            self.db = LibraryDB(db_path)
-        except LibraryLocked as e:
-            QMessageBox.critical(None, "DAMER Explorer", str(e))
-            raise
+        self.db = LibraryDB(db_path)  # LibraryLocked goes to the caller (app.main shows it)
         self.model = LibraryModel(self.terms, self)
         self.library = LibraryPanel(self.model)
         self.player = Player(self.settings.output_device, self)
@@ -161,7 +160,7 @@ class MainWindow(QMainWindow):
         self.analyser.finished.connect(self.on_analysis_finished)
         self.labelling.label_saved.connect(self._refresh_track)
         self.current_analyser.track_done.connect(lambda path: self._refresh_track(path))
-        self.current_analyser.track_failed.connect(lambda path, m: self.circle.clear(f"Cannot analyse this track:\n{m}"))
+        self.current_analyser.track_failed.connect(self._current_analysis_failed)
 
     def _restore(self) -> None:
         s = self.settings
@@ -190,7 +189,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.closed = True
-        self.labelling.finish()
+        self.labelling.shutdown()
         self.save_settings()
         self.cancel_background()
         self.current_analyser.cancel()
@@ -486,10 +485,16 @@ class MainWindow(QMainWindow):
             p, views = result
             if p == self.current_path and not self.closed:
                 self.views.set_views(views, views.mel_db.shape[1] * views.hop_seconds)
+                self.views_shown.emit(p, "")
+
+        def failed(message: str) -> None:
+            if not self.closed:
+                self.views.show_message(f"Cannot show this track: {message}")
+                self.views_shown.emit(path, message)
 
         job = Worker(work, "views", parent=self)
         job.result.connect(done)
-        job.error.connect(lambda m: None if self.closed else self.views.show_message(f"Cannot show this track: {m}"))
+        job.error.connect(failed)
         self._views_job = job.start()
 
     def _load_trajectory(self) -> None:
@@ -508,6 +513,11 @@ class MainWindow(QMainWindow):
         self.circle.clear()
         self.circle.set_path(list(zip(traj["valence"], traj["arousal"])) if self.settings.show_trajectory else [])
         self.on_position(self.player.position)
+        self.trajectory_shown.emit(self.current_path, "")
+
+    def _current_analysis_failed(self, path: str, message: str) -> None:
+        self.circle.clear(f"Cannot analyse this track:\n{message}")
+        self.trajectory_shown.emit(path, message)
 
     # -- transport ------------------------------------------------------------------------------
     def play_pause(self) -> None:

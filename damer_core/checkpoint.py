@@ -31,8 +31,12 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` through :func:`atomic_write`: a crash or a full disk leaves the previous file intact."""
     import torch
 
-    with atomic_write(path) as f:
-        torch.save(obj, f)
+    try:
+        with atomic_write(path) as f:
+            torch.save(obj, f)
+    except OSError as e:
+        raise OSError(e.errno, f"{path}: cannot write the checkpoint ({e.strerror or e}); "
+                               "the previous one is unchanged") from e
     return Path(path)
 
 

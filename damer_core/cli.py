@@ -444,10 +444,13 @@ def main(argv: list[str] | None = None) -> int:
     _stop_on_sigterm()
     try:
         return args.func(args)
-    except (UsageError, DatasetError, BundleError, DeviceError, AudioError, ValueError) as e:
-        print(f"damer-core {args.command}: error: {e}", file=sys.stderr)
+    except (UsageError, DatasetError, BundleError, DeviceError, AudioError, ValueError, OSError) as e:
+        message = str(e)
+        if isinstance(e, OSError) and not isinstance(e, AudioError):  # a full disk, a read-only folder
+            message = f"{e.filename}: {e.strerror}" if e.filename else (e.strerror or message)
+        print(f"damer-core {args.command}: error: {message}", file=sys.stderr)
         if getattr(args, "progress", "") == "jsonl":
-            print(json.dumps({"event": "error", "message": str(e)}), flush=True)
+            print(json.dumps({"event": "error", "message": message}), flush=True)
         return 2
     except KeyboardInterrupt:
         print(f"damer-core {args.command}: interrupted", file=sys.stderr)
