@@ -16,6 +16,7 @@ from app.library_db import LibraryDB
 class Analyser(QObject):
     progress = Signal(int, int, float)  # done, total, seconds left (estimate; -1 unknown)
     track_done = Signal(str)  # path
+    predicted = Signal(str, dict)  # path, trajectory (also for files outside the library)
     track_failed = Signal(str, str)  # path, reason
     finished = Signal(bool, str)  # completed (not cancelled / crashed), message
 
@@ -54,6 +55,7 @@ class Analyser(QObject):
         if kind == "prediction" and self._db is not None:
             traj = ev["trajectory"]
             self._db.store_prediction(ev["path"], self.model, ev["valence"], ev["arousal"], ev["confidence"], traj)
+            self.predicted.emit(ev["path"], traj)
             self.track_done.emit(ev["path"])
         elif kind == "file_error":
             self.track_failed.emit(ev.get("path", ""), ev.get("message", ""))
@@ -74,4 +76,7 @@ class Analyser(QObject):
         elif code == 0 or (code == 1 and self._done):
             self.finished.emit(True, f"analysed {self._done} tracks")
         else:
-            self.finished.emit(False, f"analysis failed: {error or f'damer-core exited with {code}'}")
+            message = f"analysis failed: {error or f'damer-core exited with {code}'}"
+            if self._done < self._total:
+                self.track_failed.emit("", message)  # the child failed as a whole, not on one file
+            self.finished.emit(False, message)

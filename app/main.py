@@ -17,15 +17,19 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] in (["-h"], ["--help"]):
         print("usage: damer-explorer [FILE]\n\nDAMER Explorer: open the music-emotion explorer (and play FILE).")
         return 0
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.instance import InstanceLock
     from app.library_db import LibraryLocked, default_db_path
     from app.main_window import MainWindow
+    from damer_core.emotions import resources_dir
 
     qt_app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     qt_app.setApplicationName("DAMER Explorer")
     qt_app.setOrganizationName("damer-explorer")
+    qt_app.setDesktopFileName("org.damerexplorer.DamerExplorer")
+    qt_app.setWindowIcon(QIcon(str(resources_dir() / "damer-explorer.png")))
     smoke = os.environ.get("DAMER_EXPLORER_SMOKE")
     lock = InstanceLock(default_db_path())
     try:

@@ -161,6 +161,7 @@ class MainWindow(QMainWindow):
         self.labelling.label_saved.connect(self._refresh_track)
         self.current_analyser.track_done.connect(lambda path: self._refresh_track(path))
         self.current_analyser.track_failed.connect(self._current_analysis_failed)
+        self.current_analyser.predicted.connect(self._predicted_outside_library)
 
     def _restore(self) -> None:
         s = self.settings
@@ -509,15 +510,26 @@ class MainWindow(QMainWindow):
             if not self.current_analyser.running:
                 self.current_analyser.start(model, [self.current_path])
             return
+        self._show_trajectory(traj)
+
+    def _show_trajectory(self, traj: dict) -> None:
         self.trajectory = {k: np.asarray(v) for k, v in traj.items()}
         self.circle.clear()
         self.circle.set_path(list(zip(traj["valence"], traj["arousal"])) if self.settings.show_trajectory else [])
         self.on_position(self.player.position)
         self.trajectory_shown.emit(self.current_path, "")
 
+    def _predicted_outside_library(self, path: str, traj: dict) -> None:
+        """A file opened from outside the library (``damer-explorer song.flac``) is analysed but
+        not stored: its trajectory is shown from memory."""
+        if path == self.current_path and self.current_track_id < 0 and not self.closed:
+            self._show_trajectory(traj)
+
     def _current_analysis_failed(self, path: str, message: str) -> None:
+        if self.closed or (path and path != self.current_path):
+            return
         self.circle.clear(f"Cannot analyse this track:\n{message}")
-        self.trajectory_shown.emit(path, message)
+        self.trajectory_shown.emit(self.current_path, message)
 
     # -- transport ------------------------------------------------------------------------------
     def play_pause(self) -> None:
