@@ -70,6 +70,34 @@ def test_labels_need_playback(window, qtbot):
     assert "Press play" in w.label_bar.status.text() and labels_for(w.db) == []
 
 
+def test_labelling_through_a_locked_database_retries_until_every_point_is_saved(window, qtbot):
+    """Another program holds the library's write lock while the curator labels: the points stay
+    in memory, the bar says so, and they are all written once the lock is gone."""
+    import sqlite3
+
+    w = window
+    path = [r.path for r in w.model.rows if r.title == "Evening"][0]
+    w.open_track(path, autoplay=True)
+    qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+    w.label_bar.mode.setChecked(True)
+    c = w.circle
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=pixel(c, 0.4, -0.4))
+    qtbot.wait(200)
+    other = sqlite3.connect(w.db.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    qtbot.wait(1200)
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=pixel(c, 0.4, -0.4))
+    drawn = len(c.label_points)
+    assert "label points not saved yet: database is locked (retrying)" in w.label_bar.status.text()
+    assert len(w.labelling.unsaved) == 1
+    other.execute("ROLLBACK")
+    other.close()
+    qtbot.waitUntil(lambda: not w.labelling.unsaved, timeout=5_000)
+    assert w.label_bar.status.text() == "All label points saved"
+    (label,) = labels_for(w.db, w.current_track_id)
+    assert len(label.points) == label.n_points == drawn >= 20
+
+
 def test_killed_labelling_keeps_all_but_the_last_second(tmp_path):
     db = LibraryDB(tmp_path / "lib.sqlite3")
     db.add_folder(str(tmp_path))
