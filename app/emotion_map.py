@@ -1,7 +1,7 @@
 """The library emotion map: every analysed or labelled track as a point on the V-A plane (blue:
 the curator's label, orange: the model's prediction; size by confidence). Hover shows the title,
-click plays, the selection rectangle becomes an M3U playlist, filters by quadrant or emotion
-word, and "more like this" lists the nearest tracks in V-A."""
+click plays, the selection (a rectangle, or a lasso drawn freehand) becomes an M3U playlist,
+filters by quadrant or emotion word, and "more like this" lists the nearest tracks in V-A."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QPolygonF
 from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
@@ -78,6 +79,15 @@ class EmotionMap(QWidget):
         self.plot.addItem(self.scatter)
         self.roi = pg.RectROI([0.1, 0.1], [0.5, 0.5], pen=pg.mkPen((40, 160, 90), width=2))
         self.plot.addItem(self.roi)
+        self.lasso_path: list[tuple[float, float]] = []  # V-A points of the lasso, in drawing order
+        self._drawing = False
+        self.lasso_curve = pg.PlotDataItem(pen=pg.mkPen((40, 160, 90), width=2))
+        self.plot.addItem(self.lasso_curve)
+        self.lasso = QPushButton("Lasso")
+        self.lasso.setCheckable(True)
+        self.lasso.setToolTip("Draw around tracks with the mouse to select them (off: the green rectangle selects)")
+        self.lasso.toggled.connect(self._lasso_mode)
+        self.plot.viewport().installEventFilter(self)
         self.quadrant = QComboBox()
         self.quadrant.addItems(list(QUADRANTS))
         self.word = QComboBox()
@@ -85,14 +95,14 @@ class EmotionMap(QWidget):
         self.quadrant.currentIndexChanged.connect(self.refresh)
         self.word.currentIndexChanged.connect(self.refresh)
         save = QPushButton("Selection -> playlist...")
-        save.setToolTip("Save the tracks inside the green rectangle as an M3U playlist")
+        save.setToolTip("Save the selected tracks (inside the rectangle or the lasso) as an M3U playlist")
         save.clicked.connect(lambda: self.save_playlist())
         self.similar = QListWidget()
         self.similar.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(256)))
         self.similar_title = QLabel("More like this: play a track")
         self.count = QLabel()
         top = QHBoxLayout()
-        for w in (QLabel("Show"), self.quadrant, self.word, save, self.count):
+        for w in (QLabel("Show"), self.quadrant, self.word, self.lasso, save, self.count):
             top.addWidget(w)
         top.addStretch()
         side = QVBoxLayout()
@@ -139,9 +149,45 @@ class EmotionMap(QWidget):
             self.play_requested.emit(self.shown[spots[0].data()].path)
 
     def selection(self) -> list[MapPoint]:
+        if self.lasso.isChecked():
+            if len(self.lasso_path) < 3:
+                return []
+            poly = QPolygonF([QPointF(v, a) for v, a in self.lasso_path])
+            return [p for p in self.shown if poly.containsPoint(QPointF(p.valence, p.arousal), Qt.FillRule.OddEvenFill)]
         x, y = self.roi.pos()
         w, h = self.roi.size()
         return [p for p in self.shown if x <= p.valence <= x + w and y <= p.arousal <= y + h]
+
+    # -- lasso ----------------------------------------------------------------------------------
+    def _lasso_mode(self, on: bool) -> None:
+        self.roi.setVisible(not on)
+        self.lasso_path = []
+        self.lasso_curve.setData([], [])
+        self.plot.setMouseEnabled(x=not on, y=not on)  # dragging draws instead of panning
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
+        if not self.lasso.isChecked() or ev.type() not in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
+                                                            QEvent.Type.MouseButtonRelease):
+            return super().eventFilter(obj, ev)
+        if ev.type() == QEvent.Type.MouseButtonPress and ev.button() == Qt.MouseButton.LeftButton:
+            self._drawing = True
+            self.lasso_path = [self._to_va(ev)]
+        elif ev.type() == QEvent.Type.MouseMove and self._drawing:
+            self.lasso_path.append(self._to_va(ev))
+        elif ev.type() == QEvent.Type.MouseButtonRelease and self._drawing:
+            self._drawing = False
+            self.lasso_path.append(self._to_va(ev))
+            n = len(self.selection())
+            self.count.setText(f"{len(self.shown)} tracks, {n} in the lasso")
+        else:
+            return super().eventFilter(obj, ev)
+        closed = self.lasso_path + self.lasso_path[:1] if not self._drawing else self.lasso_path
+        self.lasso_curve.setData([v for v, _ in closed], [a for _, a in closed])
+        return True
+
+    def _to_va(self, ev) -> tuple[float, float]:
+        pt = self.plot.plotItem.vb.mapSceneToView(self.plot.mapToScene(ev.position().toPoint()))
+        return float(pt.x()), float(pt.y())
 
     def save_playlist(self, path: str | None = None) -> int:
         sel = self.selection()

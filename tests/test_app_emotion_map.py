@@ -1,6 +1,9 @@
 """The library emotion map: points, filters, selection to M3U, more like this, click to play."""
 
 import pytest
+from PySide6.QtCore import QPoint, Qt
+
+import pyqtgraph as pg
 
 from app.emotion_map import EmotionMap, MapPoint, nearest
 from damer_core.emotions import load_emotion_terms
@@ -47,3 +50,28 @@ def test_more_like_this_and_click_to_play(emap, qtbot):
     with qtbot.waitSignal(emap.play_requested) as sig:
         emap._clicked(emap.scatter, [emap.scatter.points()[2]])
     assert sig.args[0] == "/m/c.flac"
+
+
+def test_lasso_drawn_with_the_mouse_selects_what_it_encloses(emap, qtbot, tmp_path):
+    emap.resize(900, 700)
+    qtbot.waitExposed(emap)
+    emap.lasso.setChecked(True)
+    assert not emap.roi.isVisible()
+    view, vb = emap.plot, emap.plot.plotItem.vb
+
+    def pixel(v, a):
+        return view.mapFromScene(vb.mapViewToScene(pg.QtCore.QPointF(v, a)))
+
+    # a pentagon around B (-0.5, 0.5) and C (-0.4, -0.7), away from A and D
+    corners = [(-0.95, 0.9), (-0.2, 0.9), (-0.1, 0.0), (-0.2, -0.95), (-0.95, -0.95)]
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=pixel(*corners[0]))
+    for (v0, a0), (v1, a1) in zip(corners, corners[1:] + corners[:1]):
+        for t in (0.25, 0.5, 0.75, 1.0):
+            qtbot.mouseMove(view.viewport(), pixel(v0 + t * (v1 - v0), a0 + t * (a1 - a0)))
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=pixel(*corners[0]))
+    assert sorted(p.title for p in emap.selection()) == ["B", "C"]
+    assert "2 in the lasso" in emap.count.text()
+    assert emap.save_playlist(str(tmp_path / "lasso.m3u")) == 2
+    assert vb.viewRange()[0] == pytest.approx([-1.2, 1.2], abs=0.3)  # drawing did not pan the view
+    emap.lasso.setChecked(False)
+    assert emap.roi.isVisible() and emap.lasso_path == []
