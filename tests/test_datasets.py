@@ -116,8 +116,9 @@ def test_missing_column_is_named(tmp_path):
 def test_generic_csv_scales_resolves_and_guards_paths(tmp_path):
     write_song(tmp_path / "music" / "a.wav", True, True, seed=1)
     write_song(tmp_path / "music" / "sub" / "b.wav", False, False, seed=2)
+    write_song(tmp_path / "music" / "c.wav", False, True, seed=3)
     csv = tmp_path / "music" / "labels.csv"
-    csv.write_text(f"path,valence,arousal\na.wav,9,1\nsub/b.wav,5,7\n{tmp_path / 'music' / 'a.wav'},1,9\n")
+    csv.write_text(f"path,valence,arousal\na.wav,9,1\nsub/b.wav,5,7\n{tmp_path / 'music' / 'c.wav'},1,9\n")
     tracks, desc = load_labels_csv(csv, "1..9")
     assert [t.valence for t in tracks] == [1.0, 0.0, -1.0] and [t.arousal for t in tracks] == [-1.0, 0.5, 1.0]
     assert tracks[1].path == (tmp_path / "music" / "sub" / "b.wav").resolve()
@@ -130,6 +131,20 @@ def test_generic_csv_scales_resolves_and_guards_paths(tmp_path):
     csv.write_text("path,valence,arousal\na.wav,high,0.2\n")
     with pytest.raises(DatasetError, match="row 2: valence is not a number"):
         load_labels_csv(csv)
+
+
+def test_several_curators_of_one_track_are_averaged_into_one_track(tmp_path):
+    write_song(tmp_path / "a.wav", True, True, seed=1)
+    write_song(tmp_path / "b.wav", False, False, seed=2)
+    csv = tmp_path / "labels.csv"  # the app's export: one row per curator (a.wav twice, once by absolute path)
+    csv.write_text(f"path,valence,arousal,curator,n_points\na.wav,0.6,0.2,ann,40\nb.wav,-0.5,-0.5,ann,30\n"
+                   f"{tmp_path / 'a.wav'},0.2,0.6,kim,35\n")
+    tracks, desc = load_labels_csv(csv)
+    assert desc["rows"] == 3 and len(tracks) == 2
+    a = next(t for t in tracks if t.path.name == "a.wav")
+    assert a.valence == pytest.approx(0.4) and a.arousal == pytest.approx(0.4)
+    fs = load_dataset(csv)
+    assert fs.n_tracks == 2  # a.wav once: never in both the training and the test split
 
 
 def test_labels_json_export_and_unreadable_track_is_skipped(tmp_path):

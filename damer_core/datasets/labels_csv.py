@@ -1,6 +1,7 @@
 """The generic labels CSV (``path,valence,arousal`` + a declared scale) and the app's own label
 export (the same columns in [-1, 1], or its JSON form). Relative paths resolve against the
-file's folder and may not climb out of it; absolute paths are taken as written."""
+file's folder and may not climb out of it; absolute paths are taken as written. Several rows for
+one file are averaged into one track."""
 
 from __future__ import annotations
 
@@ -22,6 +23,22 @@ def resolve_track_path(root: Path, raw: str, source: Path, row: int) -> Path:
     return resolved
 
 
+def merge_annotators(tracks: list[LabelledTrack]) -> list[LabelledTrack]:
+    """One track per file: rows naming the same file (several curators, or one curator's redone
+    label) are averaged, as Memo2496 averages its annotators, so a track is never trained on twice
+    or split across train and test."""
+    groups: dict[Path, list[LabelledTrack]] = {}
+    for t in tracks:
+        groups.setdefault(t.path, []).append(t)
+    merged = []
+    for path, group in groups.items():
+        v = [t.valence for t in group if math.isfinite(t.valence)]
+        a = [t.arousal for t in group if math.isfinite(t.arousal)]
+        merged.append(LabelledTrack(path, sum(v) / len(v) if v else math.nan, sum(a) / len(a) if a else math.nan,
+                                    group[0].track_id))
+    return merged
+
+
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
     table = read_table(path, ["path", "valence", "arousal"])
     root = path.parent
@@ -32,7 +49,8 @@ def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrac
         tracks.append(LabelledTrack(resolve_track_path(root, r["path"], path, i), float(v), float(a), r["path"]))
     if not tracks:
         raise DatasetError(f"{path.name}: has a header but no rows")
-    return tracks, {"name": path.stem, "format": "csv", "root": str(root), "scale": scale}
+    merged = merge_annotators(tracks)
+    return merged, {"name": path.stem, "format": "csv", "root": str(root), "scale": scale, "rows": len(tracks)}
 
 
 def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
@@ -48,4 +66,6 @@ def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
     bad = [t.track_id for t in tracks if not (math.isfinite(t.valence) and math.isfinite(t.arousal))]
     if bad:
         raise DatasetError(f"{path.name}: labels that are not numbers for {', '.join(bad[:3])}")
-    return tracks, {"name": path.stem, "format": "labels-json", "root": str(path.parent), "scale": "-1..1"}
+    merged = merge_annotators(tracks)
+    return merged, {"name": path.stem, "format": "labels-json", "root": str(path.parent), "scale": "-1..1",
+                    "rows": len(tracks)}
