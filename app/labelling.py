@@ -144,7 +144,7 @@ class LabellingController(QObject):
             self.label_saved.emit(self.path)
 
     def finish(self) -> None:
-        """Close the current label (its points are already saved)."""
+        """Close the current label (its points are saved, or queued for a retry if the database is locked)."""
         self.pen = None
         self.timer.stop()
         if self.recorder is not None:

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         lock.acquire()
         window = MainWindow(default_db_path())
     except LibraryLocked as e:
+        lock.release()
         print(f"damer-explorer: {e}", file=sys.stderr, flush=True)
         if not smoke:
             QMessageBox.critical(None, "DAMER Explorer", str(e))
