@@ -322,9 +322,13 @@ class MainWindow(QMainWindow):
         self.analyser.cancel()
 
     # -- models and analysis --------------------------------------------------------------------
-    def _update_model_state(self) -> None:
+    def usable_model(self) -> str:
+        """The active model's path, or "" when none is set or its file is gone."""
         model = self.settings.active_model
-        if not model or not Path(model).is_file():
+        return model if model and Path(model).is_file() else ""
+
+    def _update_model_state(self) -> None:
+        if not self.usable_model():
             self.circle.clear(NO_MODEL)
 
     def import_model(self, path: str | None = None) -> None:
@@ -422,15 +426,15 @@ class MainWindow(QMainWindow):
             self.training = TrainingPanel(
                 labels_export=lambda path: export_labels(self.db, path),
                 library_folders=lambda: [p for _, p in self.db.folders()],
-                active_model=lambda: self.settings.active_model if Path(self.settings.active_model or "").is_file() else "")
+                active_model=self.usable_model)
             self.training.activate_requested.connect(self.import_model)
             self.training.resize(1400, 760)
         self.training.show()
         self.training.raise_()
 
     def analyse_library(self) -> None:
-        model = self.settings.active_model
-        if not model or not Path(model).is_file():
+        model = self.usable_model()
+        if not model:
             self.circle.clear(NO_MODEL)
             self.statusBar().showMessage("No model to analyse with: import or train one first", 8000)
             return
@@ -499,9 +503,9 @@ class MainWindow(QMainWindow):
         self._views_job = job.start()
 
     def _load_trajectory(self) -> None:
-        model = self.settings.active_model
+        model = self.usable_model()
         self.trajectory = None
-        if not model or not Path(model).is_file():
+        if not model:
             self.circle.clear(NO_MODEL)
             return
         traj = self.db.trajectory(self.current_track_id, model) if self.current_track_id >= 0 else None
