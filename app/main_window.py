@@ -30,8 +30,8 @@ from app.views import SpectrogramViews
 from app.workers import Worker
 from damer_core.emotions import load_emotion_terms, nearest_term
 
-NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`, then use\n"
-            "Model > Import model bundle...")
+NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`,\n"
+            "then Model > Import model bundle...")
 
 
 class MainWindow(QMainWindow):
