@@ -252,10 +252,12 @@ def load_for_model(path: str | os.PathLike, sample_rate: int = MODEL_SAMPLE_RATE
 
 
 def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, length_s: float = 60.0,
-                   path: str | os.PathLike = "<audio>") -> np.ndarray:
+                   path: str | os.PathLike = "<audio>", min_length_s: float | None = None) -> np.ndarray:
     """The model segment (SPEC section 3): ``start_s`` to ``start_s + length_s`` when the track is
-    long enough; the last ``length_s`` when it is not; a shorter track repeated to ``length_s``
-    (never padded with silence). Under 3 s raises :class:`AudioError`."""
+    long enough; the last ``length_s`` when it is not. A shorter track is repeated (never padded
+    with silence) to ``min_length_s``: the whole segment by default (the ``paper`` preset's fixed
+    60 s input); with ``min_length_s`` one model window (``clip``), so a 30 s clip stays 30 s and
+    gives no repeated windows. Under 3 s raises :class:`AudioError`."""
     n = y.shape[0]
     seg = int(round(length_s * sample_rate))
     start = int(round(start_s * sample_rate))
@@ -265,5 +267,8 @@ def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, lengt
         return y[start:start + seg]
     if n >= seg:
         return y[n - seg:]
-    reps = -(-seg // n)
-    return np.tile(y, reps)[:seg]
+    need = seg if min_length_s is None else min(seg, int(np.ceil(min_length_s * sample_rate)))
+    if n >= need:
+        return y
+    reps = -(-need // n)
+    return np.tile(y, reps)[:need]

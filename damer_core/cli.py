@@ -16,6 +16,9 @@ class UsageError(Exception):
     """Bad input the user can fix; printed as one line, exit status 2."""
 
 
+BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
+
+
 def _add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", choices=["human", "jsonl", "none"], default="human",
                    help="progress bars on stderr (human), JSON lines on stdout (jsonl, see docs/progress.md), or nothing")
@@ -71,10 +74,13 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 # -- train ------------------------------------------------------------------------------------
 def _train_config(args):
-    from damer_core.training.config import TrainConfig
+    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
 
     tcfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
-    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    if getattr(args, "init", None) and not args.config:  # fine-tuning adjusts a model, it does not replace it
+        tcfg = replace(tcfg, **FINE_TUNE_DEFAULTS)
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
     tcfg = replace(tcfg, **{k: v for k, v in flags.items() if v is not None})
     if args.dims:
         dims = tuple(d.strip() for d in args.dims.split(",") if d.strip())
@@ -84,6 +90,8 @@ def _train_config(args):
         tcfg = replace(tcfg, dims=dims)
     if args.no_amp:
         tcfg = replace(tcfg, amp=False)
+    if args.no_band_embedding:
+        tcfg = replace(tcfg, band_embedding=False)
     if args.ablation:
         tcfg = tcfg.with_ablation([m.strip().lower() for m in args.ablation.split(",") if m.strip()])
     if tcfg.epochs < 1 or tcfg.batch_size < 1:
@@ -113,8 +121,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("train needs --dataset (or --resume with --out of an interrupted run)")
     if args.resume and not args.out:
         raise UsageError("--resume needs --out: the folder of the run to continue")
+    from damer_core.builtin import default_checkpoint
+
     out = Path(args.out) if args.out else _default_out(args)
-    train(_data_args(args), _train_config(args), out, args.device, Progress(args.progress), init=args.init,
+    init = default_checkpoint(None if args.init == BUILTIN else args.init) if args.init else None
+    train(_data_args(args), _train_config(args), out, args.device, Progress(args.progress), init=init,
           resume=args.resume, cache=_cache(args))
     return 0
 
@@ -122,9 +133,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="Memo2496-style arrays folder, PMEmo / 1000 Songs / DEAM folder, labels .csv or .json")
-    g.add_argument("--format", default="auto", choices=["auto", "arrays", "pmemo", "emomusic", "deam", "csv", "labels-json"])
+    g.add_argument("--format", default="auto", choices=["auto", "arrays", "pmemo", "emomusic", "deam", "4q", "csv", "labels-json"])
     g.add_argument("--scale", choices=["-1..1", "1..9", "0..1"], help="label scale of a CSV (default -1..1) or of arrays")
-    g.add_argument("--preset", default="clip", choices=["clip", "paper"], help="feature recipe for audio data sets")
+    g.add_argument("--preset", default="clip", choices=["clip", "context", "paper"],
+                   help="feature recipe for audio data sets (SPEC section 4)")
     g.add_argument("--unlabelled", help="folder of unlabelled audio for PCL's pseudo-labels (e.g. your library)")
     _add_cache(p)
     g = p.add_argument_group("training (defaults: the paper's settings)")
@@ -136,6 +148,10 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dims", help="arousal, valence or arousal,valence (default both)")
     g.add_argument("--ablation", help="modules to switch off, comma-separated: dsaf, pcl, saml")
     g.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    g.add_argument("--no-band-embedding", action="store_true",
+                   help="the paper's literal DSAF without the per-band embedding (see SPEC section 5)")
+    g.add_argument("--val-fraction", type=float, help="share of the tracks in the validation part (default 0.15)")
+    g.add_argument("--test-fraction", type=float, help="share of the tracks in the test part (default 0.3)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     _add_progress(p)
 
@@ -191,34 +207,51 @@ def _paper_row(name: str) -> list[tuple[str, dict]]:
 
 
 def _evaluate_bundle(args) -> int:
-    import torch
-
     from damer_core.checkpoint import build_models, load_checkpoint
-    from damer_core.datasets import load_dataset, stratified_track_split
+    from damer_core.datasets import load_dataset
+    from damer_core.evaluation import PART_NAMES, format_report, score_bundle
     from damer_core.features import FeatureConfig
     from damer_core.progress import Progress
-    from damer_core.training.trainer import evaluate_heads
 
     bundle = load_checkpoint(args.checkpoint)
     models = build_models(bundle, args.checkpoint)
     cfg = FeatureConfig.from_dict(bundle["feature_config"])
     fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), _cache(args))
+    part = "all" if args.all else args.part
+    report = score_bundle(bundle, models, fs, part)
     tc = bundle.get("train_config", {})
-    result = {}
-    for dim, model in models.items():
-        if args.all:
-            import numpy as np
-
-            idx = np.flatnonzero(~np.isnan(fs.values(dim)))
-        else:
-            _, idx = stratified_track_split(fs, dim, int(tc.get("seed", 0)), float(tc.get("test_fraction", 0.3)))
-        result[dim] = evaluate_heads(model, fs, idx, fs.binary(dim), torch.device("cpu"))
-    split = "all labelled tracks" if args.all else "held-out 30% split"
-    rows = [(f"{h} head", _collect([result], h)) for h in ("mel", "coch")] + [("DAMER (fused)", _collect([result], "fuse"))]
-    print(format_table(rows + _paper_row(fs.description.get("name", "")),
-                       f"{Path(args.checkpoint).name} on {fs.description.get('name', args.dataset)} ({split}, %)"))
+    how = "" if part == "all" else (f", split by {'artist/group' if fs.group is not None else 'track'}, "
+                                    f"seed {tc.get('seed', 0)}")
+    name = fs.description.get("name", args.dataset)
+    print(format_report(report, f"{Path(args.checkpoint).name} on {name}: {PART_NAMES[part]}{how}"))
+    for dim, d in report["dimensions"].items():
+        if d["n_tracks"] < 10:
+            print(f"warning: {dim}: only {d['n_tracks']} tracks in this part; the figures are unreliable")
+    paper = _paper_row(name)
+    if paper:
+        print(format_table(paper, "For comparison: the paper's DAMER row (its own 70/30 split, %)"))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from damer_core.baseline import linear_probe
+    from damer_core.datasets import load_dataset, split_tracks
+    from damer_core.evaluation import format_report, probe_report
+    from damer_core.features import preset
+    from damer_core.progress import Progress
+
+    tcfg = _train_config(args)
+    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), Progress(args.progress), _cache(args))
+    split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
+    report = probe_report(linear_probe(fs, split, tcfg.dims))
+    by = "artist/group" if split.by_group else "track"
+    name = fs.description.get("name", args.dataset)
+    print(format_report(report, f"Linear probe (per-band mean/std + logistic regression, C chosen on validation) "
+                                f"on {name}: test part, split by {by}, seed {tcfg.seed}, preset {args.preset}"))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
     return 0
 
 
@@ -228,7 +261,7 @@ def _train_and_score(args, tcfg, out: Path) -> dict:
     from damer_core.training.run import train
 
     best = train(_data_args(args), tcfg, out, args.device, Progress(args.progress), cache=_cache(args))
-    return {d: e["metrics"] for d, e in load_checkpoint(best)["dimensions"].items()}
+    return {d: e["metrics"]["test"] for d, e in load_checkpoint(best)["dimensions"].items()}
 
 
 ABLATION_GRID = [  # Table V rows: modules switched ON
@@ -253,12 +286,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             results = [_train_and_score(args, replace(tcfg.with_ablation(off), seed=tcfg.seed + s),
                                         root / f"{'+'.join(on)}-seed{tcfg.seed + s}") for s in range(args.seeds)]
             rows.append(("+".join(on), _collect(results, "fuse")))
-        print(format_table(rows, f"Ablation (Table V style) on {name}, {args.seeds} seed(s), %"))
+        print(format_table(rows, f"Ablation (Table V style) on {name}, test part, {args.seeds} seed(s), %"))
+        print(f"Switched by the rows: DSAF, PCL, SAML. Always on: {tcfg.always_on}.")
         return 0
     results = [_train_and_score(args, replace(tcfg, seed=tcfg.seed + s), root / f"seed{tcfg.seed + s}")
                for s in range(args.seeds)]
     rows = [(f"{h} head", _collect(results, h)) for h in ("mel", "coch")] + [("DAMER (fused)", _collect(results, "fuse"))]
-    print(format_table(rows + _paper_row(name), f"DAMER on {name}, {args.seeds} seed(s), mean ± std, %"))
+    print(format_table(rows + _paper_row(name), f"DAMER on {name}, test part (epoch chosen on validation), {args.seeds} seed(s), mean ± std, %"))
     return 0
 
 
@@ -271,7 +305,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from damer_core.progress import Progress
     from damer_core.training.distributed import resolve_device
 
-    predictor = Predictor(args.checkpoint, str(resolve_device(args.device)), _cache(args))
+    from damer_core.builtin import default_checkpoint
+
+    predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), _cache(args))
     inputs = list(args.files)
     if args.files_from:
         inputs += [line.strip() for line in Path(args.files_from).read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -302,18 +338,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
         out.write("\n")
     else:
         w = csv.writer(out)
+        cell = lambda x: "" if x is None else f"{x:.4f}"  # noqa: E731 - empty: not predicted by this bundle
         if args.format == "csv":
             w.writerow(["path", "valence", "arousal", "confidence", "duration", "error"])
             for r in results:
-                w.writerow([r["path"]] + [f"{r[k]:.4f}" if k in r else "" for k in ("valence", "arousal", "confidence", "duration")]
+                w.writerow([r["path"]] + [cell(r.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
                            + [r.get("error", "")])
-        else:
-            w.writerow(["path", "t", "valence", "arousal", "confidence"])
+        else:  # raw window values, then the smoothed ones the app shows
+            w.writerow(["path", "t", "valence", "arousal", "confidence",
+                        "valence_smoothed", "arousal_smoothed", "confidence_smoothed"])
             for r in results:
-                tr = r.get("trajectory")
-                if tr:
-                    for row in zip(tr["t"], tr["valence"], tr["arousal"], tr["confidence"]):
-                        w.writerow([r["path"]] + [f"{x:.4f}" for x in row])
+                raw, sm = r.get("trajectory_raw"), r.get("trajectory")
+                if raw:
+                    for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],
+                                   sm["valence"], sm["arousal"], sm["confidence"]):
+                        w.writerow([r["path"]] + [cell(x) for x in row])
     return 1 if failed and failed == len(results) else 0
 
 
@@ -324,42 +363,68 @@ def _bundle_summary(b: dict) -> dict:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from damer_core.builtin import default_checkpoint, is_builtin
     from damer_core.checkpoint import BundleError, load_checkpoint
 
+    paths = args.checkpoint or [default_checkpoint(None)]
     if args.jsonl:  # the app's model registry: every bundle, each a line, bad ones with the reason
-        for path in args.checkpoint:
+        for path in paths:
             try:
                 b = load_checkpoint(path)
-                print(json.dumps({"event": "info", "path": path, **_bundle_summary(b)}, default=str), flush=True)
+                print(json.dumps({"event": "info", "path": path, "builtin": is_builtin(path), **_bundle_summary(b)},
+                                 default=str), flush=True)
             except BundleError as e:
                 print(json.dumps({"event": "bundle_error", "path": path, "message": str(e)}), flush=True)
         return 0
-    if len(args.checkpoint) != 1:
+    if len(paths) != 1:
         raise UsageError("info takes one checkpoint (or several with --jsonl)")
-    args.checkpoint = args.checkpoint[0]
-    b = load_checkpoint(args.checkpoint)
+    path = paths[0]
+    b = load_checkpoint(path)
     if args.json:
-        print(json.dumps(_bundle_summary(b), indent=2, default=str))
+        print(json.dumps({"builtin": is_builtin(path), **_bundle_summary(b)}, indent=2, default=str))
         return 0
-    fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
-    print(f"{Path(args.checkpoint).name}: DAMER bundle v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, "
-          f"created {b.get('created', '?')})")
-    print(f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
-          f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands")
-    print(f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
-          f"cross-attention {'on' if mc['cross_attention'] else 'off'}")
-    mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
-    print(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
-          f"seed {tc.get('seed', '?')}, modules {mods}")
-    print(f"  data: {data.get('name', '?')} ({data.get('format', '?')}), {data.get('n_tracks', '?')} tracks, "
-          f"{data.get('n_samples', '?')} windows")
-    for dim, entry in b["dimensions"].items():
-        m = entry.get("metrics", {}).get("fuse", {})
-        print(f"  {dim}: epoch {entry.get('epoch', '?')}, val acc {m.get('acc', float('nan')):.4f} "
-              f"f1 {m.get('f1', float('nan')):.4f} auc {m.get('auc', float('nan')):.4f}")
-    if "resume" in b:
-        print("  resumable: yes (a last.pt checkpoint)")
+    print("\n".join(describe_bundle(b, path)))
     return 0
+
+
+def describe_bundle(b: dict, path: str) -> list[str]:
+    """`damer-core info` text: configs, data, split and each dimension's validation and test figures."""
+    from damer_core.builtin import is_builtin
+    from damer_core.training.run import fmt_metric
+
+    fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
+    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: DAMER bundle "
+             f"v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, created {b.get('created', '?')})",
+             f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
+             f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
+             f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
+             f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
+             f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"]
+    mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
+    lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
+                 f"seed {tc.get('seed', '?')}, modules {mods}")
+    lines.append(f"  data: {data.get('name', '?')} ({data.get('format', '?')}), {data.get('n_tracks', '?')} tracks, "
+                 f"{data.get('n_samples', '?')} windows")
+    split = b.get("split")
+    if split:
+        lines.append(f"  split by {split['by']}: {split['train']} train / {split['val']} validation / {split['test']} test tracks")
+    for dim, entry in b["dimensions"].items():
+        metrics = entry.get("metrics", {})
+        if "fuse" in metrics:  # a bundle from before the validation part: one "held-out" report
+            metrics = {"held-out": metrics}
+        parts = []
+        for part, report in metrics.items():
+            m = report.get("fuse", {})
+            name = {"val": "validation", "test": "test"}.get(part, part)
+            parts.append(f"{name} acc {fmt_metric(m.get('acc'))} f1 {fmt_metric(m.get('f1'))} auc {fmt_metric(m.get('auc'))}")
+        temp = f", temperature {entry['temperature']:.2f}" if "temperature" in entry else ""
+        lines.append(f"  {dim}: epoch {entry.get('epoch', '?')}{temp}; " + "; ".join(parts))
+    for part, q in b.get("quadrant", {}).items():
+        lines.append(f"  quadrants, {'validation' if part == 'val' else part} ({q['n']} tracks): "
+                     f"acc {fmt_metric(q['acc'])} macro-F1 {fmt_metric(q['macro_f1'])}")
+    if "resume" in b:
+        lines.append("  resumable: yes (a last.pt checkpoint)")
+    return lines
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -371,6 +436,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from damer_core.training.config import FINE_TUNE_DEFAULTS
+
     parser = argparse.ArgumentParser(prog="damer-core",
                                      description="DAMER music-emotion model: features, training, evaluation, prediction.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -378,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("features", help="pre-extract model features for audio files or folders into the cache")
     p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    p.add_argument("--preset", default="clip", choices=["clip", "paper"])
+    p.add_argument("--preset", default="clip", choices=["clip", "context", "paper"])
     p.add_argument("--trajectory", action="store_true", help="also cache the whole-track frame sequence")
     _add_cache(p)
     _add_progress(p)
@@ -388,12 +455,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p)
     p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default runs/<data>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune from this bundle (its feature recipe is used)")
+    p.add_argument("--init", metavar="CHECKPOINT", nargs="?", const=BUILTIN,
+                   help="fine-tune from this bundle, or from the built-in model when no file is named; "
+                        "fine-tuning defaults to {epochs} epochs at lr {lr:g}".format(**FINE_TUNE_DEFAULTS))
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="Table II style report: score a bundle, or train N seeds; --ablation-table for Table V")
     _add_train_options(p)
-    p.add_argument("--checkpoint", help="score this bundle on --dataset's held-out split instead of training")
+    p.add_argument("--checkpoint", help="score this bundle on a part of --dataset instead of training")
+    p.add_argument("--part", choices=["test", "val", "train", "all"], default="test",
+                   help="with --checkpoint: the part of the bundle's own split to score (default test)")
     p.add_argument("--all", action="store_true", help="with --checkpoint: score on every labelled track (another data set)")
     p.add_argument("--seeds", type=int, default=1, help="train this many seeds and report mean ± std")
     p.add_argument("--ablation-table", action="store_true", help="run the Table V grid of modules")
@@ -401,10 +472,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="with --checkpoint: also write the metrics to this JSON file")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("baseline", help="a linear probe on per-band statistics, scored on the test part of the same split")
+    _add_train_options(p)
+    p.add_argument("--json", help="also write the report to this JSON file")
+    p.set_defaults(func=cmd_baseline)
+
     p = sub.add_parser("predict", help="static V-A, confidence and trajectory for audio files")
     p.add_argument("files", nargs="*", help="audio files or folders")
     p.add_argument("--files-from", help="a text file listing audio files, one per line")
-    p.add_argument("--checkpoint", required=True, help="a model bundle (best.pt)")
+    p.add_argument("--checkpoint", help="a model bundle (best.pt); default: the built-in model")
     p.add_argument("--format", choices=["json", "csv", "trajectory-csv"], default="json")
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
@@ -415,8 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("devices", help="the devices training can use, one JSON line each (CUDA GPUs by name, then the CPU)")
     p.set_defaults(func=cmd_devices)
 
-    p = sub.add_parser("info", help="what a bundle holds: configs, data, metrics")
-    p.add_argument("checkpoint", nargs="+")
+    p = sub.add_parser("info", help="what a bundle holds: configs, data, metrics (default: the built-in model)")
+    p.add_argument("checkpoint", nargs="*")
     p.add_argument("--json", action="store_true")
     p.add_argument("--jsonl", action="store_true", help="one JSON line per bundle; unreadable ones say why")
     p.set_defaults(func=cmd_info)

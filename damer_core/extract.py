@@ -37,20 +37,25 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 }
 
 
+# The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
+# short tracks are no longer repeated to 60 s), so an older entry is never served.
+CACHE_KINDS = {"frames": "frames", "train": "train.v2", "display": "display"}
+
+
 def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str, ...],
                    cache: FeatureCache | None = None) -> dict[str, dict[str, np.ndarray]]:
     """``{kind: arrays}`` for each of ``kinds`` ("frames", "train", "display"), from the cache or
     computed from one decode of the file."""
     cache = cache if cache is not None else FeatureCache()
     cfgs = {k: (DISPLAY if k == "display" else cfg) for k in kinds}
-    out = {k: cache.get(path, cfgs[k], k) for k in kinds}
+    out = {k: cache.get(path, cfgs[k], CACHE_KINDS[k]) for k in kinds}
     missing = [k for k, v in out.items() if v is None]
     if missing:
         y = load_for_model(path, cfg.sample_rate)
         for k in missing:
             out[k] = KINDS[k](y, cfgs[k], str(path))
             try:
-                cache.put(path, cfgs[k], k, out[k])
+                cache.put(path, cfgs[k], CACHE_KINDS[k], out[k])
             except OSError:
                 pass  # a full or read-only cache must not stop the work; the result is still good
     return out

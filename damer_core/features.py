@@ -37,7 +37,7 @@ class FeatureConfig:
     center: bool = True
     n_frames: int = 87
     train_hop_frames: int = 86  # windows cut from a track's segment for training (1 s clips)
-    trajectory_hop_frames: int = 43  # one V-A point per 0.5 s
+    trajectory_hop_frames: int = 43  # unused since trajectories use an exact 0.5 s grid; kept so bundles load
     n_mels: int = 128
     n_gammatone: int = 84
     gammatone_fmin: float = C1_HZ
@@ -55,10 +55,6 @@ class FeatureConfig:
     def window_seconds(self) -> float:
         """Audio covered by one T-frame model window."""
         return ((self.n_frames - 1) * self.hop_length + (0 if self.center else self.frame_length)) / self.sample_rate
-
-    @property
-    def trajectory_hop_seconds(self) -> float:
-        return self.trajectory_hop_frames * self.hop_length / self.sample_rate
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,7 +80,13 @@ PAPER = FeatureConfig(
     name="paper", frame_length=30_000, hop_length=15_000, n_fft=60_000, center=False,
     train_hop_frames=87, trajectory_hop_frames=1,
 )
-PRESETS = {"clip": CLIP, "paper": PAPER}
+# `context` [decision, SPEC section 4]: the `clip` framing rule with N = 2048 (hop 1024, FFT 4096), so
+# one 87-frame window covers 4 s instead of 1 s, with 4x finer frequency resolution (neighbouring
+# semitones are resolved down to about middle C instead of about C6). Training windows start every
+# 43 frames (2 s). The built-in 4Q model uses it: 1 s holds little of the harmony and rhythm that
+# valence depends on.
+CONTEXT = FeatureConfig(name="context", frame_length=2048, hop_length=1024, n_fft=4096, train_hop_frames=43)
+PRESETS = {"clip": CLIP, "context": CONTEXT, "paper": PAPER}
 # What the user looks at: finer frames, no pre-emphasis (it would tilt the picture), dB.
 DISPLAY = FeatureConfig(
     name="display", frame_length=2048, hop_length=512, n_fft=2048, center=True,
@@ -229,8 +231,13 @@ def sliding_windows(x: np.ndarray, width: int, hop: int) -> np.ndarray:
 def training_windows(track: np.ndarray, cfg: FeatureConfig = CLIP, path: str = "<audio>") -> tuple[np.ndarray, np.ndarray]:
     """The samples a labelled track contributes: its model segment (15-75 s, SPEC section 3) cut
     into T-frame windows every ``train_hop_frames`` (60 one-second clips for ``clip``, one 60 s
-    matrix for ``paper``). Returns copies ``[W, 128, T]``, ``[W, 84, T]``."""
-    seg = select_segment(track, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path)
+    matrix for ``paper``). A track shorter than the segment is used once as it is (a 30 s clip gives
+    30 clips, none repeated) where a window is shorter than the segment; it is repeated only to
+    fill one window (or the ``paper`` preset's fixed 60 s). Returns copies ``[W, 128, T]``, ``[W, 84, T]``."""
+    one_window = cfg.window_seconds + cfg.hop_length / cfg.sample_rate
+    min_length = one_window if one_window < cfg.segment_length_s else None
+    seg = select_segment(track, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path,
+                         min_length_s=min_length)
     seq = frame_sequence(seg, cfg)
     return (np.ascontiguousarray(sliding_windows(seq.mel, cfg.n_frames, cfg.train_hop_frames)),
             np.ascontiguousarray(sliding_windows(seq.coch, cfg.n_frames, cfg.train_hop_frames)))
@@ -244,11 +251,12 @@ def window_end_frame(t_seconds: float, cfg: FeatureConfig) -> int:
 
 
 def trajectory_starts(n_frames_total: int, duration_s: float, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Times (every trajectory hop from 0 s to the end) and, for each, the start frame of the
-    window ending there; windows that would start before 0 or end after the track are clamped to
-    the first / last full window (SPEC section 4)."""
-    hop_s = cfg.trajectory_hop_seconds
-    times = np.arange(0.0, duration_s + 1e-9, hop_s)
+    """Times (an exact 0.5 s grid from 0 s to the end, SPEC section 5) and, for each, the start
+    frame of the window ending there; windows that would start before 0 or end after the track are
+    clamped to the first / last full window (SPEC section 4)."""
+    from damer_core.trajectory import grid
+
+    times = grid(duration_s)
     last_start = n_frames_total - cfg.n_frames
     if last_start < 0:
         raise ValueError(f"{n_frames_total} frames are fewer than one {cfg.n_frames}-frame window")

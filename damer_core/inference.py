@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from damer_core import trajectory
 from damer_core.cache import FeatureCache
 from damer_core.checkpoint import build_models, load_checkpoint
 from damer_core.datasets.base import DIMENSIONS
@@ -18,7 +19,8 @@ from damer_core.features import FeatureConfig, FrameSequence, trajectory_starts
 
 @dataclass
 class WindowPrediction:
-    """Per window and dimension: P(high) from the fused head and the confidence c = r * max p."""
+    """Per window and dimension: calibrated P(high) from the fused head and the confidence
+    c = r * max p. A dimension the bundle does not predict is NaN: never a made-up value."""
 
     probability: dict[str, np.ndarray]
     confidence: dict[str, np.ndarray]
@@ -40,38 +42,57 @@ class WindowPrediction:
         return np.mean([self.confidence[d] for d in self.dims], axis=0)
 
 
+def _json_values(x: np.ndarray, digits: int = 4) -> list:
+    """Rounded floats for JSON, NaN (not predicted) as null."""
+    return [None if not np.isfinite(v) else round(float(v), digits) for v in x]
+
+
 @dataclass
 class Trajectory:
-    times: np.ndarray  # seconds: the window for times[i] ends there (clamped at the edges)
-    valence: np.ndarray  # [-1, 1]
+    """One point per 0.5 s (``times``; the window for ``times[i]`` ends there, clamped at the
+    edges). ``valence``/``arousal`` in [-1, 1] are the raw window predictions; ``smoothed()`` is
+    what the display shows (damer_core.trajectory)."""
+
+    times: np.ndarray
+    valence: np.ndarray
     arousal: np.ndarray
     confidence: np.ndarray  # [0, 1]
 
     def at(self, t: float) -> int:
         """Index of the trajectory point for the moment ``t``."""
-        return int(np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, len(self.times) - 1))
+        return trajectory.index_at(self.times, t)
+
+    def smoothed(self) -> "Trajectory":
+        return Trajectory(self.times, trajectory.smooth(self.valence), trajectory.smooth(self.arousal),
+                          trajectory.smooth(self.confidence))
+
+    def to_dict(self) -> dict:
+        return {"t": self.times.round(3).tolist(), "valence": _json_values(self.valence),
+                "arousal": _json_values(self.arousal), "confidence": _json_values(self.confidence)}
 
 
 @dataclass
 class TrackPrediction:
     path: str
-    valence: float
+    valence: float  # NaN where the bundle does not predict valence
     arousal: float
     confidence: float
     duration: float
-    trajectory: Trajectory
+    trajectory: Trajectory  # raw
+    dims: tuple[str, ...] = DIMENSIONS
 
     def to_dict(self) -> dict:
-        t = self.trajectory
-        return {"path": self.path, "valence": self.valence, "arousal": self.arousal, "confidence": self.confidence,
-                "duration": self.duration,
-                "trajectory": {"t": t.times.round(3).tolist(), "valence": t.valence.round(4).tolist(),
-                               "arousal": t.arousal.round(4).tolist(), "confidence": t.confidence.round(4).tolist()}}
+        """``trajectory`` is the smoothed one the app shows; ``trajectory_raw`` the window values."""
+        v, a = _json_values(np.array([self.valence, self.arousal]), 6)
+        return {"path": self.path, "valence": v, "arousal": a, "confidence": self.confidence,
+                "duration": self.duration, "dimensions": list(self.dims),
+                "smoothing_sigma_s": trajectory.SMOOTHING_SIGMA_S,
+                "trajectory": self.trajectory.smoothed().to_dict(), "trajectory_raw": self.trajectory.to_dict()}
 
 
 class Predictor:
-    """A loaded bundle. Dimensions missing from the bundle predict 0.5 (the circle's centre) with
-    confidence 0, never a made-up value."""
+    """A loaded bundle. Probabilities are calibrated by each dimension's temperature (fitted on the
+    validation part, stored in the bundle; 1.0 for bundles from before calibration)."""
 
     def __init__(self, bundle_path: str | os.PathLike, device: str = "cpu", cache: FeatureCache | None = None):
         import torch
@@ -79,6 +100,7 @@ class Predictor:
         self.path = Path(bundle_path)
         self.bundle = load_checkpoint(self.path)
         self.models = build_models(self.bundle, self.path)
+        self.temperature = {d: float(e.get("temperature", 1.0)) for d, e in self.bundle["dimensions"].items()}
         self.device = torch.device(device)
         for m in self.models.values():
             m.to(self.device)
@@ -95,15 +117,15 @@ class Predictor:
         from damer_core.training.pcl import js_divergence
 
         n = mel.shape[0]
-        prob = {d: np.full(n, 0.5, np.float32) for d in DIMENSIONS}
-        conf = {d: np.zeros(n, np.float32) for d in DIMENSIONS}
+        prob = {d: np.full(n, np.nan, np.float32) for d in DIMENSIONS}
+        conf = {d: np.full(n, np.nan, np.float32) for d in DIMENSIONS}
         with torch.inference_mode():
             for i in range(0, n, batch):
                 m = torch.from_numpy(np.ascontiguousarray(mel[i:i + batch], dtype=np.float32)).to(self.device)
                 c = torch.from_numpy(np.ascontiguousarray(coch[i:i + batch], dtype=np.float32)).to(self.device)
                 for dim, model in self.models.items():
                     out = model(m, c)
-                    p_fuse = torch.softmax(out.z_fuse.float(), dim=-1)
+                    p_fuse = torch.softmax(out.z_fuse.float() / self.temperature[dim], dim=-1)
                     r = torch.exp(-js_divergence(torch.softmax(out.z_mel.float(), -1), torch.softmax(out.z_coch.float(), -1)))
                     prob[dim][i:i + batch] = p_fuse[:, 1].cpu().numpy()
                     conf[dim][i:i + batch] = (r * p_fuse.max(dim=-1).values).cpu().numpy()
@@ -132,5 +154,4 @@ class Predictor:
             seq = FrameSequence(f["mel"], f["coch"])
         traj = self.trajectory_from_frames(seq, duration)
         return TrackPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
-                               float(static.overall_confidence.mean()), duration, traj)
-
+                               float(static.overall_confidence.mean()), duration, traj, tuple(self.models))

@@ -18,8 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path, monkeypatch):
-    """Every test gets its own feature cache and never touches the user's."""
+    """Every test gets its own feature cache and never touches the user's. The built-in model is
+    off unless a test switches it on (tests/test_builtin_model.py): an app test must not start
+    analysing its whole library with it."""
     monkeypatch.setenv("DAMER_CACHE_DIR", str(tmp_path / "feature-cache"))
+    monkeypatch.setenv("DAMER_BUILTIN_MODEL", "none")
     yield
 
 

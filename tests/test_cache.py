@@ -61,7 +61,7 @@ def test_extract_uses_the_cache(tmp_path, monkeypatch):
     views = extract.track_display_views(track, cache)
     assert views.mel_db.shape[0] == 128 and views.coch_db.shape[0] == 84
     mel, coch = extract.track_training_windows(track, CLIP, cache)
-    assert mel.shape == (60, 128, 87) and coch.shape == (60, 84, 87)
+    assert mel.shape == (20, 128, 87) and coch.shape == (20, 84, 87)  # 20 distinct 1 s clips, none repeated
     calls = []
     monkeypatch.setattr(extract, "load_for_model", lambda *a, **k: calls.append(a))
     mel2, _ = extract.track_training_windows(track, CLIP, cache)

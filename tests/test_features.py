@@ -116,6 +116,21 @@ def test_training_windows_cut_sixty_one_second_clips():
     np.testing.assert_array_equal(mel[7], seq.mel[:, 7 * 86: 7 * 86 + 87])
 
 
+def test_a_short_clip_gives_each_distinct_window_once():
+    y = np.random.default_rng(2).normal(size=30 * SR).astype(np.float32)
+    mel, _ = F.training_windows(y, F.CLIP)
+    assert mel.shape[0] == 30  # not 60 with 30 repeats
+    flat = mel.reshape(mel.shape[0], -1)
+    assert len({row.tobytes() for row in flat}) == 30
+    ctx, _ = F.training_windows(y, F.CONTEXT)  # 4 s windows every 2 s
+    assert ctx.shape[0] == 14 and len({w.tobytes() for w in ctx.reshape(14, -1)}) == 14
+    # a track shorter than one window is repeated to fill that window only
+    short = np.random.default_rng(3).normal(size=int(3.5 * SR)).astype(np.float32)
+    assert F.training_windows(short, F.CONTEXT)[0].shape[0] == 1
+    # the paper preset keeps its fixed 60 s input: one matrix from the repeated clip
+    assert F.training_windows(y, F.PAPER)[0].shape[0] == 1
+
+
 def test_sliding_windows_are_views_with_hop():
     x = np.arange(2 * 10, dtype=np.float32).reshape(2, 10)
     w = F.sliding_windows(x, 4, 3)

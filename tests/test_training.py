@@ -17,15 +17,15 @@ from damer_core.training.run import DataArgs, train
 from damer_core.training.trainer import amp_settings
 
 
-def best_metrics(path):
-    return {d: e["metrics"]["fuse"] for d, e in load_checkpoint(path)["dimensions"].items()}
+def best_metrics(path, part="test"):
+    return {d: e["metrics"][part]["fuse"] for d, e in load_checkpoint(path)["dimensions"].items()}
 
 
 @pytest.mark.slow
 def test_damer_learns_arousal_and_valence_from_audio(trained_bundle):
     m = best_metrics(trained_bundle)
-    # held-out tracks, chance is 50 %
-    assert m["arousal"]["acc"] >= 0.9 and m["valence"]["acc"] >= 0.9, m
+    # the test part (never seen in training or in choosing the epoch), chance is 50 %
+    assert m["arousal"]["acc"] >= 0.85 and m["valence"]["acc"] >= 0.85, m
     assert m["arousal"]["auc"] >= 0.9 and m["valence"]["auc"] >= 0.9
     rows = (trained_bundle.parent / "metrics.csv").read_text().splitlines()
     assert len(rows) == 1 + 16 and rows[0].startswith("dim,epoch,lr,loss_total")
@@ -39,7 +39,7 @@ def test_each_module_ablated_still_trains(synth_memo, tmp_path, off):
     bundle = load_checkpoint(best)
     assert bundle["train_config"][off] is False
     assert bundle["model_config"]["cross_attention"] is (off != "dsaf")
-    assert bundle["dimensions"]["valence"]["metrics"]["fuse"]["acc"] >= 0.8
+    assert bundle["dimensions"]["valence"]["metrics"]["test"]["fuse"]["acc"] >= 0.8
 
 
 class StopAfter(Progress):

@@ -6,17 +6,18 @@ from pathlib import Path
 
 from damer_core.datasets.annotated import DEAM_FILES, load_deam, load_emomusic, load_pmemo
 from damer_core.datasets.arrays import find_array_folder, load_arrays
-from damer_core.datasets.base import (
-    DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file, stratified_track_split,
-)
+from damer_core.datasets.base import DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file
+from damer_core.datasets.fourq import ANNOTATIONS as FOURQ_ANNOTATIONS
+from damer_core.datasets.fourq import load_4q
 from damer_core.datasets.labels_csv import load_labels_csv, load_labels_json
+from damer_core.datasets.split import Split, split_tracks
 from damer_core.features import CLIP, FeatureConfig
 from damer_core.progress import Progress
 
-FORMATS = ("auto", "arrays", "pmemo", "emomusic", "deam", "csv", "labels-json")
+FORMATS = ("auto", "arrays", "pmemo", "emomusic", "deam", "4q", "csv", "labels-json")
 
 __all__ = ["DIMENSIONS", "DatasetError", "FeatureSet", "LabelledTrack", "FORMATS", "detect_format",
-           "load_dataset", "load_unlabelled", "stratified_track_split"]
+           "load_dataset", "load_unlabelled", "Split", "split_tracks"]
 
 
 def detect_format(path: Path) -> str:
@@ -32,6 +33,8 @@ def detect_format(path: Path) -> str:
         return "arrays"
     if find_file(path, DEAM_FILES[0]) is not None:
         return "deam"
+    if find_file(path, FOURQ_ANNOTATIONS) is not None:
+        return "4q"
     static = find_file(path, "static_annotations.csv")
     if static is not None:
         with open(static, encoding="utf-8-sig", errors="replace") as f:
@@ -41,7 +44,7 @@ def detect_format(path: Path) -> str:
         if "song_id" in header:
             return "emomusic"
     raise DatasetError(f"{path}: not a recognised data set (expected memo/mel_spec.npy arrays, a PMEmo, "
-                       "1000 Songs or DEAM folder, or a labels .csv/.json)")
+                       "1000 Songs, DEAM or 4Q folder, or a labels .csv/.json)")
 
 
 def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
@@ -52,7 +55,7 @@ def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, 
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "arrays":
         return load_arrays(path, scale)
-    loaders = {"pmemo": load_pmemo, "emomusic": load_emomusic, "deam": load_deam,
+    loaders = {"pmemo": load_pmemo, "emomusic": load_emomusic, "deam": load_deam, "4q": load_4q,
                "csv": lambda p: load_labels_csv(p, scale or "-1..1"), "labels-json": load_labels_json}
     if fmt not in loaders:
         raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -38,6 +38,7 @@ class LabelledTrack:
     valence: float  # [-1, 1]; NaN when unknown
     arousal: float
     track_id: str
+    group: str | None = None  # the artist where the data set knows it: splits keep a group together
 
 
 @dataclass
@@ -49,10 +50,11 @@ class FeatureSet:
     track: np.ndarray  # [N] int: windows of one track share it
     feature_config: FeatureConfig
     description: dict = field(default_factory=dict)
+    group: np.ndarray | None = None  # [N] str: the split group (artist) of each window's track, if known
 
     def __post_init__(self) -> None:
         n = self.mel.shape[0]
-        for name in ("coch", "valence", "arousal", "track"):
+        for name in ("coch", "valence", "arousal", "track") + (("group",) if self.group is not None else ()):
             if getattr(self, name).shape[0] != n:
                 raise DatasetError(f"{name} has {getattr(self, name).shape[0]} rows, mel has {n}")
 
@@ -71,22 +73,6 @@ class FeatureSet:
     def binary(self, dim: str) -> np.ndarray:
         """Labels binarised at the scale's midpoint: 1 where the value is > 0."""
         return (self.values(dim) > 0).astype(np.int64)
-
-
-def stratified_track_split(fs: FeatureSet, dim: str, seed: int, test_fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
-    """Sample indices (train, test): tracks, not windows, are split 70/30 within each class."""
-    values = fs.values(dim)
-    labelled = ~np.isnan(values)
-    tracks, first = np.unique(fs.track[labelled], return_index=True)
-    track_label = (values[labelled][first] > 0).astype(int)
-    rng = np.random.default_rng(seed)
-    test_tracks = []
-    for cls in (0, 1):
-        members = tracks[track_label == cls]
-        members = members[rng.permutation(members.size)]
-        test_tracks.append(members[: int(round(test_fraction * members.size))])
-    is_test = np.isin(fs.track, np.concatenate(test_tracks)) & labelled
-    return np.flatnonzero(labelled & ~is_test), np.flatnonzero(is_test)
 
 
 def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict,
@@ -123,8 +109,12 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     rep = lambda attr: np.repeat([getattr(tracks[i], attr) for i in keep], counts)  # noqa: E731
     desc = {**description, "n_tracks": len(keep), "n_samples": int(mel.shape[0]), "skipped": skipped,
             "feature_preset": cfg.name}
+    groups = None
+    if any(tracks[i].group for i in keep):  # a track without a group is a group of its own
+        groups = np.repeat([tracks[i].group or f"\0track:{tracks[i].track_id}" for i in keep], counts).astype(str)
+        desc["split_group"] = description.get("split_group", "group")
     return FeatureSet(mel, coch, rep("valence").astype(np.float64), rep("arousal").astype(np.float64),
-                      np.repeat(np.arange(len(keep)), counts), cfg, desc)
+                      np.repeat(np.arange(len(keep)), counts), cfg, desc, groups)
 
 
 def find_file(root: Path, name: str) -> Path | None:

@@ -1,7 +1,8 @@
 """The generic labels CSV (``path,valence,arousal`` + a declared scale) and the app's own label
 export (the same columns in [-1, 1], or its JSON form). Relative paths resolve against the
 file's folder and may not climb out of it; absolute paths are taken as written. Several rows for
-one file are averaged into one track."""
+one file are averaged into one track. An optional ``artist`` or ``group`` column (JSON key) names
+the split group: tracks of one group never sit on both sides of a train/validation/test split."""
 
 from __future__ import annotations
 
@@ -34,9 +35,26 @@ def merge_annotators(tracks: list[LabelledTrack]) -> list[LabelledTrack]:
     for path, group in groups.items():
         v = [t.valence for t in group if math.isfinite(t.valence)]
         a = [t.arousal for t in group if math.isfinite(t.arousal)]
+        split_group = next((t.group for t in group if t.group), None)
         merged.append(LabelledTrack(path, sum(v) / len(v) if v else math.nan, sum(a) / len(a) if a else math.nan,
-                                    group[0].track_id))
+                                    group[0].track_id, split_group))
     return merged
+
+
+def _group(row: dict) -> str | None:
+    """The split group of a row: its ``group`` column, else its ``artist`` column, else none."""
+    for key in ("group", "artist"):
+        value = row.get(key)
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def _description(path: Path, fmt: str, scale: str, tracks: list[LabelledTrack], rows: int) -> dict:
+    desc = {"name": path.stem, "format": fmt, "root": str(path.parent), "scale": scale, "rows": rows}
+    if any(t.group for t in tracks):
+        desc["split_group"] = "group"
+    return desc
 
 
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
@@ -46,11 +64,11 @@ def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrac
     for i, r in enumerate(table):
         v, a = to_unit_scale([parse_float(r["valence"], path, i, "valence"),
                               parse_float(r["arousal"], path, i, "arousal")], scale)
-        tracks.append(LabelledTrack(resolve_track_path(root, r["path"], path, i), float(v), float(a), r["path"]))
+        tracks.append(LabelledTrack(resolve_track_path(root, r["path"], path, i), float(v), float(a), r["path"], _group(r)))
     if not tracks:
         raise DatasetError(f"{path.name}: has a header but no rows")
     merged = merge_annotators(tracks)
-    return merged, {"name": path.stem, "format": "csv", "root": str(root), "scale": scale, "rows": len(tracks)}
+    return merged, _description(path, "csv", scale, merged, len(tracks))
 
 
 def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
@@ -59,7 +77,7 @@ def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
         data = json.loads(path.read_text(encoding="utf-8"))
         items = data["labels"]
         tracks = [LabelledTrack(resolve_track_path(path.parent, str(it["path"]), path, i),
-                                float(it["valence"]), float(it["arousal"]), str(it["path"]))
+                                float(it["valence"]), float(it["arousal"]), str(it["path"]), _group(it))
                   for i, it in enumerate(items)]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DatasetError(f"{path.name}: not a DAMER labels export ({e})") from None
@@ -67,5 +85,4 @@ def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
     if bad:
         raise DatasetError(f"{path.name}: labels that are not numbers for {', '.join(bad[:3])}")
     merged = merge_annotators(tracks)
-    return merged, {"name": path.stem, "format": "labels-json", "root": str(path.parent), "scale": "-1..1",
-                    "rows": len(tracks)}
+    return merged, _description(path, "labels-json", "-1..1", merged, len(tracks))

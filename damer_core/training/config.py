@@ -10,6 +10,9 @@ from pathlib import Path
 from damer_core.configs import from_checked_dict
 
 ABLATION_MODULES = ("dsaf", "pcl", "saml")
+# Fine-tuning a trained model on a few dozen labels: a tenth of the paper's learning rate and few
+# epochs, so the labels adjust the base model rather than replace it (tested on generated data).
+FINE_TUNE_DEFAULTS = {"epochs": 15, "lr": 1e-4}
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,17 @@ class TrainConfig:
     dsaf: bool = True
     pcl: bool = True
     saml: bool = True
+    # Learned per-band embedding [decision beyond the paper, see DAMER]; False = the paper's
+    # literal equations. Not an ablation module: it stays on when the modules are switched off.
+    band_embedding: bool = True
+    # Regularisation beyond the paper (SPEC section 5), off by default: SpecAugment-style masking of
+    # training windows (damer_core.training.augment) and label smoothing of the three heads' CE.
+    spec_augment: bool = False
+    label_smoothing: float = 0.0
     dims: tuple[str, ...] = ("arousal", "valence")
     seed: int = 0
     test_fraction: float = 0.3
+    val_fraction: float = 0.15  # of all tracks, carved from the 70 %: chooses the epoch and the calibration
     amp: bool = True  # mixed precision, CUDA only
 
     def to_dict(self) -> dict:
@@ -69,3 +80,17 @@ class TrainConfig:
     def modules(self) -> str:
         on = [m.upper() for m in ABLATION_MODULES if getattr(self, m)]
         return "+".join(on) if on else "baseline"
+
+    @property
+    def always_on(self) -> str:
+        """What no ablation switches off: the three heads' cross-entropy, the JS consistency term
+        (lambda_cons) and, unless band_embedding is False, the per-band embedding."""
+        parts = ["3-head CE", f"JS consistency (x{self.lambda_cons:g})"]
+        if self.band_embedding:
+            parts.append("band embedding")
+        return ", ".join(parts)
+
+    @property
+    def description(self) -> str:
+        """E.g. 'DSAF+PCL+SAML (always on: 3-head CE, JS consistency (x0.2), band embedding)'."""
+        return f"{self.modules} (always on: {self.always_on})"

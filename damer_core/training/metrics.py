@@ -1,4 +1,5 @@
-"""Binary classification metrics of the paper's tables: accuracy, F1 of the positive class, ROC AUC."""
+"""Metrics: the paper's binary accuracy, F1 of the positive class and ROC AUC; log-loss and
+calibration error; 4-quadrant accuracy and macro-F1; bootstrap intervals over tracks."""
 
 from __future__ import annotations
 
@@ -29,5 +30,78 @@ def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
 
 
 def binary_report(y_true: np.ndarray, p_positive: np.ndarray) -> dict[str, float]:
+    """Accuracy, F1, AUC (NaN = undefined: one class only), log-loss and the number of tracks."""
     pred = (np.asarray(p_positive) >= 0.5).astype(int)
-    return {"acc": accuracy(y_true, pred), "f1": f1_positive(y_true, pred), "auc": roc_auc(y_true, p_positive)}
+    return {"acc": accuracy(y_true, pred), "f1": f1_positive(y_true, pred), "auc": roc_auc(y_true, p_positive),
+            "nll": log_loss(y_true, p_positive), "n": int(np.asarray(y_true).size)}
+
+
+def log_loss(y_true: np.ndarray, p_positive: np.ndarray) -> float:
+    """Mean negative log-likelihood of the labels (natural log); NaN for no samples."""
+    y = np.asarray(y_true).astype(bool)
+    p = np.clip(np.asarray(p_positive, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return float(-np.mean(np.where(y, np.log(p), np.log1p(-p)))) if y.size else float("nan")
+
+
+def expected_calibration_error(y_true: np.ndarray, p_positive: np.ndarray, n_bins: int = 10) -> float:
+    """ECE of the predicted class's probability: the mean |accuracy - confidence| over 10 equal-width
+    confidence bins (0.5..1), weighted by the bins' share of samples."""
+    y = np.asarray(y_true).astype(bool)
+    p = np.asarray(p_positive, dtype=np.float64)
+    if not y.size:
+        return float("nan")
+    pred = p >= 0.5
+    conf = np.where(pred, p, 1 - p)
+    bins = np.minimum(((conf - 0.5) * 2 * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        sel = bins == b
+        if sel.any():
+            ece += sel.mean() * abs((pred[sel] == y[sel]).mean() - conf[sel].mean())
+    return float(ece)
+
+
+def quadrant_of(valence_high: np.ndarray, arousal_high: np.ndarray) -> np.ndarray:
+    """Russell quadrant 1..4: Q1 V+A+, Q2 V-A+, Q3 V-A-, Q4 V+A-."""
+    v, a = np.asarray(valence_high).astype(bool), np.asarray(arousal_high).astype(bool)
+    return np.where(a, np.where(v, 1, 2), np.where(v, 4, 3))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes=(1, 2, 3, 4)) -> float:
+    """Mean over ``classes`` of each class's F1 (a class never predicted nor present is left out)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    scores = []
+    for c in classes:
+        tp = np.sum((y_true == c) & (y_pred == c))
+        denom = 2 * tp + np.sum((y_true != c) & (y_pred == c)) + np.sum((y_true == c) & (y_pred != c))
+        if denom:
+            scores.append(2 * tp / denom)
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def quadrant_report(valence_true: np.ndarray, arousal_true: np.ndarray, p_valence: np.ndarray,
+                    p_arousal: np.ndarray) -> dict[str, float]:
+    """4-quadrant accuracy and macro-F1 from the two binary decisions (per track)."""
+    y = quadrant_of(valence_true, arousal_true)
+    pred = quadrant_of(np.asarray(p_valence) >= 0.5, np.asarray(p_arousal) >= 0.5)
+    return {"acc": accuracy(y, pred), "macro_f1": macro_f1(y, pred)}
+
+
+def bootstrap_interval(statistic, arrays: tuple[np.ndarray, ...], n_resamples: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(*arrays)`` resampling rows (tracks) with
+    replacement; resamples where the statistic is undefined (NaN) are dropped."""
+    n = len(arrays[0])
+    if n == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_resamples):
+        rows = rng.integers(0, n, n)
+        v = statistic(*(a[rows] for a in arrays))
+        if v == v:
+            values.append(v)
+    if not values:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)

@@ -9,14 +9,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic
+
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
+from damer_core.datasets.split import Split, part_warnings, split_tracks
 from damer_core.features import FeatureConfig, preset
 from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, setup, teardown
+from damer_core.training.metrics import quadrant_report
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
 
@@ -46,7 +51,7 @@ def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dic
 
 METRIC_COLUMNS = ["dim", "epoch", "lr", "loss_total", "loss_cls", "loss_pl", "loss_cons", "loss_cont", "tau", "theta",
                   "confidence", "reliability", "mask_ratio", "pl_strength", "queue_entropy", "queue_class0",
-                  "queue_class1"] + [f"{h}_{m}" for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")] + ["best", "seconds"]
+                  "queue_class1"] + [f"val_{h}_{m}" for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")] + ["best", "seconds"]
 
 
 def metrics_row(r: dict) -> list:
@@ -116,12 +121,21 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         else:
             cfg = preset(data_args.preset)
         fs, pool = _load_data(data_args, cfg, ctx, progress, cache)
+        split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
+        parts = split_summary(fs, split)
         progress.emit("start", dims=list(tcfg.dims), epochs=tcfg.epochs, device=str(ctx.device), world_size=ctx.world_size,
                       n_samples=len(fs), n_tracks=fs.n_tracks, feature_preset=fs.feature_config.name,
-                      modules=tcfg.modules, out=str(out))
+                      modules=tcfg.modules, always_on=tcfg.always_on, out=str(out), split=parts)
         progress.message(f"training {'+'.join(tcfg.dims)} on {fs.description.get('name', 'data')} "
                          f"({fs.n_tracks} tracks, {len(fs)} windows, preset {fs.feature_config.name}) "
-                         f"on {ctx.device}, modules {tcfg.modules}, {tcfg.epochs} epochs")
+                         f"on {ctx.device}, modules {tcfg.description}, {tcfg.epochs} epochs")
+        progress.message(f"split by {parts['by']}: {parts['train']} train / {parts['val']} validation / "
+                         f"{parts['test']} test tracks (the epoch and calibration are chosen on validation; "
+                         "test is scored once at the end)")
+        for dim in tcfg.dims:
+            for warning in part_warnings(fs, split, dim):
+                progress.emit("warning", text=warning, dim=dim)
+                progress.message(f"warning: {warning}")
         if ctx.is_main:
             out.mkdir(parents=True, exist_ok=True)
         trainers: dict[str, DimensionTrainer] = {}
@@ -132,7 +146,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                     init_state = init_bundle["dimensions"][dim]["state_dict"]
                 else:
                     progress.message(f"{Path(init).name} has no {dim} model: training {dim} from scratch")
-            t = DimensionTrainer(fs, dim, tcfg, ctx, pool, init_state)
+            t = DimensionTrainer(fs, dim, tcfg, ctx, split, pool, init_state)
             if resume_state is not None and dim in resume_state.get("resume", {}):
                 t.load_state_dict(resume_state["resume"][dim])
             trainers[dim] = t
@@ -149,12 +163,24 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 progress.emit("epoch", **record)
                 v = record["val"]["fuse"]
                 progress.message(f"{dim} epoch {record['epoch']}/{tcfg.epochs}: loss {record['loss']['total']:.4f}  "
-                                 f"val acc {v['acc']:.3f} f1 {v['f1']:.3f} auc {v['auc']:.3f}"
-                                 f"{'  (best)' if record['best'] else ''}")
+                                 f"validation acc {fmt_metric(v['acc'])} f1 {fmt_metric(v['f1'])} "
+                                 f"auc {fmt_metric(v['auc'])}{'  (best)' if record['best'] else ''}")
         best = out / BEST
+        for dim, t in trainers.items():
+            if t.final is None:
+                t.finish()
+                c = t.final["calibration"]["val"]
+                progress.message(f"{dim}: epoch {t.best_epoch} chosen on validation; temperature "
+                                 f"{t.final['temperature']:.2f} (validation ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f})")
+        quadrants = quadrant_scores(fs, split, trainers)
         if ctx.is_main:
-            summary = {d: {"epoch": t.best_epoch, **t.best_val} for d, t in trainers.items()}
-            progress.emit("done", bundle=str(best), last=str(out / LAST), metrics=summary)
+            _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=True, split=split,
+                        quadrants=quadrants)
+            summary = {d: {"epoch": t.best_epoch, "temperature": t.final["temperature"], **t.final["metrics"]}
+                       for d, t in trainers.items()}
+            progress.emit("done", bundle=str(best), last=str(out / LAST), metrics=summary, quadrant=quadrants)
+            for line in final_report_lines(summary, quadrants):
+                progress.message(line)
             progress.message(f"best model: {best}")
         _barrier(ctx)
         return best
@@ -162,18 +188,83 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         teardown(ctx)
 
 
+def _best_entry(t) -> dict:
+    """best.pt's entry for one dimension: the chosen epoch's weights and, once training has
+    finished, its temperature, calibration and validation + test reports."""
+    entry = {"state_dict": t.best_state, "epoch": t.best_epoch, "metrics": {"val": t.best_val}, "temperature": 1.0}
+    if t.final is not None:
+        entry.update(temperature=t.final["temperature"], calibration=t.final["calibration"], metrics=t.final["metrics"])
+    return entry
+
+
 def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, data_args: DataArgs,
-                progress: Progress, best_changed: bool) -> None:
+                progress: Progress, best_changed: bool, split: Split | None = None, quadrants: dict | None = None) -> None:
     model_config = next(iter(trainers.values())).mcfg.to_dict()
-    last_dims = {d: {"state_dict": t.model.state_dict(), "metrics": t.history[-1]["val"] if t.history else {},
+    last_dims = {d: {"state_dict": t.model.state_dict(), "metrics": {"val": t.history[-1]["val"]} if t.history else {},
                      "epoch": t.epoch} for d, t in trainers.items() if t.epoch > 0}
     last = make_bundle(fs, tcfg, model_config, last_dims, data_args)
     last["resume"] = {d: t.state_dict() for d, t in trainers.items() if t.epoch > 0}
     save_atomic(last, out / LAST)
     progress.emit("checkpoint", kind="last", path=str(out / LAST))
     if best_changed:
-        best_dims = {d: {"state_dict": t.best_state, "metrics": t.best_val, "epoch": t.best_epoch}
-                     for d, t in trainers.items() if t.best_state is not None}
-        save_atomic(make_bundle(fs, tcfg, model_config, best_dims, data_args), out / BEST)
+        best_dims = {d: _best_entry(t) for d, t in trainers.items() if t.best_state is not None}
+        best = make_bundle(fs, tcfg, model_config, best_dims, data_args)
+        if split is not None:
+            best["split"] = split_summary(fs, split)
+        if quadrants:
+            best["quadrant"] = quadrants
+        save_atomic(best, out / BEST)
         progress.emit("checkpoint", kind="best", path=str(out / BEST))
     write_metrics(out / METRICS, [t.history for t in trainers.values()])
+
+
+def split_summary(fs: FeatureSet, split: Split) -> dict:
+    """Tracks per part and what kept them apart (for the bundle, the CLI and the panel)."""
+    count = lambda idx: int(np.unique(fs.track[idx]).size)  # noqa: E731
+    by = fs.description.get("split_group", "group") if split.by_group else "track"
+    return {"by": by, "train": count(split.train), "val": count(split.val), "test": count(split.test)}
+
+
+def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
+    """4-quadrant accuracy and macro-F1 per part, from the two dimensions' calibrated track
+    probabilities (tracks labelled on both); empty unless both dimensions were trained."""
+    from damer_core.training.trainer import DAMER, head_probabilities, track_means
+
+    if not {"arousal", "valence"} <= set(trainers):
+        return {}
+    scores = {}
+    for part in ("val", "test"):
+        idx = split.part(part)
+        idx = idx[~np.isnan(fs.valence[idx]) & ~np.isnan(fs.arousal[idx])]
+        if idx.size == 0:
+            continue
+        probs = {}
+        for dim, t in trainers.items():
+            model = DAMER(t.mcfg).to(t.ctx.device)
+            model.load_state_dict(t.best_state)
+            p = head_probabilities(model, fs, idx, t.ctx.device, t.final["temperature"])["fuse"]
+            probs[dim] = track_means(fs, idx, p)[1]
+        _, v_true = track_means(fs, idx, fs.binary("valence")[np.sort(idx)].astype(float))
+        _, a_true = track_means(fs, idx, fs.binary("arousal")[np.sort(idx)].astype(float))
+        scores[part] = {**quadrant_report(v_true > 0.5, a_true > 0.5, probs["valence"], probs["arousal"]),
+                        "n": int(v_true.size)}
+    return scores
+
+
+def fmt_metric(value: float | None) -> str:
+    """A metric for people: three decimals, or n/a where it is undefined."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def final_report_lines(summary: dict, quadrants: dict) -> list[str]:
+    lines = []
+    for dim, s in summary.items():
+        for part, what in (("val", "validation"), ("test", "test")):
+            if part in s:
+                f = s[part]["fuse"]
+                lines.append(f"{dim} {what} ({f['n']} tracks, epoch {s['epoch']}): acc {fmt_metric(f['acc'])} "
+                             f"f1 {fmt_metric(f['f1'])} auc {fmt_metric(f['auc'])}")
+    for part, q in quadrants.items():
+        lines.append(f"quadrants {'validation' if part == 'val' else 'test'} ({q['n']} tracks): "
+                     f"acc {fmt_metric(q['acc'])} macro-F1 {fmt_metric(q['macro_f1'])}")
+    return lines

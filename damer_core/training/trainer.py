@@ -11,10 +11,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from damer_core.datasets.base import FeatureSet, stratified_track_split
+from damer_core.datasets.base import FeatureSet
+from damer_core.datasets.split import Split
 from damer_core.model import DAMER, ModelConfig
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
+from damer_core.training.augment import spec_augment
+from damer_core.training.calibration import calibrated, calibration_report, fit_temperature
 from damer_core.training.metrics import binary_report
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
@@ -53,16 +56,16 @@ def amp_settings(device: torch.device, enabled: bool) -> tuple[bool, torch.dtype
 class DimensionTrainer:
     """State of one dimension's run; ``state_dict()`` is everything a resume needs."""
 
-    def __init__(self, fs: FeatureSet, dim: str, tcfg: TrainConfig, ctx: Context,
+    def __init__(self, fs: FeatureSet, dim: str, tcfg: TrainConfig, ctx: Context, split: Split,
                  unlabelled: FeatureSet | None = None, init_state: dict | None = None):
         self.fs, self.dim, self.tcfg, self.ctx, self.unlabelled = fs, dim, tcfg, ctx, unlabelled
         cfg = fs.feature_config
         self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone,
-                                dropout=tcfg.dropout, cross_attention=tcfg.dsaf)
-        self.train_idx, self.test_idx = stratified_track_split(fs, dim, tcfg.seed, tcfg.test_fraction)
-        if self.train_idx.size == 0 or self.test_idx.size == 0:
-            raise ValueError(f"{dim}: too few labelled tracks to split 70/30 "
-                             f"({self.train_idx.size} train / {self.test_idx.size} test windows)")
+                                dropout=tcfg.dropout, cross_attention=tcfg.dsaf, band_embedding=tcfg.band_embedding)
+        self.train_idx, self.val_idx, self.test_idx = (split.for_dimension(fs, dim, p) for p in ("train", "val", "test"))
+        if self.train_idx.size == 0 or self.val_idx.size == 0:
+            n = np.unique(fs.track[~np.isnan(fs.values(dim))]).size
+            raise ValueError(f"{dim}: too few labelled tracks ({n}) to set apart a training and a validation part")
         self.labels = fs.binary(dim)
         torch.manual_seed(tcfg.seed + DIM_SEED_OFFSET[dim])
         model = DAMER(self.mcfg)
@@ -83,19 +86,21 @@ class DimensionTrainer:
         self.queue = MemoryQueue(tcfg.queue_size, self.mcfg.fusion_dim, ctx.device)
         self.key_net = MomentumEncoder(self.model, tcfg.momentum)
         self.epoch = 0
-        self.best_auc = -math.inf
+        self.best_score = -math.inf
         self.best_epoch = 0
         self.best_state: dict | None = None
         self.best_val: dict = {}
         self.history: list[dict] = []
+        self.final: dict | None = None  # temperature, calibration and val/test reports, after finish()
 
     # -- resume -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optim.state_dict(),
                 "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
                 "queue": self.queue.state_dict(), "key_net": self.key_net.model.state_dict(),
-                "epoch": self.epoch, "best_auc": self.best_auc, "best_epoch": self.best_epoch,
-                "best_state": self.best_state, "best_val": self.best_val, "history": self.history}
+                "epoch": self.epoch, "best_score": self.best_score, "best_epoch": self.best_epoch,
+                "best_state": self.best_state, "best_val": self.best_val, "history": self.history,
+                "final": self.final}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -104,9 +109,10 @@ class DimensionTrainer:
         self.scaler.load_state_dict(state["scaler"])
         self.queue.load_state_dict(state["queue"])
         self.key_net.model.load_state_dict(state["key_net"])
-        self.epoch, self.best_auc, self.best_epoch = int(state["epoch"]), float(state["best_auc"]), int(state["best_epoch"])
+        self.epoch, self.best_score, self.best_epoch = int(state["epoch"]), float(state["best_score"]), int(state["best_epoch"])
         self.best_state, self.best_val = state["best_state"], dict(state["best_val"])
         self.history = list(state["history"])
+        self.final = state.get("final")
 
     @property
     def done(self) -> bool:
@@ -161,11 +167,10 @@ class DimensionTrainer:
             "queue_entropy": self.queue.label_entropy(), "queue_coverage": self.queue.class_coverage(),
         }
         record["val"] = self.evaluate()
-        auc = record["val"]["fuse"]["auc"]
-        record["best"] = bool(np.isfinite(auc) and auc > self.best_auc) or self.best_state is None
+        score = selection_score(record["val"])
+        record["best"] = score > self.best_score or self.best_state is None
         if record["best"]:
-            if np.isfinite(auc):
-                self.best_auc = float(auc)
+            self.best_score = score
             self.best_epoch = epoch
             self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
             self.best_val = record["val"]
@@ -175,13 +180,16 @@ class DimensionTrainer:
 
     def _step(self, mel, coch, y, n_lab: int, tau: float, theta: float) -> dict[str, float]:
         tc = self.tcfg
+        if tc.spec_augment:
+            mel, coch = spec_augment(mel, coch, self.model.mel_mean, self.model.coch_mean)
         autocast = torch.autocast("cuda", dtype=self.amp_dtype) if self.use_amp else nullcontext()
         with autocast:
             out = self.net(mel, coch)
         z_mel, z_coch, z_fuse, fused = (t.float() for t in out)
         lab = slice(0, n_lab)
-        l_cls = (F.cross_entropy(z_mel[lab], y) + F.cross_entropy(z_coch[lab], y)
-                 + F.cross_entropy(z_fuse[lab], y))  # Eqn 22
+        ls = tc.label_smoothing
+        l_cls = (F.cross_entropy(z_mel[lab], y, label_smoothing=ls) + F.cross_entropy(z_coch[lab], y, label_smoothing=ls)
+                 + F.cross_entropy(z_fuse[lab], y, label_smoothing=ls))  # Eqn 22
         res = pcl(z_mel, z_coch, z_fuse, tau, theta)  # Eqns 10-17 on every batch (Alg. 1)
         l_pl = res.loss if tc.pcl else z_fuse.sum() * 0.0
         l_cons = res.consistency  # Eqn 23
@@ -205,12 +213,39 @@ class DimensionTrainer:
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self) -> dict[str, dict[str, float]]:
-        return evaluate_heads(self.model, self.fs, self.test_idx, self.labels, self.ctx.device)
+        """The validation part's per-track report for each head (what chooses the epoch)."""
+        return evaluate_heads(self.model, self.fs, self.val_idx, self.labels, self.ctx.device)
+
+    def finish(self) -> dict:
+        """After the last epoch: the chosen epoch's temperature (fitted on the validation part) and
+        its validation and test reports with calibrated probabilities. The test part is scored here
+        once, for the chosen epoch only."""
+        model = DAMER(self.mcfg).to(self.ctx.device)
+        model.load_state_dict(self.best_state)
+        val_margin = head_margins(model, self.fs, self.val_idx, self.ctx.device)["fuse"]
+        val_y = self.labels[np.sort(self.val_idx)]
+        temp = fit_temperature(val_margin, val_y)
+        calib = {"val": calibration_report(val_margin, val_y, temp)}
+        reports = {"val": evaluate_heads(model, self.fs, self.val_idx, self.labels, self.ctx.device, temp)}
+        if self.test_idx.size:
+            test_margin = head_margins(model, self.fs, self.test_idx, self.ctx.device)["fuse"]
+            calib["test"] = calibration_report(test_margin, self.labels[np.sort(self.test_idx)], temp)
+            reports["test"] = evaluate_heads(model, self.fs, self.test_idx, self.labels, self.ctx.device, temp)
+        self.final = {"temperature": temp, "calibration": calib, "metrics": reports}
+        return self.final
+
+
+def selection_score(report: dict[str, dict[str, float]]) -> float:
+    """What picks the epoch: the fused head's validation AUC; where AUC is undefined (one class),
+    minus the log-loss instead, so an undefined AUC never wins."""
+    fuse = report["fuse"]
+    auc = fuse.get("auc", float("nan"))
+    return float(auc) if np.isfinite(auc) else -float(fuse.get("nll", np.inf)) - 10.0
 
 
 @torch.no_grad()
-def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
-    """P(class 1) per head for windows ``np.sort(idx)``."""
+def head_margins(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
+    """Logit margin z_high - z_low per head for windows ``np.sort(idx)``."""
     model.eval()
     out = {"mel": [], "coch": [], "fuse": []}
     idx = np.sort(idx)
@@ -218,17 +253,29 @@ def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, ba
         mel, coch, _ = _batch(fs, idx[i:i + batch], device)
         o = model(mel, coch)
         for name, z in (("mel", o.z_mel), ("coch", o.z_coch), ("fuse", o.z_fuse)):
-            out[name].append(torch.softmax(z.float(), dim=-1)[:, 1].cpu().numpy())
-    return {k: np.concatenate(v) for k, v in out.items()}
+            z = z.float()
+            out[name].append((z[:, 1] - z[:, 0]).cpu().numpy().astype(np.float64))
+    return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in out.items()}
 
 
-def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device) -> dict[str, dict[str, float]]:
-    """Per head ACC / F1 / AUC on windows ``idx``; a track's windows are averaged first, so clip-level
-    data sets are scored per track like the published one-row-per-track arrays."""
+def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, temperature: float = 1.0) -> dict[str, np.ndarray]:
+    """P(class 1) per head for windows ``np.sort(idx)``; the fused head's is calibrated by ``temperature``."""
+    margins = head_margins(model, fs, idx, device)
+    return {k: calibrated(m, temperature if k == "fuse" else 1.0) for k, m in margins.items()}
+
+
+def track_means(fs: FeatureSet, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(track ids, mean of ``values`` over each track's windows) for windows ``np.sort(idx)``."""
+    tracks, inverse = np.unique(fs.track[np.sort(idx)], return_inverse=True)
+    return tracks, np.bincount(inverse, weights=values, minlength=tracks.size) / np.bincount(inverse, minlength=tracks.size)
+
+
+def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device,
+                   temperature: float = 1.0) -> dict[str, dict[str, float]]:
+    """Per head ACC / F1 / AUC / log-loss on windows ``idx``; a track's window probabilities are
+    averaged first, so clip-level data sets are scored per track like the published
+    one-row-per-track arrays."""
     idx = np.sort(idx)
-    probs = head_probabilities(model, fs, idx, device)
-    tracks, inverse = np.unique(fs.track[idx], return_inverse=True)
-    counts = np.bincount(inverse)
-    y = np.zeros(tracks.size, dtype=int)
-    y[inverse] = labels[idx]
-    return {head: binary_report(y, np.bincount(inverse, weights=p) / counts) for head, p in probs.items()}
+    probs = head_probabilities(model, fs, idx, device, temperature)
+    _, y = track_means(fs, idx, labels[idx].astype(np.float64))
+    return {head: binary_report(y.round().astype(int), track_means(fs, idx, p)[1]) for head, p in probs.items()}
