@@ -44,6 +44,16 @@ MIGRATIONS = [
         duplicate_track INTEGER REFERENCES tracks(id) ON DELETE SET NULL,
         distance REAL, passed INTEGER);
     """,
+    # 3: a bundle may predict one dimension only: the other is NULL ("not predicted"), never made up
+    """
+    CREATE TABLE predictions_v3 (
+        track_id INTEGER REFERENCES tracks(id) ON DELETE CASCADE, model TEXT NOT NULL,
+        valence REAL, arousal REAL, confidence REAL NOT NULL,
+        trajectory TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (track_id, model));
+    INSERT INTO predictions_v3 SELECT * FROM predictions;
+    DROP TABLE predictions;
+    ALTER TABLE predictions_v3 RENAME TO predictions;
+    """,
 ]
 
 
@@ -63,10 +73,19 @@ class TrackRow:
     artist: str
     album: str
     duration: float
-    valence: float | None = None
+    valence: float | None = None  # None: not analysed, or not predicted by the model (see analysed)
     arousal: float | None = None
     confidence: float | None = None
     labelled: bool = False
+    analysed: bool = False  # the model has a prediction for this track
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        """(valence, arousal) for the circle and the map; a dimension the model does not predict
+        sits on its axis' centre line. None when the track is not analysed."""
+        if not self.analysed:
+            return None
+        return (self.valence or 0.0, self.arousal or 0.0)
 
 
 def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked:
@@ -175,22 +194,22 @@ class LibraryDB:
 
     _TRACK_SQL = (
         "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence, "
-        "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0) "
+        "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0), p.track_id IS NOT NULL "
         "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? ")
 
     def tracks(self, model: str = "") -> list[TrackRow]:
         rows = self.conn.execute(self._TRACK_SQL + "ORDER BY t.artist, t.album, t.title", (model,))
-        return [TrackRow(*r[:9], labelled=bool(r[9])) for r in rows]
+        return [TrackRow(*r[:9], labelled=bool(r[9]), analysed=bool(r[10])) for r in rows]
 
     def track(self, path: str, model: str = "") -> TrackRow | None:
         row = self.conn.execute(self._TRACK_SQL + "WHERE t.path = ?", (model, path)).fetchone()
-        return TrackRow(*row[:9], labelled=bool(row[9])) if row else None
+        return TrackRow(*row[:9], labelled=bool(row[9]), analysed=bool(row[10])) if row else None
 
     def track_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
 
     # -- predictions ----------------------------------------------------------------------------
-    def store_prediction(self, path: str, model: str, valence: float, arousal: float, confidence: float,
+    def store_prediction(self, path: str, model: str, valence: float | None, arousal: float | None, confidence: float,
                          trajectory: dict) -> int | None:
         row = self.conn.execute("SELECT id FROM tracks WHERE path = ?", (path,)).fetchone()
         if row is None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from app.library_db import TrackRow
 from damer_core.emotions import EmotionTerm, nearest_term
 
+NOT_PREDICTED = "n/p"  # the active model does not predict this dimension (a one-dimension bundle)
 COLUMNS = ["Title", "Artist", "Album", "Duration", "Valence", "Arousal", "Confidence", "Emotion", "Labelled"]
 
 
@@ -29,8 +30,11 @@ class LibraryModel(QAbstractTableModel):
         self._row_of: dict[str, int] = {}  # path -> row, rebuilt whenever the rows move
         self._sort: tuple[int, Qt.SortOrder] | None = None
 
-    def _word(self, r: TrackRow) -> str:
-        return nearest_term(r.valence, r.arousal, self.terms).word if r.valence is not None else ""
+    def word(self, r: TrackRow) -> str:
+        """The nearest emotion word; none unless both dimensions are predicted."""
+        if r.valence is None or r.arousal is None:
+            return ""
+        return nearest_term(r.valence, r.arousal, self.terms).word
 
     def set_rows(self, rows: list[TrackRow]) -> None:
         self.beginResetModel()
@@ -42,12 +46,12 @@ class LibraryModel(QAbstractTableModel):
         self.endResetModel()
 
     def _index_rows(self) -> None:
-        self.words = [self._word(r) for r in self.rows]
+        self.words = [self.word(r) for r in self.rows]
         self.search_text = [f"{r.title}\n{r.artist}\n{r.album}\n{w}".lower() for r, w in zip(self.rows, self.words)]
 
     def update_row(self, row: int, track: TrackRow) -> None:
         self.rows[row] = track
-        self.words[row] = self._word(track)
+        self.words[row] = self.word(track)
         self.search_text[row] = f"{track.title}\n{track.artist}\n{track.album}\n{self.words[row]}".lower()
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
@@ -75,7 +79,9 @@ class LibraryModel(QAbstractTableModel):
             if col == 3:
                 return format_duration(value)
             if col in (4, 5):
-                return "" if value is None else f"{value:+.2f}"
+                if value is None:
+                    return NOT_PREDICTED if self.rows[index.row()].analysed else ""
+                return f"{value:+.2f}"
             if col == 6:
                 return "" if value is None else f"{value:.2f}"
             if col == 8:
@@ -84,7 +90,10 @@ class LibraryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 4, 5, 6):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self.rows[index.row()].path
+            r = self.rows[index.row()]
+            if col in (4, 5) and r.analysed and self.value(index.row(), col) is None:
+                return f"{COLUMNS[col]} is not predicted by the active model (it holds one dimension only)"
+            return r.path
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

@@ -28,10 +28,12 @@ from app.transport import TransportBar
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
 from app.workers import Worker
-from damer_core.emotions import load_emotion_terms, nearest_term
+from damer_core.emotions import load_emotion_terms
+from damer_core.trajectory import value_at
 
 NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`,\n"
             "then Model > Import model bundle...")
+MODEL_MISSING = "The active model's file is gone:\n{name}\nChoose another under Model > Models..."
 
 
 class MainWindow(QMainWindow):
@@ -205,7 +207,7 @@ class MainWindow(QMainWindow):
 
     # -- library --------------------------------------------------------------------------------
     def reload_library(self) -> None:
-        self.model.set_rows(self.db.tracks(self.settings.active_model))
+        self.model.set_rows(self.db.tracks(self.usable_model()))
         n = len(self.model.rows)
         self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
         if self.current_path:
@@ -263,7 +265,8 @@ class MainWindow(QMainWindow):
         self.library.show_progress(None)
         if code != 0:
             self.statusBar().showMessage(f"scan failed: {error or f'exit code {code}'}", 10000)
-        if self.settings.active_model and not self.analyser.running and self.db.unanalysed(self.settings.active_model):
+        model = self.usable_model()
+        if model and not self.analyser.running and self.db.unanalysed(model):
             self.analyse_library()
 
     def show_unreadable(self) -> None:
@@ -307,13 +310,15 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getSaveFileName(self, "Export predictions", str(Path.home() / "predictions.csv"), "CSV (*.csv)")
         if not path:
             return
-        rows = [r for r in self.db.tracks(self.settings.active_model) if r.valence is not None]
+        model = self.usable_model()
+        rows = [r for r in self.db.tracks(model) if r.analysed]
+        cell = lambda x: "" if x is None else f"{x:.4f}"  # noqa: E731 - empty: not predicted by this model
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["path", "title", "artist", "valence", "arousal", "confidence", "emotion", "model"])
             for r in rows:
-                w.writerow([r.path, r.title, r.artist, f"{r.valence:.4f}", f"{r.arousal:.4f}", f"{r.confidence:.4f}",
-                            nearest_term(r.valence, r.arousal, self.terms).word, Path(self.settings.active_model).name])
+                w.writerow([r.path, r.title, r.artist, cell(r.valence), cell(r.arousal), cell(r.confidence),
+                            self.model.word(r), Path(model).name])
         self.statusBar().showMessage(f"exported {len(rows)} predictions to {path}", 10000)
 
     def cancel_background(self) -> None:
@@ -323,13 +328,25 @@ class MainWindow(QMainWindow):
 
     # -- models and analysis --------------------------------------------------------------------
     def usable_model(self) -> str:
-        """The active model's path, or "" when none is set or its file is gone."""
+        """The model in use: the one the user chose, else the built-in model; "" when the chosen
+        one's file is gone, or when there is none at all."""
+        from damer_core.builtin import builtin_model_path
+
         model = self.settings.active_model
-        return model if model and Path(model).is_file() else ""
+        if model:
+            return model if Path(model).is_file() else ""
+        builtin = builtin_model_path()
+        return str(builtin) if builtin is not None else ""
+
+    def _no_model_message(self) -> str:
+        model = self.settings.active_model
+        return MODEL_MISSING.format(name=Path(model).name) if model and not Path(model).is_file() else NO_MODEL
 
     def _update_model_state(self) -> None:
         if not self.usable_model():
-            self.circle.clear(NO_MODEL)
+            self.circle.clear(self._no_model_message())
+        elif self.db.unanalysed(self.usable_model()):
+            self.analyse_library()  # the built-in model on a first start: predictions without an import
 
     def import_model(self, path: str | None = None) -> None:
         if not path:
@@ -351,13 +368,16 @@ class MainWindow(QMainWindow):
         self.set_active_model(str(src))
 
     def set_active_model(self, path: str) -> None:
-        """Persist the choice; the table shows this model's predictions and the rest is analysed."""
-        self.settings.active_model = path
+        """Persist the choice ("" = the built-in model); the table shows this model's predictions
+        and the rest is analysed."""
+        from damer_core.builtin import is_builtin
+
+        self.settings.active_model = "" if path and is_builtin(path) else path
         self.settings.save()
         self.reload_library()
-        if not path:
+        if not self.usable_model():
             self.trajectory = None
-            self.circle.clear(NO_MODEL)
+            self.circle.clear(self._no_model_message())
             return
         if self.current_path:
             self._load_trajectory()
@@ -385,12 +405,13 @@ class MainWindow(QMainWindow):
 
         labelled = static_labels(self.db)
         points = []
-        for r in self.db.tracks(self.settings.active_model):
+        for r in self.db.tracks(self.usable_model()):
             if r.path in labelled:
                 v, a = labelled[r.path]
                 points.append(MapPoint(r.path, r.title, r.artist, r.duration, v, a, 1.0, True))
-            elif r.valence is not None:
-                points.append(MapPoint(r.path, r.title, r.artist, r.duration, r.valence, r.arousal, r.confidence or 0.0, False))
+            elif r.analysed:
+                v, a = r.point
+                points.append(MapPoint(r.path, r.title, r.artist, r.duration, v, a, r.confidence or 0.0, False))
         return points
 
     def show_map(self) -> None:
@@ -413,7 +434,7 @@ class MainWindow(QMainWindow):
     def show_registry(self) -> None:
         from app.registry import ModelRegistry
 
-        self.registry = ModelRegistry(self.settings.active_model, self)
+        self.registry = ModelRegistry(self.usable_model(), self)
         self.registry.activate.connect(self.set_active_model)
         self.registry.import_requested.connect(lambda: (self.import_model(), self.registry.refresh()))
         self.registry.show()
@@ -435,7 +456,7 @@ class MainWindow(QMainWindow):
     def analyse_library(self) -> None:
         model = self.usable_model()
         if not model:
-            self.circle.clear(NO_MODEL)
+            self.circle.clear(self._no_model_message())
             self.statusBar().showMessage("No model to analyse with: import or train one first", 8000)
             return
         todo = [p for _, p in self.db.unanalysed(model)]
@@ -456,7 +477,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_track(self, path: str) -> None:
         src = self.model.row_for_path(path)
-        fresh = self.db.track(path, self.settings.active_model)
+        fresh = self.db.track(path, self.usable_model())
         if src >= 0 and fresh is not None:
             self.model.update_row(src, fresh)
         if path == self.current_path:
@@ -506,7 +527,7 @@ class MainWindow(QMainWindow):
         model = self.usable_model()
         self.trajectory = None
         if not model:
-            self.circle.clear(NO_MODEL)
+            self.circle.clear(self._no_model_message())
             return
         traj = self.db.trajectory(self.current_track_id, model) if self.current_track_id >= 0 else None
         if traj is None:
@@ -517,9 +538,11 @@ class MainWindow(QMainWindow):
         self._show_trajectory(traj)
 
     def _show_trajectory(self, traj: dict) -> None:
-        self.trajectory = {k: np.asarray(v) for k, v in traj.items()}
+        """The smoothed trajectory (damer_core.trajectory); None (not predicted) becomes NaN."""
+        self.trajectory = {k: np.array(traj[k], dtype=float) for k in ("t", "valence", "arousal", "confidence")}
+        tr = self.trajectory
         self.circle.clear()
-        self.circle.set_path(list(zip(traj["valence"], traj["arousal"])) if self.settings.show_trajectory else [])
+        self.circle.set_path(list(zip(tr["valence"], tr["arousal"])) if self.settings.show_trajectory else [])
         self.on_position(self.player.position)
         self.trajectory_shown.emit(self.current_path, "")
 
@@ -551,8 +574,8 @@ class MainWindow(QMainWindow):
         self.views.set_playhead(seconds)
         tr = self.trajectory
         if tr is not None and len(tr["t"]):
-            i = int(np.clip(np.searchsorted(tr["t"], seconds, side="right") - 1, 0, len(tr["t"]) - 1))
-            self.circle.set_prediction(seconds, float(tr["valence"][i]), float(tr["arousal"][i]), float(tr["confidence"][i]))
+            v, a, c = (value_at(tr["t"], tr[k], seconds) for k in ("valence", "arousal", "confidence"))
+            self.circle.set_prediction(seconds, v, a, c)
 
     def seek_relative(self, delta: float) -> None:
         self.player.seek(self.player.position + delta)

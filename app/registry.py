@@ -1,7 +1,8 @@
-"""The model registry: every bundle the app trained or imported (the models folder), with its data,
-date, feature preset and metrics read by a `damer-core info --jsonl` child (torch stays out of the
-GUI). Set active, rename, delete, import, reveal on disk. A bundle that fails to load is listed
-with the reason and can only be deleted."""
+"""The model registry: the built-in model first (it cannot be renamed or deleted), then every
+bundle the app trained or imported (the models folder), with its data, date, feature preset and
+test metrics read by a `damer-core info --jsonl` child (torch stays out of the GUI). Set active,
+rename, delete, import, reveal on disk. A bundle that fails to load is listed with the reason and
+can only be deleted."""
 
 from __future__ import annotations
 
@@ -16,14 +17,24 @@ from PySide6.QtWidgets import (
 
 from app.child import CoreProcess
 from app.paths import models_dir
+from damer_core.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
 
 COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status"]
 
 
 def _auc(info: dict, dim: str) -> str:
-    m = info.get("dimensions", {}).get(dim, {}).get("metrics", {}) or {}
-    v = (m.get("fuse") or {}).get("auc")
-    return "" if v is None else f"{v:.3f}"
+    """The test part's AUC ("(val)" when a run has no test part yet, "n/a" when undefined)."""
+    if dim not in info.get("dimensions", {}):
+        return "not predicted" if info else ""
+    m = info["dimensions"][dim].get("metrics", {}) or {}
+    if "fuse" in m:  # a bundle from before the validation part
+        m = {"held-out": m}
+    part = next((p for p in ("test", "val", "held-out") if p in m), None)
+    if part is None:
+        return ""
+    v = (m[part].get("fuse") or {}).get("auc")
+    text = "n/a" if v is None else f"{v:.3f}"
+    return text if part == "test" else f"{text} ({part})"
 
 
 class ModelRegistry(QDialog):
@@ -60,7 +71,10 @@ class ModelRegistry(QDialog):
         self.refresh()
 
     def paths(self) -> list[Path]:
-        return sorted(models_dir().glob("*.pt")) if models_dir().is_dir() else []
+        """The built-in model (where this install has one), then the user's bundles."""
+        builtin = builtin_model_path()
+        own = sorted(models_dir().glob("*.pt")) if models_dir().is_dir() else []
+        return ([builtin] if builtin is not None else []) + own
 
     def refresh(self) -> None:
         self.info, self.errors = {}, {}
@@ -83,7 +97,10 @@ class ModelRegistry(QDialog):
             info, err = self.info.get(str(p), {}), self.errors.get(str(p))
             data = info.get("data", {})
             status = err or ("active" if str(p) == self.active else ("ok" if info else "..."))
-            cells = [p.stem, f"{data.get('name', '')} ({data.get('n_tracks', '?')} tracks)" if info else "",
+            if is_builtin(p) and not err:
+                status += " (built-in, fine-tunable)"
+            cells = [BUILTIN_NAME if is_builtin(p) else p.stem,
+                     f"{data.get('name', '')} ({data.get('n_tracks', '?')} tracks)" if info else "",
                      str(info.get("created", ""))[:16].replace("T", " "),
                      info.get("feature_config", {}).get("name", ""), _auc(info, "arousal"), _auc(info, "valence"), status]
             for c, text in enumerate(cells):
@@ -112,9 +129,15 @@ class ModelRegistry(QDialog):
         self.activate.emit(str(p))
         self._fill()
 
+    def _refuse_builtin(self, p: Path, what: str) -> bool:
+        if is_builtin(p):
+            self.status.setText(f"The built-in model cannot be {what}; choose another model as active instead")
+            return True
+        return False
+
     def rename(self) -> None:
         p = self.selected()
-        if p is None:
+        if p is None or self._refuse_builtin(p, "renamed"):
             return
         name, ok = QInputDialog.getText(self, "Rename model", "New name:", text=p.stem)
         name = name.strip().replace("/", "-")
@@ -131,13 +154,14 @@ class ModelRegistry(QDialog):
 
     def delete(self, confirm: bool = True) -> None:
         p = self.selected()
-        if p is None:
+        if p is None or self._refuse_builtin(p, "deleted"):
             return
         if confirm and QMessageBox.question(self, "Delete model", f"Delete {p.name}?") != QMessageBox.StandardButton.Yes:
             return
         p.unlink(missing_ok=True)
-        if self.active == str(p):
-            self.active = ""
+        if self.active == str(p):  # the built-in model takes over
+            builtin = builtin_model_path()
+            self.active = str(builtin) if builtin is not None else ""
             self.activate.emit("")
         self.refresh()
 

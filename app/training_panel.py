@@ -20,7 +20,7 @@ from app.paths import data_dir
 PLOTS = {  # plot title -> [(curve key, label)]
     "Loss terms": [("total", "total"), ("cls", "classification"), ("pl", "pseudo-label"), ("cons", "JS consistency"),
                    ("cont", "contrastive")],
-    "Validation (fused head)": [("arousal.acc", "arousal ACC"), ("arousal.f1", "arousal F1"), ("arousal.auc", "arousal AUC"),
+    "Validation part (fused head)": [("arousal.acc", "arousal ACC"), ("arousal.f1", "arousal F1"), ("arousal.auc", "arousal AUC"),
                                 ("valence.acc", "valence ACC"), ("valence.f1", "valence F1"), ("valence.auc", "valence AUC")],
     "PCL (Fig. 5)": [("tau", "temperature"), ("theta", "threshold"), ("confidence", "confidence"),
                      ("reliability", "reliability"), ("mask_ratio", "mask ratio"), ("pl_strength", "PL strength")],
@@ -38,6 +38,25 @@ def epoch_values(ev: dict) -> dict[str, float]:
     out["queue_class1"] = ev["queue_coverage"][1]
     out.update({f"{dim}.{m}": ev["val"]["fuse"][m] for m in ("acc", "f1", "auc")})
     return {k: (float("nan") if v is None else float(v)) for k, v in out.items()}
+
+
+def fmt(value) -> str:
+    """A metric for people: n/a where it is undefined (a one-class part), never 0.000 or nan."""
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def done_summary(ev: dict) -> str:
+    """The finished run's figures, each saying which part it is from."""
+    lines = []
+    for dim, m in (ev.get("metrics") or {}).items():
+        for part, name in (("val", "validation"), ("test", "test")):
+            f = (m.get(part) or {}).get("fuse")
+            if f:
+                lines.append(f"{dim} {name} part: acc {fmt(f['acc'])}, auc {fmt(f['auc'])}")
+    for part, q in (ev.get("quadrant") or {}).items():
+        lines.append(f"quadrants, {'validation' if part == 'val' else part} part: acc {fmt(q['acc'])}, "
+                     f"macro-F1 {fmt(q['macro_f1'])}")
+    return "; ".join(lines)
 
 
 class TrainingPanel(QWidget):
@@ -60,6 +79,7 @@ class TrainingPanel(QWidget):
         self.finished_bundle = ""
         self.history: dict[str, list[tuple[float, float]]] = {}
         self.epoch_index = 0
+        self.warnings: list[str] = []
         self._build()
         self.devices_proc.start(["devices"])
 
@@ -67,7 +87,7 @@ class TrainingPanel(QWidget):
     def _build(self) -> None:
         form = QFormLayout()
         self.source = QComboBox()
-        self.source.addItems(["A data set (Memo2496 / PMEmo / 1000 Songs / DEAM folder)", "A labels CSV or JSON",
+        self.source.addItems(["A data set (4Q / Memo2496 / PMEmo / 1000 Songs / DEAM folder)", "A labels CSV or JSON",
                               "My labels (from this library)"])
         self.path = QLineEdit()
         self.path.setPlaceholderText("folder or file")
@@ -77,10 +97,14 @@ class TrainingPanel(QWidget):
         row.addWidget(self.path, 1)
         row.addWidget(browse)
         self.pool = QCheckBox("Use my unlabelled library as PCL's pseudo-label pool")
-        self.finetune = QCheckBox("Fine-tune the active model (otherwise train from scratch)")
+        self.finetune = QCheckBox("Fine-tune the active model (the built-in one unless you chose another)")
+        self.finetune.setToolTip("Your labels adjust the model instead of replacing it: fewer epochs and a "
+                                 "tenth of the learning rate. Untick to train from scratch with the paper's settings.")
         self.epochs = QSpinBox(minimum=1, maximum=1000, value=80)
         self.batch = QSpinBox(minimum=1, maximum=4096, value=32)
         self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, singleStep=1e-4, value=1e-3)
+        self.finetune.toggled.connect(self._apply_defaults)
+        self.finetune.setChecked(bool(self.active_model()))
         self.seed = QSpinBox(minimum=0, maximum=10**6, value=0)
         mods = QHBoxLayout()
         self.modules = {m: QCheckBox(m.upper()) for m in ("dsaf", "pcl", "saml")}
@@ -142,6 +166,17 @@ class TrainingPanel(QWidget):
         lay.addLayout(left, 2)
         lay.addWidget(self.graphics, 5)
         self._set_running(False)
+
+    def _apply_defaults(self, finetune: bool) -> None:
+        """Fine-tuning settings (damer_core's FINE_TUNE_DEFAULTS) or the paper's."""
+        from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
+
+        values = FINE_TUNE_DEFAULTS if finetune else {"epochs": TrainConfig.epochs, "lr": TrainConfig.lr}
+        self.epochs.setValue(values["epochs"])
+        self.lr.setValue(values["lr"])
+        if hasattr(self, "status"):
+            self.status.setText("Fine-tuning settings: few epochs, a tenth of the learning rate." if finetune
+                                else "Settings are the paper's defaults.")
 
     def _devices(self, ev: dict) -> None:
         """`damer-core devices` lists what really exists: CUDA GPUs by name first, the CPU always."""
@@ -225,6 +260,7 @@ class TrainingPanel(QWidget):
 
     # -- child output ---------------------------------------------------------------------------
     def _reset_plots(self) -> None:
+        self.warnings = []
         self.history = {k: [] for k in self.curves}
         self.epoch_index = 0
         for c in self.curves.values():
@@ -235,12 +271,18 @@ class TrainingPanel(QWidget):
         if kind == "epoch":
             self.add_epoch(ev)
         elif kind == "start":
+            split = ev.get("split") or {}
+            parts = (f"; split by {split['by']}: {split['train']} train / {split['val']} validation / "
+                     f"{split['test']} test tracks" if split else "")
             self.status.setText(f"Training {'+'.join(ev['dims'])} on {ev['n_tracks']} tracks ({ev['n_samples']} windows), "
-                                f"{ev['epochs']} epochs on {ev['device']}")
+                                f"{ev['epochs']} epochs on {ev['device']}{parts}")
+        elif kind == "warning":
+            self.warnings.append(ev.get("text", ""))
+            self.log_line(f"warning: {ev.get('text', '')}")
         elif kind == "message":
             self.log_line(ev.get("text", ""))
         elif kind == "done":
-            self.status.setText(f"Finished: {ev['bundle']}")
+            self.status.setText(f"Finished: {ev['bundle']}\n{done_summary(ev)}")
             self.finished_bundle = ev["bundle"]
             self.use_btn.setEnabled(True)
             self.model_ready.emit(ev["bundle"])
@@ -255,8 +297,9 @@ class TrainingPanel(QWidget):
                 finite = [(x, y) for x, y in self.history[key] if y == y]  # NaN AUC: a one-class split
                 self.curves[key].setData([x for x, _ in finite], [y for _, y in finite])
         v = ev["val"]["fuse"]
+        warn = f"\nwarning: {self.warnings[-1]}" if self.warnings else ""
         self.status.setText(f"{ev['dim']} epoch {ev['epoch']}/{ev['epochs']}: loss {ev['loss']['total']:.3f}, "
-                            f"val acc {v['acc'] or 0:.3f}, auc {v['auc'] or 0:.3f}")
+                            f"validation acc {fmt(v['acc'])}, auc {fmt(v['auc'])}{warn}")
 
     def log_line(self, text: str) -> None:
         if text:

@@ -32,6 +32,7 @@ class VACircleWidget(QWidget):
         self.highlight: str = ""
         self.labelling = False
         self.label_points: list[tuple[float, float]] = []  # the curator's trajectory, drawn in blue
+        self.not_predicted = ""  # a dimension the model does not predict: the marker stays on the other axis
 
     # -- geometry -------------------------------------------------------------------------------
     def circle_rect(self) -> QRectF:
@@ -61,18 +62,23 @@ class VACircleWidget(QWidget):
 
     # -- state ----------------------------------------------------------------------------------
     def set_prediction(self, t: float, valence: float, arousal: float, confidence: float) -> None:
+        """The marker for the moment ``t``. A NaN dimension is not predicted by the model: the
+        marker moves along the other axis, no emotion word is claimed, and the circle says so."""
+        missing = [name for name, x in (("valence", valence), ("arousal", arousal)) if not math.isfinite(x)]
+        self.not_predicted = " and ".join(missing)
+        valence, arousal = (x if math.isfinite(x) else 0.0 for x in (valence, arousal))
         self.message = ""
-        self.marker = (valence, arousal, confidence)
+        self.marker = (valence, arousal, confidence if math.isfinite(confidence) else 0.0)
         self.trail = [p for p in self.trail if t - TRAIL_SECONDS <= p[0] <= t] + [(t, valence, arousal)]
-        self.highlight = nearest_term(valence, arousal, self.terms).word
+        self.highlight = "" if missing else nearest_term(valence, arousal, self.terms).word
         self.update()
 
     def set_path(self, points: list[tuple[float, float]]) -> None:
-        self.path_points = points
+        self.path_points = [(v if math.isfinite(v) else 0.0, a if math.isfinite(a) else 0.0) for v, a in points]
         self.update()
 
     def clear(self, message: str = "") -> None:
-        self.marker, self.trail, self.path_points, self.highlight = None, [], [], ""
+        self.marker, self.trail, self.path_points, self.highlight, self.not_predicted = None, [], [], "", ""
         self.message = message
         self.update()
 
@@ -117,6 +123,11 @@ class VACircleWidget(QWidget):
             p.drawPath(path)
         self._paint_marker(p)
         self._paint_words(p, r)  # after the marker: the highlighted word stays readable
+        if self.not_predicted and self.marker is not None:
+            p.setFont(small)
+            p.setPen(QColor(180, 40, 40))
+            p.drawText(QRectF(0, self.height() - 20, self.width(), 18), Qt.AlignmentFlag.AlignCenter,
+                       f"{self.not_predicted.capitalize()}: not predicted by this model")
         if self.message and not self.labelling:  # a curator labels with or without a model
             p.setPen(fg)
             box = QRectF(r.left() + r.width() * 0.12, c.y() - 40, r.width() * 0.76, 80)

@@ -1,7 +1,7 @@
 """The library emotion map: points, filters, selection to M3U, more like this, click to play."""
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
 import pyqtgraph as pg
 

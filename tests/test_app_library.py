@@ -35,7 +35,7 @@ def test_scan_reads_tags_and_reports_bad_files(db, tmp_path):
     assert "empty (0 bytes)" in bad[str(root / "b" / "empty.wav")]
     assert "not a readable audio file" in bad[str(root / "b" / "broken.mp3")]
     assert progress[-1][0] == progress[-1][1] == 5
-    assert db.schema_version == len(MIGRATIONS) == 2
+    assert db.schema_version == len(MIGRATIONS) == 3
     assert sqlite3.connect(db.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -115,10 +115,16 @@ def test_old_database_is_migrated_and_keeps_its_tracks(tmp_path):
     conn.execute("INSERT INTO folders (path, added) VALUES ('/m', 0)")
     conn.execute("INSERT INTO tracks (path, folder_id, title, duration, size, mtime, scanned) "
                  "VALUES ('/m/a.flac', 1, 'Old', 61.0, 10, 1.0, 1.0)")
+    conn.execute("INSERT INTO predictions VALUES (1, 'm.pt', 0.5, -0.25, 0.7, '{}', 0)")
     conn.commit()
     conn.close()
     db = LibraryDB(path)
-    assert db.schema_version == 2 and [t.title for t in db.tracks()] == ["Old"] and not db.tracks()[0].labelled
+    assert db.schema_version == 3 and [t.title for t in db.tracks()] == ["Old"] and not db.tracks()[0].labelled
+    old = db.tracks("m.pt")[0]
+    assert (old.valence, old.arousal, old.analysed) == (0.5, -0.25, True)  # predictions survive the v3 rebuild
+    db.store_prediction("/m/a.flac", "valence-only.pt", 0.3, None, 0.6, {})  # v3: a dimension may be missing
+    only = db.tracks("valence-only.pt")[0]
+    assert only.arousal is None and only.analysed and only.point == (0.3, 0.0)
     db.close()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
