@@ -480,7 +480,9 @@ class MainWindow(QMainWindow):
         fresh = self.db.track(path, self.usable_model())
         if src >= 0 and fresh is not None:
             self.model.update_row(src, fresh)
-        if path == self.current_path:
+        if path == self.current_path and self.current_track_id >= 0:
+            # a file outside the library is shown from memory (_predicted_outside_library); reading
+            # the database here would find nothing and put "Analysing..." back over its marker
             self._load_trajectory()
 
     # -- the current track ----------------------------------------------------------------------
