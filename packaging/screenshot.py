@@ -2,9 +2,9 @@
 
     python packaging/screenshot.py [--audio ../shared/audio] [--model best.pt] [--out docs/screenshot.png]
 
-Without --model a small demo model is trained first (1-2 min on CPU) on synthetic chords whose
-labels follow from the sound, so the circle shows a real model's output. That model knows only
-those chords: its marker on real music is a demonstration of the display, not a real verdict.
+Without --model the app uses its built-in model (DAMER trained on the 4Q data set, see
+docs/MODEL_CARD.md), as on a user's first start: no import. ``demo_model`` below trains a small
+model on synthetic chords for the curator screenshots' training panel.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0, help="how long to play before the screenshot")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     args = ap.parse_args()
-    work = isolated_offscreen("damer-shot-")
-    model = args.model or str(demo_model(work))
+    isolated_offscreen("damer-shot-")
+    model = args.model
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -87,8 +87,9 @@ def main() -> int:
     def poll() -> None:
         if state["phase"] == "scan" and w._scan is None:
             state["phase"] = "analyse"
-            w.import_model(model)
-        elif state["phase"] == "analyse" and not w.analyser.running:
+            if model:
+                w.import_model(model)
+        elif state["phase"] == "analyse" and not w.analyser.running and not w.db.unanalysed(w.usable_model()):
             state["phase"] = "play"
             path = next(r.path for r in w.model.rows if args.track in r.path)
             w.open_track(path, autoplay=True)

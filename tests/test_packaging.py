@@ -26,7 +26,8 @@ needs_build = pytest.mark.skipif(not (BUILD / "damer-explorer").is_file(),
 
 def built_env(tmp_path: Path, **extra) -> dict:
     """The environment a user's desktop gives the build: no PYTHONPATH, no venv, own folders."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "NUMBA"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "NUMBA", "DAMER_BUILTIN_MODEL"))}  # the build's own model
     env.update(QT_QPA_PLATFORM="offscreen", DAMER_DATA_DIR=str(tmp_path / "data"),
                DAMER_CONFIG_DIR=str(tmp_path / "config"), DAMER_CACHE_DIR=str(tmp_path / "cache"),
                XDG_CACHE_HOME=str(tmp_path / "xdg-cache"), PATH="/usr/bin:/bin")
@@ -81,11 +82,9 @@ def test_built_app_opens_a_recording_and_exits_cleanly(tmp_path):
 
 
 @needs_build
-def test_built_app_analyses_the_track_with_the_built_core(tmp_path, trained_bundle):
-    """With an active model the window runs the built `damer-core predict` child on the track
-    and shows its V-A trajectory: torch, the model and the child process all work from the build."""
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "settings.json").write_text(json.dumps({"active_model": str(trained_bundle)}))
+def test_built_app_analyses_the_track_with_its_built_in_model(tmp_path):
+    """A first start of the build, with no settings and no import: the window runs the built
+    `damer-core predict` child with the built-in model and shows the track's V-A trajectory."""
     res = subprocess.run([str(BUILD / "damer-explorer"), str(TRACK)], capture_output=True, text=True, timeout=300,
                          env=built_env(tmp_path, DAMER_EXPLORER_SMOKE="100", DAMER_EXPLORER_SMOKE_TIMEOUT="240"), cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -113,6 +112,7 @@ def test_built_core_runs_on_its_own(tmp_path, trained_bundle):
 def test_build_holds_what_the_app_needs_and_not_what_it_does_not():
     internal = BUILD / "_internal"
     assert (internal / "resources" / "emotion_terms.json").is_file()
+    assert (internal / "resources" / "models" / "damer-4q.pt").is_file()  # the built-in model
     plugins = internal / "PySide6" / "Qt" / "plugins" / "platforms"
     assert (plugins / "libqxcb.so").is_file() and (plugins / "libqoffscreen.so").is_file()
     names = [p.name for p in BUILD.rglob("*")]

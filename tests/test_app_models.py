@@ -1,0 +1,140 @@
+"""What the listener sees with real models in a real window: the built-in model on a first start
+(no import), the registry's built-in row, a bundle that predicts one dimension only, and the
+training panel fine-tuning the active model by default."""
+
+import math
+import shutil
+
+import pytest
+
+from app import player as player_mod
+from app.main_window import MainWindow
+from app.registry import ModelRegistry
+from app.training_panel import TrainingPanel
+from conftest import DATA
+from damer_core.builtin import BUILTIN_NAME
+from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
+from damer_core.training.run import DataArgs, train
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
+
+    def make():
+        w = MainWindow()
+        qtbot.addWidget(w)
+        w.resize(1400, 900)
+        w.show()
+        qtbot.waitExposed(w)
+        return w
+    return make
+
+
+def real_music(root):
+    root.mkdir(parents=True)
+    shutil.copy(DATA / "vibe_ace.ogg", root / "vibe_ace.ogg")
+    return root
+
+
+@pytest.mark.slow
+def test_first_start_shows_the_built_in_models_marker_without_an_import(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.delenv("DAMER_BUILTIN_MODEL")
+    w = window()
+    assert w.settings.active_model == "" and w.usable_model().endswith("damer-4q.pt")
+    assert "No emotion model" not in w.circle.message
+    w.add_folder(str(real_music(tmp_path / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
+    qtbot.waitUntil(lambda: w.analyser.running, timeout=10_000)  # analysis starts on its own
+    qtbot.waitUntil(lambda: not w.analyser.running, timeout=240_000)
+    row = w.db.tracks(w.usable_model())[0]
+    assert row.analysed and -1 <= row.valence <= 1 and -1 <= row.arousal <= 1
+    assert w.library.proxy.index(0, 7).data()  # an emotion word in the table
+    w.open_track(row.path)
+    assert w.trajectory is not None
+    positions = []
+    for t in (10.0, 10.25, 40.0):
+        w.on_position(t)
+        positions.append(w.circle.marker[:2])
+    assert positions[0] != positions[1]  # the marker glides between the 0.5 s points
+    assert w.circle.highlight and not w.circle.not_predicted
+    w.close()
+
+
+@pytest.mark.slow
+def test_registry_lists_the_built_in_model_first_and_keeps_it(qtbot, tmp_path, monkeypatch):
+    monkeypatch.delenv("DAMER_BUILTIN_MODEL")
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    reg = ModelRegistry()
+    qtbot.addWidget(reg)
+    reg.show()
+    qtbot.waitUntil(lambda: not reg.proc.running and bool(reg.info), timeout=60_000)
+    reg._fill()
+    assert reg.table.item(0, 0).text() == BUILTIN_NAME and "built-in" in reg.table.item(0, 6).text()
+    assert reg.table.item(0, 3).text() == "context" and float(reg.table.item(0, 4).text()) > 0.5  # test AUC
+    reg.table.selectRow(0)
+    reg.delete(confirm=False)
+    assert reg.paths()[0].is_file() and "built-in model cannot be deleted" in reg.status.text()
+    reg.rename()
+    assert "built-in model cannot be renamed" in reg.status.text()
+
+
+@pytest.fixture(scope="module")
+def valence_only(tiny_memo, tmp_path_factory):
+    return train(DataArgs(str(tiny_memo)), TrainConfig(epochs=2, batch_size=16, dims=("valence",)),
+                 tmp_path_factory.mktemp("vrun") / "run", "cpu")
+
+
+@pytest.mark.slow
+def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_path, valence_only):
+    w = window()
+    w.add_folder(str(real_music(tmp_path / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
+    w.import_model(str(valence_only))
+    qtbot.waitUntil(lambda: not w.analyser.running and w.db.tracks(w.usable_model())[0].analysed, timeout=240_000)
+    row = w.db.tracks(w.usable_model())[0]
+    assert row.arousal is None and row.valence is not None
+    w.reload_library()
+    assert w.library.proxy.index(0, 5).data() == "n/p" and w.library.proxy.index(0, 7).data() == ""
+    assert "not predicted" in w.library.proxy.index(0, 5).data(3)  # the tooltip says why
+    w.open_track(row.path)
+    w.on_position(12.0)
+    v, a, _ = w.circle.marker
+    assert a == 0.0 and math.isfinite(v) and w.circle.not_predicted == "arousal" and w.circle.highlight == ""
+    img = w.circle.grab().toImage()
+    assert not img.isNull()
+    w.close()
+
+
+def test_training_panel_fine_tunes_the_active_model_by_default(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    panel = TrainingPanel(active_model=lambda: "/models/base.pt")
+    qtbot.addWidget(panel)
+    assert panel.finetune.isChecked()
+    assert panel.epochs.value() == FINE_TUNE_DEFAULTS["epochs"] and panel.lr.value() == pytest.approx(FINE_TUNE_DEFAULTS["lr"])
+    panel.path.setText(str(tmp_path / "labels.csv"))
+    args = panel.command()
+    assert args[args.index("--init") + 1] == "/models/base.pt"
+    panel.finetune.setChecked(False)  # from scratch: the paper's settings
+    assert panel.epochs.value() == 80 and panel.lr.value() == pytest.approx(1e-3)
+    assert "--init" not in panel.command()
+    assert not TrainingPanel(active_model=lambda: "").finetune.isChecked()
+
+
+@pytest.mark.slow
+def test_a_file_outside_the_library_keeps_its_marker_after_the_analysis(window, qtbot, tmp_path, trained_bundle):
+    """`damer-explorer song.ogg` for a file not in the library: once the child has predicted it,
+    the marker stays (it used to be replaced by "Analysing this track..." for good)."""
+    w = window()
+    w.set_active_model(str(trained_bundle))
+    outside = real_music(tmp_path / "elsewhere") / "vibe_ace.ogg"
+    w.open_track(str(outside))
+    assert w.current_track_id < 0
+    qtbot.waitUntil(lambda: w.trajectory is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: not w.current_analyser.running, timeout=30_000)
+    qtbot.wait(300)
+    w.on_position(20.0)
+    assert w.circle.message == "" and w.circle.marker is not None and w.trajectory is not None
+    w.close()
