@@ -3,6 +3,7 @@ runs torch, so playback and the window stay smooth. Results go into SQLite as th
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -11,6 +12,17 @@ from PySide6.QtCore import QObject, Signal
 
 from app.child import CoreProcess
 from app.library_db import LibraryDB
+
+
+def prediction_key(model: str) -> str:
+    """The library's key for a model's predictions: its path, size and modification time, so a
+    bundle replaced at the same path (an upgraded built-in model, a retrained best.pt) is analysed
+    again instead of lending its predecessor's predictions."""
+    try:
+        st = os.stat(model)
+    except OSError:
+        return model
+    return f"{model}|{st.st_size}|{st.st_mtime_ns}"
 
 
 class Analyser(QObject):
@@ -27,6 +39,7 @@ class Analyser(QObject):
         self.proc.event.connect(self._on_event)
         self.proc.finished.connect(self._on_finished)
         self.model = ""
+        self.key = ""
         self._db: LibraryDB | None = None
         self._done = self._total = 0
         self._t0 = 0.0
@@ -36,10 +49,13 @@ class Analyser(QObject):
     def running(self) -> bool:
         return self.proc.running
 
-    def start(self, model: str, paths: list[str]) -> None:
+    def start(self, model: str, paths: list[str], key: str | None = None) -> None:
+        """Predict ``paths`` with the bundle ``model``; results are stored under ``key`` (default:
+        :func:`prediction_key` of the bundle)."""
         if self.running or not paths:
             return
         self.model, self._done, self._total, self._t0 = model, 0, len(paths), time.monotonic()
+        self.key = key or prediction_key(model)
         self._db = LibraryDB(self.db_path)
         self._list = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
         self._list.write("\n".join(paths))
@@ -54,7 +70,7 @@ class Analyser(QObject):
         kind = ev.get("event")
         if kind == "prediction" and self._db is not None:
             traj = ev["trajectory"]
-            self._db.store_prediction(ev["path"], self.model, ev["valence"], ev["arousal"], ev["confidence"], traj)
+            self._db.store_prediction(ev["path"], self.key, ev["valence"], ev["arousal"], ev["confidence"], traj)
             self.predicted.emit(ev["path"], traj)
             self.track_done.emit(ev["path"])
         elif kind == "file_error":

@@ -32,6 +32,7 @@ class Label:
     arousal: float | None
     n_points: int
     points: list[tuple[float, float, float]]
+    artist: str = ""  # the track's artist tag: the training split keeps an artist's tracks together
 
 
 class LabelRecorder:
@@ -84,7 +85,7 @@ class LabelRecorder:
 
 
 def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None = None) -> list[Label]:
-    sql = ("SELECT l.id, l.track_id, t.path, l.curator, l.valence, l.arousal, l.n_points FROM labels l "
+    sql = ("SELECT l.id, l.track_id, t.path, l.curator, l.valence, l.arousal, l.n_points, t.artist FROM labels l "
            "JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0")
     args: list = []
     if track_id is not None:
@@ -97,7 +98,7 @@ def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None =
     for row in db.conn.execute(sql + " ORDER BY l.id", args).fetchall():
         pts = db.conn.execute("SELECT t, valence, arousal FROM label_points WHERE label_id = ? ORDER BY rowid",
                               (row[0],)).fetchall()
-        out.append(Label(*row, points=[tuple(p) for p in pts]))
+        out.append(Label(*row[:7], points=[tuple(p) for p in pts], artist=row[7] or ""))
     return out
 
 
@@ -129,22 +130,24 @@ def trajectory_distance(a: list[tuple[float, float, float]], b: list[tuple[float
 
 
 def export_labels(db: LibraryDB, path: Path, curator: str | None = None) -> int:
-    """CSV (``path,valence,arousal,curator,n_points``; static labels in [-1, 1]) or JSON (the same plus
-    each trajectory), by the file's extension; both are what `damer-core train --dataset` reads."""
+    """CSV (``path,valence,arousal,curator,n_points,artist``; static labels in [-1, 1]) or JSON (the
+    same plus each trajectory), by the file's extension; both are what `damer-core train --dataset`
+    reads, and its split keeps each artist's tracks on one side (untagged tracks go alone)."""
     labels = labels_for(db, curator=curator)
     path = Path(path)
     if path.suffix.lower() == ".json":
         data = {"format": "damer-labels", "scale": "-1..1",
                 "labels": [{"path": lb.path, "valence": lb.valence, "arousal": lb.arousal, "curator": lb.curator,
+                            "artist": lb.artist,
                             "trajectory": {"t": [p[0] for p in lb.points], "valence": [p[1] for p in lb.points],
                                            "arousal": [p[2] for p in lb.points]}} for lb in labels]}
         path.write_text(json.dumps(data, indent=1), encoding="utf-8")
     else:
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["path", "valence", "arousal", "curator", "n_points"])
+            w.writerow(["path", "valence", "arousal", "curator", "n_points", "artist"])
             for lb in labels:
-                w.writerow([lb.path, f"{lb.valence:.4f}", f"{lb.arousal:.4f}", lb.curator, lb.n_points])
+                w.writerow([lb.path, f"{lb.valence:.4f}", f"{lb.arousal:.4f}", lb.curator, lb.n_points, lb.artist])
     return len(labels)
 
 

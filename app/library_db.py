@@ -44,15 +44,15 @@ MIGRATIONS = [
         duplicate_track INTEGER REFERENCES tracks(id) ON DELETE SET NULL,
         distance REAL, passed INTEGER);
     """,
-    # 3: a bundle may predict one dimension only: the other is NULL ("not predicted"), never made up
+    # 3: a bundle may predict one dimension only: the other is NULL ("not predicted"), never made up.
+    # Older rows are dropped, not copied: they stored 0.0 for such a dimension, were uncalibrated and
+    # lay on a 0.499 s grid; the library is re-analysed with the active model.
     """
-    CREATE TABLE predictions_v3 (
+    DROP TABLE predictions;
+    CREATE TABLE predictions (
         track_id INTEGER REFERENCES tracks(id) ON DELETE CASCADE, model TEXT NOT NULL,
         valence REAL, arousal REAL, confidence REAL NOT NULL,
         trajectory TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (track_id, model));
-    INSERT INTO predictions_v3 SELECT * FROM predictions;
-    DROP TABLE predictions;
-    ALTER TABLE predictions_v3 RENAME TO predictions;
     """,
 ]
 
@@ -78,14 +78,6 @@ class TrackRow:
     confidence: float | None = None
     labelled: bool = False
     analysed: bool = False  # the model has a prediction for this track
-
-    @property
-    def point(self) -> tuple[float, float] | None:
-        """(valence, arousal) for the circle and the map; a dimension the model does not predict
-        sits on its axis' centre line. None when the track is not analysed."""
-        if not self.analysed:
-            return None
-        return (self.valence or 0.0, self.arousal or 0.0)
 
 
 def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
-from app.analysis import Analyser
+from app.analysis import Analyser, prediction_key
 from app.labelling import LabellingBar, LabellingController
 from app.child import CoreProcess, scanner_command
 from app.library_db import LibraryDB
@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
 
     # -- library --------------------------------------------------------------------------------
     def reload_library(self) -> None:
-        self.model.set_rows(self.db.tracks(self.usable_model()))
+        self.model.set_rows(self.db.tracks(self.model_key()))
         n = len(self.model.rows)
         self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
         if self.current_path:
@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
         if code != 0:
             self.statusBar().showMessage(f"scan failed: {error or f'exit code {code}'}", 10000)
         model = self.usable_model()
-        if model and not self.analyser.running and self.db.unanalysed(model):
+        if model and not self.analyser.running and self.db.unanalysed(self.model_key()):
             self.analyse_library()
 
     def show_unreadable(self) -> None:
@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         model = self.usable_model()
-        rows = [r for r in self.db.tracks(model) if r.analysed]
+        rows = [r for r in self.db.tracks(self.model_key()) if r.analysed]
         cell = lambda x: "" if x is None else f"{x:.4f}"  # noqa: E731 - empty: not predicted by this model
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -338,6 +338,11 @@ class MainWindow(QMainWindow):
         builtin = builtin_model_path()
         return str(builtin) if builtin is not None else ""
 
+    def model_key(self) -> str:
+        """The library's key for the model in use's predictions (app.analysis.prediction_key)."""
+        model = self.usable_model()
+        return prediction_key(model) if model else ""
+
     def _no_model_message(self) -> str:
         model = self.settings.active_model
         return MODEL_MISSING.format(name=Path(model).name) if model and not Path(model).is_file() else NO_MODEL
@@ -345,7 +350,7 @@ class MainWindow(QMainWindow):
     def _update_model_state(self) -> None:
         if not self.usable_model():
             self.circle.clear(self._no_model_message())
-        elif self.db.unanalysed(self.usable_model()):
+        elif self.db.unanalysed(self.model_key()):
             self.analyse_library()  # the built-in model on a first start: predictions without an import
 
     def import_model(self, path: str | None = None) -> None:
@@ -405,13 +410,12 @@ class MainWindow(QMainWindow):
 
         labelled = static_labels(self.db)
         points = []
-        for r in self.db.tracks(self.usable_model()):
+        for r in self.db.tracks(self.model_key()):
             if r.path in labelled:
                 v, a = labelled[r.path]
                 points.append(MapPoint(r.path, r.title, r.artist, r.duration, v, a, 1.0, True))
-            elif r.analysed:
-                v, a = r.point
-                points.append(MapPoint(r.path, r.title, r.artist, r.duration, v, a, r.confidence or 0.0, False))
+            elif r.valence is not None and r.arousal is not None:  # a one-dimension model cannot place a track
+                points.append(MapPoint(r.path, r.title, r.artist, r.duration, r.valence, r.arousal, r.confidence or 0.0, False))
         return points
 
     def show_map(self) -> None:
@@ -459,11 +463,11 @@ class MainWindow(QMainWindow):
             self.circle.clear(self._no_model_message())
             self.statusBar().showMessage("No model to analyse with: import or train one first", 8000)
             return
-        todo = [p for _, p in self.db.unanalysed(model)]
+        todo = [p for _, p in self.db.unanalysed(self.model_key())]
         if not todo:
             self.statusBar().showMessage("Every track is analysed with the active model", 5000)
             return
-        self.analyser.start(model, todo)
+        self.analyser.start(model, todo, self.model_key())
 
     def on_analysis_progress(self, done: int, total: int, left: float) -> None:
         eta = f", about {int(left // 60)}:{int(left % 60):02d} left" if left >= 0 else ""
@@ -477,7 +481,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_track(self, path: str) -> None:
         src = self.model.row_for_path(path)
-        fresh = self.db.track(path, self.usable_model())
+        fresh = self.db.track(path, self.model_key())
         if src >= 0 and fresh is not None:
             self.model.update_row(src, fresh)
         if path == self.current_path and self.current_track_id >= 0:
@@ -531,11 +535,11 @@ class MainWindow(QMainWindow):
         if not model:
             self.circle.clear(self._no_model_message())
             return
-        traj = self.db.trajectory(self.current_track_id, model) if self.current_track_id >= 0 else None
+        traj = self.db.trajectory(self.current_track_id, self.model_key()) if self.current_track_id >= 0 else None
         if traj is None:
             self.circle.clear("Analysing this track...")
             if not self.current_analyser.running:
-                self.current_analyser.start(model, [self.current_path])
+                self.current_analyser.start(model, [self.current_path], self.model_key())
             return
         self._show_trajectory(traj)
 

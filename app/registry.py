@@ -33,7 +33,7 @@ def _auc(info: dict, dim: str) -> str:
     if part is None:
         return ""
     v = (m[part].get("fuse") or {}).get("auc")
-    text = "n/a" if v is None else f"{v:.3f}"
+    text = "n/a" if v is None or v != v else f"{v:.3f}"  # NaN: a one-class part
     return text if part == "test" else f"{text} ({part})"
 
 

@@ -209,7 +209,7 @@ def _paper_row(name: str) -> list[tuple[str, dict]]:
 def _evaluate_bundle(args) -> int:
     from damer_core.checkpoint import build_models, load_checkpoint
     from damer_core.datasets import load_dataset
-    from damer_core.evaluation import PART_NAMES, format_report, score_bundle
+    from damer_core.evaluation import PART_NAMES, format_report, report_warnings, score_bundle, split_mismatch
     from damer_core.features import FeatureConfig
     from damer_core.progress import Progress
 
@@ -224,9 +224,13 @@ def _evaluate_bundle(args) -> int:
                                     f"seed {tc.get('seed', 0)}")
     name = fs.description.get("name", args.dataset)
     print(format_report(report, f"{Path(args.checkpoint).name} on {name}: {PART_NAMES[part]}{how}"))
-    for dim, d in report["dimensions"].items():
-        if d["n_tracks"] < 10:
-            print(f"warning: {dim}: only {d['n_tracks']} tracks in this part; the figures are unreliable")
+    warnings = report_warnings(report)
+    mismatch = "" if part == "all" else split_mismatch(fs, bundle)
+    if mismatch:
+        warnings.append(f"{mismatch}: its '{part}' part here may hold tracks it learned from "
+                        "(use --all to score it on another data set)")
+    for w in warnings:
+        print(f"warning: {w}")
     paper = _paper_row(name)
     if paper:
         print(format_table(paper, "For comparison: the paper's DAMER row (its own 70/30 split, %)"))
@@ -246,6 +250,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), Progress(args.progress), _cache(args))
     split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     report = probe_report(linear_probe(fs, split, tcfg.dims))
+    for w in report_warnings(report):
+        print(f"warning: {w}")
     by = "artist/group" if split.by_group else "track"
     name = fs.description.get("name", args.dataset)
     print(format_report(report, f"Linear probe (per-band mean/std + logistic regression, C chosen on validation) "
@@ -261,7 +267,10 @@ def _train_and_score(args, tcfg, out: Path) -> dict:
     from damer_core.training.run import train
 
     best = train(_data_args(args), tcfg, out, args.device, Progress(args.progress), cache=_cache(args))
-    return {d: e["metrics"]["test"] for d, e in load_checkpoint(best)["dimensions"].items()}
+    dims = load_checkpoint(best)["dimensions"]
+    if any("test" not in e["metrics"] for e in dims.values()):
+        raise UsageError("evaluate reports the test part: --test-fraction must be above 0")
+    return {d: e["metrics"]["test"] for d, e in dims.items()}
 
 
 ABLATION_GRID = [  # Table V rows: modules switched ON

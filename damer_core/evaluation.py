@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from damer_core.datasets.base import FeatureSet
-from damer_core.datasets.split import split_tracks
+from damer_core.datasets.split import MIN_TRACKS, Split, split_tracks
 from damer_core.training.calibration import calibration_report
 from damer_core.training.metrics import (
     accuracy, binary_report, bootstrap_interval, f1_positive, macro_f1, quadrant_of, roc_auc,
@@ -18,15 +18,42 @@ PART_NAMES = {"train": "training part", "val": "validation part", "test": "test 
 _BINARY = {"acc": lambda y, p: accuracy(y, p >= 0.5), "f1": lambda y, p: f1_positive(y, p >= 0.5), "auc": roc_auc}
 
 
+def bundle_split(fs: FeatureSet, bundle: dict) -> Split:
+    """The split the bundle's seed and fractions give on ``fs``."""
+    tc = bundle.get("train_config", {})
+    return split_tracks(fs, int(tc.get("seed", 0)), float(tc.get("test_fraction", 0.3)),
+                        float(tc.get("val_fraction", 0.15)))
+
+
 def part_indices(fs: FeatureSet, bundle: dict, part: str) -> np.ndarray:
     """Windows of ``part`` ("train", "val", "test" or "all") under the split the bundle was trained
     with (its seed and fractions, applied to ``fs``)."""
-    if part == "all":
-        return np.arange(len(fs))
-    tc = bundle.get("train_config", {})
-    split = split_tracks(fs, int(tc.get("seed", 0)), float(tc.get("test_fraction", 0.3)),
-                         float(tc.get("val_fraction", 0.15)))
-    return split.part(part)
+    return np.arange(len(fs)) if part == "all" else bundle_split(fs, bundle).part(part)
+
+
+def split_mismatch(fs: FeatureSet, bundle: dict) -> str:
+    """Why the bundle's split cannot be trusted on ``fs`` ("" when it matches the one it was trained
+    with): it was trained on other data, with other fractions, or before splits were recorded."""
+    from damer_core.training.run import split_summary
+
+    recorded = bundle.get("split")
+    name = fs.description.get("name", "this data set")
+    if recorded is None:
+        return "the bundle records no split (trained by an older damer-core, 70/30 without a validation part)"
+    if bundle.get("data", {}).get("name") != fs.description.get("name") or recorded != split_summary(fs, bundle_split(fs, bundle)):
+        return f"the bundle was trained on other data or another split than {name}'s"
+    return ""
+
+
+def report_warnings(report: dict) -> list[str]:
+    """Plain-language warnings about a scored part: too few tracks, or one class only."""
+    out = []
+    for dim, d in report["dimensions"].items():
+        if d["n_tracks"] < MIN_TRACKS:
+            out.append(f"{dim}: only {d['n_tracks']} tracks in this part; the figures are unreliable")
+        if not np.isfinite(d["heads"].get("fuse", d["heads"].get("probe", {})).get("auc", np.nan)):
+            out.append(f"{dim}: this part holds one class only; AUC is n/a")
+    return out
 
 
 def track_level(fs: FeatureSet, idx: np.ndarray, window_values: np.ndarray) -> np.ndarray:
@@ -124,6 +151,8 @@ HEAD_LABELS = {"fuse": "DAMER (fused)", "mel": "Mel head", "coch": "cochl. head"
 
 def format_report(report: dict, title: str) -> str:
     """Plain text: one row per dimension and head, the quadrant row and the calibration lines."""
+    from damer_core.training.run import fmt_metric
+
     lines = [title, f"{'':<22}{'Acc':<20}{'F1':<20}{'AUC':<20}"]
     for dim, d in report["dimensions"].items():
         for head in (h for h in HEAD_LABELS if h in d["heads"]):
@@ -137,6 +166,6 @@ def format_report(report: dict, title: str) -> str:
         if "calibration" in d:
             c = d["calibration"]
             lines.append(f"{dim} calibration (windows): temperature {d['temperature']:.2f}, "
-                         f"ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f}")
+                         f"ECE {fmt_metric(c['ece_before'])} -> {fmt_metric(c['ece_after'])}")
     lines.append("Values in %, [95 % bootstrap interval over tracks]; n/a = undefined (one class only).")
     return "\n".join(lines)

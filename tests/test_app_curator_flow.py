@@ -32,7 +32,7 @@ def test_label_train_activate_map(qtbot, scanned_window):
     panel.use_btn.click()
     assert w.settings.active_model.endswith(".pt")
     qtbot.waitUntil(lambda: not w.analyser.running, timeout=300_000)
-    rows = w.db.tracks(w.settings.active_model)
+    rows = w.db.tracks(w.model_key())
     assert all(r.valence is not None for r in rows)
     w.show_map()
     assert len(w.emotion_map.points) == 3 and all(p.labelled for p in w.emotion_map.points)

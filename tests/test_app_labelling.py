@@ -128,8 +128,8 @@ def test_export_round_trips_through_the_trainer_loader(tmp_path):
     db = LibraryDB(tmp_path / "lib.sqlite3")
     db.add_folder(str(tmp_path))
     files = [tagged(tmp_path / f"s{i}.flac", 4, seed=i) for i in range(2)]
-    db.upsert_tracks(1, [{"path": str(f), "title": f.stem, "artist": "", "album": "", "duration": 4.0, "size": 1,
-                          "mtime": 1.0} for f in files])
+    db.upsert_tracks(1, [{"path": str(f), "title": f.stem, "artist": ["Ann", ""][i], "album": "", "duration": 4.0,
+                          "size": 1, "mtime": 1.0} for i, f in enumerate(files)])
     ids = [r[0] for r in db.conn.execute("SELECT id FROM tracks ORDER BY path")]
     for tid, (v, a) in zip(ids, [(0.6, -0.4), (-0.3, 0.8)]):
         rec = LabelRecorder(db, tid, "ann")
@@ -139,8 +139,10 @@ def test_export_round_trips_through_the_trainer_loader(tmp_path):
     assert export_labels(db, tmp_path / "labels.csv") == 2
     rows = list(csv.DictReader(open(tmp_path / "labels.csv")))
     assert rows[0]["valence"] == "0.6200" and rows[0]["curator"] == "ann" and rows[0]["n_points"] == "5"
+    assert rows[0]["artist"] == "Ann" and rows[1]["artist"] == ""
     fs = load_dataset(tmp_path / "labels.csv")
     assert fs.n_tracks == 2 and sorted(set(np.round(fs.valence, 2))) == [-0.28, 0.62]
+    assert "Ann" in set(fs.group) and len(set(fs.group)) == 2  # the artist is the split group; untagged goes alone
     assert export_labels(db, tmp_path / "labels.json") == 2
     fs_json = load_dataset(tmp_path / "labels.json")
     assert np.array_equal(np.sort(fs_json.arousal), np.sort(fs.arousal))

@@ -96,7 +96,7 @@ def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
     w.import_model(str(trained_bundle))  # copies into the data dir, sets it active, analyses
     assert w.settings.active_model.startswith(str(dirs / "data" / "models"))
     qtbot.waitUntil(lambda: not w.analyser.running, timeout=180_000)
-    rows = w.db.tracks(w.settings.active_model)
+    rows = w.db.tracks(w.model_key())
     assert all(r.valence is not None and -1 <= r.valence <= 1 for r in rows), rows
     assert w.library.proxy.index(0, 7).data() != ""  # nearest emotion word shown
     w.open_track(rows[0].path, autoplay=False)

@@ -55,6 +55,10 @@ def test_fine_tuning_moves_towards_the_labels_and_keeps_the_rest(trained_bundle,
                      "--progress", "none", "--device", "cpu"]) == 0
     tuned = load_checkpoint(out / "best.pt")
     assert tuned["train_config"]["epochs"] == FINE_TUNE_DEFAULTS["epochs"] and tuned["train_config"]["lr"] == FINE_TUNE_DEFAULTS["lr"]
+    base = load_checkpoint(trained_bundle)
+    for dim in ("arousal", "valence"):  # a handful of validation tracks cannot fit a temperature: the base's is kept
+        assert tuned["dimensions"][dim]["temperature"] == base["dimensions"][dim]["temperature"]
+        assert tuned["dimensions"][dim]["temperature_source"].startswith("base model")
     after_v = mean_valence(out / "best.pt", sad_major)
     after_acc = accuracy_elsewhere(out / "best.pt", elsewhere)
     print(f"slow-major valence {before_v:+.3f} -> {after_v:+.3f}; elsewhere {before_acc} -> {after_acc}")

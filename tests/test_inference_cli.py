@@ -71,7 +71,7 @@ def test_predict_command_json_and_csv(trained_bundle, tmp_path):
 
 
 @pytest.mark.slow
-def test_info_and_evaluate_commands(trained_bundle, synth_memo):
+def test_info_and_evaluate_commands(trained_bundle, synth_memo, tiny_memo):
     info = cli("info", trained_bundle)
     assert info.returncode == 0 and "preset clip" in info.stdout and "arousal: epoch" in info.stdout
     assert "validation acc" in info.stdout and "; test acc" in info.stdout and "split by track" in info.stdout
@@ -86,6 +86,11 @@ def test_info_and_evaluate_commands(trained_bundle, synth_memo):
         bundle_test = load_checkpoint(trained_bundle)["dimensions"][dim]["metrics"]["test"]["fuse"]["acc"]
         assert acc == pytest.approx(100 * bundle_test, abs=0.06)  # the same part as training scored
     assert "quadrants (" in ev.stdout and "calibration (windows): temperature" in ev.stdout
+    assert "warning" not in ev.stdout  # the split it was trained with: nothing to warn about
+    other = cli("evaluate", "--checkpoint", trained_bundle, "--dataset", tiny_memo, "--progress", "none")
+    assert other.returncode == 0 and "warning: the bundle was trained on other data or another split" in other.stdout
+    scored_elsewhere = cli("evaluate", "--checkpoint", trained_bundle, "--dataset", tiny_memo, "--all", "--progress", "none")
+    assert "all labelled tracks" in scored_elsewhere.stdout and "trained on other data" not in scored_elsewhere.stdout
 
 
 def test_evaluate_ablation_table_runs_the_grid(tiny_memo, tmp_path):

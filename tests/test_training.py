@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from damer_core.checkpoint import load_checkpoint
+from damer_core.checkpoint import BundleError, load_checkpoint
 from damer_core.progress import Progress
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import DeviceError, resolve_device
@@ -129,3 +129,17 @@ def test_mixed_precision_choice_on_cuda(monkeypatch, bf16, dtype, scaler):
     assert use and chosen == dtype and ((chosen == torch.float16) == scaler)
     assert amp_settings(torch.device("cpu"), True) == (False, None)
     assert amp_settings(torch.device("cuda", 0), False) == (False, None)
+
+
+def test_fine_tuning_keeps_the_base_models_architecture_and_refuses_an_old_run(tiny_memo, tmp_path):
+    base = train(DataArgs(str(tiny_memo)), TrainConfig(epochs=1, batch_size=16, dims=("arousal",), band_embedding=False),
+                 tmp_path / "base", "cpu")
+    assert load_checkpoint(base)["model_config"]["band_embedding"] is False
+    tuned = train(DataArgs(str(tiny_memo)), TrainConfig(epochs=1, batch_size=16, dims=("arousal",)), tmp_path / "tuned",
+                  "cpu", init=str(base))  # the default TrainConfig has the embedding on: the base model's wins
+    assert load_checkpoint(tuned)["model_config"]["band_embedding"] is False
+    old = load_checkpoint(tmp_path / "base" / "last.pt")
+    del old["train_config"]["val_fraction"]  # a run from before the validation part
+    torch.save(old, tmp_path / "base" / "last.pt")
+    with pytest.raises(BundleError, match="older damer-core that had no validation part"):
+        train(None, TrainConfig(), tmp_path / "base", "cpu", resume=True)

@@ -16,7 +16,7 @@ def f1_positive(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
     tp = np.sum(y_true & y_pred)
     denom = 2 * tp + np.sum(~y_true & y_pred) + np.sum(y_true & ~y_pred)
-    return float(2 * tp / denom) if denom else 0.0
+    return float(2 * tp / denom) if denom else float("nan")  # no positive label and none predicted: undefined
 
 
 def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:

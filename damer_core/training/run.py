@@ -106,6 +106,9 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             if not (out / LAST).is_file():
                 raise BundleError(out / LAST, "nothing to resume: no last.pt in the run folder")
             resume_state = load_checkpoint(out / LAST)
+            if "val_fraction" not in resume_state.get("train_config", {}):
+                raise BundleError(out / LAST, "written by an older damer-core that had no validation part; "
+                                              "it cannot be resumed: start a new run")
             tcfg = TrainConfig.from_dict(resume_state["train_config"])
             data_args = data_args or DataArgs(**resume_state["data_args"])
             init = None
@@ -115,7 +118,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         if init_bundle is not None:
             cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
             mc = init_bundle["model_config"]
-            tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]))
+            tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]),
+                           band_embedding=bool(mc.get("band_embedding", True)))
         elif resume_state is not None:
             cfg = FeatureConfig.from_dict(resume_state["feature_config"])
         else:
@@ -140,13 +144,14 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             out.mkdir(parents=True, exist_ok=True)
         trainers: dict[str, DimensionTrainer] = {}
         for dim in tcfg.dims:
-            init_state = None
+            init_state, base_temperature = None, None
             if init_bundle is not None:
                 if dim in init_bundle["dimensions"]:
                     init_state = init_bundle["dimensions"][dim]["state_dict"]
+                    base_temperature = init_bundle["dimensions"][dim].get("temperature")
                 else:
                     progress.message(f"{Path(init).name} has no {dim} model: training {dim} from scratch")
-            t = DimensionTrainer(fs, dim, tcfg, ctx, split, pool, init_state)
+            t = DimensionTrainer(fs, dim, tcfg, ctx, split, pool, init_state, base_temperature)
             if resume_state is not None and dim in resume_state.get("resume", {}):
                 t.load_state_dict(resume_state["resume"][dim])
             trainers[dim] = t
@@ -171,7 +176,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 t.finish()
                 c = t.final["calibration"]["val"]
                 progress.message(f"{dim}: epoch {t.best_epoch} chosen on validation; temperature "
-                                 f"{t.final['temperature']:.2f} (validation ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f})")
+                                 f"{t.final['temperature']:.2f} from the {t.final.get('temperature_source', 'validation part')} "
+                                 f"(validation ECE {fmt_metric(c['ece_before'])} -> {fmt_metric(c['ece_after'])})")
         quadrants = quadrant_scores(fs, split, trainers)
         if ctx.is_main:
             _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=True, split=split,
@@ -193,7 +199,8 @@ def _best_entry(t) -> dict:
     finished, its temperature, calibration and validation + test reports."""
     entry = {"state_dict": t.best_state, "epoch": t.best_epoch, "metrics": {"val": t.best_val}, "temperature": 1.0}
     if t.final is not None:
-        entry.update(temperature=t.final["temperature"], calibration=t.final["calibration"], metrics=t.final["metrics"])
+        entry.update(temperature=t.final["temperature"], calibration=t.final["calibration"], metrics=t.final["metrics"],
+                     temperature_source=t.final.get("temperature_source", "validation part"))
     return entry
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from damer_core.datasets.base import FeatureSet
-from damer_core.datasets.split import Split
+from damer_core.datasets.split import MIN_TRACKS, Split
 from damer_core.model import DAMER, ModelConfig
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
@@ -57,8 +57,10 @@ class DimensionTrainer:
     """State of one dimension's run; ``state_dict()`` is everything a resume needs."""
 
     def __init__(self, fs: FeatureSet, dim: str, tcfg: TrainConfig, ctx: Context, split: Split,
-                 unlabelled: FeatureSet | None = None, init_state: dict | None = None):
+                 unlabelled: FeatureSet | None = None, init_state: dict | None = None,
+                 base_temperature: float | None = None):
         self.fs, self.dim, self.tcfg, self.ctx, self.unlabelled = fs, dim, tcfg, ctx, unlabelled
+        self.base_temperature = base_temperature  # of the model being fine-tuned, if any
         cfg = fs.feature_config
         self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone,
                                 dropout=tcfg.dropout, cross_attention=tcfg.dsaf, band_embedding=tcfg.band_embedding)
@@ -224,15 +226,26 @@ class DimensionTrainer:
         model.load_state_dict(self.best_state)
         val_margin = head_margins(model, self.fs, self.val_idx, self.ctx.device)["fuse"]
         val_y = self.labels[np.sort(self.val_idx)]
-        temp = fit_temperature(val_margin, val_y)
+        temp, source = self._temperature(val_margin, val_y)
         calib = {"val": calibration_report(val_margin, val_y, temp)}
         reports = {"val": evaluate_heads(model, self.fs, self.val_idx, self.labels, self.ctx.device, temp)}
         if self.test_idx.size:
             test_margin = head_margins(model, self.fs, self.test_idx, self.ctx.device)["fuse"]
             calib["test"] = calibration_report(test_margin, self.labels[np.sort(self.test_idx)], temp)
             reports["test"] = evaluate_heads(model, self.fs, self.test_idx, self.labels, self.ctx.device, temp)
-        self.final = {"temperature": temp, "calibration": calib, "metrics": reports}
+        self.final = {"temperature": temp, "temperature_source": source, "calibration": calib, "metrics": reports}
         return self.final
+
+    def _temperature(self, margin: np.ndarray, y: np.ndarray) -> tuple[float, str]:
+        """Fitted on the validation part, unless it is too small or one-sided to fit: then a
+        fine-tuned model keeps its base model's temperature (1.0 from scratch), so a curator's
+        dozen labels do not put every marker back on the rim."""
+        n_tracks = np.unique(self.fs.track[self.val_idx]).size
+        if n_tracks >= MIN_TRACKS and np.unique(y).size == 2:
+            return fit_temperature(margin, y), "validation part"
+        if self.base_temperature is not None:
+            return float(self.base_temperature), "base model (validation part too small to fit one)"
+        return 1.0, "default (validation part too small to fit one)"
 
 
 def selection_score(report: dict[str, dict[str, float]]) -> float:
