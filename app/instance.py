@@ -1,14 +1,27 @@
 """One running DAMER Explorer per library: a lock file next to the database, so a second
-instance says so instead of writing to the same library at the same time."""
+instance never writes to the same library at the same time. A second start hands its FILE (or
+just "come to the front") to the running one over a local socket and exits; only when nobody
+answers there (a stale lock, an instance on another host) does it say "already running"."""
 
 from __future__ import annotations
 
+import getpass
+import hashlib
+import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile
+from PySide6.QtCore import QLockFile, QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from app.library_db import LibraryLocked
+
+MAX_MESSAGE = 64 * 1024  # one JSON line: a path is far shorter
+HAND_OVER_TIMEOUT_MS = 10_000  # the running window may be busy for a moment: give it time to answer
+
+
+class AlreadyRunning(LibraryLocked):
+    """Another DAMER Explorer holds this library's lock."""
 
 
 class InstanceLock:
@@ -28,10 +41,94 @@ class InstanceLock:
             if isinstance(info, tuple) and len(info) == 3 and info[0] > 0:
                 pid, host = info[0], info[1]
                 who = f"process {pid}" + (f" on {host}" if host and host != os.uname().nodename else "")
-            raise LibraryLocked(f"{self.db_path}: DAMER Explorer is already running with this library ({who}); "
-                                "switch to that window or close it first")
+            raise AlreadyRunning(f"{self.db_path}: DAMER Explorer is already running with this library ({who}); "
+                                 "switch to that window or close it first")
         raise LibraryLocked(f"{self.db_path}: cannot create the lock file next to the library "
                             "(is the folder read-only?)")
 
     def release(self) -> None:
         self._lock.unlock()
+
+
+def server_name(db_path: Path) -> str:
+    """The local socket of the instance that runs ``db_path``: one per library and user."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in the environment: the path alone still separates libraries
+        user = ""
+    key = f"{user}\0{Path(db_path).resolve()}"
+    return "damer-explorer-" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+class InstanceServer(QObject):
+    """Listens for later starts of the app with the same library."""
+
+    file_received = Signal(str)  # an absolute path to open and play
+    activate_requested = Signal()  # after every message: bring the window to the front
+
+    def __init__(self, db_path: Path, parent: QObject | None = None):
+        super().__init__(parent)
+        self.name = server_name(db_path)
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)  # no other user's files
+        self._server.newConnection.connect(self._accept)
+
+    def listen(self) -> bool:
+        """Call while holding the :class:`InstanceLock`: a socket left behind by a killed
+        instance is ours to remove."""
+        QLocalServer.removeServer(self.name)
+        return self._server.listen(self.name)
+
+    @property
+    def error(self) -> str:
+        return self._server.errorString()
+
+    def close(self) -> None:
+        self._server.close()
+
+    def _accept(self) -> None:
+        while self._server.hasPendingConnections():
+            sock = self._server.nextPendingConnection()
+            sock.readyRead.connect(lambda s=sock: self._read(s))
+            sock.disconnected.connect(sock.deleteLater)
+            self._read(sock)
+
+    def _read(self, sock: QLocalSocket) -> None:
+        if not sock.canReadLine():
+            if sock.bytesAvailable() > MAX_MESSAGE:
+                sock.abort()
+            return
+        try:
+            path = json.loads(bytes(sock.readLine(MAX_MESSAGE)).decode())["open"]
+        except (ValueError, KeyError, TypeError):
+            sock.abort()
+            return
+        if path is not None and not isinstance(path, str):
+            sock.abort()
+            return
+        sock.write(b"ok\n")
+        sock.flush()
+        sock.disconnectFromServer()
+        if path:
+            self.file_received.emit(path)
+        self.activate_requested.emit()
+
+
+def hand_over(db_path: Path, file: str | None = None, timeout_ms: int = HAND_OVER_TIMEOUT_MS) -> bool:
+    """Ask the instance running with ``db_path`` to open and play ``file`` (made absolute here:
+    the other process has another working directory), or, without one, to come to the front.
+    True once it has answered; False when nobody listens or answers."""
+    sock = QLocalSocket()
+    sock.connectToServer(server_name(db_path))
+    if not sock.waitForConnected(timeout_ms):
+        return False
+    message = {"open": os.path.abspath(file) if file else None}
+    sock.write((json.dumps(message) + "\n").encode())
+    sock.flush()
+    while not sock.canReadLine():
+        if not sock.waitForReadyRead(timeout_ms):
+            sock.abort()
+            return False
+    answer = bytes(sock.readLine()).strip()
+    sock.disconnectFromServer()
+    return answer == b"ok"

@@ -1,11 +1,20 @@
 """Entry point of the `damer-explorer` command: ``damer-explorer [FILE]`` opens the window (and
-plays FILE). DAMER_EXPLORER_SMOKE=ms is for packaging checks: quit ms after the window is shown,
-or, with FILE, once its spectrograms (and, with an active model, its V-A trajectory) are shown."""
+plays FILE); with DAMER Explorer already running on the same library, FILE goes to that window
+instead (app.instance). DAMER_EXPLORER_SMOKE=ms is for packaging checks: quit ms after the window
+is shown, or, with FILE, once its spectrograms (and, with an active model, its V-A trajectory) are
+shown."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from app.instance import InstanceServer
+    from app.main_window import MainWindow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,11 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: damer-explorer [FILE]\n\nDAMER Explorer: open the music-emotion explorer (and play FILE).")
         return 0
     from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
-    from app.instance import InstanceLock
+    from app.instance import AlreadyRunning, InstanceLock, InstanceServer
     from app.library_db import LibraryLocked, default_db_path
-    from app.main_window import MainWindow
     from damer_core.emotions import resources_dir
 
     qt_app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
@@ -31,24 +39,76 @@ def main(argv: list[str] | None = None) -> int:
     qt_app.setDesktopFileName("org.damerexplorer.DamerExplorer")
     qt_app.setWindowIcon(QIcon(str(resources_dir() / "damer-explorer.png")))
     smoke = os.environ.get("DAMER_EXPLORER_SMOKE")
-    lock = InstanceLock(default_db_path())
+    db_path = default_db_path()
+    lock = InstanceLock(db_path)
     try:
         lock.acquire()
-        window = MainWindow(default_db_path())
+    except AlreadyRunning as e:
+        return _defer_to_running(db_path, args[0] if args else "", e, smoke)
     except LibraryLocked as e:
+        return _refuse(e, smoke)
+    server = InstanceServer(db_path)
+    if not server.listen():  # the app works without it; later starts just cannot hand files over
+        print(f"damer-explorer: cannot listen for later starts ({server.error})", file=sys.stderr, flush=True)
+    # imported after the hand-over: a second start stays quick
+    from app.main_window import MainWindow
+
+    try:
+        window = MainWindow(db_path)
+    except LibraryLocked as e:
+        server.close()
         lock.release()
-        print(f"damer-explorer: {e}", file=sys.stderr, flush=True)
-        if not smoke:
-            QMessageBox.critical(None, "DAMER Explorer", str(e))
-        return 2
+        return _refuse(e, smoke)
+    connect_instance(server, window)
     window.show()
     if args:
         window.open_track(os.path.abspath(args[0]), autoplay=True)
     if smoke:
         _quit_when_shown(window, int(smoke), args[0] if args else "")
     code = qt_app.exec()
+    server.close()
     lock.release()
     return code
+
+
+def _defer_to_running(db_path: Path, file: str, refusal: Exception, smoke: str | None) -> int:
+    """A second start with the same library: the running window plays FILE (or just comes to
+    the front) and this process exits quietly; "already running" only when nobody answers."""
+    from app.instance import hand_over
+
+    if not hand_over(db_path, file or None):
+        return _refuse(refusal, smoke)
+    if file:
+        print(f"damer-explorer: {os.path.abspath(file)} handed over to the DAMER Explorer already running "
+              f"with {db_path}", flush=True)
+    else:
+        print(f"damer-explorer: DAMER Explorer is already running with {db_path}; brought its window to the front",
+              flush=True)
+    return 0
+
+
+def _refuse(error: Exception, smoke: str | None) -> int:
+    from PySide6.QtWidgets import QMessageBox
+
+    print(f"damer-explorer: {error}", file=sys.stderr, flush=True)
+    if not smoke:
+        QMessageBox.critical(None, "DAMER Explorer", str(error))
+    return 2
+
+
+def connect_instance(server: InstanceServer, window: MainWindow) -> None:
+    """A later start's FILE opens and plays here, and the window comes to the front."""
+    server.file_received.connect(lambda path: window.open_track(path, autoplay=True))
+    server.activate_requested.connect(lambda: bring_to_front(window))
+
+
+def bring_to_front(window: MainWindow) -> None:
+    from PySide6.QtCore import Qt
+
+    window.setWindowState((window.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
+    window.show()
+    window.raise_()
+    window.activateWindow()
 
 
 def _quit_when_shown(window, delay_ms: int, track: str) -> None:
