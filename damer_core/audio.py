@@ -7,10 +7,14 @@ and skip instead of crashing.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +31,7 @@ FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".opus", ".webm", ".mka", ".wma", "
 AUDIO_EXTENSIONS = SOUNDFILE_EXTENSIONS | FFMPEG_EXTENSIONS
 FFMPEG_TIMEOUT_S = 300.0
 _BLOCK = 1 << 16
+log = logging.getLogger("damer_core.audio")
 
 
 def audio_files(folder: str | os.PathLike) -> list[Path]:
@@ -45,6 +50,78 @@ class AudioError(Exception):
 
 class UnsupportedFormat(AudioError):
     """The format needs a decoder that is not installed (ffmpeg)."""
+
+
+# fd 2 is one per process: one redirection at a time, and never across a ``yield``.
+_STDERR_LOCK = threading.RLock()
+_REPORTED: set[str] = set()
+
+
+class NativeStderr:
+    """What a native decoder writes straight to fd 2 while decoding one file (libmpg123 inside
+    libsndfile prints ``[src/libmpg123/layer3.c:...] error: ...`` for damaged frames it conceals).
+    :meth:`capture` sends fd 2 to a temporary file around each native call; :meth:`report` logs it
+    once, as one line, instead of it landing in the user's terminal. Where fd 2 cannot be
+    redirected (no console on Windows, a closed fd) the calls simply run uncaptured."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self._file = None
+
+    @contextmanager
+    def capture(self) -> Iterator[None]:
+        with _STDERR_LOCK:
+            saved = self._redirect()
+            try:
+                yield
+            finally:
+                if saved is not None:
+                    _restore_fd2(saved)
+
+    def _redirect(self) -> int | None:
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()
+            if sys.stderr is not None:
+                sys.stderr.flush()  # Python's own pending text belongs on the terminal
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            return None
+        try:
+            os.dup2(self._file.fileno(), 2)
+        except OSError:
+            os.close(saved)
+            return None
+        return saved
+
+    def report(self) -> None:
+        """Log what was captured (one WARNING on ``damer_core.audio``) and drop the temporary file."""
+        if self._file is None:
+            return
+        try:
+            self._file.seek(0)
+            first, count = "", 0
+            for raw in self._file:
+                line = raw.decode(errors="replace").strip()
+                if line:
+                    first, count = first or line, count + 1
+        except OSError:
+            return
+        finally:
+            self._file.close()
+            self._file = None
+        with _STDERR_LOCK:  # once per file: the player and the views both decode it, maybe at once
+            if not count or self.path in _REPORTED:
+                return
+            _REPORTED.add(self.path)
+        log.warning("%s: decoder warnings: %s (%d line%s)", self.path, first, count, "" if count == 1 else "s")
+
+
+def _restore_fd2(saved: int) -> None:
+    try:
+        os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -91,11 +168,12 @@ _LIBSNDFILE_REASONS = {
 }
 
 
-def _soundfile_blocks(path: Path) -> tuple[int, int, Iterator[np.ndarray]]:
+def _soundfile_blocks(path: Path, native: NativeStderr) -> tuple[int, int, Iterator[np.ndarray]]:
     import soundfile as sf
 
     try:
-        f = sf.SoundFile(str(path))
+        with native.capture():
+            f = sf.SoundFile(str(path))
     except sf.LibsndfileError as e:
         detail = (getattr(e, "error_string", "") or "").strip().rstrip(".") or "unknown error"
         raise AudioError(path, _LIBSNDFILE_REASONS.get(detail.lower(), f"not a readable audio file ({detail})")) from None
@@ -107,10 +185,14 @@ def _soundfile_blocks(path: Path) -> tuple[int, int, Iterator[np.ndarray]]:
         f.close()
         raise
 
+    # Only libmpg123 talks on fd 2: the other formats keep decoding in parallel threads.
+    quiet = native.capture if f.format == "MP3" else nullcontext
+
     def blocks() -> Iterator[np.ndarray]:
         with f:
             while True:
-                block = f.read(_BLOCK, dtype="float32", always_2d=True)
+                with quiet():
+                    block = f.read(_BLOCK, dtype="float32", always_2d=True)
                 if block.shape[0] == 0:
                     return
                 yield block
@@ -179,17 +261,25 @@ def _ffmpeg_blocks(path: Path) -> tuple[int, int, Iterator[np.ndarray]]:
 def decode(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True,
            max_seconds: float = MAX_SECONDS) -> DecodedAudio:
     """Decode a file to float32 ``[frames, channels]`` (one channel if ``mono``), resampled with
-    soxr to ``sample_rate`` (None keeps the file's rate). Raises :class:`AudioError`."""
+    soxr to ``sample_rate`` (None keeps the file's rate). Raises :class:`AudioError`. What the
+    native decoder prints about damaged frames goes to the ``damer_core.audio`` log, not fd 2."""
+    native = NativeStderr(path)
+    try:
+        return _decode(Path(path), sample_rate, mono, max_seconds, native)
+    finally:
+        native.report()
+
+
+def _decode(path: Path, sample_rate: int | None, mono: bool, max_seconds: float, native: NativeStderr) -> DecodedAudio:
     import soxr
 
-    path = Path(path)
     _check_file(path)
     ext = path.suffix.lower()
     if ext in FFMPEG_EXTENSIONS:
         rate, channels, blocks = _ffmpeg_blocks(path)
     else:
         try:
-            rate, channels, blocks = _soundfile_blocks(path)
+            rate, channels, blocks = _soundfile_blocks(path, native)
         except AudioError:
             if ext in SOUNDFILE_EXTENSIONS or shutil.which("ffmpeg") is None:
                 raise
