@@ -1,11 +1,14 @@
 """The model registry: the built-in model first (it cannot be renamed or deleted), then every
 bundle the app trained or imported (the models folder), with its data, date, feature preset and
-test metrics read by a `damer-core info --jsonl` child (torch stays out of the GUI). Set active,
-rename, delete, import, reveal on disk. A bundle that fails to load is listed with the reason and
-can only be deleted."""
+test metrics read by a `damer-core info --jsonl` child (torch stays out of the GUI). Every row shows
+its file's size and date at once; the child reads only bundles not read before (cached by path,
+modification time and size) and each row fills in as its line arrives. Set active, rename, delete,
+import, reveal on disk. A bundle that fails to load is listed with the reason and can only be
+deleted."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QUrl, Signal
@@ -19,7 +22,25 @@ from app.child import CoreProcess
 from app.paths import models_dir
 from damer_core.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
 
-COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status"]
+COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified"]
+# (path, mtime_ns, size) -> the child's `info` or `bundle_error` line: shared by every dialog, so
+# reopening the dialog or refreshing after an import reads only the new bundles.
+_READ: dict[tuple[str, int, int], dict] = {}
+
+
+def file_key(p: Path) -> tuple[str, int, int] | None:
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return str(p), st.st_mtime_ns, st.st_size
+
+
+def file_cells(key: tuple[str, int, int] | None) -> list[str]:
+    """Size and modification date, known from the file system before any bundle is read."""
+    if key is None:
+        return ["", ""]
+    return [f"{key[2] / 1e6:.1f} MB", datetime.fromtimestamp(key[1] / 1e9).strftime("%Y-%m-%d %H:%M")]
 
 
 def _auc(info: dict, dim: str) -> str:
@@ -48,6 +69,9 @@ class ModelRegistry(QDialog):
         self.active = active
         self.info: dict[str, dict] = {}
         self.errors: dict[str, str] = {}
+        self.keys: dict[str, tuple[str, int, int] | None] = {}  # path -> file_key when listed
+        self.reading: set[str] = set()  # paths the running child has still to report
+        self._refresh_again = False
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -67,7 +91,7 @@ class ModelRegistry(QDialog):
         lay.addLayout(buttons)
         self.proc = CoreProcess(self, threads=1)
         self.proc.event.connect(self._on_event)
-        self.proc.finished.connect(lambda code, err: self._fill())
+        self.proc.finished.connect(self._read_finished)
         self.refresh()
 
     def paths(self) -> list[Path]:
@@ -77,18 +101,46 @@ class ModelRegistry(QDialog):
         return ([builtin] if builtin is not None else []) + own
 
     def refresh(self) -> None:
+        """List every bundle now, with what is known of it; read the unknown ones in the child."""
         self.info, self.errors = {}, {}
         paths = self.paths()
+        self.keys = {str(p): file_key(p) for p in paths}
+        for key in self.keys.values():
+            if key in _READ:
+                self._store(_READ[key])
+        unread = [p for p, key in self.keys.items() if key is not None and key not in _READ]
+        if self.proc.running:
+            self._refresh_again = bool(unread)  # one child at a time: the rest once it is done
+        elif unread:
+            self.reading = set(unread)
+            self.proc.start(["info", "--jsonl"] + unread)
         self._fill()
-        if paths and not self.proc.running:
-            self.status.setText("Reading the bundles...")
-            self.proc.start(["info", "--jsonl"] + [str(p) for p in paths])
 
-    def _on_event(self, ev: dict) -> None:
+    def _store(self, ev: dict) -> None:
         if ev.get("event") == "info":
             self.info[ev["path"]] = ev
         elif ev.get("event") == "bundle_error":
             self.errors[ev["path"]] = ev["message"]
+
+    def _on_event(self, ev: dict) -> None:
+        path = ev.get("path")
+        if ev.get("event") not in ("info", "bundle_error") or path not in self.keys:
+            return
+        self.reading.discard(path)
+        if self.keys[path] is not None:
+            _READ[self.keys[path]] = ev
+        self._store(ev)
+        self._fill()
+
+    def _read_finished(self, code: int, error: str) -> None:
+        for path in self.reading & self.keys.keys():  # never reported: not cached, so Refresh retries
+            self.errors[path] = f"could not be read ({error or f'damer-core exited with code {code}'})"
+        self.reading = set()
+        if self._refresh_again:
+            self._refresh_again = False
+            self.refresh()
+        else:
+            self._fill()
 
     def _fill(self) -> None:
         paths = self.paths()
@@ -96,13 +148,14 @@ class ModelRegistry(QDialog):
         for r, p in enumerate(paths):
             info, err = self.info.get(str(p), {}), self.errors.get(str(p))
             data = info.get("data", {})
-            status = err or ("active" if str(p) == self.active else ("ok" if info else "..."))
+            status = err or ("active" if str(p) == self.active else ("ok" if info else "reading..."))
             if is_builtin(p) and not err:
                 status += " (built-in, fine-tunable)"
             cells = [BUILTIN_NAME if is_builtin(p) else p.stem,
                      f"{data.get('name', '')} ({data.get('n_tracks', '?')} tracks)" if info else "",
                      str(info.get("created", ""))[:16].replace("T", " "),
-                     info.get("feature_config", {}).get("name", ""), _auc(info, "arousal"), _auc(info, "valence"), status]
+                     info.get("feature_config", {}).get("name", ""), _auc(info, "arousal"), _auc(info, "valence"), status,
+                     *file_cells(self.keys.get(str(p)))]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(str(p) if c == 0 else text)
@@ -111,7 +164,9 @@ class ModelRegistry(QDialog):
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         bad = len(self.errors)
-        self.status.setText(f"{len(paths)} model(s) in {models_dir()}" + (f"; {bad} cannot be loaded" if bad else ""))
+        reading = f"; reading the details of {len(self.reading)}..." if self.reading else ""
+        self.status.setText(f"{len(paths)} model(s) in {models_dir()}" + (f"; {bad} cannot be loaded" if bad else "")
+                            + reading)
 
     def selected(self) -> Path | None:
         rows = self.table.selectionModel().selectedRows()
@@ -146,7 +201,11 @@ class ModelRegistry(QDialog):
             if target.exists():
                 self.status.setText(f"A model called {name} exists already")
                 return
+            old = file_key(p)
             p.rename(target)
+            new = file_key(target)
+            if old in _READ and new is not None:  # a rename keeps mtime and size: no need to read it again
+                _READ[new] = {**_READ[old], "path": str(target)}
             if self.active == str(p):
                 self.active = str(target)
                 self.activate.emit(str(target))

@@ -4,11 +4,12 @@ last checkpoint; Resume continues it; a crash is shown with its error."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
     QPushButton, QSpinBox, QVBoxLayout, QWidget,
@@ -17,27 +18,34 @@ from PySide6.QtWidgets import (
 from app.child import CoreProcess
 from app.paths import data_dir
 
-PLOTS = {  # plot title -> [(curve key, label)]
+PLOTS = {  # plot title -> [(curve term, label)]; each dimension has its own curve of every term
     "Loss terms": [("total", "total"), ("cls", "classification"), ("pl", "pseudo-label"), ("cons", "JS consistency"),
                    ("cont", "contrastive")],
-    "Validation part (fused head)": [("arousal.acc", "arousal ACC"), ("arousal.f1", "arousal F1"), ("arousal.auc", "arousal AUC"),
-                                ("valence.acc", "valence ACC"), ("valence.f1", "valence F1"), ("valence.auc", "valence AUC")],
+    "Validation part (fused head)": [("acc", "ACC"), ("f1", "F1"), ("auc", "AUC")],
     "PCL (Fig. 5)": [("tau", "temperature"), ("theta", "threshold"), ("confidence", "confidence"),
                      ("reliability", "reliability"), ("mask_ratio", "mask ratio"), ("pl_strength", "PL strength")],
     "SAML (Fig. 6)": [("queue_entropy", "queue label entropy"), ("queue_class1", "class-1 share")],
 }
+METRIC_PLOT = "Validation part (fused head)"
+METRIC_MARGIN = 0.05  # ACC, F1 and AUC live in 0..1
+DIMENSIONS = {"arousal": (Qt.PenStyle.SolidLine, "o"), "valence": (Qt.PenStyle.DashLine, "t")}  # pen style, symbol
 COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
 
 def epoch_values(ev: dict) -> dict[str, float]:
-    """Flatten an `epoch` event into the curve keys above."""
-    dim = ev["dim"]
+    """Flatten an `epoch` event into its dimension's curve keys ("arousal.total", "valence.auc")."""
     out = {k: v for k, v in ev["loss"].items()}
     out.update({k: ev[k] for k in ("tau", "theta", "confidence", "reliability", "mask_ratio", "pl_strength",
                                    "queue_entropy")})
     out["queue_class1"] = ev["queue_coverage"][1]
-    out.update({f"{dim}.{m}": ev["val"]["fuse"][m] for m in ("acc", "f1", "auc")})
-    return {k: (float("nan") if v is None else float(v)) for k, v in out.items()}
+    out.update({m: ev["val"]["fuse"][m] for m in ("acc", "f1", "auc")})
+    return {f"{ev['dim']}.{k}": (float("nan") if v is None else float(v)) for k, v in out.items()}
+
+
+def bundle_name(path: str) -> str:
+    """The name a bundle gets in the models folder: a run's best.pt is named after its run folder."""
+    p = Path(path)
+    return p.parent.name if p.stem in ("best", "last") else p.stem
 
 
 def fmt(value) -> str:
@@ -59,6 +67,38 @@ def done_summary(ev: dict) -> str:
     return "; ".join(lines)
 
 
+def default_settings(finetune: bool) -> dict[str, object]:
+    """The settings a run starts from: the paper's (TrainConfig), or FINE_TUNE_DEFAULTS over them."""
+    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
+
+    values = {"epochs": TrainConfig.epochs, "batch size": TrainConfig.batch_size, "learning rate": TrainConfig.lr,
+              "seed": TrainConfig.seed, "modules": "DSAF+PCL+SAML", "dimensions": ",".join(TrainConfig.dims)}
+    if finetune:
+        values.update({"epochs": FINE_TUNE_DEFAULTS["epochs"], "learning rate": FINE_TUNE_DEFAULTS["lr"]})
+    return values
+
+
+def _same(a, b) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6) if isinstance(a, float) or isinstance(b, float) else a == b
+
+
+def _show(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_note(finetune: bool, chosen: dict[str, object]) -> str:
+    """The chosen settings against the defaults they started from, naming every one that differs."""
+    defaults = default_settings(finetune)
+    which = "the fine-tuning defaults" if finetune else "the paper's defaults"
+    changed = [f"{k} {_show(v)} (default {_show(defaults[k])})" for k, v in chosen.items() if not _same(v, defaults[k])]
+    if changed:
+        return f"Changed from {which}: {', '.join(changed)}."
+    if finetune:
+        return (f"Settings are the fine-tuning defaults: {defaults['epochs']} epochs, learning rate "
+                f"{_show(defaults['learning rate'])}; the rest as in the paper.")
+    return "Settings are the paper's defaults."
+
+
 class TrainingPanel(QWidget):
     model_ready = Signal(str)  # best.pt of a finished run
     activate_requested = Signal(str)  # the user wants the finished model active
@@ -77,8 +117,9 @@ class TrainingPanel(QWidget):
         self.devices_proc.event.connect(self._devices)
         self.run_dir: Path | None = None
         self.finished_bundle = ""
-        self.history: dict[str, list[tuple[float, float]]] = {}
-        self.epoch_index = 0
+        self.used_bundle = ""  # the finished bundle "Use this model" activated
+        self.used_model = ""  # what active_model() said once it was activated
+        self.history: dict[str, dict[int, float]] = {}  # curve key -> {epoch: value}
         self.warnings: list[str] = []
         self._build()
         self.devices_proc.start(["devices"])
@@ -103,8 +144,6 @@ class TrainingPanel(QWidget):
         self.epochs = QSpinBox(minimum=1, maximum=1000, value=80)
         self.batch = QSpinBox(minimum=1, maximum=4096, value=32)
         self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, singleStep=1e-4, value=1e-3)
-        self.finetune.toggled.connect(self._apply_defaults)
-        self.finetune.setChecked(bool(self.active_model()))
         self.seed = QSpinBox(minimum=0, maximum=10**6, value=0)
         mods = QHBoxLayout()
         self.modules = {m: QCheckBox(m.upper()) for m in ("dsaf", "pcl", "saml")}
@@ -115,6 +154,8 @@ class TrainingPanel(QWidget):
         self.dims.addItems(["arousal,valence", "arousal", "valence"])
         self.device = QComboBox()
         self.device.addItem("CPU", "cpu")
+        self.settings_note = QLabel()
+        self.settings_note.setWordWrap(True)
         form.addRow("Data", self.source)
         form.addRow("", row)
         form.addRow("", self.pool)
@@ -126,6 +167,15 @@ class TrainingPanel(QWidget):
         form.addRow("Modules", mods)
         form.addRow("Dimensions", self.dims)
         form.addRow("Device", self.device)
+        form.addRow("", self.settings_note)
+        self.finetune.setChecked(bool(self.active_model()))
+        self._apply_defaults(self.finetune.isChecked())
+        self.finetune.toggled.connect(self._apply_defaults)
+        for spin in (self.epochs, self.batch, self.lr, self.seed):
+            spin.valueChanged.connect(self._update_settings_note)
+        for cb in self.modules.values():
+            cb.toggled.connect(self._update_settings_note)
+        self.dims.currentTextChanged.connect(self._update_settings_note)
         buttons = QHBoxLayout()
         self.start_btn = QPushButton("Start")
         self.cancel_btn = QPushButton("Cancel")
@@ -139,27 +189,18 @@ class TrainingPanel(QWidget):
         self.resume_btn.clicked.connect(self.resume)
         for b in (self.start_btn, self.cancel_btn, self.resume_btn, self.use_btn):
             buttons.addWidget(b)
-        self.status = QLabel("Settings are the paper's defaults.")
+        self.in_use = QLabel()
+        self.in_use.setWordWrap(True)
+        self.status = QLabel("Choose the data, then Start.")
         self.status.setWordWrap(True)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground(None)
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for i, (title, keys) in enumerate(PLOTS.items()):
-            plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
-            plot.addLegend(offset=(5, 5), labelTextSize="7pt")
-            plot.setLabel("bottom", "epoch")
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            self.plots[title] = plot
-            for j, (key, label) in enumerate(keys):
-                self.curves[key] = plot.plot([], [], pen=pg.mkPen(COLORS[j % len(COLORS)], width=2), name=label,
-                                             symbol="o", symbolSize=4, symbolBrush=COLORS[j % len(COLORS)])
+        self._build_plots()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
         self.log.setMaximumHeight(110)
         left = QVBoxLayout()
         left.addLayout(form)
         left.addLayout(buttons)
+        left.addWidget(self.in_use)
         left.addWidget(self.status)
         left.addWidget(self.log, 1)
         lay = QHBoxLayout(self)
@@ -167,16 +208,49 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.graphics, 5)
         self._set_running(False)
 
+    def _build_plots(self) -> None:
+        """Colour names the quantity, line style and symbol the dimension: arousal and valence
+        train one after the other, and each is drawn over its own epochs 1..E."""
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(None)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}  # "arousal.total", "valence.auc", ...
+        for i, (title, terms) in enumerate(PLOTS.items()):
+            plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
+            legend = plot.addLegend(offset=(5, 5), labelTextSize="7pt")
+            plot.setLabel("bottom", "epoch")
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            self.plots[title] = plot
+            for j, (term, label) in enumerate(terms):
+                color = COLORS[j % len(COLORS)]
+                for dim, (style, symbol) in DIMENSIONS.items():
+                    self.curves[f"{dim}.{term}"] = plot.plot(
+                        [], [], pen=pg.mkPen(color, width=2, style=style), symbol=symbol, symbolSize=5,
+                        symbolBrush=color, symbolPen=color)
+                legend.addItem(pg.PlotDataItem(pen=pg.mkPen(color, width=2)), label)
+            for dim, (style, symbol) in DIMENSIONS.items():
+                legend.addItem(pg.PlotDataItem(pen=pg.mkPen("#888", width=2, style=style), symbol=symbol,
+                                               symbolSize=5, symbolBrush="#888", symbolPen="#888"), dim)
+        lo, hi = -METRIC_MARGIN, 1 + METRIC_MARGIN
+        metric = self.plots[METRIC_PLOT]
+        metric.setYRange(lo, hi, padding=0)
+        metric.setLimits(yMin=lo, yMax=hi, minYRange=hi - lo)  # auto-range and zoom cannot leave 0..1
+
+    def chosen_settings(self) -> dict[str, object]:
+        """The settings default_settings() names, as the form shows them now."""
+        modules = "+".join(m.upper() for m, cb in self.modules.items() if cb.isChecked()) or "none"
+        return {"epochs": self.epochs.value(), "batch size": self.batch.value(), "learning rate": self.lr.value(),
+                "seed": self.seed.value(), "modules": modules, "dimensions": self.dims.currentText()}
+
+    def _update_settings_note(self) -> None:
+        self.settings_note.setText(settings_note(self.finetune.isChecked(), self.chosen_settings()))
+
     def _apply_defaults(self, finetune: bool) -> None:
         """Fine-tuning settings (damer_core's FINE_TUNE_DEFAULTS) or the paper's."""
-        from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
-
-        values = FINE_TUNE_DEFAULTS if finetune else {"epochs": TrainConfig.epochs, "lr": TrainConfig.lr}
+        values = default_settings(finetune)
         self.epochs.setValue(values["epochs"])
-        self.lr.setValue(values["lr"])
-        if hasattr(self, "status"):
-            self.status.setText("Fine-tuning settings: few epochs, a tenth of the learning rate." if finetune
-                                else "Settings are the paper's defaults.")
+        self.lr.setValue(values["learning rate"])
+        self._update_settings_note()
 
     def _devices(self, ev: dict) -> None:
         """`damer-core devices` lists what really exists: CUDA GPUs by name first, the CPU always."""
@@ -240,8 +314,30 @@ class TrainingPanel(QWidget):
         self.proc.cancel()
 
     def _use(self) -> None:
-        if self.finished_bundle:
-            self.activate_requested.emit(self.finished_bundle)
+        if not self.finished_bundle:
+            return
+        before = self.active_model()
+        self.activate_requested.emit(self.finished_bundle)  # the window imports it into the models folder
+        after = self.active_model()
+        self.used_bundle = self.finished_bundle
+        self.used_model = after
+        name = Path(after).stem if after and after != before else bundle_name(self.finished_bundle)
+        self.in_use.setText(f"Now using {name} for predictions; the library is re-analysed with it.")
+        self._update_use_button()
+
+    def _update_use_button(self) -> None:
+        """The button says "In use" (disabled) once the finished model is activated, until another
+        run finishes or another model is chosen elsewhere (the models dialog)."""
+        if self.used_model and self.active_model() and self.active_model() != self.used_model:
+            self.used_bundle = self.used_model = ""
+            self.in_use.setText("")
+        in_use = bool(self.finished_bundle) and self.finished_bundle == self.used_bundle
+        self.use_btn.setEnabled(bool(self.finished_bundle) and not in_use)
+        self.use_btn.setText("In use" if in_use else "Use this model")
+
+    def showEvent(self, event) -> None:
+        self._update_use_button()
+        super().showEvent(event)
 
     def resume(self) -> None:
         if self.run_dir is None or not (self.run_dir / "last.pt").is_file():
@@ -261,8 +357,7 @@ class TrainingPanel(QWidget):
     # -- child output ---------------------------------------------------------------------------
     def _reset_plots(self) -> None:
         self.warnings = []
-        self.history = {k: [] for k in self.curves}
-        self.epoch_index = 0
+        self.history = {}
         for c in self.curves.values():
             c.setData([], [])
 
@@ -284,17 +379,17 @@ class TrainingPanel(QWidget):
         elif kind == "done":
             self.status.setText(f"Finished: {ev['bundle']}\n{done_summary(ev)}")
             self.finished_bundle = ev["bundle"]
-            self.use_btn.setEnabled(True)
+            self._update_use_button()
             self.model_ready.emit(ev["bundle"])
 
     def add_epoch(self, ev: dict) -> None:
-        """One point per curve; the two dimensions' epochs run one after the other on the x axis
-        (arousal 1..E, then valence E+1..2E) so every curve keeps moving."""
-        self.epoch_index += 1
+        """One point per curve of the event's dimension at its own epoch number (each dimension
+        trains after the other, both from epoch 1); a resumed epoch replaces its point."""
         for key, value in epoch_values(ev).items():
             if key in self.curves:
-                self.history[key].append((self.epoch_index, value))
-                finite = [(x, y) for x, y in self.history[key] if y == y]  # NaN AUC: a one-class split
+                points = self.history.setdefault(key, {})
+                points[int(ev["epoch"])] = value
+                finite = sorted((x, y) for x, y in points.items() if y == y)  # NaN AUC: a one-class split
                 self.curves[key].setData([x for x, _ in finite], [y for _, y in finite])
         v = ev["val"]["fuse"]
         warn = f"\nwarning: {self.warnings[-1]}" if self.warnings else ""

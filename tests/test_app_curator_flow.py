@@ -28,7 +28,7 @@ def test_label_train_activate_map(qtbot, scanned_window):
     panel.start_btn.click()
     qtbot.waitUntil(lambda: not panel.proc.running, timeout=300_000)
     assert panel.use_btn.isEnabled(), panel.status.text() + "\n" + panel.log.toPlainText()[-1500:]
-    assert len(panel.curves["total"].getData()[0]) == 4  # the curves moved every epoch
+    assert len(panel.curves["arousal.total"].getData()[0]) == 2 and len(panel.curves["valence.total"].getData()[0]) == 2
     panel.use_btn.click()
     assert w.settings.active_model.endswith(".pt")
     qtbot.waitUntil(lambda: not w.analyser.running, timeout=300_000)

@@ -1,11 +1,26 @@
 """The model registry lists bundles through the real `damer-core info --jsonl` child and refuses a
-malformed bundle with the reason, without crashing."""
+malformed bundle with the reason, without crashing; rows show at once and a bundle is read once."""
 
 import shutil
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
 from app.registry import ModelRegistry
+from conftest import ROOT
+
+BUNDLE = ROOT / "resources" / "models" / "damer-4q.pt"  # a real bundle, used here as an ordinary one
+
+
+def rows(reg: ModelRegistry) -> dict[str, list[str]]:
+    return {reg.table.item(r, 0).text(): [reg.table.item(r, c).text() for c in range(reg.table.columnCount())]
+            for r in range(reg.table.rowCount())}
+
+
+def button(reg: ModelRegistry, text: str) -> QPushButton:
+    return next(b for b in reg.findChildren(QPushButton) if b.text() == text)
 
 
 @pytest.mark.slow
@@ -20,9 +35,9 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     reg.show()
     qtbot.waitUntil(lambda: not reg.proc.running and len(reg.info) + len(reg.errors) == 2, timeout=60_000)
     reg._fill()
-    rows = {reg.table.item(r, 0).text(): [reg.table.item(r, c).text() for c in range(7)] for r in range(2)}
-    assert rows["good"][3] == "clip" and float(rows["good"][4]) >= 0.9 and rows["good"][6] == "ok"
-    assert rows["broken"][6].startswith("broken.pt: truncated or corrupt")
+    listed = rows(reg)
+    assert listed["good"][3] == "clip" and float(listed["good"][4]) >= 0.9 and listed["good"][6] == "ok"
+    assert listed["broken"][6].startswith("broken.pt: truncated or corrupt")
     activated = []
     reg.activate.connect(activated.append)
     reg.table.selectRow(0)  # broken.pt sorts first
@@ -34,3 +49,40 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     reg.table.selectRow(0)
     reg.delete(confirm=False)
     assert not (models / "broken.pt").exists() and (models / "good.pt").exists()
+
+
+def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    shutil.copy2(BUNDLE, models / "first.pt")
+    reg = ModelRegistry()
+    qtbot.addWidget(reg)
+    reg.show()
+    first = rows(reg)["first"]  # before the child has said anything: the file system's facts
+    assert reg.proc.running and first[6] == "reading..." and first[7].endswith(" MB") and first[8][:2] == "20"
+    qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
+    first = rows(reg)["first"]
+    assert first[3] == "context" and float(first[4]) > 0.5 and first[6] == "ok"
+
+    def import_second() -> None:  # what MainWindow does: copy the bundle in, then refresh the dialog
+        shutil.copy2(BUNDLE, models / "second.pt")
+        reg.refresh()
+    reg.import_requested.connect(import_second)
+    qtbot.mouseClick(button(reg, "Import..."), Qt.MouseButton.LeftButton)
+    now = rows(reg)
+    assert now["first"] == first  # the rows already read keep their details
+    assert now["second"][6] == "reading..." and now["second"][7] == first[7]
+    assert [Path(a).name for a in reg.proc.proc.arguments() if a.endswith(".pt")] == ["second.pt"]
+    qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
+    assert rows(reg)["second"][3:7] == first[3:7]
+
+    again = ModelRegistry()  # reopened: everything is known, no child at all
+    qtbot.addWidget(again)
+    assert not again.proc.running and rows(again)["second"][3:7] == first[3:7]
+
+    (models / "first.pt").write_bytes(b"PK\x03\x04 not really a zip")  # changed on disk: read again
+    qtbot.mouseClick(button(again, "Refresh"), Qt.MouseButton.LeftButton)
+    assert again.proc.running and rows(again)["first"][6] == "reading..."
+    qtbot.waitUntil(lambda: not again.proc.running, timeout=120_000)
+    assert rows(again)["first"][6].startswith("first.pt: truncated or corrupt") and rows(again)["second"][6] == "ok"

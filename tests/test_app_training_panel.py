@@ -1,9 +1,13 @@
 """The training panel drives the real `damer-core train` child: plots receive the epochs, cancel
-keeps the last checkpoint, resume finishes the run, a crash is reported."""
+keeps the last checkpoint, resume finishes the run, a crash is reported. The settings note, the
+metric axis, the per-dimension epochs and "Use this model" are checked with the child's events."""
 
 import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
 
-from app.training_panel import TrainingPanel, epoch_values
+from app.training_panel import METRIC_PLOT, TrainingPanel, epoch_values
 
 
 @pytest.fixture
@@ -31,11 +35,11 @@ def test_real_training_run_plots_every_epoch(panel, qtbot, tiny_memo):
     assert panel.proc.running and not panel.start_btn.isEnabled()
     qtbot.waitUntil(lambda: not panel.proc.running, timeout=180_000)
     assert ready and ready[0].endswith("best.pt")
-    xs, ys = panel.curves["total"].getData()
-    assert list(xs) == [1, 2, 3, 4]  # arousal epochs 1-2, then valence 1-2
-    assert [x for x, _ in panel.history["valence.acc"]] == [3, 4]
+    for dim in ("arousal", "valence"):  # each dimension over its own epochs 1-2
+        assert list(panel.curves[f"{dim}.total"].getData()[0]) == [1, 2]
+        assert sorted(panel.history[f"{dim}.acc"]) == [1, 2]
     assert len(panel.curves["valence.auc"].getData()[0]) == 2 and len(panel.curves["arousal.acc"].getData()[0]) == 2
-    assert list(panel.curves["tau"].getData()[1][:2]) == [1.5, pytest.approx(1.1)]
+    assert list(panel.curves["arousal.tau"].getData()[1]) == [1.5, pytest.approx(1.1)]
     assert "Finished" in panel.status.text()
 
 
@@ -45,7 +49,7 @@ def test_cancel_keeps_the_checkpoint_and_resume_finishes(panel, qtbot, tiny_memo
     panel.batch.setValue(16)
     panel.dims.setCurrentText("arousal")
     panel.start_btn.click()
-    qtbot.waitUntil(lambda: len(panel.history.get("total", [])) >= 1, timeout=180_000)
+    qtbot.waitUntil(lambda: len(panel.history.get("arousal.total", {})) >= 1, timeout=180_000)
     panel.cancel_btn.click()
     qtbot.waitUntil(lambda: not panel.proc.running, timeout=30_000)
     assert "Cancelled" in panel.status.text() and (panel.run_dir / "last.pt").is_file()
@@ -76,4 +80,100 @@ def test_epoch_values_flatten_the_schema():
           "theta": 0.65, "confidence": 0.9, "reliability": 0.99, "mask_ratio": 0.8, "pl_strength": 0.93,
           "queue_entropy": 0.69, "queue_coverage": [0.45, 0.55], "val": {"fuse": {"acc": 0.7, "f1": 0.6, "auc": None}}}
     v = epoch_values(ev)
-    assert v["valence.acc"] == 0.7 and v["queue_class1"] == 0.55 and v["valence.auc"] != v["valence.auc"]  # NaN
+    assert v["valence.acc"] == 0.7 and v["valence.queue_class1"] == 0.55 and v["valence.auc"] != v["valence.auc"]  # NaN
+    assert all(k.startswith("valence.") for k in v)
+
+
+def epoch_event(dim: str, epoch: int, acc: float, auc: float | None = 0.9) -> dict:
+    """An `epoch` line as `damer-core train --progress jsonl` writes it."""
+    return {"event": "epoch", "dim": dim, "epoch": epoch, "epochs": 2, "lr": 1e-3,
+            "loss": {"total": 1.0 / epoch, "cls": 0.5, "pl": 0.1, "cons": 0.01, "cont": 3.0}, "tau": 1.5, "theta": 0.65,
+            "confidence": 0.9, "reliability": 0.99, "mask_ratio": 0.8, "pl_strength": 0.93, "queue_entropy": 0.69,
+            "queue_coverage": [0.45, 0.55], "val": {"fuse": {"acc": acc, "f1": acc, "auc": auc}}, "best": True}
+
+
+def type_into(qtbot, spin, text: str) -> None:
+    qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(spin, text)
+
+
+def click_box(qtbot, box) -> None:
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))  # on the indicator
+
+
+def test_settings_note_follows_every_change(panel, qtbot):
+    assert panel.settings_note.text() == "Settings are the paper's defaults."
+    type_into(qtbot, panel.epochs, "5")
+    assert panel.epochs.value() == 5
+    assert panel.settings_note.text() == "Changed from the paper's defaults: epochs 5 (default 80)."
+    click_box(qtbot, panel.modules["pcl"])
+    assert "modules DSAF+SAML (default DSAF+PCL+SAML)" in panel.settings_note.text()
+    type_into(qtbot, panel.epochs, "80")
+    click_box(qtbot, panel.modules["pcl"])
+    assert panel.settings_note.text() == "Settings are the paper's defaults."
+    click_box(qtbot, panel.finetune)
+    assert panel.epochs.value() == 15 and panel.settings_note.text().startswith("Settings are the fine-tuning defaults")
+    type_into(qtbot, panel.batch, "16")
+    assert panel.settings_note.text() == "Changed from the fine-tuning defaults: batch size 16 (default 32)."
+
+
+def test_metric_axis_stays_on_zero_to_one(panel, qtbot):
+    for epoch, (acc, auc) in enumerate([(0.62, 0.71), (1.0, None)], 1):  # None: AUC undefined (one class)
+        panel.on_event(epoch_event("arousal", epoch, acc, auc))
+    plot = panel.plots[METRIC_PLOT]
+    QApplication.processEvents()
+    assert plot.viewRange()[1] == pytest.approx([-0.05, 1.05])
+    view = panel.graphics.viewport()
+    at = panel.graphics.mapFromScene(plot.vb.mapToScene(plot.vb.boundingRect().center()))
+    for _ in range(3):  # zooming out with the wheel
+        QApplication.sendEvent(view, QWheelEvent(QPointF(at), QPointF(view.mapToGlobal(at)), QPoint(), QPoint(0, -240),
+                                                 Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                                                 Qt.ScrollPhase.NoScrollPhase, False))
+    plot.vb.enableAutoRange()  # what the plot's "A" button does
+    QApplication.processEvents()
+    assert plot.viewRange()[1] == pytest.approx([-0.05, 1.05])
+
+
+def test_each_dimension_is_plotted_from_epoch_one(panel, qtbot):
+    for dim in ("arousal", "valence"):  # trained one after the other, as the child reports them
+        for epoch in (1, 2):
+            panel.on_event(epoch_event(dim, epoch, 0.5 + epoch / 10))
+    panel.on_event(epoch_event("valence", 2, 0.8))  # a resumed run repeats an epoch: its point is replaced
+    for dim in ("arousal", "valence"):
+        assert list(panel.curves[f"{dim}.acc"].getData()[0]) == [1, 2]
+        assert list(panel.curves[f"{dim}.total"].getData()[0]) == [1, 2]
+    assert list(panel.curves["valence.acc"].getData()[1]) == [pytest.approx(0.6), 0.8]
+    QApplication.processEvents()
+    assert panel.plots[METRIC_PLOT].viewRange()[0][1] < 3  # no epochs 3-4
+    legend = [label.text for _, label in panel.plots[METRIC_PLOT].legend.items]
+    assert {"arousal", "valence", "ACC", "AUC"} <= set(legend)
+    pens = {dim: panel.curves[f"{dim}.acc"].opts["pen"] for dim in ("arousal", "valence")}
+    assert pens["arousal"].color() == pens["valence"].color() and pens["arousal"].style() != pens["valence"].style()
+
+
+def done_event(bundle: str) -> dict:
+    return {"event": "done", "bundle": bundle, "last": bundle.replace("best", "last"), "metrics": {}, "quadrant": {}}
+
+
+def test_use_this_model_says_it_is_in_use(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    active = [""]
+    panel = TrainingPanel(active_model=lambda: active[0])
+    qtbot.addWidget(panel)
+    panel.show()
+
+    def import_it(bundle: str) -> None:  # what MainWindow.import_model does: a copy named after the run
+        active[0] = str(tmp_path / "data" / "models" / "memo-1.pt")
+    panel.activate_requested.connect(import_it)
+    panel.on_event(done_event(str(tmp_path / "runs" / "memo-1" / "best.pt")))
+    assert panel.use_btn.isEnabled() and panel.use_btn.text() == "Use this model" and panel.in_use.text() == ""
+    qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)
+    assert panel.in_use.text().startswith("Now using memo-1 for predictions")
+    assert not panel.use_btn.isEnabled() and panel.use_btn.text() == "In use"
+    panel.on_event(done_event(str(tmp_path / "runs" / "memo-2" / "best.pt")))  # a different model
+    assert panel.use_btn.isEnabled() and panel.use_btn.text() == "Use this model"
+    assert panel.in_use.text().startswith("Now using memo-1")  # still true until memo-2 is chosen
+    active[0] = str(tmp_path / "data" / "models" / "other.pt")  # chosen in the models dialog
+    panel.hide()
+    panel.show()
+    assert panel.in_use.text() == ""
