@@ -8,8 +8,9 @@ import sqlite3
 import sys
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
 
+from app.elided_label import ElidedLabel
 from app.labels import FLUSH_BUSY_MS, LabelRecorder, delete_labels, labels_for
 from app.library_db import LibraryDB
 from app.player import Player
@@ -19,25 +20,33 @@ SAMPLE_HZ = 20
 
 
 class LabellingBar(QWidget):
+    """Two short rows of controls and a status line under the circle. Its width never depends on
+    its text, so nothing here can move the circle while a curator holds the mouse on it."""
+
     def __init__(self, curator: str, parent=None):
         super().__init__(parent)
-        lay = QHBoxLayout(self)
+        lay = QGridLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         self.mode = QPushButton("Label")
         self.mode.setCheckable(True)
         self.mode.setToolTip("Labelling mode: while the track plays, hold the mouse on the circle and follow the music")
         self.curator = QLineEdit(curator)
         self.curator.setPlaceholderText("curator name")
-        self.curator.setMaximumWidth(140)
+        self.curator.setMinimumWidth(self.curator.fontMetrics().horizontalAdvance("M" * 10))
         self.redo = QPushButton("Redo")
         self.redo.setToolTip("Delete your label of this track and start again from the beginning")
         self.delete = QPushButton("Delete label")
         self.review = QCheckBox("Show labels")
         self.review.setToolTip("Show the saved labels of this track next to the model's trajectory")
-        self.status = QLabel()
-        for w in (self.mode, QLabel("Curator"), self.curator, self.redo, self.delete, self.review):
-            lay.addWidget(w)
-        lay.addWidget(self.status, 1)
+        self.status = ElidedLabel()
+        lay.addWidget(self.mode, 0, 0)
+        lay.addWidget(QLabel("Curator"), 0, 1)
+        lay.addWidget(self.curator, 0, 2, 1, 2)
+        lay.addWidget(self.redo, 1, 0)
+        lay.addWidget(self.delete, 1, 1, 1, 2)
+        lay.addWidget(self.review, 1, 3)
+        lay.addWidget(self.status, 2, 0, 1, 4)
+        lay.setColumnStretch(3, 1)
 
 
 class LabellingController(QObject):
@@ -65,6 +74,7 @@ class LabellingController(QObject):
         bar.redo.clicked.connect(self.redo)
         bar.delete.clicked.connect(self.delete)
         bar.review.toggled.connect(lambda on: self.show_saved())
+        player.state_changed.connect(self.on_player_state)
 
     @property
     def active(self) -> bool:
@@ -83,46 +93,81 @@ class LabellingController(QObject):
         self.circle.labelling = on
         if not on:
             self.finish()
-        self.bar.status.setText("Hold the mouse on the circle while the music plays" if on else "")
+        self.bar.status.setText(self._ready_text() if on else "")
+
+    def _ready_text(self) -> str:
+        if self.track_id < 0:
+            return "Only library tracks can be labelled: add this file's folder to the library"
+        if self.player.state == "playing":
+            return "Hold the mouse on the circle while the music plays"
+        if self.player.state == "loading":
+            return "Loading the track: hold the mouse on the circle, recording starts when the music plays"
+        return "Press play (Space), then hold the mouse on the circle"
+
+    def on_player_state(self, state: str) -> None:
+        """Keep the bar true to the player: a press made while the track loads starts recording as
+        soon as it plays (sample() runs on the timer)."""
+        if not self.active:
+            return
+        if self.pen is not None:
+            self.sample()
+        elif self.recorder is not None and state != "playing":
+            self.bar.status.setText(f"Paused: {self.recorder.n} points saved; press play to go on")
+        else:
+            self.bar.status.setText(self._ready_text())
 
     # -- recording ------------------------------------------------------------------------------
     def press(self, v: float, a: float) -> None:
-        if not self.active or self.track_id < 0:
+        if not self.active:
+            return
+        if self.track_id < 0:
+            self.bar.status.setText(self._ready_text())
+            return
+        self.pen = (v, a)
+        self.circle.set_pen(self.pen)
+        self.timer.start()
+        self.sample()
+
+    def move(self, v: float, a: float) -> None:
+        if self.pen is not None:
+            self.pen = (v, a)
+            self.circle.set_pen(self.pen)
+
+    def release(self) -> None:
+        held = self.pen is not None
+        self.pen = None
+        self.circle.set_pen(None)
+        self.timer.stop()
+        if self.recorder is not None:
+            self._flush(self.recorder)
+            self.label_saved.emit(self.path)
+        elif held:
+            self.bar.status.setText("Nothing recorded: the music was not playing. Press play (Space), then hold the mouse")
+
+    def sample(self) -> None:
+        if self.pen is None:
             return
         if self.player.state != "playing":
-            self.bar.status.setText("Press play (Space) first: labels follow the music as it plays")
+            if self.recorder is None:
+                self.bar.status.setText("Waiting for the music: recording starts when it plays"
+                                        if self.player.state == "loading" else
+                                        "Press play (Space): recording starts when the music plays")
             return
         if self.recorder is None:
             try:
                 self.recorder = LabelRecorder(self.db, self.track_id, self.curator, self.session_id)
             except sqlite3.OperationalError as e:
                 self.bar.status.setText(f"Cannot start a label: {e}")
+                self.pen = None
+                self.circle.set_pen(None)
+                self.timer.stop()
                 return
             self.circle.label_points = []
-        self.pen = (v, a)
-        self.sample()
-        self.timer.start()
-
-    def move(self, v: float, a: float) -> None:
-        if self.pen is not None:
-            self.pen = (v, a)
-
-    def release(self) -> None:
-        self.pen = None
-        self.timer.stop()
-        if self.recorder is not None:
-            self._flush(self.recorder)
-            self.label_saved.emit(self.path)
-
-    def sample(self) -> None:
-        if self.pen is None or self.recorder is None or self.player.state != "playing":
-            return
         t = self.player.position
         self.recorder.add(t, *self.pen)
         self.circle.label_points.append(self.pen)
         self.circle.update()
-        n = self.recorder.n
-        self.bar.status.setText(self.recorder.error or f"Recording: {n} points, {t:.1f} s")
+        self.bar.status.setText(self.recorder.error or f"Recording: {self.recorder.n} points, {t:.1f} s")
 
     def _flush(self, recorder: LabelRecorder, busy_ms: int = FLUSH_BUSY_MS) -> bool:
         """Flush ``recorder``; one that cannot be saved now is retried every second until it is."""
@@ -146,6 +191,7 @@ class LabellingController(QObject):
     def finish(self) -> None:
         """Close the current label (its points are saved, or queued for a retry if the database is locked)."""
         self.pen = None
+        self.circle.set_pen(None)
         self.timer.stop()
         if self.recorder is not None:
             self._flush(self.recorder)
@@ -163,19 +209,37 @@ class LabellingController(QObject):
 
     # -- editing and review ---------------------------------------------------------------------
     def redo(self) -> None:
-        self.delete()
-        if self.active and self.track_id >= 0:
-            self.player.seek(0.0)
-            self.bar.status.setText("Label deleted: play and hold the mouse to label again")
+        if self.delete(verb="Redo"):
+            if self.active and self.track_id >= 0:
+                self.player.seek(0.0)
+                self.bar.status.setText("Label deleted: play and hold the mouse to label again")
 
-    def delete(self) -> None:
+    def delete(self, verb: str = "Delete") -> bool:
+        """Delete this curator's labels of the track after asking; True when they were deleted."""
         self.finish()
-        if self.track_id >= 0:
-            n = delete_labels(self.db, self.track_id, self.curator)
-            self.bar.status.setText(f"Deleted {n} label(s) by {self.curator}")
-            self.label_saved.emit(self.path)
+        if self.track_id < 0:
+            return False
+        mine = labels_for(self.db, self.track_id, self.curator)
+        if not mine:
+            self.bar.status.setText(f"No label by {self.curator} on this track")
+            return verb == "Redo"
+        points = sum(lb.n_points for lb in mine)
+        if not self.confirm(f"{verb}: delete {self.curator}'s label of this track ({points} points)? "
+                            "This cannot be undone."):
+            self.bar.status.setText("Nothing deleted")
+            return False
+        n = delete_labels(self.db, self.track_id, self.curator)
+        self.bar.status.setText(f"Deleted {n} label(s) by {self.curator}")
+        self.label_saved.emit(self.path)
         self.circle.label_points = []
         self.show_saved()
+        return True
+
+    def confirm(self, question: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete label", question,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self.bar)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def show_saved(self) -> None:
         """With "Show labels" on, the saved trajectories of this track are drawn (blue) next to the

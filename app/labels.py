@@ -151,19 +151,46 @@ def export_labels(db: LibraryDB, path: Path, curator: str | None = None) -> int:
     return len(labels)
 
 
-def import_labels_csv(db: LibraryDB, path: Path, curator: str, scale: str = "-1..1") -> tuple[int, list[str]]:
-    """Static labels from a ``path,valence,arousal`` CSV for tracks in the library; returns (imported,
-    problems). Each becomes a one-point label so it trains like a drawn one."""
+def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> tuple[list, list[str], set[str]]:
+    """The tracks of a ``path,valence,arousal`` CSV that are in the library, the problems (one line
+    each) and the paths among them that already have labels, so the caller can ask before mixing."""
     from damer_core.datasets.labels_csv import load_labels_csv
 
     tracks, _ = load_labels_csv(Path(path), scale)
-    imported, problems = 0, []
+    found, problems = [], []
     for tr in tracks:
         row = db.conn.execute("SELECT id FROM tracks WHERE path = ?", (str(tr.path),)).fetchone()
-        if row is None or not (math.isfinite(tr.valence) and math.isfinite(tr.arousal)):
+        if row is None:
             problems.append(f"{tr.track_id}: not in the library")
-            continue
-        rec = LabelRecorder(db, row[0], curator)
+        elif not (math.isfinite(tr.valence) and math.isfinite(tr.arousal)):
+            problems.append(f"{tr.track_id}: valence or arousal is not a number")
+        else:
+            found.append((row[0], tr))
+    labelled = {p for p, in db.conn.execute("SELECT DISTINCT t.path FROM labels l JOIN tracks t ON t.id = l.track_id "
+                                             "WHERE l.n_points > 0")}
+    return found, problems, {str(tr.path) for _, tr in found if str(tr.path) in labelled}
+
+
+IMPORT_MODES = ("add", "replace", "skip")  # beside existing labels (averaged) / replace the curator's / leave those tracks
+
+
+def import_labels_csv(db: LibraryDB, path: Path, curator: str, scale: str = "-1..1",
+                      existing: str = "add") -> tuple[int, list[str]]:
+    """Static labels from a ``path,valence,arousal`` CSV for tracks in the library; returns (imported,
+    problems). Each becomes a one-point label so it trains like a drawn one. ``existing`` says what
+    happens on a track that is already labelled (IMPORT_MODES); the problems list names each."""
+    if existing not in IMPORT_MODES:
+        raise ValueError(f"existing must be one of {IMPORT_MODES}, not {existing!r}")
+    found, problems, labelled = read_labels_csv(db, path, scale)
+    imported = 0
+    for track_id, tr in found:
+        if str(tr.path) in labelled:
+            if existing == "skip":
+                problems.append(f"{tr.track_id}: already labelled, left as it was")
+                continue
+            if existing == "replace":
+                delete_labels(db, track_id, curator)
+        rec = LabelRecorder(db, track_id, curator)
         rec.add(0.0, tr.valence, tr.arousal)
         rec.flush()
         imported += 1

@@ -7,12 +7,19 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QStyle
 
 from app.library_db import TrackRow
 from damer_core.emotions import EmotionTerm, nearest_term
 
 NOT_PREDICTED = "n/p"  # the active model does not predict this dimension (a one-dimension bundle)
-COLUMNS = ["Title", "Artist", "Album", "Duration", "Valence", "Arousal", "Confidence", "Emotion", "Labelled"]
+COLUMNS = ["Title", "Artist", "Album", "Duration", "Valence", "Arousal", "Conf.", "Emotion", "Labelled"]
+HEADER_TIPS = {"Valence": "Valence predicted by the active model, -1 (negative) to +1 (positive)",
+               "Arousal": "Arousal predicted by the active model, -1 (calm) to +1 (energetic)",
+               "Conf.": "Confidence: how sure the model is (calibrated), 0 to 1",
+               "Emotion": "The nearest of the 12 emotion words on the V-A circle",
+               "Labelled": "Whether a curator has labelled this track"}
 
 
 def format_duration(seconds: float) -> str:
@@ -29,6 +36,7 @@ class LibraryModel(QAbstractTableModel):
         self.search_text: list[str] = []
         self._row_of: dict[str, int] = {}  # path -> row, rebuilt whenever the rows move
         self._sort: tuple[int, Qt.SortOrder] | None = None
+        self.playing_path = ""  # the track in the player: a play icon and bold text, whatever is selected
 
     def word(self, r: TrackRow) -> str:
         """The nearest emotion word; none unless both dimensions are predicted."""
@@ -55,6 +63,13 @@ class LibraryModel(QAbstractTableModel):
         self.search_text[row] = f"{track.title}\n{track.artist}\n{track.album}\n{self.words[row]}".lower()
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
+    def set_playing(self, path: str) -> None:
+        rows = [self.row_for_path(p) for p in (self.playing_path, path)]
+        self.playing_path = path
+        for row in rows:
+            if row >= 0:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt API)
         return 0 if parent.isValid() else len(self.rows)
 
@@ -62,8 +77,12 @@ class LibraryModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(COLUMNS[section], COLUMNS[section])
         return None
 
     def value(self, row: int, col: int):
@@ -87,6 +106,14 @@ class LibraryModel(QAbstractTableModel):
             if col == 8:
                 return "yes" if value else ""
             return value
+        if role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole) and self.playing_path:
+            if self.rows[index.row()].path != self.playing_path:
+                return None
+            if role == Qt.ItemDataRole.FontRole:
+                font = QFont()
+                font.setBold(True)
+                return font
+            return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay) if col == 0 else None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 4, 5, 6):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:

@@ -3,13 +3,20 @@ progress of scans and analyses with a Cancel button."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QTableView,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit, QMenu, QProgressBar, QPushButton, QTableView,
     QVBoxLayout, QWidget,
 )
 
-from app.library_model import LibraryFilter, LibraryModel
+from app.elided_label import ElidedLabel
+from app.library_model import COLUMNS, LibraryFilter, LibraryModel
+
+# The widest text each short column shows: it is sized to that or to its header, whichever is wider.
+WIDEST = {"Duration": "0:00:00", "Valence": "+0.00", "Arousal": "+0.00", "Conf.": "0.00",
+          "Emotion": "energetic", "Labelled": "yes"}
+NAME_COLUMNS = {"Artist": 100, "Album": 110}  # Title stretches over the rest
+HIDDEN_BY_DEFAULT = ("Album",)
 
 
 class LibraryPanel(QWidget):
@@ -40,16 +47,13 @@ class LibraryPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate([170, 110, 110, 60, 60, 60, 75, 75, 62]):
-            self.table.setColumnWidth(col, width)
+        self._size_columns()
         # Slots are methods, never lambdas returning emit()'s bool: PySide6 mis-counts returned bools.
         self.table.doubleClicked.connect(self._activate)
         self.table.activated.connect(self._activate)
         lay.addWidget(self.table, 1)
         row = QHBoxLayout()
-        self.progress_label = QLabel()
+        self.progress_label = ElidedLabel()
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(16)
         self.cancel = QPushButton("Cancel")
@@ -59,8 +63,41 @@ class LibraryPanel(QWidget):
         row.addWidget(self.cancel)
         lay.addLayout(row)
         self.show_progress(None)
-        self.count = QLabel()
+        self.count = ElidedLabel()
         lay.addWidget(self.count)
+
+    def _size_columns(self) -> None:
+        """Every short column fits its widest value and header, so the predictions are visible
+        without scrolling sideways; Title takes the room that is left. Right-click the header to
+        show or hide columns (Album is hidden at first)."""
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        cell, head = self.table.fontMetrics(), header.fontMetrics()
+        for col, name in enumerate(COLUMNS):
+            if name == "Title":
+                header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+                continue
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            if name in WIDEST:  # cell margins; the header also holds the sort arrow
+                width = max(cell.horizontalAdvance(WIDEST[name]) + 12, head.horizontalAdvance(name) + 22)
+            else:
+                width = NAME_COLUMNS[name]
+            self.table.setColumnWidth(col, width)
+            self.table.setColumnHidden(col, name in HIDDEN_BY_DEFAULT)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+
+    def _header_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        for col, name in enumerate(COLUMNS):
+            if name == "Title":
+                continue
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(not self.table.isColumnHidden(col))
+            action.toggled.connect(lambda on, c=col: self.table.setColumnHidden(c, not on))
+        menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
 
     def _activate(self, index) -> None:
         self.track_activated.emit(self.path_at(index.row()))

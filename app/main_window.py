@@ -64,6 +64,9 @@ class MainWindow(QMainWindow):
         self._views_job: Worker | None = None
         self.training = None
         self.emotion_map = None
+        self.registry = None
+        self.calibration = None
+        self.help_window = None
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -106,38 +109,80 @@ class MainWindow(QMainWindow):
         self.transport.set_devices(self.player.output_devices(), self.settings.output_device, self.player.reason)
         self.statusBar()
 
+    def _menu_actions(self) -> list[tuple[str, str, object, str]]:
+        """Every menu entry, declared once: (menu, text, slot, shortcut)."""
+        return [
+            ("&File", "Add music folder...", self.add_folder, "Ctrl+O"),
+            ("&File", "Rescan library", self.rescan, "F5"),
+            ("&File", "Show unreadable files", self.show_unreadable, ""),
+            ("&File", "Export labels (CSV or JSON)...", self.export_labels, ""),
+            ("&File", "Import labels CSV...", self.import_labels, ""),
+            ("&File", "Export predictions CSV...", self.export_predictions, ""),
+            ("&File", "Quit", self.close, "Ctrl+Q"),
+            ("&Label", "Calibration session...", self.start_calibration, ""),
+            ("&View", "Emotion map", self.show_map, "Ctrl+M"),
+            ("&Model", "Train a model...", self.show_training, ""),
+            ("&Model", "Models...", self.show_registry, ""),
+            ("&Model", "Import model bundle...", self.import_model, ""),
+            ("&Model", "Analyse library", self.analyse_library, ""),
+            ("&Help", "User guide", self.show_guide, "F1"),
+            ("&Help", "Keyboard shortcuts", self.show_shortcuts, ""),
+            ("&Help", "About DAMER Explorer", self.show_about, ""),
+        ]
+
+    def _key_shortcuts(self) -> list[tuple[str, object, str]]:
+        return [("Space", self.player.toggle, "Play / pause"),
+                ("Left", lambda: self.seek_relative(-5), "Back 5 s"),
+                ("Right", lambda: self.seek_relative(5), "Forward 5 s"),
+                ("Down", lambda: self.step_track(1), "Next track"),
+                ("Up", lambda: self.step_track(-1), "Previous track"),
+                ("Ctrl+F", self.focus_search, "Search the library")]
+
     def _build_actions(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        for text, slot, key in [("Add music folder...", self.add_folder, "Ctrl+O"), ("Rescan library", self.rescan, "F5"),
-                                ("Show unreadable files", self.show_unreadable, None),
-                                ("Export labels (CSV or JSON)...", self.export_labels, None),
-                                ("Import labels CSV...", self.import_labels, None),
-                                ("Export predictions CSV...", self.export_predictions, None), ("Quit", self.close, "Ctrl+Q")]:
-            a = QAction(text, self)
-            a.triggered.connect(slot)
+        self.actions: dict[str, QAction] = {}
+        menus: dict[str, object] = {}
+        for menu, text, slot, key in self._menu_actions():
+            if menu not in menus:
+                menus[menu] = self.menuBar().addMenu(menu)
+            action = QAction(text, self)
+            # triggered(bool) would pass `checked` into the slot's first optional argument
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())
             if key:
-                a.setShortcut(QKeySequence(key))
-            file_menu.addAction(a)
-        label_menu = self.menuBar().addMenu("&Label")
-        a = QAction("Calibration session...", self)
-        a.triggered.connect(self.start_calibration)
-        label_menu.addAction(a)
-        view_menu = self.menuBar().addMenu("&View")
-        a = QAction("Emotion map", self)
-        a.setShortcut(QKeySequence("Ctrl+M"))
-        a.triggered.connect(self.show_map)
-        view_menu.addAction(a)
-        model_menu = self.menuBar().addMenu("&Model")
-        for text, slot in [("Train a model...", self.show_training), ("Models...", self.show_registry),
-                           ("Import model bundle...", self.import_model),
-                           ("Analyse library", self.analyse_library)]:
-            a = QAction(text, self)
-            a.triggered.connect(slot)
-            model_menu.addAction(a)
-        for key, slot in [("Space", self.player.toggle), ("Left", lambda: self.seek_relative(-5)),
-                          ("Right", lambda: self.seek_relative(5)), ("Down", lambda: self.step_track(1)),
-                          ("Up", lambda: self.step_track(-1)), ("Ctrl+F", self.focus_search)]:
+                action.setShortcut(QKeySequence(key))
+            menus[menu].addAction(action)
+            self.actions[text] = action
+        for key, slot, _ in self._key_shortcuts():
             QShortcut(QKeySequence(key), self, activated=slot)
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(key, what it does) for Help > Keyboard shortcuts, from the declarations above."""
+        keys = [(key, what) for key, _, what in self._key_shortcuts()]
+        keys += [(key, f"{menu.strip('&')} > {text.rstrip('.')}") for menu, text, _, key in self._menu_actions() if key]
+        return keys
+
+    def show_guide(self) -> None:
+        from app.help import guide_window
+
+        self.help_window = guide_window(self)
+        self.help_window.show()
+
+    def show_shortcuts(self) -> None:
+        from app.help import TextWindow, shortcuts_markdown
+
+        self.help_window = TextWindow("Keyboard shortcuts", shortcuts_markdown(self.shortcuts()), self)
+        self.help_window.resize(460, 420)
+        self.help_window.show()
+
+    def show_about(self) -> None:
+        from app.help import TextWindow, about_markdown
+        from damer_core.builtin import is_builtin
+
+        model = self.usable_model()
+        label = ("the built-in model (DAMER trained on 4Q)" if model and is_builtin(model)
+                 else Path(model).name if model else "none")
+        self.help_window = TextWindow("About DAMER Explorer", about_markdown(model, label), self)
+        self.help_window.resize(620, 420)
+        self.help_window.show()
 
     def _connect(self) -> None:
         self.library.track_activated.connect(lambda p: self.open_track(p, autoplay=True))
@@ -169,8 +214,12 @@ class MainWindow(QMainWindow):
         s = self.settings
         if s.window_geometry:
             self.restoreGeometry(QByteArray(base64.b64decode(s.window_geometry)))
-        else:
-            self.resize(1280, 780)
+        else:  # first start: most of the screen, so every table column and the circle have room
+            screen = self.screen().availableGeometry()
+            self.resize(max(1024, min(1600, int(screen.width() * 0.85))), max(700, min(980, int(screen.height() * 0.85))))
+            left, right = int(self.width() * 0.4), int(self.width() * 0.6)
+            self.main_split.setSizes([left, right])
+            self.view_split.setSizes([int(right * 0.55), int(right * 0.45)])
         if s.window_state:
             self.restoreState(QByteArray(base64.b64decode(s.window_state)))
         for name, split in (("main", self.main_split), ("views", self.view_split)):
@@ -287,8 +336,11 @@ class MainWindow(QMainWindow):
             n = export_labels(self.db, Path(path))
             self.statusBar().showMessage(f"exported {n} labels to {path} (train on it: damer-core train --dataset {path})", 10000)
 
-    def import_labels(self, path: str | None = None) -> None:
-        from app.labels import import_labels_csv
+    def import_labels(self, path: str | None = None, existing: str | None = None) -> None:
+        """Import a ``path,valence,arousal`` CSV as labels by the current curator. When some of its
+        tracks already have labels, ask first (unless ``existing`` says): averaging silently would
+        change what the map and the trainer see without the curator knowing."""
+        from app.labels import import_labels_csv, read_labels_csv
         from damer_core.datasets import DatasetError
 
         if not path:
@@ -296,12 +348,32 @@ class MainWindow(QMainWindow):
         if not path:
             return
         try:
-            n, problems = import_labels_csv(self.db, Path(path), self.labelling.curator)
+            found, _, labelled = read_labels_csv(self.db, Path(path))
+            existing = existing or (self._ask_existing_labels(len(found), sorted(labelled)) if labelled else "add")
+            if existing == "cancel":
+                self.statusBar().showMessage("Import cancelled: nothing changed", 8000)
+                return
+            n, problems = import_labels_csv(self.db, Path(path), self.labelling.curator, existing=existing)
         except DatasetError as e:
             QMessageBox.warning(self, "Import labels", str(e))
             return
         self.reload_library()
-        self.statusBar().showMessage(f"imported {n} labels" + (f", {len(problems)} skipped" if problems else ""), 10000)
+        self._refresh_map()
+        added = {"add": ", averaged with the labels already there on {k}", "replace": ", replacing your labels on {k}",
+                 "skip": ""}[existing].format(k=f"{len(labelled)} track(s)")
+        self.statusBar().showMessage(f"imported {n} labels{added}" + (f", {len(problems)} skipped" if problems else ""), 15000)
+
+    def _ask_existing_labels(self, total: int, labelled: list[str]) -> str:
+        box = QMessageBox(QMessageBox.Icon.Question, "Import labels",
+                          f"{len(labelled)} of the {total} tracks in this file already have labels. "
+                          "A track with several labels is placed (and trained) at their average.", parent=self)
+        box.setDetailedText("\n".join(labelled))
+        buttons = {box.addButton("Add beside them (average)", QMessageBox.ButtonRole.AcceptRole): "add",
+                   box.addButton("Replace my labels", QMessageBox.ButtonRole.DestructiveRole): "replace",
+                   box.addButton("Skip those tracks", QMessageBox.ButtonRole.ActionRole): "skip",
+                   box.addButton(QMessageBox.StandardButton.Cancel): "cancel"}
+        box.exec()
+        return buttons.get(box.clickedButton(), "cancel")
 
     def export_predictions(self, path: str | None = None) -> None:
         import csv
@@ -497,6 +569,7 @@ class MainWindow(QMainWindow):
         rows = [r for r in self.model.rows if r.path == path]
         self.current_track_id = rows[0].id if rows else -1
         self.library.select_path(path)
+        self.model.set_playing(path)
         self.setWindowTitle(f"{rows[0].title if rows else Path(path).name} - DAMER Explorer")
         self.labelling.set_track(self.current_track_id, path)
         if self.emotion_map is not None and self.emotion_map.isVisible():

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QWidget
 
 from damer_core.emotions import EmotionTerm, nearest_term
 
 QUADRANT_TINTS = [QColor(255, 196, 0, 28), QColor(230, 60, 60, 28), QColor(70, 110, 230, 28), QColor(60, 190, 120, 28)]
 TRAIL_SECONDS = 4.0
+MARKER_MAX_RADIUS = 16.0  # 6 px + 10 px at confidence 1
+WORD_CLEARANCE = MARKER_MAX_RADIUS + 3  # a word never sits under a marker on the rim
+PEN_COLOUR = QColor(40, 110, 230)
 
 
 class VACircleWidget(QWidget):
@@ -32,6 +35,9 @@ class VACircleWidget(QWidget):
         self.highlight: str = ""
         self.labelling = False
         self.label_points: list[tuple[float, float]] = []  # the curator's trajectory, drawn in blue
+        self.pen: tuple[float, float] | None = None  # where the curator's held mouse is (labelling)
+        self._model_word = ""
+        self._margin: float | None = None
         self.not_predicted = ""  # a dimension the model does not predict: the marker stays on the other axis
 
     # -- geometry -------------------------------------------------------------------------------
@@ -40,7 +46,45 @@ class VACircleWidget(QWidget):
         return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
 
     def margin(self) -> float:
-        return max(48.0, min(self.width(), self.height()) * 0.16)
+        """Room around the circle for the words: each sits beyond the reach of a marker on the rim."""
+        if self._margin is None:
+            self._margin = self._words_margin()
+        return self._margin
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.FontChange:
+            self._margin = None
+        super().changeEvent(event)
+
+    def _words_margin(self) -> float:
+        need = 0.0
+        for term in self.terms:
+            w, h = self._word_size(term.word, hot=True)
+            cos, sin = abs(math.cos(math.radians(term.angle))), abs(math.sin(math.radians(term.angle)))
+            out = WORD_CLEARANCE + cos * w / 2 + sin * h / 2
+            need = max(need, out * cos + w / 2, out * sin + h / 2)
+        return math.ceil(need) + 2
+
+    def _word_font(self, hot: bool) -> QFont:
+        f = QFont(self.font())
+        f.setBold(hot)
+        f.setPointSizeF(self.font().pointSizeF() * (1.15 if hot else 1.0))
+        return f
+
+    def _word_size(self, word: str, hot: bool) -> tuple[float, float]:
+        fm = QFontMetricsF(self._word_font(hot))
+        return fm.horizontalAdvance(word) + 2, fm.height()
+
+    def word_rect(self, term: EmotionTerm, hot: bool = False) -> QRectF:
+        """Where ``term``'s word is drawn: outside the rim along its angle, clear of any marker."""
+        rad = math.radians(term.angle)
+        cos, sin = math.cos(rad), math.sin(rad)
+        w, h = self._word_size(term.word, hot)
+        out = WORD_CLEARANCE + abs(cos) * w / 2 + abs(sin) * h / 2
+        r = self.circle_rect()
+        radius = r.width() / 2 + out
+        centre = QPointF(r.center().x() + radius * cos, r.center().y() - radius * sin)
+        return QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
 
     def to_pixel(self, valence: float, arousal: float, clamp: bool = False) -> QPointF:
         """Pixel of a V-A point. ``clamp`` draws points outside the unit disk on its rim (the model's
@@ -70,15 +114,28 @@ class VACircleWidget(QWidget):
         self.message = ""
         self.marker = (valence, arousal, confidence if math.isfinite(confidence) else 0.0)
         self.trail = [p for p in self.trail if t - TRAIL_SECONDS <= p[0] <= t] + [(t, valence, arousal)]
-        self.highlight = "" if missing else nearest_term(valence, arousal, self.terms).word
+        self._model_word = "" if missing else nearest_term(valence, arousal, self.terms).word
+        self._update_highlight()
         self.update()
+
+    def set_pen(self, point: tuple[float, float] | None) -> None:
+        """The curator's held mouse (labelling): drawn as a blue dot, and its nearest word is the
+        one highlighted while it is held."""
+        self.pen = point
+        self._update_highlight()
+        self.update()
+
+    def _update_highlight(self) -> None:
+        self.highlight = nearest_term(*self.pen, self.terms).word if self.pen is not None else self._model_word
 
     def set_path(self, points: list[tuple[float, float]]) -> None:
         self.path_points = [(v if math.isfinite(v) else 0.0, a if math.isfinite(a) else 0.0) for v, a in points]
         self.update()
 
     def clear(self, message: str = "") -> None:
-        self.marker, self.trail, self.path_points, self.highlight, self.not_predicted = None, [], [], "", ""
+        self.marker, self.trail, self.path_points, self.not_predicted = None, [], [], ""
+        self._model_word = ""
+        self._update_highlight()
         self.message = message
         self.update()
 
@@ -122,6 +179,10 @@ class VACircleWidget(QWidget):
                 path.lineTo(self.to_pixel(v, a))
             p.drawPath(path)
         self._paint_marker(p)
+        if self.pen is not None:
+            p.setPen(QPen(QColor(255, 255, 255), 2))
+            p.setBrush(PEN_COLOUR)
+            p.drawEllipse(self.to_pixel(*self.pen), 7, 7)
         self._paint_words(p, r)  # after the marker: the highlighted word stays readable
         if self.not_predicted and self.marker is not None:
             p.setFont(small)
@@ -136,21 +197,17 @@ class VACircleWidget(QWidget):
         p.end()
 
     def _paint_words(self, p: QPainter, r: QRectF) -> None:
-        base = QFont(self.font())
+        hot_colour = PEN_COLOUR if self.pen is not None else QColor(200, 70, 20)
         for term in self.terms:
             rad = math.radians(term.angle)
             anchor = self.to_pixel(math.cos(rad), math.sin(rad))
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(110, 110, 110))
             p.drawEllipse(anchor, 2.5, 2.5)
-            label = self.to_pixel(1.18 * math.cos(rad), 1.12 * math.sin(rad))
             hot = term.word == self.highlight
-            f = QFont(base)
-            f.setBold(hot)
-            f.setPointSizeF(base.pointSizeF() * (1.15 if hot else 1.0))
-            p.setFont(f)
-            p.setPen(QColor(200, 70, 20) if hot else self.palette().windowText().color())
-            p.drawText(QRectF(label.x() - 50, label.y() - 10, 100, 20), Qt.AlignmentFlag.AlignCenter, term.word)
+            p.setFont(self._word_font(hot))
+            p.setPen(hot_colour if hot else self.palette().windowText().color())
+            p.drawText(self.word_rect(term, hot), Qt.AlignmentFlag.AlignCenter, term.word)
 
     def _paint_marker(self, p: QPainter) -> None:
         if len(self.trail) > 1:
@@ -162,7 +219,7 @@ class VACircleWidget(QWidget):
         if self.marker is None:
             return
         v, a, conf = self.marker
-        radius = 6 + 10 * max(0.0, min(1.0, conf))
+        radius = 6 + (MARKER_MAX_RADIUS - 6) * max(0.0, min(1.0, conf))
         p.setPen(QPen(QColor(255, 255, 255), 2))
         p.setBrush(QColor(200, 70, 20, int(90 + 165 * max(0.0, min(1.0, conf)))))
         p.drawEllipse(self.to_pixel(v, a, clamp=True), radius, radius)

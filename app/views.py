@@ -6,11 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStackedLayout, QVBoxLayout, QWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 COLORMAP = "inferno"
-DB_RANGE = (-80.0, 0.0)
+DB_RANGE = (-80.0, 0.0)  # the Mel view's levels, dB below the track's loudest bin
+COCH_RANGE_DB = (30.0, 80.0)  # the cochleogram's span is chosen per track within these bounds
+
+
+def cochleogram_levels(mel_db: np.ndarray, coch_db: np.ndarray) -> tuple[float, float]:
+    """Levels that give the cochleogram the Mel view's contrast: its broad gammatone bands spread
+    over fewer dB, so on the Mel view's -80..0 dB it looks washed out. The span is chosen so that
+    its median bin sits at the same colour as the Mel view's median bin."""
+    lo, hi = DB_RANGE
+    mel_position = (float(np.median(mel_db)) - lo) / (hi - lo) if mel_db.size else 0.5
+    below_top = hi - float(np.median(coch_db)) if coch_db.size else hi - lo
+    span = below_top / max(1.0 - mel_position, 0.05)
+    return hi - float(np.clip(span, *COCH_RANGE_DB)), hi
 
 
 class HzAxis(pg.AxisItem):
@@ -41,6 +53,7 @@ class SpectrogramViews(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.duration = 0.0
+        self.playhead = 0.0
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(None)
         self.images, self.playheads, self.axes, self.plots = [], [], [], []
@@ -62,14 +75,22 @@ class SpectrogramViews(QWidget):
             self.plots.append(plot)
         self.plots[1].setXLink(self.plots[0])
         self.plots[1].setLabel("bottom", "time", units="s")
-        self.colorbar = pg.ColorBarItem(values=DB_RANGE, colorMap=pg.colormap.get(COLORMAP), label="dB",
-                                        interactive=False, width=12)
-        self.colorbar.setImageItem(self.images)
-        self.graphics.addItem(self.colorbar, row=0, col=1, rowspan=2)
+        self.colorbars = []
+        for row, image in enumerate(self.images):  # one bar each: the two views have their own levels
+            bar = pg.ColorBarItem(values=DB_RANGE, colorMap=pg.colormap.get(COLORMAP), label="dB",
+                                  interactive=False, width=12)
+            bar.setImageItem(image)
+            self.graphics.addItem(bar, row=row, col=1)
+            self.colorbars.append(bar)
+        self.following = True  # the view pages with the playhead unless the user has scrolled away
+        for plot in self.plots:
+            plot.vb.sigRangeChangedManually.connect(self._user_moved_view)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setTextVisible(False)
         self.status = QLabel("Select a track to see its spectrograms")
+        self.status.setWordWrap(True)  # a long file name or error must not widen the window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         holder = QWidget()
         v = QVBoxLayout(holder)
         v.addStretch()
@@ -89,9 +110,12 @@ class SpectrogramViews(QWidget):
     def set_views(self, views, duration: float) -> None:
         """``views``: damer_core.features.DisplayViews of the whole track."""
         self.duration = duration
-        for image, axis, data, freqs in zip(self.images, self.axes, (views.mel_db, views.coch_db),
-                                             (views.mel_freqs, views.coch_freqs)):
-            image.setImage(data, levels=DB_RANGE, autoLevels=False)
+        self.following = True
+        levels = (DB_RANGE, cochleogram_levels(views.mel_db, views.coch_db))
+        for image, bar, axis, data, freqs, lv in zip(self.images, self.colorbars, self.axes, (views.mel_db, views.coch_db),
+                                                     (views.mel_freqs, views.coch_freqs), levels):
+            image.setImage(data, levels=lv, autoLevels=False)
+            bar.setLevels(lv)
             image.setRect(QRectF(0, 0, data.shape[1] * views.hop_seconds, data.shape[0]))
             axis.set_band_freqs(freqs)
         for plot, data in zip(self.plots, (views.mel_db, views.coch_db)):
@@ -101,12 +125,22 @@ class SpectrogramViews(QWidget):
         self.stack.setCurrentIndex(1)
 
     def set_playhead(self, seconds: float) -> None:
+        """Move the playhead; when zoomed, page the view with it (as Sonic Visualiser does), unless
+        the user has dragged the view away from it: then the view stays until the playhead comes
+        back into it or the user seeks."""
+        self.playhead = seconds
         for line in self.playheads:
             line.setValue(seconds)
         lo, hi = self.plots[0].viewRange()[0]
-        if self.duration and (hi - lo) < self.duration * 0.98 and not lo <= seconds <= hi:
+        if lo <= seconds <= hi:
+            self.following = True
+        elif self.following and self.duration and (hi - lo) < self.duration * 0.98:
             width = hi - lo
-            self.plots[0].setXRange(seconds - 0.1 * width, seconds + 0.9 * width, padding=0)  # follow when zoomed
+            self.plots[0].setXRange(seconds - 0.05 * width, seconds + 0.95 * width, padding=0)
+
+    def _user_moved_view(self, *_) -> None:
+        lo, hi = self.plots[0].viewRange()[0]
+        self.following = lo <= self.playhead <= hi
 
     def time_at_scene_pos(self, scene_pos) -> float | None:
         for plot in self.plots:
@@ -119,4 +153,5 @@ class SpectrogramViews(QWidget):
             return
         t = self.time_at_scene_pos(event.scenePos())
         if t is not None and self.duration:
+            self.following = True
             self.seek_requested.emit(t)

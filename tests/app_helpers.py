@@ -35,3 +35,28 @@ def music_folder(root: Path) -> Path:
     (root / "b" / "empty.wav").write_bytes(b"")
     (root / "notes.txt").write_text("not music")
     return root
+
+
+def answer_dialog(button_text: str, tries: int = 200) -> list[str]:
+    """Click the button whose text contains ``button_text`` in the next modal dialog, as a person
+    would; returns the dialog's text once answered (a list, filled later)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
+
+    seen: list[str] = []
+
+    def poll(left: int = tries) -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            if left:
+                QTimer.singleShot(25, lambda: poll(left - 1))
+            return
+        seen.append(box.text() if isinstance(box, QMessageBox) else box.windowTitle())
+        for b in box.findChildren(QAbstractButton):
+            if button_text.lower() in b.text().replace("&", "").lower():
+                b.click()
+                return
+        raise AssertionError(f"no button {button_text!r} in {[b.text() for b in box.findChildren(QAbstractButton)]}")
+
+    QTimer.singleShot(0, poll)
+    return seen

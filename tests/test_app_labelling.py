@@ -16,7 +16,7 @@ from PySide6.QtCore import QPoint, Qt
 from app.labels import (CONSISTENCY_THRESHOLD, LabelRecorder, export_labels, import_labels_csv, labels_for,
                         trajectory_distance)
 from app.library_db import LibraryDB
-from app_helpers import tagged
+from app_helpers import answer_dialog, tagged
 from damer_core.datasets import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +57,7 @@ def test_recording_a_trajectory_with_the_mouse(window, qtbot):
     assert len(c.label_points) == len(pts)  # drawn as it is made
     row = w.model.rows[w.model.row_for_path(path)]
     assert row.labelled
+    answer_dialog("Yes")  # Redo asks before it deletes the label
     w.label_bar.redo.click()
     assert labels_for(w.db, w.current_track_id) == [] and w.player.position < 0.5
 

@@ -1,0 +1,80 @@
+"""The Help menu's windows: keyboard shortcuts, About (version, model in use, where the files
+are) and the user guide (the README's walk-through, rendered from the README itself)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+from app.paths import config_dir, data_dir
+from damer_core import __version__
+from damer_core.emotions import resources_dir
+
+GUIDE_SECTIONS = ("Using the app", "Curator's walk-through", "The built-in model")
+
+
+def readme_path() -> Path | None:
+    """The README: beside resources/ in a source checkout or a desktop build, or in the installed
+    data files (<prefix>/share/damer-explorer)."""
+    for candidate in (resources_dir().parent / "README.md", resources_dir() / "README.md"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def guide_markdown(readme: str) -> str:
+    """The README's sections for a user of the app, in their order in the README."""
+    parts = re.split(r"(?m)^(?=## )", readme)
+    kept = [p for p in parts if p.startswith("## ") and p[3:].splitlines()[0].strip() in GUIDE_SECTIONS]
+    return "\n".join(kept)
+
+
+def shortcuts_markdown(shortcuts: list[tuple[str, str]]) -> str:
+    rows = "\n".join(f"| {key} | {what} |" for key, what in shortcuts)
+    return f"| Key | Does |\n|---|---|\n{rows}\n"
+
+
+def about_markdown(model: str, model_label: str) -> str:
+    from damer_core.cache import default_cache_dir
+
+    return (f"# DAMER Explorer {__version__}\n\n"
+            "See and label the emotion of music: valence and arousal predicted by DAMER, "
+            "labelled on the circle by curators.\n\n"
+            f"**Model in use:** {model_label}  \n`{model or 'none'}`\n\n"
+            f"**Library and models:** `{data_dir()}`  \n"
+            f"**Settings:** `{config_dir()}`  \n"
+            f"**Feature cache:** `{default_cache_dir()}`\n\n"
+            "Code: MIT licence. Built-in model: trained on the 4Q audio emotion data set "
+            "(Panda, Malheiro & Paiva 2018), for research use; see docs/MODEL_CARD.md.\n")
+
+
+class TextWindow(QDialog):
+    """Markdown in a read-only browser with a Close button; links open in the system browser."""
+
+    def __init__(self, title: str, markdown: str, parent: QWidget | None = None, base: Path | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        lay = QVBoxLayout(self)
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(True)
+        if base is not None:
+            self.text.setSearchPaths([str(base)])
+            self.text.document().setBaseUrl(QUrl.fromLocalFile(str(base) + "/"))
+        self.text.setMarkdown(markdown)
+        lay.addWidget(self.text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        lay.addWidget(buttons)
+
+
+def guide_window(parent: QWidget | None = None) -> TextWindow:
+    readme = readme_path()
+    if readme is None:
+        text = "The user guide (README.md) is not installed with this copy of DAMER Explorer."
+        return TextWindow("User guide", text, parent)
+    window = TextWindow("User guide", guide_markdown(readme.read_text(encoding="utf-8")), parent, readme.parent)
+    window.resize(820, 760)
+    return window
