@@ -139,7 +139,8 @@ class LabellingController(QObject):
         self.circle.set_pen(None)
         self.timer.stop()
         if self.recorder is not None:
-            self._flush(self.recorder)
+            if self._flush(self.recorder):
+                self.bar.status.setText(f"Saved: {self.recorder.n} points. Hold the mouse again to go on")
             self.label_saved.emit(self.path)
         elif held:
             self.bar.status.setText("Nothing recorded: the music was not playing. Press play (Space), then hold the mouse")

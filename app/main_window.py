@@ -219,7 +219,7 @@ class MainWindow(QMainWindow):
             self.resize(max(1024, min(1600, int(screen.width() * 0.85))), max(700, min(980, int(screen.height() * 0.85))))
             left, right = int(self.width() * 0.4), int(self.width() * 0.6)
             self.main_split.setSizes([left, right])
-            self.view_split.setSizes([int(right * 0.55), int(right * 0.45)])
+            self.view_split.setSizes([right // 2, right // 2])
         if s.window_state:
             self.restoreState(QByteArray(base64.b64decode(s.window_state)))
         for name, split in (("main", self.main_split), ("views", self.view_split)):

@@ -37,18 +37,20 @@ class VACircleWidget(QWidget):
         self.label_points: list[tuple[float, float]] = []  # the curator's trajectory, drawn in blue
         self.pen: tuple[float, float] | None = None  # where the curator's held mouse is (labelling)
         self._model_word = ""
-        self._margin: float | None = None
+        self._margin: tuple[float, float] | None = None
         self.not_predicted = ""  # a dimension the model does not predict: the marker stays on the other axis
 
     # -- geometry -------------------------------------------------------------------------------
     def circle_rect(self) -> QRectF:
-        side = min(self.width(), self.height()) - 2 * self.margin()
+        mx, my = self.margins()
+        side = max(10.0, min(self.width() - 2 * mx, self.height() - 2 * my))
         return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
 
-    def margin(self) -> float:
-        """Room around the circle for the words: each sits beyond the reach of a marker on the rim."""
+    def margins(self) -> tuple[float, float]:
+        """Room beside and above the circle for the words: each sits beyond the reach of a marker
+        on the rim (the words near the horizontal axis need more room sideways than above)."""
         if self._margin is None:
-            self._margin = self._words_margin()
+            self._margin = self._words_margins()
         return self._margin
 
     def changeEvent(self, event) -> None:  # noqa: N802
@@ -56,19 +58,18 @@ class VACircleWidget(QWidget):
             self._margin = None
         super().changeEvent(event)
 
-    def _words_margin(self) -> float:
-        need = 0.0
+    def _words_margins(self) -> tuple[float, float]:
+        mx = my = 0.0
         for term in self.terms:
             w, h = self._word_size(term.word, hot=True)
             cos, sin = abs(math.cos(math.radians(term.angle))), abs(math.sin(math.radians(term.angle)))
             out = WORD_CLEARANCE + cos * w / 2 + sin * h / 2
-            need = max(need, out * cos + w / 2, out * sin + h / 2)
-        return math.ceil(need) + 2
+            mx, my = max(mx, out * cos + w / 2), max(my, out * sin + h / 2)
+        return math.ceil(mx) + 2, math.ceil(my) + 2
 
     def _word_font(self, hot: bool) -> QFont:
         f = QFont(self.font())
         f.setBold(hot)
-        f.setPointSizeF(self.font().pointSizeF() * (1.15 if hot else 1.0))
         return f
 
     def _word_size(self, word: str, hot: bool) -> tuple[float, float]:

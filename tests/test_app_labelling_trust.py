@@ -160,3 +160,22 @@ def test_the_word_under_the_pen_is_highlighted_and_no_marker_hides_a_word(scanne
                     nearest = QPointF(min(max(m.x(), box.left()), box.right()), min(max(m.y(), box.top()), box.bottom()))
                     assert math.hypot(m.x() - nearest.x(), m.y() - nearest.y()) > MARKER_MAX_RADIUS, (term.word, deg)
         assert r.width() > 100
+
+
+def test_nothing_resizes_when_the_track_changes_or_label_is_toggled(scanned_window, qtbot):
+    w = scanned_window
+    widgets = (w.views, w.circle, w.library, w.label_bar)
+
+    def layout():
+        return [w.size()] + [(x.mapTo(w, QPoint(0, 0)), x.size()) for x in widgets]
+
+    play(w, qtbot, evening(w))
+    qtbot.waitUntil(lambda: w.views.stack.currentIndex() == 1, timeout=20_000)
+    shown = layout()
+    for step in (lambda: qtbot.mouseClick(w.label_bar.mode, Qt.MouseButton.LeftButton),
+                 lambda: w.step_track(1),  # a new track: "Computing spectrograms of <name>..." meanwhile
+                 lambda: w.label_bar.status.setText("a long status line " * 20),
+                 lambda: qtbot.mouseClick(w.label_bar.mode, Qt.MouseButton.LeftButton)):
+        step()
+        qtbot.wait(100)
+        assert layout() == shown

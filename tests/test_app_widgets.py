@@ -25,7 +25,7 @@ def circle(qtbot):
 
 def test_circle_places_a_prediction_at_the_right_pixel_and_highlights_the_word(circle):
     r = circle.circle_rect()
-    assert r.width() == r.height() == 400 - 2 * circle.margin()
+    assert r.width() == r.height() == min(500 - 2 * circle.margins()[0], 400 - 2 * circle.margins()[1])
     circle.set_prediction(1.0, 0.5, -0.5, 0.9)
     p = circle.to_pixel(0.5, -0.5)
     assert p.x() == pytest.approx(r.center().x() + 0.25 * r.width())
