@@ -7,6 +7,7 @@ and skip instead of crashing.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -136,21 +137,37 @@ class DecodedAudio:
         return self.samples.shape[0] / self.sample_rate
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(path, "file not found")
-    if path.is_dir():
-        raise AudioError(path, "is a folder, not an audio file")
+def check_audio_file(path: str | os.PathLike) -> Path:
+    """Refuse what cannot be an audio file before anything reads it: a missing path, a folder, a
+    symbolic-link loop, or a FIFO, socket or device (reading a FIFO would wait for ever).
+    Raises :class:`AudioError` with the reason in words; returns the path."""
+    import stat
+
+    path = Path(path)
     try:
-        size = path.stat().st_size
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(path, "file not found") from None
+    except PermissionError:
+        raise AudioError(path, "permission denied") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise AudioError(path, "is a symbolic link that points to itself (a link loop)") from None
+        raise AudioError(path, f"cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioError(path, "is a folder, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioError(path, "is not a regular file (a pipe, socket or device), so it cannot be audio")
+    if st.st_size == 0:
+        raise AudioError(path, "file is empty (0 bytes)")
+    try:
         with open(path, "rb"):
             pass
     except PermissionError:
         raise AudioError(path, "permission denied") from None
     except OSError as e:
         raise AudioError(path, f"cannot be opened ({e.strerror or e})") from None
-    if size == 0:
-        raise AudioError(path, "file is empty (0 bytes)")
+    return path
 
 
 def _check_stream(path: Path, rate: int, channels: int) -> None:
@@ -273,7 +290,7 @@ def decode(path: str | os.PathLike, sample_rate: int | None = None, mono: bool =
 def _decode(path: Path, sample_rate: int | None, mono: bool, max_seconds: float, native: NativeStderr) -> DecodedAudio:
     import soxr
 
-    _check_file(path)
+    check_audio_file(path)
     ext = path.suffix.lower()
     if ext in FFMPEG_EXTENSIONS:
         rate, channels, blocks = _ffmpeg_blocks(path)

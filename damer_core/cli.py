@@ -41,7 +41,10 @@ def _audio_files(inputs: list[str]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files += audio_files(p)
+            found = audio_files(p)
+            if not found:
+                print(f"damer-core: {p}: no audio files in this folder", file=sys.stderr)
+            files += found
         else:
             files.append(p)
     return files
@@ -307,9 +310,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # -- predict / info ---------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
-    import csv
-
-    from damer_core.audio import AudioError
     from damer_core.inference import Predictor
     from damer_core.progress import Progress
     from damer_core.training.distributed import resolve_device
@@ -326,43 +326,85 @@ def cmd_predict(args: argparse.Namespace) -> int:
     stream = args.progress == "jsonl"  # one event per file as it is done (the app's analysis)
     progress = Progress(args.progress)
     progress.task("predicting", len(files))
-    results, failed = [], 0
-    for path in files:
-        try:
-            result = predictor.predict_file(path).to_dict()
-            progress.emit("prediction", **result)
-        except AudioError as e:
-            failed += 1
-            if not stream:
-                print(f"damer-core: skipped {e}", file=sys.stderr)
-            progress.emit("file_error", path=str(path), message=str(e))
-            result = {"path": str(path), "error": e.reason}
-        results.append(result)
-        progress.advance()
-    if stream:
-        return 1 if failed and failed == len(results) else 0
-    out = sys.stdout
-    if args.format == "json":
-        json.dump(results, out, indent=1)
-        out.write("\n")
-    else:
-        w = csv.writer(out)
-        cell = lambda x: "" if x is None else f"{x:.4f}"  # noqa: E731 - empty: not predicted by this bundle
-        if args.format == "csv":
-            w.writerow(["path", "valence", "arousal", "confidence", "duration", "error"])
-            for r in results:
-                w.writerow([r["path"]] + [cell(r.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
-                           + [r.get("error", "")])
-        else:  # raw window values, then the smoothed ones the app shows
-            w.writerow(["path", "t", "valence", "arousal", "confidence",
-                        "valence_smoothed", "arousal_smoothed", "confidence_smoothed"])
-            for r in results:
-                raw, sm = r.get("trajectory_raw"), r.get("trajectory")
-                if raw:
-                    for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],
-                                   sm["valence"], sm["arousal"], sm["confidence"]):
-                        w.writerow([r["path"]] + [cell(x) for x in row])
-    return 1 if failed and failed == len(results) else 0
+    writer = None if stream else PredictionWriter(sys.stdout, args.format)
+    done = failed = 0
+    try:
+        for path in files:
+            result, error = _predict_one(predictor, path)
+            if error:
+                failed += 1
+                if not stream:
+                    print(f"damer-core: skipped {error}", file=sys.stderr)
+                progress.emit("file_error", path=str(path), message=str(error))
+            else:
+                progress.emit("prediction", **result)
+            if writer is not None:
+                writer.write(result)  # written as it is made: an interrupted run keeps what it finished
+            done += 1
+            progress.advance()
+    except KeyboardInterrupt:
+        print(f"damer-core: interrupted after {done} of {len(files)} files; their results are kept", file=sys.stderr)
+        return 130
+    finally:
+        if writer is not None:
+            writer.close()
+    return 1 if failed and failed == done else 0
+
+
+def _predict_one(predictor, path: Path) -> tuple[dict, Exception | None]:
+    """One file's result, or its one-line error: a bad file never stops the batch."""
+    from damer_core.audio import AudioError
+
+    try:
+        return predictor.predict_file(path).to_dict(), None
+    except AudioError as e:
+        return {"path": str(path), "error": e.reason}, e
+    except OSError as e:  # a file that changed or went away while it was read
+        err = AudioError(path, f"cannot be read ({e.strerror or e})")
+        return {"path": str(path), "error": err.reason}, err
+
+
+class PredictionWriter:
+    """Writes ``predict``'s results one file at a time (csv, json, trajectory-csv), flushing each,
+    so a run stopped by Ctrl-C or a crash leaves every finished file on disk; ``close`` ends the
+    JSON array."""
+
+    def __init__(self, out, fmt: str):
+        import csv
+
+        self.out, self.fmt, self.n = out, fmt, 0
+        self.csv = csv.writer(out)
+        if fmt == "csv":
+            self.csv.writerow(["path", "valence", "arousal", "confidence", "duration", "error"])
+        elif fmt == "trajectory-csv":  # raw window values, then the smoothed ones the app shows
+            self.csv.writerow(["path", "t", "valence", "arousal", "confidence",
+                               "valence_smoothed", "arousal_smoothed", "confidence_smoothed"])
+        else:
+            out.write("[")
+        out.flush()
+
+    @staticmethod
+    def _cell(x) -> str:
+        return "" if x is None else f"{x:.4f}"  # empty: not predicted by this bundle
+
+    def write(self, r: dict) -> None:
+        if self.fmt == "json":
+            self.out.write(("," if self.n else "") + "\n" + json.dumps(r, indent=1))
+        elif self.fmt == "csv":
+            self.csv.writerow([r["path"]] + [self._cell(r.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
+                              + [r.get("error", "")])
+        elif r.get("trajectory_raw"):
+            raw, sm = r["trajectory_raw"], r["trajectory"]
+            for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],
+                           sm["valence"], sm["arousal"], sm["confidence"]):
+                self.csv.writerow([r["path"]] + [self._cell(x) for x in row])
+        self.n += 1
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.out.write("\n]\n")
+        self.out.flush()
 
 
 def _bundle_summary(b: dict) -> dict:

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from damer_core.audio import MODEL_SAMPLE_RATE, load_for_model
+from damer_core.audio import MODEL_SAMPLE_RATE, AudioError, check_audio_file, load_for_model
 from damer_core.cache import FeatureCache
 from damer_core.features import (
     DISPLAY, DisplayViews, FeatureConfig, FrameSequence, display_views, frame_sequence, training_windows,
@@ -48,7 +48,11 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
     computed from one decode of the file."""
     cache = cache if cache is not None else FeatureCache()
     cfgs = {k: (DISPLAY if k == "display" else cfg) for k in kinds}
-    out = {k: cache.get(path, cfgs[k], CACHE_KINDS[k]) for k in kinds}
+    check_audio_file(path)  # the cache reads the file for its key: a folder or a FIFO must fail here, in words
+    try:
+        out = {k: cache.get(path, cfgs[k], CACHE_KINDS[k]) for k in kinds}
+    except OSError as e:  # the file went away or changed between the check and the read
+        raise AudioError(path, f"cannot be read ({e.strerror or e})") from None
     missing = [k for k, v in out.items() if v is None]
     if missing:
         y = load_for_model(path, cfg.sample_rate)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.main_window import MainWindow
 
 TRACK = Path(__file__).resolve().parent / "data" / "vibe_ace.ogg"
@@ -42,3 +44,13 @@ def test_opening_a_bad_file_says_why_and_exits_with_an_error(tmp_path):
     res = run_app(tmp_path, bad)
     assert res.returncode == 1
     assert "views of broken.flac: broken.flac: " in res.stdout  # the file's name and the reason
+
+
+@pytest.mark.parametrize("kind,words", [("folder", "is a folder, not an audio file"), ("missing", "file not found")])
+def test_opening_a_folder_or_a_missing_path_says_so_in_words(tmp_path, kind, words):
+    target = tmp_path / "music"
+    if kind == "folder":
+        target.mkdir()
+    res = run_app(tmp_path, target)
+    assert res.returncode == 1 and f"views of music: music: {words}" in res.stdout
+    assert "Errno" not in res.stdout + res.stderr

@@ -1,0 +1,105 @@
+"""One bad path never stops a batch: missing files, folders, FIFOs and link loops each get their
+one-line error while every other file is predicted; results are written as they are made, so
+Ctrl-C keeps what was finished."""
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app_helpers import tagged
+from damer_core.audio import AudioError
+from damer_core.extract import track_display_views
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"
+
+
+def bad_paths(root: Path) -> dict[str, tuple[Path, str]]:
+    """Generated bad paths, each with the words its error must contain."""
+    root.mkdir(parents=True, exist_ok=True)
+    fifo = root / "pipe.ogg"
+    os.mkfifo(fifo)
+    (root / "loop_a.ogg").symlink_to(root / "loop_b.ogg")
+    (root / "loop_b.ogg").symlink_to(root / "loop_a.ogg")
+    (root / "folder.ogg").mkdir()
+    (root / "dangling.ogg").symlink_to(root / "nowhere.ogg")
+    (root / "empty.wav").write_bytes(b"")
+    return {"missing": (root / "missing.ogg", "file not found"),
+            "fifo": (fifo, "not a regular file"),
+            "loop": (root / "loop_a.ogg", "link loop"),
+            "folder": (root / "folder.ogg", "is a folder"),
+            "dangling link": (root / "dangling.ogg", "file not found"),
+            "empty": (root / "empty.wav", "empty")}
+
+
+def core(*args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "damer_core.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+@pytest.mark.parametrize("kind", ["missing", "fifo", "loop", "folder", "dangling link", "empty"])
+def test_the_views_refuse_a_bad_path_in_words_without_reading_it(tmp_path, kind):
+    path, words = bad_paths(tmp_path)[kind]
+    with pytest.raises(AudioError) as e:
+        track_display_views(path)  # a FIFO would block for ever on its first read
+    assert words in str(e.value) and str(path.name) in str(e.value)
+
+
+def test_predict_goes_on_after_every_kind_of_bad_path(tmp_path):
+    good = tagged(tmp_path / "good.flac", 5.0, seed=1)
+    bad = bad_paths(tmp_path / "bad")
+    folder = bad.pop("folder")[0]  # a folder is an input of its own: its audio files, here none
+    files = [good] + [p for p, _ in bad.values()] + [good]
+    r = core("predict", "--checkpoint", BUILTIN, "--format", "csv", *files[:1], folder, *files[1:])
+    assert r.returncode == 0, r.stderr
+    assert f"{folder}: no audio files in this folder" in r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [row["path"] for row in rows] == [str(f) for f in files]
+    assert rows[0]["valence"] and rows[-1]["valence"] == rows[0]["valence"]
+    for row, (_, words) in zip(rows[1:-1], bad.values()):
+        assert words in row["error"] and not row["valence"]
+    assert "Traceback" not in r.stderr and r.stderr.count("damer-core: skipped") == len(bad)
+
+
+def test_streamed_predict_analyses_every_file_after_a_bad_one(tmp_path):
+    """The app's library analysis (--progress jsonl): a bad path once stopped every later file."""
+    good = tagged(tmp_path / "good.flac", 5.0, seed=1)
+    bad = bad_paths(tmp_path / "bad")
+    bad.pop("folder")
+    files = [p for p, _ in bad.values()] + [good]
+    r = core("predict", "--checkpoint", BUILTIN, "--progress", "jsonl", *files)
+    events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert [e["path"] for e in events if e["event"] == "file_error"] == [str(p) for p, _ in bad.values()]
+    assert [e["path"] for e in events if e["event"] == "prediction"] == [str(good)]
+    assert r.returncode == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_ctrl_c_during_predict_keeps_the_finished_files(tmp_path, fmt):
+    files = [tagged(tmp_path / f"t{i}.flac", 20.0, seed=i) for i in range(12)]
+    out = tmp_path / f"out.{fmt}"
+    with open(out, "w") as stdout:
+        proc = subprocess.Popen([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
+                                 "--format", fmt, *map(str, files)], stdout=stdout, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 600  # a safety net against a hang, not a speed limit
+        while str(files[0]) not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130 and "interrupted after" in err and "Traceback" not in err
+    text = out.read_text()
+    if fmt == "json":
+        done = json.loads(text)  # a complete JSON array, however far it got
+        assert 1 <= len(done) < len(files) and all("valence" in d for d in done)
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert 1 <= len(rows) < len(files) and all(row["valence"] for row in rows)
