@@ -419,14 +419,21 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     paths = args.checkpoint or [default_checkpoint(None)]
     if args.jsonl:  # the app's model registry: every bundle, each a line, bad ones with the reason
+        failed = 0
         for path in paths:
             try:
-                b = load_checkpoint(path)
-                print(json.dumps({"event": "info", "path": path, "builtin": is_builtin(path), **_bundle_summary(b)},
-                                 default=str), flush=True)
+                line = json.dumps({"event": "info", "path": path, "builtin": is_builtin(path),
+                                   **_bundle_summary(load_checkpoint(path))}, default=str)
             except BundleError as e:
-                print(json.dumps({"event": "bundle_error", "path": path, "message": str(e)}), flush=True)
-        return 0
+                failed += 1
+                line = json.dumps({"event": "bundle_error", "path": path, "message": str(e)})
+            except Exception as e:  # noqa: BLE001 - one bundle's surprise must not hide the ones after it
+                failed += 1
+                detail = " ".join(str(e).split()) or type(e).__name__
+                line = json.dumps({"event": "bundle_error", "path": path,
+                                   "message": f"{Path(path).name}: cannot be read ({detail})"})
+            print(line, flush=True)
+        return 1 if failed else 0
     if len(paths) != 1:
         raise UsageError("info takes one checkpoint (or several with --jsonl)")
     path = paths[0]
