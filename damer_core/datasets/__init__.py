@@ -15,6 +15,7 @@ from damer_core.features import CLIP, FeatureConfig
 from damer_core.progress import Progress
 
 FORMATS = ("auto", "arrays", "pmemo", "emomusic", "deam", "4q", "csv", "labels-json")
+FILE_FORMATS = {"csv": ".csv", "labels-json": ".json"}
 
 __all__ = ["DIMENSIONS", "DatasetError", "FeatureSet", "LabelledTrack", "FORMATS", "detect_format",
            "load_dataset", "load_unlabelled", "Split", "split_tracks"]
@@ -38,7 +39,7 @@ def detect_format(path: Path) -> str:
     static = find_file(path, "static_annotations.csv")
     if static is not None:
         with open(static, encoding="utf-8-sig", errors="replace") as f:
-            header = f.readline()
+            header = f.readline(4096)  # a header line, not a garbage file's one endless line
         if "musicId" in header:
             return "pmemo"
         if "song_id" in header:
@@ -53,14 +54,26 @@ def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, 
     through the feature cache; array data sets bring their own features."""
     path = Path(path)
     fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _check_kind(path, fmt)
     if fmt == "arrays":
         return load_arrays(path, scale)
     loaders = {"pmemo": load_pmemo, "emomusic": load_emomusic, "deam": load_deam, "4q": load_4q,
                "csv": lambda p: load_labels_csv(p, scale or "-1..1"), "labels-json": load_labels_json}
-    if fmt not in loaders:
-        raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")
     tracks, desc = loaders[fmt](path)
     return featurise(tracks, cfg, desc, progress, cache)
+
+
+def _check_kind(path: Path, fmt: str) -> None:
+    """A label file for the file formats, a folder for the others: the wrong one is named as such."""
+    wants_file = fmt in FILE_FORMATS
+    if path.is_file() if wants_file else path.is_dir():
+        return
+    what = f"a labels {FILE_FORMATS[fmt]} file" if wants_file else "a folder"
+    if not path.exists():
+        raise DatasetError(f"{path}: no such {'file' if wants_file else 'folder'} (format {fmt} takes {what})")
+    raise DatasetError(f"{path}: format {fmt} takes {what}, not {'a folder' if wants_file else 'a file'}")
 
 
 def load_unlabelled(folder: str | Path, cfg: FeatureConfig = CLIP, progress: Progress | None = None,

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from damer_core.datasets.base import DatasetError, LabelledTrack, audio_index, find_file, to_unit_scale
-from damer_core.datasets.tables import parse_float, read_table
+from damer_core.datasets.base import DatasetError, LabelledTrack, audio_index, find_file, label_value, to_unit_scale
+from damer_core.datasets.tables import Row, read_table
+
+
+def _row(path: Path, r: Row, id_column: str, valence: str, arousal: str, scale: str) -> tuple[str, float, float]:
+    """(song id, valence, arousal) of one annotation row, each label checked against the scale."""
+    where = f"{path.name}, row {r.line}"
+    return r[id_column], label_value(r[valence], scale, where, valence), label_value(r[arousal], scale, where, arousal)
 
 
 def _tracks(root: Path, rows: list[tuple[str, float, float]], scale: str, name: str,
@@ -38,8 +44,7 @@ def load_pmemo(root: Path) -> tuple[list[LabelledTrack], dict]:
             raise DatasetError(f"PMEmo folder {root}: missing {required}")
     path = find_file(root, "static_annotations.csv")
     table = read_table(path, ["musicId", "Arousal(mean)", "Valence(mean)"])
-    rows = [(r["musicId"], parse_float(r["Valence(mean)"], path, i, "Valence(mean)"),
-             parse_float(r["Arousal(mean)"], path, i, "Arousal(mean)")) for i, r in enumerate(table)]
+    rows = [_row(path, r, "musicId", "Valence(mean)", "Arousal(mean)", "0..1") for r in table]
     tracks, missing = _tracks(root, rows, "0..1", "PMEmo", "chorus/<musicId>.mp3")
     return tracks, {"name": "PMEmo", "format": "pmemo", "root": str(root), "scale": "0..1", "missing_audio": missing}
 
@@ -54,9 +59,8 @@ def load_emomusic(root: Path) -> tuple[list[LabelledTrack], dict]:
     info = find_file(root, "songs_info.csv")
     titles = {}
     if info is not None:
-        titles = {r["song_id"]: r.get("Song title", "") for r in read_table(info, ["song_id"])}
-    rows = [(r["song_id"], parse_float(r["mean_valence"], path, i, "mean_valence"),
-             parse_float(r["mean_arousal"], path, i, "mean_arousal")) for i, r in enumerate(table)]
+        titles = {r["song_id"]: r.get("Song title", "") for r in read_table(info, ["song_id"], require_rows=False)}
+    rows = [_row(path, r, "song_id", "mean_valence", "mean_arousal", "1..9") for r in table]
     tracks, missing = _tracks(root, rows, "1..9", "1000 Songs", "clips_45seconds/<song_id>.mp3")
     return tracks, {"name": "1000 Songs", "format": "emomusic", "root": str(root), "scale": "1..9",
                     "missing_audio": missing, "n_titles": len(titles)}
@@ -77,8 +81,7 @@ def load_deam(root: Path) -> tuple[list[LabelledTrack], dict]:
         path = find_file(root, name)
         if path is None:
             continue
-        for i, r in enumerate(read_table(path, ["song_id", "valence_mean", "arousal_mean"])):
-            rows.append((r["song_id"], parse_float(r["valence_mean"], path, i, "valence_mean"),
-                         parse_float(r["arousal_mean"], path, i, "arousal_mean")))
+        table = read_table(path, ["song_id", "valence_mean", "arousal_mean"], require_rows=name == DEAM_FILES[0])
+        rows += [_row(path, r, "song_id", "valence_mean", "arousal_mean", "1..9") for r in table]
     tracks, missing = _tracks(root, rows, "1..9", "DEAM", "MEMD_audio/<song_id>.mp3")
     return tracks, {"name": "DEAM", "format": "deam", "root": str(root), "scale": "1..9", "missing_audio": missing}

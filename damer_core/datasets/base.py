@@ -3,6 +3,7 @@ and the by-track stratified split (clips of one track never cross it)."""
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,68 @@ SCALES = {
 
 class DatasetError(Exception):
     """A data-set folder or file is missing something; the message names the file or column."""
+
+
+# A tolerance for rounding noise at the ends (a label drawn on the rim, written with 4 decimals).
+SCALE_RANGES = {"-1..1": (-1.0, 1.0), "1..9": (1.0, 9.0), "0..1": (0.0, 1.0)}
+_SLACK = 1e-6
+
+
+def clip(text: str, n: int = 40) -> str:
+    """``text`` cut to ``n`` characters, so garbage cannot flood a one-line message."""
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (a newline in garbage) shown as ``?``: messages stay one line."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def one_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
+
+
+def show_number(x: float) -> str:
+    return "NaN" if math.isnan(x) else f"{x:g}"
+
+
+def check_scale(scale: str) -> tuple[float, float]:
+    try:
+        return SCALE_RANGES[scale]
+    except KeyError:
+        raise DatasetError(f"unknown label scale {scale!r}; choose one of {', '.join(SCALES)}") from None
+
+
+def label_value(raw: object, scale: str, where: str, column: str) -> float:
+    """One rule for every label, from a CSV cell, a JSON value or an array element: a finite number
+    inside the declared scale. ``where`` names the file and the row (``labels.csv, row 3``,
+    ``labels.json, labels[2]``, ``labels/label_a.npy, index 7``)."""
+    lo, hi = check_scale(scale)
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float, np.number)):
+        raise DatasetError(f"{where}: {column} is not a number ({clip(repr(raw))})")
+    try:
+        x = float(raw)
+    except (ValueError, OverflowError):
+        raise DatasetError(f"{where}: {column} is not a number ({clip(str(raw))!r})") from None
+    if not math.isfinite(x):
+        raise DatasetError(f"{where}: {column} is {show_number(x)}; labels must be finite numbers")
+    slack = _SLACK * (hi - lo)
+    if not lo - slack <= x <= hi + slack:
+        raise DatasetError(f"{where}: {column} {x:g} is outside the declared scale {scale}")
+    return x
+
+
+def first_non_finite(x: np.ndarray, chunk: int = 256) -> tuple[int, float] | None:
+    """(row, value) of the first NaN or infinity in ``x`` along its first axis, in chunks so a
+    memory-mapped array is never copied whole."""
+    for start in range(0, x.shape[0], chunk):
+        part = np.asarray(x[start:start + chunk])
+        bad = ~np.isfinite(part)
+        if bad.any():
+            flat = int(np.flatnonzero(bad)[0])
+            row = flat // max(1, part[0].size)
+            return start + row, float(part.reshape(-1)[flat])
+    return None
 
 
 def to_unit_scale(values, scale: str) -> np.ndarray:
@@ -89,9 +152,12 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
 
     def one(i: int):
         try:
-            return i, track_training_windows(tracks[i].path, cfg, cache), None
+            windows = track_training_windows(tracks[i].path, cfg, cache)
         except AudioError as e:
             return i, None, str(e)
+        if not all(np.isfinite(w).all() for w in windows):
+            return i, None, f"{tracks[i].path.name}: its features are not finite numbers"
+        return i, windows, None
 
     with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
         for i, windows, error in pool.map(one, range(len(tracks))):

@@ -24,7 +24,7 @@ def _artists(root: Path) -> dict[str, str]:
     meta = find_file(root, METADATA)
     if meta is None:
         return {}
-    return {r["Song"]: r["Artist"] for r in read_table(meta, ["Song", "Artist"]) if r.get("Artist")}
+    return {r["Song"]: r["Artist"] for r in read_table(meta, ["Song", "Artist"], require_rows=False) if r.get("Artist")}
 
 
 def load_4q(root: Path) -> tuple[list[LabelledTrack], dict]:
@@ -35,10 +35,11 @@ def load_4q(root: Path) -> tuple[list[LabelledTrack], dict]:
     artists = _artists(root)
     audio = audio_index(root)
     tracks, missing = [], []
-    for i, row in enumerate(read_table(path, ["Song", "Quadrant"])):
+    for row in read_table(path, ["Song", "Quadrant"]):
         song, quadrant = row["Song"], row["Quadrant"].upper()
         if quadrant not in QUADRANT_VA:
-            raise DatasetError(f"{path.name}, row {i + 2}: quadrant {row['Quadrant']!r} is not one of Q1, Q2, Q3, Q4")
+            raise DatasetError(f"{path.name}, row {row.line}: quadrant {row['Quadrant']!r} "
+                               "is not one of Q1, Q2, Q3, Q4")
         if song not in audio:
             missing.append(song)
             continue

@@ -1,8 +1,10 @@
 """The generic labels CSV (``path,valence,arousal`` + a declared scale) and the app's own label
 export (the same columns in [-1, 1], or its JSON form). Relative paths resolve against the
 file's folder and may not climb out of it; absolute paths are taken as written. Several rows for
-one file are averaged into one track. An optional ``artist`` or ``group`` column (JSON key) names
-the split group: tracks of one group never sit on both sides of a train/validation/test split."""
+one file are averaged into one track. Every label is a finite number inside the declared scale:
+anything else stops the load with the file and the row named. An optional ``artist`` or ``group``
+column (JSON key) names the split group: tracks of one group never sit on both sides of a
+train/validation/test split."""
 
 from __future__ import annotations
 
@@ -10,17 +12,29 @@ import json
 import math
 from pathlib import Path
 
-from damer_core.datasets.base import DatasetError, LabelledTrack, to_unit_scale
-from damer_core.datasets.tables import parse_float, read_table
+from damer_core.datasets.base import (SCALE_RANGES, DatasetError, LabelledTrack, check_scale, clip, label_value,
+                                     one_line, to_unit_scale)
+from damer_core.datasets.tables import read_table
+
+LABEL_KEYS = ("path", "valence", "arousal")
 
 
-def resolve_track_path(root: Path, raw: str, source: Path, row: int) -> Path:
+def resolve_track_path(root: Path, raw: str, where: str) -> Path:
+    """``raw`` as written when absolute, else under ``root`` (the label file's folder) and never
+    outside it; ``where`` names the file and row for the error."""
+    if not raw.strip():
+        raise DatasetError(f"{where}: path is empty")
+    if "\0" in raw:
+        raise DatasetError(f"{where}: path {clip(raw, 200)!r} holds a NUL character")
     p = Path(raw)
     if p.is_absolute():
         return p
-    resolved = (root / p).resolve()
+    try:
+        resolved = (root / p).resolve()
+    except (OSError, RuntimeError) as e:
+        raise DatasetError(f"{where}: path {clip(raw, 200)!r} cannot be resolved ({one_line(e)})") from None
     if not resolved.is_relative_to(root.resolve()):
-        raise DatasetError(f"{source.name}, row {row + 2}: path {raw!r} leaves the data folder {root}")
+        raise DatasetError(f"{where}: path {clip(raw, 200)!r} leaves the data folder {root}")
     return resolved
 
 
@@ -57,32 +71,57 @@ def _description(path: Path, fmt: str, scale: str, tracks: list[LabelledTrack], 
     return desc
 
 
+def _track(source: Path, item: dict, where: str, scale: str) -> LabelledTrack:
+    """One label, a CSV row or a JSON object alike: the same checks, the same words."""
+    raw = item["path"]
+    if not isinstance(raw, str):
+        raise DatasetError(f"{where}: path is not a string ({clip(repr(raw))})")
+    v, a = to_unit_scale([label_value(item["valence"], scale, where, "valence"),
+                          label_value(item["arousal"], scale, where, "arousal")], scale)
+    return LabelledTrack(resolve_track_path(source.parent, raw, where), float(v), float(a), raw, _group(item))
+
+
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
-    table = read_table(path, ["path", "valence", "arousal"])
-    root = path.parent
-    tracks = []
-    for i, r in enumerate(table):
-        v, a = to_unit_scale([parse_float(r["valence"], path, i, "valence"),
-                              parse_float(r["arousal"], path, i, "arousal")], scale)
-        tracks.append(LabelledTrack(resolve_track_path(root, r["path"], path, i), float(v), float(a), r["path"], _group(r)))
-    if not tracks:
-        raise DatasetError(f"{path.name}: has a header but no rows")
+    check_scale(scale)
+    tracks = [_track(path, r, f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))]
     merged = merge_annotators(tracks)
     return merged, _description(path, "csv", scale, merged, len(tracks))
 
 
-def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
-    """The app's JSON export: ``{"labels": [{"path", "valence", "arousal", ...}]}`` in [-1, 1]."""
+def _json_items(path: Path) -> tuple[list, str]:
+    """The ``labels`` list of an export and its declared scale."""
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a folder, not a labels .json file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        items = data["labels"]
-        tracks = [LabelledTrack(resolve_track_path(path.parent, str(it["path"]), path, i),
-                                float(it["valence"]), float(it["arousal"]), str(it["path"]), _group(it))
-                  for i, it in enumerate(items)]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DatasetError(f"{path.name}: not a DAMER labels export ({e})") from None
-    bad = [t.track_id for t in tracks if not (math.isfinite(t.valence) and math.isfinite(t.arousal))]
-    if bad:
-        raise DatasetError(f"{path.name}: labels that are not numbers for {', '.join(bad[:3])}")
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path.name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except (OSError, ValueError, RecursionError) as e:  # unreadable, not UTF-8, too deep, an endless number
+        raise DatasetError(f"{path.name}: cannot be read as JSON ({one_line(e)})") from None
+    items = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise DatasetError(f"{path.name}: not a DAMER labels export (no \"labels\" list)")
+    if not items:
+        raise DatasetError(f"{path.name}: has no labels")
+    scale = data.get("scale", "-1..1")
+    if not isinstance(scale, str) or scale not in SCALE_RANGES:
+        raise DatasetError(f"{path.name}: unknown label scale {clip(repr(scale))}; "
+                           f"choose one of {', '.join(SCALE_RANGES)}")
+    return items, scale
+
+
+def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
+    """The app's JSON export: ``{"labels": [{"path", "valence", "arousal", ...}]}`` on its declared
+    ``scale`` (the app writes -1..1, the default)."""
+    items, scale = _json_items(path)
+    tracks = []
+    for i, it in enumerate(items):
+        where = f"{path.name}, labels[{i}]"
+        if not isinstance(it, dict):
+            raise DatasetError(f"{where}: not an object with path, valence and arousal")
+        missing = [k for k in LABEL_KEYS if k not in it]
+        if missing:
+            raise DatasetError(f"{where}: missing {', '.join(missing)}")
+        tracks.append(_track(path, it, where, scale))
     merged = merge_annotators(tracks)
-    return merged, _description(path, "labels-json", "-1..1", merged, len(tracks))
+    return merged, _description(path, "labels-json", scale, merged, len(tracks))

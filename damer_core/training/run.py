@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from damer_core import __version__
-from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic
+from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
 
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
@@ -211,7 +211,7 @@ def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, da
                      "epoch": t.epoch} for d, t in trainers.items() if t.epoch > 0}
     last = make_bundle(fs, tcfg, model_config, last_dims, data_args)
     last["resume"] = {d: t.state_dict() for d, t in trainers.items() if t.epoch > 0}
-    save_atomic(last, out / LAST)
+    save_atomic(with_checksums(last), out / LAST)
     progress.emit("checkpoint", kind="last", path=str(out / LAST))
     if best_changed:
         best_dims = {d: _best_entry(t) for d, t in trainers.items() if t.best_state is not None}
@@ -220,7 +220,7 @@ def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, da
             best["split"] = split_summary(fs, split)
         if quadrants:
             best["quadrant"] = quadrants
-        save_atomic(best, out / BEST)
+        save_atomic(with_checksums(best), out / BEST)
         progress.emit("checkpoint", kind="best", path=str(out / BEST))
     write_metrics(out / METRICS, [t.history for t in trainers.values()])
 

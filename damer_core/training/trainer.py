@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from damer_core.datasets.base import FeatureSet
+from damer_core.datasets.base import FeatureSet, show_number
 from damer_core.datasets.split import MIN_TRACKS, Split
 from damer_core.model import DAMER, ModelConfig
 from damer_core.training.config import TrainConfig
@@ -24,6 +24,11 @@ from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_in
 
 DIM_SEED_OFFSET = {"arousal": 0, "valence": 50_000}
 _CHUNK = 512
+
+
+class TrainingDiverged(ValueError):
+    """The loss, the weights or the validation outputs stopped being finite numbers: the run stops
+    before anything from that epoch is saved."""
 
 
 def band_stats(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,7 +158,8 @@ class DimensionTrainer:
                 ub = u_order[(step * tc.batch_size) % u_order.size:][:tc.batch_size]
                 umel, ucoch, _ = _batch(self.unlabelled, ub, dev)
                 mel, coch = torch.cat([mel, umel]), torch.cat([coch, ucoch])
-            stats = self._step(mel, coch, y, n_lab, tau, theta)
+            where = f"epoch {epoch}/{tc.epochs}, step {step + 1}/{n_steps}"
+            stats = self._step(mel, coch, y, n_lab, tau, theta, where=where)
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
             if on_step is not None:
@@ -168,7 +174,9 @@ class DimensionTrainer:
             "mask_ratio": means["mask_ratio"], "pl_strength": means["pl_strength"],
             "queue_entropy": self.queue.label_entropy(), "queue_coverage": self.queue.class_coverage(),
         }
+        self._check_weights(epoch)
         record["val"] = self.evaluate()
+        self._check_outputs(record["val"], epoch)
         score = selection_score(record["val"])
         record["best"] = score > self.best_score or self.best_state is None
         if record["best"]:
@@ -180,7 +188,7 @@ class DimensionTrainer:
         self.history.append(record)
         return record
 
-    def _step(self, mel, coch, y, n_lab: int, tau: float, theta: float) -> dict[str, float]:
+    def _step(self, mel, coch, y, n_lab: int, tau: float, theta: float, where: str = "a step") -> dict[str, float]:
         tc = self.tcfg
         if tc.spec_augment:
             mel, coch = spec_augment(mel, coch, self.model.mel_mean, self.model.coch_mean)
@@ -199,6 +207,13 @@ class DimensionTrainer:
         l_cont = (supervised_info_nce(fused[lab], y, keys, key_labels, tc.tau_cont)
                   if tc.saml else fused.sum() * 0.0)  # Eqns 19-20
         loss = tc.lambda_cls * l_cls + tc.lambda_pl * l_pl + tc.lambda_cons * l_cons + tc.lambda_cont * l_cont
+        if not self._finite_everywhere(loss):  # before the update: the weights stay as the last good step left them
+            terms = {"cls": l_cls, "pl": l_pl, "cons": l_cons, "cont": l_cont}
+            bad = [k for k, v in terms.items() if not torch.isfinite(v.detach()).all()]
+            value = float(loss.detach())
+            what = show_number(value) if not math.isfinite(value) else "not finite in another process"
+            self._diverged(f"the training loss became {what} at {where}"
+                           + (f" (not finite: {', '.join(bad)})" if bad else ""))
         self.optim.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optim)
@@ -212,6 +227,33 @@ class DimensionTrainer:
                 "cons": float(l_cons.detach()), "cont": float(l_cont.detach()),
                 "confidence": float(res.confidence.mean()), "reliability": float(res.reliability.mean()),
                 "mask_ratio": float(res.mask.float().mean()), "pl_strength": float(res.strength)}
+
+    # -- divergence ---------------------------------------------------------------------------
+    def _finite_everywhere(self, t: torch.Tensor) -> bool:
+        """Finite on every rank: a rank that stopped alone would leave the others waiting."""
+        ok = torch.isfinite(t.detach()).all().to(torch.float32).reshape(1)
+        if self.ctx.distributed:
+            import torch.distributed as dist
+
+            dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+        return bool(ok.item())
+
+    def _check_weights(self, epoch: int) -> None:
+        params = [p.detach() for p in self.model.parameters()]
+        if not torch.stack([torch.isfinite(p).all() for p in params]).all():
+            self._diverged(f"the model weights stopped being finite numbers during epoch {epoch}/{self.tcfg.epochs}")
+
+    def _check_outputs(self, val: dict, epoch: int) -> None:
+        """A finite log-loss on every head (AUC and F1 may be undefined; the log-loss never is, for
+        finite outputs on a non-empty validation part)."""
+        bad = [h for h, r in val.items() if not math.isfinite(r["nll"])]
+        if bad:
+            self._diverged(f"the validation outputs of the {', '.join(bad)} head(s) stopped being finite numbers "
+                           f"after epoch {epoch}/{self.tcfg.epochs}")
+
+    def _diverged(self, what: str) -> None:
+        raise TrainingDiverged(f"{self.dim}: {what}; training stopped and nothing from this epoch was saved "
+                               f"(try a learning rate below {self.tcfg.lr:g}, or check the data)")
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self) -> dict[str, dict[str, float]]:

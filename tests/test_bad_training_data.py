@@ -1,0 +1,505 @@
+"""Bad data never trains silently: generated NaN / infinite / out-of-scale labels and features,
+array files that are not plain numbers, odd label paths, garbage, empty and header-only files for
+every loader, each refused in one line naming the file and the row or index; and a run whose loss
+stops being finite stops with a message and never writes a best.pt."""
+
+import json
+import math
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+from damer_core.checkpoint import load_checkpoint
+from damer_core.datasets import FORMATS, DatasetError, load_dataset
+from damer_core.datasets import arrays as arrays_mod
+from damer_core.datasets.arrays import load_arrays
+from damer_core.datasets.labels_csv import load_labels_csv, load_labels_json
+from damer_core.training import trainer as trainer_mod
+from damer_core.training.config import TrainConfig
+from damer_core.training.run import DataArgs, train
+from damer_core.training.trainer import TrainingDiverged
+
+
+def refused(call, *args, **kw) -> str:
+    """The DatasetError message of ``call``, checked to be one line."""
+    with pytest.raises(DatasetError) as e:
+        call(*args, **kw)
+    message = str(e.value)
+    assert message and "\n" not in message and "\r" not in message, repr(message)
+    return message
+
+
+def random_arrays(root, n=24, seed=0):
+    """A Memo2496-style folder of random features; labels of both signs on both dimensions."""
+    rng = np.random.default_rng(seed)
+    memo = root / "memo"
+    (memo / "labels").mkdir(parents=True)
+    np.save(memo / "mel_spec.npy", rng.normal(size=(n, 128, 87)).astype(np.float32))
+    np.save(memo / "cochlegram.npy", rng.normal(size=(n, 84, 87)).astype(np.float32))
+    for dim in "av":
+        np.save(memo / "labels" / f"label_{dim}.npy", rng.uniform(0.2, 0.9, n) * np.resize([1, -1], n))
+    return root
+
+
+def patch_array(root, name, change):
+    path = root / "memo" / name
+    x = np.load(path)
+    change(x)
+    np.save(path, x)
+
+
+# -- features and labels of the array layout ---------------------------------------------------
+
+@pytest.mark.parametrize("name,shape", [("mel_spec.npy", 128), ("cochlegram.npy", 84)])
+@pytest.mark.parametrize("value,shown", [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "-inf")])
+@pytest.mark.parametrize("index", [0, 7, 11])
+def test_non_finite_features_name_the_file_and_index(tmp_path, name, shape, value, shown, index):
+    root = random_arrays(tmp_path / "Memo2496", n=12)
+    patch_array(root, name, lambda x: x.__setitem__((index, shape - 1, 86), value))
+    assert refused(load_arrays, root) == f"{name}, index {index}: holds {shown}; features must be finite numbers"
+
+
+@pytest.mark.parametrize("value,shown", [(1e300, "inf"), (-1e39, "-inf")])
+def test_float64_features_beyond_float32_are_caught_after_the_cast(tmp_path, value, shown):
+    root = random_arrays(tmp_path / "Memo2496", n=6)
+    mel = np.load(root / "memo" / "mel_spec.npy").astype(np.float64)
+    mel[4, 0, 0] = value
+    np.save(root / "memo" / "mel_spec.npy", mel)
+    assert refused(load_arrays, root).startswith(f"mel_spec.npy, index 4: holds {shown}")
+
+
+@pytest.mark.parametrize("name,dim", [("labels/label_a.npy", "arousal"), ("labels/label_v.npy", "valence")])
+@pytest.mark.parametrize("value,shown", [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "-inf")])
+def test_non_finite_array_labels(tmp_path, name, dim, value, shown):
+    root = random_arrays(tmp_path / "Memo2496", n=8)
+    patch_array(root, name, lambda x: x.__setitem__(5, value))
+    assert refused(load_arrays, root) == f"{name}, index 5: {dim} is {shown}; labels must be finite numbers"
+
+
+@pytest.mark.parametrize("scale,value", [("-1..1", 7.0), ("-1..1", -50.0), ("-1..1", 1e300), ("0..1", -0.5),
+                                         ("1..9", 0.0), ("1..9", 9.5)])
+def test_array_labels_outside_a_declared_scale(tmp_path, scale, value):
+    root = random_arrays(tmp_path / "Memo2496", n=8)
+    middle = {"-1..1": 0.5, "0..1": 0.5, "1..9": 5.0}[scale]
+    for name in ("labels/label_a.npy", "labels/label_v.npy"):
+        patch_array(root, name, lambda x: x.fill(middle))
+    patch_array(root, "labels/label_v.npy", lambda x: x.__setitem__(2, value))
+    message = refused(load_arrays, root, scale)
+    assert message == f"labels/label_v.npy, index 2: valence {value:g} is outside the declared scale {scale}"
+
+
+class Payload:
+    """Unpickling it would create a file: proof that an object array is never unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def write_as(path, kind, tmp_path):
+    good = np.zeros((3, 128, 87), np.float32)
+    if kind == "npz renamed":
+        with open(path, "wb") as f:
+            np.savez(f, mel=good)
+    elif kind == "pickle":
+        import pickle
+
+        path.write_bytes(pickle.dumps(Payload(tmp_path / "ran")))
+    elif kind == "object array":
+        np.save(path, np.array([Payload(tmp_path / "ran"), 1], dtype=object), allow_pickle=True)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "random bytes":
+        path.write_bytes(np.random.default_rng(3).bytes(5000))
+    elif kind == "truncated":
+        np.save(path, good)
+        path.write_bytes(path.read_bytes()[:1000])
+    elif kind == "text":
+        path.write_text("1,2,3\n4,5,6\n")
+    else:
+        np.save(path, good.astype(kind) if isinstance(kind, str) else np.zeros(3, dtype=kind))
+
+
+ARRAY_FILE_PROBLEMS = [
+    ("npz renamed", "not a .npy array (a .npz archive renamed?)"),
+    ("pickle", "not a .npy array (pickled Python data is refused)"),
+    ("object array", "holds Python objects (dtype object); only arrays of numbers are read"),
+    ("empty", "an empty file, not a .npy array"),
+    ("random bytes", "not a .npy array"),
+    ("text", "not a .npy array"),
+    ("truncated", "cannot be read as a .npy array ("),
+    ("complex64", "dtype complex64 is not a real number type"),
+    ("complex128", "dtype complex128 is not a real number type"),
+    ("bool", "dtype bool is not a real number type"),
+    ("U3", "dtype <U3 is not a real number type"),
+    ("S3", "dtype |S3 is not a real number type"),
+    ("datetime64[s]", "dtype datetime64[s] is not a real number type"),
+    ([("a", "<f4"), ("b", "<i4")], "a structured dtype (fields a, b) is not a real number type"),
+]
+
+
+@pytest.mark.filterwarnings("error")  # a complex array once trained with a ComplexWarning
+@pytest.mark.parametrize("name", ["mel_spec.npy", "cochlegram.npy", "labels/label_a.npy", "labels/label_v.npy"])
+@pytest.mark.parametrize("kind,problem", ARRAY_FILE_PROBLEMS, ids=[str(k) for k, _ in ARRAY_FILE_PROBLEMS])
+def test_array_files_that_are_not_plain_numbers(tmp_path, name, kind, problem):
+    root = random_arrays(tmp_path / "Memo2496", n=3)
+    write_as(root / "memo" / name, kind, tmp_path)
+    message = refused(load_arrays, root)
+    assert message.startswith(f"{name}: {problem}"), message
+    assert not (tmp_path / "ran").exists()
+
+
+def test_guessed_array_scale_checks_finiteness_only(tmp_path):
+    root = random_arrays(tmp_path / "Memo2496", n=8)  # the releases are zero-centred, their range not promised
+    patch_array(root, "labels/label_a.npy", lambda x: x.__setitem__(0, 3.5))
+    assert load_arrays(root).arousal[0] == 3.5
+
+
+# -- label files: one rule for CSV and JSON ----------------------------------------------------
+
+BAD_LABELS = [  # (CSV cell, JSON value, the message after "<file>, <row>: <column> ")
+    ("nan", math.nan, "is NaN; labels must be finite numbers"),
+    ("NaN", math.nan, "is NaN; labels must be finite numbers"),
+    ("inf", math.inf, "is inf; labels must be finite numbers"),
+    ("Infinity", math.inf, "is inf; labels must be finite numbers"),
+    ("-inf", -math.inf, "is -inf; labels must be finite numbers"),
+    ("1e400", 1e400, "is inf; labels must be finite numbers"),
+    ("7", 7, "7 is outside the declared scale -1..1"),
+    ("-50", -50, "-50 is outside the declared scale -1..1"),
+    ("1e300", 1e300, "1e+300 is outside the declared scale -1..1"),
+    ("1.01", 1.01, "1.01 is outside the declared scale -1..1"),
+    ("-1.5", -1.5, "-1.5 is outside the declared scale -1..1"),
+    ("high", "high", "is not a number ('high')"),
+    ("", "", "is not a number ('')"),
+    ("0x10", "0x10", "is not a number ('0x10')"),
+]
+
+
+def csv_with_bad_row(path, column, cell, position):
+    rows = [["a.wav", "0.5", "-0.5"], ["b.wav", "-0.25", "0.75"], ["c.wav", "1", "-1"]]
+    bad = ["d.wav", "0.1", "0.1"]
+    bad[1 if column == "valence" else 2] = cell
+    rows.insert(position, bad)
+    path.write_text("path,valence,arousal\n" + "".join(",".join(r) + "\n" for r in rows))
+    return position + 2  # the line: header first, 1-based
+
+
+def json_with_bad_item(path, column, value, position):
+    items = [{"path": p, "valence": v, "arousal": a} for p, v, a in [("a.wav", 0.5, -0.5), ("b.wav", -0.25, 0.75)]]
+    items.insert(position, {"path": "d.wav", "valence": 0.1, "arousal": 0.1, column: value})
+    path.write_text(json.dumps({"labels": items}))
+    return position
+
+
+@pytest.mark.parametrize("column", ["valence", "arousal"])
+@pytest.mark.parametrize("position", [0, 3])
+@pytest.mark.parametrize("cell,value,problem", BAD_LABELS, ids=[c or "empty" for c, _, _ in BAD_LABELS])
+def test_csv_and_json_labels_follow_one_rule(tmp_path, column, position, cell, value, problem):
+    line = csv_with_bad_row(tmp_path / "labels.csv", column, cell, position)
+    assert refused(load_labels_csv, tmp_path / "labels.csv") == f"labels.csv, row {line}: {column} {problem}"
+    index = json_with_bad_item(tmp_path / "labels.json", column, value, min(position, 2))
+    assert refused(load_labels_json, tmp_path / "labels.json") == f"labels.json, labels[{index}]: {column} {problem}"
+
+
+@pytest.mark.parametrize("value", [None, True, [0.5], {"v": 1}])
+def test_json_label_values_that_are_not_numbers(tmp_path, value):
+    json_with_bad_item(tmp_path / "labels.json", "arousal", value, 1)
+    expected = f"labels.json, labels[1]: arousal is not a number ({value!r})"
+    assert refused(load_labels_json, tmp_path / "labels.json") == expected
+
+
+@pytest.mark.parametrize("scale,bad,good", [("1..9", ["0.99", "9.01", "-5", "50"], ["1", "9", "5.5"]),
+                                            ("0..1", ["-0.01", "1.5"], ["0", "1", "0.5"]),
+                                            ("-1..1", ["-1.001", "2"], ["-1", "1", "1.0000001"])])
+def test_each_scale_bounds_the_labels(tmp_path, scale, bad, good):
+    csv = tmp_path / "labels.csv"
+    for cell in bad:
+        csv.write_text(f"path,valence,arousal\na.wav,{good[0]},{good[0]}\nb.wav,{cell},{good[0]}\n")
+        expected = f"labels.csv, row 3: valence {float(cell):g} is outside the declared scale {scale}"
+        assert refused(load_labels_csv, csv, scale) == expected
+    csv.write_text("path,valence,arousal\n" + "".join(f"x.wav,{g},{good[0]}\n" for g in good))
+    tracks, _ = load_labels_csv(csv, scale)
+    assert all(-1.0 <= t.valence <= 1.0 for t in tracks)
+
+
+def test_row_numbers_are_line_numbers_past_blank_lines_and_multi_line_cells(tmp_path):
+    csv = tmp_path / "labels.csv"
+    csv.write_text('path,valence,arousal\n\na.wav,0.1,0.2\n"multi\nline.wav",0.3,0.4\n\n\nz.wav,nan,0.2\n')
+    assert refused(load_labels_csv, csv) == "labels.csv, row 8: valence is NaN; labels must be finite numbers"
+
+
+def test_short_rows_are_named_not_a_traceback(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,valence,arousal\na.wav,0.1,0.2\nb.wav,0.5\n")
+    assert refused(load_labels_csv, tmp_path / "labels.csv") == "labels.csv, row 3: arousal is not a number ('')"
+
+
+def annotation_folder(root, kind, body):
+    """A PMEmo / 1000 Songs / DEAM folder whose annotation file holds ``body`` under its real header."""
+    header, name = {
+        "pmemo": ("musicId,Arousal(mean),Valence(mean)", "static_annotations.csv"),
+        "emomusic": ("song_id,mean_arousal,std_arousal,mean_valence,std_valence", "static_annotations.csv"),
+        "deam": ("song_id, valence_mean, valence_std, arousal_mean, arousal_std",
+                 "static_annotations_averaged_songs_1_2000.csv"),
+    }[kind]
+    (root / "annotations").mkdir(parents=True)
+    if kind == "pmemo":
+        (root / "metadata.csv").write_text("musicId,fileName\n1,1.mp3\n")
+    (root / "annotations" / name).write_text(header + "\n" + body)
+    return root, name
+
+
+@pytest.mark.parametrize("kind,body,expected", [
+    ("pmemo", "1,0.5,0.5\n2,nan,0.5\n", "row 3: Arousal(mean) is NaN"),
+    ("pmemo", "1,0.5,1.5\n", "row 2: Valence(mean) 1.5 is outside the declared scale 0..1"),
+    ("emomusic", "2,7,1,3,1\n3,2,1,inf,1\n", "row 3: mean_valence is inf"),
+    ("emomusic", "2,0,1,3,1\n", "row 2: mean_arousal 0 is outside the declared scale 1..9"),
+    ("deam", "2, 3, 1, 3, 1\n\n5, -inf, 1, 6, 1\n", "row 4: valence_mean is -inf"),
+    ("deam", "2, 3, 1, 10, 1\n", "row 2: arousal_mean 10 is outside the declared scale 1..9"),
+])
+def test_release_annotations_are_checked_too(tmp_path, kind, body, expected):
+    root, name = annotation_folder(tmp_path / kind, kind, body)
+    assert refused(load_dataset, root, kind).startswith(f"{name}, {expected}")
+
+
+# -- paths in label files ---------------------------------------------------------------------
+
+ODD_NAMES = ["plain.wav", "Ünïcödé 日本語 ♫.wav", "new\nline.wav", "comma, and \"quote\".wav", "tab\tinside.wav",
+             "sub/deeper/x.wav", "sub/../up-and-back.wav", "./dot.wav"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_relative_paths_resolve_against_the_label_files_folder(tmp_path, monkeypatch, name):
+    data = tmp_path / "data"
+    target = (data / name).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"")
+    monkeypatch.chdir(tmp_path)  # not the data folder: resolution must not depend on it
+    cell = '"' + name.replace('"', '""') + '"'
+    (data / "labels.csv").write_text(f"path,valence,arousal\n{cell},0.5,-0.5\n", encoding="utf-8")
+    (data / "labels.json").write_text(json.dumps({"labels": [{"path": name, "valence": 0.5, "arousal": -0.5}]}))
+    for tracks, _ in (load_labels_csv(data / "labels.csv"), load_labels_json(data / "labels.json")):
+        assert tracks[0].path == target
+
+
+def test_absolute_paths_are_taken_as_written(tmp_path):
+    elsewhere = tmp_path / "library" / "song.wav"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "labels.csv").write_text(f"path,valence,arousal\n{elsewhere},0.5,-0.5\n")
+    assert load_labels_csv(tmp_path / "data" / "labels.csv")[0][0].path == elsewhere
+
+
+BAD_PATHS = [("../outside.wav", "leaves the data folder"), ("..", "leaves the data folder"),
+             ("sub/../../outside.wav", "leaves the data folder"), ("../data-sibling/x.wav", "leaves the data folder"),
+             ("a\nb/../../x.wav", "leaves the data folder"), ("   ", "path is empty"),
+             ("a\0b.wav", "holds a NUL character")]
+
+
+@pytest.mark.parametrize("raw,problem", BAD_PATHS, ids=[r.replace("\0", "NUL") for r, _ in BAD_PATHS])
+def test_bad_paths_are_refused_with_their_row(tmp_path, raw, problem):
+    data = tmp_path / "data"
+    data.mkdir()
+    cell = '"' + raw + '"'
+    (data / "labels.csv").write_text(f"path,valence,arousal\nok.wav,0.1,0.1\n\n{cell},0.5,-0.5\n")
+    (data / "labels.json").write_text(json.dumps({"labels": [{"path": "ok.wav", "valence": 0.1, "arousal": 0.1},
+                                                             {"path": raw, "valence": 0.5, "arousal": -0.5}]}))
+    from_csv = refused(load_labels_csv, data / "labels.csv")
+    from_json = refused(load_labels_json, data / "labels.json")
+    assert from_csv.startswith("labels.csv, row 4: ") and problem in from_csv
+    assert from_json.startswith("labels.json, labels[1]: ") and problem in from_json
+    assert from_csv.split(": ", 1)[1] == from_json.split(": ", 1)[1]  # the same words for both
+
+
+# -- garbage, empty and header-only files ------------------------------------------------------
+
+MB50 = 50 * 1024 * 1024
+
+
+def garbage(kind: str) -> bytes:
+    rng = np.random.default_rng(50)
+    header = b"path,valence,arousal\n"
+    return {
+        "random bytes": lambda: rng.bytes(MB50),
+        "header then random bytes": lambda: header + rng.bytes(MB50),
+        "one line of commas": lambda: b"," * MB50,
+        "header then one endless line": lambda: header + b"a" * MB50,
+        "header then text rows": lambda: header + b"x.wav,zz,yy\n" * (MB50 // 12),
+        "quote never closed": lambda: header + b'"' + b"a,b\n" * (MB50 // 4),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "header then random bytes", "one line of commas",
+                                  "header then one endless line", "header then text rows", "quote never closed"])
+def test_a_50_mb_garbage_csv_fails_at_once_in_little_memory(tmp_path, kind):
+    path = tmp_path / "labels.csv"
+    path.write_bytes(garbage(kind))
+    tracemalloc.start()
+    try:
+        message = refused(load_dataset, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message.startswith("labels.csv")
+    assert peak < 8 * 1024 * 1024, f"{peak / 1e6:.0f} MB for a {MB50 // 2**20} MB file"
+
+
+def test_a_garbage_annotation_file_in_a_folder_is_not_read_whole(tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "static_annotations.csv").write_bytes(b"x" * MB50)
+    tracemalloc.start()
+    try:
+        message = refused(load_dataset, tmp_path / "ds")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "not a recognised data set" in message and peak < 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize("kind", ["csv", "pmemo", "emomusic", "deam", "4q"])
+def test_header_only_files(tmp_path, kind):
+    if kind == "csv":
+        path = tmp_path / "labels.csv"
+        path.write_text("path,valence,arousal\n\n")
+        assert refused(load_dataset, path) == "labels.csv: has a header but no rows"
+        return
+    if kind == "4q":
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / "panda_dataset_taffc_annotations.csv").write_text("Song,Quadrant\n")
+        name = "panda_dataset_taffc_annotations.csv"
+    else:
+        _, name = annotation_folder(tmp_path / kind, kind, "")
+    assert refused(load_dataset, tmp_path / kind, kind) == f"{name}: has a header but no rows"
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("", "not valid JSON (Expecting value at line 1, column 1)"),
+    ("{", "not valid JSON ("),
+    ('{"labels": [{"path": "a.wav", "valence": 0.1,}]}', "not valid JSON ("),
+    ("[1, 2]", 'not a DAMER labels export (no "labels" list)'),
+    ('{"labels": 5}', 'not a DAMER labels export (no "labels" list)'),
+    ('{"labels": []}', "has no labels"),
+    ('{"labels": [1]}', "labels[0]: not an object with path, valence and arousal"),
+    ('{"labels": [{"path": "a.wav", "valence": 0.1}]}', "labels[0]: missing arousal"),
+    ('{"labels": [{"valence": 0.1, "arousal": 0.2}]}', "labels[0]: missing path"),
+    ('{"labels": [{"path": 5, "valence": 0.1, "arousal": 0.2}]}', "labels[0]: path is not a string (5)"),
+    ('{"scale": "1..10", "labels": [{"path": "a", "valence": 1, "arousal": 1}]}', "unknown label scale '1..10'"),
+    ("[" * 200_000, "cannot be read as JSON ("),
+    ('{"labels": [{"path": "a.wav", "valence": 1' + "0" * 5000 + ', "arousal": 0}]}', "cannot be read as JSON ("),
+    (b"\xff\xfe{\x00".decode("latin-1"), "cannot be read as JSON ("),
+])
+def test_malformed_label_json(tmp_path, text, problem):
+    path = tmp_path / "labels.json"
+    path.write_bytes(text.encode("latin-1") if text.startswith("\xff") else text.encode())
+    message = refused(load_dataset, path)
+    assert message.startswith("labels.json") and problem in message, message
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_empty_folder_says_what_is_missing_for_every_format(tmp_path, fmt):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    message = refused(load_dataset, empty, fmt)
+    assert str(empty) in message, message
+    missing = tmp_path / "nowhere"
+    assert str(missing) in refused(load_dataset, missing, fmt)
+
+
+@pytest.mark.parametrize("fmt,problem", [("csv", "format csv takes a labels .csv file, not a folder"),
+                                         ("labels-json", "format labels-json takes a labels .json file, not a folder"),
+                                         ("arrays", "no mel_spec.npy here"),
+                                         ("pmemo", "PMEmo folder"), ("emomusic", "missing static_annotations.csv"),
+                                         ("deam", "missing static_annotations_averaged_songs_1_2000.csv"),
+                                         ("4q", "missing panda_dataset_taffc_annotations.csv"),
+                                         ("auto", "not a recognised data set")])
+def test_empty_folder_messages(tmp_path, fmt, problem):
+    assert problem in refused(load_dataset, tmp_path, fmt)
+
+
+def test_a_file_where_a_folder_is_needed(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,valence,arousal\n")
+    assert refused(load_dataset, tmp_path / "labels.csv", "pmemo").endswith("format pmemo takes a folder, not a file")
+
+
+# -- training ------------------------------------------------------------------------------------
+
+TINY = TrainConfig(epochs=1, batch_size=8, dims=("arousal",))
+
+
+def test_nan_features_stop_a_real_training_at_load(tmp_path, monkeypatch):
+    root = random_arrays(tmp_path / "Memo2496")
+    patch_array(root, "mel_spec.npy", lambda x: x[3:, 10, 20].fill(np.nan))
+    with pytest.raises(DatasetError, match=r"^mel_spec.npy, index 3: holds NaN"):
+        train(DataArgs(str(root)), TINY, tmp_path / "run", "cpu")
+    assert not (tmp_path / "run").exists()
+    # the same data past the load check: the loss would have gone NaN, and the guard stops it
+    monkeypatch.setattr(arrays_mod, "_finite_features", lambda name, x: None)
+    with pytest.raises(TrainingDiverged, match=r"^arousal: the training loss became NaN at epoch 1/1, step 1/\d+"):
+        train(DataArgs(str(root)), TINY, tmp_path / "run", "cpu")
+    assert not (tmp_path / "run" / "best.pt").exists() and not (tmp_path / "run" / "last.pt").exists()
+
+
+def nan_contrastive_loss(when=lambda: True):
+    real = trainer_mod.supervised_info_nce
+
+    def loss(*args, **kw):
+        value = real(*args, **kw)
+        return value * math.nan if when() else value
+    return loss
+
+
+@pytest.mark.parametrize("how", ["nan loss", "lr 1e30"])
+def test_a_diverging_run_stops_and_writes_no_best(tmp_path, monkeypatch, how):
+    root = random_arrays(tmp_path / "Memo2496")
+    tcfg = TINY
+    if how == "nan loss":
+        monkeypatch.setattr(trainer_mod, "supervised_info_nce", nan_contrastive_loss())
+    else:
+        tcfg = TrainConfig(epochs=1, batch_size=8, dims=("arousal",), lr=1e30)
+    with pytest.raises(TrainingDiverged) as e:
+        train(DataArgs(str(root)), tcfg, tmp_path / "run", "cpu")
+    message = str(e.value)
+    assert "\n" not in message and message.startswith("arousal: ") and "epoch 1/1" in message, message
+    if how == "nan loss":
+        assert "the training loss became NaN at epoch 1/1, step 1/" in message and "(not finite: cont)" in message
+    assert not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_divergence_in_a_later_epoch_keeps_the_good_checkpoints_and_resumes(tmp_path, monkeypatch):
+    root = random_arrays(tmp_path / "Memo2496")
+    tcfg = TrainConfig(epochs=3, batch_size=8, dims=("arousal",))
+    state = {"epoch": 0}
+    real_epoch = trainer_mod.DimensionTrainer.train_epoch
+
+    def counting(self, on_step=None):
+        state["epoch"] = self.epoch + 1
+        return real_epoch(self, on_step)
+
+    monkeypatch.setattr(trainer_mod.DimensionTrainer, "train_epoch", counting)
+    monkeypatch.setattr(trainer_mod, "supervised_info_nce", nan_contrastive_loss(lambda: state["epoch"] == 2))
+    with pytest.raises(TrainingDiverged, match=r"at epoch 2/3, step 1/"):
+        train(DataArgs(str(root)), tcfg, tmp_path / "run", "cpu")
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["resume"]["arousal"]["epoch"] == 1
+    best = load_checkpoint(tmp_path / "run" / "best.pt")["dimensions"]["arousal"]
+    assert best["epoch"] == 1 and all(torch.isfinite(v).all() for v in best["state_dict"].values())
+    assert math.isfinite(best["metrics"]["val"]["fuse"]["nll"])
+    monkeypatch.undo()
+    done = load_checkpoint(train(None, TrainConfig(), tmp_path / "run", "cpu", resume=True))
+    assert done["dimensions"]["arousal"]["metrics"]["test"]["fuse"]["n"] > 0
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 1 + 3
+
+
+def test_the_cli_says_it_in_one_line(tmp_path):
+    root = random_arrays(tmp_path / "Memo2496", n=12)
+    patch_array(root, "labels/label_v.npy", lambda x: x.__setitem__(9, np.inf))
+    res = subprocess.run([sys.executable, "-m", "damer_core.cli", "train", "--dataset", str(root), "--epochs", "1",
+                          "--device", "cpu", "--out", str(tmp_path / "run"), "--progress", "none"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("damer-core train: error: labels/label_v.npy, index 9: valence is inf; "
+                                  "labels must be finite numbers")
