@@ -39,8 +39,9 @@ class LibraryModel(QAbstractTableModel):
         self.playing_path = ""  # the track in the player: a play icon and bold text, whatever is selected
 
     def word(self, r: TrackRow) -> str:
-        """The nearest emotion word; none unless both dimensions are predicted."""
-        if r.valence is None or r.arousal is None:
+        """The nearest emotion word; none unless both dimensions are predicted, and none for a
+        track the model declined (near-silent audio is predicted at the centre, confidence 0)."""
+        if r.valence is None or r.arousal is None or (r.confidence is not None and r.confidence <= 0.0):
             return ""
         return nearest_term(r.valence, r.arousal, self.terms).word
 

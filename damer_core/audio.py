@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -214,7 +214,17 @@ def _soundfile_blocks(path: Path, native: NativeStderr) -> tuple[int, int, Itera
                     return
                 yield block
 
-    return f.samplerate, f.channels, blocks()
+    return f.samplerate, f.channels, _Blocks(blocks(), f.frames)
+
+
+class _Blocks:
+    """Decoded blocks, with the number of frames the file's header announces (0: unknown)."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], frames: int):
+        self.blocks, self.frames = blocks, max(int(frames or 0), 0)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.blocks
 
 
 def _ffprobe(path: Path) -> tuple[int, int]:
@@ -280,82 +290,265 @@ def decode(path: str | os.PathLike, sample_rate: int | None = None, mono: bool =
     """Decode a file to float32 ``[frames, channels]`` (one channel if ``mono``), resampled with
     soxr to ``sample_rate`` (None keeps the file's rate). Raises :class:`AudioError`. What the
     native decoder prints about damaged frames goes to the ``damer_core.audio`` log, not fd 2."""
-    native = NativeStderr(path)
-    try:
-        return _decode(Path(path), sample_rate, mono, max_seconds, native)
-    finally:
-        native.report()
+    stream = DecodeStream(path, sample_rate, mono, max_seconds)
+    buffer = _SampleBuffer(stream.channels, stream.expected_frames + 4096 if stream.expected_frames else 60 * stream.rate)
+    for block in stream:
+        buffer.append(block)
+    return DecodedAudio(buffer.samples(), stream.rate, stream.source_rate, str(path))
 
 
-def _decode(path: Path, sample_rate: int | None, mono: bool, max_seconds: float, native: NativeStderr) -> DecodedAudio:
-    import soxr
+class DecodeStream:
+    """A file decoded block by block: float32 ``[n, channels]`` blocks at ``rate`` (mono when
+    asked), non-finite samples zeroed. Iterating decodes the file once; iterate again for a second
+    pass. ``expected_frames`` is what the header announces at ``rate`` (0: unknown, e.g. ffmpeg).
+    Raises :class:`AudioError` (from the constructor or while iterating)."""
 
-    check_audio_file(path)
-    ext = path.suffix.lower()
-    if ext in FFMPEG_EXTENSIONS:
-        rate, channels, blocks = _ffmpeg_blocks(path)
-    else:
+    def __init__(self, path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True,
+                 max_seconds: float = MAX_SECONDS):
+        self.path, self.mono, self.max_seconds = Path(path), mono, max_seconds
+        check_audio_file(self.path)
+        rate, channels, blocks = self._open()
+        self.source_rate, self.source_channels = rate, channels
+        self.rate = sample_rate or rate
+        self.channels = 1 if mono else channels
+        self.expected_frames = min(getattr(blocks, "frames", 0), int(max_seconds * rate)) * self.rate // rate
+        self._first = blocks
+
+    def _open(self):
+        ext = self.path.suffix.lower()
+        self._native = NativeStderr(self.path)
+        if ext in FFMPEG_EXTENSIONS:
+            return _ffmpeg_blocks(self.path)
         try:
-            rate, channels, blocks = _soundfile_blocks(path, native)
+            return _soundfile_blocks(self.path, self._native)
         except AudioError:
             if ext in SOUNDFILE_EXTENSIONS or shutil.which("ffmpeg") is None:
                 raise
-            rate, channels, blocks = _ffmpeg_blocks(path)
-    out_rate = sample_rate or rate
-    out_channels = 1 if mono else channels
-    resampler = None if out_rate == rate else soxr.ResampleStream(
-        rate, out_rate, out_channels, dtype="float32", quality="HQ")
-    max_in = int(max_seconds * rate)
-    parts: list[np.ndarray] = []
-    seen = 0
-    try:
-        for block in blocks:
-            seen += block.shape[0]
-            if seen > max_in:
-                raise AudioError(path, f"longer than the {max_seconds / 3600:g} h limit")
-            if mono:
-                block = block.mean(axis=1, keepdims=True, dtype=np.float32)
+            return _ffmpeg_blocks(self.path)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        blocks, self._first = self._first, None
+        if blocks is None:
+            check_audio_file(self.path)
+            blocks = self._open()[2]
+        try:
+            yield from self._convert(blocks)
+        finally:
+            self._native.report()
+
+    def _convert(self, blocks) -> Iterator[np.ndarray]:
+        import soxr
+
+        resampler = None if self.rate == self.source_rate else soxr.ResampleStream(
+            self.source_rate, self.rate, self.channels, dtype="float32", quality="HQ")
+        max_in, seen = int(self.max_seconds * self.source_rate), 0
+        try:
+            for block in blocks:
+                seen += block.shape[0]
+                if seen > max_in:
+                    raise AudioError(self.path, f"longer than the {self.max_seconds / 3600:g} h limit")
+                if self.mono:
+                    block = block.mean(axis=1, keepdims=True, dtype=np.float32)
+                if resampler is not None:
+                    block = resampler.resample_chunk(np.ascontiguousarray(block), last=False)
+                yield _finite(np.asarray(block, dtype=np.float32).reshape(-1, self.channels))
             if resampler is not None:
-                block = resampler.resample_chunk(np.ascontiguousarray(block), last=False)
-            parts.append(np.asarray(block, dtype=np.float32))
-        if resampler is not None:
-            parts.append(resampler.resample_chunk(np.zeros((0, out_channels), np.float32), last=True))
-    except (RuntimeError, ValueError, OSError, MemoryError) as e:
-        raise AudioError(path, f"truncated or corrupt audio data ({e})") from None
-    if seen == 0:
-        raise AudioError(path, "contains no audio samples")
-    samples = np.concatenate(parts, axis=0) if parts else np.zeros((0, out_channels), np.float32)
-    samples = samples.reshape(-1, out_channels)
-    if not np.isfinite(samples).all():
-        np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return DecodedAudio(samples, out_rate, rate, str(path))
+                yield _finite(resampler.resample_chunk(np.zeros((0, self.channels), np.float32), last=True)
+                              .reshape(-1, self.channels))
+        except (RuntimeError, ValueError, OSError, MemoryError) as e:
+            raise AudioError(self.path, f"truncated or corrupt audio data ({e})") from None
+        if seen == 0:
+            raise AudioError(self.path, "contains no audio samples")
+
+
+def _finite(block: np.ndarray) -> np.ndarray:
+    if not np.isfinite(block).all():
+        block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+    return block
+
+
+class _SampleBuffer:
+    """Decoded blocks written into one array as they come, instead of a list joined at the end
+    (which held the track twice: 1.3 GB more at the peak for 2 h of 22.05 kHz audio)."""
+
+    def __init__(self, channels: int, capacity: int):
+        self.data = np.empty((max(capacity, 1), channels), dtype=np.float32)
+        self.n = 0
+
+    def append(self, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float32).reshape(-1, self.data.shape[1])
+        if self.n + block.shape[0] > self.data.shape[0]:
+            grown = np.empty((max(2 * self.data.shape[0], self.n + block.shape[0]), self.data.shape[1]), np.float32)
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:self.n + block.shape[0]] = block
+        self.n += block.shape[0]
+
+    def samples(self) -> np.ndarray:
+        return self.data[:self.n]
+
+
+LUFS_CHUNK_SECONDS = 10.0  # the K-weighting runs over chunks this long: memory stays small for 2 h
 
 
 def loudness_lufs(y: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness (ITU-R BS.1770-4 with gating) of a mono signal, in LUFS."""
-    import pyloudnorm
+    """Integrated loudness (ITU-R BS.1770-4 with gating) of a mono signal, in LUFS: pyloudnorm's
+    measure, computed in chunks (LoudnessMeter) so a 2 h track needs no float64 copy of itself."""
+    meter = LoudnessMeter(sample_rate)
+    step = int(LUFS_CHUNK_SECONDS * sample_rate)
+    for start in range(0, y.shape[0], step):
+        meter.feed(y[start:start + step])
+    return meter.lufs()
 
-    if y.shape[0] < int(0.4 * sample_rate) + 1:  # shorter than one gating block
+
+class LoudnessMeter:
+    """BS.1770-4 integrated loudness fed block by block: K-weighting with its filter state carried
+    over, 100 ms sub-block energies (a 400 ms gating block is four of them, 75 % overlap)."""
+
+    def __init__(self, sample_rate: int):
+        import pyloudnorm
+        import scipy.signal
+
+        self.rate = sample_rate
+        self.stages = list(pyloudnorm.Meter(sample_rate)._filters.values())  # high shelf, high pass
+        self.states = [scipy.signal.lfilter_zi(f.b, f.a) * 0.0 for f in self.stages]
+        self.sub = sample_rate / 10.0
+        self.energy: list[float] = []
+        self.n = 0
+
+    def feed(self, x: np.ndarray) -> None:
+        import scipy.signal
+
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if not x.size:
+            return
+        for i, f in enumerate(self.stages):
+            x, self.states[i] = scipy.signal.lfilter(f.b, f.a, x, zi=self.states[i])
+            x *= f.passband_gain
+        squares = np.concatenate([[0.0], np.cumsum(x * x)])
+        start, stop = self.n, self.n + x.shape[0]
+        k = int(np.floor(start / self.sub)) if start else 0
+        while True:  # the part of each 100 ms sub-block that lies in this block
+            lo, hi = max(int(np.floor(k * self.sub)), start), min(int(np.floor((k + 1) * self.sub)), stop)
+            if lo >= stop:
+                break
+            while len(self.energy) <= k:
+                self.energy.append(0.0)
+            self.energy[k] += squares[hi - start] - squares[lo - start]
+            k += 1
+        self.n = stop
+
+    def _blocks(self) -> np.ndarray:
+        n_blocks = int(np.round((self.n / self.rate - 0.4) / 0.1)) + 1
+        e = np.concatenate([np.asarray(self.energy), np.zeros(4)])
+        return (e[:n_blocks] + e[1:n_blocks + 1] + e[2:n_blocks + 2] + e[3:n_blocks + 3]) / (0.4 * self.rate)
+
+    def lufs(self) -> float:
+        if self.n < int(0.4 * self.rate) + 1:  # shorter than one gating block
+            return float("-inf")
+        return _gated_loudness(self._blocks())
+
+    def loudness(self) -> "Loudness":
+        if self.n < int(0.4 * self.rate) + 1:
+            return Loudness(float("-inf"), 0.0)
+        z = self._blocks()
+        with np.errstate(divide="ignore"):
+            audible = float(np.mean(-0.691 + 10.0 * np.log10(z) >= SILENCE_LUFS))
+        return Loudness(_gated_loudness(z), audible)
+
+
+SILENCE_LUFS = -70.0  # BS.1770's absolute gate: a 400 ms block below it counts as silence
+MIN_AUDIBLE = 0.05  # below this share of audible blocks a track is near-silent (a lone click, DC)
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """A track's integrated loudness (LUFS, before normalisation) and the share of its 400 ms
+    blocks above the -70 LUFS gate: silence, a 1e-38 signal, a DC offset (K-weighting removes
+    it) or a single click give a near-silent track, whose prediction says so."""
+
+    lufs: float
+    audible: float
+
+    @property
+    def near_silent(self) -> bool:
+        return not np.isfinite(self.lufs) or self.lufs < SILENCE_LUFS or self.audible < MIN_AUDIBLE
+
+
+def _gated_loudness(z: np.ndarray) -> float:
+    """BS.1770-4 gating of the 400 ms blocks' mean squares: -70 LUFS absolute, -10 LU relative."""
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(z)
+    kept = z[block_lufs >= -70.0]
+    if not kept.size:
         return float("-inf")
-    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(np.asarray(y, dtype=np.float64)))
+    relative = -0.691 + 10.0 * np.log10(kept.mean()) - 10.0
+    kept = z[(block_lufs > relative) & (block_lufs > -70.0)]
+    if not kept.size:
+        return float("-inf")
+    return float(-0.691 + 10.0 * np.log10(kept.mean()))
 
 
 def normalise_loudness(y: np.ndarray, sample_rate: int, target_lufs: float = TARGET_LUFS) -> np.ndarray:
-    """Scale a mono signal to ``target_lufs``. Silence (no gated blocks) is returned unchanged."""
-    lufs = loudness_lufs(y, sample_rate)
-    if not np.isfinite(lufs):
-        return np.asarray(y, dtype=np.float32)
-    gain = 10.0 ** ((target_lufs - lufs) / 20.0)
-    return (np.asarray(y, dtype=np.float32) * np.float32(gain)).astype(np.float32, copy=False)
+    """Scale a mono float32 signal to ``target_lufs``, in place when it is float32 already (no
+    second copy of a long track). Silence (no gated blocks) is returned unchanged."""
+    y = np.asarray(y, dtype=np.float32)
+    y *= _gain(loudness_lufs(y, sample_rate), target_lufs)
+    return y
+
+
+def _gain(lufs: float, target_lufs: float = TARGET_LUFS) -> np.float32:
+    return np.float32(10.0 ** ((target_lufs - lufs) / 20.0)) if np.isfinite(lufs) else np.float32(1.0)
 
 
 def load_for_model(path: str | os.PathLike, sample_rate: int = MODEL_SAMPLE_RATE) -> np.ndarray:
     """Mono float32 at ``sample_rate``, normalised to -23 LUFS; at least 3 s long."""
-    audio = decode(path, sample_rate=sample_rate, mono=True)
-    y = audio.samples[:, 0]
-    if y.shape[0] < MIN_SECONDS * sample_rate:
-        raise AudioError(path, f"too short ({y.shape[0] / sample_rate:.1f} s; at least {MIN_SECONDS:g} s needed)")
-    return normalise_loudness(y, sample_rate)
+    return samples_for_model(DecodeStream(path, sample_rate, mono=True))[0]
+
+
+def samples_for_model(stream: DecodeStream) -> tuple[np.ndarray, Loudness]:
+    """The whole of ``stream`` (mono), checked for length and normalised to -23 LUFS in place,
+    with its loudness before normalisation."""
+    buffer = _SampleBuffer(1, stream.expected_frames + 4096 if stream.expected_frames else 60 * stream.rate)
+    for block in stream:
+        buffer.append(block[:, :1])
+    y = buffer.samples()[:, 0]
+    _check_length(stream.path, y.shape[0], stream.rate)
+    meter = LoudnessMeter(stream.rate)
+    step = int(LUFS_CHUNK_SECONDS * stream.rate)
+    for start in range(0, y.shape[0], step):
+        meter.feed(y[start:start + step])
+    loudness = meter.loudness()
+    y *= _gain(loudness.lufs)
+    return y, loudness
+
+
+def blocks_for_model(stream: DecodeStream) -> tuple[int, Loudness, Callable[[], Iterator[np.ndarray]]]:
+    """A long track without holding it: a first pass measures its length and loudness, then the
+    returned function decodes it again, yielding mono blocks normalised to -23 LUFS (the same
+    samples ``samples_for_model`` gives). Returns (number of samples, loudness, that function)."""
+    meter, n = LoudnessMeter(stream.rate), 0
+    for block in stream:
+        meter.feed(block[:, 0])
+        n += block.shape[0]
+    _check_length(stream.path, n, stream.rate)
+    loudness = meter.loudness()
+    gain = _gain(loudness.lufs)
+
+    def second_pass() -> Iterator[np.ndarray]:
+        seen = 0
+        for block in stream:
+            seen += block.shape[0]
+            yield block[:, 0] * gain
+        if seen != n:
+            raise AudioError(stream.path, "changed while it was being read (decode it again)")
+
+    return n, loudness, second_pass
+
+
+def _check_length(path: Path, n: int, rate: int) -> None:
+    if n < MIN_SECONDS * rate:
+        raise AudioError(path, f"too short ({n / rate:.1f} s; at least {MIN_SECONDS:g} s needed)")
 
 
 def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, length_s: float = 60.0,

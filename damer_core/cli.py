@@ -375,7 +375,7 @@ class PredictionWriter:
         self.out, self.fmt, self.n = out, fmt, 0
         self.csv = csv.writer(out)
         if fmt == "csv":
-            self.csv.writerow(["path", "valence", "arousal", "confidence", "duration", "error"])
+            self.csv.writerow(["path", "valence", "arousal", "confidence", "duration", "error", "warning"])
         elif fmt == "trajectory-csv":  # raw window values, then the smoothed ones the app shows
             self.csv.writerow(["path", "t", "valence", "arousal", "confidence",
                                "valence_smoothed", "arousal_smoothed", "confidence_smoothed"])
@@ -392,7 +392,7 @@ class PredictionWriter:
             self.out.write(("," if self.n else "") + "\n" + json.dumps(r, indent=1))
         elif self.fmt == "csv":
             self.csv.writerow([r["path"]] + [self._cell(r.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
-                              + [r.get("error", "")])
+                              + [r.get("error", ""), r.get("warning", "")])
         elif r.get("trajectory_raw"):
             raw, sm = r["trajectory_raw"], r["trajectory"]
             for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],

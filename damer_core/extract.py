@@ -9,11 +9,18 @@ from typing import Callable
 
 import numpy as np
 
-from damer_core.audio import MODEL_SAMPLE_RATE, AudioError, check_audio_file, load_for_model
+from dataclasses import replace
+
+from damer_core.audio import (
+    MODEL_SAMPLE_RATE, AudioError, DecodeStream, Loudness, blocks_for_model, check_audio_file, samples_for_model,
+)
 from damer_core.cache import FeatureCache
 from damer_core.features import (
-    DISPLAY, DisplayViews, FeatureConfig, FrameSequence, display_views, frame_sequence, training_windows,
+    DISPLAY, BandEnergies, DisplayViews, FeatureConfig, FrameSequence, compress, display_views, frame_sequence,
+    training_windows, views_from_bands,
 )
+
+LONG_SECONDS = 20 * 60  # longer files are decoded twice, in blocks, instead of being held in memory
 
 
 def _frames(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
@@ -39,7 +46,7 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 
 # The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
-CACHE_KINDS = {"frames": "frames", "train": "train.v2", "display": "display"}
+CACHE_KINDS = {"frames": "frames.v2", "train": "train.v2", "display": "display"}  # frames.v2: with loudness
 
 
 def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str, ...],
@@ -55,14 +62,50 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
         raise AudioError(path, f"cannot be read ({e.strerror or e})") from None
     missing = [k for k, v in out.items() if v is None]
     if missing:
-        y = load_for_model(path, cfg.sample_rate)
+        stream = DecodeStream(path, cfg.sample_rate, mono=True)
+        if stream.expected_frames > LONG_SECONDS * stream.rate:
+            loudness = _streamed(stream, cfg, missing, out)
+        else:
+            y, loudness = samples_for_model(stream)
+            out.update({k: KINDS[k](y, cfgs[k], str(path)) for k in missing})
+        if "frames" in missing:  # predictions flag a near-silent track (inference.Predictor)
+            out["frames"].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible))
         for k in missing:
-            out[k] = KINDS[k](y, cfgs[k], str(path))
             try:
                 cache.put(path, cfgs[k], CACHE_KINDS[k], out[k])
             except OSError:
                 pass  # a full or read-only cache must not stop the work; the result is still good
     return out
+
+
+def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: dict) -> Loudness:
+    """The kinds of a long track into ``out``, from two decoding passes, block by block: peak
+    memory is the features, not the track (a 2 h file is 635 MB of samples at 22.05 kHz). Same
+    values as the in-memory path (frames computed as their samples arrive; the segment copied)."""
+    n, loudness, blocks = blocks_for_model(stream)
+    display_cfg = replace(DISPLAY, sample_rate=stream.rate)
+    bands = {k: BandEnergies(display_cfg if k == "display" else cfg, n) for k in kinds if k in ("frames", "display")}
+    seg_start, seg_len = int(round(cfg.segment_start_s * stream.rate)), int(round(cfg.segment_length_s * stream.rate))
+    seg_lo = seg_start if n >= seg_start + seg_len else max(0, n - seg_len)
+    segment = np.zeros(min(seg_len, n), dtype=np.float32)
+    pos = 0
+    for block in blocks():
+        for acc in bands.values():
+            acc.feed(block)
+        lo, hi = max(pos, seg_lo), min(pos + block.shape[0], seg_lo + segment.shape[0])
+        if hi > lo:
+            segment[lo - seg_lo:hi - seg_lo] = block[lo - pos:hi - pos]
+        pos += block.shape[0]
+    if "frames" in bands:
+        mel, coch = compress(*bands.pop("frames").finish(), cfg)
+        out["frames"] = {"mel": mel, "coch": coch, "duration": np.array(n / cfg.sample_rate)}
+    if "display" in bands:
+        v = views_from_bands(*bands.pop("display").finish(), display_cfg)
+        out["display"] = {"mel_db": v.mel_db, "coch_db": v.coch_db, "mel_freqs": v.mel_freqs,
+                          "coch_freqs": v.coch_freqs, "hop_seconds": np.array(v.hop_seconds)}
+    if "train" in kinds:
+        out["train"] = _train(segment, cfg, str(stream.path))
+    return loudness
 
 
 def track_frames(path: str | os.PathLike, cfg: FeatureConfig,

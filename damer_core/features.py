@@ -166,21 +166,84 @@ def _frames(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 def band_energies(y: np.ndarray, cfg: FeatureConfig, chunk_bytes: int = 1 << 23) -> tuple[np.ndarray, np.ndarray]:
     """Mel and gammatone band energies ``[n_mels, F]``, ``[n_gammatone, F]`` from one framed power
-    spectrum (pre-emphasis, Hamming, ``n_fft``-point FFT). Works in chunks of frames so memory
-    stays bounded for long tracks."""
-    y = preemphasise(y, cfg.preemphasis)
-    frames = _frames(y, cfg)
-    mel_fb, gt_fb = _filterbanks(cfg)
-    both = np.concatenate([mel_fb, gt_fb], axis=0).T.copy()  # [bins, n_mels + n_gt]
-    window = _hamming(cfg.frame_length)
-    n_bins = cfg.n_fft // 2 + 1
-    step = max(1, chunk_bytes // (8 * n_bins))
-    out = np.empty((frames.shape[0], both.shape[1]), dtype=np.float32)
-    for i in range(0, frames.shape[0], step):
-        spec = np.fft.rfft(frames[i:i + step] * window, n=cfg.n_fft, axis=1)
-        power = spec.real * spec.real + spec.imag * spec.imag
-        np.matmul(power.astype(np.float32, copy=False), both, out=out[i:i + step])
-    return out[:, :cfg.n_mels].T, out[:, cfg.n_mels:].T
+    spectrum (pre-emphasis, Hamming, ``n_fft``-point FFT), in chunks of frames (BandEnergies)."""
+    y = np.asarray(y, dtype=np.float32)
+    acc = BandEnergies(cfg, y.shape[0], chunk_bytes)
+    acc.feed(y)
+    return acc.finish()
+
+
+class BandEnergies:
+    """``band_energies`` of a signal of ``n_samples`` that arrives block by block: each frame is
+    computed as soon as its samples are in, and only the samples still needed are kept, so a 2 h
+    track is never in memory as a whole (pre-emphasis and centre padding included)."""
+
+    def __init__(self, cfg: FeatureConfig, n_samples: int, chunk_bytes: int = 1 << 23):
+        self.cfg, self.n = cfg, n_samples
+        self.n_frames = frame_count(n_samples, cfg)
+        if self.n_frames <= 0:
+            raise ValueError(f"signal of {n_samples} samples is shorter than one {cfg.frame_length}-sample frame")
+        mel_fb, gt_fb = _filterbanks(cfg)
+        self.both = np.concatenate([mel_fb, gt_fb], axis=0).T.copy()  # [bins, n_mels + n_gt]
+        self.step = max(1, chunk_bytes // (8 * (cfg.n_fft // 2 + 1)))
+        self.pad = cfg.frame_length // 2 if cfg.center else 0
+        self.out = np.empty((self.n_frames, self.both.shape[1]), dtype=np.float32)
+        self.done = 0  # frames computed
+        self.buf = np.zeros(0, dtype=np.float32)  # samples buf_start.. of the (unpadded) signal
+        self.buf_start = 0
+
+    def feed(self, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        self.buf = block if not self.buf.size else np.concatenate([self.buf, block])
+        self._compute(self.buf_start + self.buf.shape[0])
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        self._compute(self.n)
+        return self.out[:, :self.cfg.n_mels].T, self.out[:, self.cfg.n_mels:].T
+
+    def _compute(self, have: int) -> None:
+        """Every frame whose samples end by ``have`` (or by the end of the signal)."""
+        cfg = self.cfg
+        ready = self.n_frames
+        if have < self.n:  # frame i ends at sample i * hop + frame_length - pad
+            ready = min(ready, max(0, (have + self.pad - cfg.frame_length) // cfg.hop_length + 1))
+        window = _hamming(cfg.frame_length)
+        for i in range(self.done, ready, self.step):
+            j = min(ready, i + self.step)
+            span = _emphasised_span(self.buf, i * cfg.hop_length, (j - 1) * cfg.hop_length + cfg.frame_length,
+                                    cfg, self.buf_start, self.n)
+            frames = np.lib.stride_tricks.as_strided(span, shape=(j - i, cfg.frame_length),
+                                                     strides=(cfg.hop_length * span.strides[0], span.strides[0]),
+                                                     writeable=False)
+            spec = np.fft.rfft(frames * window, n=cfg.n_fft, axis=1)
+            power = spec.real * spec.real + spec.imag * spec.imag
+            np.matmul(power.astype(np.float32, copy=False), self.both, out=self.out[i:j])
+        self.done = max(self.done, ready)
+        keep = max(0, self.done * cfg.hop_length - self.pad - 1)  # the next frame's first sample, and one before
+        if keep > self.buf_start:
+            self.buf = self.buf[keep - self.buf_start:]
+            self.buf_start = keep
+
+
+def _emphasised_span(y: np.ndarray, start: int, stop: int, cfg: FeatureConfig, offset: int = 0,
+                     n_total: int | None = None) -> np.ndarray:
+    """Samples ``start:stop`` of the pre-emphasised signal, zero-padded by half a frame on each
+    side when ``cfg.center`` (what ``preemphasise`` then ``np.pad`` give, one chunk at a time).
+    ``y`` holds the signal's samples from ``offset`` on; ``n_total`` is the signal's length."""
+    n_total = y.shape[0] + offset if n_total is None else n_total
+    pad = cfg.frame_length // 2 if cfg.center else 0
+    out = np.zeros(stop - start, dtype=np.float32)
+    lo, hi = max(start - pad, 0), min(stop - pad, n_total)
+    if hi > lo:
+        seg = y[lo - offset:hi - offset]
+        dest = out[lo + pad - start:hi + pad - start]
+        if cfg.preemphasis == 0.0:
+            dest[:] = seg
+        else:
+            coef = np.float32(cfg.preemphasis)
+            dest[0] = seg[0] - coef * y[lo - 1 - offset] if lo > 0 else seg[0]
+            np.subtract(seg[1:], coef * seg[:-1], out=dest[1:])
+    return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -280,16 +343,24 @@ class DisplayViews(NamedTuple):
 def display_views(y: np.ndarray, sample_rate: int = MODEL_SAMPLE_RATE, cfg: FeatureConfig = DISPLAY,
                   top_db: float = 80.0) -> DisplayViews:
     """Whole-track Mel spectrogram and cochleogram for the views, in dB relative to their maximum."""
-    import librosa
-
     if sample_rate != cfg.sample_rate:
         cfg = replace(cfg, sample_rate=sample_rate)
-    mel_p, coch_p = band_energies(y, cfg)
+    return views_from_bands(*band_energies(y, cfg), cfg, top_db)
+
+
+def views_from_bands(mel_p: np.ndarray, coch_p: np.ndarray, cfg: FeatureConfig = DISPLAY,
+                     top_db: float = 80.0) -> DisplayViews:
+    """The views of a whole track's band energies: dB relative to the maximum, floored at -top_db."""
+    import librosa
+
     views = []
     for p in (mel_p, coch_p):
-        db = 10.0 * np.log10(np.maximum(p, 1e-12))
+        db = np.maximum(p, np.float32(1e-12)).astype(np.float32)
+        np.log10(db, out=db)
+        db *= np.float32(10.0)
         db -= db.max() if db.size else 0.0
-        views.append(np.maximum(db, -top_db).astype(np.float32))
+        np.maximum(db, np.float32(-top_db), out=db)
+        views.append(db)
     mel_freqs = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmax=cfg.sample_rate / 2)[1:-1]
     return DisplayViews(views[0], views[1], mel_freqs, cfg.gammatone_centre_freqs, cfg.hop_length / cfg.sample_rate)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from damer_core import trajectory
+from damer_core.audio import SILENCE_LUFS, Loudness
 from damer_core.cache import FeatureCache
 from damer_core.checkpoint import build_models, load_checkpoint
 from damer_core.datasets.base import DIMENSIONS
@@ -80,12 +81,13 @@ class TrackPrediction:
     duration: float
     trajectory: Trajectory  # raw
     dims: tuple[str, ...] = DIMENSIONS
+    warning: str = ""  # e.g. near-silent audio: no emotion is claimed (centre, confidence 0)
 
     def to_dict(self) -> dict:
         """``trajectory`` is the smoothed one the app shows; ``trajectory_raw`` the window values."""
         v, a = _json_values(np.array([self.valence, self.arousal]), 6)
         return {"path": self.path, "valence": v, "arousal": a, "confidence": self.confidence,
-                "duration": self.duration, "dimensions": list(self.dims),
+                "duration": self.duration, "dimensions": list(self.dims), "warning": self.warning,
                 "smoothing_sigma_s": trajectory.SMOOTHING_SIGMA_S,
                 "trajectory": self.trajectory.smoothed().to_dict(), "trajectory_raw": self.trajectory.to_dict()}
 
@@ -131,14 +133,21 @@ class Predictor:
                     conf[dim][i:i + batch] = (r * p_fuse.max(dim=-1).values).cpu().numpy()
         return WindowPrediction(prob, conf, tuple(self.models))
 
-    def trajectory_from_frames(self, seq: FrameSequence, duration: float) -> Trajectory:
+    def trajectory_from_frames(self, seq: FrameSequence, duration: float, batch: int = 256) -> Trajectory:
+        """Windows are cut and predicted a batch at a time: stacking all of a 2 h track's windows
+        at once took 2 GB."""
         cfg = self.feature_config
         times, starts = trajectory_starts(seq.n_frames, duration, cfg)
         unique, inverse = np.unique(starts, return_inverse=True)
-        mel = np.stack([seq.mel[:, s:s + cfg.n_frames] for s in unique])
-        coch = np.stack([seq.coch[:, s:s + cfg.n_frames] for s in unique])
-        pred = self.predict_windows(mel, coch)
-        return Trajectory(times, pred.valence[inverse], pred.arousal[inverse], pred.overall_confidence[inverse])
+        parts = []
+        for i in range(0, len(unique), batch):
+            chunk = unique[i:i + batch]
+            mel = np.stack([seq.mel[:, s:s + cfg.n_frames] for s in chunk])
+            coch = np.stack([seq.coch[:, s:s + cfg.n_frames] for s in chunk])
+            pred = self.predict_windows(mel, coch, batch)
+            parts.append((pred.valence, pred.arousal, pred.overall_confidence))
+        v, a, c = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        return Trajectory(times, v[inverse], a[inverse], c[inverse])
 
     def predict_file(self, path: str | os.PathLike) -> TrackPrediction:
         """Static V-A (mean over the model segment's windows), confidence and the trajectory."""
@@ -153,5 +162,27 @@ class Predictor:
         else:
             seq = FrameSequence(f["mel"], f["coch"])
         traj = self.trajectory_from_frames(seq, duration)
-        return TrackPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
+        pred = TrackPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
                                float(static.overall_confidence.mean()), duration, traj, tuple(self.models))
+        return _flag_near_silence(pred, f)
+
+
+def _flag_near_silence(pred: TrackPrediction, frames: dict[str, np.ndarray]) -> TrackPrediction:
+    """Silence, a 1e-38 signal, a DC offset or a lone click gave V -1, A -1 with confidence 1:
+    the model extrapolates from noise-floor features. Such a track sits at the centre with
+    confidence 0 and says why, instead of claiming an emotion."""
+    loudness = Loudness(float(frames.get("lufs", 0.0)), float(frames.get("audible", 1.0)))
+    if not loudness.near_silent:
+        return pred
+    traj = pred.trajectory
+    quiet = Trajectory(traj.times, _centre(traj.valence), _centre(traj.arousal), np.zeros_like(traj.confidence))
+    level = "no sound" if not np.isfinite(loudness.lufs) else f"{loudness.lufs:.0f} LUFS"
+    warning = (f"near-silent audio ({level}, {100 * loudness.audible:.0f} % of it above {SILENCE_LUFS:g} LUFS): "
+               "no emotion predicted")
+    return TrackPrediction(pred.path, float(_centre(np.array(pred.valence))), float(_centre(np.array(pred.arousal))),
+                           0.0, pred.duration, quiet, pred.dims, warning)
+
+
+def _centre(x: np.ndarray) -> np.ndarray:
+    """0 (undecided) where the dimension is predicted; NaN (not predicted) stays NaN."""
+    return np.where(np.isfinite(x), 0.0, np.nan)

@@ -46,13 +46,13 @@ def test_corrupt_entry_is_deleted_and_recomputed(tmp_path):
     raw = bytearray(entry.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # flip a byte inside the stored arrays
     entry.write_bytes(bytes(raw))
-    assert cache.get(track, CLIP, "frames") is None
+    assert cache.get(track, CLIP, extract.CACHE_KINDS["frames"]) is None
     assert not entry.exists()
     seq2, duration2 = extract.track_frames(track, CLIP, cache)
     np.testing.assert_array_equal(seq2.mel, seq.mel)
     assert duration2 == duration == 8.0 and entry.exists()
     entry.write_bytes(b"")  # truncated to nothing
-    assert cache.get(track, CLIP, "frames") is None
+    assert cache.get(track, CLIP, extract.CACHE_KINDS["frames"]) is None
 
 
 def test_extract_uses_the_cache(tmp_path, monkeypatch):
@@ -63,7 +63,7 @@ def test_extract_uses_the_cache(tmp_path, monkeypatch):
     mel, coch = extract.track_training_windows(track, CLIP, cache)
     assert mel.shape == (20, 128, 87) and coch.shape == (20, 84, 87)  # 20 distinct 1 s clips, none repeated
     calls = []
-    monkeypatch.setattr(extract, "load_for_model", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(extract, "DecodeStream", lambda *a, **k: calls.append(a))  # no decoding at all
     mel2, _ = extract.track_training_windows(track, CLIP, cache)
     np.testing.assert_array_equal(mel, mel2)
     views2 = extract.track_display_views(track, cache)

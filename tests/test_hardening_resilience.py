@@ -26,7 +26,7 @@ from app.library_db import LibraryDB, LibraryLocked
 from app_helpers import music_folder, tagged
 from damer_core.cache import FeatureCache
 from damer_core.checkpoint import load_checkpoint, save_atomic
-from damer_core.extract import track_features
+from damer_core.extract import CACHE_KINDS, track_features
 from damer_core.features import CLIP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ def test_full_disk_under_the_feature_cache_keeps_entries_and_results(small_disk,
     saved = entry.read_bytes()
     filler = fill(small_disk)
     with pytest.raises(OSError) as err:  # rewriting the entry on a full disk fails ...
-        cache.put(track, CLIP, "frames", {k: v + 1 for k, v in first.items()})
+        cache.put(track, CLIP, CACHE_KINDS["frames"], {k: v + 1 for k, v in first.items()})
     assert err.value.errno == 28
     assert entry.read_bytes() == saved  # ... and the entry is the previous one, intact
     assert not [p for p in (small_disk / "features").rglob("*") if p.name.endswith(".tmp")]
@@ -111,7 +111,7 @@ def test_full_disk_under_the_feature_cache_keeps_entries_and_results(small_disk,
     fresh = track_features(other, CLIP, ("frames",), FeatureCache(tmp_path / "c2"))["frames"]
     assert np.array_equal(full["mel"], fresh["mel"]) and np.array_equal(full["coch"], fresh["coch"])
     filler.unlink()
-    assert all(np.array_equal(first[k], v) for k, v in cache.get(track, CLIP, "frames").items())
+    assert all(np.array_equal(first[k], v) for k, v in cache.get(track, CLIP, CACHE_KINDS["frames"]).items())
 
 
 def test_full_disk_under_a_checkpoint_keeps_the_previous_one(small_disk):
