@@ -503,3 +503,27 @@ def test_the_cli_says_it_in_one_line(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip() == ("damer-core train: error: labels/label_v.npy, index 9: valence is inf; "
                                   "labels must be finite numbers")
+
+
+@pytest.mark.parametrize("bad", ["gone.wav", "folder", "pipe.wav"])
+def test_a_stale_row_among_many_is_skipped_with_its_row_number(tmp_path, bad):
+    """One label row whose file is gone (or is a folder, or a FIFO) must not stop a data set of
+    good rows: it is skipped, named with its file and row, and the rest loads."""
+    import os
+
+    from app_helpers import tagged
+
+    rows = ["path,valence,arousal"]
+    for i in range(6):
+        tagged(tmp_path / f"s{i}.wav", 4, seed=i)
+        rows.append(f"s{i}.wav,{0.5 if i % 2 else -0.5},0.4")
+    if bad == "folder":
+        (tmp_path / "folder").mkdir()
+    elif bad == "pipe.wav":
+        os.mkfifo(tmp_path / "pipe.wav")
+    rows.insert(4, f"{bad},0.3,0.3")  # line 5 of the file
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    fs = load_dataset(tmp_path / "labels.csv")
+    assert fs.n_tracks == 6
+    (skipped,) = fs.description["skipped"]
+    assert skipped.startswith(f"labels.csv, row 5: {bad}: ")

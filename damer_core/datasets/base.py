@@ -102,6 +102,7 @@ class LabelledTrack:
     arousal: float
     track_id: str
     group: str | None = None  # the artist where the data set knows it: splits keep a group together
+    where: str = ""  # where the label came from ("labels.csv, row 6"): named when its file fails
 
 
 @dataclass
@@ -154,7 +155,7 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
         try:
             windows = track_training_windows(tracks[i].path, cfg, cache)
         except AudioError as e:
-            return i, None, str(e)
+            return i, None, f"{tracks[i].where}: {e}" if tracks[i].where else str(e)
         if not all(np.isfinite(w).all() for w in windows):
             return i, None, f"{tracks[i].path.name}: its features are not finite numbers"
         return i, windows, None

@@ -51,7 +51,7 @@ def merge_annotators(tracks: list[LabelledTrack]) -> list[LabelledTrack]:
         a = [t.arousal for t in group if math.isfinite(t.arousal)]
         split_group = next((t.group for t in group if t.group), None)
         merged.append(LabelledTrack(path, sum(v) / len(v) if v else math.nan, sum(a) / len(a) if a else math.nan,
-                                    group[0].track_id, split_group))
+                                    group[0].track_id, split_group, ", ".join(t.where for t in group if t.where)))
     return merged
 
 
@@ -78,7 +78,7 @@ def _track(source: Path, item: dict, where: str, scale: str) -> LabelledTrack:
         raise DatasetError(f"{where}: path is not a string ({clip(repr(raw))})")
     v, a = to_unit_scale([label_value(item["valence"], scale, where, "valence"),
                           label_value(item["arousal"], scale, where, "arousal")], scale)
-    return LabelledTrack(resolve_track_path(source.parent, raw, where), float(v), float(a), raw, _group(item))
+    return LabelledTrack(resolve_track_path(source.parent, raw, where), float(v), float(a), raw, _group(item), where)
 
 
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
