@@ -300,3 +300,55 @@ def test_killing_the_app_while_labelling_loses_at_most_the_last_second(tmp_path)
     assert len(label.points) >= drawn - 20  # 20 Hz: at most one second lost
     assert label.n_points == len(label.points)
     assert np.allclose(np.hypot([p[1] for p in label.points], [p[2] for p in label.points]), 0.6, atol=0.03)
+
+
+# -- the run folder -----------------------------------------------------------------------------
+def labelled_folder(root: Path) -> Path:
+    rows = ["path,valence,arousal"]
+    for i in range(12):
+        tagged(root / f"s{i}.wav", 4, seed=i, major=i % 2 == 0, fast=i % 3 == 0)
+        rows.append(f"s{i}.wav,{0.5 if i % 2 == 0 else -0.5},{0.5 if i % 3 == 0 else -0.5}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root / "labels.csv"
+
+
+def core_train(labels: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "damer_core.cli", "train", "--dataset", str(labels), "--epochs", "1",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_a_second_training_into_the_same_folder_is_refused_while_the_first_runs(tmp_path):
+    labels = labelled_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from damer_core.training.run import claim_run_folder; "
+                               "c = claim_run_folder(Path(sys.argv[1])); print('held', flush=True); time.sleep(600)",
+                               str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        second = core_train(labels, out)
+        assert second.returncode == 2 and "Traceback" not in second.stderr
+        assert f"{out}: another damer-core train (pid {holder.pid}) is writing to this run folder" in second.stderr
+        assert not (out / "last.pt").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert core_train(labels, out).returncode == 0 and (out / "best.pt").is_file()  # free once it is gone
+
+
+def test_a_read_only_run_folder_fails_before_any_work(tmp_path):
+    labels = labelled_folder(tmp_path / "data")
+    d = Path(tempfile.mkdtemp(prefix="damer-ro-"))
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,ro", "tmpfs", str(d)], capture_output=True, text=True)
+    if res.returncode != 0:
+        os.rmdir(d)
+        pytest.skip(f"cannot mount a read-only tmpfs here ({res.stderr.strip()})")
+    try:
+        for out in (d, d / "run"):
+            r = core_train(labels, out, env={**os.environ, "DAMER_CACHE_DIR": str(tmp_path / "cache")})
+            assert r.returncode == 2 and "Traceback" not in r.stderr
+            assert f"{out}: cannot write the run folder (Read-only file system); choose another --out" in r.stderr
+            assert "epoch" not in r.stderr  # refused before any training
+    finally:
+        subprocess.run(["umount", "-l", str(d)], check=False)
+        os.rmdir(d)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,7 +101,10 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
     progress = progress or Progress("none")
     if not ctx.is_main:
         progress = Progress("none")
+    claim = None
     try:
+        if ctx.is_main:
+            claim = claim_run_folder(out)
         resume_state = None
         if resume:
             if not (out / LAST).is_file():
@@ -191,7 +195,39 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         _barrier(ctx)
         return best
     finally:
+        if claim is not None:
+            claim.close()  # releases the lock
         teardown(ctx)
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be written, or another training is writing to it."""
+
+
+def claim_run_folder(out: Path):
+    """Create ``out`` and hold an exclusive lock on it for the run, before any data is read: two
+    runs with the same --out would overwrite each other's checkpoints, and a folder that cannot be
+    written should fail now, not after an epoch. Returns the open lock file (close it to release)."""
+    import fcntl
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = open(out / ".train.lock", "a+")
+    except OSError as e:
+        raise RunFolderError(f"{out}: cannot write the run folder ({e.strerror or e}); choose another --out") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise RunFolderError(f"{out}: another damer-core train ({holder}) is writing to this run folder; "
+                             "wait for it to finish or choose another --out") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
 
 
 def _best_entry(t) -> dict:
