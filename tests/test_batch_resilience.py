@@ -103,3 +103,29 @@ def test_ctrl_c_during_predict_keeps_the_finished_files(tmp_path, fmt):
     else:
         rows = list(csv.DictReader(io.StringIO(text)))
         assert 1 <= len(rows) < len(files) and all(row["valence"] for row in rows)
+
+
+def test_a_folder_of_5000_tiny_files_gives_every_file_its_line(tmp_path):
+    """Too short, garbage and empty files, 5,000 of them: each gets its reason, none stops the
+    rest (seconds for the lot on this machine; no time limit here, see the README's table)."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    reasons = {"wav": "too short (0.1 s", "mp3": "not a readable audio file", "ogg": "file is empty"}
+    for i in range(5000):
+        ext = ("wav", "mp3", "ogg")[i % 3]
+        path = folder / f"f{i:04d}.{ext}"
+        if ext == "wav":
+            sf.write(path, rng.standard_normal(2205).astype(np.float32) * 0.1, 22_050)
+        elif ext == "mp3":
+            path.write_bytes(rng.integers(0, 256, 200, dtype=np.uint8).tobytes())
+        else:
+            path.write_bytes(b"")
+    r = core("predict", "--checkpoint", BUILTIN, "--format", "csv", folder)
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == 5000 and r.stderr.count("damer-core: skipped") == 5000
+    assert all(row["error"].startswith(reasons[Path(row["path"]).suffix[1:]]) for row in rows)
+    assert r.returncode == 1  # every file failed: the exit code says so
