@@ -220,17 +220,21 @@ class LabellingController(QObject):
         self.finish()
         if self.track_id < 0:
             return False
-        mine = labels_for(self.db, self.track_id, self.curator)
+        track_id, curator = self.track_id, self.curator
+        mine = labels_for(self.db, track_id, curator)
         if not mine:
-            self.bar.status.setText(f"No label by {self.curator} on this track")
+            self.bar.status.setText(f"No label by {curator} on this track")
             return verb == "Redo"
         points = sum(lb.n_points for lb in mine)
-        if not self.confirm(f"{verb}: delete {self.curator}'s label of this track ({points} points)? "
-                            "This cannot be undone."):
+        asked = self.confirm(f"{verb}: delete {curator}'s label of this track ({points} points)? This cannot be undone.")
+        if self.track_id != track_id:  # the track ended (or another was opened) while the question was up
+            self.bar.status.setText("Nothing deleted: the track changed while you were asked")
+            return False
+        if not asked:
             self.bar.status.setText("Nothing deleted")
             return False
-        n = delete_labels(self.db, self.track_id, self.curator)
-        self.bar.status.setText(f"Deleted {n} label(s) by {self.curator}")
+        n = delete_labels(self.db, track_id, curator)
+        self.bar.status.setText(f"Deleted {n} label(s) by {curator}")
         self.label_saved.emit(self.path)
         self.circle.label_points = []
         self.show_saved()

@@ -36,6 +36,15 @@ NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`,\n"
 MODEL_MISSING = "The active model's file is gone:\n{name}\nChoose another under Model > Models..."
 
 
+def _ignoring_checked(slot):
+    """A slot for QAction.triggered(bool): the flag would land in the slot's first optional
+    argument (start_calibration took it for its track ids), and a lambda returning the slot's
+    bool (close() returns one) trips PySide6. Calls ``slot()`` and returns nothing."""
+    def run(_checked: bool = False) -> None:
+        slot()
+    return run
+
+
 class MainWindow(QMainWindow):
     views_shown = Signal(str, str)  # track path, error ("" when the spectrograms are shown)
     trajectory_shown = Signal(str, str)  # track path, error ("" when the V-A trajectory is shown)
@@ -145,8 +154,7 @@ class MainWindow(QMainWindow):
             if menu not in menus:
                 menus[menu] = self.menuBar().addMenu(menu)
             action = QAction(text, self)
-            # triggered(bool) would pass `checked` into the slot's first optional argument
-            action.triggered.connect(lambda _checked=False, slot=slot: slot())
+            action.triggered.connect(_ignoring_checked(slot))
             if key:
                 action.setShortcut(QKeySequence(key))
             menus[menu].addAction(action)
@@ -192,7 +200,7 @@ class MainWindow(QMainWindow):
         t.stop.connect(p.stop)
         t.previous.connect(lambda: self.step_track(-1))
         t.next.connect(lambda: self.step_track(1))
-        t.seek.connect(p.seek)
+        t.seek.connect(self._seek_from_transport)
         t.volume_changed.connect(p.set_volume)
         t.device_chosen.connect(self.choose_device)
         p.position_changed.connect(self.on_position)
@@ -359,7 +367,7 @@ class MainWindow(QMainWindow):
             return
         self.reload_library()
         self._refresh_map()
-        added = {"add": ", averaged with the labels already there on {k}", "replace": ", replacing your labels on {k}",
+        added = {"add": ", averaged with the labels already there on {k}", "replace": ", replacing your own labels among {k} already labelled",
                  "skip": ""}[existing].format(k=f"{len(labelled)} track(s)")
         self.statusBar().showMessage(f"imported {n} labels{added}" + (f", {len(problems)} skipped" if problems else ""), 15000)
 
@@ -657,7 +665,12 @@ class MainWindow(QMainWindow):
             self.circle.set_prediction(seconds, v, a, c)
 
     def seek_relative(self, delta: float) -> None:
+        self.views.follow()
         self.player.seek(self.player.position + delta)
+
+    def _seek_from_transport(self, seconds: float) -> None:
+        self.views.follow()
+        self.player.seek(seconds)
 
     def step_track(self, step: int) -> None:
         nxt = self.library.neighbour(self.current_path, step)

@@ -61,13 +61,15 @@ _REPORTED: set[str] = set()
 class NativeStderr:
     """What a native decoder writes straight to fd 2 while decoding one file (libmpg123 inside
     libsndfile prints ``[src/libmpg123/layer3.c:...] error: ...`` for damaged frames it conceals).
-    :meth:`capture` sends fd 2 to a temporary file around each native call; :meth:`report` logs it
-    once, as one line, instead of it landing in the user's terminal. Where fd 2 cannot be
-    redirected (no console on Windows, a closed fd) the calls simply run uncaptured."""
+    :meth:`capture` sends fd 2 to a temporary file around each native call, then keeps the
+    decoder's lines and writes anything else (another thread's progress or error text, Qt's
+    messages) back to the real fd 2; :meth:`report` logs the decoder's lines once, as one line.
+    Where fd 2 cannot be redirected (no console on Windows, a closed fd) the calls run uncaptured."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
         self._file = None
+        self.lines: list[str] = []
 
     @contextmanager
     def capture(self) -> Iterator[None]:
@@ -78,6 +80,7 @@ class NativeStderr:
             finally:
                 if saved is not None:
                     _restore_fd2(saved)
+                    self._sort_captured()
 
     def _redirect(self) -> int | None:
         try:
@@ -95,27 +98,39 @@ class NativeStderr:
             return None
         return saved
 
-    def report(self) -> None:
-        """Log what was captured (one WARNING on ``damer_core.audio``) and drop the temporary file."""
-        if self._file is None:
-            return
+    def _sort_captured(self) -> None:
+        """The decoder's lines are kept; the rest goes back to the terminal it was meant for."""
         try:
             self._file.seek(0)
-            first, count = "", 0
-            for raw in self._file:
-                line = raw.decode(errors="replace").strip()
-                if line:
-                    first, count = first or line, count + 1
+            data = self._file.read()
+            self._file.seek(0)
+            self._file.truncate()
         except OSError:
             return
-        finally:
+        others = []
+        for raw in data.splitlines(keepends=True):
+            text = raw.decode(errors="replace").strip()
+            if "mpg123" in text or "layer3" in text:
+                self.lines.append(text)
+            elif raw.strip():
+                others.append(raw)
+        if others:
+            try:
+                os.write(2, b"".join(others))
+            except OSError:
+                pass
+
+    def report(self) -> None:
+        """Log what the decoder said (one WARNING on ``damer_core.audio``) and drop the temporary file."""
+        if self._file is not None:
             self._file.close()
             self._file = None
+        lines, self.lines = self.lines, []
         with _STDERR_LOCK:  # once per file: the player and the views both decode it, maybe at once
-            if not count or self.path in _REPORTED:
+            if not lines or self.path in _REPORTED:
                 return
             _REPORTED.add(self.path)
-        log.warning("%s: decoder warnings: %s (%d line%s)", self.path, first, count, "" if count == 1 else "s")
+        log.warning("%s: decoder warnings: %s (%d line%s)", self.path, lines[0], len(lines), "" if len(lines) == 1 else "s")
 
 
 def _restore_fd2(saved: int) -> None:
@@ -490,9 +505,9 @@ def _gated_loudness(z: np.ndarray) -> float:
 
 
 def normalise_loudness(y: np.ndarray, sample_rate: int, target_lufs: float = TARGET_LUFS) -> np.ndarray:
-    """Scale a mono float32 signal to ``target_lufs``, in place when it is float32 already (no
-    second copy of a long track). Silence (no gated blocks) is returned unchanged."""
-    y = np.asarray(y, dtype=np.float32)
+    """A copy of a mono signal scaled to ``target_lufs`` (``samples_for_model`` scales its own
+    buffer in place instead). Silence (no gated blocks) is returned unchanged."""
+    y = np.array(y, dtype=np.float32)  # a copy: the caller's array is left as it was
     y *= _gain(loudness_lufs(y, sample_rate), target_lufs)
     return y
 

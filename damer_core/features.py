@@ -220,6 +220,7 @@ class BandEnergies:
             np.matmul(power.astype(np.float32, copy=False), self.both, out=self.out[i:j])
         self.done = max(self.done, ready)
         keep = max(0, self.done * cfg.hop_length - self.pad - 1)  # the next frame's first sample, and one before
+        keep = min(keep, self.buf_start + self.buf.shape[0])  # a hop longer than a frame skips samples not yet here
         if keep > self.buf_start:
             self.buf = self.buf[keep - self.buf_start:]
             self.buf_start = keep

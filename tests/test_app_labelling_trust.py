@@ -132,7 +132,7 @@ def test_importing_over_existing_labels_asks_what_to_do(scanned_window, tmp_path
     assert (other.path in labels) == (answer != "Cancel")
     message = w.statusBar().currentMessage()
     assert {"Skip those tracks": "1 skipped", "Add beside them": "averaged with the labels already there",
-            "Replace my labels": "replacing your labels", "Cancel": "nothing changed"}[answer] in message
+            "Replace my labels": "replacing your own labels", "Cancel": "nothing changed"}[answer] in message
 
 
 def test_the_word_under_the_pen_is_highlighted_and_no_marker_hides_a_word(scanned_window, qtbot):
@@ -179,3 +179,25 @@ def test_nothing_resizes_when_the_track_changes_or_label_is_toggled(scanned_wind
         step()
         qtbot.wait(100)
         assert layout() == shown
+
+
+def test_a_track_change_while_asked_deletes_nothing(scanned_window, qtbot):
+    """The track ends (auto-advance) while "Delete label?" is up: Yes must not delete the label
+    of the track that is playing now."""
+    w = scanned_window
+    play(w, qtbot, evening(w))
+    w.label_bar.curator.setText("ann")
+    qtbot.mouseClick(w.label_bar.mode, Qt.MouseButton.LeftButton)
+    record(w, qtbot, 0.2, 0.6)
+    first = w.current_track_id
+    nxt = [r for r in w.model.rows if r.id != first][0]
+    rec = LabelRecorder(w.db, nxt.id, "ann")  # the curator's careful label of the next track
+    rec.add(0.0, -0.4, 0.4)
+    rec.flush()
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, lambda: w.open_track(nxt.path, autoplay=True))  # the track changes under the box
+    answer_dialog("Yes")
+    qtbot.mouseClick(w.label_bar.delete, Qt.MouseButton.LeftButton)
+    assert len(labels_for(w.db, nxt.id)) == 1 and len(labels_for(w.db, first)) == 1
+    assert "the track changed" in w.label_bar.status.text()

@@ -100,3 +100,18 @@ def test_clean_files_log_nothing(tmp_path, capfd, caplog):
         for p in paths:
             assert decode(p, SR).samples.shape[0] > 3 * SR
     assert caplog.records == [] and capfd.readouterr().err == ""
+
+
+def test_other_text_on_fd2_during_a_capture_still_reaches_the_terminal(tmp_path, capfd, caplog):
+    """Another thread's progress line or Qt's message written while an MP3 block is decoded is
+    not the decoder's: it goes back to fd 2 instead of into the file's warning."""
+    native = NativeStderr(tmp_path / "y.mp3")
+    with native.capture():
+        os.write(2, b"featurising [#####     ] 5/10\n")
+        os.write(2, b"[src/libmpg123/layer3.c:2] error: part2_3_length too large\n")
+        os.write(2, b"QtWarningMsg: something from Qt\n")
+    with caplog.at_level(logging.WARNING, logger="damer_core.audio"):
+        native.report()
+    assert capfd.readouterr().err == "featurising [#####     ] 5/10\nQtWarningMsg: something from Qt\n"
+    assert caplog.messages == [f"{tmp_path / 'y.mp3'}: decoder warnings: [src/libmpg123/layer3.c:2] error: "
+                               "part2_3_length too large (1 line)"]

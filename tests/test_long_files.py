@@ -38,3 +38,21 @@ def test_a_file_that_changes_between_the_two_passes_says_so(tmp_path, monkeypatc
     with pytest.raises(AudioError, match="changed while it was being read"):
         for _ in blocks():
             pass
+
+
+def test_streaming_with_a_hop_longer_than_a_frame(tmp_path):
+    """A bundle may set hop_length > frame_length: frames skip samples, and the streamed buffer
+    must not lose its place (it did: 448x off)."""
+    from dataclasses import replace
+
+    from damer_core.features import BandEnergies, band_energies
+
+    cfg = replace(CLIP, frame_length=512, n_fft=512, hop_length=2048)
+    y = np.random.default_rng(0).standard_normal(22_050 * 7 + 123).astype(np.float32) * 0.1
+    whole = band_energies(y, cfg)
+    acc = BandEnergies(cfg, y.shape[0])
+    for start in range(0, y.shape[0], 3001):
+        acc.feed(y[start:start + 3001])
+    streamed = acc.finish()
+    for a, b in zip(whole, streamed):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)

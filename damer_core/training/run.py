@@ -101,7 +101,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
     progress = progress or Progress("none")
     if not ctx.is_main:
         progress = Progress("none")
-    claim = None
+    claim, created, finished = None, not out.exists(), False
     try:
         if ctx.is_main:
             claim = claim_run_folder(out)
@@ -193,10 +193,14 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 progress.message(line)
             progress.message(f"best model: {best}")
         _barrier(ctx)
+        finished = True
         return best
     finally:
         if claim is not None:
             claim.close()  # releases the lock
+            if created and not finished and [p.name for p in out.iterdir()] == [".train.lock"]:
+                (out / ".train.lock").unlink()  # a run that failed before writing anything leaves no folder
+                out.rmdir()
         teardown(ctx)
 
 
@@ -208,13 +212,15 @@ def claim_run_folder(out: Path):
     """Create ``out`` and hold an exclusive lock on it for the run, before any data is read: two
     runs with the same --out would overwrite each other's checkpoints, and a folder that cannot be
     written should fail now, not after an epoch. Returns the open lock file (close it to release)."""
-    import fcntl
-
     try:
         out.mkdir(parents=True, exist_ok=True)
         lock = open(out / ".train.lock", "a+")
     except OSError as e:
         raise RunFolderError(f"{out}: cannot write the run folder ({e.strerror or e}); choose another --out") from None
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the folder is checked but not locked
+        return lock
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -24,6 +24,7 @@ from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_in
 
 DIM_SEED_OFFSET = {"arousal": 0, "valence": 50_000}
 _CHUNK = 512
+MAX_FP16_OVERFLOWS = 25  # fp16 steps skipped in a row before a non-finite loss counts as divergence
 
 
 class TrainingDiverged(ValueError):
@@ -90,6 +91,7 @@ class DimensionTrainer:
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optim, T_max=tcfg.epochs)
         self.use_amp, self.amp_dtype = amp_settings(ctx.device, tcfg.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self._fp16_overflows = 0  # consecutive skipped fp16 steps
         self.queue = MemoryQueue(tcfg.queue_size, self.mcfg.fusion_dim, ctx.device)
         self.key_net = MomentumEncoder(self.model, tcfg.momentum)
         self.epoch = 0
@@ -148,6 +150,7 @@ class DimensionTrainer:
             u_order = self._order(len(self.unlabelled), epoch, 1)
         self.model.train()
         sums: dict[str, float] = {}
+        counted = 0
         n_steps = int(math.ceil(order.size / tc.batch_size))
         for step in range(n_steps):
             b = order[step * tc.batch_size:(step + 1) * tc.batch_size]
@@ -160,12 +163,14 @@ class DimensionTrainer:
                 mel, coch = torch.cat([mel, umel]), torch.cat([coch, ucoch])
             where = f"epoch {epoch}/{tc.epochs}, step {step + 1}/{n_steps}"
             stats = self._step(mel, coch, y, n_lab, tau, theta, where=where)
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + v
+            if stats is not None:  # None: an fp16 overflow step the scaler skipped
+                counted += 1
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0.0) + v
             if on_step is not None:
                 on_step(step + 1, n_steps)
         self.sched.step()
-        means = {k: v / n_steps for k, v in sums.items()}
+        means = {k: v / max(counted, 1) for k, v in sums.items()}
         record = {
             "dim": self.dim, "epoch": epoch, "epochs": tc.epochs, "lr": self.optim.param_groups[0]["lr"],
             "loss": {k: means[k] for k in ("total", "cls", "pl", "cons", "cont")},
@@ -188,7 +193,8 @@ class DimensionTrainer:
         self.history.append(record)
         return record
 
-    def _step(self, mel, coch, y, n_lab: int, tau: float, theta: float, where: str = "a step") -> dict[str, float]:
+    def _step(self, mel, coch, y, n_lab: int, tau: float, theta: float,
+              where: str = "a step") -> dict[str, float] | None:
         tc = self.tcfg
         if tc.spec_augment:
             mel, coch = spec_augment(mel, coch, self.model.mel_mean, self.model.coch_mean)
@@ -207,7 +213,16 @@ class DimensionTrainer:
         l_cont = (supervised_info_nce(fused[lab], y, keys, key_labels, tc.tau_cont)
                   if tc.saml else fused.sum() * 0.0)  # Eqns 19-20
         loss = tc.lambda_cls * l_cls + tc.lambda_pl * l_pl + tc.lambda_cons * l_cons + tc.lambda_cont * l_cont
-        if not self._finite_everywhere(loss):  # before the update: the weights stay as the last good step left them
+        finite = self._finite_everywhere(loss)
+        if not finite and self.scaler.is_enabled() and self._fp16_overflows < MAX_FP16_OVERFLOWS:
+            # fp16 autocast overflows now and then: skip the step and halve the scale, as
+            # GradScaler does for an overflowing gradient; only a run of them means divergence
+            self._fp16_overflows += 1
+            self.optim.zero_grad(set_to_none=True)
+            self.scaler.update(self.scaler.get_scale() / 2)
+            return None
+        self._fp16_overflows = 0 if finite else self._fp16_overflows
+        if not finite:  # before the update: the weights stay as the last good step left them
             terms = {"cls": l_cls, "pl": l_pl, "cons": l_cons, "cont": l_cont}
             bad = [k for k, v in terms.items() if not torch.isfinite(v.detach()).all()]
             value = float(loss.detach())
