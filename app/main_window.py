@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.analysis import Analyser, prediction_key
+from app.cache_dialog import apply_cache_limit
 from app.labelling import LabellingBar, LabellingController
 from app.child import CoreProcess, scanner_command
 from app.library_db import LibraryDB
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("DAMER Explorer")
         self.settings = Settings.load()
+        apply_cache_limit(self.settings.cache_limit_mb)
         self.terms = load_emotion_terms()
         self.db = LibraryDB(db_path)  # LibraryLocked goes to the caller (app.main shows it)
         self.model = LibraryModel(self.terms, self)
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.registry = None
         self.calibration = None
         self.help_window = None
+        self.cache_dialog = None
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
             ("&File", "Export labels (CSV or JSON)...", self.export_labels, ""),
             ("&File", "Import labels CSV...", self.import_labels, ""),
             ("&File", "Export predictions CSV...", self.export_predictions, ""),
+            ("&File", "Feature cache...", self.show_cache, ""),
             ("&File", "Quit", self.close, "Ctrl+Q"),
             ("&Label", "Calibration session...", self.start_calibration, ""),
             ("&View", "Emotion map", self.show_map, "Ctrl+M"),
@@ -167,6 +171,17 @@ class MainWindow(QMainWindow):
         keys = [(key, what) for key, _, what in self._key_shortcuts()]
         keys += [(key, f"{menu.strip('&')} > {text.rstrip('.')}") for menu, text, _, key in self._menu_actions() if key]
         return keys
+
+    def show_cache(self) -> None:
+        from app.cache_dialog import CacheDialog
+
+        self.cache_dialog = CacheDialog(self.settings.cache_limit_mb, self)
+        self.cache_dialog.limit_changed.connect(self._cache_limit_changed)
+        self.cache_dialog.show()
+
+    def _cache_limit_changed(self, mb: int) -> None:
+        self.settings.cache_limit_mb = mb
+        self.settings.save()
 
     def show_guide(self) -> None:
         from app.help import guide_window

@@ -22,6 +22,7 @@ class Settings:
     active_model: str = ""  # path of the active bundle
     curator: str = ""
     show_trajectory: bool = True
+    cache_limit_mb: int = 1024  # the feature cache's size limit (File > Feature cache...)
 
     @classmethod
     def path(cls) -> Path:

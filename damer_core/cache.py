@@ -18,6 +18,7 @@ from damer_core.features import FeatureConfig
 from damer_core.fileutil import atomic_write
 
 _MIB = 1 << 20
+DEFAULT_MAX_MB = 1024  # the cache's size limit; DAMER_CACHE_MAX_MB (the app's setting) overrides it
 
 
 def default_cache_dir() -> Path:
@@ -42,9 +43,21 @@ def file_identity(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def default_max_bytes() -> int:
+    try:
+        return max(0, int(float(os.environ.get("DAMER_CACHE_MAX_MB", DEFAULT_MAX_MB)) * _MIB))
+    except ValueError:
+        return DEFAULT_MAX_MB * _MIB
+
+
 class FeatureCache:
-    def __init__(self, root: str | os.PathLike | None = None):
+    """Entries ``<root>/<config hash>/<xx>/<key>.npz``. Reading an entry marks it used (its mtime);
+    after each write the least recently used entries are deleted until the cache is under
+    ``max_bytes`` (DAMER_CACHE_MAX_MB, 1 GB by default)."""
+
+    def __init__(self, root: str | os.PathLike | None = None, max_bytes: int | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
+        self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
 
     def _entry(self, identity: str, cfg: FeatureConfig, kind: str) -> tuple[Path, str]:
         key = hashlib.sha256(f"{identity}\0{cfg.hash}\0{kind}".encode()).hexdigest()
@@ -59,6 +72,10 @@ class FeatureCache:
                 arrays = {name: data[name] for name in data.files}
             if str(arrays.pop("__key__")) != key:
                 raise ValueError("key mismatch")
+            try:
+                os.utime(entry)  # recently used: evicted last
+            except OSError:
+                pass
             return arrays
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             entry.unlink(missing_ok=True)  # corrupt: drop it, the caller recomputes
@@ -68,4 +85,58 @@ class FeatureCache:
         entry, key = self._entry(file_identity(path), cfg, kind)
         with atomic_write(entry) as f:
             np.savez(f, __key__=np.array(key), **arrays)
+        self.evict(keep=entry)
         return entry
+
+    def entries(self) -> list[tuple[float, int, Path]]:
+        """(last used, bytes, path) of every entry."""
+        out = []
+        for p in self.root.glob("*/*/*.npz") if self.root.is_dir() else []:
+            try:
+                st = p.stat()
+            except OSError:
+                continue  # removed meanwhile by another process
+            out.append((st.st_mtime, st.st_size, p))
+        return out
+
+    def size(self) -> int:
+        return sum(n for _, n, _ in self.entries())
+
+    def evict(self, keep: Path | None = None) -> int:
+        """Delete the least recently used entries until the cache fits ``max_bytes``; returns the
+        bytes freed. ``keep`` (the entry just written) goes last."""
+        entries = sorted(self.entries(), key=lambda e: (e[2] == keep, e[0]))
+        total, freed = sum(n for _, n, _ in entries), 0
+        for _, n, p in entries:
+            if total - freed <= self.max_bytes:
+                break
+            try:
+                p.unlink()
+                freed += n
+            except OSError:
+                pass
+        return freed
+
+    def clear(self) -> int:
+        """Delete every entry; returns the bytes freed."""
+        freed = 0
+        for _, n, p in self.entries():
+            try:
+                p.unlink()
+                freed += n
+            except OSError:
+                pass
+        return freed
+
+
+class NoCache(FeatureCache):
+    """Features computed and not kept: a library's analysis leaves only its predictions."""
+
+    def __init__(self):
+        super().__init__(root=Path(os.devnull), max_bytes=0)
+
+    def get(self, path, cfg, kind):
+        return None
+
+    def put(self, path, cfg, kind, arrays):
+        return None

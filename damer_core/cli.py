@@ -316,7 +316,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from damer_core.builtin import default_checkpoint
 
-    predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), _cache(args))
+    from damer_core.cache import NoCache
+
+    cache = _cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
+    predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), cache)
     inputs = list(args.files)
     if args.files_from:
         inputs += [line.strip() for line in Path(args.files_from).read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -543,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
                    help="jsonl: stream one 'prediction' event per file instead of printing at the end")
+    p.add_argument("--cache", action="store_true",
+                   help="also keep the files' model features in the feature cache (off: only the predictions are kept, "
+                        "so analysing a library costs no disk)")
     _add_cache(p)
     p.set_defaults(func=cmd_predict)
 

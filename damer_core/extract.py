@@ -46,7 +46,29 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 
 # The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
-CACHE_KINDS = {"frames": "frames.v2", "train": "train.v2", "display": "display"}  # frames.v2: with loudness
+CACHE_KINDS = {"frames": "frames.v2", "train": "train.v2", "display": "display.u8"}
+# frames.v2: with the loudness; display.u8: the views' dB in 8 bits (0.31 dB steps, a quarter of the disk)
+DISPLAY_DB_FLOOR = -80.0
+
+
+def _pack(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the cache stores of a kind: the display views' dB as 8-bit steps over -80..0 dB."""
+    if kind != "display":
+        return arrays
+    packed = {k: v for k, v in arrays.items() if k not in ("mel_db", "coch_db")}
+    for name in ("mel_db", "coch_db"):
+        steps = np.clip(np.asarray(arrays[name]) / DISPLAY_DB_FLOOR, 0.0, 1.0) * 255.0
+        packed[name.replace("_db", "_u8")] = np.round(steps).astype(np.uint8)
+    return packed
+
+
+def _unpack(kind: str, arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+    if kind != "display" or arrays is None:
+        return arrays
+    out = {k: v for k, v in arrays.items() if not k.endswith("_u8")}
+    for name in ("mel", "coch"):
+        out[f"{name}_db"] = arrays[f"{name}_u8"].astype(np.float32) * np.float32(DISPLAY_DB_FLOOR / 255.0)
+    return out
 
 
 def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str, ...],
@@ -57,7 +79,7 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
     cfgs = {k: (DISPLAY if k == "display" else cfg) for k in kinds}
     check_audio_file(path)  # the cache reads the file for its key: a folder or a FIFO must fail here, in words
     try:
-        out = {k: cache.get(path, cfgs[k], CACHE_KINDS[k]) for k in kinds}
+        out = {k: _unpack(k, cache.get(path, cfgs[k], CACHE_KINDS[k])) for k in kinds}
     except OSError as e:  # the file went away or changed between the check and the read
         raise AudioError(path, f"cannot be read ({e.strerror or e})") from None
     missing = [k for k, v in out.items() if v is None]
@@ -70,9 +92,11 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
             out.update({k: KINDS[k](y, cfgs[k], str(path)) for k in missing})
         if "frames" in missing:  # predictions flag a near-silent track (inference.Predictor)
             out["frames"].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible))
+        if "display" in missing:  # shown as stored: a cached and a fresh view look the same
+            out["display"] = _unpack("display", _pack("display", out["display"]))
         for k in missing:
             try:
-                cache.put(path, cfgs[k], CACHE_KINDS[k], out[k])
+                cache.put(path, cfgs[k], CACHE_KINDS[k], _pack(k, out[k]))
             except OSError:
                 pass  # a full or read-only cache must not stop the work; the result is still good
     return out

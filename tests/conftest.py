@@ -23,6 +23,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
     analysing its whole library with it."""
     monkeypatch.setenv("DAMER_CACHE_DIR", str(tmp_path / "feature-cache"))
     monkeypatch.setenv("DAMER_BUILTIN_MODEL", "none")
+    monkeypatch.delenv("DAMER_CACHE_MAX_MB", raising=False)  # a window sets it from its settings: undone after
     yield
 
 
