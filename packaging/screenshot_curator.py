@@ -64,7 +64,8 @@ def main() -> int:
     panel.epochs.setValue(6)
     panel.batch.setValue(8)
     panel.start_btn.click()
-    while len(panel.history.get("total", [])) < 8 and panel.proc.running:
+    epochs_done = lambda: sum(len(panel.history.get(f"{d}.total", {})) for d in ("arousal", "valence"))  # noqa: E731
+    while epochs_done() < 8 and panel.proc.running:  # arousal's six epochs and two of valence's
         QTest.qWait(200)
     (ROOT / "docs").mkdir(exist_ok=True)
     panel.grab().save(str(ROOT / "docs" / "training_panel.png"))
