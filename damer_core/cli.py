@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -310,21 +311,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # -- predict / info ---------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
+    from damer_core.builtin import default_checkpoint
+    from damer_core.cache import NoCache
     from damer_core.inference import Predictor
     from damer_core.progress import Progress
     from damer_core.training.distributed import resolve_device
 
-    from damer_core.builtin import default_checkpoint
-
-    from damer_core.cache import NoCache
-
-    cache = _cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
-    predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), cache)
     inputs = list(args.files)
     if args.files_from:
         inputs += [line.strip() for line in Path(args.files_from).read_text(encoding="utf-8").splitlines() if line.strip()]
     if not inputs:
         raise UsageError("predict needs audio files (arguments or --files-from)")
+    cache = _cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
+    if args.output:
+        return _predict_to_output(args, _audio_files(inputs), cache)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UsageError("under torchrun, give --output results.csv: each rank writes its part and rank 0 merges them")
+    predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), cache)
     files = _audio_files(inputs)
     stream = args.progress == "jsonl"  # one event per file as it is done (the app's analysis)
     progress = Progress(args.progress)
@@ -352,6 +355,50 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.close()
     return 1 if failed and failed == done else 0
+
+
+def _predict_to_output(args: argparse.Namespace, files: list[Path], cache) -> int:
+    """Resumable, sharded predict into a CSV file (damer_core.sharded): alone, or one rank of
+    ``torchrun``; a rerun skips the files already done."""
+    from damer_core.builtin import default_checkpoint
+    from damer_core.inference import Predictor
+    from damer_core.progress import Progress
+    from damer_core.sharded import merge, predict_shard
+    from damer_core.training.distributed import setup, teardown
+
+    if args.format != "csv":
+        raise UsageError("--output writes --format csv (one row per file, so a rerun can skip what is done)")
+    output = Path(args.output).resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    ctx = setup(args.device)
+    try:
+        predictor = Predictor(default_checkpoint(args.checkpoint), str(ctx.device), cache)
+        progress = Progress(args.progress if ctx.is_main else "none")
+        progress.task(f"predicting (rank {ctx.rank} of {ctx.world_size})", -(-len(files) // ctx.world_size))
+
+        def one(path: Path) -> dict:
+            result, error = _predict_one(predictor, path)
+            if error:
+                print(f"damer-core: skipped {error}", file=sys.stderr)
+            progress.advance()
+            return result
+
+        try:
+            n = predict_shard(files, output, ctx.rank, ctx.world_size, one)
+        except KeyboardInterrupt:
+            print(f"damer-core: interrupted; what was done is kept in {output.name}.part{ctx.rank} "
+                  "(run the same command again to go on)", file=sys.stderr)
+            return 130
+        if ctx.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+        if ctx.is_main:
+            rows = merge(files, output, ctx.world_size)
+            print(f"damer-core: {rows} rows in {output} ({n} predicted by rank 0 this run)", file=sys.stderr)
+        return 0
+    finally:
+        teardown(ctx)
 
 
 def _predict_one(predictor, path: Path) -> tuple[dict, Exception | None]:
@@ -546,6 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
                    help="jsonl: stream one 'prediction' event per file instead of printing at the end")
+    p.add_argument("--output", help="write CSV rows to this file instead of stdout: resumable (a rerun skips what "
+                                    "is done) and sharded under torchrun (each rank a part, rank 0 merges)")
     p.add_argument("--cache", action="store_true",
                    help="also keep the files' model features in the feature cache (off: only the predictions are kept, "
                         "so analysing a library costs no disk)")

@@ -1,0 +1,68 @@
+"""predict over a collection of any size: `--output` is resumable, and under torchrun each rank
+predicts its share into a part that rank 0 merges (two CPU processes, gloo)."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from app_helpers import tagged
+from damer_core.sharded import COLUMNS, part_path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(open(path, newline="")))
+
+
+def collection(root: Path, n: int = 6) -> list[Path]:
+    return [tagged(root / f"t{i}.flac", 4.0, seed=i) for i in range(n)]
+
+
+def test_two_ranks_share_the_files_and_rank_0_merges_them(tmp_path):
+    files = collection(tmp_path / "music")
+    out = tmp_path / "results.csv"
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                        "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN), "--format", "csv",
+                        "--device", "cpu", "--output", str(out), *map(str, files)],
+                       capture_output=True, text=True, timeout=900, env=ENV)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = rows(out)
+    assert [g["path"] for g in got] == [str(f) for f in files]  # the input order, one row each
+    assert all(g["valence"] and not g["error"] for g in got)
+    assert "6 rows in" in r.stderr and "(3 predicted by rank 0 this run)" in r.stderr
+    assert not list(tmp_path.glob("results.csv.part*"))
+
+
+def test_a_rerun_predicts_only_what_is_not_done(tmp_path):
+    files = collection(tmp_path / "music", 4)
+    out = tmp_path / "results.csv"
+    part = part_path(out, 0)
+    done = ",".join([str(files[0]), "0.1000", "0.2000", "0.5000", "4.0000", "", ""])
+    failed = ",".join([str(files[1]), "", "", "", "", "file not found", ""])
+    cut = str(files[2]) + ",0.3"  # the row being written when the run was killed
+    part.write_text(",".join(COLUMNS) + "\n" + done + "\n" + failed + "\n" + cut)
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
+                        "--format", "csv", "--output", str(out), *map(str, files)],
+                       capture_output=True, text=True, timeout=900, env=ENV)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "(3 predicted by rank 0 this run)" in r.stderr  # the failed, the cut-off and the new one
+    got = {g["path"]: g for g in rows(out)}
+    assert list(got) == [str(f) for f in files]
+    assert got[str(files[0])]["valence"] == "0.1000"  # kept, not predicted again
+    assert not got[str(files[1])]["error"] and got[str(files[2])]["valence"] != "0.3"
+    assert not part.exists()
+
+
+def test_output_needs_csv_and_torchrun_needs_output(tmp_path):
+    (track,) = collection(tmp_path / "music", 1)
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--format", "json", "--output",
+                        str(tmp_path / "r.json"), str(track)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--output writes --format csv" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", str(track)], capture_output=True, text=True,
+                       timeout=300, env={**ENV, "WORLD_SIZE": "2", "RANK": "0"})
+    assert r.returncode == 2 and "under torchrun, give --output" in r.stderr
