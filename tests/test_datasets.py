@@ -157,7 +157,7 @@ def test_labels_json_export_and_unreadable_track_is_skipped(tmp_path):
                                              {"path": "broken.ogg", "valence": 0.1, "arousal": 0.1}]}))
     fs = load_dataset(export)
     assert fs.n_tracks == 2 and len(fs.description["skipped"]) == 1
-    assert fs.description["skipped"][0].startswith("broken.ogg: ")
+    assert fs.description["skipped"][0].startswith("my_labels.json, labels[2]: broken.ogg: ")  # its file and index
 
 
 def test_arrays_layout_validation(tmp_path):
