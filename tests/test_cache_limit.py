@@ -39,7 +39,7 @@ def test_the_least_recently_used_entries_go_first(tmp_path):
     oldest_unused = [p for p in by_age if p not in used][0]
     assert freed > 0 and oldest_unused not in left and used[0] in left and len(left) == 3
     cache.max_bytes = 0
-    extract.track_frames(tracks[1], CLIP, cache)  # a write evicts down to the limit, the new entry last
+    extract.track_frames(tagged(tmp_path / "new.wav", 4, seed=9), CLIP, cache)  # a write evicts, the new entry last
     assert len(cache.entries()) <= 1
     assert cache.clear() >= 0 and cache.entries() == []
 
