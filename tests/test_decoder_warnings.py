@@ -26,7 +26,9 @@ import logging, os, sys, threading
 logging.basicConfig(stream=sys.stdout, format="LOG %(name)s %(levelname)s %(message)s")
 from damer_core.audio import decode
 def one(path):
-    print("decoded", os.path.basename(path), decode(path, 22050).samples.shape[0], flush=True)
+    n = decode(path, 22050).samples.shape[0]
+    sys.stdout.write(f"decoded {os.path.basename(path)} {n}\\n")  # one write: print() may interleave with the log
+    sys.stdout.flush()
 threads = [threading.Thread(target=one, args=(p,)) for p in sys.argv[1:]]
 for t in threads: t.start()
 for t in threads: t.join()
