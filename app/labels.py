@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -162,9 +161,7 @@ def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> tuple[li
         row = db.conn.execute("SELECT id FROM tracks WHERE path = ?", (str(tr.path),)).fetchone()
         if row is None:
             problems.append(f"{tr.track_id}: not in the library")
-        elif not (math.isfinite(tr.valence) and math.isfinite(tr.arousal)):
-            problems.append(f"{tr.track_id}: valence or arousal is not a number")
-        else:
+        else:  # the loader has refused any value that is not a finite number in scale
             found.append((row[0], tr))
     labelled = {p for p, in db.conn.execute("SELECT DISTINCT t.path FROM labels l JOIN tracks t ON t.id = l.track_id "
                                              "WHERE l.n_points > 0")}

@@ -409,11 +409,16 @@ LUFS_CHUNK_SECONDS = 10.0  # the K-weighting runs over chunks this long: memory 
 def loudness_lufs(y: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness (ITU-R BS.1770-4 with gating) of a mono signal, in LUFS: pyloudnorm's
     measure, computed in chunks (LoudnessMeter) so a 2 h track needs no float64 copy of itself."""
+    return _metered(y, sample_rate).lufs()
+
+
+def _metered(y: np.ndarray, sample_rate: int) -> "LoudnessMeter":
+    """A LoudnessMeter fed the whole of ``y``, a chunk at a time."""
     meter = LoudnessMeter(sample_rate)
     step = int(LUFS_CHUNK_SECONDS * sample_rate)
     for start in range(0, y.shape[0], step):
         meter.feed(y[start:start + step])
-    return meter.lufs()
+    return meter
 
 
 class LoudnessMeter:
@@ -529,11 +534,7 @@ def samples_for_model(stream: DecodeStream) -> tuple[np.ndarray, Loudness]:
         buffer.append(block[:, :1])
     y = buffer.samples()[:, 0]
     _check_length(stream.path, y.shape[0], stream.rate)
-    meter = LoudnessMeter(stream.rate)
-    step = int(LUFS_CHUNK_SECONDS * stream.rate)
-    for start in range(0, y.shape[0], step):
-        meter.feed(y[start:start + step])
-    loudness = meter.loudness()
+    loudness = _metered(y, stream.rate).loudness()
     y *= _gain(loudness.lufs)
     return y, loudness
 

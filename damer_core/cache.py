@@ -110,23 +110,21 @@ class FeatureCache:
         for _, n, p in entries:
             if total - freed <= self.max_bytes:
                 break
-            try:
-                p.unlink()
-                freed += n
-            except OSError:
-                pass
+            freed += _remove(p, n)
         return freed
 
     def clear(self) -> int:
         """Delete every entry; returns the bytes freed."""
-        freed = 0
-        for _, n, p in self.entries():
-            try:
-                p.unlink()
-                freed += n
-            except OSError:
-                pass
-        return freed
+        return sum(_remove(p, n) for _, n, p in self.entries())
+
+
+def _remove(entry: Path, size: int) -> int:
+    """Delete one entry; the bytes freed (0 when another process got there first, or it is locked)."""
+    try:
+        entry.unlink()
+        return size
+    except OSError:
+        return 0
 
 
 class NoCache(FeatureCache):

@@ -153,17 +153,6 @@ def _filterbanks(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     return mel, gt
 
 
-def _frames(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    if cfg.center:
-        y = np.pad(y, (cfg.frame_length // 2, cfg.frame_length // 2))
-    if y.shape[0] < cfg.frame_length:
-        raise ValueError(f"signal of {y.shape[0]} samples is shorter than one {cfg.frame_length}-sample frame")
-    n = 1 + (y.shape[0] - cfg.frame_length) // cfg.hop_length
-    return np.lib.stride_tricks.as_strided(
-        y, shape=(n, cfg.frame_length), strides=(cfg.hop_length * y.strides[0], y.strides[0]), writeable=False
-    )
-
-
 def band_energies(y: np.ndarray, cfg: FeatureConfig, chunk_bytes: int = 1 << 23) -> tuple[np.ndarray, np.ndarray]:
     """Mel and gammatone band energies ``[n_mels, F]``, ``[n_gammatone, F]`` from one framed power
     spectrum (pre-emphasis, Hamming, ``n_fft``-point FFT), in chunks of frames (BandEnergies)."""
