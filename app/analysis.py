@@ -1,17 +1,21 @@
-"""Analysing tracks with the active model in a `damer-core predict` child process: the GUI never
-runs torch, so playback and the window stay smooth. Results go into SQLite as they arrive."""
+"""Analysis for the window: jobs go through the one queue (app.jobs) to the warm worker; its
+typed events are stored once, in the window's own library connection, and announced with their
+values, so the table and the circle update without reading the row back."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.child import CoreProcess
+from app.jobs import PLAYING, AnalysisQueue
 from app.library_db import LibraryDB
+from app.workers import Worker
+from damer_core import display, events
 
 
 def prediction_key(model: str) -> str:
@@ -25,74 +29,85 @@ def prediction_key(model: str) -> str:
     return f"{model}|{st.st_size}|{st.st_mtime_ns}"
 
 
-class Analyser(QObject):
-    progress = Signal(int, int, float)  # done, total, seconds left (estimate; -1 unknown)
-    track_done = Signal(str)  # path
-    predicted = Signal(str, dict)  # path, trajectory (also for files outside the library)
-    track_failed = Signal(str, str)  # path, reason
-    finished = Signal(bool, str)  # completed (not cancelled / crashed), message
+class LibraryAnalysis(QObject):
+    static_ready = Signal(str, object)  # path, events.Static or events.Prediction (the row's new values)
+    trajectory_ready = Signal(str, dict)  # path, smoothed trajectory (files outside the library too)
+    views_ready = Signal(str, object)  # path, damer_core.display.DisplayViews
+    track_failed = Signal(str, str)  # path ("" for the worker as a whole), message
+    progress = Signal(int, int, float)  # the library pass: done, total, seconds left (-1 unknown)
+    pass_finished = Signal(str)
 
-    def __init__(self, db_path: Path, parent=None):
+    def __init__(self, db: LibraryDB, parent=None):
         super().__init__(parent)
-        self.db_path = db_path
-        self.proc = CoreProcess(self)
-        self.proc.event.connect(self._on_event)
-        self.proc.finished.connect(self._on_finished)
-        self.model = ""
-        self.key = ""
-        self._db: LibraryDB | None = None
-        self._done = self._total = 0
-        self._t0 = 0.0
-        self._list: tempfile.NamedTemporaryFile | None = None
+        self.db = db
+        self.queue = AnalysisQueue(self)
+        self._views_dir = Path(tempfile.mkdtemp(prefix="damer-views-"))
+        self._npz_names = itertools.count()
+        q = self.queue
+        q.static_done.connect(self._on_static)
+        q.predicted.connect(self._on_prediction)
+        q.trajectory_part.connect(self._on_part)
+        q.views_ready.connect(self._on_views)
+        q.failed.connect(self.track_failed)
+        q.progress.connect(self.progress)
+        q.pass_finished.connect(self.pass_finished)
 
     @property
     def running(self) -> bool:
-        return self.proc.running
+        """Jobs are running or queued."""
+        return self.queue.busy or self.queue.pending() > 0
 
-    def start(self, model: str, paths: list[str], key: str | None = None) -> None:
-        """Predict ``paths`` with the bundle ``model``; results are stored under ``key`` (default:
-        :func:`prediction_key` of the bundle)."""
-        if self.running or not paths:
-            return
-        self.model, self._done, self._total, self._t0 = model, 0, len(paths), time.monotonic()
-        self.key = key or prediction_key(model)
-        self._db = LibraryDB(self.db_path)
-        self._list = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
-        self._list.write("\n".join(paths))
-        self._list.close()
-        self.progress.emit(0, self._total, -1.0)
-        self.proc.start(["predict", "--checkpoint", model, "--files-from", self._list.name, "--progress", "jsonl"])
+    def use_model(self, checkpoint: str, key: str) -> None:
+        self.queue.set_model(checkpoint, key)
 
-    def cancel(self) -> None:
-        self.proc.cancel()
+    def analyse_library(self) -> int:
+        """The static V-A of every track without one first, then the missing trajectories; returns
+        how many jobs were queued."""
+        key = self.queue.key
+        if not self.queue.checkpoint:
+            return 0
+        self.queue.start_pass([p for _, p in self.db.unanalysed(key)], [p for _, p in self.db.without_trajectory(key)])
+        return self.queue.pending()
 
-    def _on_event(self, ev: dict) -> None:
-        kind = ev.get("event")
-        if kind == "prediction" and self._db is not None:
-            traj = ev["trajectory"]
-            self._db.store_prediction(ev["path"], self.key, ev["valence"], ev["arousal"], ev["confidence"], traj)
-            self.predicted.emit(ev["path"], traj)
-            self.track_done.emit(ev["path"])
-        elif kind == "file_error":
-            self.track_failed.emit(ev.get("path", ""), ev.get("message", ""))
-        elif kind == "progress":
-            self._done = int(ev.get("done", self._done))
-            elapsed = time.monotonic() - self._t0
-            left = elapsed / self._done * (self._total - self._done) if self._done else -1.0
-            self.progress.emit(self._done, self._total, left)
+    def open_track(self, path: str, need_trajectory: bool) -> None:
+        """The playing track first: its spectrograms and, when missing, its trajectory, from one decode."""
+        npz = self._views_dir / f"{next(self._npz_names)}.npz"
+        op = "track" if need_trajectory and self.queue.checkpoint else "views"
+        self.queue.submit(op, path, PLAYING, str(npz))
 
-    def _on_finished(self, code: int, error: str) -> None:
-        if self._list is not None:
-            Path(self._list.name).unlink(missing_ok=True)
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self.proc.cancelled:
-            self.finished.emit(False, f"analysis cancelled after {self._done} of {self._total} tracks")
-        elif code == 0 or (code == 1 and self._done):
-            self.finished.emit(True, f"analysed {self._done} tracks")
-        else:
-            message = f"analysis failed: {error or f'damer-core exited with {code}'}"
-            if self._done < self._total:
-                self.track_failed.emit("", message)  # the child failed as a whole, not on one file
-            self.finished.emit(False, message)
+    def cancel_pass(self) -> int:
+        return self.queue.cancel_pass()
+
+    def shutdown(self) -> None:
+        self.queue.shutdown()
+        shutil.rmtree(self._views_dir, ignore_errors=True)
+
+    # -- events ----------------------------------------------------------------------------------
+    def _on_static(self, ev: events.Static, key: str) -> None:
+        self.db.store_static(ev.path, key, ev.valence, ev.arousal, ev.confidence)
+        if key == self.queue.key:
+            self.static_ready.emit(ev.path, ev)
+
+    def _on_prediction(self, ev: events.Prediction, key: str) -> None:
+        self.db.store_prediction(ev.path, key, ev.valence, ev.arousal, ev.confidence, ev.trajectory)
+        if key == self.queue.key:
+            self.static_ready.emit(ev.path, ev)
+            self.trajectory_ready.emit(ev.path, ev.trajectory)
+
+    def _on_part(self, ev: events.TrajectoryPart, key: str) -> None:
+        """Shown, not stored: the whole trajectory follows."""
+        if key == self.queue.key:
+            self.trajectory_ready.emit(ev.path, ev.trajectory)
+
+    def _on_views(self, path: str, npz: str) -> None:
+        """Read off the GUI thread: a 2-hour track's views are tens of MB."""
+        def read(w: Worker) -> tuple[str, display.DisplayViews]:
+            try:
+                return path, display.read_npz(npz)
+            finally:
+                Path(npz).unlink(missing_ok=True)
+
+        job = Worker(read, "views", parent=self)
+        job.result.connect(lambda result: self.views_ready.emit(*result))
+        job.error.connect(lambda message: self.track_failed.emit(path, message))
+        job.start()

@@ -33,26 +33,19 @@ def plan(track_ids: list[int], seed: int | None = None) -> tuple[list[int], int]
 
 
 def start_session(db: LibraryDB, curator: str, duplicate: int) -> int:
-    with db.conn:
-        return db.conn.execute("INSERT INTO calibration_sessions (curator, started, duplicate_track) VALUES (?, ?, ?)",
-                               (curator, time.time(), duplicate)).lastrowid
+    return db.start_calibration(curator, duplicate)
 
 
 def finish_session(db: LibraryDB, session_id: int) -> tuple[float, bool | None]:
     """Distance between the duplicate's two labels in this session and the verdict (None when the
     duplicate was not labelled twice); stored with the session."""
-    curator, dup = db.conn.execute("SELECT curator, duplicate_track FROM calibration_sessions WHERE id = ?",
-                                   (session_id,)).fetchone()
-    labels = [lb for lb in labels_for(db, dup, curator)
-              if db.conn.execute("SELECT session_id FROM labels WHERE id = ?", (lb.id,)).fetchone()[0] == session_id]
+    curator, dup = db.calibration_session(session_id)
+    labels = [lb for lb in labels_for(db, dup, curator) if lb.session_id == session_id]
     distance, passed = float("nan"), None
     if len(labels) >= 2:
         distance = trajectory_distance(labels[0].points, labels[1].points)
         passed = distance <= CONSISTENCY_THRESHOLD
-    with db.conn:
-        db.conn.execute("UPDATE calibration_sessions SET ended = ?, distance = ?, passed = ? WHERE id = ?",
-                        (time.time(), None if passed is None else distance, None if passed is None else int(passed),
-                         session_id))
+    db.end_calibration(session_id, distance, passed)
     return distance, passed
 
 
@@ -130,7 +123,7 @@ class CalibrationDialog(QDialog):
         if self.index >= len(self.order) or over_time:
             self.finish()
             return
-        path = self.w.db.conn.execute("SELECT path FROM tracks WHERE id = ?", (self.order[self.index],)).fetchone()[0]
+        path = self.w.db.track_path(self.order[self.index])
         self.info.setText(f"Track {self.index + 1} of {len(self.order)}: label it while it plays")
         self.w.open_track(path, autoplay=True)
 

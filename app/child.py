@@ -3,12 +3,13 @@ Frescobaldi runs long jobs: output streamed, abort by terminate, a crash reporte
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+
+from damer_core import events
 
 
 def scanner_command() -> list[str]:
@@ -27,7 +28,7 @@ def core_command() -> list[str]:
 
 
 class CoreProcess(QObject):
-    event = Signal(dict)  # one parsed JSON line
+    event = Signal(object)  # one line, parsed once into a damer_core.events.Event
     stderr_line = Signal(str)
     finished = Signal(int, str)  # exit code (-1: crashed or killed), last error text
 
@@ -74,13 +75,15 @@ class CoreProcess(QObject):
         for line in lines:
             line = line.strip()
             if not line.startswith(b"{"):
-                continue
+                continue  # a library printing to stdout: not ours
             try:
-                ev = json.loads(line)
-            except ValueError:
+                ev = events.parse(line)
+            except events.EventError as e:
+                self.last_error = str(e)
+                self.stderr_line.emit(f"damer-core: {e}")
                 continue
-            if ev.get("event") == "error":
-                self.last_error = str(ev.get("message", ""))
+            if isinstance(ev, events.Error):
+                self.last_error = ev.message
             self.event.emit(ev)
 
     def _read_stderr(self) -> None:

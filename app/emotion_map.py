@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
+from app.labels import static_labels
+from app.library_db import LibraryDB
 from damer_core.emotions import EmotionTerm, nearest_term
 
 QUADRANTS = {"all quadrants": None, "happy / excited (V+ A+)": (1, 1), "tense / angry (V- A+)": (-1, 1),
@@ -34,6 +36,20 @@ class MapPoint:
     arousal: float
     confidence: float
     labelled: bool
+
+
+def map_points(db: LibraryDB, model_key: str) -> list[MapPoint]:
+    """Every track the map can place: labelled ones at the mean of their curators' labels, the rest
+    at the prediction of the model whose key is ``model_key`` (a one-dimension model cannot place a track)."""
+    labelled = static_labels(db)
+    points = []
+    for r in db.tracks(model_key):
+        if r.path in labelled:
+            v, a = labelled[r.path]
+            points.append(MapPoint(r.path, r.title, r.artist, r.duration, v, a, 1.0, True))
+        elif r.valence is not None and r.arousal is not None:
+            points.append(MapPoint(r.path, r.title, r.artist, r.duration, r.valence, r.arousal, r.confidence or 0.0, False))
+    return points
 
 
 def write_m3u(path: Path, points: list[MapPoint]) -> None:

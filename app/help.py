@@ -78,3 +78,20 @@ def guide_window(parent: QWidget | None = None) -> TextWindow:
     window = TextWindow("User guide", guide_markdown(readme.read_text(encoding="utf-8")), parent, readme.parent)
     window.resize(820, 760)
     return window
+
+
+def shortcuts_window(shortcuts: list[tuple[str, str]], parent: QWidget | None = None) -> TextWindow:
+    window = TextWindow("Keyboard shortcuts", shortcuts_markdown(shortcuts), parent)
+    window.resize(460, 420)
+    return window
+
+
+def about_window(model: str, parent: QWidget | None = None) -> TextWindow:
+    """About, naming the model in use (``model``: its file, "" when there is none)."""
+    from damer_core.builtin import is_builtin
+
+    label = ("the built-in model (DAMER trained on 4Q)" if model and is_builtin(model)
+             else Path(model).name if model else "none")
+    window = TextWindow("About DAMER Explorer", about_markdown(model, label), parent)
+    window.resize(620, 420)
+    return window

@@ -4,8 +4,8 @@ delete and review a label against the model's trajectory."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-import sys
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
@@ -17,6 +17,8 @@ from app.player import Player
 from app.va_circle import VACircleWidget
 
 SAMPLE_HZ = 20
+
+log = logging.getLogger(__name__)
 
 
 class LabellingBar(QWidget):
@@ -206,7 +208,7 @@ class LabellingController(QObject):
         if self.unsaved:
             self._retry_unsaved(busy_ms=5000)
         for r in self.unsaved:
-            print(f"damer-explorer: {r.error}", file=sys.stderr)
+            log.error("%s", r.error)
 
     # -- editing and review ---------------------------------------------------------------------
     def redo(self) -> None:

@@ -9,29 +9,15 @@ import csv
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.library_db import LibraryDB
+from app.library_db import Label, LibraryDB
 
 FLUSH_SECONDS = 0.5  # points reach SQLite at least this often
 FLUSH_BUSY_MS = 100  # a flush from the GUI thread waits at most this long for a locked database
 CONSISTENCY_THRESHOLD = 0.25
-
-
-@dataclass
-class Label:
-    id: int
-    track_id: int
-    path: str
-    curator: str
-    valence: float | None
-    arousal: float | None
-    n_points: int
-    points: list[tuple[float, float, float]]
-    artist: str = ""  # the track's artist tag: the training split keeps an artist's tracks together
 
 
 class LabelRecorder:
@@ -40,11 +26,7 @@ class LabelRecorder:
     def __init__(self, db: LibraryDB, track_id: int, curator: str, session_id: int | None = None,
                  clock=time.monotonic):
         self.db, self.clock = db, clock
-        now = time.time()
-        with db.conn:
-            cur = db.conn.execute("INSERT INTO labels (track_id, curator, created, updated, session_id) VALUES (?, ?, ?, ?, ?)",
-                                  (track_id, curator, now, now, session_id))
-        self.label_id = cur.lastrowid
+        self.label_id = db.add_label(track_id, curator, session_id)
         self.pending: list[tuple[float, float, float]] = []
         self.n = 0
         self._sum = np.zeros(2)
@@ -65,52 +47,27 @@ class LabelRecorder:
         if not self.pending:
             return True
         v, a = self._sum / self.n
-        conn = self.db.conn
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            with conn:  # one transaction: the points and the static label move together
-                conn.executemany("INSERT INTO label_points (label_id, t, valence, arousal) VALUES (?, ?, ?, ?)",
-                                 [(self.label_id, *p) for p in self.pending])
-                conn.execute("UPDATE labels SET valence = ?, arousal = ?, n_points = ?, updated = ? WHERE id = ?",
-                             (float(v), float(a), self.n, time.time(), self.label_id))
+            self.db.append_label_points(self.label_id, self.pending, float(v), float(a), self.n, busy_ms)
         except sqlite3.OperationalError as e:
             self.error = f"{len(self.pending)} label points not saved yet: {e}"
             return False
-        finally:
-            conn.execute("PRAGMA busy_timeout = 5000")
         self.pending = []
         self.error = ""
         return True
 
 
 def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None = None) -> list[Label]:
-    sql = ("SELECT l.id, l.track_id, t.path, l.curator, l.valence, l.arousal, l.n_points, t.artist FROM labels l "
-           "JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0")
-    args: list = []
-    if track_id is not None:
-        sql += " AND l.track_id = ?"
-        args.append(track_id)
-    if curator is not None:
-        sql += " AND l.curator = ?"
-        args.append(curator)
-    out = []
-    for row in db.conn.execute(sql + " ORDER BY l.id", args).fetchall():
-        pts = db.conn.execute("SELECT t, valence, arousal FROM label_points WHERE label_id = ? ORDER BY rowid",
-                              (row[0],)).fetchall()
-        out.append(Label(*row[:7], points=[tuple(p) for p in pts], artist=row[7] or ""))
-    return out
+    return db.labels(track_id, curator)
 
 
 def static_labels(db: LibraryDB) -> dict[str, tuple[float, float]]:
     """path -> mean of the static labels of every curator who labelled the track."""
-    rows = db.conn.execute("SELECT t.path, AVG(l.valence), AVG(l.arousal) FROM labels l JOIN tracks t ON t.id = l.track_id "
-                           "WHERE l.n_points > 0 GROUP BY t.path").fetchall()
-    return {p: (v, a) for p, v, a in rows}
+    return db.static_labels()
 
 
 def delete_labels(db: LibraryDB, track_id: int, curator: str) -> int:
-    with db.conn:
-        return db.conn.execute("DELETE FROM labels WHERE track_id = ? AND curator = ?", (track_id, curator)).rowcount
+    return db.delete_labels(track_id, curator)
 
 
 def trajectory_distance(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> float:
@@ -157,14 +114,13 @@ def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> tuple[li
 
     tracks, _ = load_labels_csv(Path(path), scale)
     found, problems = [], []
-    for tr in tracks:
-        row = db.conn.execute("SELECT id FROM tracks WHERE path = ?", (str(tr.path),)).fetchone()
-        if row is None:
+    for tr in tracks:  # every label is a finite number in scale: the loader refuses the file otherwise
+        track_id = db.track_id(str(tr.path))
+        if track_id is None:
             problems.append(f"{tr.track_id}: not in the library")
-        else:  # the loader has refused any value that is not a finite number in scale
-            found.append((row[0], tr))
-    labelled = {p for p, in db.conn.execute("SELECT DISTINCT t.path FROM labels l JOIN tracks t ON t.id = l.track_id "
-                                             "WHERE l.n_points > 0")}
+        else:
+            found.append((track_id, tr))
+    labelled = db.labelled_paths()
     return found, problems, {str(tr.path) for _, tr in found if str(tr.path) in labelled}
 
 

@@ -54,6 +54,16 @@ MIGRATIONS = [
         valence REAL, arousal REAL, confidence REAL NOT NULL,
         trajectory TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (track_id, model));
     """,
+    # 4: the library's first pass stores the static V-A alone; the trajectory (NULL until then) follows
+    """
+    CREATE TABLE predictions_new (
+        track_id INTEGER REFERENCES tracks(id) ON DELETE CASCADE, model TEXT NOT NULL,
+        valence REAL, arousal REAL, confidence REAL NOT NULL,
+        trajectory TEXT, created REAL NOT NULL, PRIMARY KEY (track_id, model));
+    INSERT INTO predictions_new SELECT * FROM predictions;
+    DROP TABLE predictions;
+    ALTER TABLE predictions_new RENAME TO predictions;
+    """,
 ]
 
 
@@ -80,6 +90,21 @@ class TrackRow:
     analysed: bool = False  # the model has a prediction for this track
 
 
+@dataclass
+class Label:
+    """One curator's label of a track: the static label (the mean of its points) and its trajectory."""
+    id: int
+    track_id: int
+    path: str
+    curator: str
+    valence: float | None
+    arousal: float | None
+    n_points: int
+    points: list[tuple[float, float, float]]
+    artist: str = ""  # the track's artist tag: the training split keeps an artist's tracks together
+    session_id: int | None = None  # the calibration session it was drawn in, if any
+
+
 def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked:
     text = str(e)
     if "readonly" in text or "read-only" in text:
@@ -98,6 +123,7 @@ class LibraryDB:
     def __init__(self, path: str | Path | None = None, busy_timeout: float = 5.0):
         self.path = Path(path) if path is not None else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_ms = int(busy_timeout * 1000)
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
         except sqlite3.OperationalError as e:
@@ -200,23 +226,134 @@ class LibraryDB:
     def track_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
 
+    def track_id(self, path: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM tracks WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def track_path(self, track_id: int) -> str:
+        row = self.conn.execute("SELECT path FROM tracks WHERE id = ?", (track_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no track with id {track_id}")
+        return row[0]
+
     # -- predictions ----------------------------------------------------------------------------
     def store_prediction(self, path: str, model: str, valence: float | None, arousal: float | None, confidence: float,
                          trajectory: dict) -> int | None:
-        row = self.conn.execute("SELECT id FROM tracks WHERE path = ?", (path,)).fetchone()
-        if row is None:
+        track_id = self.track_id(path)
+        if track_id is None:
             return None
         with self.conn:
             self.conn.execute("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              (row[0], model, valence, arousal, confidence, json.dumps(trajectory), time.time()))
-        return row[0]
+                              (track_id, model, valence, arousal, confidence, json.dumps(trajectory), time.time()))
+        return track_id
+
+    def store_static(self, path: str, model: str, valence: float | None, arousal: float | None,
+                     confidence: float) -> int | None:
+        """The static V-A of the library's first pass; a trajectory already stored is kept."""
+        track_id = self.track_id(path)
+        if track_id is None:
+            return None
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (track_id, model) DO UPDATE "
+                "SET valence = excluded.valence, arousal = excluded.arousal, confidence = excluded.confidence",
+                (track_id, model, valence, arousal, confidence, time.time()))
+        return track_id
 
     def trajectory(self, track_id: int, model: str) -> dict | None:
+        """None: not analysed yet, or only its static V-A so far."""
         row = self.conn.execute("SELECT trajectory FROM predictions WHERE track_id = ? AND model = ?",
                                 (track_id, model)).fetchone()
-        return json.loads(row[0]) if row else None
+        return json.loads(row[0]) if row and row[0] is not None else None
 
     def unanalysed(self, model: str) -> list[tuple[int, str]]:
+        """Tracks without even a static V-A for ``model``."""
         return self.conn.execute(
             "SELECT t.id, t.path FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? "
             "WHERE p.track_id IS NULL ORDER BY t.id", (model,)).fetchall()
+
+    def without_trajectory(self, model: str) -> list[tuple[int, str]]:
+        """Tracks whose trajectory for ``model`` is still to compute (with or without a static V-A)."""
+        return self.conn.execute(
+            "SELECT t.id, t.path FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? "
+            "WHERE p.trajectory IS NULL ORDER BY t.id", (model,)).fetchall()
+
+    # -- labels ---------------------------------------------------------------------------------
+    def add_label(self, track_id: int, curator: str, session_id: int | None = None) -> int:
+        """A new label without points yet; returns its id."""
+        now = time.time()
+        with self.conn:
+            return self.conn.execute("INSERT INTO labels (track_id, curator, created, updated, session_id) "
+                                     "VALUES (?, ?, ?, ?, ?)", (track_id, curator, now, now, session_id)).lastrowid
+
+    def append_label_points(self, label_id: int, points: list[tuple[float, float, float]], valence: float,
+                            arousal: float, n_points: int, busy_ms: int) -> None:
+        """Add ``points`` to a label and set its static label and point count, waiting at most
+        ``busy_ms`` for a locked database; raises sqlite3.OperationalError with nothing written."""
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            with self.conn:  # one transaction: the points and the static label move together
+                self.conn.executemany("INSERT INTO label_points (label_id, t, valence, arousal) VALUES (?, ?, ?, ?)",
+                                      [(label_id, *p) for p in points])
+                self.conn.execute("UPDATE labels SET valence = ?, arousal = ?, n_points = ?, updated = ? WHERE id = ?",
+                                  (valence, arousal, n_points, time.time(), label_id))
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+
+    def labels(self, track_id: int | None = None, curator: str | None = None) -> list[Label]:
+        """Labels with at least one point, oldest first; of one track and / or curator when given."""
+        sql = ("SELECT l.id, l.track_id, t.path, l.curator, l.valence, l.arousal, l.n_points, t.artist, l.session_id "
+               "FROM labels l JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0")
+        args: list = []
+        if track_id is not None:
+            sql += " AND l.track_id = ?"
+            args.append(track_id)
+        if curator is not None:
+            sql += " AND l.curator = ?"
+            args.append(curator)
+        rows = self.conn.execute(sql + " ORDER BY l.id", args).fetchall()
+        return [Label(*r[:7], points=self.label_points(r[0]), artist=r[7] or "", session_id=r[8]) for r in rows]
+
+    def label_points(self, label_id: int) -> list[tuple[float, float, float]]:
+        rows = self.conn.execute("SELECT t, valence, arousal FROM label_points WHERE label_id = ? ORDER BY rowid",
+                                 (label_id,))
+        return [tuple(p) for p in rows]
+
+    def static_labels(self) -> dict[str, tuple[float, float]]:
+        """path -> mean of the static labels of every curator who labelled the track."""
+        rows = self.conn.execute("SELECT t.path, AVG(l.valence), AVG(l.arousal) FROM labels l "
+                                 "JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0 GROUP BY t.path")
+        return {p: (v, a) for p, v, a in rows}
+
+    def labelled_paths(self) -> set[str]:
+        """Paths of the tracks with at least one label that has points."""
+        rows = self.conn.execute("SELECT DISTINCT t.path FROM labels l JOIN tracks t ON t.id = l.track_id "
+                                 "WHERE l.n_points > 0")
+        return {p for p, in rows}
+
+    def delete_labels(self, track_id: int, curator: str) -> int:
+        """Remove a curator's labels of a track; returns how many."""
+        with self.conn:
+            return self.conn.execute("DELETE FROM labels WHERE track_id = ? AND curator = ?",
+                                     (track_id, curator)).rowcount
+
+    # -- calibration sessions -------------------------------------------------------------------
+    def start_calibration(self, curator: str, duplicate_track: int) -> int:
+        with self.conn:
+            return self.conn.execute("INSERT INTO calibration_sessions (curator, started, duplicate_track) "
+                                     "VALUES (?, ?, ?)", (curator, time.time(), duplicate_track)).lastrowid
+
+    def calibration_session(self, session_id: int) -> tuple[str, int | None]:
+        """(curator, duplicated track id) of a session."""
+        row = self.conn.execute("SELECT curator, duplicate_track FROM calibration_sessions WHERE id = ?",
+                                (session_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no calibration session with id {session_id}")
+        return row[0], row[1]
+
+    def end_calibration(self, session_id: int, distance: float, passed: bool | None) -> None:
+        """Store the end time and the verdict; without one (``passed`` None) no distance is stored."""
+        with self.conn:
+            self.conn.execute("UPDATE calibration_sessions SET ended = ?, distance = ?, passed = ? WHERE id = ?",
+                              (time.time(), None if passed is None else distance,
+                               None if passed is None else int(passed), session_id))

@@ -6,6 +6,7 @@ shown."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
     from app.instance import InstanceServer
     from app.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     qt_app.setOrganizationName("damer-explorer")
     qt_app.setDesktopFileName("org.damerexplorer.DamerExplorer")
     qt_app.setWindowIcon(QIcon(str(resources_dir() / "damer-explorer.png")))
+    _start_log()
     smoke = os.environ.get("DAMER_EXPLORER_SMOKE")
     db_path = default_db_path()
     lock = InstanceLock(db_path)
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     server = InstanceServer(db_path)
     if not server.listen():  # the app works without it; later starts just cannot hand files over
         print(f"damer-explorer: cannot listen for later starts ({server.error})", file=sys.stderr, flush=True)
+        log.warning("cannot listen for later starts (%s)", server.error)
     # imported after the hand-over: a second start stays quick
     from app.main_window import MainWindow
 
@@ -69,6 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     server.close()
     lock.release()
     return code
+
+
+def _start_log() -> None:
+    """The log file, and a first line a bug report needs: which versions, on what."""
+    import platform
+
+    from PySide6 import __version__ as pyside_version
+
+    from app.log import setup_logging
+    from app.paths import data_dir
+    from damer_core import __version__
+
+    setup_logging(data_dir())
+    log.info("DAMER Explorer %s starting (Python %s, PySide6 %s, %s)", __version__, platform.python_version(),
+             pyside_version, platform.platform())
 
 
 def _defer_to_running(db_path: Path, file: str, refusal: Exception, smoke: str | None) -> int:
@@ -91,6 +111,7 @@ def _refuse(error: Exception, smoke: str | None) -> int:
     from PySide6.QtWidgets import QMessageBox
 
     print(f"damer-explorer: {error}", file=sys.stderr, flush=True)
+    log.error("not started: %s", error)
     if not smoke:
         QMessageBox.critical(None, "DAMER Explorer", str(error))
     return 2

@@ -1,8 +1,10 @@
-"""Where the app keeps its files (platformdirs), overridable for tests and portable use."""
+"""Where the app keeps its files (platformdirs), overridable for tests and portable use, and how a
+model bundle comes into the models folder."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 APP = "damer-explorer"
@@ -22,3 +24,26 @@ def data_dir() -> Path:
 
 def models_dir() -> Path:
     return data_dir() / "models"
+
+
+def bundle_name(path: str | Path) -> str:
+    """The name a bundle gets in the models folder: a run's best.pt / last.pt is named after its run folder."""
+    p = Path(path)
+    return p.parent.name if p.stem in ("best", "last") else p.stem
+
+
+def copy_into_models(src: str | Path) -> Path:
+    """The bundle ``src`` as it lies in the models folder: itself when it is there already, else a
+    copy named after it (:func:`bundle_name`) that never overwrites another model (``name-2.pt``...)."""
+    src = Path(src)
+    if src.resolve().parent == models_dir().resolve():
+        return src
+    stem = bundle_name(src)
+    dest = models_dir() / f"{stem}.pt"
+    k = 2
+    while dest.exists():
+        dest = models_dir() / f"{stem}-{k}.pt"
+        k += 1
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dest)
+    return dest

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from app.child import CoreProcess
 from app.paths import models_dir
 from damer_core.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
+from damer_core import events
 
 COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified"]
 # (path, mtime_ns, size) -> the child's `info` or `bundle_error` line: shared by every dialog, so
@@ -116,16 +117,16 @@ class ModelRegistry(QDialog):
             self.proc.start(["info", "--jsonl"] + unread)
         self._fill()
 
-    def _store(self, ev: dict) -> None:
-        if ev.get("event") == "info":
-            self.info[ev["path"]] = ev
-        elif ev.get("event") == "bundle_error":
-            self.errors[ev["path"]] = ev["message"]
+    def _store(self, ev: events.Info | events.BundleError) -> None:
+        if isinstance(ev, events.Info):
+            self.info[ev.path] = {"path": ev.path, "builtin": ev.builtin, **ev.bundle}
+        else:
+            self.errors[ev.path] = ev.message
 
-    def _on_event(self, ev: dict) -> None:
-        path = ev.get("path")
-        if ev.get("event") not in ("info", "bundle_error") or path not in self.keys:
+    def _on_event(self, ev: events.Event) -> None:
+        if not isinstance(ev, (events.Info, events.BundleError)) or ev.path not in self.keys:
             return
+        path = ev.path
         self.reading.discard(path)
         if self.keys[path] is not None:
             _READ[self.keys[path]] = ev

@@ -1,6 +1,7 @@
 """Library scanning: walk the folders, read tags and durations (mutagen), and bring the SQLite
 library up to date: new, changed and removed files. Unreadable files and folders are recorded
-with the reason and the scan goes on. Runs in a worker thread with its own database connection."""
+with the reason and the scan goes on. The app runs it in a child process (``python -m app.scanner``,
+see :func:`main`) with its own database connection."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Callable
 
 from app.library_db import LibraryDB
 from damer_core.audio import AUDIO_EXTENSIONS
+from damer_core import events
 
 BATCH = 200
 
@@ -149,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m app.scanner DB``: scan in a child process and stream JSON lines (progress, then
     the report), so the GUI's Python never competes for the GIL with tag parsing."""
     import argparse
-    import json
     import signal
 
     ap = argparse.ArgumentParser(prog="python -m app.scanner")
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
 
     def emit(event: str, **data) -> None:
-        print(json.dumps({"event": event, **data}), flush=True)
+        print(events.make(event, **data).to_json(), flush=True)
 
     db = LibraryDB(args.db)
     try:

@@ -4,7 +4,6 @@ last checkpoint; Resume continues it; a crash is shown with its error."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.child import CoreProcess
-from app.paths import data_dir
+from app.paths import bundle_name, data_dir
+from app.training_values import default_settings, done_summary, epoch_values, fmt, settings_note
+from damer_core import events
 
 PLOTS = {  # plot title -> [(curve term, label)]; each dimension has its own curve of every term
     "Loss terms": [("total", "total"), ("cls", "classification"), ("pl", "pseudo-label"), ("cons", "JS consistency"),
@@ -32,76 +33,10 @@ DIMENSIONS = {"arousal": (Qt.PenStyle.SolidLine, "o"), "valence": (Qt.PenStyle.D
 COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
 
-def epoch_values(ev: dict) -> dict[str, float]:
-    """Flatten an `epoch` event into its dimension's curve keys ("arousal.total", "valence.auc")."""
-    out = {k: v for k, v in ev["loss"].items()}
-    out.update({k: ev[k] for k in ("tau", "theta", "confidence", "reliability", "mask_ratio", "pl_strength",
-                                   "queue_entropy")})
-    out["queue_class1"] = ev["queue_coverage"][1]
-    out.update({m: ev["val"]["fuse"][m] for m in ("acc", "f1", "auc")})
-    return {f"{ev['dim']}.{k}": (float("nan") if v is None else float(v)) for k, v in out.items()}
-
-
-def bundle_name(path: str) -> str:
-    """The name a bundle gets in the models folder: a run's best.pt is named after its run folder."""
-    p = Path(path)
-    return p.parent.name if p.stem in ("best", "last") else p.stem
-
-
-def fmt(value) -> str:
-    """A metric for people: n/a where it is undefined (a one-class part), never 0.000 or nan."""
-    return "n/a" if value is None or value != value else f"{value:.3f}"
-
-
-def done_summary(ev: dict) -> str:
-    """The finished run's figures, each saying which part it is from."""
-    lines = []
-    for dim, m in (ev.get("metrics") or {}).items():
-        for part, name in (("val", "validation"), ("test", "test")):
-            f = (m.get(part) or {}).get("fuse")
-            if f:
-                lines.append(f"{dim} {name} part: acc {fmt(f['acc'])}, auc {fmt(f['auc'])}")
-    for part, q in (ev.get("quadrant") or {}).items():
-        lines.append(f"quadrants, {'validation' if part == 'val' else part} part: acc {fmt(q['acc'])}, "
-                     f"macro-F1 {fmt(q['macro_f1'])}")
-    return "; ".join(lines)
-
-
-def default_settings(finetune: bool) -> dict[str, object]:
-    """The settings a run starts from: the paper's (TrainConfig), or FINE_TUNE_DEFAULTS over them."""
-    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
-
-    values = {"epochs": TrainConfig.epochs, "batch size": TrainConfig.batch_size, "learning rate": TrainConfig.lr,
-              "seed": TrainConfig.seed, "modules": "DSAF+PCL+SAML", "dimensions": ",".join(TrainConfig.dims)}
-    if finetune:
-        values.update({"epochs": FINE_TUNE_DEFAULTS["epochs"], "learning rate": FINE_TUNE_DEFAULTS["lr"]})
-    return values
-
-
-def _same(a, b) -> bool:
-    return math.isclose(a, b, rel_tol=1e-6) if isinstance(a, float) or isinstance(b, float) else a == b
-
-
-def _show(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def settings_note(finetune: bool, chosen: dict[str, object]) -> str:
-    """The chosen settings against the defaults they started from, naming every one that differs."""
-    defaults = default_settings(finetune)
-    which = "the fine-tuning defaults" if finetune else "the paper's defaults"
-    changed = [f"{k} {_show(v)} (default {_show(defaults[k])})" for k, v in chosen.items() if not _same(v, defaults[k])]
-    if changed:
-        return f"Changed from {which}: {', '.join(changed)}."
-    if finetune:
-        return (f"Settings are the fine-tuning defaults: {defaults['epochs']} epochs, learning rate "
-                f"{_show(defaults['learning rate'])}; the rest as in the paper.")
-    return "Settings are the paper's defaults."
-
-
 class TrainingPanel(QWidget):
     model_ready = Signal(str)  # best.pt of a finished run
     activate_requested = Signal(str)  # the user wants the finished model active
+    running_changed = Signal(bool)  # a training child started / ended: the library analysis waits meanwhile
 
     def __init__(self, labels_export=None, library_folders=None, active_model=None, parent=None):
         super().__init__(parent)
@@ -254,9 +189,9 @@ class TrainingPanel(QWidget):
 
     def _devices(self, ev: dict) -> None:
         """`damer-core devices` lists what really exists: CUDA GPUs by name first, the CPU always."""
-        if ev.get("event") == "device" and self.device.findData(ev["device"]) < 0:
-            if ev["device"].startswith("cuda"):
-                self.device.insertItem(self.device.count() - 1, ev["name"], ev["device"])
+        if isinstance(ev, events.Device) and self.device.findData(ev.device) < 0:
+            if ev.device.startswith("cuda"):
+                self.device.insertItem(self.device.count() - 1, ev.name, ev.device)
                 self.device.setCurrentIndex(0)
 
     # -- actions --------------------------------------------------------------------------------
@@ -350,6 +285,7 @@ class TrainingPanel(QWidget):
         self.status.setText("Resuming from the last checkpoint...")
 
     def _set_running(self, running: bool) -> None:
+        self.running_changed.emit(running)
         self.start_btn.setEnabled(not running)
         self.cancel_btn.setEnabled(running)
         self.resume_btn.setEnabled(not running and self.run_dir is not None)
@@ -361,39 +297,38 @@ class TrainingPanel(QWidget):
         for c in self.curves.values():
             c.setData([], [])
 
-    def on_event(self, ev: dict) -> None:
-        kind = ev.get("event")
-        if kind == "epoch":
+    def on_event(self, ev: events.Event) -> None:
+        if isinstance(ev, events.Epoch):
             self.add_epoch(ev)
-        elif kind == "start":
-            split = ev.get("split") or {}
+        elif isinstance(ev, events.Start):
+            split = ev.split or {}
             parts = (f"; split by {split['by']}: {split['train']} train / {split['val']} validation / "
                      f"{split['test']} test tracks" if split else "")
-            self.status.setText(f"Training {'+'.join(ev['dims'])} on {ev['n_tracks']} tracks ({ev['n_samples']} windows), "
-                                f"{ev['epochs']} epochs on {ev['device']}{parts}")
-        elif kind == "warning":
-            self.warnings.append(ev.get("text", ""))
-            self.log_line(f"warning: {ev.get('text', '')}")
-        elif kind == "message":
-            self.log_line(ev.get("text", ""))
-        elif kind == "done":
-            self.status.setText(f"Finished: {ev['bundle']}\n{done_summary(ev)}")
-            self.finished_bundle = ev["bundle"]
+            self.status.setText(f"Training {'+'.join(ev.dims)} on {ev.n_tracks} tracks ({ev.n_samples} windows), "
+                                f"{ev.epochs} epochs on {ev.device}{parts}")
+        elif isinstance(ev, events.TrainingWarning):
+            self.warnings.append(ev.text)
+            self.log_line(f"warning: {ev.text}")
+        elif isinstance(ev, events.Message):
+            self.log_line(ev.text)
+        elif isinstance(ev, events.Done):
+            self.status.setText(f"Finished: {ev.bundle}\n{done_summary(ev)}")
+            self.finished_bundle = ev.bundle
             self._update_use_button()
-            self.model_ready.emit(ev["bundle"])
+            self.model_ready.emit(ev.bundle)
 
-    def add_epoch(self, ev: dict) -> None:
+    def add_epoch(self, ev: events.Epoch) -> None:
         """One point per curve of the event's dimension at its own epoch number (each dimension
         trains after the other, both from epoch 1); a resumed epoch replaces its point."""
         for key, value in epoch_values(ev).items():
             if key in self.curves:
                 points = self.history.setdefault(key, {})
-                points[int(ev["epoch"])] = value
+                points[int(ev.epoch)] = value
                 finite = sorted((x, y) for x, y in points.items() if y == y)  # NaN AUC: a one-class split
                 self.curves[key].setData([x for x, _ in finite], [y for _, y in finite])
-        v = ev["val"]["fuse"]
+        v = ev.val["fuse"]
         warn = f"\nwarning: {self.warnings[-1]}" if self.warnings else ""
-        self.status.setText(f"{ev['dim']} epoch {ev['epoch']}/{ev['epochs']}: loss {ev['loss']['total']:.3f}, "
+        self.status.setText(f"{ev.dim} epoch {ev.epoch}/{ev.epochs}: loss {ev.loss['total']:.3f}, "
                             f"validation acc {fmt(v['acc'])}, auc {fmt(v['auc'])}{warn}")
 
     def log_line(self, text: str) -> None:

@@ -4,14 +4,15 @@ errors and progress come back as Qt signals, delivered in the GUI thread (queued
 
 from __future__ import annotations
 
+import logging
 import threading
-import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from damer_core.audio import AudioError
 
+log = logging.getLogger(__name__)
 EXPECTED = (AudioError, OSError, ValueError)  # bad input: the one-line message is the whole story
 
 
@@ -57,7 +58,7 @@ class Worker(QObject):
             except Exception as e:  # noqa: BLE001 - reported to the GUI, never kills the app
                 detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 if not isinstance(e, EXPECTED):
-                    traceback.print_exc()  # a bug, not bad input: keep the trace for the log
+                    log.exception("%s failed", self._thread.name)  # a bug, not bad input: keep the trace
                 self.error.emit(detail)
             else:
                 self.result.emit(value)

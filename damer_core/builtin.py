@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from damer_core.emotions import resources_dir
+from damer_core.errors import InputError
 
 BUILTIN_FILE = "damer-4q.pt"
 BUILTIN_NAME = "DAMER 4Q (built-in)"
@@ -42,6 +43,6 @@ def default_checkpoint(given: str | None) -> str:
         return given
     path = builtin_model_path()
     if path is None:
-        raise ValueError("no --checkpoint given and no built-in model in this install "
+        raise InputError("no --checkpoint given and no built-in model in this install "
                          f"(resources/models/{BUILTIN_FILE}); train one with `damer-core train`")
     return str(path)

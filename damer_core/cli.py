@@ -1,4 +1,6 @@
-"""The `damer-core` command line: features, train, evaluate, predict, info."""
+"""The `damer-core` command line: features, train, evaluate, predict, info. Parses the arguments and
+dispatches; the work is done by damer_core's modules (predict's output in :mod:`damer_core.predict`,
+the tables in :mod:`damer_core.evaluation`, `info` text in :mod:`damer_core.bundle_info`)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from damer_core import __version__
-
-
-class UsageError(Exception):
-    """Bad input the user can fix; printed as one line, exit status 2."""
-
+from damer_core import __version__, events
+from damer_core.errors import AudioError, BundleError, InputError, UsageError
 
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
 
@@ -53,27 +51,12 @@ def _audio_files(inputs: list[str]) -> list[Path]:
 
 # -- features ---------------------------------------------------------------------------------
 def cmd_features(args: argparse.Namespace) -> int:
-    from damer_core.audio import AudioError
-    from damer_core.extract import track_features
+    from damer_core.extract import featurise_files
     from damer_core.features import preset
-    from damer_core.progress import Progress
 
-    cfg = preset(args.preset)
-    cache = _cache(args)
-    files = _audio_files(args.inputs)
-    progress = Progress(args.progress)
-    progress.task(f"features ({cfg.name})", len(files))
+    cfg, cache = preset(args.preset), _cache(args)
     kinds = ("train", "frames") if args.trajectory else ("train",)
-    failed = 0
-    for path in files:
-        try:
-            track_features(path, cfg, kinds, cache)
-        except AudioError as e:
-            failed += 1
-            progress.message(f"skipped {e}", file=str(path), error=e.reason)
-        progress.advance(file=str(path))
-    progress.message(f"{len(files) - failed} of {len(files)} files featurised into {cache.root}")
-    return 1 if failed and failed == len(files) else 0
+    return featurise_files(_audio_files(args.inputs), cfg, kinds, cache, args.progress)
 
 
 # -- train ------------------------------------------------------------------------------------
@@ -161,59 +144,10 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 # -- evaluate ---------------------------------------------------------------------------------
-PAPER_RESULTS = {  # Table II-IV, DAMER row: (acc, f1, auc) for arousal, valence
-    "memo2496": {"arousal": (82.95, 80.70, 90.21), "valence": (78.34, 84.72, 83.31)},
-    "1000 songs": {"arousal": (81.28, 82.32, 89.15), "valence": (70.74, 72.79, 77.28)},
-    "pmemo": {"arousal": (85.98, 90.58, 74.33), "valence": (77.61, 85.54, 79.71)},
-}
-
-
-def _fmt(values: list[float]) -> str:
-    import numpy as np
-
-    vals = [100 * v for v in values if v == v]
-    if not vals:
-        return "   n/a     "
-    if len(vals) == 1:
-        return f"{vals[0]:6.2f}     "
-    return f"{np.mean(vals):6.2f}±{np.std(vals):4.2f}"
-
-
-def format_table(rows: list[tuple[str, dict]], title: str) -> str:
-    """rows: (label, {dim: {head: {metric: [values]}}}) -> Table II style text."""
-    lines = [title, f"{'':<18}{'Arousal':^36}{'Valence':^36}",
-             f"{'':<18}" + "".join(f"{m:^12}" for _ in range(2) for m in ("Acc", "F1", "AUC"))]
-    for label, res in rows:
-        cells = []
-        for dim in ("arousal", "valence"):
-            for m in ("acc", "f1", "auc"):
-                cells.append(_fmt(res.get(dim, {}).get(m, [])))
-        lines.append(f"{label:<18}" + "".join(f"{c:^12}" for c in cells))
-    return "\n".join(lines)
-
-
-def _collect(results: list[dict], head: str) -> dict:
-    """[{dim: {head: {metric: v}}}] over seeds -> {dim: {metric: [v...]}}."""
-    out: dict = {}
-    for r in results:
-        for dim, heads in r.items():
-            for m, v in heads[head].items():
-                out.setdefault(dim, {}).setdefault(m, []).append(v)
-    return out
-
-
-def _paper_row(name: str) -> list[tuple[str, dict]]:
-    for key, res in PAPER_RESULTS.items():
-        if key in name.lower().replace("_", " "):
-            return [("paper (DAMER)", {d: {m: [v / 100] for m, v in zip(("acc", "f1", "auc"), vals)}
-                                         for d, vals in res.items()})]
-    return []
-
-
 def _evaluate_bundle(args) -> int:
     from damer_core.checkpoint import build_models, load_checkpoint
     from damer_core.datasets import load_dataset
-    from damer_core.evaluation import PART_NAMES, format_report, report_warnings, score_bundle, split_mismatch
+    from damer_core.evaluation import bundle_report_text, score_bundle
     from damer_core.features import FeatureConfig
     from damer_core.progress import Progress
 
@@ -223,30 +157,20 @@ def _evaluate_bundle(args) -> int:
     fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), _cache(args))
     part = "all" if args.all else args.part
     report = score_bundle(bundle, models, fs, part)
-    tc = bundle.get("train_config", {})
-    how = "" if part == "all" else (f", split by {'artist/group' if fs.group is not None else 'track'}, "
-                                    f"seed {tc.get('seed', 0)}")
-    name = fs.description.get("name", args.dataset)
-    print(format_report(report, f"{Path(args.checkpoint).name} on {name}: {PART_NAMES[part]}{how}"))
-    warnings = report_warnings(report)
-    mismatch = "" if part == "all" else split_mismatch(fs, bundle)
-    if mismatch:
-        warnings.append(f"{mismatch}: its '{part}' part here may hold tracks it learned from "
-                        "(use --all to score it on another data set)")
-    for w in warnings:
-        print(f"warning: {w}")
-    paper = _paper_row(name)
-    if paper:
-        print(format_table(paper, "For comparison: the paper's DAMER row (its own 70/30 split, %)"))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
+    print(bundle_report_text(report, bundle, fs, part, Path(args.checkpoint).name, args.dataset))
+    _write_json(args.json, report)
     return 0
+
+
+def _write_json(path: str | None, report: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(report, indent=2, default=float))
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     from damer_core.baseline import linear_probe
     from damer_core.datasets import load_dataset, split_tracks
-    from damer_core.evaluation import format_report, probe_report
+    from damer_core.evaluation import format_report, probe_report, report_warnings
     from damer_core.features import preset
     from damer_core.progress import Progress
 
@@ -260,8 +184,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     name = fs.description.get("name", args.dataset)
     print(format_report(report, f"Linear probe (per-band mean/std + logistic regression, C chosen on validation) "
                                 f"on {name}: test part, split by {by}, seed {tcfg.seed}, preset {args.preset}"))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
+    _write_json(args.json, report)
     return 0
 
 
@@ -277,12 +200,9 @@ def _train_and_score(args, tcfg, out: Path) -> dict:
     return {d: e["metrics"]["test"] for d, e in dims.items()}
 
 
-ABLATION_GRID = [  # Table V rows: modules switched ON
-    ("DSAF",), ("PCL",), ("SAML",), ("DSAF", "PCL"), ("PCL", "SAML"), ("DSAF", "SAML"), ("DSAF", "PCL", "SAML"),
-]
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from damer_core.evaluation import ABLATION_GRID, ablation_off, ablation_table, seeds_table
+
     if args.checkpoint:
         if not args.dataset:
             raise UsageError("evaluate --checkpoint needs --dataset to evaluate on")
@@ -292,20 +212,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     tcfg = _train_config(args)
     root = Path(args.out) if args.out else _default_out(args)
     name = Path(args.dataset).name
+
+    def seeds(cfg, prefix: str = "") -> list[dict]:
+        return [_train_and_score(args, replace(cfg, seed=tcfg.seed + s), root / f"{prefix}seed{tcfg.seed + s}")
+                for s in range(args.seeds)]
+
     if args.ablation_table:
-        rows = []
-        for on in ABLATION_GRID:
-            off = [m.lower() for m in ("DSAF", "PCL", "SAML") if m not in on]
-            results = [_train_and_score(args, replace(tcfg.with_ablation(off), seed=tcfg.seed + s),
-                                        root / f"{'+'.join(on)}-seed{tcfg.seed + s}") for s in range(args.seeds)]
-            rows.append(("+".join(on), _collect(results, "fuse")))
-        print(format_table(rows, f"Ablation (Table V style) on {name}, test part, {args.seeds} seed(s), %"))
-        print(f"Switched by the rows: DSAF, PCL, SAML. Always on: {tcfg.always_on}.")
-        return 0
-    results = [_train_and_score(args, replace(tcfg, seed=tcfg.seed + s), root / f"seed{tcfg.seed + s}")
-               for s in range(args.seeds)]
-    rows = [(f"{h} head", _collect(results, h)) for h in ("mel", "coch")] + [("DAMER (fused)", _collect(results, "fuse"))]
-    print(format_table(rows + _paper_row(name), f"DAMER on {name}, test part (epoch chosen on validation), {args.seeds} seed(s), mean ± std, %"))
+        rows = [("+".join(on), seeds(tcfg.with_ablation(ablation_off(on)), f"{'+'.join(on)}-")) for on in ABLATION_GRID]
+        print(ablation_table(rows, name, args.seeds, tcfg.always_on))
+    else:
+        print(seeds_table(seeds(tcfg), name, args.seeds))
     return 0
 
 
@@ -314,232 +230,55 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from damer_core.builtin import default_checkpoint
     from damer_core.cache import NoCache
     from damer_core.inference import Predictor
-    from damer_core.progress import Progress
+    from damer_core.predict import predict_to_output, predict_to_stdout
     from damer_core.training.distributed import resolve_device
 
-    inputs = list(args.files)
-    if args.files_from:
-        inputs += [line.strip() for line in Path(args.files_from).read_text(encoding="utf-8").splitlines() if line.strip()]
+    inputs = list(args.files) + (_listed_files(args.files_from) if args.files_from else [])
     if not inputs:
         raise UsageError("predict needs audio files (arguments or --files-from)")
     cache = _cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
     if args.output:
-        return _predict_to_output(args, _audio_files(inputs), cache)
+        files = _audio_files(inputs)
+        if args.format != "csv":
+            raise UsageError("--output writes --format csv (one row per file, so a rerun can skip what is done)")
+        return predict_to_output(files, Path(args.output), args.checkpoint, args.device, args.progress, cache)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UsageError("under torchrun, give --output results.csv: each rank writes its part and rank 0 merges them")
     predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), cache)
-    files = _audio_files(inputs)
-    stream = args.progress == "jsonl"  # one event per file as it is done (the app's analysis)
-    progress = Progress(args.progress)
-    progress.task("predicting", len(files))
-    writer = None if stream else PredictionWriter(sys.stdout, args.format)
-    done = failed = 0
+    return predict_to_stdout(predictor, _audio_files(inputs), args.format, args.progress)
+
+
+def _listed_files(path: str) -> list[str]:
     try:
-        for path in files:
-            result, error = _predict_one(predictor, path)
-            if error:
-                failed += 1
-                if not stream:
-                    print(f"damer-core: skipped {error}", file=sys.stderr)
-                progress.emit("file_error", path=str(path), message=str(error))
-            else:
-                progress.emit("prediction", **result)
-            if writer is not None:
-                writer.write(result)  # written as it is made: an interrupted run keeps what it finished
-            done += 1
-            progress.advance()
-    except KeyboardInterrupt:
-        print(f"damer-core: interrupted after {done} of {len(files)} files; their results are kept", file=sys.stderr)
-        return 130
-    finally:
-        if writer is not None:
-            writer.close()
-    return 1 if failed and failed == done else 0
-
-
-def _predict_to_output(args: argparse.Namespace, files: list[Path], cache) -> int:
-    """Resumable, sharded predict into a CSV file (damer_core.sharded): alone, or one rank of
-    ``torchrun``; a rerun skips the files already done."""
-    from damer_core.builtin import default_checkpoint
-    from damer_core.inference import Predictor
-    from damer_core.progress import Progress
-    from damer_core.sharded import merge, predict_shard
-    from damer_core.training.distributed import setup, teardown
-
-    if args.format != "csv":
-        raise UsageError("--output writes --format csv (one row per file, so a rerun can skip what is done)")
-    output = Path(args.output).resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    ctx = setup(args.device)
-    try:
-        predictor = Predictor(default_checkpoint(args.checkpoint), str(ctx.device), cache)
-        progress = Progress(args.progress if ctx.is_main else "none")
-        progress.task(f"predicting (rank {ctx.rank} of {ctx.world_size})", -(-len(files) // ctx.world_size))
-
-        def one(path: Path) -> dict:
-            result, error = _predict_one(predictor, path)
-            if error:
-                print(f"damer-core: skipped {error}", file=sys.stderr)
-            progress.advance()
-            return result
-
-        try:
-            n = predict_shard(files, output, ctx.rank, ctx.world_size, one)
-        except KeyboardInterrupt:
-            print(f"damer-core: interrupted; what was done is kept in {output.name}.part{ctx.rank} "
-                  "(run the same command again to go on)", file=sys.stderr)
-            return 130
-        if ctx.distributed:
-            import torch.distributed as dist
-
-            dist.barrier()
-        if ctx.is_main:
-            rows = merge(files, output, ctx.world_size)
-            print(f"damer-core: {rows} rows in {output} ({n} predicted by rank 0 this run)", file=sys.stderr)
-        return 0
-    finally:
-        teardown(ctx)
-
-
-def _predict_one(predictor, path: Path) -> tuple[dict, Exception | None]:
-    """One file's result, or its one-line error: a bad file never stops the batch."""
-    from damer_core.audio import AudioError
-
-    try:
-        return predictor.predict_file(path).to_dict(), None
-    except AudioError as e:
-        return {"path": str(path), "error": e.reason}, e
-    except OSError as e:  # a file that changed or went away while it was read
-        err = AudioError(path, f"cannot be read ({e.strerror or e})")
-        return {"path": str(path), "error": err.reason}, err
-
-
-class PredictionWriter:
-    """Writes ``predict``'s results one file at a time (csv, json, trajectory-csv), flushing each,
-    so a run stopped by Ctrl-C or a crash leaves every finished file on disk; ``close`` ends the
-    JSON array."""
-
-    def __init__(self, out, fmt: str):
-        import csv
-
-        self.out, self.fmt, self.n = out, fmt, 0
-        self.csv = csv.writer(out)
-        if fmt == "csv":
-            self.csv.writerow(["path", "valence", "arousal", "confidence", "duration", "error", "warning"])
-        elif fmt == "trajectory-csv":  # raw window values, then the smoothed ones the app shows
-            self.csv.writerow(["path", "t", "valence", "arousal", "confidence",
-                               "valence_smoothed", "arousal_smoothed", "confidence_smoothed"])
-        else:
-            out.write("[")
-        out.flush()
-
-    @staticmethod
-    def _cell(x) -> str:
-        return "" if x is None else f"{x:.4f}"  # empty: not predicted by this bundle
-
-    def write(self, r: dict) -> None:
-        if self.fmt == "json":
-            self.out.write(("," if self.n else "") + "\n" + json.dumps(r, indent=1))
-        elif self.fmt == "csv":
-            self.csv.writerow([r["path"]] + [self._cell(r.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
-                              + [r.get("error", ""), r.get("warning", "")])
-        elif r.get("trajectory_raw"):
-            raw, sm = r["trajectory_raw"], r["trajectory"]
-            for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],
-                           sm["valence"], sm["arousal"], sm["confidence"]):
-                self.csv.writerow([r["path"]] + [self._cell(x) for x in row])
-        self.n += 1
-        self.out.flush()
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            self.out.write("\n]\n")
-        self.out.flush()
-
-
-def _bundle_summary(b: dict) -> dict:
-    slim = {k: v for k, v in b.items() if k not in ("dimensions", "resume")}
-    slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
-    return slim
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:  # the user's list, not a bug: one line, as it always was
+        raise UsageError(str(e)) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from damer_core.builtin import default_checkpoint, is_builtin
-    from damer_core.checkpoint import BundleError, load_checkpoint
+    from damer_core.builtin import default_checkpoint
+    from damer_core.bundle_info import info_line, info_text
 
     paths = args.checkpoint or [default_checkpoint(None)]
     if args.jsonl:  # the app's model registry: every bundle, each a line, bad ones with the reason
         failed = 0
         for path in paths:
-            try:
-                line = json.dumps({"event": "info", "path": path, "builtin": is_builtin(path),
-                                   **_bundle_summary(load_checkpoint(path))}, default=str)
-            except BundleError as e:
-                failed += 1
-                line = json.dumps({"event": "bundle_error", "path": path, "message": str(e)})
-            except Exception as e:  # noqa: BLE001 - one bundle's surprise must not hide the ones after it
-                failed += 1
-                detail = " ".join(str(e).split()) or type(e).__name__
-                line = json.dumps({"event": "bundle_error", "path": path,
-                                   "message": f"{Path(path).name}: cannot be read ({detail})"})
+            line, ok = info_line(path)
+            failed += not ok
             print(line, flush=True)
         return 1 if failed else 0
     if len(paths) != 1:
         raise UsageError("info takes one checkpoint (or several with --jsonl)")
-    path = paths[0]
-    b = load_checkpoint(path)
-    if args.json:
-        print(json.dumps({"builtin": is_builtin(path), **_bundle_summary(b)}, indent=2, default=str))
-        return 0
-    print("\n".join(describe_bundle(b, path)))
+    print(info_text(paths[0], args.json))
     return 0
-
-
-def describe_bundle(b: dict, path: str) -> list[str]:
-    """`damer-core info` text: configs, data, split and each dimension's validation and test figures."""
-    from damer_core.builtin import is_builtin
-    from damer_core.training.run import fmt_metric
-
-    fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
-    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: DAMER bundle "
-             f"v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, created {b.get('created', '?')})",
-             f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
-             f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
-             f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
-             f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
-             f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"]
-    mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
-    lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
-                 f"seed {tc.get('seed', '?')}, modules {mods}")
-    lines.append(f"  data: {data.get('name', '?')} ({data.get('format', '?')}), {data.get('n_tracks', '?')} tracks, "
-                 f"{data.get('n_samples', '?')} windows")
-    split = b.get("split")
-    if split:
-        lines.append(f"  split by {split['by']}: {split['train']} train / {split['val']} validation / {split['test']} test tracks")
-    for dim, entry in b["dimensions"].items():
-        metrics = entry.get("metrics", {})
-        if "fuse" in metrics:  # a bundle from before the validation part: one "held-out" report
-            metrics = {"held-out": metrics}
-        parts = []
-        for part, report in metrics.items():
-            m = report.get("fuse", {})
-            name = {"val": "validation", "test": "test"}.get(part, part)
-            parts.append(f"{name} acc {fmt_metric(m.get('acc'))} f1 {fmt_metric(m.get('f1'))} auc {fmt_metric(m.get('auc'))}")
-        temp = f", temperature {entry['temperature']:.2f}" if "temperature" in entry else ""
-        lines.append(f"  {dim}: epoch {entry.get('epoch', '?')}{temp}; " + "; ".join(parts))
-    for part, q in b.get("quadrant", {}).items():
-        lines.append(f"  quadrants, {'validation' if part == 'val' else part} ({q['n']} tracks): "
-                     f"acc {fmt_metric(q['acc'])} macro-F1 {fmt_metric(q['macro_f1'])}")
-    if "resume" in b:
-        lines.append("  resumable: yes (a last.pt checkpoint)")
-    return lines
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
     from damer_core.training.distributed import available_devices
 
     for spec, name in available_devices():  # one JSON object per line, like every other stream
-        print(json.dumps({"event": "device", "device": spec, "name": name}))
+        print(events.Device(spec, name).to_json())
     return 0
 
 
@@ -590,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--files-from", help="a text file listing audio files, one per line")
     p.add_argument("--checkpoint", help="a model bundle (best.pt); default: the built-in model")
     p.add_argument("--format", choices=["json", "csv", "trajectory-csv"], default="json")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
                    help="jsonl: stream one 'prediction' event per file instead of printing at the end")
     p.add_argument("--output", help="write CSV rows to this file instead of stdout: resumable (a rerun skips what "
@@ -609,7 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--jsonl", action="store_true", help="one JSON line per bundle; unreadable ones say why")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("worker", help="the app's warm analysis process: jobs (JSON lines) on stdin, events on stdout")
+    p.add_argument("--checkpoint", default=None, help="the model bundle (none: spectrogram jobs only)")
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_worker)
     return parser
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from damer_core.worker import main as worker_main
+
+    return worker_main(args.checkpoint, args.device)
 
 
 def _stop_on_sigterm() -> None:
@@ -623,23 +373,27 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from damer_core.audio import AudioError
-    from damer_core.checkpoint import BundleError
+def _user_errors() -> tuple[type[Exception], ...]:
+    """What the code raises on purpose for input the user can fix (any other exception, a
+    ValueError included, is a bug and keeps its traceback); OSError: a full disk, a read-only folder."""
     from damer_core.datasets import DatasetError
     from damer_core.training.distributed import DeviceError
 
+    return UsageError, InputError, DatasetError, BundleError, DeviceError, AudioError, OSError
+
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _stop_on_sigterm()
     try:
         return args.func(args)
-    except (UsageError, DatasetError, BundleError, DeviceError, AudioError, ValueError, OSError) as e:
+    except _user_errors() as e:
         message = str(e)
         if isinstance(e, OSError) and not isinstance(e, AudioError):  # a full disk, a read-only folder
             message = f"{e.filename}: {e.strerror}" if e.filename else (e.strerror or message)
         print(f"damer-core {args.command}: error: {message}", file=sys.stderr)
         if getattr(args, "progress", "") == "jsonl":
-            print(json.dumps({"event": "error", "message": message}), flush=True)
+            print(events.Error(message).to_json(), flush=True)
         return 2
     except KeyboardInterrupt:
         print(f"damer-core {args.command}: interrupted", file=sys.stderr)

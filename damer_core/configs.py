@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, TypeVar
 
+from damer_core.errors import InputError
+
 T = TypeVar("T")
 
 
@@ -12,5 +14,5 @@ def from_checked_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     """``cls(**data)``, refusing keys the dataclass does not have (a typo must not pass silently)."""
     unknown = set(data) - {f.name for f in fields(cls)}
     if unknown:
-        raise ValueError(f"unknown {what} fields: {', '.join(sorted(unknown))}")
+        raise InputError(f"unknown {what} fields: {', '.join(sorted(unknown))}")
     return cls(**data)

@@ -1,7 +1,8 @@
 """Scoring a trained bundle on one part of a data set (`damer-core evaluate --checkpoint`, the
 model card): per dimension and head accuracy / F1 / AUC with 95 % bootstrap intervals over
 tracks, the 4-quadrant accuracy and macro-F1 where both dimensions are predicted, and the
-calibration error of the fused head before and after the bundle's temperature."""
+calibration error of the fused head before and after the bundle's temperature; and the Table II / V
+style tables of `damer-core evaluate` without --checkpoint, next to the paper's own figures."""
 
 from __future__ import annotations
 
@@ -169,3 +170,99 @@ def format_report(report: dict, title: str) -> str:
                          f"ECE {fmt_metric(c['ece_before'])} -> {fmt_metric(c['ece_after'])}")
     lines.append("Values in %, [95 % bootstrap interval over tracks]; n/a = undefined (one class only).")
     return "\n".join(lines)
+
+
+def bundle_report_text(report: dict, bundle: dict, fs: FeatureSet, part: str, bundle_name: str, dataset: str) -> str:
+    """`evaluate --checkpoint`'s text: the report under its title, the warnings (a split the bundle
+    was not trained with among them) and, on a data set of the paper, the paper's DAMER row."""
+    tc = bundle.get("train_config", {})
+    how = "" if part == "all" else (f", split by {'artist/group' if fs.group is not None else 'track'}, "
+                                    f"seed {tc.get('seed', 0)}")
+    name = fs.description.get("name", dataset)
+    lines = [format_report(report, f"{bundle_name} on {name}: {PART_NAMES[part]}{how}")]
+    warnings = report_warnings(report)
+    mismatch = "" if part == "all" else split_mismatch(fs, bundle)
+    if mismatch:
+        warnings.append(f"{mismatch}: its '{part}' part here may hold tracks it learned from "
+                        "(use --all to score it on another data set)")
+    lines += [f"warning: {w}" for w in warnings]
+    paper = paper_row(name)
+    if paper:
+        lines.append(format_table(paper, "For comparison: the paper's DAMER row (its own 70/30 split, %)"))
+    return "\n".join(lines)
+
+
+# -- Table II / V style tables over seeds ---------------------------------------------------
+PAPER_RESULTS = {  # Table II-IV, DAMER row: (acc, f1, auc) for arousal, valence
+    "memo2496": {"arousal": (82.95, 80.70, 90.21), "valence": (78.34, 84.72, 83.31)},
+    "1000 songs": {"arousal": (81.28, 82.32, 89.15), "valence": (70.74, 72.79, 77.28)},
+    "pmemo": {"arousal": (85.98, 90.58, 74.33), "valence": (77.61, 85.54, 79.71)},
+}
+
+
+def _mean_std(values: list[float]) -> str:
+    vals = [100 * v for v in values if v == v]
+    if not vals:
+        return "   n/a     "
+    if len(vals) == 1:
+        return f"{vals[0]:6.2f}     "
+    return f"{np.mean(vals):6.2f}±{np.std(vals):4.2f}"
+
+
+def format_table(rows: list[tuple[str, dict]], title: str) -> str:
+    """rows: (label, {dim: {head: {metric: [values]}}}) -> Table II style text."""
+    lines = [title, f"{'':<18}{'Arousal':^36}{'Valence':^36}",
+             f"{'':<18}" + "".join(f"{m:^12}" for _ in range(2) for m in ("Acc", "F1", "AUC"))]
+    for label, res in rows:
+        cells = []
+        for dim in ("arousal", "valence"):
+            for m in ("acc", "f1", "auc"):
+                cells.append(_mean_std(res.get(dim, {}).get(m, [])))
+        lines.append(f"{label:<18}" + "".join(f"{c:^12}" for c in cells))
+    return "\n".join(lines)
+
+
+def collect_seeds(results: list[dict], head: str) -> dict:
+    """[{dim: {head: {metric: v}}}] over seeds -> {dim: {metric: [v...]}}."""
+    out: dict = {}
+    for r in results:
+        for dim, heads in r.items():
+            for m, v in heads[head].items():
+                out.setdefault(dim, {}).setdefault(m, []).append(v)
+    return out
+
+
+def paper_row(name: str) -> list[tuple[str, dict]]:
+    """The paper's DAMER row for a data set whose name contains one of PAPER_RESULTS' keys, as a
+    :func:`format_table` row; [] for any other data set."""
+    for key, res in PAPER_RESULTS.items():
+        if key in name.lower().replace("_", " "):
+            return [("paper (DAMER)", {d: {m: [v / 100] for m, v in zip(("acc", "f1", "auc"), vals)}
+                                         for d, vals in res.items()})]
+    return []
+
+
+ABLATION_GRID = [  # Table V rows: modules switched ON
+    ("DSAF",), ("PCL",), ("SAML",), ("DSAF", "PCL"), ("PCL", "SAML"), ("DSAF", "SAML"), ("DSAF", "PCL", "SAML"),
+]
+
+
+def ablation_off(on: tuple[str, ...]) -> list[str]:
+    """The modules an ABLATION_GRID row switches off, as TrainConfig.with_ablation takes them."""
+    return [m.lower() for m in ("DSAF", "PCL", "SAML") if m not in on]
+
+
+def seeds_table(results: list[dict], name: str, n_seeds: int) -> str:
+    """Table II style text: each head's and the fused model's test figures over the seeds'
+    ``results`` ({dim: {head: {metric: v}}} each), and the paper's row on a data set of the paper."""
+    rows = [(f"{h} head", collect_seeds(results, h)) for h in ("mel", "coch")]
+    rows.append(("DAMER (fused)", collect_seeds(results, "fuse")))
+    return format_table(rows + paper_row(name), f"DAMER on {name}, test part (epoch chosen on validation), "
+                                                f"{n_seeds} seed(s), mean ± std, %")
+
+
+def ablation_table(rows: list[tuple[str, list[dict]]], name: str, n_seeds: int, always_on: str) -> str:
+    """Table V style text: (label, the seeds' results) per ABLATION_GRID row, fused head."""
+    table = format_table([(label, collect_seeds(results, "fuse")) for label, results in rows],
+                         f"Ablation (Table V style) on {name}, test part, {n_seeds} seed(s), %")
+    return f"{table}\nSwitched by the rows: DSAF, PCL, SAML. Always on: {always_on}."

@@ -5,6 +5,7 @@ Errors from decoding surface as :class:`damer_core.audio.AudioError`."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,6 +15,7 @@ from dataclasses import replace
 from damer_core.audio import (
     MODEL_SAMPLE_RATE, AudioError, DecodeStream, Loudness, blocks_for_model, check_audio_file, samples_for_model,
 )
+from damer_core import display
 from damer_core.cache import FeatureCache
 from damer_core.features import (
     DISPLAY, BandEnergies, DisplayViews, FeatureConfig, FrameSequence, compress, display_views, frame_sequence,
@@ -30,7 +32,7 @@ def _frames(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarra
 
 def _train(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
     mel, coch = training_windows(y, cfg, path=path)
-    return {"mel": mel, "coch": coch}
+    return {"mel": mel, "coch": coch, "duration": np.array(y.shape[0] / cfg.sample_rate)}
 
 
 def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
@@ -46,35 +48,27 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 
 # The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
-CACHE_KINDS = {"frames": "frames.v2", "train": "train.v2", "display": "display.u8"}
-# frames.v2: with the loudness; display.u8: the views' dB in 8 bits (0.31 dB steps, a quarter of the disk)
-DISPLAY_DB_FLOOR = -80.0
+CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8"}
+# frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in 8 bits (0.31 dB steps, a quarter of the disk)
 
 
 def _pack(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """What the cache stores of a kind: the display views' dB as 8-bit steps over -80..0 dB."""
-    if kind != "display":
-        return arrays
-    packed = {k: v for k, v in arrays.items() if k not in ("mel_db", "coch_db")}
-    for name in ("mel_db", "coch_db"):
-        steps = np.clip(np.asarray(arrays[name]) / DISPLAY_DB_FLOOR, 0.0, 1.0) * 255.0
-        packed[name.replace("_db", "_u8")] = np.round(steps).astype(np.uint8)
-    return packed
+    """What the cache stores of a kind: the display views' dB in 8 bits (damer_core.display)."""
+    return display.pack(arrays) if kind == "display" else arrays
 
 
 def _unpack(kind: str, arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
-    if kind != "display" or arrays is None:
-        return arrays
-    out = {k: v for k, v in arrays.items() if not k.endswith("_u8")}
-    for name in ("mel", "coch"):
-        out[f"{name}_db"] = arrays[f"{name}_u8"].astype(np.float32) * np.float32(DISPLAY_DB_FLOOR / 255.0)
-    return out
+    return display.unpack(arrays) if kind == "display" and arrays is not None else arrays
 
 
 def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str, ...],
-                   cache: FeatureCache | None = None) -> dict[str, dict[str, np.ndarray]]:
+                   cache: FeatureCache | None = None,
+                   store: tuple[str, ...] | None = None,
+                   on_display: Callable[[dict[str, np.ndarray]], None] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """``{kind: arrays}`` for each of ``kinds`` ("frames", "train", "display"), from the cache or
-    computed from one decode of the file."""
+    computed from one decode of the file. What is computed is cached, only the kinds in ``store``
+    when given (the analysis worker keeps the views, not the model features). ``on_display`` gets
+    the display views as soon as they exist, before the model features are computed."""
     cache = cache if cache is not None else FeatureCache()
     cfgs = {k: (DISPLAY if k == "display" else cfg) for k in kinds}
     check_audio_file(path)  # the cache reads the file for its key: a folder or a FIFO must fail here, in words
@@ -83,18 +77,27 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
     except OSError as e:  # the file went away or changed between the check and the read
         raise AudioError(path, f"cannot be read ({e.strerror or e})") from None
     missing = [k for k, v in out.items() if v is None]
+    shown = on_display if on_display is not None else (lambda arrays: None)
+    if "display" in kinds and "display" not in missing:
+        shown(out["display"])
     if missing:
         stream = DecodeStream(path, cfg.sample_rate, mono=True)
         if stream.expected_frames > LONG_SECONDS * stream.rate:
             loudness = _streamed(stream, cfg, missing, out)
+            if "display" in missing:
+                out["display"] = _unpack("display", _pack("display", out["display"]))  # shown as stored
+                shown(out["display"])
         else:
             y, loudness = samples_for_model(stream)
-            out.update({k: KINDS[k](y, cfgs[k], str(path)) for k in missing})
-        if "frames" in missing:  # predictions flag a near-silent track (inference.Predictor)
-            out["frames"].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible))
-        if "display" in missing:  # shown as stored: a cached and a fresh view look the same
-            out["display"] = _unpack("display", _pack("display", out["display"]))
-        for k in missing:
+            for k in sorted(missing, key=lambda k: k != "display"):  # the views first: the window waits for them
+                out[k] = KINDS[k](y, cfgs[k], str(path))
+                if k == "display":
+                    out[k] = _unpack(k, _pack(k, out[k]))
+                    shown(out[k])
+        for k in ("frames", "train"):  # predictions flag a near-silent track (inference.Predictor)
+            if k in missing:
+                out[k].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible))
+        for k in missing if store is None else [k for k in missing if k in store]:
             try:
                 cache.put(path, cfgs[k], CACHE_KINDS[k], _pack(k, out[k]))
             except OSError:
@@ -128,7 +131,7 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
         out["display"] = {"mel_db": v.mel_db, "coch_db": v.coch_db, "mel_freqs": v.mel_freqs,
                           "coch_freqs": v.coch_freqs, "hop_seconds": np.array(v.hop_seconds)}
     if "train" in kinds:
-        out["train"] = _train(segment, cfg, str(stream.path))
+        out["train"] = {**_train(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
     return loudness
 
 
@@ -147,5 +150,24 @@ def track_training_windows(path: str | os.PathLike, cfg: FeatureConfig,
 
 
 def track_display_views(path: str | os.PathLike, cache: FeatureCache | None = None) -> DisplayViews:
-    a = track_features(path, DISPLAY, ("display",), cache)["display"]
-    return DisplayViews(a["mel_db"], a["coch_db"], a["mel_freqs"], a["coch_freqs"], float(a["hop_seconds"]))
+    return display.as_views(track_features(path, DISPLAY, ("display",), cache)["display"])
+
+
+def featurise_files(files: list[Path], cfg: FeatureConfig, kinds: tuple[str, ...], cache: FeatureCache,
+                    progress_mode: str) -> int:
+    """`damer-core features`: each file's ``kinds`` into ``cache``; an unreadable file is skipped
+    with its reason. Exit status 1 when every file failed, else 0."""
+    from damer_core.progress import Progress
+
+    progress = Progress(progress_mode)
+    progress.task(f"features ({cfg.name})", len(files))
+    failed = 0
+    for path in files:
+        try:
+            track_features(path, cfg, kinds, cache)
+        except AudioError as e:
+            failed += 1
+            progress.message(f"skipped {e}", file=str(path), error=e.reason)
+        progress.advance(file=str(path))
+    progress.message(f"{len(files) - failed} of {len(files)} files featurised into {cache.root}")
+    return 1 if failed and failed == len(files) else 0

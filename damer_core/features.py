@@ -19,6 +19,9 @@ import numpy as np
 
 from damer_core.audio import MODEL_SAMPLE_RATE, select_segment
 from damer_core.configs import from_checked_dict
+from damer_core.display import DisplayViews
+from damer_core.errors import InputError
+from damer_core.numba_env import configure_numba_cache
 
 C1_HZ = 32.703195662574764  # 440 * 2 ** (-57 / 12)
 
@@ -98,7 +101,7 @@ def preset(name: str) -> FeatureConfig:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown feature preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise InputError(f"unknown feature preset {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
 def preemphasise(y: np.ndarray, coef: float = 0.97) -> np.ndarray:
@@ -121,6 +124,7 @@ def frame_count(n_samples: int, cfg: FeatureConfig) -> int:
 @functools.lru_cache(maxsize=8)
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     """[n_mels, n_fft // 2 + 1], Slaney-style triangles from 0 Hz to Nyquist (librosa)."""
+    configure_numba_cache()
     import librosa.filters
 
     return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
@@ -322,14 +326,6 @@ def window_start_at(t_seconds: float, n_frames_total: int, cfg: FeatureConfig) -
     return int(np.clip(window_end_frame(t_seconds, cfg) - cfg.n_frames, 0, max(0, n_frames_total - cfg.n_frames)))
 
 
-class DisplayViews(NamedTuple):
-    mel_db: np.ndarray  # [n_mels, F]
-    coch_db: np.ndarray  # [n_gammatone, F]
-    mel_freqs: np.ndarray  # centre of each Mel band, Hz
-    coch_freqs: np.ndarray  # gammatone centre frequencies, Hz
-    hop_seconds: float
-
-
 def display_views(y: np.ndarray, sample_rate: int = MODEL_SAMPLE_RATE, cfg: FeatureConfig = DISPLAY,
                   top_db: float = 80.0) -> DisplayViews:
     """Whole-track Mel spectrogram and cochleogram for the views, in dB relative to their maximum."""
@@ -341,6 +337,7 @@ def display_views(y: np.ndarray, sample_rate: int = MODEL_SAMPLE_RATE, cfg: Feat
 def views_from_bands(mel_p: np.ndarray, coch_p: np.ndarray, cfg: FeatureConfig = DISPLAY,
                      top_db: float = 80.0) -> DisplayViews:
     """The views of a whole track's band energies: dB relative to the maximum, floored at -top_db."""
+    configure_numba_cache()
     import librosa
 
     views = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,24 @@ class Trajectory:
 
 
 @dataclass
+class StaticPrediction:
+    """The static V-A of a track (the model segment's windows), without its trajectory."""
+
+    path: str
+    valence: float  # NaN where the bundle does not predict valence
+    arousal: float
+    confidence: float
+    duration: float
+    dims: tuple[str, ...] = DIMENSIONS
+    warning: str = ""
+
+    def to_dict(self) -> dict:
+        v, a = _json_values(np.array([self.valence, self.arousal]), 6)
+        return {"path": self.path, "valence": v, "arousal": a, "confidence": self.confidence,
+                "duration": self.duration, "warning": self.warning}
+
+
+@dataclass
 class TrackPrediction:
     path: str
     valence: float  # NaN where the bundle does not predict valence
@@ -111,6 +130,10 @@ def _native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+class Interrupted(Exception):
+    """A trajectory stopped between batches because ``Predictor.should_stop`` said so."""
+
+
 class Predictor:
     """A loaded bundle. Probabilities are calibrated by each dimension's temperature (fitted on the
     validation part, stored in the bundle; 1.0 for bundles from before calibration)."""
@@ -127,6 +150,8 @@ class Predictor:
             m.to(self.device)
         self.feature_config = FeatureConfig.from_dict(self.bundle["feature_config"])
         self.cache = cache
+        self.should_stop: Callable[[], bool] | None = None  # checked between a trajectory's batches
+        self.on_part: Callable[[Trajectory, int], None] | None = None  # a trajectory's first part, and how many points in all
 
     @property
     def dimensions(self) -> list[str]:
@@ -139,19 +164,21 @@ class Predictor:
         (benchmarks/bench_trajectory.py). Static predictions and evaluation stay float32."""
         import torch
 
+        from damer_core.model.maths import cuda_amp_dtype, js_divergence
+
         if fast and self.device.type == "cpu" and fast_cpu_inference():
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return self.predict_windows(mel, coch, batch)
-
-        from damer_core.training.pcl import js_divergence
+        if fast and self.device.type == "cuda" and not torch.is_autocast_enabled("cuda"):
+            with torch.autocast("cuda", dtype=cuda_amp_dtype()):
+                return self.predict_windows(mel, coch, batch)
 
         n = mel.shape[0]
         prob = {d: np.full(n, np.nan, np.float32) for d in DIMENSIONS}
         conf = {d: np.full(n, np.nan, np.float32) for d in DIMENSIONS}
         with torch.inference_mode():
             for i in range(0, n, batch):
-                m = torch.from_numpy(np.ascontiguousarray(mel[i:i + batch], dtype=np.float32)).to(self.device)
-                c = torch.from_numpy(np.ascontiguousarray(coch[i:i + batch], dtype=np.float32)).to(self.device)
+                m, c = (self._to_device(x[i:i + batch]) for x in (mel, coch))
                 for dim, model in self.models.items():
                     out = model(m, c)
                     p_fuse = torch.softmax(out.z_fuse.float() / self.temperature[dim], dim=-1)
@@ -159,6 +186,15 @@ class Predictor:
                     prob[dim][i:i + batch] = p_fuse[:, 1].cpu().numpy()
                     conf[dim][i:i + batch] = (r * p_fuse.max(dim=-1).values).cpu().numpy()
         return WindowPrediction(prob, conf, tuple(self.models))
+
+    def _to_device(self, x: np.ndarray):
+        """On a GPU through pinned memory: the copy runs while the previous batch computes."""
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if self.device.type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t.to(self.device)
 
     def trajectory_from_frames(self, seq: FrameSequence, duration: float, batch: int = 64,
                                fast: bool = True) -> Trajectory:
@@ -169,46 +205,77 @@ class Predictor:
         unique, inverse = np.unique(starts, return_inverse=True)
         parts = []
         for i in range(0, len(unique), batch):
+            if self.should_stop is not None and self.should_stop():
+                raise Interrupted
             chunk = unique[i:i + batch]
             mel = np.stack([seq.mel[:, s:s + cfg.n_frames] for s in chunk])
             coch = np.stack([seq.coch[:, s:s + cfg.n_frames] for s in chunk])
             pred = self.predict_windows(mel, coch, batch, fast=fast)
             parts.append((pred.valence, pred.arousal, pred.overall_confidence))
+            if self.on_part is not None and len(parts) % PART_EVERY == 1 and i + batch < len(unique):
+                self.on_part(_first_part(times, inverse, parts), len(times))
         v, a, c = (np.concatenate([p[k] for p in parts]) for k in range(3))
         return Trajectory(times, v[inverse], a[inverse], c[inverse])
 
+    def predict_static(self, path: str | os.PathLike) -> StaticPrediction:
+        """The static V-A only: the model segment's windows, not the whole-track trajectory (the
+        library's first pass; about a sixth of the work of :meth:`predict_file`)."""
+        return self.static_from_features(path, track_features(path, self.feature_config, ("train",), self.cache)["train"])
+
+    def static_from_features(self, path: str | os.PathLike, train: dict[str, np.ndarray]) -> StaticPrediction:
+        static = self.predict_windows(train["mel"], train["coch"])
+        pred = StaticPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
+                                float(static.overall_confidence.mean()), float(train["duration"]), tuple(self.models))
+        return _flag_near_silence(pred, train)
+
     def predict_file(self, path: str | os.PathLike) -> TrackPrediction:
         """Static V-A (mean over the model segment's windows), confidence and the trajectory."""
+        return self.predict_from_features(path, track_features(path, self.feature_config, ("frames", "train"), self.cache))
+
+    def predict_from_features(self, path: str | os.PathLike, feats: dict[str, dict[str, np.ndarray]]) -> TrackPrediction:
+        """:meth:`predict_file` from the "frames" and "train" kinds of damer_core.extract."""
         cfg = self.feature_config
-        feats = track_features(path, cfg, ("frames", "train"), self.cache)
-        f, tr = feats["frames"], feats["train"]
-        duration = float(f["duration"])
-        static = self.predict_windows(tr["mel"], tr["coch"])
+        f = feats["frames"]
+        static = self.static_from_features(path, feats["train"])
         if f["mel"].shape[1] < cfg.n_frames:  # a track shorter than one window: repeat like the segment
             reps = -(-cfg.n_frames // f["mel"].shape[1])
             seq = FrameSequence(np.tile(f["mel"], reps), np.tile(f["coch"], reps))
         else:
             seq = FrameSequence(f["mel"], f["coch"])
-        traj = self.trajectory_from_frames(seq, duration)
-        pred = TrackPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
-                               float(static.overall_confidence.mean()), duration, traj, tuple(self.models))
-        return _flag_near_silence(pred, f)
+        on_part, self.on_part = self.on_part, (None if static.warning else self.on_part)  # no raw values for silence
+        try:
+            traj = self.trajectory_from_frames(seq, float(f["duration"]))
+        finally:
+            self.on_part = on_part
+        if static.warning:
+            traj = Trajectory(traj.times, _centre(traj.valence), _centre(traj.arousal), np.zeros_like(traj.confidence))
+        return TrackPrediction(static.path, static.valence, static.arousal, static.confidence, static.duration,
+                               traj, static.dims, static.warning)
 
 
-def _flag_near_silence(pred: TrackPrediction, frames: dict[str, np.ndarray]) -> TrackPrediction:
+PART_EVERY = 4  # batches between two parts of a trajectory (the first part after the first batch)
+
+
+def _first_part(times: np.ndarray, inverse: np.ndarray, parts: list) -> Trajectory:
+    """The trajectory from 0 s as far as the windows predicted so far reach (the times map to
+    windows in order, so those form a prefix)."""
+    v, a, c = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    m = int(np.searchsorted(inverse, len(v)))
+    return Trajectory(times[:m], v[inverse[:m]], a[inverse[:m]], c[inverse[:m]])
+
+
+def _flag_near_silence(pred: "StaticPrediction", features: dict[str, np.ndarray]) -> "StaticPrediction":
     """Silence, a 1e-38 signal, a DC offset or a lone click gave V -1, A -1 with confidence 1:
     the model extrapolates from noise-floor features. Such a track sits at the centre with
     confidence 0 and says why, instead of claiming an emotion."""
-    loudness = Loudness(float(frames.get("lufs", 0.0)), float(frames.get("audible", 1.0)))
+    loudness = Loudness(float(features.get("lufs", 0.0)), float(features.get("audible", 1.0)))
     if not loudness.near_silent:
         return pred
-    traj = pred.trajectory
-    quiet = Trajectory(traj.times, _centre(traj.valence), _centre(traj.arousal), np.zeros_like(traj.confidence))
     level = "no sound" if not np.isfinite(loudness.lufs) else f"{loudness.lufs:.0f} LUFS"
     warning = (f"near-silent audio ({level}, {100 * loudness.audible:.0f} % of it above {SILENCE_LUFS:g} LUFS): "
                "no emotion predicted")
-    return TrackPrediction(pred.path, float(_centre(np.array(pred.valence))), float(_centre(np.array(pred.arousal))),
-                           0.0, pred.duration, quiet, pred.dims, warning)
+    return StaticPrediction(pred.path, float(_centre(np.array(pred.valence))), float(_centre(np.array(pred.arousal))),
+                            0.0, pred.duration, pred.dims, warning)
 
 
 def _centre(x: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@ paths (``librosa/core/spectrum.py``), so numba's own locators either miss NUMBA_
 the cache on the current directory, and they stamp entries with the executable, so the app and
 `damer-core` would invalidate each other's entries. This locator resolves the path inside the
 bundle (whose .py sources the build collects) and stamps by the source file, as numba does
-outside a bundle. Selected through NUMBA_CACHE_LOCATOR_CLASSES by :mod:`damer_core`."""
+outside a bundle. Selected through NUMBA_CACHE_LOCATOR_CLASSES by :mod:`damer_core.numba_env`."""
 
 from __future__ import annotations
 

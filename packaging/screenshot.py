@@ -89,7 +89,7 @@ def main() -> int:
             state["phase"] = "analyse"
             if model:
                 w.import_model(model)
-        elif state["phase"] == "analyse" and not w.analyser.running and not w.db.unanalysed(w.model_key()):
+        elif state["phase"] == "analyse" and not w.analysis.running and not w.db.unanalysed(w.model_key()):
             state["phase"] = "play"
             path = next(r.path for r in w.model.rows if args.track in r.path)
             w.open_track(path, autoplay=True)

@@ -41,7 +41,7 @@ def main() -> int:
     while w._scan is not None:
         QTest.qWait(100)
     w.import_model(str(demo))
-    while w.analyser.running:
+    while w.analysis.running:
         QTest.qWait(200)
     w.label_bar.curator.setText("demo curator")
     w.label_bar.mode.setChecked(True)

@@ -8,7 +8,7 @@ from app.labels import LabelRecorder
 from app.library_db import LibraryDB
 
 db = LibraryDB(sys.argv[1])
-track_id = db.conn.execute("SELECT id FROM tracks").fetchone()[0]
+track_id = db.tracks()[0].id
 rec = LabelRecorder(db, track_id, "kim")
 t0 = time.monotonic()
 i = 0

@@ -31,7 +31,7 @@ def test_label_train_activate_map(qtbot, scanned_window):
     assert len(panel.curves["arousal.total"].getData()[0]) == 2 and len(panel.curves["valence.total"].getData()[0]) == 2
     panel.use_btn.click()
     assert w.settings.active_model.endswith(".pt")
-    qtbot.waitUntil(lambda: not w.analyser.running, timeout=300_000)
+    qtbot.waitUntil(lambda: not w.analysis.running, timeout=300_000)
     rows = w.db.tracks(w.model_key())
     assert all(r.valence is not None for r in rows)
     w.show_map()

@@ -17,7 +17,7 @@ from app.labels import (CONSISTENCY_THRESHOLD, LabelRecorder, export_labels, imp
                         trajectory_distance)
 from app.library_db import LibraryDB
 from app_helpers import answer_dialog, tagged
-from damer_core.datasets import load_dataset
+from damer_core.datasets import DatasetError, load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,7 +131,7 @@ def test_export_round_trips_through_the_trainer_loader(tmp_path):
     files = [tagged(tmp_path / f"s{i}.flac", 4, seed=i) for i in range(2)]
     db.upsert_tracks(1, [{"path": str(f), "title": f.stem, "artist": ["Ann", ""][i], "album": "", "duration": 4.0,
                           "size": 1, "mtime": 1.0} for i, f in enumerate(files)])
-    ids = [r[0] for r in db.conn.execute("SELECT id FROM tracks ORDER BY path")]
+    ids = [db.track_id(str(f)) for f in files]
     for tid, (v, a) in zip(ids, [(0.6, -0.4), (-0.3, 0.8)]):
         rec = LabelRecorder(db, tid, "ann")
         for k in range(5):
@@ -164,3 +164,15 @@ def test_duplicate_consistency_distance():
     c = [(t, 0.5 + 0.12, 0.5 - 0.16) for t in np.arange(0, 10, 0.25)]
     d = trajectory_distance(a, c)
     assert d == pytest.approx(0.2, abs=1e-6) and d < CONSISTENCY_THRESHOLD
+
+
+def test_a_label_that_is_not_a_number_refuses_the_file_and_names_the_row(tmp_path):
+    db = LibraryDB(tmp_path / "lib.sqlite3")
+    db.add_folder(str(tmp_path))
+    db.upsert_tracks(1, [{"path": str(tmp_path / f"{n}.flac"), "title": n, "artist": "", "album": "", "duration": 4.0,
+                          "size": 1, "mtime": 1.0} for n in ("a", "b")])
+    (tmp_path / "labels.csv").write_text("path,valence,arousal\na.flac,0.2,0.5\nb.flac,nan,0.5\n")
+    with pytest.raises(DatasetError, match=r"labels.csv, row 3: valence is NaN; labels must be finite numbers") as e:
+        import_labels_csv(db, tmp_path / "labels.csv", "kim")
+    assert "not in the library" not in str(e.value)
+    assert labels_for(db) == []  # nothing half-imported

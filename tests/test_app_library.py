@@ -35,7 +35,7 @@ def test_scan_reads_tags_and_reports_bad_files(db, tmp_path):
     assert "empty (0 bytes)" in bad[str(root / "b" / "empty.wav")]
     assert "not a readable audio file" in bad[str(root / "b" / "broken.mp3")]
     assert progress[-1][0] == progress[-1][1] == 5
-    assert db.schema_version == len(MIGRATIONS) == 3
+    assert db.schema_version == len(MIGRATIONS) == 4
     assert sqlite3.connect(db.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -119,7 +119,7 @@ def test_old_database_is_migrated_and_keeps_its_tracks(tmp_path):
     conn.commit()
     conn.close()
     db = LibraryDB(path)
-    assert db.schema_version == 3 and [t.title for t in db.tracks()] == ["Old"] and not db.tracks()[0].labelled
+    assert db.schema_version == len(MIGRATIONS) and [t.title for t in db.tracks()] == ["Old"] and not db.tracks()[0].labelled
     assert not db.tracks("m.pt")[0].analysed  # v3 drops old predictions (made-up 0.0 values): re-analysed
     db.store_prediction("/m/a.flac", "valence-only.pt", 0.3, None, 0.6, {})  # v3: a dimension may be missing
     only = db.tracks("valence-only.pt")[0]

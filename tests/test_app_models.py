@@ -47,8 +47,8 @@ def test_first_start_shows_the_built_in_models_marker_without_an_import(window, 
     assert "No emotion model" not in w.circle.message
     w.add_folder(str(real_music(tmp_path / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
-    qtbot.waitUntil(lambda: w.analyser.running, timeout=10_000)  # analysis starts on its own
-    qtbot.waitUntil(lambda: not w.analyser.running, timeout=240_000)
+    qtbot.waitUntil(lambda: w.analysis.running, timeout=10_000)  # analysis starts on its own
+    qtbot.waitUntil(lambda: not w.analysis.running, timeout=240_000)
     row = w.db.tracks(w.model_key())[0]
     assert row.analysed and -1 <= row.valence <= 1 and -1 <= row.arousal <= 1
     assert w.library.proxy.index(0, 7).data()  # an emotion word in the table
@@ -93,7 +93,7 @@ def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_p
     w.add_folder(str(real_music(tmp_path / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
     w.import_model(str(valence_only))
-    qtbot.waitUntil(lambda: not w.analyser.running and w.db.tracks(w.model_key())[0].analysed, timeout=240_000)
+    qtbot.waitUntil(lambda: not w.analysis.running and w.db.tracks(w.model_key())[0].analysed, timeout=240_000)
     row = w.db.tracks(w.model_key())[0]
     assert row.arousal is None and row.valence is not None
     w.reload_library()
@@ -133,7 +133,7 @@ def test_a_file_outside_the_library_keeps_its_marker_after_the_analysis(window, 
     w.open_track(str(outside))
     assert w.current_track_id < 0
     qtbot.waitUntil(lambda: w.trajectory is not None, timeout=120_000)
-    qtbot.waitUntil(lambda: not w.current_analyser.running, timeout=30_000)
+    qtbot.waitUntil(lambda: not w.analysis.running, timeout=30_000)
     qtbot.wait(300)
     w.on_position(20.0)
     assert w.circle.message == "" and w.circle.marker is not None and w.trajectory is not None

@@ -2,12 +2,15 @@
 keeps the last checkpoint, resume finishes the run, a crash is reported. The settings note, the
 metric axis, the per-dimension epochs and "Use this model" are checked with the child's events."""
 
+import json
+
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.training_panel import METRIC_PLOT, TrainingPanel, epoch_values
+from damer_core import events
 
 
 @pytest.fixture
@@ -76,20 +79,20 @@ def test_missing_data_is_caught_before_starting(panel):
 
 
 def test_epoch_values_flatten_the_schema():
-    ev = {"dim": "valence", "loss": {"total": 1.0, "cls": 0.5, "pl": 0.1, "cons": 0.01, "cont": 3.0}, "tau": 1.5,
+    ev = {"event": "epoch", "dim": "valence", "epoch": 1, "epochs": 2, "lr": 1e-3, "best": True, "seconds": 1.0, "loss": {"total": 1.0, "cls": 0.5, "pl": 0.1, "cons": 0.01, "cont": 3.0}, "tau": 1.5,
           "theta": 0.65, "confidence": 0.9, "reliability": 0.99, "mask_ratio": 0.8, "pl_strength": 0.93,
           "queue_entropy": 0.69, "queue_coverage": [0.45, 0.55], "val": {"fuse": {"acc": 0.7, "f1": 0.6, "auc": None}}}
-    v = epoch_values(ev)
+    v = epoch_values(events.parse(json.dumps(ev)))
     assert v["valence.acc"] == 0.7 and v["valence.queue_class1"] == 0.55 and v["valence.auc"] != v["valence.auc"]  # NaN
     assert all(k.startswith("valence.") for k in v)
 
 
-def epoch_event(dim: str, epoch: int, acc: float, auc: float | None = 0.9) -> dict:
-    """An `epoch` line as `damer-core train --progress jsonl` writes it."""
-    return {"event": "epoch", "dim": dim, "epoch": epoch, "epochs": 2, "lr": 1e-3,
+def epoch_event(dim: str, epoch: int, acc: float, auc: float | None = 0.9) -> events.Epoch:
+    """An `epoch` line as `damer-core train --progress jsonl` writes it, parsed as the app parses it."""
+    return events.parse(json.dumps({"event": "epoch", "seconds": 2.0, "dim": dim, "epoch": epoch, "epochs": 2, "lr": 1e-3,
             "loss": {"total": 1.0 / epoch, "cls": 0.5, "pl": 0.1, "cons": 0.01, "cont": 3.0}, "tau": 1.5, "theta": 0.65,
             "confidence": 0.9, "reliability": 0.99, "mask_ratio": 0.8, "pl_strength": 0.93, "queue_entropy": 0.69,
-            "queue_coverage": [0.45, 0.55], "val": {"fuse": {"acc": acc, "f1": acc, "auc": auc}}, "best": True}
+            "queue_coverage": [0.45, 0.55], "val": {"fuse": {"acc": acc, "f1": acc, "auc": auc}}, "best": True}))
 
 
 def type_into(qtbot, spin, text: str) -> None:
@@ -151,8 +154,8 @@ def test_each_dimension_is_plotted_from_epoch_one(panel, qtbot):
     assert pens["arousal"].color() == pens["valence"].color() and pens["arousal"].style() != pens["valence"].style()
 
 
-def done_event(bundle: str) -> dict:
-    return {"event": "done", "bundle": bundle, "last": bundle.replace("best", "last"), "metrics": {}, "quadrant": {}}
+def done_event(bundle: str) -> events.Done:
+    return events.Done(bundle, bundle.replace("best", "last"), {}, {})
 
 
 def test_use_this_model_says_it_is_in_use(qtbot, tmp_path, monkeypatch):

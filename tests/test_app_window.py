@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,6 +14,7 @@ from app import player as player_mod
 from app.main_window import MainWindow
 from app.settings import Settings
 from app_helpers import music_folder
+from synthdata import write_song
 
 
 @pytest.fixture
@@ -95,7 +97,7 @@ def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
     w.import_model(str(trained_bundle))  # copies into the data dir, sets it active, analyses
     assert w.settings.active_model.startswith(str(dirs / "data" / "models"))
-    qtbot.waitUntil(lambda: not w.analyser.running, timeout=180_000)
+    qtbot.waitUntil(lambda: not w.analysis.running, timeout=180_000)
     rows = w.db.tracks(w.model_key())
     assert all(r.valence is not None and -1 <= r.valence <= 1 for r in rows), rows
     assert w.library.proxy.index(0, 7).data() != ""  # nearest emotion word shown
@@ -150,3 +152,33 @@ def test_startup_imports_neither_torch_nor_librosa(tmp_path):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 0, res.stderr[-500:]
     assert "heavy: \n" in res.stdout + "\n" and "torch" not in res.stdout, res.stdout
+
+
+def test_opening_and_playing_a_track_imports_neither_torch_librosa_nor_numba(tmp_path):
+    """The spectrograms and the trajectory are computed by the worker: the GUI process decodes for
+    the player only (soundfile), so it never loads torch, librosa or numba."""
+    song = write_song(tmp_path / "song.wav", major=True, fast=True, seconds=6.0)
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+        from app.main_window import MainWindow
+        app = QApplication([])
+        w = MainWindow(); w.show(); app.processEvents()
+        shown = []
+        w.views_shown.connect(lambda p, e: shown.append(e or "ok"))
+        w.trajectory_shown.connect(lambda p, e: shown.append(e or "ok"))
+        w.open_track({str(song)!r}, autoplay=True)
+        t0 = time.monotonic()
+        while len(shown) < 2 and time.monotonic() - t0 < 240:
+            app.processEvents(); time.sleep(0.02)
+        heavy = sorted(m for m in ("torch", "librosa", "numba", "gammatone") if m in sys.modules)
+        print("shown:", shown, "heavy:", ",".join(heavy), "marker:", w.circle.marker is not None)
+        w.close()
+    """)
+    model = Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt"
+    env = {**os.environ, "DAMER_CONFIG_DIR": str(tmp_path / "c"), "DAMER_DATA_DIR": str(tmp_path / "d"),
+           "DAMER_BUILTIN_MODEL": str(model)}
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-800:]
+    assert "shown: ['ok', 'ok'] heavy:  marker:" in res.stdout, res.stdout + res.stderr[-800:]

@@ -116,10 +116,11 @@ def test_asking_for_cuda_without_one_fails_clearly(tiny_memo, tmp_path, monkeypa
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(DeviceError, match="expected auto, cpu"):
         resolve_device("tpu")
-    res = cli("train", "--dataset", tiny_memo, "--epochs", 1, "--device", "cuda", "--out", tmp_path / "x")
-    if not torch.cuda.is_available():
-        assert res.returncode == 2
-        assert res.stderr.strip().count("\n") == 0 and "no CUDA GPU" in res.stderr
+    # the child cannot see the monkeypatch: hide the GPUs from it so a CUDA host checks the same refusal
+    res = cli("train", "--dataset", tiny_memo, "--epochs", 1, "--device", "cuda", "--out", tmp_path / "x",
+              env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "no CUDA GPU" in res.stderr
 
 
 @pytest.mark.parametrize("bf16,dtype,scaler", [(True, torch.bfloat16, False), (False, torch.float16, True)])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from damer_core.datasets.base import DIMENSIONS, FeatureSet
+from damer_core.errors import InputError
 
 PARTS = ("train", "val", "test")
 MIN_TRACKS = 10  # a validation or test part smaller than this gets a warning
@@ -54,7 +55,7 @@ def split_tracks(fs: FeatureSet, seed: int = 0, test_fraction: float = 0.3, val_
     seeded random order, larger first, each to the part whose class counts fall furthest below
     their targets. Deterministic for a given ``seed``."""
     if not (0 <= test_fraction < 1 and 0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
-        raise ValueError(f"bad split fractions: test {test_fraction}, validation {val_fraction}")
+        raise InputError(f"bad split fractions: test {test_fraction}, validation {val_fraction}")
     tracks, first = np.unique(fs.track, return_index=True)
     classes = _track_classes(fs, tracks, first)
     by_group = fs.group is not None

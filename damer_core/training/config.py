@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from damer_core.configs import from_checked_dict
+from damer_core.errors import InputError
 
 ABLATION_MODULES = ("dsaf", "pcl", "saml")
 # Fine-tuning a trained model on a few dozen labels: a tenth of the paper's learning rate and few
@@ -68,12 +69,12 @@ class TrainConfig:
         try:
             return cls.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError) as e:
-            raise ValueError(f"{path.name}: not a valid training config ({e})") from None
+            raise InputError(f"{path.name}: not a valid training config ({e})") from None
 
     def with_ablation(self, off: list[str]) -> "TrainConfig":
         bad = [m for m in off if m not in ABLATION_MODULES]
         if bad:
-            raise ValueError(f"unknown module(s) {', '.join(bad)}; choose from {', '.join(ABLATION_MODULES)}")
+            raise InputError(f"unknown module(s) {', '.join(bad)}; choose from {', '.join(ABLATION_MODULES)}")
         return replace(self, **{m: False for m in off})
 
     @property

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-LN2 = math.log(2.0)
+from damer_core.model.maths import js_divergence
 
 
 def progress_rho(epoch: int, total_epochs: int) -> float:
@@ -24,14 +23,6 @@ def temperature(epoch: int, total_epochs: int, tau_min: float = 0.7, tau_max: fl
 def threshold(epoch: int, total_epochs: int, theta_0: float = 0.65, theta_min: float = 0.35) -> float:
     """Eqn 16 with the configured values: theta_t linear from theta_0 towards theta_min (SPEC)."""
     return theta_0 - (theta_0 - theta_min) * progress_rho(epoch, total_epochs)
-
-
-def js_divergence(p: torch.Tensor, q: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Eqn 12, per sample, in nats: 0.5 KL(p||M) + 0.5 KL(q||M), M = (p + q) / 2; in [0, ln 2]."""
-    m = 0.5 * (p + q)
-    kl_pm = (p * (torch.log(p + eps) - torch.log(m + eps))).sum(dim=-1)
-    kl_qm = (q * (torch.log(q + eps) - torch.log(m + eps))).sum(dim=-1)
-    return (0.5 * kl_pm + 0.5 * kl_qm).clamp(0.0, LN2)
 
 
 class PCLResult(NamedTuple):

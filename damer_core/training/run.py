@@ -17,6 +17,7 @@ from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_chec
 
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
+from damer_core.errors import InputError
 from damer_core.features import FeatureConfig, preset
 from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
@@ -117,7 +118,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             data_args = data_args or DataArgs(**resume_state["data_args"])
             init = None
         if data_args is None:
-            raise ValueError("a data set is needed (--dataset)")
+            raise InputError("a data set is needed (--dataset)")
         init_bundle = load_checkpoint(init) if init else None
         if init_bundle is not None:
             cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
@@ -204,7 +205,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         teardown(ctx)
 
 
-class RunFolderError(ValueError):
+class RunFolderError(InputError):
     """The run folder cannot be written, or another training is writing to it."""
 
 

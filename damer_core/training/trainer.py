@@ -13,10 +13,13 @@ import torch.nn.functional as F
 
 from damer_core.datasets.base import FeatureSet, show_number
 from damer_core.datasets.split import MIN_TRACKS, Split
+from damer_core.errors import InputError
 from damer_core.model import DAMER, ModelConfig
+from damer_core.model.maths import cuda_amp_dtype
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
 from damer_core.training.augment import spec_augment
+from damer_core.training.loader import host_batch, prefetched
 from damer_core.training.calibration import calibrated, calibration_report, fit_temperature
 from damer_core.training.metrics import binary_report
 from damer_core.training.pcl import pcl, temperature, threshold
@@ -27,7 +30,7 @@ _CHUNK = 512
 MAX_FP16_OVERFLOWS = 25  # fp16 steps skipped in a row before a non-finite loss counts as divergence
 
 
-class TrainingDiverged(ValueError):
+class TrainingDiverged(InputError):
     """The loss, the weights or the validation outputs stopped being finite numbers: the run stops
     before anything from that epoch is saved."""
 
@@ -46,17 +49,16 @@ def band_stats(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
 
 
-def _batch(fs: FeatureSet, idx: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
-    order = np.sort(idx)
-    mel = torch.from_numpy(np.ascontiguousarray(fs.mel[order], dtype=np.float32))
-    coch = torch.from_numpy(np.ascontiguousarray(fs.coch[order], dtype=np.float32))
+def _batch(fs: FeatureSet, idx: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The mel and cochleagram inputs of samples ``idx`` on ``device``, and the sample order they are in."""
+    mel, coch, order = host_batch(fs, idx, pin=torch.device(device).type == "cuda")
     return mel.to(device, non_blocking=True), coch.to(device, non_blocking=True), order
 
 
 def amp_settings(device: torch.device, enabled: bool) -> tuple[bool, torch.dtype | None]:
     if not enabled or device.type != "cuda":
         return False, None
-    return True, (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    return True, cuda_amp_dtype()
 
 
 class DimensionTrainer:
@@ -73,7 +75,7 @@ class DimensionTrainer:
         self.train_idx, self.val_idx, self.test_idx = (split.for_dimension(fs, dim, p) for p in ("train", "val", "test"))
         if self.train_idx.size == 0 or self.val_idx.size == 0:
             n = np.unique(fs.track[~np.isnan(fs.values(dim))]).size
-            raise ValueError(f"{dim}: too few labelled tracks ({n}) to set apart a training and a validation part")
+            raise InputError(f"{dim}: too few labelled tracks ({n}) to set apart a training and a validation part")
         self.labels = fs.binary(dim)
         torch.manual_seed(tcfg.seed + DIM_SEED_OFFSET[dim])
         model = DAMER(self.mcfg)
@@ -152,15 +154,24 @@ class DimensionTrainer:
         sums: dict[str, float] = {}
         counted = 0
         n_steps = int(math.ceil(order.size / tc.batch_size))
-        for step in range(n_steps):
+        pin = dev.type == "cuda"
+
+        def host(step: int):
             b = order[step * tc.batch_size:(step + 1) * tc.batch_size]
-            mel, coch, sorted_b = _batch(self.fs, b, dev)
-            y = torch.from_numpy(self.labels[sorted_b]).to(dev)
-            n_lab = y.shape[0]
+            mel, coch, sorted_b = host_batch(self.fs, b, pin and u_order is None)
+            y = torch.from_numpy(self.labels[sorted_b])
             if u_order is not None:
                 ub = u_order[(step * tc.batch_size) % u_order.size:][:tc.batch_size]
-                umel, ucoch, _ = _batch(self.unlabelled, ub, dev)
+                umel, ucoch, _ = host_batch(self.unlabelled, ub, False)
                 mel, coch = torch.cat([mel, umel]), torch.cat([coch, ucoch])
+                if pin:
+                    mel, coch = mel.pin_memory(), coch.pin_memory()
+            return mel, coch, y
+
+        for step, (mel, coch, y) in enumerate(prefetched(host, n_steps)):
+            mel, coch = mel.to(dev, non_blocking=True), coch.to(dev, non_blocking=True)
+            y = y.to(dev)
+            n_lab = y.shape[0]
             where = f"epoch {epoch}/{tc.epochs}, step {step + 1}/{n_steps}"
             stats = self._step(mel, coch, y, n_lab, tau, theta, where=where)
             if stats is not None:  # None: an fp16 overflow step the scaler skipped

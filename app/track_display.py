@@ -1,0 +1,110 @@
+"""The track in the player as the right-hand side shows it: its Mel and cochleogram views and its
+V-A trajectory on the circle, with the playhead and the circle's marker following the position.
+Asks the analysis queue for what is missing and shows what arrives for this track; late results are
+dropped after close."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app import active_model
+from app.analysis import LibraryAnalysis
+from app.library_db import LibraryDB
+from app.player import Player
+from app.settings import Settings
+from app.transport import TransportBar
+from app.va_circle import VACircleWidget
+from app.views import SpectrogramViews
+from damer_core.trajectory import value_at
+
+TRAJECTORY_KEYS = ("t", "valence", "arousal", "confidence")
+
+
+def trajectory_arrays(traj: dict) -> dict[str, np.ndarray]:
+    """A stored trajectory (damer_core.trajectory, smoothed) as float arrays; None (not predicted) becomes NaN."""
+    return {k: np.array(traj[k], dtype=float) for k in TRAJECTORY_KEYS}
+
+
+class TrackDisplay(QObject):
+    views_shown = Signal(str, str)  # track path, error ("" when the spectrograms are shown)
+    trajectory_shown = Signal(str, str)  # track path, error ("" when the V-A trajectory is shown)
+    other_failed = Signal(str)  # another track's analysis failed: why, for the status bar
+
+    def __init__(self, db: LibraryDB, analysis: LibraryAnalysis, player: Player, transport: TransportBar,
+                 views: SpectrogramViews, circle: VACircleWidget, settings: Settings, parent: QObject | None = None):
+        super().__init__(parent)
+        self.db, self.analysis, self.player, self.transport = db, analysis, player, transport
+        self.views, self.circle, self.settings = views, circle, settings
+        self.path = ""  # the track in the player ("" before the first)
+        self.track_id = -1  # its library id (-1: not in the library)
+        self.trajectory: dict[str, np.ndarray] | None = None  # the V-A trajectory shown on the circle
+        self.closed = False  # late worker results are dropped after close
+
+    def _model(self) -> str:
+        return active_model.usable_model(self.settings.active_model)
+
+    def set_track(self, path: str, track_id: int) -> None:
+        self.path, self.track_id = path, track_id
+
+    def show_track(self) -> None:
+        """The trajectory when the library has it, then the spectrograms and a missing trajectory
+        of the track just set: the queue's most urgent job, from one decode in the worker."""
+        self.load_trajectory()
+        self.views.show_message(f"Computing spectrograms of {Path(self.path).name}...", busy=True)
+        model = self._model()
+        self.analysis.use_model(model, active_model.model_key(model))
+        self.analysis.open_track(self.path, need_trajectory=bool(model) and self.trajectory is None)
+
+    def load_trajectory(self) -> None:
+        """The stored trajectory of the track by the model in use; the circle says why there is none."""
+        model = self._model()
+        self.trajectory = None
+        if not model:
+            self.circle.clear(active_model.no_model_message(self.settings.active_model))
+            return
+        traj = self.db.trajectory(self.track_id, active_model.model_key(model)) if self.track_id >= 0 else None
+        if traj is None:
+            self.circle.clear("Analysing this track...")
+            return
+        self._show_trajectory(traj)
+
+    def _show_trajectory(self, traj: dict) -> None:
+        self.trajectory = tr = trajectory_arrays(traj)
+        self.circle.clear()
+        self.circle.set_path(list(zip(tr["valence"], tr["arousal"])) if self.settings.show_trajectory else [])
+        self.show_position(self.player.position)
+        self.trajectory_shown.emit(self.path, "")
+
+    def show_position(self, seconds: float) -> None:
+        """The transport's time, the views' playhead and the circle's marker at ``seconds``."""
+        self.transport.set_position(seconds, self.player.duration)
+        self.views.set_playhead(seconds)
+        tr = self.trajectory
+        if tr is not None and len(tr["t"]):
+            v, a, c = (value_at(tr["t"], tr[k], seconds) for k in ("valence", "arousal", "confidence"))
+            self.circle.set_prediction(seconds, v, a, c)
+
+    # -- the analysis queue's results -----------------------------------------------------------
+    def trajectory_ready(self, path: str, traj: dict) -> None:
+        if path == self.path and not self.closed:
+            self._show_trajectory(traj)
+
+    def views_ready(self, path: str, views) -> None:
+        if path == self.path and not self.closed:
+            self.views.set_views(views, views.mel_db.shape[1] * views.hop_seconds)
+            self.views_shown.emit(path, "")
+
+    def analysis_failed(self, path: str, message: str) -> None:
+        if self.closed:
+            return
+        if path and path == self.path:
+            self.views.show_message(f"Cannot show this track: {message}")
+            self.views_shown.emit(path, message)
+            if self._model():
+                self.circle.clear(f"Cannot analyse this track:\n{message}")
+                self.trajectory_shown.emit(path, message)
+        else:
+            self.other_failed.emit(message)

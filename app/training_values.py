@@ -1,0 +1,69 @@
+"""What the training panel shows, without Qt: an `epoch` event's curve values, a finished run's
+figures, the settings a run starts from and how the chosen ones differ from them."""
+
+from __future__ import annotations
+
+import math
+
+from damer_core import events
+
+
+def epoch_values(ev: events.Epoch) -> dict[str, float]:
+    """Flatten an `epoch` event into its dimension's curve keys ("arousal.total", "valence.auc")."""
+    out = dict(ev.loss)
+    out.update({k: getattr(ev, k) for k in ("tau", "theta", "confidence", "reliability", "mask_ratio", "pl_strength",
+                                            "queue_entropy")})
+    out["queue_class1"] = ev.queue_coverage[1]
+    out.update({m: ev.val["fuse"][m] for m in ("acc", "f1", "auc")})
+    return {f"{ev.dim}.{k}": (float("nan") if v is None else float(v)) for k, v in out.items()}
+
+
+def fmt(value) -> str:
+    """A metric for people: n/a where it is undefined (a one-class part), never 0.000 or nan."""
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def done_summary(ev: events.Done) -> str:
+    """The finished run's figures, each saying which part it is from."""
+    lines = []
+    for dim, m in (ev.metrics or {}).items():
+        for part, name in (("val", "validation"), ("test", "test")):
+            f = (m.get(part) or {}).get("fuse")
+            if f:
+                lines.append(f"{dim} {name} part: acc {fmt(f['acc'])}, auc {fmt(f['auc'])}")
+    for part, q in (ev.quadrant or {}).items():
+        lines.append(f"quadrants, {'validation' if part == 'val' else part} part: acc {fmt(q['acc'])}, "
+                     f"macro-F1 {fmt(q['macro_f1'])}")
+    return "; ".join(lines)
+
+
+def default_settings(finetune: bool) -> dict[str, object]:
+    """The settings a run starts from: the paper's (TrainConfig), or FINE_TUNE_DEFAULTS over them."""
+    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
+
+    values = {"epochs": TrainConfig.epochs, "batch size": TrainConfig.batch_size, "learning rate": TrainConfig.lr,
+              "seed": TrainConfig.seed, "modules": "DSAF+PCL+SAML", "dimensions": ",".join(TrainConfig.dims)}
+    if finetune:
+        values.update({"epochs": FINE_TUNE_DEFAULTS["epochs"], "learning rate": FINE_TUNE_DEFAULTS["lr"]})
+    return values
+
+
+def _same(a, b) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6) if isinstance(a, float) or isinstance(b, float) else a == b
+
+
+def _show(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_note(finetune: bool, chosen: dict[str, object]) -> str:
+    """The chosen settings against the defaults they started from, naming every one that differs."""
+    defaults = default_settings(finetune)
+    which = "the fine-tuning defaults" if finetune else "the paper's defaults"
+    changed = [f"{k} {_show(v)} (default {_show(defaults[k])})" for k, v in chosen.items() if not _same(v, defaults[k])]
+    if changed:
+        return f"Changed from {which}: {', '.join(changed)}."
+    if finetune:
+        return (f"Settings are the fine-tuning defaults: {defaults['epochs']} epochs, learning rate "
+                f"{_show(defaults['learning rate'])}; the rest as in the paper.")
+    return "Settings are the paper's defaults."

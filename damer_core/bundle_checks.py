@@ -1,0 +1,325 @@
+"""The checks :func:`damer_core.checkpoint.load_checkpoint` runs on a bundle, which is untrusted
+input: every field against sane bounds, each dimension's weights against their sha256 and
+against the model the config describes, no NaN or inf. Every problem is one :class:`BundleError`
+line naming the file and the field, raised before anything is allocated from the config."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from damer_core.errors import BundleError
+
+FORMAT = "damer-bundle"
+FORMAT_VERSION = 1
+CHECKSUM = "weights_sha256"  # in each dimension's entry: sha256 of its state_dict (weights_sha256())
+MAX_NESTING = 32
+
+# (type, low, high) for every FeatureConfig and ModelConfig field. The ranges hold every preset and
+# every bundle trained so far, and keep what a config makes the code allocate small: n_fft 2^28
+# would be a 64 GiB spectrum, a sample rate of 1e9 Hz a 12 GB resampled 3 s file.
+FEATURE_BOUNDS: dict[str, tuple] = {
+    "name": (str, 1, 64),
+    "sample_rate": (int, 8000, 48_000),
+    "segment_start_s": (float, 0.0, 7200.0),
+    "segment_length_s": (float, 0.1, 7200.0),
+    "frame_length": (int, 16, 131_072),
+    "hop_length": (int, 1, 65_536),
+    "n_fft": (int, 16, 131_072),
+    "center": (bool,),
+    "n_frames": (int, 1, 1024),
+    "train_hop_frames": (int, 1, 65_536),
+    "trajectory_hop_frames": (int, 1, 65_536),
+    "n_mels": (int, 1, 512),
+    "n_gammatone": (int, 1, 512),
+    "gammatone_fmin": (float, 1.0, 20_000.0),
+    "gammatone_bands_per_octave": (int, 1, 96),
+    "power_law": (float, 0.01, 10.0),
+    "preemphasis": (float, 0.0, 0.99),
+    "log_floor": (float, 1e-30, 0.1),
+}
+MODEL_BOUNDS: dict[str, tuple] = {
+    "n_frames": (int, 1, 1024),
+    "n_mel": (int, 1, 512),
+    "n_coch": (int, 1, 512),
+    "d_model": (int, 1, 2048),
+    "n_layers": (int, 1, 32),
+    "n_heads": (int, 1, 64),
+    "ffn_mult": (int, 1, 16),
+    "dropout": (float, 0.0, 0.99),
+    "fusion_dim": (int, 1, 8192),
+    "n_classes": (int, 2, 2),  # inference reads P(high) as class 1 of two
+    "cross_attention": (bool,),
+    "band_embedding": (bool,),
+}
+MAX_WINDOW_S = 600.0  # one model window; a longer one repeats a short track to fill it
+TEMPERATURE = (float, 0.01, 100.0)  # fitting keeps it in [0.05, 20]
+EPOCH = (int, 0, 1_000_000)
+COUNT = (int, 0, 10**9)
+
+
+MISSING = object()
+
+
+class _FieldError(Exception):
+    """One bad field; load_checkpoint turns it into a BundleError naming the file."""
+
+    def __init__(self, field: str, value: Any, rule: str):
+        shown = " is missing" if value is MISSING else f" = {_show(value)}"
+        super().__init__(f"bundle field {field}{shown}: {rule}")
+
+
+def _show(value: Any) -> str:
+    text = " ".join(repr(value).split())  # one line whatever the value holds
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check(field: str, value: Any, bound: tuple) -> None:
+    """``value`` against ``(type, low, high)``: the rule in words when it fails."""
+    kind = bound[0]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise _FieldError(field, value, "must be true or false")
+        return
+    lo, hi = bound[1], bound[2]
+    if kind is str:
+        if not (isinstance(value, str) and lo <= len(value) <= hi and value.isprintable()):
+            raise _FieldError(field, value, f"must be a name of {lo} to {hi} printable characters")
+    elif kind is int:
+        if not (_is_int(value) and lo <= value <= hi):
+            raise _FieldError(field, value, f"must be {lo}" if lo == hi else f"must be an integer from {lo} to {hi}")
+    elif not (_is_number(value) and math.isfinite(value) and lo <= value <= hi):
+        raise _FieldError(field, value, f"must be a number from {lo:g} to {hi:g}")
+
+
+def _check_config(section: str, raw: Any, bounds: dict[str, tuple], cls: type) -> Any:
+    """The dataclass ``cls`` from a bundle's config dict, every field within ``bounds``."""
+    key = f"{section}_config"
+    if not isinstance(raw, dict):
+        raise _FieldError(key, raw, "must be a dict of settings")
+    for k, v in raw.items():
+        if k not in bounds:
+            raise _FieldError(f"{section}.{k}", v, f"unknown {section} setting")
+    defaults = cls()
+    for f in fields(cls):
+        _check(f"{section}.{f.name}", raw.get(f.name, getattr(defaults, f.name)), bounds[f.name])
+    return cls(**raw)
+
+
+def _check_feature_config(raw: Any):
+    from damer_core.features import FeatureConfig
+
+    cfg = _check_config("feature", raw, FEATURE_BOUNDS, FeatureConfig)
+    if cfg.n_fft < cfg.frame_length:
+        raise _FieldError("feature.n_fft", cfg.n_fft, f"must be at least feature.frame_length ({cfg.frame_length})")
+    nyquist = cfg.sample_rate / 2
+    top = float(cfg.gammatone_centre_freqs[-1])
+    if top >= nyquist:
+        raise _FieldError("feature.n_gammatone", cfg.n_gammatone,
+                          f"its highest band ({top:.0f} Hz) must lie below half the sample rate ({nyquist:.0f} Hz)")
+    if cfg.window_seconds > MAX_WINDOW_S:
+        raise _FieldError("feature.n_frames", cfg.n_frames, f"one window with this hop_length and sample_rate "
+                                                            f"lasts {cfg.window_seconds:.0f} s; at most {MAX_WINDOW_S:.0f} s")
+    return cfg
+
+
+def _check_model_config(raw: Any, feature):
+    from damer_core.model import ModelConfig
+
+    cfg = _check_config("model", raw, MODEL_BOUNDS, ModelConfig)
+    if cfg.d_model % cfg.n_heads:
+        raise _FieldError("model.n_heads", cfg.n_heads, f"must divide model.d_model ({cfg.d_model})")
+    for mine, theirs in (("n_frames", "n_frames"), ("n_mel", "n_mels"), ("n_coch", "n_gammatone")):
+        if getattr(cfg, mine) != getattr(feature, theirs):
+            raise _FieldError(f"model.{mine}", getattr(cfg, mine),
+                              f"must equal feature.{theirs} ({getattr(feature, theirs)})")
+    return cfg
+
+
+def _check_numbers(field: str, value: Any) -> None:
+    """Reports and calibration: dicts and lists of numbers (NaN where a metric is undefined) or null."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_numbers(f"{field}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_numbers(f"{field}[{i}]", v)
+    elif value is not None and not _is_number(value):
+        raise _FieldError(field, value, "must be a number")
+
+
+def _check_dict(field: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise _FieldError(field, value, "must be a dict")
+
+
+def _check_entry(dim: str, entry: Any) -> None:
+    field = f"dimensions.{dim}"
+    _check_dict(field, entry)
+    if "state_dict" not in entry:
+        raise _FieldError(f"{field}.state_dict", MISSING, "the weights of this dimension are needed")
+    _check_dict(f"{field}.state_dict", entry["state_dict"])
+    for key, bound in (("epoch", EPOCH), ("temperature", TEMPERATURE)):
+        if key in entry:
+            _check(f"{field}.{key}", entry[key], bound)
+    for key in ("metrics", "calibration"):
+        if key in entry:
+            _check_dict(f"{field}.{key}", entry[key])
+            _check_numbers(f"{field}.{key}", entry[key])
+    if "temperature_source" in entry and not isinstance(entry["temperature_source"], str):
+        raise _FieldError(f"{field}.temperature_source", entry["temperature_source"], "must be text")
+    digest = entry.get(CHECKSUM)
+    if CHECKSUM in entry and not (isinstance(digest, str) and len(digest) == 64
+                                  and all(c in "0123456789abcdef" for c in digest)):
+        raise _FieldError(f"{field}.{CHECKSUM}", digest, "must be 64 hexadecimal digits")
+
+
+def _check_metadata(data: dict) -> None:
+    """What `info`, the app and resuming read besides the configs and the weights."""
+    for key in ("damer_core_version", "created"):
+        if key in data and not isinstance(data[key], str):
+            raise _FieldError(key, data[key], "must be text")
+    for key in ("train_config", "data", "data_args", "resume"):
+        if key in data:
+            _check_dict(key, data[key])
+    if "split" in data:
+        split = data["split"]
+        _check_dict("split", split)
+        if not isinstance(split.get("by"), str):
+            raise _FieldError("split.by", split.get("by", MISSING), "must be text")
+        for part in ("train", "val", "test"):
+            _check(f"split.{part}", split.get(part, MISSING), COUNT)
+    if "quadrant" in data:
+        _check_dict("quadrant", data["quadrant"])
+        for part, q in data["quadrant"].items():
+            _check_dict(f"quadrant.{part}", q)
+            _check(f"quadrant.{part}.n", q.get("n", MISSING), COUNT)
+            for key in ("acc", "macro_f1"):
+                if key not in q:
+                    raise _FieldError(f"quadrant.{part}.{key}", MISSING, "must be a number")
+            _check_numbers(f"quadrant.{part}", q)
+
+
+def _nesting_depth_ok(obj: Any) -> bool:
+    """True when dicts and lists nest at most MAX_NESTING deep (deeper would overflow the
+    recursion of the checks and of JSON output)."""
+    stack = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def weights_sha256(state_dict: dict) -> str:
+    """sha256 over a state_dict's tensors in sorted key order: each key, dtype, shape and bytes."""
+    import torch
+
+    h = hashlib.sha256()
+    for key in sorted(state_dict):
+        t = state_dict[key].detach().cpu().contiguous()
+        h.update(f"{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _expected_weights(mcfg) -> dict:
+    """Names and shapes of the model's state_dict, built on the meta device: no memory allocated."""
+    import torch
+
+    from damer_core.model import DAMER
+
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in DAMER(replace(mcfg, band_embedding=False)).state_dict().items()}
+    if mcfg.band_embedding:  # added by hand: normal_ on the meta device costs seconds on its first call
+        shapes.update(band_mel=(mcfg.n_mel, mcfg.d_model), band_coch=(mcfg.n_coch, mcfg.d_model))
+    return shapes
+
+
+def _names(keys: list[str]) -> str:
+    keys = sorted(keys)
+    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def _check_weights(path: Path, dim: str, entry: dict, expected: dict) -> None:
+    import torch
+
+    sd = entry["state_dict"]
+    for key, t in sd.items():
+        if not (isinstance(key, str) and isinstance(t, torch.Tensor) and t.layout == torch.strided
+                and t.is_floating_point()):
+            what = f"a {t.dtype} {t.layout} tensor" if isinstance(t, torch.Tensor) else f"not a tensor ({type(t).__name__})"
+            raise BundleError(path, f"bundle field dimensions.{dim}.state_dict[{_show(key)}] is {what}: "
+                                    "must be a tensor of floats")
+    if CHECKSUM in entry and weights_sha256(sd) != entry[CHECKSUM]:
+        raise BundleError(path, f"{dim} weights do not match their checksum: the file is damaged")
+    missing, unexpected = expected.keys() - sd.keys(), sd.keys() - expected.keys()
+    if missing or unexpected:
+        detail = "; ".join(f"{what}: {_names(list(keys))}" for what, keys in (("missing", missing), ("unexpected", unexpected))
+                           if keys)
+        raise BundleError(path, f"weights for {dim} do not fit the model ({detail})")
+    for key, shape in expected.items():
+        if tuple(sd[key].shape) != shape:
+            raise BundleError(path, f"weights for {dim} do not fit the model ({key} has shape "
+                                    f"{list(sd[key].shape)}, the model config needs {list(shape)})")
+    bad = [k for k, t in sd.items() if not bool(torch.isfinite(t).all())]
+    if bad:
+        raise BundleError(path, f"{dim} weights contain NaN or inf ({_names(bad)}): the model cannot be used")
+    for key in ("mel_std", "coch_std"):
+        if key in sd and not bool((sd[key] > 0).all()):
+            raise BundleError(path, f"{dim} weights: {key} holds values <= 0 (the feature normalisation would divide by zero)")
+
+
+def check_bundle(data: Any, path: str | os.PathLike = "<bundle>") -> dict:
+    """Every field of a loaded bundle within bounds, its weights intact and fitting the model; the
+    configs come back complete (defaults filled in). Problems are one-line :class:`BundleError`s."""
+    from damer_core.datasets.base import DIMENSIONS
+
+    path = Path(path)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BundleError(path, "not a DAMER model bundle (no 'format: damer-bundle' marker)")
+    for key in ("format_version", "feature_config", "model_config", "dimensions"):
+        if key not in data:
+            raise BundleError(path, f"incomplete bundle: missing '{key}'")
+    version = data["format_version"]
+    if _is_int(version) and version > FORMAT_VERSION:
+        raise BundleError(path, f"written by a newer damer-core (bundle format {version}); update to use it")
+    if not _nesting_depth_ok(data):
+        raise BundleError(path, f"refused: its values nest more than {MAX_NESTING} levels deep")
+    try:
+        _check("format_version", version, (int, 1, FORMAT_VERSION))
+        feature = _check_feature_config(data["feature_config"])
+        model = _check_model_config(data["model_config"], feature)
+        dims = data["dimensions"]
+        if not isinstance(dims, dict):
+            raise _FieldError("dimensions", dims, "must be a dict of arousal and/or valence weights")
+        if not dims:
+            raise BundleError(path, "bundle holds no trained dimension")
+        for dim, entry in dims.items():
+            if dim not in DIMENSIONS:
+                raise _FieldError("dimensions key", dim, f"must be {' or '.join(DIMENSIONS)}")
+            _check_entry(dim, entry)
+        _check_metadata(data)
+    except _FieldError as e:
+        raise BundleError(path, str(e)) from None
+    expected = _expected_weights(model)
+    for dim, entry in dims.items():
+        _check_weights(path, dim, entry, expected)
+    data["feature_config"], data["model_config"] = feature.to_dict(), model.to_dict()
+    return data

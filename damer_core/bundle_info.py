@@ -1,0 +1,78 @@
+"""What `damer-core info` shows of a bundle: its fields without the weights (``--json``), or a
+few lines of text on its configs, data, split and each dimension's validation and test figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from damer_core import checkpoint, events
+from damer_core.builtin import is_builtin
+
+
+def bundle_summary(b: dict) -> dict:
+    """The bundle without its weights (and resume state): what `info --json` prints."""
+    slim = {k: v for k, v in b.items() if k not in ("dimensions", "resume")}
+    slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
+    return slim
+
+
+def info_text(path: str, as_json: bool = False) -> str:
+    """`info`'s output for one bundle: its summary as indented JSON, or :func:`describe_bundle`'s lines."""
+    b = checkpoint.load_checkpoint(path)
+    if as_json:
+        return json.dumps({"builtin": is_builtin(path), **bundle_summary(b)}, indent=2, default=str)
+    return "\n".join(describe_bundle(b, path))
+
+
+def info_line(path: str) -> tuple[str, bool]:
+    """`info --jsonl`'s line for one bundle (an 'info' or a 'bundle_error' event) and whether the
+    bundle could be read."""
+    try:  # through the module, where a test can replace load_checkpoint
+        summary = bundle_summary(checkpoint.load_checkpoint(path))
+        return events.Info(path, is_builtin(path), summary).to_json(), True
+    except checkpoint.BundleError as e:
+        return events.BundleError(path, str(e)).to_json(), False
+    except Exception as e:  # noqa: BLE001 - one bundle's surprise must not hide the ones after it
+        detail = " ".join(str(e).split()) or type(e).__name__
+        message = f"{Path(path).name}: cannot be read ({detail})"
+        return events.BundleError(path, message).to_json(), False
+
+
+def describe_bundle(b: dict, path: str) -> list[str]:
+    """`damer-core info` text: configs, data, split and each dimension's validation and test figures."""
+    from damer_core.training.run import fmt_metric
+
+    fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
+    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: DAMER bundle "
+             f"v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, created {b.get('created', '?')})",
+             f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
+             f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
+             f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
+             f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
+             f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"]
+    mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
+    lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
+                 f"seed {tc.get('seed', '?')}, modules {mods}")
+    lines.append(f"  data: {data.get('name', '?')} ({data.get('format', '?')}), {data.get('n_tracks', '?')} tracks, "
+                 f"{data.get('n_samples', '?')} windows")
+    split = b.get("split")
+    if split:
+        lines.append(f"  split by {split['by']}: {split['train']} train / {split['val']} validation / {split['test']} test tracks")
+    for dim, entry in b["dimensions"].items():
+        metrics = entry.get("metrics", {})
+        if "fuse" in metrics:  # a bundle from before the validation part: one "held-out" report
+            metrics = {"held-out": metrics}
+        parts = []
+        for part, report in metrics.items():
+            m = report.get("fuse", {})
+            name = {"val": "validation", "test": "test"}.get(part, part)
+            parts.append(f"{name} acc {fmt_metric(m.get('acc'))} f1 {fmt_metric(m.get('f1'))} auc {fmt_metric(m.get('auc'))}")
+        temp = f", temperature {entry['temperature']:.2f}" if "temperature" in entry else ""
+        lines.append(f"  {dim}: epoch {entry.get('epoch', '?')}{temp}; " + "; ".join(parts))
+    for part, q in b.get("quadrant", {}).items():
+        lines.append(f"  quadrants, {'validation' if part == 'val' else part} ({q['n']} tracks): "
+                     f"acc {fmt_metric(q['acc'])} macro-F1 {fmt_metric(q['macro_f1'])}")
+    if "resume" in b:
+        lines.append("  resumable: yes (a last.pt checkpoint)")
+    return lines

@@ -1,0 +1,143 @@
+"""`damer-core predict`'s output: each file's result written as soon as it is made (json, csv,
+trajectory-csv on stdout, or JSON-line events for the app), or a resumable, sharded CSV file
+(:mod:`damer_core.sharded`). A bad file is one line on stderr and one row; it never stops a batch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from damer_core.errors import AudioError
+
+
+def predict_one(predictor, path: Path) -> tuple[dict, AudioError | None]:
+    """One file's result, or its one-line error: a bad file never stops the batch."""
+    try:
+        return predictor.predict_file(path).to_dict(), None
+    except AudioError as e:
+        return {"path": str(path), "error": e.reason}, e
+    except OSError as e:  # a file that changed or went away while it was read
+        err = AudioError(path, f"cannot be read ({e.strerror or e})")
+        return {"path": str(path), "error": err.reason}, err
+
+
+class PredictionWriter:
+    """Writes ``predict``'s results one file at a time (csv, json, trajectory-csv), flushing each,
+    so a run stopped by Ctrl-C or a crash leaves every finished file on disk; ``close`` ends the
+    JSON array."""
+
+    def __init__(self, out: TextIO, fmt: str):
+        import csv
+
+        self.out, self.fmt, self.n = out, fmt, 0
+        self.csv = csv.writer(out)
+        if fmt == "csv":
+            self.csv.writerow(["path", "valence", "arousal", "confidence", "duration", "error", "warning"])
+        elif fmt == "trajectory-csv":  # raw window values, then the smoothed ones the app shows
+            self.csv.writerow(["path", "t", "valence", "arousal", "confidence",
+                               "valence_smoothed", "arousal_smoothed", "confidence_smoothed"])
+        else:
+            out.write("[")
+        out.flush()
+
+    @staticmethod
+    def _cell(x) -> str:
+        return "" if x is None else f"{x:.4f}"  # empty: not predicted by this bundle
+
+    def write(self, r: dict) -> None:
+        if self.fmt == "json":
+            self.out.write(("," if self.n else "") + "\n" + json.dumps(r, indent=1))
+        elif self.fmt == "csv":
+            self.csv.writerow([r["path"]] + [self._cell(r.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
+                              + [r.get("error", ""), r.get("warning", "")])
+        elif r.get("trajectory_raw"):
+            raw, sm = r["trajectory_raw"], r["trajectory"]
+            for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],
+                           sm["valence"], sm["arousal"], sm["confidence"]):
+                self.csv.writerow([r["path"]] + [self._cell(x) for x in row])
+        self.n += 1
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.out.write("\n]\n")
+        self.out.flush()
+
+
+def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str) -> int:
+    """Every file in turn, its result on stdout in ``fmt`` as it is made; with ``progress_mode``
+    jsonl, one 'prediction' or 'file_error' event per file instead (the app's analysis). Exit status:
+    1 when every file failed, 130 when interrupted, else 0."""
+    from damer_core.progress import Progress
+
+    stream = progress_mode == "jsonl"
+    progress = Progress(progress_mode)
+    progress.task("predicting", len(files))
+    writer = None if stream else PredictionWriter(sys.stdout, fmt)
+    done = failed = 0
+    try:
+        for path in files:
+            result, error = predict_one(predictor, path)
+            if error:
+                failed += 1
+                if not stream:
+                    print(f"damer-core: skipped {error}", file=sys.stderr)
+                progress.emit("file_error", path=str(path), message=str(error))
+            else:
+                progress.emit("prediction", **result)
+            if writer is not None:
+                writer.write(result)  # written as it is made: an interrupted run keeps what it finished
+            done += 1
+            progress.advance()
+    except KeyboardInterrupt:
+        print(f"damer-core: interrupted after {done} of {len(files)} files; their results are kept", file=sys.stderr)
+        return 130
+    finally:
+        if writer is not None:
+            writer.close()
+    return 1 if failed and failed == done else 0
+
+
+def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, device: str, progress_mode: str,
+                      cache) -> int:
+    """Resumable, sharded predict into the CSV file ``output``: alone, or one rank of ``torchrun``;
+    a rerun skips the files already done. Exit status 130 when interrupted, else 0."""
+    from damer_core.builtin import default_checkpoint
+    from damer_core.inference import Predictor
+    from damer_core.progress import Progress
+    from damer_core.sharded import merge, predict_shard
+    from damer_core.training.distributed import setup, teardown
+
+    output = output.resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    ctx = setup(device)
+    try:
+        predictor = Predictor(default_checkpoint(checkpoint), str(ctx.device), cache)
+        progress = Progress(progress_mode if ctx.is_main else "none")
+        progress.task(f"predicting (rank {ctx.rank} of {ctx.world_size})", -(-len(files) // ctx.world_size))
+
+        def one(path: Path) -> dict:
+            result, error = predict_one(predictor, path)
+            if error:
+                print(f"damer-core: skipped {error}", file=sys.stderr)
+            progress.advance()
+            return result
+
+        try:
+            n = predict_shard(files, output, ctx.rank, ctx.world_size, one)
+        except KeyboardInterrupt:
+            print(f"damer-core: interrupted; what was done is kept in {output.name}.part{ctx.rank} "
+                  "(run the same command again to go on)", file=sys.stderr)
+            return 130
+        if ctx.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+        if ctx.is_main:
+            rows = merge(files, output, ctx.world_size)
+            print(f"damer-core: {rows} rows in {output} ({n} predicted by rank 0 this run)", file=sys.stderr)
+        return 0
+    finally:
+        teardown(ctx)

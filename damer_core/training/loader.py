@@ -1,0 +1,39 @@
+"""Batches made ahead of the step that uses them. Gathering a batch's windows (from a
+memory-mapped array on disk, for Memo2496-sized data) runs in a thread while the model steps on
+the previous one; on CUDA the batch is put in pinned memory, so its copy to the GPU is
+asynchronous (``non_blocking``) and overlaps the computation as well."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+
+def host_batch(fs, idx: np.ndarray, pin: bool) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Mel and cochleagram windows ``idx`` as CPU tensors (pinned for a CUDA copy when ``pin``), and
+    the sample order they are in (sorted, so a memory-mapped array is read forwards)."""
+    order = np.sort(idx)
+    mel = torch.from_numpy(np.ascontiguousarray(fs.mel[order], dtype=np.float32))
+    coch = torch.from_numpy(np.ascontiguousarray(fs.coch[order], dtype=np.float32))
+    if pin:
+        mel, coch = mel.pin_memory(), coch.pin_memory()
+    return mel, coch, order
+
+
+def prefetched(make: Callable[[int], T], n: int, ahead: int = 2) -> Iterator[T]:
+    """``make(0) .. make(n - 1)`` in order, each made up to ``ahead`` steps before it is used.
+    An error in ``make`` surfaces at the step that needs its batch."""
+    if n <= 0:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches") as pool:
+        pending = [pool.submit(make, i) for i in range(min(ahead, n))]
+        for i in range(n):
+            batch = pending.pop(0).result()
+            if i + ahead < n:
+                pending.append(pool.submit(make, i + ahead))
+            yield batch

@@ -1,0 +1,149 @@
+"""`damer-core worker`: the app's one warm analysis process. It loads the model once, then reads
+jobs (damer_core.events.Job, one JSON line each) from stdin and answers each with its events and
+a ``ready`` line, until stdin closes. The app's job queue decides what runs next (the playing
+track first); one job at a time keeps the GUI's cores free.
+
+A ``track`` job decodes the file once for everything the window shows: static V-A, the
+whole-track trajectory and the spectrograms (written to ``views_npz``, 8-bit dB). Model features
+are not cached (they are quick to recompute); the spectrograms are, for tracks played again.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, TextIO
+
+from damer_core import display, events
+from damer_core.audio import AudioError
+from damer_core.cache import FeatureCache
+from damer_core.features import DISPLAY
+from damer_core.inference import Interrupted
+
+
+class Analysis:
+    """What one worker does with a job; the model is loaded on the first job that needs it."""
+
+    def __init__(self, checkpoint: str | None, device: str = "cpu", cache: FeatureCache | None = None):
+        self.checkpoint, self.device = checkpoint or "", device
+        self.cache = cache if cache is not None else FeatureCache()
+        self._predictor = None
+        self.interrupts: set[str] = set()  # paths whose preemptible job should stop (filled by the stdin reader)
+        self._lock = threading.Lock()
+
+    @property
+    def predictor(self):
+        if self._predictor is None and self.checkpoint:
+            from damer_core.inference import Predictor
+
+            self._predictor = Predictor(self.checkpoint, self.device, self.cache)
+        return self._predictor
+
+    def interrupt(self, path: str) -> None:
+        with self._lock:
+            self.interrupts.add(path)
+
+    def _stop_requested(self, job: events.Job) -> bool:
+        with self._lock:
+            return job.preemptible and job.path in self.interrupts
+
+    def run(self, job: events.Job, emit: Callable[[events.Event], None]) -> None:
+        """Answers ``job`` with its events, as they come; a bad file gives one ``file_error``."""
+        if job.op not in ("static", "track", "views"):
+            return emit(events.Error(f"worker: unknown job '{job.op}'"))
+        if job.op in ("static", "track") and self.predictor is None and not (job.op == "track" and job.views_npz):
+            return emit(events.Error(f"worker: a '{job.op}' job needs a model (none is loaded)"))
+        kinds = ("display",) if job.views_npz and job.op != "static" else ()
+        kinds += {"static": ("train",), "track": ("frames", "train")}.get(job.op, ()) if self.predictor else ()
+        if not kinds:
+            return emit(events.Error("worker: a 'views' job needs views_npz"))
+        try:
+            self._run(job, kinds, emit)
+        except AudioError as e:
+            emit(events.FileError(job.path, str(e)))
+        except OSError as e:
+            emit(events.FileError(job.path, f"{job.path}: cannot be read ({e.strerror or e})"))
+        except Interrupted:
+            emit(events.Interrupted(job.path))
+        finally:
+            if self._predictor is not None:
+                self._predictor.should_stop = self._predictor.on_part = None
+            with self._lock:
+                self.interrupts.discard(job.path)
+
+    def _run(self, job: events.Job, kinds: tuple[str, ...], emit: Callable[[events.Event], None]) -> None:
+        from damer_core.extract import track_features
+
+        def views(arrays: dict) -> None:
+            display.write_npz(job.views_npz, arrays)
+            emit(events.Views(job.path, job.views_npz))
+
+        p = self.predictor
+        cfg = p.feature_config if p is not None else DISPLAY
+        feats = track_features(job.path, cfg, kinds, self.cache, store=("display",), on_display=views)
+        if job.op == "static":
+            emit(events.Static(**p.static_from_features(job.path, feats["train"]).to_dict()))
+        elif "frames" in feats:
+            p.should_stop = lambda: self._stop_requested(job)
+            if job.views_npz:  # the playing track: its marker moves before the whole trajectory is done
+                p.on_part = lambda part, n: emit(events.TrajectoryPart(job.path, part.smoothed().to_dict(), n))
+            emit(events.Prediction(**p.predict_from_features(job.path, feats).to_dict()))
+
+
+def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:
+    """Answers jobs until ``jobs`` ends; returns the number of jobs done. A thread reads stdin, so
+    an ``interrupt`` reaches the job it is meant for while that job runs."""
+    t0 = time.perf_counter()
+    if analysis.checkpoint:
+        analysis.predictor  # noqa: B018 - load now: the first job should not pay for it
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_read_jobs, args=(jobs, lines, analysis), daemon=True).start()
+    _write(out, events.Ready(analysis.checkpoint, analysis.device, round(time.perf_counter() - t0, 3)))
+    done = 0
+    while (line := lines.get()) is not None:
+        t0 = time.perf_counter()
+        try:
+            job = events.parse(line)
+        except events.EventError as e:
+            job = events.Error(f"worker: {e}")
+        if not isinstance(job, events.Job):
+            _write(out, job if isinstance(job, events.Error) else events.Error(f"worker: expected a job, got '{job.KIND}'"))
+        else:
+            analysis.run(job, lambda ev: _write(out, ev))
+            done += 1
+        _write(out, events.Ready(analysis.checkpoint, analysis.device, round(time.perf_counter() - t0, 3)))
+    return done
+
+
+def _read_jobs(jobs: TextIO, lines: "queue.Queue[str | None]", analysis: Analysis) -> None:
+    for line in jobs:
+        if not line.strip():
+            continue
+        if '"interrupt"' in line:
+            try:
+                ev = events.parse(line)
+            except events.EventError:
+                ev = None
+            if isinstance(ev, events.Interrupt):
+                analysis.interrupt(ev.path)
+                continue
+        lines.put(line)
+    lines.put(None)
+
+
+def _write(out: TextIO, ev: events.Event) -> None:
+    out.write(ev.to_json() + "\n")
+    out.flush()
+
+
+def main(checkpoint: str | None, device: str) -> int:
+    """The ``damer-core worker`` command (stdin: jobs, stdout: events)."""
+    from damer_core.training.distributed import resolve_device
+
+    if checkpoint and not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"{checkpoint}: no such model bundle")
+    serve(Analysis(checkpoint, str(resolve_device(device)) if checkpoint else "cpu"), sys.stdin, sys.stdout)
+    return 0

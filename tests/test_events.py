@@ -1,0 +1,80 @@
+"""The typed contract between the processes: every writer's line parses into its event, the
+documentation is generated from it, a newer schema is refused in words."""
+
+import dataclasses
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from damer_core import events
+from damer_core.progress import Progress
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docs_progress_md_is_generated_from_the_events_module():
+    assert (ROOT / "docs" / "progress.md").read_text(encoding="utf-8") == events.markdown(), \
+        "docs/progress.md is stale: python -m damer_core.events > docs/progress.md"
+
+
+def test_every_event_round_trips_through_json():
+    for kind, cls in events.EVENTS.items():
+        values = {}
+        for f in dataclasses.fields(cls):
+            t = str(f.type)
+            values[f.name] = ({} if "dict" in t else [1, 2] if "list" in t else True if t == "bool" else
+                              3 if t == "int" else 0.5 if "float" in t else f"{kind}-{f.name}")
+        ev = cls(**values)
+        back = events.parse(ev.to_json())
+        assert back == ev and type(back) is cls and back.KIND == kind
+
+
+def test_progress_writes_typed_events_and_refuses_an_unknown_field():
+    out = io.StringIO()
+    p = Progress("jsonl", stream=out)
+    p.task("predicting", 2)
+    p.advance(file="a.flac")
+    p.emit("checkpoint", kind="best", path="/runs/x/best.pt")  # 'kind' is a field, not the event name
+    parsed = [events.parse(line) for line in out.getvalue().splitlines()]
+    assert parsed == [events.Task("predicting", 2), events.Progress(1, 2, "predicting", "a.flac"),
+                      events.Checkpoint("best", "/runs/x/best.pt")]
+    with pytest.raises(TypeError):
+        p.emit("progress", done=1, total=2, percent=50)  # a field the schema lacks: the writer's bug
+    with pytest.raises(KeyError):
+        p.emit("no_such_event")
+
+
+def test_non_finite_numbers_are_written_as_null():
+    line = events.Static("a.wav", float("nan"), 0.5, 0.9, 10.0).to_json()
+    assert json.loads(line)["valence"] is None and events.parse(line).valence is None
+
+
+@pytest.mark.parametrize("line, words", [
+    ('{"event": "task", "v": 99, "name": "x", "total": 1}', "schema 99"),
+    ('{"event": "teleport", "v": 1}', "unknown event 'teleport'"),
+    ('{"event": "task", "v": 1}', "without a required field"),
+    ("not json", "not a JSON line"),
+    ("[1, 2]", "not an event"),
+])
+def test_bad_lines_are_refused_in_words(line, words):
+    with pytest.raises(events.EventError, match=words):
+        events.parse(line)
+
+
+def test_a_newer_optional_field_is_ignored():
+    ev = events.parse('{"event": "task", "v": 1, "name": "x", "total": 1, "colour": "red"}')
+    assert ev == events.Task("x", 1)
+
+
+def test_the_cli_writes_error_and_device_events():
+    env_cmd = [sys.executable, "-m", "damer_core.cli"]
+    devices = subprocess.run(env_cmd + ["devices"], capture_output=True, text=True, timeout=300)
+    assert any(isinstance(events.parse(l), events.Device) for l in devices.stdout.splitlines())
+    bad = subprocess.run(env_cmd + ["predict", "--progress", "jsonl", "--checkpoint", "/no/such.pt", "x.wav"],
+                         capture_output=True, text=True, timeout=300)
+    errors = [events.parse(l) for l in bad.stdout.splitlines()]
+    assert bad.returncode == 2 and isinstance(errors[-1], events.Error) and "such.pt" in errors[-1].message

@@ -1,0 +1,105 @@
+"""The warm analysis worker: the model loaded once, jobs answered in order with typed events, one
+decode for the static V-A, the trajectory and the spectrograms of a track."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from damer_core import display, events
+from damer_core.cache import NoCache
+from damer_core.inference import Predictor
+from damer_core.worker import Analysis, serve
+from synthdata import write_song
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "resources" / "models" / "damer-4q.pt"
+
+
+def run_jobs(analysis: Analysis, jobs: list[events.Job | str]) -> list[events.Event]:
+    stdin = io.StringIO("".join((j if isinstance(j, str) else j.to_json()) + "\n" for j in jobs))
+    out = io.StringIO()
+    serve(analysis, stdin, out)
+    return [events.parse(line) for line in out.getvalue().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    return write_song(tmp_path_factory.mktemp("songs") / "song.wav", major=True, fast=True, seconds=12.0)
+
+
+def test_a_track_job_gives_views_and_the_same_prediction_as_predict_file(song, tmp_path, monkeypatch):
+    decodes = []
+    import damer_core.extract as extract
+
+    real = extract.DecodeStream
+    monkeypatch.setattr(extract, "DecodeStream", lambda *a, **k: decodes.append(a[0]) or real(*a, **k))
+    npz = tmp_path / "views.npz"
+    out = run_jobs(Analysis(str(MODEL), cache=NoCache()), [events.Job("track", str(song), str(npz))])
+    assert [type(e) for e in out] == [events.Ready, events.Views, events.Prediction, events.Ready]
+    assert len(decodes) == 1  # spectrograms, static and trajectory from one decode
+    views = display.read_npz(npz)
+    assert views.mel_db.shape[0] == 128 and views.mel_db.shape[1] == views.coch_db.shape[1] > 100
+    assert -80.5 <= views.mel_db.min() and views.mel_db.max() <= 0.0
+    expected = Predictor(MODEL, "cpu", NoCache()).predict_file(song).to_dict()
+    got = out[2]
+    assert got.valence == pytest.approx(expected["valence"], abs=1e-6)
+    assert got.arousal == pytest.approx(expected["arousal"], abs=1e-6)
+    assert got.trajectory["t"] == expected["trajectory"]["t"]
+    np.testing.assert_allclose(got.trajectory["valence"], expected["trajectory"]["valence"], atol=1e-4)
+
+
+def test_the_static_pass_matches_the_full_prediction_and_skips_the_trajectory(song, monkeypatch):
+    analysis = Analysis(str(MODEL), cache=NoCache())
+    full = analysis.predictor.predict_file(song)
+    calls = []
+    monkeypatch.setattr(Predictor, "trajectory_from_frames", lambda *a, **k: calls.append(1))
+    out = run_jobs(analysis, [events.Job("static", str(song))])
+    static = out[1]
+    assert isinstance(static, events.Static) and not calls
+    assert (static.valence, static.arousal, static.confidence) == pytest.approx((full.valence, full.arousal, full.confidence), abs=1e-6)  # JSON keeps 6 digits
+    assert static.duration == pytest.approx(12.0, abs=0.01)
+
+
+def test_bad_files_and_bad_lines_get_their_events_and_the_worker_goes_on(song, tmp_path):
+    folder = tmp_path / "a folder.wav"
+    folder.mkdir()
+    out = run_jobs(Analysis(str(MODEL), cache=NoCache()), [
+        events.Job("static", str(tmp_path / "missing.mp3")), "this is not json", events.Task("x", 1).to_json(),
+        events.Job("static", str(folder)), events.Job("static", str(song))])
+    kinds = [type(e).__name__ for e in out]
+    assert kinds == ["Ready", "FileError", "Ready", "Error", "Ready", "Error", "Ready", "FileError", "Ready",
+                     "Static", "Ready"], kinds
+    assert "missing.mp3" in out[1].message and "a folder.wav" in out[7].message
+
+
+def test_without_a_model_the_worker_draws_spectrograms_only(song, tmp_path):
+    npz = tmp_path / "v.npz"
+    out = run_jobs(Analysis(None, cache=NoCache()), [events.Job("views", str(song), str(npz)),
+                                                     events.Job("track", str(song))])
+    assert [type(e).__name__ for e in out] == ["Ready", "Views", "Ready", "Error", "Ready"]
+    assert "needs a model" in out[3].message
+    assert npz.is_file() and out[0].checkpoint == ""
+
+
+def test_an_interrupt_stops_a_preemptible_trajectory_and_only_that(song):
+    analysis = Analysis(str(MODEL), cache=NoCache())
+    out = run_jobs(analysis, [events.Job("track", str(song), preemptible=True), events.Interrupt(str(song)).to_json(),
+                              events.Job("static", str(song))])
+    assert [type(e).__name__ for e in out] == ["Ready", "Interrupted", "Ready", "Static", "Ready"]
+    assert out[1].path == str(song) and not analysis.interrupts
+    out = run_jobs(analysis, [events.Job("track", str(song)), events.Interrupt(str(song)).to_json()])
+    assert [type(e).__name__ for e in out] == ["Ready", "Prediction", "Ready"]  # the playing track's job is never stopped
+
+
+def test_the_playing_tracks_marker_moves_before_its_whole_trajectory_is_done(tmp_path):
+    song = write_song(tmp_path / "minute.wav", major=False, fast=True, seconds=60.0, seed=4)
+    npz = tmp_path / "v.npz"
+    out = run_jobs(Analysis(str(MODEL), cache=NoCache()), [events.Job("track", str(song), str(npz)),
+                                                           events.Job("track", str(song))])
+    kinds = [type(e).__name__ for e in out]
+    assert kinds == ["Ready", "Views", "TrajectoryPart", "Prediction", "Ready", "Prediction", "Ready"], kinds
+    part, whole = out[2], out[3]
+    assert part.points == len(whole.trajectory["t"]) == 121
+    assert 0 < len(part.trajectory["t"]) < part.points and part.trajectory["t"] == whole.trajectory["t"][:len(part.trajectory["t"])]
