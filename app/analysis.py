@@ -75,6 +75,11 @@ class LibraryAnalysis(QObject):
         op = "track" if need_trajectory and self.queue.checkpoint else "views"
         self.queue.submit(op, path, PLAYING, str(npz))
 
+    def request_trajectory(self, path: str) -> None:
+        """The playing track's trajectory by a newly chosen model, before the library's."""
+        if self.queue.checkpoint:
+            self.queue.submit("track", path, PLAYING)
+
     def cancel_pass(self) -> int:
         return self.queue.cancel_pass()
 

@@ -28,6 +28,7 @@ class QueuedJob:
     order: int
     job: events.Job = field(compare=False)
     key: str = field(compare=False, default="")  # the model's prediction key when it was asked for
+    in_pass: bool = field(compare=False, default=False)  # counted by the library pass when it ends
 
 
 class AnalysisQueue(QObject):
@@ -63,42 +64,59 @@ class AnalysisQueue(QObject):
         if checkpoint == self.checkpoint and key == self.key:
             return
         self.checkpoint, self.key = checkpoint, key
-        self._heap = [q for q in self._heap if q.job.op == "views"]
+        running = self._running
+        keep = [q for q in self._heap + ([running] if running is not None else []) if q.priority == PLAYING]
+        self._heap = [QueuedJob(q.priority, q.order, q.job, key) for q in keep]  # the player's jobs, for the new model
         heapq.heapify(self._heap)
         self._end_pass("")
         self._stop_worker()
         self._dispatch()
 
     # -- jobs -----------------------------------------------------------------------------------
-    def submit(self, op: str, path: str, priority: int, views_npz: str = "") -> None:
-        """Queue a job; the same op on the same file queued twice keeps the more urgent one."""
+    def submit(self, op: str, path: str, priority: int, views_npz: str = "", in_pass: bool = False) -> None:
+        """Queue a job; the same op on the same file queued twice is one job, at the more urgent
+        priority (a job of the library pass stays counted by it). A new job for the player makes
+        the player's older ones background work: only the track being played is urgent."""
+        if priority == PLAYING:
+            self._demote_playing(path)
         for q in self._heap:
             if q.job.op == op and q.job.path == path:
-                if priority < q.priority:
-                    self._heap.remove(q)
-                    heapq.heapify(self._heap)
-                    if q.priority >= LIBRARY > priority and self._pass_total:
-                        self._pass_total -= 1  # taken out of the pass: it runs now, for the player
-                        self.pass_counts.get(op, [0, 1])[1] -= 1
-                    break
-                return
+                if priority >= q.priority:
+                    q.in_pass |= in_pass
+                    return
+                self._heap.remove(q)
+                heapq.heapify(self._heap)
+                in_pass, views_npz = in_pass or q.in_pass, views_npz or q.job.views_npz
+                break
+        if in_pass and self._running is not None and (self._running.job.op, self._running.job.path) == (op, path):
+            self._running.in_pass = True  # running already: counted when it ends
+            return
         job = events.Job(op, path, views_npz, preemptible=priority == IDLE)
-        heapq.heappush(self._heap, QueuedJob(priority, next(self._order), job, self.key))
+        heapq.heappush(self._heap, QueuedJob(priority, next(self._order), job, self.key, in_pass))
         running = self._running
         if priority == PLAYING and running is not None and running.job.preemptible and self.proc is not None:
             # the playing track must not wait for a background trajectory: it stops between batches
             self.proc.proc.write((events.Interrupt(running.job.path).to_json() + "\n").encode())
         self._dispatch()
 
+    def _demote_playing(self, path: str) -> None:
+        """The player moved on: its queued jobs for other files drop to background trajectories."""
+        for q in list(self._heap):
+            if q.priority == PLAYING and q.job.path != path:
+                self._heap.remove(q)
+                if q.job.op == "track" or q.in_pass:
+                    self._heap.append(QueuedJob(IDLE, q.order, events.Job(q.job.op, q.job.path, "", True), q.key, q.in_pass))
+        heapq.heapify(self._heap)
+
     def start_pass(self, static_paths: list[str], trajectory_paths: list[str]) -> None:
         """The library pass: every static V-A first, then the trajectories in idle time."""
         for path in static_paths:
-            self.submit("static", path, LIBRARY)
+            self.submit("static", path, LIBRARY, in_pass=True)
         for path in trajectory_paths:
-            self.submit("track", path, IDLE)
-        self._pass_total = sum(1 for q in self._heap if q.priority >= LIBRARY)
-        self.pass_counts = {op: [0, sum(1 for q in self._heap if q.priority >= LIBRARY and q.job.op == op)]
-                            for op in ("static", "track")}
+            self.submit("track", path, IDLE, in_pass=True)
+        in_pass = [q for q in self._heap + ([self._running] if self._running else []) if q.in_pass]
+        self._pass_total = len(in_pass)
+        self.pass_counts = {op: [0, sum(1 for q in in_pass if q.job.op == op)] for op in ("static", "track")}
         self._pass_done, self._pass_t0 = 0, time.monotonic()
         if self._pass_total:
             self.progress.emit(0, self._pass_total, -1.0)
@@ -106,7 +124,7 @@ class AnalysisQueue(QObject):
     def cancel_pass(self) -> int:
         """Drop the library pass's queued jobs (the running one finishes); returns how many."""
         before = len(self._heap)
-        self._heap = [q for q in self._heap if q.priority < LIBRARY]
+        self._heap = [q for q in self._heap if not q.in_pass or q.priority == PLAYING]
         heapq.heapify(self._heap)
         dropped = before - len(self._heap)
         self._end_pass(f"analysis cancelled after {self._pass_done} of {self._pass_total} jobs" if dropped else "")
@@ -166,7 +184,7 @@ class AnalysisQueue(QObject):
 
     def _stop_worker(self) -> None:
         proc, self.proc = self.proc, None
-        self._running, self._ready = None, False
+        self._running, self._ready, self._interrupted = None, False, False
         if proc is not None:
             proc.finished.disconnect(self._on_worker_finished)
             proc.event.disconnect(self._on_event)
@@ -203,19 +221,28 @@ class AnalysisQueue(QObject):
         done, self._running = self._running, None
         if done is None:
             return
-        if self._interrupted:  # back in the queue where it was; it is not done
-            self._interrupted = False
-            heapq.heappush(self._heap, done)
-            return
         self._restarts = 0
-        if done.priority >= LIBRARY and self._pass_total:
-            self._pass_done += 1
-            self.pass_counts.get(done.job.op, [0, 0])[0] += 1
-            elapsed = time.monotonic() - self._pass_t0
-            left = elapsed / self._pass_done * (self._pass_total - self._pass_done)
-            self.progress.emit(self._pass_done, self._pass_total, left)
-            if self._pass_done >= self._pass_total:
-                self._end_pass(f"analysed {self._pass_total} jobs")
+        if self._interrupted:  # queued again where it was, unless the player's job does its work now
+            self._interrupted = False
+            twin = next((q for q in self._heap if (q.job.op, q.job.path) == (done.job.op, done.job.path)), None)
+            if twin is None:
+                heapq.heappush(self._heap, done)
+                return
+            twin.in_pass |= done.in_pass
+            return
+        self._count_in_pass(done)
+
+    def _count_in_pass(self, job: QueuedJob) -> None:
+        """A job of the library pass ended (done, failed or lost with the worker)."""
+        if not (job.in_pass and self._pass_total):
+            return
+        self._pass_done += 1
+        self.pass_counts.get(job.job.op, [0, 0])[0] += 1
+        elapsed = time.monotonic() - self._pass_t0
+        left = elapsed / self._pass_done * (self._pass_total - self._pass_done)
+        self.progress.emit(self._pass_done, self._pass_total, left)
+        if self._pass_done >= self._pass_total:
+            self._end_pass(f"analysed {self._pass_total} jobs")
 
     def _end_pass(self, message: str) -> None:
         if self._pass_total:
@@ -225,12 +252,13 @@ class AnalysisQueue(QObject):
     def _on_worker_finished(self, code: int, error: str) -> None:
         """The worker died (it ends only when told to): its job fails, the next job restarts it."""
         lost, self._running = self._running, None
+        if self.proc is not None:
+            self.proc.deleteLater()
         self.proc, self._ready, self._interrupted = None, False, False
         message = f"the analysis worker stopped: {error or f'exit status {code}'}"
         if lost is not None:
             self.failed.emit(lost.job.path, message)
-            if lost.priority >= LIBRARY:
-                self._pass_done += 1
+            self._count_in_pass(lost)
         self._restarts += 1
         if self._restarts > MAX_RESTARTS:
             self._heap.clear()

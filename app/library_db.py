@@ -56,6 +56,7 @@ MIGRATIONS = [
     """,
     # 4: the library's first pass stores the static V-A alone; the trajectory (NULL until then) follows
     """
+    DROP TABLE IF EXISTS predictions_new;
     CREATE TABLE predictions_new (
         track_id INTEGER REFERENCES tracks(id) ON DELETE CASCADE, model TEXT NOT NULL,
         valence REAL, arousal REAL, confidence REAL NOT NULL,

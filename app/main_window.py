@@ -337,9 +337,9 @@ class MainWindow(OtherWindows, QMainWindow):
         if not self.usable_model():
             self.track.load_trajectory()  # clears the trajectory; the circle says why there is none
             return
-        if self.current_path:
-            self.track.load_trajectory()
         self.analyse_library()
+        if self.current_path:
+            self.track.model_changed()
 
     def analyse_library(self) -> None:
         model = self.usable_model()

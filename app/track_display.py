@@ -58,6 +58,14 @@ class TrackDisplay(QObject):
         self.analysis.use_model(model, active_model.model_key(model))
         self.analysis.open_track(self.path, need_trajectory=bool(model) and self.trajectory is None)
 
+    def model_changed(self) -> None:
+        """The track's trajectory by the model now in use, asked for first when it has none."""
+        self.load_trajectory()
+        model = self._model()
+        if model and self.path and self.trajectory is None:
+            self.analysis.use_model(model, active_model.model_key(model))
+            self.analysis.request_trajectory(self.path)
+
     def load_trajectory(self) -> None:
         """The stored trajectory of the track by the model in use; the circle says why there is none."""
         model = self._model()

@@ -58,8 +58,8 @@ def test_the_same_job_twice_keeps_the_more_urgent_and_cancel_drops_the_pass(qtbo
     assert queue.pending(IDLE) == 3 and queue.pending(PLAYING) == 1
     queue.submit("track", songs[0], IDLE)  # less urgent than what is queued: ignored
     assert queue.pending() == 8
-    assert queue.cancel_pass() == 7 and queue.pending() == 1
-    assert seen["finished"] == ["analysis cancelled after 0 of 7 jobs"]
+    assert queue.cancel_pass() == 7 and queue.pending() == 1  # the player's job stays
+    assert seen["finished"] == ["analysis cancelled after 0 of 8 jobs"]
     queue.shutdown()
 
 
@@ -84,9 +84,34 @@ def test_a_new_model_restarts_the_worker_and_drops_the_old_models_jobs(qtbot, so
     queue.set_paused_below(PLAYING)
     queue.set_model(MODEL, "old")
     queue.start_pass(songs, [])
-    queue.submit("views", songs[0], PLAYING, "/tmp/x.npz")
+    queue.submit("track", songs[0], PLAYING, "/tmp/x.npz")
     queue.set_model(MODEL, "new")
-    assert queue.pending() == 1 and queue._heap[0].job.op == "views"
+    assert queue.pending() == 1 and queue._heap[0].job.op == "track" and queue._heap[0].key == "new"
+    queue.shutdown()
+
+
+def test_only_the_track_being_played_is_urgent(qtbot, songs):
+    queue = AnalysisQueue()
+    queue.set_paused_below(PLAYING)
+    queue.set_model(MODEL, "k")
+    queue.submit("track", songs[0], PLAYING, "/tmp/a.npz")
+    queue.submit("views", songs[1], PLAYING, "/tmp/b.npz")
+    queue.submit("track", songs[2], PLAYING, "/tmp/c.npz")  # Next, Next: the user is on songs[2] now
+    jobs = sorted(queue._heap)
+    assert [(q.priority, q.job.op, Path(q.job.path).name, q.job.views_npz) for q in jobs] == [
+        (PLAYING, "track", "s2.wav", "/tmp/c.npz"), (IDLE, "track", "s0.wav", "")]
+    assert jobs[1].job.preemptible
+    queue.shutdown()
+
+
+def test_a_pass_job_taken_by_the_player_still_ends_the_pass(qtbot, songs):
+    queue = AnalysisQueue()
+    seen = record(queue)
+    queue.set_model(MODEL, "k")
+    queue.start_pass([songs[0]], [])
+    queue.submit("static", songs[0], PLAYING)  # the one job of the pass, made urgent
+    qtbot.waitUntil(lambda: bool(seen["finished"]), timeout=300_000)
+    assert seen["finished"] == ["analysed 1 jobs"] and len(seen["static"]) == 1 and not queue.pass_running
     queue.shutdown()
 
 
