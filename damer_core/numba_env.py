@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 LOCATORS = "damer_core.numba_locator.BundleCacheLocator,UserWideCacheLocator"
+_lock = threading.Lock()
+_configured = False
 
 
 def configure_numba_cache() -> None:
@@ -15,6 +18,14 @@ def configure_numba_cache() -> None:
     desktop build, at :mod:`damer_core.numba_locator`. Idempotent; call before importing librosa."""
     # librosa's numba JIT costs ~17 s in the first process after install; a writable,
     # persistent cache lets later processes (tests, the app, training children) reuse it.
+    global _configured
+    with _lock:  # features are computed in several threads at once: one of them sets numba up
+        if not _configured:
+            _configure()
+            _configured = True
+
+
+def _configure() -> None:
     if "NUMBA_CACHE_DIR" not in os.environ:
         from platformdirs import user_cache_dir
 
@@ -22,5 +33,7 @@ def configure_numba_cache() -> None:
     if getattr(sys, "frozen", False):  # the desktop build: see damer_core/numba_locator.py
         os.environ.setdefault("NUMBA_CACHE_LOCATOR_CLASSES", LOCATORS)
     config = sys.modules.get("numba.core.config")
-    if config is not None:  # something imported numba first: make it read the variables again
+    # numba imported before any feature was computed: make it read the variables again (a module
+    # still being imported by another thread started after this ran, so it read them already)
+    if config is not None and hasattr(config, "reload_config"):
         config.reload_config()

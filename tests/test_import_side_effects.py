@@ -4,6 +4,7 @@ is first imported (damer_core/numba_env.py), not when damer_core is."""
 import os
 import subprocess
 import sys
+import textwrap
 
 from conftest import ROOT
 
@@ -45,3 +46,17 @@ def test_features_put_numba_s_cache_in_the_user_cache_folder(tmp_path):
     assert res.returncode == 0, res.stderr
     expected = str(tmp_path / "damer-explorer" / "numba")
     assert res.stdout.split() == [expected, expected]
+
+
+def test_numba_set_up_while_another_thread_imports_it():
+    """Features are computed in several threads: one may find numba half-imported by another
+    (a partially initialised numba.core.config, without reload_config yet). That must not fail."""
+    script = textwrap.dedent("""
+        import sys, types
+        sys.modules["numba.core.config"] = types.ModuleType("numba.core.config")  # half-imported
+        from damer_core.numba_env import configure_numba_cache
+        configure_numba_cache(); configure_numba_cache()
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-500:]
