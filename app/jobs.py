@@ -52,7 +52,6 @@ class AnalysisQueue(QObject):
         self._ready = False
         self._restarts = 0
         self._interrupted = False
-        self._pass_total = self._pass_done = 0
         self._pass_t0 = 0.0
         self.pass_counts: dict[str, list[int]] = {}  # op -> [done, total] in the library pass
         self.paused_below: int | None = None  # e.g. while training runs: only jobs more urgent than this run
@@ -115,11 +114,10 @@ class AnalysisQueue(QObject):
         for path in trajectory_paths:
             self.submit("track", path, IDLE, in_pass=True)
         in_pass = [q for q in self._heap + ([self._running] if self._running else []) if q.in_pass]
-        self._pass_total = len(in_pass)
         self.pass_counts = {op: [0, sum(1 for q in in_pass if q.job.op == op)] for op in ("static", "track")}
-        self._pass_done, self._pass_t0 = 0, time.monotonic()
-        if self._pass_total:
-            self.progress.emit(0, self._pass_total, -1.0)
+        self._pass_t0 = time.monotonic()
+        if self.pass_total:
+            self.progress.emit(0, self.pass_total, -1.0)
 
     def cancel_pass(self) -> int:
         """Drop the library pass's queued jobs (the running one finishes); returns how many."""
@@ -127,7 +125,7 @@ class AnalysisQueue(QObject):
         self._heap = [q for q in self._heap if not q.in_pass or q.priority == PLAYING]
         heapq.heapify(self._heap)
         dropped = before - len(self._heap)
-        self._end_pass(f"analysis cancelled after {self._pass_done} of {self._pass_total} jobs" if dropped else "")
+        self._end_pass(f"analysis cancelled after {self.pass_done} of {self.pass_total} jobs" if dropped else "")
         return dropped
 
     def pending(self, priority: int | None = None) -> int:
@@ -139,7 +137,15 @@ class AnalysisQueue(QObject):
 
     @property
     def pass_running(self) -> bool:
-        return self._pass_total > 0
+        return self.pass_total > 0
+
+    @property
+    def pass_total(self) -> int:
+        return sum(total for _, total in self.pass_counts.values())
+
+    @property
+    def pass_done(self) -> int:
+        return sum(done for done, _ in self.pass_counts.values())
 
     def set_paused_below(self, priority: int | None) -> None:
         self.paused_below = priority
@@ -234,19 +240,18 @@ class AnalysisQueue(QObject):
 
     def _count_in_pass(self, job: QueuedJob) -> None:
         """A job of the library pass ended (done, failed or lost with the worker)."""
-        if not (job.in_pass and self._pass_total):
+        if not (job.in_pass and self.pass_total):
             return
-        self._pass_done += 1
-        self.pass_counts.get(job.job.op, [0, 0])[0] += 1
+        self.pass_counts[job.job.op][0] += 1
+        done, total = self.pass_done, self.pass_total
         elapsed = time.monotonic() - self._pass_t0
-        left = elapsed / self._pass_done * (self._pass_total - self._pass_done)
-        self.progress.emit(self._pass_done, self._pass_total, left)
-        if self._pass_done >= self._pass_total:
-            self._end_pass(f"analysed {self._pass_total} jobs")
+        self.progress.emit(done, total, elapsed / done * (total - done))
+        if done >= total:
+            self._end_pass(f"analysed {total} jobs")
 
     def _end_pass(self, message: str) -> None:
-        if self._pass_total:
-            self._pass_total = self._pass_done = 0
+        if self.pass_total:
+            self.pass_counts = {}
             self.pass_finished.emit(message)
 
     def _on_worker_finished(self, code: int, error: str) -> None:

@@ -131,7 +131,7 @@ def _native_bf16() -> bool:
 
 
 class Interrupted(Exception):
-    """A trajectory stopped between batches because ``Predictor.should_stop`` said so."""
+    """A trajectory stopped between batches because its ``should_stop`` said so."""
 
 
 class Predictor:
@@ -150,8 +150,6 @@ class Predictor:
             m.to(self.device)
         self.feature_config = FeatureConfig.from_dict(self.bundle["feature_config"])
         self.cache = cache
-        self.should_stop: Callable[[], bool] | None = None  # checked between a trajectory's batches
-        self.on_part: Callable[[Trajectory, int], None] | None = None  # a trajectory's first part, and how many points in all
 
     @property
     def dimensions(self) -> list[str]:
@@ -196,26 +194,27 @@ class Predictor:
             return t.pin_memory().to(self.device, non_blocking=True)
         return t.to(self.device)
 
-    def trajectory_from_frames(self, seq: FrameSequence, duration: float, batch: int = 64,
-                               fast: bool = True) -> Trajectory:
+    def trajectory_from_frames(self, seq: FrameSequence, duration: float, batch: int = 64, fast: bool = True,
+                               should_stop: Callable[[], bool] | None = None,
+                               on_part: Callable[[Trajectory, int], None] | None = None) -> Trajectory:
         """Windows are cut and predicted a batch at a time: stacking all of a 2 h track's windows
-        at once took 2 GB."""
+        at once took 2 GB. ``should_stop`` is asked before each batch (True: :class:`Interrupted`);
+        ``on_part`` gets the trajectory so far, and the number of points in all, every few batches."""
         cfg = self.feature_config
         times, starts = trajectory_starts(seq.n_frames, duration, cfg)
         unique, inverse = np.unique(starts, return_inverse=True)
         parts = []
         for i in range(0, len(unique), batch):
-            if self.should_stop is not None and self.should_stop():
+            if should_stop is not None and should_stop():
                 raise Interrupted
             chunk = unique[i:i + batch]
             mel = np.stack([seq.mel[:, s:s + cfg.n_frames] for s in chunk])
             coch = np.stack([seq.coch[:, s:s + cfg.n_frames] for s in chunk])
             pred = self.predict_windows(mel, coch, batch, fast=fast)
             parts.append((pred.valence, pred.arousal, pred.overall_confidence))
-            if self.on_part is not None and len(parts) % PART_EVERY == 1 and i + batch < len(unique):
-                self.on_part(_first_part(times, inverse, parts), len(times))
-        v, a, c = (np.concatenate([p[k] for p in parts]) for k in range(3))
-        return Trajectory(times, v[inverse], a[inverse], c[inverse])
+            if on_part is not None and len(parts) % PART_EVERY == 1 and i + batch < len(unique):
+                on_part(_trajectory_so_far(times, inverse, parts), len(times))
+        return _trajectory_so_far(times, inverse, parts)
 
     def predict_static(self, path: str | os.PathLike) -> StaticPrediction:
         """The static V-A only: the model segment's windows, not the whole-track trajectory (the
@@ -232,8 +231,11 @@ class Predictor:
         """Static V-A (mean over the model segment's windows), confidence and the trajectory."""
         return self.predict_from_features(path, track_features(path, self.feature_config, ("frames", "train"), self.cache))
 
-    def predict_from_features(self, path: str | os.PathLike, feats: dict[str, dict[str, np.ndarray]]) -> TrackPrediction:
-        """:meth:`predict_file` from the "frames" and "train" kinds of damer_core.extract."""
+    def predict_from_features(self, path: str | os.PathLike, feats: dict[str, dict[str, np.ndarray]],
+                              should_stop: Callable[[], bool] | None = None,
+                              on_part: Callable[[Trajectory, int], None] | None = None) -> TrackPrediction:
+        """:meth:`predict_file` from the "frames" and "train" kinds of damer_core.extract; the
+        callbacks as in :meth:`trajectory_from_frames` (no parts of a near-silent track's)."""
         cfg = self.feature_config
         f = feats["frames"]
         static = self.static_from_features(path, feats["train"])
@@ -242,11 +244,8 @@ class Predictor:
             seq = FrameSequence(np.tile(f["mel"], reps), np.tile(f["coch"], reps))
         else:
             seq = FrameSequence(f["mel"], f["coch"])
-        on_part, self.on_part = self.on_part, (None if static.warning else self.on_part)  # no raw values for silence
-        try:
-            traj = self.trajectory_from_frames(seq, float(f["duration"]))
-        finally:
-            self.on_part = on_part
+        traj = self.trajectory_from_frames(seq, float(f["duration"]), should_stop=should_stop,
+                                           on_part=None if static.warning else on_part)
         if static.warning:
             traj = Trajectory(traj.times, _centre(traj.valence), _centre(traj.arousal), np.zeros_like(traj.confidence))
         return TrackPrediction(static.path, static.valence, static.arousal, static.confidence, static.duration,
@@ -256,9 +255,9 @@ class Predictor:
 PART_EVERY = 4  # batches between two parts of a trajectory (the first part after the first batch)
 
 
-def _first_part(times: np.ndarray, inverse: np.ndarray, parts: list) -> Trajectory:
+def _trajectory_so_far(times: np.ndarray, inverse: np.ndarray, parts: list) -> Trajectory:
     """The trajectory from 0 s as far as the windows predicted so far reach (the times map to
-    windows in order, so those form a prefix)."""
+    windows in order, so those form a prefix; all of it once every window is predicted)."""
     v, a, c = (np.concatenate([p[k] for p in parts]) for k in range(3))
     m = int(np.searchsorted(inverse, len(v)))
     return Trajectory(times[:m], v[inverse[:m]], a[inverse[:m]], c[inverse[:m]])

@@ -69,8 +69,6 @@ class Analysis:
         except Interrupted:
             emit(events.Interrupted(job.path))
         finally:
-            if self._predictor is not None:
-                self._predictor.should_stop = self._predictor.on_part = None
             with self._lock:
                 self.interrupts.discard(job.path)
 
@@ -87,10 +85,12 @@ class Analysis:
         if job.op == "static":
             emit(events.Static(**p.static_from_features(job.path, feats["train"]).to_dict()))
         elif "frames" in feats:
-            p.should_stop = lambda: self._stop_requested(job)
-            if job.views_npz:  # the playing track: its marker moves before the whole trajectory is done
-                p.on_part = lambda part, n: emit(events.TrajectoryPart(job.path, part.smoothed().to_dict(), n))
-            emit(events.Prediction(**p.predict_from_features(job.path, feats).to_dict()))
+            def part(so_far, points: int) -> None:
+                emit(events.TrajectoryPart(job.path, so_far.smoothed().to_dict(), points))
+
+            # the playing track (views_npz) moves its marker before its whole trajectory is done
+            emit(events.Prediction(**p.predict_from_features(job.path, feats, lambda: self._stop_requested(job),
+                                                             part if job.views_npz else None).to_dict()))
 
 
 def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:
