@@ -14,6 +14,7 @@ import numpy as np
 
 from damer_core.datasets.base import DIMENSIONS, FeatureSet
 from damer_core.errors import InputError
+from damer_core.targets import QUADRANT, class_labels, labelled
 
 PARTS = ("train", "val", "test")
 MIN_TRACKS = 10  # a validation or test part smaller than this gets a warning
@@ -34,9 +35,10 @@ class Split:
         return getattr(self, name)
 
     def for_dimension(self, fs: FeatureSet, dim: str, name: str) -> np.ndarray:
-        """The part's windows that carry a label for ``dim``."""
+        """The part's windows that carry a label for ``dim`` (a target of damer_core.targets: the
+        quadrant needs both dimensions)."""
         idx = self.part(name)
-        return idx[~np.isnan(fs.values(dim)[idx])]
+        return idx[labelled(fs.valence[idx], fs.arousal[idx], dim)]
 
 
 def _track_classes(fs: FeatureSet, tracks: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -100,7 +102,7 @@ def _fill_empty_parts(part_of_group: np.ndarray, counts: np.ndarray, fractions: 
 def part_warnings(fs: FeatureSet, split: Split, dim: str) -> list[str]:
     """Plain-language warnings about a validation or test part too small or one-sided to trust."""
     out = []
-    labels = fs.binary(dim)
+    labels = class_labels(fs.valence, fs.arousal, dim)
     for name, what in (("val", "validation"), ("test", "test")):
         idx = split.for_dimension(fs, dim, name)
         tracks = np.unique(fs.track[idx])
@@ -111,7 +113,9 @@ def part_warnings(fs: FeatureSet, split: Split, dim: str) -> list[str]:
         if tracks.size < MIN_TRACKS:
             out.append(f"{dim}: the {what} part has only {tracks.size} tracks (fewer than {MIN_TRACKS}); "
                        "its figures are unreliable")
-        if classes.size < 2:
+        if classes.size < 2 and dim != QUADRANT:
             side = "high" if classes[0] == 1 else "low"
             out.append(f"{dim}: the {what} part holds only {side} tracks; AUC is n/a there")
+        elif dim == QUADRANT and classes.size < 4:
+            out.append(f"{dim}: the {what} part holds only {classes.size} of the 4 quadrants")
     return out

@@ -34,3 +34,54 @@ def calibration_report(margin: np.ndarray, y: np.ndarray, temperature: float) ->
     before, after = calibrated(margin, 1.0), calibrated(margin, temperature)
     return {"ece_before": expected_calibration_error(y, before), "ece_after": expected_calibration_error(y, after),
             "nll_before": log_loss(y, before), "nll_after": log_loss(y, after), "n": int(np.asarray(y).size)}
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities from logits ``[n, C]`` divided by ``temperature``; for two classes
+    column 1 equals :func:`calibrated` of the margin z1 - z0."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def multiclass_log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean -log p[y] (probabilities clipped at 1e-12)."""
+    y = np.asarray(y, dtype=np.int64)
+    if y.size == 0:
+        return float("nan")
+    return float(-np.mean(np.log(np.clip(p[np.arange(y.size), y], 1e-12, 1.0))))
+
+
+def fit_temperature_logits(logits: np.ndarray, y: np.ndarray) -> float:
+    """:func:`fit_temperature` for C classes: the T in [0.05, 20] minimising the log-loss of
+    softmax(logits / T); 1.0 when fewer than two classes are present."""
+    y = np.asarray(y, dtype=np.int64)
+    if y.size == 0 or np.unique(y).size < 2:
+        return 1.0
+    res = minimize_scalar(lambda log_t: multiclass_log_loss(y, softmax(logits, np.exp(log_t))),
+                          bounds=(np.log(T_MIN), np.log(T_MAX)), method="bounded")
+    return float(np.exp(res.x))
+
+
+def top_class_ece(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """Expected calibration error of the most probable class (Guo et al. 2017), 10 bins."""
+    y = np.asarray(y, dtype=np.int64)
+    if y.size == 0:
+        return float("nan")
+    conf, pred = p.max(axis=1), p.argmax(axis=1)
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        sel = bins == b
+        if sel.any():
+            ece += sel.mean() * abs((pred[sel] == y[sel]).mean() - conf[sel].mean())
+    return float(ece)
+
+
+def multiclass_calibration_report(logits: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, float]:
+    """:func:`calibration_report` for C classes (top-class ECE)."""
+    before, after = softmax(logits, 1.0), softmax(logits, temperature)
+    return {"ece_before": top_class_ece(y, before), "ece_after": top_class_ece(y, after),
+            "nll_before": multiclass_log_loss(y, before), "nll_after": multiclass_log_loss(y, after),
+            "n": int(np.asarray(y).size)}

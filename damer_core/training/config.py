@@ -45,7 +45,12 @@ class TrainConfig:
     # training windows (damer_core.training.augment) and label smoothing of the three heads' CE.
     spec_augment: bool = False
     label_smoothing: float = 0.0
+    # ("arousal", "valence"): the paper's one network per dimension; ("quadrant",): one network
+    # with the joint 4-way quadrant head (SPEC section 5, damer_core.targets).
     dims: tuple[str, ...] = ("arousal", "valence")
+    # "best": the epoch with the best validation score; "last": the last epoch, for a recipe of a
+    # fixed length chosen by cross-validation (damer_core.crossval), which needs no validation part.
+    select_epoch: str = "best"
     seed: int = 0
     test_fraction: float = 0.3
     val_fraction: float = 0.15  # of all tracks, carved from the 70 %: chooses the epoch and the calibration
@@ -61,7 +66,17 @@ class TrainConfig:
         data = dict(data)
         if "dims" in data:
             data["dims"] = tuple(data["dims"])
-        return from_checked_dict(cls, data, "training-setting")
+        cfg = from_checked_dict(cls, data, "training-setting")
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """Refuse settings no run can use, in words."""
+        dims = tuple(self.dims)
+        if not dims or len(set(dims)) != len(dims) or not (set(dims) <= {"arousal", "valence"} or dims == ("quadrant",)):
+            raise InputError(f"dims: expected arousal, valence, both, or quadrant alone, got {', '.join(dims) or 'nothing'}")
+        if self.select_epoch not in ("best", "last"):
+            raise InputError(f"select_epoch: expected best or last, got {self.select_epoch!r}")
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":

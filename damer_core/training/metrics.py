@@ -105,3 +105,24 @@ def bootstrap_interval(statistic, arrays: tuple[np.ndarray, ...], n_resamples: i
         return float("nan"), float("nan")
     lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
+
+
+def quadrant_probability_report(y_quadrant: np.ndarray, p_quadrant: np.ndarray) -> dict[str, float]:
+    """A joint head's report from class indices 0..3 (Q1..Q4) and probabilities ``[n, 4]``: 4-class
+    accuracy, macro-F1 (as ``f1``), log-loss, each dimension's binary report from P(Q1) + P(Q4) and
+    P(Q1) + P(Q2), and ``auc`` = the mean of the two dimensions' AUCs (what chooses an epoch)."""
+    from damer_core.targets import AROUSAL_HIGH, VALENCE_HIGH, dimension_probabilities
+
+    y = np.asarray(y_quadrant, dtype=np.int64)
+    p = np.asarray(p_quadrant, dtype=np.float64)
+    if y.size == 0:
+        nan = float("nan")
+        return {"acc": nan, "f1": nan, "auc": nan, "nll": nan, "n": 0}
+    pred = p.argmax(axis=1)
+    p_v, p_a = dimension_probabilities(p)
+    valence = binary_report(VALENCE_HIGH[y].astype(int), p_v)
+    arousal = binary_report(AROUSAL_HIGH[y].astype(int), p_a)
+    nll = float(-np.mean(np.log(np.clip(p[np.arange(y.size), y], 1e-12, 1.0))))
+    return {"acc": accuracy(y, pred), "f1": macro_f1(y + 1, pred + 1), "auc": float(np.nanmean([valence["auc"], arousal["auc"]])),
+            "nll": nll, "n": int(y.size), **{f"valence_{k}": v for k, v in valence.items() if k != "n"},
+            **{f"arousal_{k}": v for k, v in arousal.items() if k != "n"}}

@@ -23,7 +23,7 @@ from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, setup, teardown
-from damer_core.training.metrics import quadrant_report
+from damer_core.training.metrics import accuracy, macro_f1, quadrant_of
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
 
@@ -53,13 +53,13 @@ def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dic
 
 METRIC_COLUMNS = ["dim", "epoch", "lr", "loss_total", "loss_cls", "loss_pl", "loss_cons", "loss_cont", "tau", "theta",
                   "confidence", "reliability", "mask_ratio", "pl_strength", "queue_entropy", "queue_class0",
-                  "queue_class1"] + [f"val_{h}_{m}" for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")] + ["best", "seconds"]
+                  "queue_class1", "queue_class2", "queue_class3"] + [f"val_{h}_{m}" for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")] + ["best", "seconds"]
 
 
 def metrics_row(r: dict) -> list:
     row = [r["dim"], r["epoch"], r["lr"]] + [r["loss"][k] for k in ("total", "cls", "pl", "cons", "cont")]
     row += [r[k] for k in ("tau", "theta", "confidence", "reliability", "mask_ratio", "pl_strength", "queue_entropy")]
-    row += list(r["queue_coverage"]) + [r["val"][h][m] for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")]
+    row += (list(r["queue_coverage"]) + ["", ""])[:4] + [r["val"][h][m] for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")]
     return row + [int(r["best"]), round(r["seconds"], 3)]
 
 
@@ -276,11 +276,13 @@ def split_summary(fs: FeatureSet, split: Split) -> dict:
 
 
 def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
-    """4-quadrant accuracy and macro-F1 per part, from the two dimensions' calibrated track
-    probabilities (tracks labelled on both); empty unless both dimensions were trained."""
-    from damer_core.training.trainer import DAMER, head_probabilities, track_means
+    """4-quadrant accuracy and macro-F1 per part, from the calibrated track probabilities (tracks
+    labelled on both dimensions) of the joint head, or of the two dimensions' networks; empty
+    when only one dimension was trained."""
+    from damer_core.targets import QUADRANT, quadrant_probabilities
+    from damer_core.training.trainer import head_probabilities, track_means
 
-    if not {"arousal", "valence"} <= set(trainers):
+    if not ({"arousal", "valence"} <= set(trainers) or QUADRANT in trainers):
         return {}
     scores = {}
     for part in ("val", "test"):
@@ -290,14 +292,14 @@ def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
             continue
         probs = {}
         for dim, t in trainers.items():
-            model = DAMER(t.mcfg).to(t.ctx.device)
-            model.load_state_dict(t.best_state)
-            p = head_probabilities(model, fs, idx, t.ctx.device, t.final["temperature"])["fuse"]
+            p = head_probabilities(t.best_model(), fs, idx, t.ctx.device, t.final["temperature"])["fuse"]
             probs[dim] = track_means(fs, idx, p)[1]
+        p4 = probs[QUADRANT] if QUADRANT in probs else quadrant_probabilities(probs["valence"][:, 1], probs["arousal"][:, 1])
         _, v_true = track_means(fs, idx, fs.binary("valence")[np.sort(idx)].astype(float))
         _, a_true = track_means(fs, idx, fs.binary("arousal")[np.sort(idx)].astype(float))
-        scores[part] = {**quadrant_report(v_true > 0.5, a_true > 0.5, probs["valence"], probs["arousal"]),
-                        "n": int(v_true.size)}
+        y = quadrant_of(v_true > 0.5, a_true > 0.5)
+        pred = p4.argmax(axis=1) + 1
+        scores[part] = {"acc": accuracy(y, pred), "macro_f1": macro_f1(y, pred), "n": int(y.size)}
     return scores
 
 

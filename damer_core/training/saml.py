@@ -13,8 +13,9 @@ class MemoryQueue:
     """K L2-normalised fused features with their labels; a circular pointer replaces the oldest
     (Eqn 18). Kept as tensors so it travels inside a resumable checkpoint."""
 
-    def __init__(self, size: int = 512, dim: int = 256, device: torch.device | str = "cpu"):
+    def __init__(self, size: int = 512, dim: int = 256, device: torch.device | str = "cpu", n_classes: int = 2):
         self.size = size
+        self.n_classes = n_classes
         self.features = torch.zeros(size, dim, device=device)
         self.labels = torch.full((size,), -1, dtype=torch.long, device=device)
         self.ptr = 0
@@ -37,19 +38,19 @@ class MemoryQueue:
         return self.features[valid], self.labels[valid]
 
     def label_entropy(self) -> float:
-        """Entropy of the queue's label distribution in nats (ln 2 = 0.693 when balanced)."""
+        """Entropy of the queue's label distribution in nats (ln 2 = 0.693 when two classes are balanced)."""
         _, labels = self.keys()
         if labels.numel() == 0:
             return 0.0
-        p = torch.bincount(labels, minlength=2).float() / labels.numel()
+        p = torch.bincount(labels, minlength=self.n_classes).float() / labels.numel()
         p = p[p > 0]
         return float(-(p * p.log()).sum())
 
     def class_coverage(self) -> list[float]:
         _, labels = self.keys()
         if labels.numel() == 0:
-            return [0.0, 0.0]
-        return (torch.bincount(labels, minlength=2).float() / labels.numel()).tolist()
+            return [0.0] * self.n_classes
+        return (torch.bincount(labels, minlength=self.n_classes).float() / labels.numel()).tolist()
 
     def state_dict(self) -> dict:
         return {"features": self.features.cpu(), "labels": self.labels.cpu(),

@@ -20,12 +20,15 @@ from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
 from damer_core.training.augment import spec_augment
 from damer_core.training.loader import host_batch, prefetched
-from damer_core.training.calibration import calibrated, calibration_report, fit_temperature
-from damer_core.training.metrics import binary_report
+from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
+from damer_core.training.calibration import (
+    calibration_report, fit_temperature, fit_temperature_logits, multiclass_calibration_report, softmax,
+)
+from damer_core.training.metrics import binary_report, quadrant_probability_report
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 
-DIM_SEED_OFFSET = {"arousal": 0, "valence": 50_000}
+DIM_SEED_OFFSET = {"arousal": 0, "valence": 50_000, QUADRANT: 90_000}
 _CHUNK = 512
 MAX_FP16_OVERFLOWS = 25  # fp16 steps skipped in a row before a non-finite loss counts as divergence
 
@@ -62,7 +65,8 @@ def amp_settings(device: torch.device, enabled: bool) -> tuple[bool, torch.dtype
 
 
 class DimensionTrainer:
-    """State of one dimension's run; ``state_dict()`` is everything a resume needs."""
+    """State of one network's run: one dimension (the paper) or the joint quadrant head (``dim`` =
+    "quadrant", damer_core.targets); ``state_dict()`` is everything a resume needs."""
 
     def __init__(self, fs: FeatureSet, dim: str, tcfg: TrainConfig, ctx: Context, split: Split,
                  unlabelled: FeatureSet | None = None, init_state: dict | None = None,
@@ -70,13 +74,14 @@ class DimensionTrainer:
         self.fs, self.dim, self.tcfg, self.ctx, self.unlabelled = fs, dim, tcfg, ctx, unlabelled
         self.base_temperature = base_temperature  # of the model being fine-tuned, if any
         cfg = fs.feature_config
-        self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone,
+        self.n_classes = n_classes(dim)
+        self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone, n_classes=self.n_classes,
                                 dropout=tcfg.dropout, cross_attention=tcfg.dsaf, band_embedding=tcfg.band_embedding)
         self.train_idx, self.val_idx, self.test_idx = (split.for_dimension(fs, dim, p) for p in ("train", "val", "test"))
-        if self.train_idx.size == 0 or self.val_idx.size == 0:
-            n = np.unique(fs.track[~np.isnan(fs.values(dim))]).size
+        if self.train_idx.size == 0 or (self.val_idx.size == 0 and tcfg.select_epoch == "best"):
+            n = np.unique(fs.track[labelled(fs.valence, fs.arousal, dim)]).size
             raise InputError(f"{dim}: too few labelled tracks ({n}) to set apart a training and a validation part")
-        self.labels = fs.binary(dim)
+        self.labels = class_labels(fs.valence, fs.arousal, dim)
         torch.manual_seed(tcfg.seed + DIM_SEED_OFFSET[dim])
         model = DAMER(self.mcfg)
         if init_state is not None:
@@ -94,7 +99,7 @@ class DimensionTrainer:
         self.use_amp, self.amp_dtype = amp_settings(ctx.device, tcfg.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self._fp16_overflows = 0  # consecutive skipped fp16 steps
-        self.queue = MemoryQueue(tcfg.queue_size, self.mcfg.fusion_dim, ctx.device)
+        self.queue = MemoryQueue(tcfg.queue_size, self.mcfg.fusion_dim, ctx.device, self.n_classes)
         self.key_net = MomentumEncoder(self.model, tcfg.momentum)
         self.epoch = 0
         self.best_score = -math.inf
@@ -191,9 +196,11 @@ class DimensionTrainer:
             "queue_entropy": self.queue.label_entropy(), "queue_coverage": self.queue.class_coverage(),
         }
         self._check_weights(epoch)
-        record["val"] = self.evaluate()
-        self._check_outputs(record["val"], epoch)
-        score = selection_score(record["val"])
+        # a recipe that keeps its last epoch may have no validation part (fitted on every track)
+        record["val"] = self.evaluate() if self.val_idx.size else no_report(self.n_classes)
+        if self.val_idx.size:
+            self._check_outputs(record["val"], epoch)
+        score = selection_score(record["val"]) if tc.select_epoch == "best" else float(epoch)
         record["best"] = score > self.best_score or self.best_state is None
         if record["best"]:
             self.best_score = score
@@ -283,34 +290,42 @@ class DimensionTrainer:
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """The validation part's per-track report for each head (what chooses the epoch)."""
+        """The validation part's per-track report for each head (what chooses the epoch, unless
+        the recipe takes the last one)."""
         return evaluate_heads(self.model, self.fs, self.val_idx, self.labels, self.ctx.device)
 
     def finish(self) -> dict:
         """After the last epoch: the chosen epoch's temperature (fitted on the validation part) and
         its validation and test reports with calibrated probabilities. The test part is scored here
         once, for the chosen epoch only."""
-        model = DAMER(self.mcfg).to(self.ctx.device)
-        model.load_state_dict(self.best_state)
-        val_margin = head_margins(model, self.fs, self.val_idx, self.ctx.device)["fuse"]
+        model = self.best_model()
+        val_logits = head_logits(model, self.fs, self.val_idx, self.ctx.device)["fuse"]
         val_y = self.labels[np.sort(self.val_idx)]
-        temp, source = self._temperature(val_margin, val_y)
-        calib = {"val": calibration_report(val_margin, val_y, temp)}
+        temp, source = self._temperature(val_logits, val_y)
+        calib = {"val": _calibration(val_logits, val_y, temp)}
         reports = {"val": evaluate_heads(model, self.fs, self.val_idx, self.labels, self.ctx.device, temp)}
         if self.test_idx.size:
-            test_margin = head_margins(model, self.fs, self.test_idx, self.ctx.device)["fuse"]
-            calib["test"] = calibration_report(test_margin, self.labels[np.sort(self.test_idx)], temp)
+            test_logits = head_logits(model, self.fs, self.test_idx, self.ctx.device)["fuse"]
+            calib["test"] = _calibration(test_logits, self.labels[np.sort(self.test_idx)], temp)
             reports["test"] = evaluate_heads(model, self.fs, self.test_idx, self.labels, self.ctx.device, temp)
         self.final = {"temperature": temp, "temperature_source": source, "calibration": calib, "metrics": reports}
         return self.final
 
-    def _temperature(self, margin: np.ndarray, y: np.ndarray) -> tuple[float, str]:
+    def best_model(self) -> DAMER:
+        """The chosen epoch's network, in eval mode, on the run's device."""
+        model = DAMER(self.mcfg).to(self.ctx.device)
+        model.load_state_dict(self.best_state)
+        return model.eval()
+
+    def _temperature(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, str]:
         """Fitted on the validation part, unless it is too small or one-sided to fit: then a
         fine-tuned model keeps its base model's temperature (1.0 from scratch), so a curator's
         dozen labels do not put every marker back on the rim."""
         n_tracks = np.unique(self.fs.track[self.val_idx]).size
-        if n_tracks >= MIN_TRACKS and np.unique(y).size == 2:
-            return fit_temperature(margin, y), "validation part"
+        if n_tracks >= MIN_TRACKS and np.unique(y).size >= 2:
+            if self.n_classes == 2:
+                return fit_temperature(logits[:, 1] - logits[:, 0], y), "validation part"
+            return fit_temperature_logits(logits, y), "validation part"
         if self.base_temperature is not None:
             return float(self.base_temperature), "base model (validation part too small to fit one)"
         return 1.0, "default (validation part too small to fit one)"
@@ -324,9 +339,21 @@ def selection_score(report: dict[str, dict[str, float]]) -> float:
     return float(auc) if np.isfinite(auc) else -float(fuse.get("nll", np.inf)) - 10.0
 
 
+def no_report(n_classes: int) -> dict[str, dict[str, float]]:
+    """Every head's figures as NaN: what an epoch reports without a validation part."""
+    nan = float("nan")
+    return {h: {"acc": nan, "f1": nan, "auc": nan, "nll": nan, "n": 0} for h in ("fuse", "mel", "coch")}
+
+
+def _calibration(logits: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, float]:
+    if logits.shape[1] == 2:
+        return calibration_report(logits[:, 1] - logits[:, 0], y, temperature)
+    return multiclass_calibration_report(logits, y, temperature)
+
+
 @torch.no_grad()
-def head_margins(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
-    """Logit margin z_high - z_low per head for windows ``np.sort(idx)``."""
+def head_logits(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
+    """Logits ``[n, C]`` per head for windows ``np.sort(idx)``."""
     model.eval()
     out = {"mel": [], "coch": [], "fuse": []}
     idx = np.sort(idx)
@@ -334,29 +361,43 @@ def head_margins(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: i
         mel, coch, _ = _batch(fs, idx[i:i + batch], device)
         o = model(mel, coch)
         for name, z in (("mel", o.z_mel), ("coch", o.z_coch), ("fuse", o.z_fuse)):
-            z = z.float()
-            out[name].append((z[:, 1] - z[:, 0]).cpu().numpy().astype(np.float64))
-    return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in out.items()}
+            out[name].append(z.float().cpu().numpy().astype(np.float64))
+    c = model.cfg.n_classes
+    return {k: (np.concatenate(v) if v else np.zeros((0, c))) for k, v in out.items()}
+
+
+def head_margins(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
+    """Logit margin z_high - z_low per head of a two-class network, for windows ``np.sort(idx)``."""
+    return {k: z[:, 1] - z[:, 0] for k, z in head_logits(model, fs, idx, device, batch).items()}
 
 
 def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, temperature: float = 1.0) -> dict[str, np.ndarray]:
-    """P(class 1) per head for windows ``np.sort(idx)``; the fused head's is calibrated by ``temperature``."""
-    margins = head_margins(model, fs, idx, device)
-    return {k: calibrated(m, temperature if k == "fuse" else 1.0) for k, m in margins.items()}
+    """Class probabilities ``[n, C]`` per head for windows ``np.sort(idx)``; the fused head's are
+    calibrated by ``temperature``."""
+    logits = head_logits(model, fs, idx, device)
+    return {k: softmax(z, temperature if k == "fuse" else 1.0) for k, z in logits.items()}
 
 
 def track_means(fs: FeatureSet, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(track ids, mean of ``values`` over each track's windows) for windows ``np.sort(idx)``."""
+    """(track ids, mean of ``values`` (``[n]`` or ``[n, C]``) over each track's windows) for windows ``np.sort(idx)``."""
     tracks, inverse = np.unique(fs.track[np.sort(idx)], return_inverse=True)
-    return tracks, np.bincount(inverse, weights=values, minlength=tracks.size) / np.bincount(inverse, minlength=tracks.size)
+    values = np.asarray(values, dtype=np.float64)
+    sums = np.zeros((tracks.size,) + values.shape[1:])
+    np.add.at(sums, inverse, values)
+    counts = np.bincount(inverse, minlength=tracks.size).reshape((-1,) + (1,) * (values.ndim - 1))
+    return tracks, sums / counts
 
 
 def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device,
                    temperature: float = 1.0) -> dict[str, dict[str, float]]:
-    """Per head ACC / F1 / AUC / log-loss on windows ``idx``; a track's window probabilities are
-    averaged first, so clip-level data sets are scored per track like the published
-    one-row-per-track arrays."""
+    """Per head ACC / F1 / AUC / log-loss on windows ``idx`` (for the joint head, F1 is the quadrant
+    macro-F1 and AUC the mean of the two dimensions', see quadrant_probability_report); a track's
+    window probabilities are averaged first, so clip-level data sets are scored per track like the
+    published one-row-per-track arrays."""
     idx = np.sort(idx)
     probs = head_probabilities(model, fs, idx, device, temperature)
     _, y = track_means(fs, idx, labels[idx].astype(np.float64))
-    return {head: binary_report(y.round().astype(int), track_means(fs, idx, p)[1]) for head, p in probs.items()}
+    y = y.round().astype(int)
+    if model.cfg.n_classes == 2:
+        return {head: binary_report(y, track_means(fs, idx, p[:, 1])[1]) for head, p in probs.items()}
+    return {head: quadrant_probability_report(y, track_means(fs, idx, p)[1]) for head, p in probs.items()}
