@@ -28,7 +28,9 @@ from damer_core.fileutil import atomic_write
 def with_checksums(bundle: dict) -> dict:
     """``bundle`` with each dimension's ``weights_sha256``, for :func:`load_checkpoint` to verify."""
     dims = {d: {**e, CHECKSUM: weights_sha256(e["state_dict"])} for d, e in bundle["dimensions"].items()}
-    return {**bundle, "dimensions": dims}
+    parts = {k: {**bundle[k], CHECKSUM: weights_sha256(bundle[k]["state_dict"])}
+             for k in ("descriptor_head", "combination") if k in bundle}
+    return {**bundle, "dimensions": dims, **parts}
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from damer_core.audio import (
     MODEL_SAMPLE_RATE, AudioError, DecodeStream, Loudness, blocks_for_model, check_audio_file, samples_for_model,
+    select_segment,
 )
 from damer_core import display
 from damer_core.cache import FeatureCache
@@ -35,6 +36,24 @@ def _train(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray
     return {"mel": mel, "coch": coch, "duration": np.array(y.shape[0] / cfg.sample_rate)}
 
 
+def _descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    """The model segment's musical descriptors, a 4 s window every second (damer_core.descriptors):
+    what a descriptor head trains on and a track's static prediction averages."""
+    from damer_core.descriptors import WINDOW_S, clip_descriptors
+
+    seg = select_segment(y, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path,
+                         min_length_s=WINDOW_S)
+    return {"windows": clip_descriptors(seg)}
+
+
+def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    """The descriptors of the 4 s window ending at each trajectory point (the 0.5 s grid)."""
+    from damer_core.descriptors import descriptors_at, frame_streams
+    from damer_core.trajectory import grid
+
+    return {"windows": descriptors_at(frame_streams(y), grid(y.shape[0] / cfg.sample_rate))}
+
+
 def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
     v = display_views(y, MODEL_SAMPLE_RATE)
     return {"mel_db": v.mel_db, "coch_db": v.coch_db, "mel_freqs": v.mel_freqs,
@@ -42,13 +61,15 @@ def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarr
 
 
 KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray]]] = {
-    "frames": _frames, "train": _train, "display": _display,
+    "frames": _frames, "train": _train, "display": _display, "descriptors": _descriptors,
+    "trajectory_descriptors": _trajectory_descriptors,
 }
 
 
 # The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
-CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8"}
+CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v1",
+               "trajectory_descriptors": "trajectory_descriptors.v1"}
 # frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in 8 bits (0.31 dB steps, a quarter of the disk)
 
 
@@ -132,6 +153,8 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
                           "coch_freqs": v.coch_freqs, "hop_seconds": np.array(v.hop_seconds)}
     if "train" in kinds:
         out["train"] = {**_train(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
+    if "descriptors" in kinds:  # the segment is all the static descriptors look at
+        out["descriptors"] = _descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path))
     return loudness
 
 
@@ -147,6 +170,12 @@ def track_training_windows(path: str | os.PathLike, cfg: FeatureConfig,
     """``[W, 128, T]`` and ``[W, 84, T]`` windows of the track's model segment (SPEC sections 3-4)."""
     a = track_features(path, cfg, ("train",), cache)["train"]
     return a["mel"], a["coch"]
+
+
+def track_descriptor_windows(path: str | os.PathLike, cfg: FeatureConfig,
+                             cache: FeatureCache | None = None) -> np.ndarray:
+    """``[W, D]`` musical descriptors of the track's model segment (damer_core.descriptors)."""
+    return track_features(path, cfg, ("descriptors",), cache)["descriptors"]["windows"]
 
 
 def track_display_views(path: str | os.PathLike, cache: FeatureCache | None = None) -> DisplayViews:

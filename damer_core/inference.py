@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,11 @@ from damer_core.checkpoint import build_models, load_checkpoint
 from damer_core.datasets.base import DIMENSIONS
 from damer_core.extract import track_features
 from damer_core.features import FeatureConfig, FrameSequence, trajectory_starts
+from damer_core.targets import QUADRANT, dimension_probabilities, quadrant_probabilities
+
+if TYPE_CHECKING:
+    from damer_core.combination import Combination
+    from damer_core.descriptor_head import DescriptorHead
 
 
 @dataclass
@@ -28,6 +33,10 @@ class WindowPrediction:
     probability: dict[str, np.ndarray]
     confidence: dict[str, np.ndarray]
     dims: tuple[str, ...] = DIMENSIONS  # the dimensions the bundle really predicts
+    # DAMER's own quadrant probabilities [n, 4] and reliability r [n], where it predicts both
+    # dimensions: what a bundle's combination with the descriptor head starts from
+    quadrant: np.ndarray | None = None
+    reliability: np.ndarray | None = None
 
     def point(self, dim: str) -> np.ndarray:
         return 2.0 * self.probability[dim] - 1.0
@@ -43,6 +52,40 @@ class WindowPrediction:
     @property
     def overall_confidence(self) -> np.ndarray:
         return np.mean([self.confidence[d] for d in self.dims], axis=0)
+
+    def take(self, rows: np.ndarray) -> "WindowPrediction":
+        pick = lambda x: None if x is None else x[rows]  # noqa: E731
+        return WindowPrediction({d: v[rows] for d, v in self.probability.items()},
+                                {d: v[rows] for d, v in self.confidence.items()}, self.dims,
+                                pick(self.quadrant), pick(self.reliability))
+
+    @staticmethod
+    def concatenate(parts: list["WindowPrediction"]) -> "WindowPrediction":
+        first = parts[0]
+        cat = lambda get: None if get(first) is None else np.concatenate([get(p) for p in parts])  # noqa: E731
+        return WindowPrediction({d: cat(lambda p, d=d: p.probability[d]) for d in first.probability},
+                                {d: cat(lambda p, d=d: p.confidence[d]) for d in first.confidence}, first.dims,
+                                cat(lambda p: p.quadrant), cat(lambda p: p.reliability))
+
+
+def dimension_prediction(p_quadrant: np.ndarray, reliability: np.ndarray) -> WindowPrediction:
+    """Both dimensions from quadrant probabilities: P(V high) = P(Q1) + P(Q4), P(A high) =
+    P(Q1) + P(Q2); a dimension's confidence is r times its more likely side's probability, as for
+    a binary network."""
+    p_v, p_a = dimension_probabilities(p_quadrant)
+    prob = {"arousal": p_a.astype(np.float32), "valence": p_v.astype(np.float32)}
+    conf = {d: (reliability * np.maximum(p, 1.0 - p)).astype(np.float32) for d, p in prob.items()}
+    return WindowPrediction(prob, conf, DIMENSIONS, np.asarray(p_quadrant), np.asarray(reliability))
+
+
+def load_combination(bundle: dict) -> tuple["DescriptorHead | None", "Combination | None"]:
+    """The bundle's descriptor head and its combination with DAMER, if it has them."""
+    if "descriptor_head" not in bundle:
+        return None, None
+    from damer_core.combination import Combination
+    from damer_core.descriptor_head import DescriptorHead
+
+    return DescriptorHead.from_state(bundle["descriptor_head"]), Combination.from_state(bundle["combination"])
 
 
 def _json_values(x: np.ndarray, digits: int = 4) -> list:
@@ -150,10 +193,23 @@ class Predictor:
             m.to(self.device)
         self.feature_config = FeatureConfig.from_dict(self.bundle["feature_config"])
         self.cache = cache
+        self.descriptor_head, self.combination = load_combination(self.bundle)
+
+    @property
+    def uses_descriptors(self) -> bool:
+        return self.descriptor_head is not None
 
     @property
     def dimensions(self) -> list[str]:
-        return list(self.models)
+        """The dimensions predicted (the joint quadrant head predicts both)."""
+        return list(DIMENSIONS) if QUADRANT in self.models else list(self.models)
+
+    def kinds(self, trajectory: bool) -> tuple[str, ...]:
+        """The damer_core.extract kinds a static prediction (or a whole one) needs."""
+        kinds = ("frames", "train") if trajectory else ("train",)
+        if self.uses_descriptors:
+            kinds += ("trajectory_descriptors", "descriptors") if trajectory else ("descriptors",)
+        return kinds
 
     def predict_windows(self, mel: np.ndarray, coch: np.ndarray, batch: int = 256,
                         fast: bool = False) -> WindowPrediction:
@@ -174,6 +230,8 @@ class Predictor:
         n = mel.shape[0]
         prob = {d: np.full(n, np.nan, np.float32) for d in DIMENSIONS}
         conf = {d: np.full(n, np.nan, np.float32) for d in DIMENSIONS}
+        quadrant = np.full((n, 4), np.nan) if QUADRANT in self.models else None
+        reliability = {d: np.full(n, np.nan) for d in self.models}
         with torch.inference_mode():
             for i in range(0, n, batch):
                 m, c = (self._to_device(x[i:i + batch]) for x in (mel, coch))
@@ -181,9 +239,28 @@ class Predictor:
                     out = model(m, c)
                     p_fuse = torch.softmax(out.z_fuse.float() / self.temperature[dim], dim=-1)
                     r = torch.exp(-js_divergence(torch.softmax(out.z_mel.float(), -1), torch.softmax(out.z_coch.float(), -1)))
+                    reliability[dim][i:i + batch] = r.cpu().numpy()
+                    if dim == QUADRANT:
+                        quadrant[i:i + batch] = p_fuse.cpu().numpy()
+                        continue
                     prob[dim][i:i + batch] = p_fuse[:, 1].cpu().numpy()
                     conf[dim][i:i + batch] = (r * p_fuse.max(dim=-1).values).cpu().numpy()
-        return WindowPrediction(prob, conf, tuple(self.models))
+        r = np.mean(list(reliability.values()), axis=0)
+        if quadrant is None and set(DIMENSIONS) <= set(self.models):
+            quadrant = quadrant_probabilities(prob["valence"], prob["arousal"])
+        elif quadrant is not None:
+            return dimension_prediction(quadrant, r)
+        return WindowPrediction(prob, conf, tuple(self.models), quadrant, r)
+
+    def combined(self, damer: WindowPrediction, descriptors: np.ndarray | None) -> WindowPrediction:
+        """DAMER's windows combined with the descriptor head's on the matching descriptor windows
+        (the bundle's stack); DAMER's alone where the bundle has no descriptor head."""
+        if self.combination is None:
+            return damer
+        if descriptors is None or damer.quadrant is None:
+            raise ValueError("this bundle combines DAMER with musical descriptors: both are needed")
+        p = self.combination.probabilities(damer.quadrant, self.descriptor_head.probabilities(descriptors))
+        return dimension_prediction(p, damer.reliability)
 
     def _to_device(self, x: np.ndarray):
         """On a GPU through pinned memory: the copy runs while the previous batch computes."""
@@ -196,40 +273,61 @@ class Predictor:
 
     def trajectory_from_frames(self, seq: FrameSequence, duration: float, batch: int = 64, fast: bool = True,
                                should_stop: Callable[[], bool] | None = None,
-                               on_part: Callable[[Trajectory, int], None] | None = None) -> Trajectory:
+                               on_part: Callable[[Trajectory, int], None] | None = None,
+                               descriptors: np.ndarray | None = None) -> Trajectory:
         """Windows are cut and predicted a batch at a time: stacking all of a 2 h track's windows
         at once took 2 GB. ``should_stop`` is asked before each batch (True: :class:`Interrupted`);
-        ``on_part`` gets the trajectory so far, and the number of points in all, every few batches."""
+        ``on_part`` gets the trajectory so far, and the number of points in all, every few batches.
+        ``descriptors``: one row per trajectory point (the "trajectory_descriptors" kind), for a
+        bundle that combines DAMER with the descriptor head."""
         cfg = self.feature_config
         times, starts = trajectory_starts(seq.n_frames, duration, cfg)
         unique, inverse = np.unique(starts, return_inverse=True)
-        parts = []
+        if self.combination is not None and (descriptors is None or len(descriptors) != len(times)):
+            raise ValueError(f"this bundle needs the descriptors of all {len(times)} trajectory points")
+
+        def so_far(parts: list[WindowPrediction]) -> Trajectory:
+            """The trajectory from 0 s as far as the windows predicted so far reach (the times map to
+            windows in order, so those form a prefix; all of it once every window is predicted)."""
+            pred = WindowPrediction.concatenate(parts)
+            m = int(np.searchsorted(inverse, len(pred.valence)))
+            at = self.combined(pred.take(inverse[:m]), None if descriptors is None else descriptors[:m])
+            return Trajectory(times[:m], at.valence, at.arousal, at.overall_confidence)
+
+        parts: list[WindowPrediction] = []
         for i in range(0, len(unique), batch):
             if should_stop is not None and should_stop():
                 raise Interrupted
             chunk = unique[i:i + batch]
             mel = np.stack([seq.mel[:, s:s + cfg.n_frames] for s in chunk])
             coch = np.stack([seq.coch[:, s:s + cfg.n_frames] for s in chunk])
-            pred = self.predict_windows(mel, coch, batch, fast=fast)
-            parts.append((pred.valence, pred.arousal, pred.overall_confidence))
+            parts.append(self.predict_windows(mel, coch, batch, fast=fast))
             if on_part is not None and len(parts) % PART_EVERY == 1 and i + batch < len(unique):
-                on_part(_trajectory_so_far(times, inverse, parts), len(times))
-        return _trajectory_so_far(times, inverse, parts)
+                on_part(so_far(parts), len(times))
+        return so_far(parts)
 
     def predict_static(self, path: str | os.PathLike) -> StaticPrediction:
         """The static V-A only: the model segment's windows, not the whole-track trajectory (the
         library's first pass; about a sixth of the work of :meth:`predict_file`)."""
-        return self.static_from_features(path, track_features(path, self.feature_config, ("train",), self.cache)["train"])
+        return self.static_from_features(path, track_features(path, self.feature_config, self.kinds(False), self.cache))
 
-    def static_from_features(self, path: str | os.PathLike, train: dict[str, np.ndarray]) -> StaticPrediction:
+    def static_from_features(self, path: str | os.PathLike, feats: dict[str, dict[str, np.ndarray]]) -> StaticPrediction:
+        """The track's V-A from the "train" kind (and "descriptors" where the bundle combines):
+        DAMER's windows averaged, and where there is a combination, the two models' averaged
+        probabilities combined, as the stack was fitted."""
+        train = feats["train"]
         static = self.predict_windows(train["mel"], train["coch"])
+        if self.combination is not None:  # the stack was fitted on tracks' mean probabilities
+            p_descriptors = self.descriptor_head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True)
+            p = self.combination.probabilities(static.quadrant.mean(axis=0, keepdims=True), p_descriptors)
+            static = dimension_prediction(p, np.array([static.reliability.mean()]))
         pred = StaticPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
-                                float(static.overall_confidence.mean()), float(train["duration"]), tuple(self.models))
+                                float(static.overall_confidence.mean()), float(train["duration"]), tuple(self.dimensions))
         return _flag_near_silence(pred, train)
 
     def predict_file(self, path: str | os.PathLike) -> TrackPrediction:
         """Static V-A (mean over the model segment's windows), confidence and the trajectory."""
-        return self.predict_from_features(path, track_features(path, self.feature_config, ("frames", "train"), self.cache))
+        return self.predict_from_features(path, track_features(path, self.feature_config, self.kinds(True), self.cache))
 
     def predict_from_features(self, path: str | os.PathLike, feats: dict[str, dict[str, np.ndarray]],
                               should_stop: Callable[[], bool] | None = None,
@@ -238,14 +336,15 @@ class Predictor:
         callbacks as in :meth:`trajectory_from_frames` (no parts of a near-silent track's)."""
         cfg = self.feature_config
         f = feats["frames"]
-        static = self.static_from_features(path, feats["train"])
+        static = self.static_from_features(path, feats)
         if f["mel"].shape[1] < cfg.n_frames:  # a track shorter than one window: repeat like the segment
             reps = -(-cfg.n_frames // f["mel"].shape[1])
             seq = FrameSequence(np.tile(f["mel"], reps), np.tile(f["coch"], reps))
         else:
             seq = FrameSequence(f["mel"], f["coch"])
         traj = self.trajectory_from_frames(seq, float(f["duration"]), should_stop=should_stop,
-                                           on_part=None if static.warning else on_part)
+                                           on_part=None if static.warning else on_part,
+                                           descriptors=feats.get("trajectory_descriptors", {}).get("windows"))
         if static.warning:
             traj = Trajectory(traj.times, _centre(traj.valence), _centre(traj.arousal), np.zeros_like(traj.confidence))
         return TrackPrediction(static.path, static.valence, static.arousal, static.confidence, static.duration,
@@ -253,14 +352,6 @@ class Predictor:
 
 
 PART_EVERY = 4  # batches between two parts of a trajectory (the first part after the first batch)
-
-
-def _trajectory_so_far(times: np.ndarray, inverse: np.ndarray, parts: list) -> Trajectory:
-    """The trajectory from 0 s as far as the windows predicted so far reach (the times map to
-    windows in order, so those form a prefix; all of it once every window is predicted)."""
-    v, a, c = (np.concatenate([p[k] for p in parts]) for k in range(3))
-    m = int(np.searchsorted(inverse, len(v)))
-    return Trajectory(times[:m], v[inverse[:m]], a[inverse[:m]], c[inverse[:m]])
 
 
 def _flag_near_silence(pred: "StaticPrediction", features: dict[str, np.ndarray]) -> "StaticPrediction":

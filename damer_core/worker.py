@@ -57,7 +57,8 @@ class Analysis:
         if job.op in ("static", "track") and self.predictor is None and not (job.op == "track" and job.views_npz):
             return emit(events.Error(f"worker: a '{job.op}' job needs a model (none is loaded)"))
         kinds = ("display",) if job.views_npz and job.op != "static" else ()
-        kinds += {"static": ("train",), "track": ("frames", "train")}.get(job.op, ()) if self.predictor else ()
+        if self.predictor and job.op in ("static", "track"):
+            kinds += self.predictor.kinds(trajectory=job.op == "track")
         if not kinds:
             return emit(events.Error("worker: a 'views' job needs views_npz"))
         try:
@@ -83,7 +84,7 @@ class Analysis:
         cfg = p.feature_config if p is not None else DISPLAY
         feats = track_features(job.path, cfg, kinds, self.cache, store=("display",), on_display=views)
         if job.op == "static":
-            emit(events.Static(**p.static_from_features(job.path, feats["train"]).to_dict()))
+            emit(events.Static(**p.static_from_features(job.path, feats).to_dict()))
         elif "frames" in feats:
             def part(so_far, points: int) -> None:
                 emit(events.TrajectoryPart(job.path, so_far.smoothed().to_dict(), points))

@@ -59,10 +59,31 @@ def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, 
     _check_kind(path, fmt)
     if fmt == "arrays":
         return load_arrays(path, scale)
+    tracks, desc = labelled_tracks(path, fmt, scale)
+    return featurise(tracks, cfg, desc, progress, cache)
+
+
+def labelled_tracks(path: Path, fmt: str, scale: str | None) -> tuple[list[LabelledTrack], dict]:
+    """The audio files of an audio data set with their labels, and its description."""
     loaders = {"pmemo": load_pmemo, "emomusic": load_emomusic, "deam": load_deam, "4q": load_4q,
                "csv": lambda p: load_labels_csv(p, scale or "-1..1"), "labels-json": load_labels_json}
-    tracks, desc = loaders[fmt](path)
-    return featurise(tracks, cfg, desc, progress, cache)
+    return loaders[fmt](path)
+
+
+def load_descriptor_set(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
+                        progress: Progress | None = None, cache=None) -> FeatureSet:
+    """Like :func:`load_dataset`, but each sample is a window's musical descriptors
+    (damer_core.descriptors) in ``FeatureSet.descriptors``, ``mel``/``coch`` empty: the descriptors
+    need the audio, so array data sets are refused."""
+    path = Path(path)
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _check_kind(path, fmt)
+    if fmt == "arrays":
+        raise DatasetError(f"{path}: precomputed arrays hold no audio to compute musical descriptors from")
+    tracks, desc = labelled_tracks(path, fmt, scale)
+    return featurise(tracks, cfg, desc, progress, cache, kind="descriptors")
 
 
 def _check_kind(path: Path, fmt: str) -> None:

@@ -115,15 +115,24 @@ class FeatureSet:
     feature_config: FeatureConfig
     description: dict = field(default_factory=dict)
     group: np.ndarray | None = None  # [N] str: the split group (artist) of each window's track, if known
+    track_ids: np.ndarray | None = None  # [n_tracks] str: the data set's id of track i (e.g. the 4Q song), if known
+    descriptors: np.ndarray | None = None  # [N, D] musical descriptors of each window (damer_core.descriptors), if computed
 
     def __post_init__(self) -> None:
         n = self.mel.shape[0]
-        for name in ("coch", "valence", "arousal", "track") + (("group",) if self.group is not None else ()):
+        extra = tuple(name for name in ("group", "descriptors") if getattr(self, name) is not None)
+        for name in ("coch", "valence", "arousal", "track") + extra:
             if getattr(self, name).shape[0] != n:
                 raise DatasetError(f"{name} has {getattr(self, name).shape[0]} rows, mel has {n}")
 
     def __len__(self) -> int:
         return self.mel.shape[0]
+
+    @property
+    def track_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(track ids, valence, arousal) per track, from each track's first window."""
+        tracks, first = np.unique(self.track, return_index=True)
+        return tracks, self.valence[first], self.arousal[first]
 
     @property
     def n_tracks(self) -> int:
@@ -140,11 +149,19 @@ class FeatureSet:
 
 
 def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict,
-              progress: Progress | None = None, cache=None, workers: int | None = None) -> FeatureSet:
-    """Model windows for every track through the feature cache; unreadable tracks are skipped and
-    reported (their names go into ``description['skipped']``)."""
+              progress: Progress | None = None, cache=None, workers: int | None = None,
+              kind: str = "model") -> FeatureSet:
+    """Model windows (``kind`` "model") or musical-descriptor windows ("descriptors": ``mel`` and
+    ``coch`` are then empty ``[N, 0, 0]`` arrays) for every track through the feature cache;
+    unreadable tracks are skipped and reported (their names go into ``description['skipped']``)."""
     from damer_core.audio import AudioError
-    from damer_core.extract import track_training_windows
+    from damer_core.extract import track_descriptor_windows, track_training_windows
+
+    def windows_of(path):
+        if kind == "descriptors":
+            d = track_descriptor_windows(path, cfg, cache)
+            return np.zeros((d.shape[0], 0, 0), np.float32), np.zeros((d.shape[0], 0, 0), np.float32), d
+        return track_training_windows(path, cfg, cache)
 
     progress = progress or Progress("none")
     progress.task("featurising", len(tracks))
@@ -153,7 +170,7 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
 
     def one(i: int):
         try:
-            windows = track_training_windows(tracks[i].path, cfg, cache)
+            windows = windows_of(tracks[i].path)
         except AudioError as e:
             return i, None, f"{tracks[i].where}: {e}" if tracks[i].where else str(e)
         if not all(np.isfinite(w).all() for w in windows):
@@ -180,8 +197,10 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     if any(tracks[i].group for i in keep):  # a track without a group is a group of its own
         groups = np.repeat([tracks[i].group or f"\0track:{tracks[i].track_id}" for i in keep], counts).astype(str)
         desc["split_group"] = description.get("split_group", "group")
+    descriptors = np.concatenate([results[i][2] for i in keep]) if kind == "descriptors" else None
     return FeatureSet(mel, coch, rep("valence").astype(np.float64), rep("arousal").astype(np.float64),
-                      np.repeat(np.arange(len(keep)), counts), cfg, desc, groups)
+                      np.repeat(np.arange(len(keep)), counts), cfg, desc, groups,
+                      np.array([tracks[i].track_id for i in keep], dtype=str), descriptors)
 
 
 def find_file(root: Path, name: str) -> Path | None:

@@ -1,0 +1,104 @@
+"""`damer-core build` end to end on a small generated 4Q folder (never the real clips): grouped
+folds, DAMER's joint head and the descriptor head stacked on out-of-fold predictions, the test
+part scored once, a weights-only bundle the Predictor uses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from damer_core.checkpoint import load_checkpoint
+from test_fourq import fourq_folder
+
+QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
+SONGS = [(f"MT{i:03d}", QUADRANTS[i % 4], f"Artist {i // 2}") for i in range(40)]  # two songs per artist
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("build")
+    data = fourq_folder(root / "4q", songs=SONGS)
+    recipe = root / "recipe.json"
+    recipe.write_text(json.dumps({"preset": "context", "folds": 2,
+                                  "damer": {"epochs": 2, "batch_size": 8, "dims": ["quadrant"], "seed": 0},
+                                  "descriptor_head": {"kind": "kernel", "c": 1.0, "landmarks": 50}}))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "damer_core.cli", *a], capture_output=True, text=True)  # noqa: E731
+    r = run("build", "--dataset", str(data), "--recipe", str(recipe), "--cv-dir", str(root / "cv"),
+            "--out", str(root / "tv"), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    r = run("build", "--dataset", str(data), "--recipe", str(recipe), "--cv-dir", str(root / "cv"),
+            "--out", str(root / "all"), "--fit-on", "all", "--report-from", str(root / "tv" / "best.pt"), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    return root, data
+
+
+@pytest.mark.slow
+def test_the_train_val_build_scores_the_test_part_once(built):
+    root, _ = built
+    bundle = load_checkpoint(root / "tv" / "best.pt")
+    assert list(bundle["dimensions"]) == ["quadrant"]
+    assert bundle["descriptor_head"]["kind"] == "kernel" and "combination" in bundle
+    report = json.loads((root / "tv" / "report.json").read_text())
+    test = report["test"]
+    assert test["n"] == bundle["split"]["test"] if "split" in bundle else test["n"] > 0
+    for part in ("stack", "descriptor_head"):
+        t = test[part]
+        lo, hi = t["interval"]["valence_acc"]
+        assert lo <= t["valence_acc"] <= hi
+        assert np.array(t["confusion"]).sum() == test["n"]
+    # the audio's harmony and pace decide the quadrant: the descriptors find them on unseen artists
+    assert test["descriptor_head"]["arousal_acc"] >= 0.8, test
+    cv = report["cross_validation"]
+    assert set(cv) == {"stack", "damer", "descriptor_head"}
+    assert report["fit_on"] == {"part": "train+val", "tracks": report["fit_on"]["tracks"], "seconds": report["fit_on"]["seconds"]}
+    assert 0.05 <= report["calibration"]["temperature"] <= 20
+    # the folds of damer-core cv are kept: a second build did not train them again
+    assert sorted(p.name for p in (root / "cv").glob("fold*.npz")) == ["fold0.npz", "fold1.npz"]
+
+
+@pytest.mark.slow
+def test_the_shipped_build_uses_every_track_and_keeps_the_test_figures(built):
+    root, _ = built
+    tv = json.loads((root / "tv" / "report.json").read_text())
+    full = json.loads((root / "all" / "report.json").read_text())
+    assert full["fit_on"]["part"] == "all" and full["fit_on"]["tracks"] == len(SONGS)
+    assert full["test"] == tv["test"]
+
+
+@pytest.mark.slow
+def test_the_predictor_combines_damer_and_descriptors(built):
+    from damer_core.cache import NoCache
+    from damer_core.inference import Predictor
+
+    root, data = built
+    p = Predictor(root / "all" / "best.pt", "cpu", NoCache())
+    assert p.uses_descriptors and p.dimensions == ["arousal", "valence"]
+    song = next((data / "Q1").glob("*.ogg"))
+    pred = p.predict_file(song)
+    assert len(pred.trajectory.times) == len(pred.trajectory.valence) > 0
+    assert np.isfinite(pred.trajectory.valence).all() and np.isfinite([pred.valence, pred.arousal]).all()
+    from damer_core.extract import track_features
+
+    feats = track_features(song, p.feature_config, p.kinds(False), NoCache())
+    damer = p.predict_windows(feats["train"]["mel"], feats["train"]["coch"])
+    q = p.combination.probabilities(damer.quadrant.mean(axis=0, keepdims=True),
+                                    p.descriptor_head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True))
+    assert pred.valence == pytest.approx(2 * (q[0, 0] + q[0, 3]) - 1, abs=1e-5)
+    assert pred.arousal == pytest.approx(2 * (q[0, 0] + q[0, 1]) - 1, abs=1e-5)
+
+
+def test_a_recipe_with_two_networks_is_refused(tmp_path):
+    from damer_core.build import Recipe
+    from damer_core.errors import InputError
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"preset": "context", "damer": {"dims": ["arousal", "valence"]}}))
+    with pytest.raises(InputError, match="r.json: not a valid recipe .*quadrant"):
+        Recipe.from_file(path)
+    path.write_text(json.dumps({"preset": "context", "damer": {}, "colour": "blue"}))
+    with pytest.raises(InputError, match="unknown fields colour"):
+        Recipe.from_file(path)
