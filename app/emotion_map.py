@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.labels import static_labels
 from app.library_db import LibraryDB
-from damer_core.emotions import EmotionTerm, nearest_term
+from damer_core.emotions import EmotionTerm, read_point
 
 QUADRANTS = {"all quadrants": None, "happy / excited (V+ A+)": (1, 1), "tense / angry (V- A+)": (-1, 1),
              "sad / gloomy (V- A-)": (-1, -1), "calm / relaxed (V+ A-)": (1, -1)}
@@ -142,7 +142,7 @@ class EmotionMap(QWidget):
         for p in self.points:
             if quad and (np.sign(p.valence) != quad[0] or np.sign(p.arousal) != quad[1]):
                 continue
-            if word and nearest_term(p.valence, p.arousal, self.terms).word != word:
+            if word and read_point(p.valence, p.arousal, self.terms).word != word:
                 continue
             out.append(p)
         return out

@@ -12,7 +12,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.library_db import TrackRow
-from damer_core.emotions import EmotionTerm, nearest_term
+from damer_core.emotions import EmotionTerm, read_point
 
 NOT_PREDICTED = "n/p"  # the active model does not predict this dimension (a one-dimension bundle)
 COLUMNS = ["Title", "Artist", "Album", "Duration", "Valence", "Arousal", "Conf.", "Emotion", "Labelled"]
@@ -40,11 +40,12 @@ class LibraryModel(QAbstractTableModel):
         self.playing_path = ""  # the track in the player: a play icon and bold text, whatever is selected
 
     def word(self, r: TrackRow) -> str:
-        """The nearest emotion word; none unless both dimensions are predicted, and none for a
-        track the model declined (near-silent audio is predicted at the centre, confidence 0)."""
+        """The nearest emotion word, or only what is known where a dimension is a coin toss
+        (damer_core.emotions.read_point); none unless both dimensions are predicted, and none for
+        a track the model declined (near-silent audio is predicted at the centre, confidence 0)."""
         if r.valence is None or r.arousal is None or (r.confidence is not None and r.confidence <= 0.0):
             return ""
-        return nearest_term(r.valence, r.arousal, self.terms).word
+        return read_point(r.valence, r.arousal, self.terms).word
 
     def set_rows(self, rows: list[TrackRow]) -> None:
         self.beginResetModel()

@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QWidget
 
-from damer_core.emotions import EmotionTerm, nearest_term
+from damer_core.emotions import EmotionTerm, Reading, nearest_term, read_point
 
 QUADRANT_TINTS = [QColor(255, 196, 0, 28), QColor(230, 60, 60, 28), QColor(70, 110, 230, 28), QColor(60, 190, 120, 28)]
 TRAIL_SECONDS = 4.0
@@ -39,6 +39,7 @@ class VACircleWidget(QWidget):
         self._model_word = ""
         self._margin: tuple[float, float] | None = None
         self.not_predicted = ""  # a dimension the model does not predict: the marker stays on the other axis
+        self.reading: Reading | None = None  # the marker's point in words; no word is highlighted when unsure
 
     # -- geometry -------------------------------------------------------------------------------
     def circle_rect(self) -> QRectF:
@@ -115,7 +116,8 @@ class VACircleWidget(QWidget):
         self.message = ""
         self.marker = (valence, arousal, confidence if math.isfinite(confidence) else 0.0)
         self.trail = [p for p in self.trail if t - TRAIL_SECONDS <= p[0] <= t] + [(t, valence, arousal)]
-        self._model_word = "" if missing else nearest_term(valence, arousal, self.terms).word
+        self.reading = None if missing else read_point(valence, arousal, self.terms)
+        self._model_word = self.reading.term.word if self.reading is not None and self.reading.certain else ""
         self._update_highlight()
         self.update()
 
@@ -135,7 +137,7 @@ class VACircleWidget(QWidget):
 
     def clear(self, message: str = "") -> None:
         self.marker, self.trail, self.path_points, self.not_predicted = None, [], [], ""
-        self._model_word = ""
+        self._model_word, self.reading = "", None
         self._update_highlight()
         self.message = message
         self.update()
@@ -190,6 +192,11 @@ class VACircleWidget(QWidget):
             p.setPen(QColor(180, 40, 40))
             p.drawText(QRectF(0, self.height() - 20, self.width(), 18), Qt.AlignmentFlag.AlignCenter,
                        f"{self.not_predicted.capitalize()}: not predicted by this model")
+        elif self.reading is not None and not self.reading.certain and self.pen is None and self.marker is not None:
+            p.setFont(small)
+            p.setPen(QColor(200, 70, 20))
+            p.drawText(QRectF(0, self.height() - 20, self.width(), 18), Qt.AlignmentFlag.AlignCenter,
+                       f"{self.reading.word} ({self.reading.unsure} uncertain)")
         if self.message and not self.labelling:  # a curator labels with or without a model
             p.setPen(fg)
             box = QRectF(r.left() + r.width() * 0.12, c.y() - 40, r.width() * 0.76, 80)

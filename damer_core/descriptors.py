@@ -268,3 +268,42 @@ def clip_descriptors(y: np.ndarray, seconds: float = WINDOW_S, hop_s: float = 1.
     length = min(window_frames(seconds), streams.n_frames)
     starts = np.arange(0, streams.n_frames - length + 1, window_frames(hop_s))
     return window_descriptors(streams, starts, length)
+
+
+class BlockDescriptors:
+    """:func:`descriptors_at` for audio that arrives in blocks (a long file decoded in a stream):
+    at most ``chunk_s`` plus a 5 s tail is held, and the windows ending inside each chunk are
+    described from it. Frames stay on the whole track's grid (every chunk starts on a hop), so
+    the values are the whole-track ones up to the edges of the streams' filters."""
+
+    def __init__(self, end_times: np.ndarray, chunk_s: float = 120.0):
+        self.times = np.asarray(end_times, np.float64)
+        self.chunk = int(chunk_s * SAMPLE_RATE)
+        self.blocks: list[np.ndarray] = []
+        self.held = 0
+        self.start = 0  # sample index of the first held sample, a multiple of HOP
+        self.done = 0  # trajectory points described so far
+        self.rows: list[np.ndarray] = []
+
+    def feed(self, block: np.ndarray) -> None:
+        self.blocks.append(np.asarray(block, np.float32))
+        self.held += block.shape[0]
+        if self.held >= self.chunk:
+            self._describe(final=False)
+
+    def finish(self) -> np.ndarray:
+        self._describe(final=True)
+        return np.concatenate(self.rows) if self.rows else np.zeros((0, len(NAMES)), np.float32)
+
+    def _describe(self, final: bool) -> None:
+        y = np.concatenate(self.blocks)
+        end = self.start + y.size
+        ends = self.times[self.done:]
+        if not final:  # a window's last frame needs half an FFT of audio after it
+            ends = ends[ends * SAMPLE_RATE + N_FFT <= end]
+        if ends.size:
+            self.rows.append(descriptors_at(frame_streams(y), ends - self.start / SAMPLE_RATE))
+            self.done += ends.size
+        keep = max(0, y.size - int((WINDOW_S + 1.0) * SAMPLE_RATE))
+        keep -= keep % HOP
+        self.blocks, self.held, self.start = [y[keep:]], y.size - keep, self.start + keep

@@ -133,6 +133,12 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     n, loudness, blocks = blocks_for_model(stream)
     display_cfg = replace(DISPLAY, sample_rate=stream.rate)
     bands = {k: BandEnergies(display_cfg if k == "display" else cfg, n) for k in kinds if k in ("frames", "display")}
+    described = None
+    if "trajectory_descriptors" in kinds:
+        from damer_core.descriptors import BlockDescriptors
+        from damer_core.trajectory import grid
+
+        described = BlockDescriptors(grid(n / cfg.sample_rate))
     seg_start, seg_len = int(round(cfg.segment_start_s * stream.rate)), int(round(cfg.segment_length_s * stream.rate))
     seg_lo = seg_start if n >= seg_start + seg_len else max(0, n - seg_len)
     segment = np.zeros(min(seg_len, n), dtype=np.float32)
@@ -140,6 +146,8 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     for block in blocks():
         for acc in bands.values():
             acc.feed(block)
+        if described is not None:
+            described.feed(block)
         lo, hi = max(pos, seg_lo), min(pos + block.shape[0], seg_lo + segment.shape[0])
         if hi > lo:
             segment[lo - seg_lo:hi - seg_lo] = block[lo - pos:hi - pos]
@@ -153,6 +161,8 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
                           "coch_freqs": v.coch_freqs, "hop_seconds": np.array(v.hop_seconds)}
     if "train" in kinds:
         out["train"] = {**_train(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
+    if described is not None:
+        out["trajectory_descriptors"] = {"windows": described.finish()}
     if "descriptors" in kinds:  # the segment is all the static descriptors look at
         out["descriptors"] = _descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path))
     return loudness

@@ -35,7 +35,7 @@ def test_circle_places_a_prediction_at_the_right_pixel_and_highlights_the_word(c
     assert (v, a) == (pytest.approx(0.5), pytest.approx(-0.5))
     img = circle.grab().toImage()
     assert img.pixelColor(int(p.x()), int(p.y())).red() > 150  # the marker is painted there
-    circle.set_prediction(1.1, math.cos(math.radians(100)), math.sin(math.radians(100)), 0.5)
+    circle.set_prediction(1.1, math.cos(math.radians(110)), math.sin(math.radians(110)), 0.5)
     assert circle.highlight == "tense" and len(circle.trail) == 2
 
 
@@ -108,3 +108,27 @@ def test_clicking_a_view_seeks(views, qtbot):
         qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=view_pt)
     assert sig.args[0] == pytest.approx(13.0, abs=0.1)
     assert np.isfinite(sig.args[0])
+
+
+def test_circle_highlights_no_word_for_a_coin_toss_and_says_what_is_known(circle):
+    circle.set_prediction(1.0, 0.08, 0.7, 0.6)  # valence P = 0.54: unknown; arousal high
+    assert circle.highlight == "" and circle.reading.word == "high energy"
+    assert circle.reading.unsure == "valence"
+    img = circle.grab().toImage()
+    caption = [img.pixelColor(x, circle.height() - 10) for x in range(0, circle.width(), 2)]
+    assert any(c.red() > 150 and c.green() < 120 for c in caption)  # the caption is painted under the circle
+    circle.set_prediction(1.5, 0.6, 0.7, 0.6)
+    assert circle.highlight == "excited" and circle.reading.certain
+
+
+def test_library_table_names_only_what_is_known():
+    from app.library_db import TrackRow
+    from app.library_model import LibraryModel
+
+    model = LibraryModel(load_emotion_terms())
+    row = lambda v, a, c=0.5: TrackRow(1, "/x.flac", "X", "Y", "", 60.0, v, a, c, analysed=True)  # noqa: E731
+    assert model.word(row(0.1, 0.6)) == "high energy"
+    assert model.word(row(-0.5, 0.05)) == "negative"
+    assert model.word(row(0.05, -0.1)) == "uncertain"
+    assert model.word(row(0.5, 0.5)) == "excited"
+    assert model.word(row(0.5, 0.5, 0.0)) == ""  # declined (near silence)

@@ -127,3 +127,21 @@ def test_windows_ending_at_times_are_clamped_like_the_model_trajectory():
 def test_a_very_short_clip_gives_one_window():
     x = D.clip_descriptors(chords(C_MAJOR)[: int(1.5 * SR)])
     assert x.shape == (1, len(D.NAMES)) and np.isfinite(x).all()
+
+
+def test_blocks_give_the_whole_track_values():
+    """A long file is described block by block (damer_core.extract's streamed path): the same
+    windows as from the whole track, to filter-edge precision."""
+    rng = np.random.default_rng(3)
+    y = np.concatenate([chords(C_MAJOR, repeats=3), clicks(130, 24.0), chords(C_MINOR, repeats=3)])
+    y = (y + 0.003 * rng.normal(size=y.size)).astype(np.float32)
+    times = np.arange(0.0, y.size / SR, 0.5)
+    whole = D.descriptors_at(D.frame_streams(y), times)
+    blocked = D.BlockDescriptors(times, chunk_s=15.0)
+    for i in range(0, y.size, 44_100):
+        blocked.feed(y[i:i + 44_100])
+    got = blocked.finish()
+    assert got.shape == whole.shape
+    scale = np.abs(whole).max(axis=0) + 1e-3
+    assert np.median(np.abs(got - whole) / scale) < 1e-4
+    assert np.quantile(np.abs(got - whole) / scale, 0.99) < 0.02
