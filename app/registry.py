@@ -45,16 +45,25 @@ def file_cells(key: tuple[str, int, int] | None) -> list[str]:
 
 
 def _auc(info: dict, dim: str) -> str:
-    """The test part's AUC ("(val)" when a run has no test part yet, "n/a" when undefined)."""
-    if dim not in info.get("dimensions", {}):
+    """The test part's AUC ("(val)" when a run has no test part yet, "n/a" when undefined), of the
+    dimension's own network, of the joint quadrant head, or of a combined model's stack."""
+    combined = (info.get("combination", {}).get("report", {}).get("test", {}) or {}).get("stack")
+    if combined is not None:
+        return _show_auc(combined.get(f"{dim}_auc"), "test")
+    dims = info.get("dimensions", {})
+    if dim not in dims and "quadrant" not in dims:
         return "not predicted" if info else ""
-    m = info["dimensions"][dim].get("metrics", {}) or {}
+    m = dims[dim if dim in dims else "quadrant"].get("metrics", {}) or {}
     if "fuse" in m:  # a bundle from before the validation part
         m = {"held-out": m}
     part = next((p for p in ("test", "val", "held-out") if p in m), None)
     if part is None:
         return ""
-    v = (m[part].get("fuse") or {}).get("auc")
+    fuse = m[part].get("fuse") or {}
+    return _show_auc(fuse.get("auc" if dim in dims else f"{dim}_auc"), part)
+
+
+def _show_auc(v, part: str) -> str:
     text = "n/a" if v is None or v != v else f"{v:.3f}"  # NaN: a one-class part
     return text if part == "test" else f"{text} ({part})"
 

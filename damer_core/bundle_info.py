@@ -14,6 +14,9 @@ def bundle_summary(b: dict) -> dict:
     """The bundle without its weights (and resume state): what `info --json` prints."""
     slim = {k: v for k, v in b.items() if k not in ("dimensions", "resume")}
     slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
+    for part in ("descriptor_head", "combination"):
+        if part in b:
+            slim[part] = {k: v for k, v in b[part].items() if k not in ("state_dict", checkpoint.CHECKSUM)}
     return slim
 
 
@@ -73,6 +76,36 @@ def describe_bundle(b: dict, path: str) -> list[str]:
     for part, q in b.get("quadrant", {}).items():
         lines.append(f"  quadrants, {'validation' if part == 'val' else part} ({q['n']} tracks): "
                      f"acc {fmt_metric(q['acc'])} macro-F1 {fmt_metric(q['macro_f1'])}")
+    lines += _combination_lines(b)
     if "resume" in b:
         lines.append("  resumable: yes (a last.pt checkpoint)")
+    return lines
+
+
+def _combination_lines(b: dict) -> list[str]:
+    """The descriptor head, the stack, and the build's test and cross-validation figures."""
+    if "descriptor_head" not in b:
+        return []
+    from damer_core.training.run import fmt_metric
+
+    head, comb = b["descriptor_head"], b.get("combination", {})
+    report = comb.get("report", {})
+    lines = [f"  descriptor head: {head['kind']}, groups {', '.join(head['groups'])}; stacked with DAMER, "
+             f"temperature {comb.get('temperature', 1.0):.2f}"]
+    fit = report.get("fit_on")
+    if fit:
+        lines.append(f"  fitted on: {fit['part']} ({fit['tracks']} tracks)")
+    test = report.get("test", {})
+    for name, key in (("stack", "stack"), ("descriptor head alone", "descriptor_head")):
+        r = test.get(key)
+        if not r:
+            continue
+        ci = r.get("interval", {})
+        cells = [f"{what} {fmt_metric(r.get(m))} [{fmt_metric((ci.get(m) or [None])[0])}, {fmt_metric((ci.get(m) or [None, None])[1])}]"
+                 for what, m in (("valence acc", "valence_acc"), ("arousal acc", "arousal_acc"), ("macro-F1", "macro_f1"))]
+        lines.append(f"  test part ({test.get('n', '?')} tracks), {name}: " + ", ".join(cells))
+    cv = report.get("cross_validation", {}).get("stack")
+    if cv:
+        lines.append(f"  grouped cross-validation (stack): macro-F1 {fmt_metric(cv['mean']['macro_f1'])} "
+                     f"± {fmt_metric(cv['std']['macro_f1'])}, valence acc {fmt_metric(cv['mean']['valence_acc'])}")
     return lines

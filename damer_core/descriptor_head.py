@@ -113,3 +113,32 @@ def fit_descriptor_head(x: np.ndarray, y: np.ndarray, kind: str = "kernel", c: f
     head.coef, head.intercept = coef, intercept
     return head
 
+
+
+def fine_tune_descriptor_head(base: DescriptorHead, x: np.ndarray, y: np.ndarray, strength: float = 1.0) -> DescriptorHead:
+    """``base`` adjusted to a curator's labelled windows in seconds: its standardisation and
+    kernel map are kept, and the classifier is refitted with an L2 pull towards the base's
+    weights (a Gaussian prior centred on them, ``strength`` = the prior's precision). A dozen
+    labels move it a little; hundreds move it as far as they agree."""
+    from scipy.optimize import minimize
+
+    f = base.features(x)
+    n_classes = base.coef.shape[0]
+    y = np.asarray(y, np.int64)
+    onehot = np.eye(n_classes)[y]
+    w0 = np.hstack([base.coef, base.intercept[:, None]])
+    fb = np.hstack([f, np.ones((f.shape[0], 1))])
+
+    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = flat.reshape(w0.shape)
+        z = fb @ w.T
+        z -= z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        d = w - w0
+        value = -(onehot * log_p).sum() + 0.5 * strength * (d * d).sum()
+        grad = (np.exp(log_p) - onehot).T @ fb + strength * d
+        return float(value), grad.ravel()
+
+    w = minimize(loss, w0.ravel(), jac=True, method="L-BFGS-B").x.reshape(w0.shape)
+    return DescriptorHead(base.kind, base.groups, base.mean, base.std, w[:, :-1], w[:, -1], base.landmarks,
+                          base.projection, base.gamma, base.temperature)

@@ -50,7 +50,7 @@ def quadrant_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     v_true, a_true = np.isin(y, (0, 3)), np.isin(y, (0, 1))
     return {"valence_acc": accuracy(v_true, p_v >= 0.5), "arousal_acc": accuracy(a_true, p_a >= 0.5),
             "quadrant_acc": accuracy(y, pred), "macro_f1": macro_f1(y + 1, pred + 1),
-            "valence_auc": roc_auc(v_true, p_v), "n": int(y.size)}
+            "valence_auc": roc_auc(v_true, p_v), "arousal_auc": roc_auc(a_true, p_a), "n": int(y.size)}
 
 
 def fold_scores(oof: OutOfFold) -> dict:

@@ -102,3 +102,60 @@ def test_a_recipe_with_two_networks_is_refused(tmp_path):
     path.write_text(json.dumps({"preset": "context", "damer": {}, "colour": "blue"}))
     with pytest.raises(InputError, match="unknown fields colour"):
         Recipe.from_file(path)
+
+
+@pytest.mark.slow
+def test_info_and_the_models_dialog_read_a_combined_bundle(built):
+    from app.registry import _auc
+    from damer_core import events
+
+    root, _ = built
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", str(root / "tv" / "best.pt")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "descriptor head: kernel" in r.stdout and "test part (" in r.stdout and "stack:" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", "--jsonl", str(root / "tv" / "best.pt")],
+                       capture_output=True, text=True)
+    info = events.parse(r.stdout.strip()).bundle
+    assert "state_dict" not in info["descriptor_head"] and "state_dict" not in info["combination"]
+    report = json.loads((root / "tv" / "report.json").read_text())["test"]["stack"]
+    assert _auc(info, "valence") == f"{report['valence_auc']:.3f}"
+    assert _auc(info, "arousal") == f"{report['arousal_auc']:.3f}"
+
+
+@pytest.mark.slow
+def test_fine_tuning_a_combined_bundle_tunes_both_parts_and_compares_on_held_out_labels(built, tmp_path):
+    from damer_core.descriptor_head import DescriptorHead
+
+    root, data = built
+    base = load_checkpoint(root / "all" / "best.pt")
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "train", "--dataset", str(data), "--init",
+                        str(root / "all" / "best.pt"), "--epochs", "1", "--out", str(tmp_path / "ft"), "--device", "cpu"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    tuned = load_checkpoint(tmp_path / "ft" / "best.pt")
+    assert list(tuned["dimensions"]) == ["quadrant"] and tuned["dimensions"]["quadrant"]["temperature"] == 1.0
+    before, after = (DescriptorHead.from_state(b["descriptor_head"]) for b in (base, tuned))
+    assert not np.allclose(before.coef, after.coef)  # the labels moved it...
+    np.testing.assert_array_equal(before.landmarks, after.landmarks)  # ...its kernel map is the base's
+    report = tuned["combination"]["report"]["fine_tune"]
+    assert report["n"] > 0 and set(report) == {"before", "after", "n"}
+    assert report["after"]["n"] == report["n"] and "interval" in report["after"]
+    assert "descriptor head fine-tuned on" in r.stdout + r.stderr
+
+
+def test_fine_tuning_the_descriptor_head_follows_labels_as_far_as_they_go():
+    from damer_core.descriptor_head import fine_tune_descriptor_head, fit_descriptor_head
+    from damer_core.descriptors import NAMES
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, len(NAMES)))
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
+    base = fit_descriptor_head(x, y, kind="linear", c=1.0)
+    shifted = (x[:, 0] > 1.0).astype(int) + 2 * (x[:, 1] > 0)  # a curator who hears the first cue differently
+    few = fine_tune_descriptor_head(base, x[:8], shifted[:8])
+    many = fine_tune_descriptor_head(base, x[:300], shifted[:300])
+    acc = lambda h: (h.probabilities(x[300:]).argmax(1) == shifted[300:]).mean()  # noqa: E731
+    assert np.abs(few.coef - base.coef).max() < np.abs(many.coef - base.coef).max()
+    assert acc(many) > acc(base) + 0.05
+    assert acc(few) >= acc(base) - 0.05

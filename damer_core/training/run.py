@@ -23,6 +23,7 @@ from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, setup, teardown
+from damer_core.targets import QUADRANT
 from damer_core.training.metrics import accuracy, macro_f1, quadrant_of
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
@@ -125,6 +126,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             mc = init_bundle["model_config"]
             tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]),
                            band_embedding=bool(mc.get("band_embedding", True)))
+            if QUADRANT in init_bundle["dimensions"]:  # a fine-tune keeps the base model's form
+                tcfg = replace(tcfg, dims=(QUADRANT,))
         elif resume_state is not None:
             cfg = FeatureConfig.from_dict(resume_state["feature_config"])
         else:
@@ -187,6 +190,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         if ctx.is_main:
             _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=True, split=split,
                         quadrants=quadrants)
+            if init_bundle is not None and "descriptor_head" in init_bundle and QUADRANT in trainers:
+                _add_combined_parts(out / BEST, init_bundle, fs, split, trainers[QUADRANT], data_args, tcfg, progress, cache)
             summary = {d: {"epoch": t.best_epoch, "temperature": t.final["temperature"], **t.final["metrics"]}
                        for d, t in trainers.items()}
             progress.emit("done", bundle=str(best), last=str(out / LAST), metrics=summary, quadrant=quadrants)
@@ -203,6 +208,19 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 (out / ".train.lock").unlink()  # a run that failed before writing anything leaves no folder
                 out.rmdir()
         teardown(ctx)
+
+
+def _add_combined_parts(best: Path, init_bundle: dict, fs: FeatureSet, split: Split, trainer, data_args: DataArgs,
+                        tcfg: TrainConfig, progress: Progress, cache) -> None:
+    """A fine-tune of a combined bundle keeps being one: its descriptor head fine-tuned, its stack
+    (which calibrates DAMER's raw probabilities, so the network's temperature stays 1)."""
+    from damer_core.training.combined import fine_tune_parts
+
+    parts = fine_tune_parts(init_bundle, fs, split, trainer.best_state, data_args, tcfg, progress, cache)
+    bundle = load_checkpoint(best)
+    bundle.update(parts if parts is not None else {k: init_bundle[k] for k in ("descriptor_head", "combination")})
+    bundle["dimensions"][QUADRANT].update(temperature=1.0, temperature_source="none: the combination with the descriptor head is calibrated")
+    save_atomic(with_checksums(bundle), best)
 
 
 class RunFolderError(InputError):
