@@ -47,9 +47,10 @@ def file_cells(key: tuple[str, int, int] | None) -> list[str]:
 def _auc(info: dict, dim: str) -> str:
     """The test part's AUC ("(val)" when a run has no test part yet, "n/a" when undefined), of the
     dimension's own network, of the joint quadrant head, or of a combined model's stack."""
-    combined = (info.get("combination", {}).get("report", {}).get("test", {}) or {}).get("stack")
-    if combined is not None:
-        return _show_auc(combined.get(f"{dim}_auc"), "test")
+    test = info.get("report", {}).get("test", {})
+    built = test.get(info.get("recipe", {}).get("model", ""))
+    if built is not None:  # a model from damer-core build: its test figures
+        return _show_auc(built.get(f"{dim}_auc"), "test")
     dims = info.get("dimensions", {})
     if dim not in dims and "quadrant" not in dims:
         return "not predicted" if info else ""

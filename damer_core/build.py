@@ -37,12 +37,17 @@ from damer_core.training.config import TrainConfig
 from damer_core.training.metrics import bootstrap_interval
 
 FIT_ON = ("train+val", "all")
+MODELS = ("stack", "descriptor_head")
 
 
 @dataclass(frozen=True)
 class Recipe:
+    """``model`` "stack": DAMER's joint head + the descriptor head, stacked; "descriptor_head":
+    the descriptor head alone (``damer`` then only gives the split: seed and fractions)."""
+
     preset: str
     damer: TrainConfig
+    model: str = "stack"
     descriptor_head: dict = field(default_factory=lambda: {"kind": "kernel", "c": 1.0})
     combination_c: float = 1.0
     folds: int = 4
@@ -52,20 +57,23 @@ class Recipe:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
-            unknown = set(data) - {"preset", "damer", "descriptor_head", "combination_c", "folds", "comment"}
+            unknown = set(data) - {"preset", "model", "damer", "descriptor_head", "combination_c", "folds", "comment"}
             if unknown:
                 raise ValueError(f"unknown fields {', '.join(sorted(unknown))}")
-            damer = TrainConfig.from_dict({**data["damer"], "select_epoch": "last"})
+            model = data.get("model", "stack")
+            if model not in MODELS:
+                raise ValueError(f"model must be {' or '.join(MODELS)}")
+            damer = TrainConfig.from_dict({**data.get("damer", {"dims": [QUADRANT]}), "select_epoch": "last"})
             if damer.dims != (QUADRANT,):
                 raise ValueError("damer.dims must be [\"quadrant\"]: the stack combines quadrant probabilities")
-            return cls(data["preset"], damer, dict(data.get("descriptor_head", {"kind": "kernel", "c": 1.0})),
+            return cls(data["preset"], damer, model, dict(data.get("descriptor_head", {"kind": "kernel", "c": 1.0})),
                        float(data.get("combination_c", 1.0)), int(data.get("folds", 4)))
         except (OSError, ValueError, KeyError, TypeError, InputError) as e:
             raise InputError(f"{path.name}: not a valid recipe ({e})") from None
 
     def to_dict(self) -> dict:
-        return {"preset": self.preset, "damer": self.damer.to_dict(), "descriptor_head": self.descriptor_head,
-                "combination_c": self.combination_c, "folds": self.folds}
+        return {"preset": self.preset, "model": self.model, "damer": self.damer.to_dict(),
+                "descriptor_head": self.descriptor_head, "combination_c": self.combination_c, "folds": self.folds}
 
 
 @dataclass
@@ -116,6 +124,8 @@ def build(model_fs: FeatureSet, descriptor_fs: FeatureSet, recipe: Recipe, out: 
     t0 = time.perf_counter()
     split, descriptor_split = (split_tracks(f, recipe.damer.seed, recipe.damer.test_fraction, recipe.damer.val_fraction)
                                for f in (model_fs, descriptor_fs))
+    if recipe.model == "descriptor_head":
+        return _build_descriptor_head(descriptor_fs, descriptor_split, recipe, out, fit_on, progress, report_from, t0)
     run_damer_folds(model_fs, split, recipe.damer, cv_dir, recipe.folds, device, progress)
     fold_of = grouped_folds(descriptor_fs, descriptor_split, recipe.folds, recipe.damer.seed)
     damer_oof, _, _ = damer_out_of_fold(cv_dir, "DAMER (joint head)")
@@ -141,7 +151,42 @@ def build(model_fs: FeatureSet, descriptor_fs: FeatureSet, recipe: Recipe, out: 
     report["calibration"] = {"temperature": stack.combination.temperature, "ece_before": stack.ece_before,
                              "ece_after": stack.ece_after, "fitted_on": "stack's cross-fitted out-of-fold predictions"}
     report["fit_on"] = {"part": fit_on, "tracks": len(fit_tracks), "seconds": round(time.perf_counter() - t0, 1)}
-    return _write_bundle(out, model_fs, trainer, head, stack.combination, recipe, report, progress)
+    return _write_bundle(out, model_fs, recipe, report, progress, head, trainer, stack.combination)
+
+
+def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Path, fit_on: str,
+                           progress: Progress, report_from: dict | None, t0: float) -> Path:
+    """The descriptor head alone: its temperature from its cross-fitted out-of-fold predictions,
+    then fitted on the chosen tracks (and the test part scored once for a train+val build)."""
+    from damer_core.descriptor_head import fit_descriptor_head
+
+    fold_of = grouped_folds(ds, split, recipe.folds, recipe.damer.seed)
+    oof = descriptor_out_of_fold(ds, fold_of, "descriptor head", **recipe.descriptor_head)
+    logits = np.log(np.clip(oof.p, 1e-12, 1.0))
+    temperature = fit_temperature_logits(logits, oof.y)
+    calibrated = OutOfFold(oof.name, oof.track_ids, oof.fold, oof.y, softmax(logits, temperature))
+    progress.message(f"descriptor head: temperature {temperature:.2f} from {len(oof.y)} out-of-fold tracks")
+    fit_idx = np.concatenate([split.train, split.val]) if fit_on == "train+val" else np.arange(len(ds))
+    y = class_labels(ds.valence, ds.arousal, QUADRANT)
+    fit_idx = fit_idx[y[fit_idx] >= 0]
+    head = fit_descriptor_head(ds.descriptors[fit_idx], y[fit_idx], seed=recipe.damer.seed, **recipe.descriptor_head)
+    head.temperature = temperature
+    report = dict(report_from or {})
+    if fit_on == "train+val":
+        idx = np.sort(split.test[y[split.test] >= 0])
+        _, p = track_mean(ds.track[idx], head.probabilities(ds.descriptors[idx]))
+        _, y_t = track_mean(ds.track[idx], y[idx].astype(float))
+        y_t = y_t.round().astype(np.int64)
+        prior = np.full((y_t.size, 4), 0.25) + 1e-9 * np.arange(4)
+        report["test"] = {"descriptor_head": test_report(y_t, p, recipe.damer.seed),
+                          "class_prior": quadrant_scores(y_t, prior), "n": int(y_t.size)}
+    report["cross_validation"] = {"descriptor_head": _cv_summary(calibrated)}
+    report["calibration"] = {"temperature": temperature, "ece_before": top_class_ece(oof.y, oof.p),
+                             "ece_after": top_class_ece(oof.y, calibrated.p),
+                             "fitted_on": "the head's cross-fitted out-of-fold predictions"}
+    report["fit_on"] = {"part": fit_on, "tracks": int(np.unique(ds.track[fit_idx]).size),
+                        "seconds": round(time.perf_counter() - t0, 1)}
+    return _write_bundle(out, ds, recipe, report, progress, head)
 
 
 def _cv_summary(oof: OutOfFold) -> dict:
@@ -184,19 +229,27 @@ def _score_test(model_fs, descriptor_fs, test_idx, test_logits, head, combinatio
                      "class_prior": quadrant_scores(y, prior), "n": int(y.size)}}
 
 
-def _write_bundle(out: Path, fs: FeatureSet, trainer, head, combination: Combination, recipe: Recipe, report: dict,
-                  progress: Progress) -> Path:
+def _write_bundle(out: Path, fs: FeatureSet, recipe: Recipe, report: dict, progress: Progress, head,
+                  trainer=None, combination: Combination | None = None) -> Path:
+    """best.pt: DAMER's joint head, the descriptor head and their stack, or the descriptor head
+    alone (no DAMER weights); the build's report travels in it, and beside it as report.json."""
     from damer_core.checkpoint import save_atomic, with_checksums
+    from damer_core.model import ModelConfig
     from damer_core.training.run import DataArgs, make_bundle
 
-    entry = {"state_dict": trainer.best_state, "epoch": trainer.best_epoch, "temperature": 1.0,
-             "temperature_source": "none: the combination is calibrated (its temperature)", "metrics": {}}
     data_args = DataArgs(str(fs.description.get("root", "")), preset=recipe.preset)
-    bundle = make_bundle(fs, recipe.damer, trainer.mcfg.to_dict(), {QUADRANT: entry}, data_args)
-    bundle.update(descriptor_head=head.to_state(), combination={**combination.to_state(), "report": report},
-                  recipe=recipe.to_dict())
+    if trainer is not None:
+        entry = {"state_dict": trainer.best_state, "epoch": trainer.best_epoch, "temperature": 1.0,
+                 "temperature_source": "none: the combination is calibrated (its temperature)", "metrics": {}}
+        bundle = make_bundle(fs, recipe.damer, trainer.mcfg.to_dict(), {QUADRANT: entry}, data_args)
+        bundle["combination"] = combination.to_state()
+    else:
+        cfg = fs.feature_config
+        mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone, n_classes=4)
+        bundle = make_bundle(fs, recipe.damer, mcfg.to_dict(), {}, data_args)
+    bundle.update(descriptor_head=head.to_state(), recipe=recipe.to_dict(), report=report)
     if "test" in report:
-        t = report["test"]["stack"]
+        t = report["test"][recipe.model]
         bundle["quadrant"] = {"test": {"acc": t["quadrant_acc"], "macro_f1": t["macro_f1"], "n": t["n"]}}
     out.mkdir(parents=True, exist_ok=True)
     path = save_atomic(with_checksums(bundle), out / "best.pt")

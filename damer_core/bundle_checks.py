@@ -312,7 +312,7 @@ def check_bundle(data: Any, path: str | os.PathLike = "<bundle>") -> dict:
         dims = data["dimensions"]
         if not isinstance(dims, dict):
             raise _FieldError("dimensions", dims, "must be a dict of arousal and/or valence weights")
-        if not dims:
+        if not dims and DESCRIPTOR_HEAD not in data:
             raise BundleError(path, "bundle holds no trained dimension")
         for dim, entry in dims.items():
             if model.n_classes == 4 and dim != QUADRANT:
@@ -347,9 +347,11 @@ def _check_descriptor_parts(data: dict, dims: dict) -> None:
         raise _FieldError(COMBINATION, "present", "needs a descriptor_head to combine with")
     if DESCRIPTOR_HEAD not in data:
         return
-    if COMBINATION not in data:
-        raise _FieldError(COMBINATION, MISSING, "a bundle with a descriptor_head needs the combination")
-    if not (set(dims) == {"arousal", "valence"} or set(dims) == {"quadrant"}):
+    if dims and COMBINATION not in data:
+        raise _FieldError(COMBINATION, MISSING, "a bundle with DAMER and a descriptor_head needs the combination")
+    if not dims and COMBINATION in data:
+        raise _FieldError(COMBINATION, "present", "a descriptor head alone (no DAMER weights) has nothing to combine")
+    if dims and not (set(dims) == {"arousal", "valence"} or set(dims) == {"quadrant"}):
         raise _FieldError("dimensions", ", ".join(dims), "a descriptor head is combined with both dimensions or the quadrant head")
     head = data[DESCRIPTOR_HEAD]
     _check_dict(DESCRIPTOR_HEAD, head)
@@ -367,6 +369,10 @@ def _check_descriptor_parts(data: dict, dims: dict) -> None:
     _check(f"{DESCRIPTOR_HEAD}.gamma", head["gamma"], GAMMA)
     _check(f"{DESCRIPTOR_HEAD}.temperature", head["temperature"], TEMPERATURE)
     _check_dict(f"{DESCRIPTOR_HEAD}.state_dict", head["state_dict"])
+    if "report" in head:
+        _check_dict(f"{DESCRIPTOR_HEAD}.report", head["report"])
+    if COMBINATION not in data:
+        return
     comb = data[COMBINATION]
     _check_dict(COMBINATION, comb)
     for key in ("temperature", "state_dict"):
@@ -385,7 +391,7 @@ def _check_descriptor_tensors(path: Path, data: dict) -> None:
 
     from damer_core.descriptors import group_columns
 
-    head, comb = data[DESCRIPTOR_HEAD], data[COMBINATION]
+    head = data[DESCRIPTOR_HEAD]
     d = int(group_columns(head["groups"]).size)
     m = int(head["state_dict"].get("landmarks", torch.zeros(0, 0)).shape[0]) if head["kind"] == "kernel" else 0
     f = m if head["kind"] == "kernel" else d
@@ -395,6 +401,8 @@ def _check_descriptor_tensors(path: Path, data: dict) -> None:
               f"{COMBINATION}.coef": (4, 8), f"{COMBINATION}.intercept": (4,)}
     for name, shape in shapes.items():
         section, key = name.split(".")
+        if section not in data:
+            continue
         t = data[section]["state_dict"].get(key)
         if not (isinstance(t, torch.Tensor) and t.layout == torch.strided and t.is_floating_point()):
             raise BundleError(path, f"bundle field {section}.state_dict[{key}] is missing or not a tensor of floats")
@@ -404,7 +412,7 @@ def _check_descriptor_tensors(path: Path, data: dict) -> None:
             raise BundleError(path, f"bundle field {section}.state_dict[{key}] contains NaN or inf")
     if not bool((head["state_dict"]["std"] > 0).all()):
         raise BundleError(path, f"bundle field {DESCRIPTOR_HEAD}.state_dict[std] holds values <= 0")
-    for section in (DESCRIPTOR_HEAD, COMBINATION):
+    for section in (s for s in (DESCRIPTOR_HEAD, COMBINATION) if s in data):
         digest = data[section].get(CHECKSUM)
         if digest is not None and weights_sha256(data[section]["state_dict"]) != digest:
             raise BundleError(path, f"{section} weights do not match their checksum: the file is damaged")

@@ -83,20 +83,20 @@ def describe_bundle(b: dict, path: str) -> list[str]:
 
 
 def _combination_lines(b: dict) -> list[str]:
-    """The descriptor head, the stack, and the build's test and cross-validation figures."""
+    """The descriptor head, the stack if any, and the build's test and cross-validation figures."""
     if "descriptor_head" not in b:
         return []
     from damer_core.training.run import fmt_metric
 
-    head, comb = b["descriptor_head"], b.get("combination", {})
-    report = comb.get("report", {})
-    lines = [f"  descriptor head: {head['kind']}, groups {', '.join(head['groups'])}; stacked with DAMER, "
-             f"temperature {comb.get('temperature', 1.0):.2f}"]
+    head, comb, report = b["descriptor_head"], b.get("combination"), b.get("report", {})
+    how = (f"stacked with DAMER, temperature {comb.get('temperature', 1.0):.2f}" if comb is not None
+           else f"alone (no DAMER network), temperature {head.get('temperature', 1.0):.2f}")
+    lines = [f"  descriptor head: {head['kind']}, groups {', '.join(head['groups'])}; {how}"]
     fit = report.get("fit_on")
     if fit:
         lines.append(f"  fitted on: {fit['part']} ({fit['tracks']} tracks)")
     test = report.get("test", {})
-    for name, key in (("stack", "stack"), ("descriptor head alone", "descriptor_head")):
+    for name, key in (("stack", "stack"), ("descriptor head", "descriptor_head")):
         r = test.get(key)
         if not r:
             continue
@@ -104,8 +104,11 @@ def _combination_lines(b: dict) -> list[str]:
         cells = [f"{what} {fmt_metric(r.get(m))} [{fmt_metric((ci.get(m) or [None])[0])}, {fmt_metric((ci.get(m) or [None, None])[1])}]"
                  for what, m in (("valence acc", "valence_acc"), ("arousal acc", "arousal_acc"), ("macro-F1", "macro_f1"))]
         lines.append(f"  test part ({test.get('n', '?')} tracks), {name}: " + ", ".join(cells))
-    cv = report.get("cross_validation", {}).get("stack")
-    if cv:
-        lines.append(f"  grouped cross-validation (stack): macro-F1 {fmt_metric(cv['mean']['macro_f1'])} "
+    for name, cv in report.get("cross_validation", {}).items():
+        lines.append(f"  grouped cross-validation ({name.replace('_', ' ')}): macro-F1 {fmt_metric(cv['mean']['macro_f1'])} "
                      f"± {fmt_metric(cv['std']['macro_f1'])}, valence acc {fmt_metric(cv['mean']['valence_acc'])}")
+    tune = report.get("fine_tune")
+    if tune and tune.get("n"):
+        lines.append(f"  fine-tune, {tune['n']} held-out labelled tracks: quadrant macro-F1 before "
+                     f"{fmt_metric(tune['before']['macro_f1'])}, after {fmt_metric(tune['after']['macro_f1'])}")
     return lines

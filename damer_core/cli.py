@@ -283,8 +283,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     progress = Progress(args.progress)
     report_from = None
     if args.report_from:
-        report_from = {k: v for k, v in load_checkpoint(args.report_from)["combination"].get("report", {}).items()
-                       if k == "test"}
+        report_from = {k: v for k, v in load_checkpoint(args.report_from).get("report", {}).items() if k == "test"}
     cfg = preset(recipe.preset)
     model_fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, _cache(args))
     descriptor_fs = load_descriptor_set(args.dataset, args.format, args.scale, cfg, progress, _cache(args))

@@ -43,7 +43,7 @@ def _descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.n
 
     seg = select_segment(y, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path,
                          min_length_s=WINDOW_S)
-    return {"windows": clip_descriptors(seg)}
+    return {"windows": clip_descriptors(seg), "duration": np.array(y.shape[0] / cfg.sample_rate)}
 
 
 def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
@@ -51,7 +51,8 @@ def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dic
     from damer_core.descriptors import descriptors_at, frame_streams
     from damer_core.trajectory import grid
 
-    return {"windows": descriptors_at(frame_streams(y), grid(y.shape[0] / cfg.sample_rate))}
+    duration = y.shape[0] / cfg.sample_rate
+    return {"windows": descriptors_at(frame_streams(y), grid(duration)), "duration": np.array(duration)}
 
 
 def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
@@ -68,8 +69,8 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 
 # The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
-CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v1",
-               "trajectory_descriptors": "trajectory_descriptors.v1"}
+CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v2",
+               "trajectory_descriptors": "trajectory_descriptors.v2"}
 # frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in 8 bits (0.31 dB steps, a quarter of the disk)
 
 
@@ -115,7 +116,7 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
                 if k == "display":
                     out[k] = _unpack(k, _pack(k, out[k]))
                     shown(out[k])
-        for k in ("frames", "train"):  # predictions flag a near-silent track (inference.Predictor)
+        for k in ("frames", "train", "descriptors", "trajectory_descriptors"):  # predictions flag a near-silent track
             if k in missing:
                 out[k].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible))
         for k in missing if store is None else [k for k in missing if k in store]:
@@ -162,9 +163,10 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     if "train" in kinds:
         out["train"] = {**_train(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
     if described is not None:
-        out["trajectory_descriptors"] = {"windows": described.finish()}
+        out["trajectory_descriptors"] = {"windows": described.finish(), "duration": np.array(n / cfg.sample_rate)}
     if "descriptors" in kinds:  # the segment is all the static descriptors look at
-        out["descriptors"] = _descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path))
+        out["descriptors"] = {**_descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path)),
+                              "duration": np.array(n / cfg.sample_rate)}
     return loudness
 
 

@@ -85,7 +85,8 @@ def load_combination(bundle: dict) -> tuple["DescriptorHead | None", "Combinatio
     from damer_core.combination import Combination
     from damer_core.descriptor_head import DescriptorHead
 
-    return DescriptorHead.from_state(bundle["descriptor_head"]), Combination.from_state(bundle["combination"])
+    combination = Combination.from_state(bundle["combination"]) if "combination" in bundle else None
+    return DescriptorHead.from_state(bundle["descriptor_head"]), combination
 
 
 def _json_values(x: np.ndarray, digits: int = 4) -> list:
@@ -202,11 +203,11 @@ class Predictor:
     @property
     def dimensions(self) -> list[str]:
         """The dimensions predicted (the joint quadrant head predicts both)."""
-        return list(DIMENSIONS) if QUADRANT in self.models else list(self.models)
+        return list(DIMENSIONS) if QUADRANT in self.models or not self.models else list(self.models)
 
     def kinds(self, trajectory: bool) -> tuple[str, ...]:
         """The damer_core.extract kinds a static prediction (or a whole one) needs."""
-        kinds = ("frames", "train") if trajectory else ("train",)
+        kinds = (("frames", "train") if trajectory else ("train",)) if self.models else ()
         if self.uses_descriptors:
             kinds += ("trajectory_descriptors", "descriptors") if trajectory else ("descriptors",)
         return kinds
@@ -312,11 +313,16 @@ class Predictor:
         return self.static_from_features(path, track_features(path, self.feature_config, self.kinds(False), self.cache))
 
     def static_from_features(self, path: str | os.PathLike, feats: dict[str, dict[str, np.ndarray]]) -> StaticPrediction:
-        """The track's V-A from the "train" kind (and "descriptors" where the bundle combines):
-        DAMER's windows averaged, and where there is a combination, the two models' averaged
-        probabilities combined, as the stack was fitted."""
-        train = feats["train"]
-        static = self.predict_windows(train["mel"], train["coch"])
+        """The track's V-A from the "train" kind (and "descriptors" where the bundle has a
+        descriptor head): DAMER's windows averaged; where there is a combination, the two models'
+        averaged probabilities combined, as the stack was fitted; a descriptor head alone, its
+        windows' probabilities averaged."""
+        train = feats["train" if self.models else "descriptors"]
+        if not self.models:
+            p = self.descriptor_head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True)
+            static = dimension_prediction(p, np.ones(1))
+        else:
+            static = self.predict_windows(train["mel"], train["coch"])
         if self.combination is not None:  # the stack was fitted on tracks' mean probabilities
             p_descriptors = self.descriptor_head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True)
             p = self.combination.probabilities(static.quadrant.mean(axis=0, keepdims=True), p_descriptors)
@@ -335,8 +341,11 @@ class Predictor:
         """:meth:`predict_file` from the "frames" and "train" kinds of damer_core.extract; the
         callbacks as in :meth:`trajectory_from_frames` (no parts of a near-silent track's)."""
         cfg = self.feature_config
-        f = feats["frames"]
         static = self.static_from_features(path, feats)
+        if not self.models:
+            traj = self._descriptor_trajectory(feats["trajectory_descriptors"])
+            return self._track_prediction(static, traj)
+        f = feats["frames"]
         if f["mel"].shape[1] < cfg.n_frames:  # a track shorter than one window: repeat like the segment
             reps = -(-cfg.n_frames // f["mel"].shape[1])
             seq = FrameSequence(np.tile(f["mel"], reps), np.tile(f["coch"], reps))
@@ -345,6 +354,17 @@ class Predictor:
         traj = self.trajectory_from_frames(seq, float(f["duration"]), should_stop=should_stop,
                                            on_part=None if static.warning else on_part,
                                            descriptors=feats.get("trajectory_descriptors", {}).get("windows"))
+        return self._track_prediction(static, traj)
+
+    def _descriptor_trajectory(self, described: dict[str, np.ndarray]) -> Trajectory:
+        """A descriptor head alone: one point per trajectory time from its window's descriptors
+        (there is no second view to agree or disagree: r = 1)."""
+        times = trajectory.grid(float(described["duration"]))
+        at = dimension_prediction(self.descriptor_head.probabilities(described["windows"]), np.ones(len(times)))
+        return Trajectory(times, at.valence, at.arousal, at.overall_confidence)
+
+    @staticmethod
+    def _track_prediction(static: StaticPrediction, traj: Trajectory) -> TrackPrediction:
         if static.warning:
             traj = Trajectory(traj.times, _centre(traj.valence), _centre(traj.arousal), np.zeros_like(traj.confidence))
         return TrackPrediction(static.path, static.valence, static.arousal, static.confidence, static.duration,

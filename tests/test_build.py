@@ -113,7 +113,7 @@ def test_info_and_the_models_dialog_read_a_combined_bundle(built):
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", str(root / "tv" / "best.pt")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "descriptor head: kernel" in r.stdout and "test part (" in r.stdout and "stack:" in r.stdout
+    assert "descriptor head: kernel" in r.stdout and "test part (" in r.stdout and ", stack:" in r.stdout
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", "--jsonl", str(root / "tv" / "best.pt")],
                        capture_output=True, text=True)
     info = events.parse(r.stdout.strip()).bundle
@@ -138,7 +138,7 @@ def test_fine_tuning_a_combined_bundle_tunes_both_parts_and_compares_on_held_out
     before, after = (DescriptorHead.from_state(b["descriptor_head"]) for b in (base, tuned))
     assert not np.allclose(before.coef, after.coef)  # the labels moved it...
     np.testing.assert_array_equal(before.landmarks, after.landmarks)  # ...its kernel map is the base's
-    report = tuned["combination"]["report"]["fine_tune"]
+    report = tuned["report"]["fine_tune"]
     assert report["n"] > 0 and set(report) == {"before", "after", "n"}
     assert report["after"]["n"] == report["n"] and "interval" in report["after"]
     assert "descriptor head fine-tuned on" in r.stdout + r.stderr
@@ -159,3 +159,38 @@ def test_fine_tuning_the_descriptor_head_follows_labels_as_far_as_they_go():
     assert np.abs(few.coef - base.coef).max() < np.abs(many.coef - base.coef).max()
     assert acc(many) > acc(base) + 0.05
     assert acc(few) >= acc(base) - 0.05
+
+
+@pytest.mark.slow
+def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path):
+    from damer_core.cache import NoCache
+    from damer_core.inference import Predictor
+
+    root, data = built
+    recipe = tmp_path / "head.json"
+    recipe.write_text(json.dumps({"preset": "context", "model": "descriptor_head", "folds": 2,
+                                  "damer": {"dims": ["quadrant"], "seed": 0},
+                                  "descriptor_head": {"kind": "kernel", "c": 1.0, "landmarks": 50}}))
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "build", "--dataset", str(data), "--recipe", str(recipe),
+                        "--cv-dir", str(tmp_path / "cv"), "--out", str(tmp_path / "head")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "cv").exists() or not list((tmp_path / "cv").glob("fold*.npz"))  # no network was trained
+    bundle = load_checkpoint(tmp_path / "head" / "best.pt")
+    assert bundle["dimensions"] == {} and "combination" not in bundle
+    assert 0.05 <= bundle["descriptor_head"]["temperature"] <= 20
+    report = bundle["report"]
+    assert report["test"]["descriptor_head"]["n"] == report["test"]["n"] > 0
+    # the test part's figures are the same head's as in the stack build's report (same recipe, same tracks)
+    stack_build = json.loads((root / "tv" / "report.json").read_text())["test"]["descriptor_head"]
+    assert report["test"]["descriptor_head"]["quadrant_acc"] == pytest.approx(stack_build["quadrant_acc"])
+    p = Predictor(tmp_path / "head" / "best.pt", "cpu", NoCache())
+    assert p.models == {} and p.dimensions == ["arousal", "valence"] and p.kinds(True) == ("trajectory_descriptors", "descriptors")
+    song = next((data / "Q2").glob("*.ogg"))
+    pred = p.predict_file(song)
+    assert np.array_equal(pred.trajectory.times, np.arange(len(pred.trajectory.times)) * 0.5)
+    assert np.isfinite(pred.trajectory.valence).all() and -1 <= pred.valence <= 1
+    static = p.predict_static(song)
+    assert (static.valence, static.arousal) == (pytest.approx(pred.valence), pytest.approx(pred.arousal))
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", str(tmp_path / "head" / "best.pt")],
+                       capture_output=True, text=True)
+    assert "alone (no DAMER network)" in r.stdout, r.stdout

@@ -43,8 +43,7 @@ def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state
     progress.message(f"descriptor head fine-tuned on {np.unique(ds.track[fit]).size} tracks")
     report = _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination)
     return {"descriptor_head": head.to_state(),
-            "combination": {**combination.to_state(), "report": {**init_bundle["combination"].get("report", {}),
-                                                                  "fine_tune": report}}}
+            "combination": combination.to_state(), "report": {**init_bundle.get("report", {}), "fine_tune": report}}
 
 
 def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination) -> dict:
