@@ -161,11 +161,17 @@ def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Pa
     from damer_core.descriptor_head import fit_descriptor_head
 
     fold_of = grouped_folds(ds, split, recipe.folds, recipe.damer.seed)
-    oof = descriptor_out_of_fold(ds, fold_of, "descriptor head", **recipe.descriptor_head)
-    logits = np.log(np.clip(oof.p, 1e-12, 1.0))
-    temperature = fit_temperature_logits(logits, oof.y)
-    calibrated = OutOfFold(oof.name, oof.track_ids, oof.fold, oof.y, softmax(logits, temperature))
-    progress.message(f"descriptor head: temperature {temperature:.2f} from {len(oof.y)} out-of-fold tracks")
+    windows: list = []
+    oof = descriptor_out_of_fold(ds, fold_of, "descriptor head", windows=windows, **recipe.descriptor_head)
+    # the marker shows windows: the temperature makes a window's probability mean what it says
+    y_w = np.concatenate([w[0] for w in windows])
+    logits_w = np.log(np.clip(np.concatenate([w[1] for w in windows]), 1e-12, 1.0))
+    temperature = fit_temperature_logits(logits_w, y_w)
+    progress.message(f"descriptor head: temperature {temperature:.2f} from {len(y_w)} out-of-fold windows "
+                     f"of {len(oof.y)} tracks")
+    tracks, p_cal = track_mean(np.concatenate([w[2] for w in windows]), softmax(logits_w, temperature))
+    rows = {t: i for i, t in enumerate(ds.track_ids[tracks])}
+    calibrated_oof = OutOfFold(oof.name, oof.track_ids, oof.fold, oof.y, p_cal[[rows[t] for t in oof.track_ids]])
     fit_idx = np.concatenate([split.train, split.val]) if fit_on == "train+val" else np.arange(len(ds))
     y = class_labels(ds.valence, ds.arousal, QUADRANT)
     fit_idx = fit_idx[y[fit_idx] >= 0]
@@ -180,10 +186,13 @@ def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Pa
         prior = np.full((y_t.size, 4), 0.25) + 1e-9 * np.arange(4)
         report["test"] = {"descriptor_head": test_report(y_t, p, recipe.damer.seed),
                           "class_prior": quadrant_scores(y_t, prior), "n": int(y_t.size)}
-    report["cross_validation"] = {"descriptor_head": _cv_summary(calibrated)}
-    report["calibration"] = {"temperature": temperature, "ece_before": top_class_ece(oof.y, oof.p),
-                             "ece_after": top_class_ece(oof.y, calibrated.p),
-                             "fitted_on": "the head's cross-fitted out-of-fold predictions"}
+    report["cross_validation"] = {"descriptor_head": _cv_summary(calibrated_oof)}
+    report["calibration"] = {"temperature": temperature,
+                             "windows": {"ece_before": top_class_ece(y_w, softmax(logits_w)),
+                                         "ece_after": top_class_ece(y_w, softmax(logits_w, temperature)), "n": int(y_w.size)},
+                             "tracks": {"ece_before": top_class_ece(oof.y, oof.p),
+                                        "ece_after": top_class_ece(calibrated_oof.y, calibrated_oof.p), "n": int(oof.y.size)},
+                             "fitted_on": "the head's out-of-fold windows (grouped folds of the train + validation tracks)"}
     report["fit_on"] = {"part": fit_on, "tracks": int(np.unique(ds.track[fit_idx]).size),
                         "seconds": round(time.perf_counter() - t0, 1)}
     return _write_bundle(out, ds, recipe, report, progress, head)

@@ -48,15 +48,17 @@ def describe_bundle(b: dict, path: str) -> list[str]:
 
     fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
     lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: DAMER bundle "
-             f"v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, created {b.get('created', '?')})",
-             f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
-             f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
-             f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
-             f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
-             f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"]
-    mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
-    lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
-                 f"seed {tc.get('seed', '?')}, modules {mods}")
+             f"v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, created {b.get('created', '?')})"]
+    if b["dimensions"]:  # a descriptor head alone has no network, so no features, model or training of one
+        lines += [f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
+                  f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
+                  f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
+                  f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
+                  f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"
+                  + (", joint 4-way quadrant head" if mc.get("n_classes", 2) == 4 else "")]
+        mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
+        lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
+                     f"seed {tc.get('seed', '?')}, modules {mods}")
     lines.append(f"  data: {data.get('name', '?')} ({data.get('format', '?')}), {data.get('n_tracks', '?')} tracks, "
                  f"{data.get('n_samples', '?')} windows")
     split = b.get("split")

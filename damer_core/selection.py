@@ -106,9 +106,11 @@ def track_mean(track: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     return tracks, sums / np.bincount(inverse).reshape((-1,) + (1,) * (values.ndim - 1))
 
 
-def descriptor_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, **head_args) -> OutOfFold:
+def descriptor_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, windows: list | None = None,
+                           **head_args) -> OutOfFold:
     """A descriptor head recipe fitted on each fold's training windows and applied to its held-out
-    windows; a track's probabilities are its windows' mean."""
+    windows; a track's probabilities are its windows' mean. ``windows``: a list that receives
+    each fold's held-out (window labels, window probabilities, window tracks), for calibrating windows."""
     from damer_core.descriptor_head import fit_descriptor_head
 
     fold = np.array([fold_of.get(int(t), -1) for t in ds.track])
@@ -117,7 +119,10 @@ def descriptor_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, *
     for k in sorted(set(fold_of.values())):
         train, held = (fold >= 0) & (fold != k), fold == k
         head = fit_descriptor_head(ds.descriptors[train], y[train], **head_args)
-        tracks, p = track_mean(ds.track[held], head.probabilities(ds.descriptors[held]))
+        p_windows = head.probabilities(ds.descriptors[held])
+        if windows is not None:
+            windows.append((y[held], p_windows, ds.track[held]))
+        tracks, p = track_mean(ds.track[held], p_windows)
         _, y_t = track_mean(ds.track[held], y[held].astype(np.float64))
         ids.append(ds.track_ids[tracks])
         folds.append(np.full(tracks.size, k))

@@ -10,7 +10,7 @@ from app.jobs import IDLE, LIBRARY, PLAYING, AnalysisQueue
 from damer_core import events
 from synthdata import write_song
 
-MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")
+MODEL = str(Path(__file__).resolve().parent.parent / "tests" / "data" / "damer-4q-binary.pt")  # a DAMER network: trajectories in batches
 
 
 @pytest.fixture(scope="module")

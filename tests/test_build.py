@@ -194,3 +194,27 @@ def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path)
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", str(tmp_path / "head" / "best.pt")],
                        capture_output=True, text=True)
     assert "alone (no DAMER network)" in r.stdout, r.stdout
+
+
+@pytest.mark.slow
+def test_fine_tuning_a_descriptor_head_alone_trains_no_network_and_reports_before_and_after(built, tmp_path):
+    from damer_core import events
+
+    root, data = built
+    recipe = tmp_path / "head.json"
+    recipe.write_text(json.dumps({"preset": "context", "model": "descriptor_head", "folds": 2,
+                                  "damer": {"dims": ["quadrant"], "seed": 0},
+                                  "descriptor_head": {"kind": "kernel", "c": 1.0, "landmarks": 50}}))
+    cli = lambda *a: subprocess.run([sys.executable, "-m", "damer_core.cli", *a], capture_output=True, text=True)  # noqa: E731
+    assert cli("build", "--dataset", str(data), "--recipe", str(recipe), "--cv-dir", str(tmp_path / "cv"),
+               "--fit-on", "all", "--out", str(tmp_path / "head")).returncode == 0
+    r = cli("train", "--dataset", str(data), "--init", str(tmp_path / "head" / "best.pt"), "--out", str(tmp_path / "ft"),
+            "--progress", "jsonl")
+    assert r.returncode == 0, r.stderr
+    evs = [events.parse(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    done = next(e for e in evs if isinstance(e, events.Done))
+    assert not any(isinstance(e, events.Epoch) for e in evs)  # no network was trained
+    tuned = load_checkpoint(done.bundle)
+    assert tuned["dimensions"] == {} and tuned["report"]["fine_tune"]["n"] > 0
+    assert set(tuned["report"]["fine_tune"]) == {"before", "after", "n"}
+    assert done.quadrant["test"]["n"] == tuned["report"]["fine_tune"]["n"]

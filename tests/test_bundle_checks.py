@@ -19,7 +19,7 @@ from damer_core.checkpoint import (
 from damer_core.features import CLIP, PRESETS, FeatureConfig
 from damer_core.model import DAMER, ModelConfig
 
-BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"
+BUILTIN = ROOT / "tests" / "data" / "damer-4q-binary.pt"  # a DAMER network bundle: its weights are what these checks mutate
 TINY = ModelConfig(d_model=16, n_heads=2, n_layers=1, fusion_dim=16)
 
 

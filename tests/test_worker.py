@@ -14,7 +14,7 @@ from damer_core.worker import Analysis, serve
 from synthdata import write_song
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "resources" / "models" / "damer-4q.pt"
+MODEL = ROOT / "tests" / "data" / "damer-4q-binary.pt"  # a DAMER network bundle (the built-in model until the descriptor head replaced it)
 
 
 def run_jobs(analysis: Analysis, jobs: list[events.Job | str]) -> list[events.Event]:

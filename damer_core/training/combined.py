@@ -73,3 +73,57 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
         out[when] = test_report(y.round().astype(np.int64), combination.probabilities(p_damer, p_head[rows]))
     out["n"] = int(len(ids))
     return out
+
+
+def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out, progress: Progress, cache=None):
+    """Fine-tuning a bundle that is a descriptor head alone: seconds, no network. The labels'
+    split is the run's (seed and fractions); the train and validation tracks tune the head, the
+    test part compares the base with the tuned head. Writes ``out/best.pt``; returns its path."""
+    from pathlib import Path
+
+    from damer_core.build import test_report
+    from damer_core.checkpoint import save_atomic, with_checksums
+    from damer_core.datasets import load_descriptor_set
+
+    base = DescriptorHead.from_state(init_bundle["descriptor_head"])
+    cfg = init_bundle["feature_config"]
+    from damer_core.features import FeatureConfig
+
+    ds = load_descriptor_set(data_args.dataset, data_args.format, data_args.scale, FeatureConfig.from_dict(cfg), progress, cache)
+    y = class_labels(ds.valence, ds.arousal, QUADRANT)
+    split = split_tracks(ds, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
+    count = lambda idx: int(np.unique(ds.track[idx]).size)  # noqa: E731
+    progress.emit("start", dims=[QUADRANT], epochs=0, device="cpu", world_size=1, n_samples=len(ds), n_tracks=ds.n_tracks,
+                  feature_preset="descriptors", modules="descriptor head", always_on="", out=str(out),
+                  split={"by": ds.description.get("split_group", "track"), "train": count(split.train),
+                         "val": count(split.val), "test": count(split.test)})
+    fit = np.concatenate([split.train, split.val])
+    fit = fit[y[fit] >= 0]
+    if fit.size == 0:
+        raise DatasetError("no labelled track has both valence and arousal: the descriptor head learns quadrants")
+    head = fine_tune_descriptor_head(base, ds.descriptors[fit], y[fit])
+    progress.message(f"descriptor head fine-tuned on {count(fit)} tracks (no network: this model has none)")
+    test = np.sort(split.test[y[split.test] >= 0])
+    report = {"n": 0}
+    if test.size:
+        _, y_t = track_mean(ds.track[test], y[test].astype(float))
+        y_t = y_t.round().astype(np.int64)
+        report = {when: test_report(y_t, track_mean(ds.track[test], h.probabilities(ds.descriptors[test]))[1])
+                  for when, h in (("before", base), ("after", head))}
+        report["n"] = int(y_t.size)
+        progress.message(f"{report['n']} held-out tracks: quadrant macro-F1 {report['before']['macro_f1']:.3f} before, "
+                         f"{report['after']['macro_f1']:.3f} after")
+    bundle = {k: v for k, v in init_bundle.items() if k not in ("descriptor_head", "report", "quadrant", "split")}
+    bundle.update(descriptor_head=head.to_state(), report={"fine_tune": report, "base": str(init_path)},
+                  data=ds.description, data_args=data_args.to_dict(), train_config=tcfg.to_dict())
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    best = save_atomic(with_checksums(bundle), out / "best.pt")
+    after = report.get("after", {})
+    metrics = {QUADRANT: {"epoch": 0, "temperature": head.temperature,
+                          "test": {"fuse": {"acc": after.get("quadrant_acc"), "f1": after.get("macro_f1"),
+                                            "auc": float(np.nanmean([after["valence_auc"], after["arousal_auc"]])),
+                                            "n": report["n"]}}}} if after else {}
+    quadrant = {"test": {"acc": after["quadrant_acc"], "macro_f1": after["macro_f1"], "n": report["n"]}} if after else {}
+    progress.emit("done", bundle=str(best), last="", metrics=metrics, quadrant=quadrant)
+    return best

@@ -121,6 +121,12 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         if data_args is None:
             raise InputError("a data set is needed (--dataset)")
         init_bundle = load_checkpoint(init) if init else None
+        if init_bundle is not None and not init_bundle["dimensions"]:  # a descriptor head alone: no network to tune
+            from damer_core.training.combined import fine_tune_head_only
+
+            best = fine_tune_head_only(init_bundle, str(init), data_args, tcfg, out, progress, cache)
+            finished = True
+            return best
         if init_bundle is not None:
             cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
             mc = init_bundle["model_config"]
