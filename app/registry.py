@@ -23,7 +23,9 @@ from app.paths import models_dir
 from damer_core.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
 from damer_core import events
 
-COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified"]
+COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified",
+           "Held-out check"]
+SMALL_PART = 30  # a held-out part of fewer tracks is too small to rank models: its figure is greyed
 # (path, mtime_ns, size) -> the child's `info` or `bundle_error` line: shared by every dialog, so
 # reopening the dialog or refreshing after an import reads only the new bundles.
 _READ: dict[tuple[str, int, int], dict] = {}
@@ -62,6 +64,28 @@ def _auc(info: dict, dim: str) -> str:
         return ""
     fuse = m[part].get("fuse") or {}
     return _show_auc(fuse.get("auc" if dim in dims else f"{dim}_auc"), part)
+
+
+def held_out_check(info: dict) -> tuple[str, int]:
+    """A bundle's quadrant macro-F1 on tracks it never saw, with their number and 95 % interval;
+    for a fine-tune, before and after on the labels held out from it. Returns (text, n)."""
+    report = info.get("report", {})
+    tune = report.get("fine_tune") or {}
+    if tune.get("n"):
+        b, a = tune["before"], tune["after"]
+        lo, hi = a.get("interval", {}).get("macro_f1", [float("nan")] * 2)
+        better = "better" if a["macro_f1"] > b["macro_f1"] else "not better"
+        text = (f"macro-F1 {b['macro_f1']:.2f} before, {a['macro_f1']:.2f} [{lo:.2f}, {hi:.2f}] after, "
+                f"on {tune['n']} held-out labels: {better}")
+        return (text + (" (too few to tell)" if tune["n"] < SMALL_PART else "")), int(tune["n"])
+    built = report.get("test", {}).get(info.get("recipe", {}).get("model", ""))
+    if built:
+        lo, hi = built.get("interval", {}).get("macro_f1", [float("nan")] * 2)
+        return f"macro-F1 {built['macro_f1']:.2f} [{lo:.2f}, {hi:.2f}] on {built['n']} test tracks", int(built["n"])
+    q = info.get("quadrant", {}).get("test")
+    if q:
+        return f"macro-F1 {q['macro_f1']:.2f} on {q['n']} test tracks", int(q["n"])
+    return "", 0
 
 
 def _show_auc(v, part: str) -> str:
@@ -167,11 +191,15 @@ class ModelRegistry(QDialog):
                      str(info.get("created", ""))[:16].replace("T", " "),
                      info.get("feature_config", {}).get("name", ""), _auc(info, "arousal"), _auc(info, "valence"), status,
                      *file_cells(self.keys.get(str(p)))]
+            check, n = held_out_check(info)
+            cells.append(check)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(str(p) if c == 0 else text)
                 if err:
                     item.setForeground(QBrush(QColor(180, 40, 40)))
+                elif c == len(cells) - 1 and 0 < n < SMALL_PART:
+                    item.setForeground(QBrush(QColor(150, 150, 150)))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         bad = len(self.errors)

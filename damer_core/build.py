@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +24,9 @@ import numpy as np
 from damer_core.combination import Combination, fit_combination, stack_features
 from damer_core.crossval import grouped_folds, run_damer_folds
 from damer_core.datasets.base import FeatureSet
-from damer_core.datasets.split import Split
+from damer_core.datasets.split import Split, split_tracks
 from damer_core.errors import InputError
 from damer_core.progress import Progress
-from damer_core.datasets.split import split_tracks
 from damer_core.selection import (
     OutOfFold, check_same_folds, damer_out_of_fold, descriptor_out_of_fold, quadrant_scores, track_mean,
 )

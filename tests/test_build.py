@@ -218,3 +218,17 @@ def test_fine_tuning_a_descriptor_head_alone_trains_no_network_and_reports_befor
     assert tuned["dimensions"] == {} and tuned["report"]["fine_tune"]["n"] > 0
     assert set(tuned["report"]["fine_tune"]) == {"before", "after", "n"}
     assert done.quadrant["test"]["n"] == tuned["report"]["fine_tune"]["n"]
+
+
+def test_the_models_dialog_says_which_figure_to_trust():
+    from app.registry import SMALL_PART, held_out_check
+
+    report = lambda f1, n: {"macro_f1": f1, "n": n, "interval": {"macro_f1": [f1 - 0.1, f1 + 0.1]}}  # noqa: E731
+    shipped = {"recipe": {"model": "descriptor_head"}, "report": {"test": {"descriptor_head": report(0.695, 216)}}}
+    assert held_out_check(shipped) == ("macro-F1 0.69 [0.59, 0.79] on 216 test tracks", 216)
+    tuned = {"report": {"fine_tune": {"before": report(0.6, 12), "after": report(0.7, 12), "n": 12}}}
+    text, n = held_out_check(tuned)
+    assert n == 12 < SMALL_PART and "on 12 held-out labels: better (too few to tell)" in text
+    worse = {"report": {"fine_tune": {"before": report(0.7, 40), "after": report(0.6, 40), "n": 40}}}
+    assert held_out_check(worse)[0].endswith("on 40 held-out labels: not better")
+    assert held_out_check({}) == ("", 0)
