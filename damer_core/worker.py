@@ -85,7 +85,7 @@ class Analysis:
         feats = track_features(job.path, cfg, kinds, self.cache, store=("display",), on_display=views)
         if job.op == "static":
             emit(events.Static(**p.static_from_features(job.path, feats).to_dict()))
-        elif "frames" in feats:
+        elif p is not None and job.op == "track":  # a views-only job (no model, or op "views") stops at the views
             def part(so_far, points: int) -> None:
                 emit(events.TrajectoryPart(job.path, so_far.smoothed().to_dict(), points))
 

@@ -20,6 +20,7 @@ from damer_core.extract import track_display_views
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"
+NETWORK = ROOT / "tests" / "data" / "damer-4q-binary.pt"
 
 
 def bad_paths(root: Path) -> dict[str, tuple[Path, str]]:
@@ -87,7 +88,8 @@ def test_ctrl_c_during_predict_keeps_the_finished_files(tmp_path, fmt):
     files = [tagged(tmp_path / f"t{i}.flac", 20.0, seed=i) for i in range(12)]
     out = tmp_path / f"out.{fmt}"
     with open(out, "w") as stdout:
-        proc = subprocess.Popen([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
+        # a DAMER network: slow enough per file that the interrupt lands while files remain
+        proc = subprocess.Popen([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(NETWORK),
                                  "--format", fmt, *map(str, files)], stdout=stdout, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 600  # a safety net against a hang, not a speed limit
         while str(files[0]) not in out.read_text() and time.monotonic() < deadline:

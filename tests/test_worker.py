@@ -14,6 +14,7 @@ from damer_core.worker import Analysis, serve
 from synthdata import write_song
 
 ROOT = Path(__file__).resolve().parent.parent
+BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"  # the descriptor head: no network, no trajectory batches
 MODEL = ROOT / "tests" / "data" / "damer-4q-binary.pt"  # a DAMER network bundle (the built-in model until the descriptor head replaced it)
 
 
@@ -29,20 +30,21 @@ def song(tmp_path_factory):
     return write_song(tmp_path_factory.mktemp("songs") / "song.wav", major=True, fast=True, seconds=12.0)
 
 
-def test_a_track_job_gives_views_and_the_same_prediction_as_predict_file(song, tmp_path, monkeypatch):
+@pytest.mark.parametrize("model", [MODEL, BUILTIN], ids=["damer-network", "built-in-descriptor-head"])
+def test_a_track_job_gives_views_and_the_same_prediction_as_predict_file(song, tmp_path, monkeypatch, model):
     decodes = []
     import damer_core.extract as extract
 
     real = extract.DecodeStream
     monkeypatch.setattr(extract, "DecodeStream", lambda *a, **k: decodes.append(a[0]) or real(*a, **k))
     npz = tmp_path / "views.npz"
-    out = run_jobs(Analysis(str(MODEL), cache=NoCache()), [events.Job("track", str(song), str(npz))])
+    out = run_jobs(Analysis(str(model), cache=NoCache()), [events.Job("track", str(song), str(npz))])
     assert [type(e) for e in out] == [events.Ready, events.Views, events.Prediction, events.Ready]
     assert len(decodes) == 1  # spectrograms, static and trajectory from one decode
     views = display.read_npz(npz)
     assert views.mel_db.shape[0] == 128 and views.mel_db.shape[1] == views.coch_db.shape[1] > 100
     assert -80.5 <= views.mel_db.min() and views.mel_db.max() <= 0.0
-    expected = Predictor(MODEL, "cpu", NoCache()).predict_file(song).to_dict()
+    expected = Predictor(model, "cpu", NoCache()).predict_file(song).to_dict()
     got = out[2]
     assert got.valence == pytest.approx(expected["valence"], abs=1e-6)
     assert got.arousal == pytest.approx(expected["arousal"], abs=1e-6)

@@ -53,14 +53,20 @@ def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, 
     """Load any supported data set as model windows. Audio data sets are featurised with ``cfg``
     through the feature cache; array data sets bring their own features."""
     path = Path(path)
-    fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt not in FORMATS:
-        raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    _check_kind(path, fmt)
+    fmt = _checked_format(path, fmt)
     if fmt == "arrays":
         return load_arrays(path, scale)
     tracks, desc = labelled_tracks(path, fmt, scale)
     return featurise(tracks, cfg, desc, progress, cache)
+
+
+def _checked_format(path: Path, fmt: str) -> str:
+    """The data set's format (detected for "auto"), a known one, on the right kind of path."""
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _check_kind(path, fmt)
+    return fmt
 
 
 def labelled_tracks(path: Path, fmt: str, scale: str | None) -> tuple[list[LabelledTrack], dict]:
@@ -76,13 +82,9 @@ def load_descriptor_set(path: str | Path, fmt: str = "auto", scale: str | None =
     (damer_core.descriptors) in ``FeatureSet.descriptors``, ``mel``/``coch`` empty: the descriptors
     need the audio, so array data sets are refused."""
     path = Path(path)
-    fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt not in FORMATS:
-        raise DatasetError(f"unknown data-set format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    _check_kind(path, fmt)
-    if fmt == "arrays":
+    if _checked_format(path, fmt) == "arrays":
         raise DatasetError(f"{path}: precomputed arrays hold no audio to compute musical descriptors from")
-    tracks, desc = labelled_tracks(path, fmt, scale)
+    tracks, desc = labelled_tracks(path, _checked_format(path, fmt), scale)
     return featurise(tracks, cfg, desc, progress, cache, kind="descriptors")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from damer_core.training.metrics import expected_calibration_error, log_loss
+from damer_core.training.metrics import binned_calibration_error, expected_calibration_error, log_loss
 
 T_MIN, T_MAX = 0.05, 20.0
 
@@ -65,18 +65,11 @@ def fit_temperature_logits(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def top_class_ece(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
-    """Expected calibration error of the most probable class (Guo et al. 2017), 10 bins."""
+    """Expected calibration error of the most probable class (Guo et al. 2017), 10 bins over 0..1."""
     y = np.asarray(y, dtype=np.int64)
     if y.size == 0:
         return float("nan")
-    conf, pred = p.max(axis=1), p.argmax(axis=1)
-    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        sel = bins == b
-        if sel.any():
-            ece += sel.mean() * abs((pred[sel] == y[sel]).mean() - conf[sel].mean())
-    return float(ece)
+    return binned_calibration_error(p.argmax(axis=1) == y, p.max(axis=1), 0.0, n_bins)
 
 
 def multiclass_calibration_report(logits: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, float]:

@@ -48,16 +48,21 @@ def expected_calibration_error(y_true: np.ndarray, p_positive: np.ndarray, n_bin
     confidence bins (0.5..1), weighted by the bins' share of samples."""
     y = np.asarray(y_true).astype(bool)
     p = np.asarray(p_positive, dtype=np.float64)
-    if not y.size:
-        return float("nan")
     pred = p >= 0.5
-    conf = np.where(pred, p, 1 - p)
-    bins = np.minimum(((conf - 0.5) * 2 * n_bins).astype(int), n_bins - 1)
+    return binned_calibration_error(pred == y, np.where(pred, p, 1 - p), 0.5, n_bins)
+
+
+def binned_calibration_error(correct: np.ndarray, confidence: np.ndarray, lowest: float, n_bins: int = 10) -> float:
+    """The mean |accuracy - confidence| over ``n_bins`` equal-width bins of the confidence from
+    ``lowest`` to 1, weighted by the bins' share of samples; NaN for no samples."""
+    if not np.asarray(correct).size:
+        return float("nan")
+    bins = np.minimum(((confidence - lowest) / (1.0 - lowest) * n_bins).astype(int), n_bins - 1)
     ece = 0.0
     for b in range(n_bins):
         sel = bins == b
         if sel.any():
-            ece += sel.mean() * abs((pred[sel] == y[sel]).mean() - conf[sel].mean())
+            ece += sel.mean() * abs(correct[sel].mean() - confidence[sel].mean())
     return float(ece)
 
 
