@@ -2,7 +2,7 @@
 
     python packaging/screenshot.py [--audio ../shared/audio] [--model best.pt] [--out docs/screenshot.png]
 
-Without --model the app uses its built-in model (DAMER trained on the 4Q data set, see
+Without --model the app uses its built-in model (trained on the 4Q data set, see
 docs/MODEL_CARD.md), as on a user's first start: no import. ``demo_model`` below trains a small
 model on synthetic chords for the curator screenshots' training panel.
 """
