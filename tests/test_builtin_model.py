@@ -74,3 +74,37 @@ def test_predict_and_info_use_it_by_default(builtin_on):
     info = cli("info")
     assert info.returncode == 0 and "(the built-in model)" in info.stdout and "test part (216 tracks)" in info.stdout, info.stdout
     assert is_builtin(builtin_on)
+
+
+def test_a_damaged_descriptor_head_is_refused_in_one_line(builtin_on):
+    import torch
+
+    from damer_core.checkpoint import BundleError, check_bundle
+
+    def damaged(edit):
+        b = load_checkpoint(builtin_on)
+        edit(b)
+        with pytest.raises(BundleError) as e:
+            check_bundle(b, builtin_on)
+        assert "\n" not in str(e.value)
+        return str(e.value)
+
+    def nan_weight(b):
+        b["descriptor_head"]["state_dict"]["coef"][0, 0] = float("nan")
+    assert "descriptor_head.state_dict[coef] contains NaN" in damaged(nan_weight)
+
+    def other_descriptors(b):
+        b["descriptor_head"]["n_descriptors"] = 99
+    assert "made by another version of the descriptors" in damaged(other_descriptors)
+
+    def wrong_shape(b):
+        b["descriptor_head"]["state_dict"]["mean"] = torch.zeros(3)
+    assert "has shape [3]" in damaged(wrong_shape)
+
+    def stray_combination(b):
+        b["combination"] = {"temperature": 1.0, "state_dict": {}}
+    assert "nothing to combine" in damaged(stray_combination)
+
+    def flipped_bit(b):
+        b["descriptor_head"]["state_dict"]["intercept"][0] += 1.0
+    assert "do not match their checksum" in damaged(flipped_bit)

@@ -1,6 +1,8 @@
 """Long files are read twice in blocks instead of held in memory: the streamed features equal the
 in-memory ones (the path is switched on for a short generated track by lowering the threshold)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,24 @@ def test_streaming_with_a_hop_longer_than_a_frame(tmp_path):
     streamed = acc.finish()
     for a, b in zip(whole, streamed):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_streamed_descriptors_give_the_built_in_models_prediction(tmp_path, monkeypatch):
+    """The descriptor kinds on the streamed path: the segment's descriptors exactly, the trajectory's
+    block by block (damer_core.descriptors.BlockDescriptors), and the same prediction."""
+    from damer_core.cache import NoCache
+    from damer_core.inference import Predictor
+
+    track = tagged(tmp_path / "long.flac", 95.0, seed=4)
+    p = Predictor(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt", "cpu", NoCache())
+    kinds = p.kinds(trajectory=True)
+    whole = extract.track_features(track, p.feature_config, kinds, NoCache())
+    monkeypatch.setattr(extract, "LONG_SECONDS", 30)
+    streamed = extract.track_features(track, p.feature_config, kinds, NoCache())
+    np.testing.assert_allclose(streamed["descriptors"]["windows"], whole["descriptors"]["windows"], rtol=1e-3, atol=1e-3)
+    a, b = whole["trajectory_descriptors"]["windows"], streamed["trajectory_descriptors"]["windows"]
+    assert a.shape == b.shape
+    assert np.median(np.abs(a - b) / (np.abs(a).max(axis=0) + 1e-3)) < 1e-4
+    got, expected = p.predict_from_features(track, streamed), p.predict_from_features(track, whole)
+    assert (got.valence, got.arousal) == (pytest.approx(expected.valence, abs=1e-3), pytest.approx(expected.arousal, abs=1e-3))
+    np.testing.assert_allclose(got.trajectory.valence, expected.trajectory.valence, atol=0.05)
