@@ -1,4 +1,5 @@
-"""The built-in model (SPEC section 5): DAMER trained on the 4Q audio emotion data set, shipped in
+"""The built-in model (SPEC section 5): the recipe that won the grouped cross-validation on the 4Q
+audio emotion data set (since 2026-12-02 the descriptor head, docs/MODEL_CARD.md), shipped in
 ``resources/models/`` with its model card (docs/MODEL_CARD.md). It is the active model until the
 user chooses another, what `damer-core predict` uses without ``--checkpoint``, and the base that
 fine-tuning starts from. ``DAMER_BUILTIN_MODEL`` points elsewhere, or ``none`` switches it off."""
@@ -12,7 +13,7 @@ from damer_core.emotions import resources_dir
 from damer_core.errors import InputError
 
 BUILTIN_FILE = "damer-4q.pt"
-BUILTIN_NAME = "DAMER 4Q (built-in)"
+BUILTIN_NAME = "4Q emotion model (built-in)"
 
 
 def builtin_model_path() -> Path | None:

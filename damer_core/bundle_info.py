@@ -47,7 +47,8 @@ def describe_bundle(b: dict, path: str) -> list[str]:
     from damer_core.training.run import fmt_metric
 
     fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
-    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: DAMER bundle "
+    kind = "DAMER bundle" if b["dimensions"] else "descriptor-head bundle (no DAMER network)"
+    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: {kind} "
              f"v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, created {b.get('created', '?')})"]
     if b["dimensions"]:  # a descriptor head alone has no network, so no features, model or training of one
         lines += [f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
