@@ -85,7 +85,7 @@ def test_streamed_predict_analyses_every_file_after_a_bad_one(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_ctrl_c_during_predict_keeps_the_finished_files(tmp_path, fmt):
-    files = [tagged(tmp_path / f"t{i}.flac", 20.0, seed=i) for i in range(12)]
+    files = [tagged(tmp_path / f"t{i}.flac", 20.0, seed=i) for i in range(40)]  # more than are done 0.3 s after the first
     out = tmp_path / f"out.{fmt}"
     with open(out, "w") as stdout:
         # a DAMER network: slow enough per file that the interrupt lands while files remain
