@@ -18,7 +18,7 @@ from damer_core.combination import fit_combination, stack_features
 from damer_core.datasets.base import FeatureSet
 from damer_core.targets import QUADRANT, class_labels, dimension_probabilities, quadrant_probabilities
 from damer_core.training.calibration import softmax
-from damer_core.training.metrics import accuracy, macro_f1, roc_auc
+from damer_core.training.metrics import accuracy, group_mean, macro_f1, roc_auc
 
 METRICS = ("valence_acc", "arousal_acc", "quadrant_acc", "macro_f1", "valence_auc")
 
@@ -81,12 +81,8 @@ def damer_out_of_fold(cv_dir: Path, name: str | None = None) -> tuple[OutOfFold,
         else:
             logits = np.stack([data["logits_valence"], data["logits_arousal"]], axis=1)  # [n, 2 dims, 2]
             p_w = quadrant_probabilities(softmax(data["logits_valence"])[:, 1], softmax(data["logits_arousal"])[:, 1])
-        tracks, inverse = np.unique(data["track_id"], return_inverse=True)
-        sums = np.zeros((tracks.size, 4))
-        np.add.at(sums, inverse, p_w)
-        p_t = sums / np.bincount(inverse)[:, None]
-        y_t = np.zeros(tracks.size, np.int64)
-        y_t[inverse] = y_w
+        tracks, p_t = track_mean(data["track_id"], p_w)
+        y_t = track_mean(data["track_id"], y_w.astype(np.float64))[1].round().astype(np.int64)
         ids.append(tracks)
         folds.append(np.full(tracks.size, fold))
         ys.append(y_t)
@@ -99,11 +95,7 @@ def damer_out_of_fold(cv_dir: Path, name: str | None = None) -> tuple[OutOfFold,
 
 
 # -- descriptor heads ---------------------------------------------------------------------------------
-def track_mean(track: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    tracks, inverse = np.unique(track, return_inverse=True)
-    sums = np.zeros((tracks.size,) + values.shape[1:])
-    np.add.at(sums, inverse, values)
-    return tracks, sums / np.bincount(inverse).reshape((-1,) + (1,) * (values.ndim - 1))
+track_mean = group_mean  # a track's probabilities: the mean of its windows'
 
 
 def descriptor_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, windows: list | None = None,

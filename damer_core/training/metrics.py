@@ -112,6 +112,16 @@ def bootstrap_interval(statistic, arrays: tuple[np.ndarray, ...], n_resamples: i
     return float(lo), float(hi)
 
 
+def group_mean(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct groups, sorted; the mean of ``values`` (``[n]`` or ``[n, C]``) in each): a
+    track's prediction from its windows'."""
+    keys, inverse = np.unique(groups, return_inverse=True)
+    values = np.asarray(values, dtype=np.float64)
+    sums = np.zeros((keys.size,) + values.shape[1:])
+    np.add.at(sums, inverse, values)
+    return keys, sums / np.bincount(inverse, minlength=keys.size).reshape((-1,) + (1,) * (values.ndim - 1))
+
+
 def quadrant_probability_report(y_quadrant: np.ndarray, p_quadrant: np.ndarray) -> dict[str, float]:
     """A joint head's report from class indices 0..3 (Q1..Q4) and probabilities ``[n, 4]``: 4-class
     accuracy, macro-F1 (as ``f1``), log-loss, each dimension's binary report from P(Q1) + P(Q4) and

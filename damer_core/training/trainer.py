@@ -24,7 +24,7 @@ from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
 from damer_core.training.calibration import (
     calibration_report, fit_temperature, fit_temperature_logits, multiclass_calibration_report, softmax,
 )
-from damer_core.training.metrics import binary_report, quadrant_probability_report
+from damer_core.training.metrics import binary_report, group_mean, quadrant_probability_report
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 
@@ -380,12 +380,7 @@ def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, te
 
 def track_means(fs: FeatureSet, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(track ids, mean of ``values`` (``[n]`` or ``[n, C]``) over each track's windows) for windows ``np.sort(idx)``."""
-    tracks, inverse = np.unique(fs.track[np.sort(idx)], return_inverse=True)
-    values = np.asarray(values, dtype=np.float64)
-    sums = np.zeros((tracks.size,) + values.shape[1:])
-    np.add.at(sums, inverse, values)
-    counts = np.bincount(inverse, minlength=tracks.size).reshape((-1,) + (1,) * (values.ndim - 1))
-    return tracks, sums / counts
+    return group_mean(fs.track[np.sort(idx)], values)
 
 
 def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device,
