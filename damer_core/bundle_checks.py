@@ -55,6 +55,7 @@ MODEL_BOUNDS: dict[str, tuple] = {
     "n_classes": (int, 2, 4),  # 2: P(high) of one dimension; 4: the quadrants (3 is refused below)
     "cross_attention": (bool,),
     "band_embedding": (bool,),
+    "n_descriptors": (int, 0, 4096),  # 0, or the musical descriptors' count (checked below)
 }
 MAX_WINDOW_S = 600.0  # one model window; a longer one repeats a short track to fill it
 TEMPERATURE = (float, 0.01, 100.0)  # fitting keeps it in [0.05, 20]
@@ -143,6 +144,11 @@ def _check_model_config(raw: Any, feature):
         raise _FieldError("model.n_classes", cfg.n_classes, "must be 2 (one dimension) or 4 (the quadrants)")
     if cfg.d_model % cfg.n_heads:
         raise _FieldError("model.n_heads", cfg.n_heads, f"must divide model.d_model ({cfg.d_model})")
+    from damer_core.descriptors import NAMES
+
+    if cfg.n_descriptors not in (0, len(NAMES)):
+        raise _FieldError("model.n_descriptors", cfg.n_descriptors,
+                          f"must be 0 or {len(NAMES)} (the musical descriptors this version computes)")
     for mine, theirs in (("n_frames", "n_frames"), ("n_mel", "n_mels"), ("n_coch", "n_gammatone")):
         if getattr(cfg, mine) != getattr(feature, theirs):
             raise _FieldError(f"model.{mine}", getattr(cfg, mine),
@@ -283,7 +289,7 @@ def _check_weights(path: Path, dim: str, entry: dict, expected: dict) -> None:
     bad = [k for k, t in sd.items() if not bool(torch.isfinite(t).all())]
     if bad:
         raise BundleError(path, f"{dim} weights contain NaN or inf ({_names(bad)}): the model cannot be used")
-    for key in ("mel_std", "coch_std"):
+    for key in ("mel_std", "coch_std", "desc_std"):
         if key in sd and not bool((sd[key] > 0).all()):
             raise BundleError(path, f"{dim} weights: {key} holds values <= 0 (the feature normalisation would divide by zero)")
 

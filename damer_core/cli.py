@@ -80,6 +80,8 @@ def _train_config(args):
         tcfg = replace(tcfg, amp=False)
     if args.no_band_embedding:
         tcfg = replace(tcfg, band_embedding=False)
+    if args.descriptors:
+        tcfg = replace(tcfg, descriptors=True)
     if args.ablation:
         tcfg = tcfg.with_ablation([m.strip().lower() for m in args.ablation.split(",") if m.strip()])
     if tcfg.epochs < 1 or tcfg.batch_size < 1:
@@ -139,6 +141,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     g.add_argument("--no-band-embedding", action="store_true",
                    help="the paper's literal DSAF without the per-band embedding (see SPEC section 5)")
+    g.add_argument("--descriptors", action="store_true",
+                   help="feed each window's musical descriptors to DAMER's fusion layer (audio data sets only)")
     g.add_argument("--val-fraction", type=float, help="share of the tracks in the validation part (default 0.15)")
     g.add_argument("--test-fraction", type=float, help="share of the tracks in the test part (default 0.3)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

@@ -19,8 +19,8 @@ from damer_core.audio import (
 from damer_core import display
 from damer_core.cache import FeatureCache
 from damer_core.features import (
-    DISPLAY, BandEnergies, DisplayViews, FeatureConfig, FrameSequence, compress, display_views, frame_sequence,
-    training_windows, views_from_bands,
+    DISPLAY, BandEnergies, DisplayViews, FeatureConfig, FrameSequence, compress, display_views, frame_count,
+    frame_sequence, training_segment, training_window_ends, training_windows, views_from_bands,
 )
 
 LONG_SECONDS = 20 * 60  # longer files are decoded twice, in blocks, instead of being held in memory
@@ -46,6 +46,17 @@ def _descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.n
     return {"windows": clip_descriptors(seg), "duration": np.array(y.shape[0] / cfg.sample_rate)}
 
 
+def _train_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    """The descriptors of the 4 s window ending where each "train" window ends: the second input
+    of a DAMER whose fusion layer takes the musical descriptors (ModelConfig.n_descriptors)."""
+    from damer_core.descriptors import descriptors_at, frame_streams
+
+    seg = training_segment(y, cfg, path)
+    n_windows = (frame_count(seg.shape[0], cfg) - cfg.n_frames) // cfg.train_hop_frames + 1
+    return {"windows": descriptors_at(frame_streams(seg), training_window_ends(n_windows, cfg)),
+            "duration": np.array(y.shape[0] / cfg.sample_rate)}
+
+
 def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
     """The descriptors of the 4 s window ending at each trajectory point (the 0.5 s grid)."""
     from damer_core.descriptors import descriptors_at, frame_streams
@@ -63,14 +74,14 @@ def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarr
 
 KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray]]] = {
     "frames": _frames, "train": _train, "display": _display, "descriptors": _descriptors,
-    "trajectory_descriptors": _trajectory_descriptors,
+    "trajectory_descriptors": _trajectory_descriptors, "train_descriptors": _train_descriptors,
 }
 
 
 # The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
 CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v2",
-               "trajectory_descriptors": "trajectory_descriptors.v2"}
+               "trajectory_descriptors": "trajectory_descriptors.v2", "train_descriptors": "train_descriptors.v1"}
 # frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in 8 bits (0.31 dB steps, a quarter of the disk)
 
 
@@ -116,7 +127,7 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
                 if k == "display":
                     out[k] = _unpack(k, _pack(k, out[k]))
                     shown(out[k])
-        for k in ("frames", "train", "descriptors", "trajectory_descriptors"):  # predictions flag a near-silent track
+        for k in ("frames", "train", "descriptors", "trajectory_descriptors", "train_descriptors"):  # predictions flag a near-silent track
             if k in missing:
                 out[k].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible))
         for k in missing if store is None else [k for k in missing if k in store]:
@@ -164,6 +175,8 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
         out["train"] = {**_train(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
     if described is not None:
         out["trajectory_descriptors"] = {"windows": described.finish(), "duration": np.array(n / cfg.sample_rate)}
+    if "train_descriptors" in kinds:
+        out["train_descriptors"] = {**_train_descriptors(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
     if "descriptors" in kinds:  # the segment is all the static descriptors look at
         out["descriptors"] = {**_descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path)),
                               "duration": np.array(n / cfg.sample_rate)}

@@ -291,13 +291,22 @@ def training_windows(track: np.ndarray, cfg: FeatureConfig = CLIP, path: str = "
     matrix for ``paper``). A track shorter than the segment is used once as it is (a 30 s clip gives
     30 clips, none repeated) where a window is shorter than the segment; it is repeated only to
     fill one window (or the ``paper`` preset's fixed 60 s). Returns copies ``[W, 128, T]``, ``[W, 84, T]``."""
-    one_window = cfg.window_seconds + cfg.hop_length / cfg.sample_rate
-    min_length = one_window if one_window < cfg.segment_length_s else None
-    seg = select_segment(track, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path,
-                         min_length_s=min_length)
-    seq = frame_sequence(seg, cfg)
+    seq = frame_sequence(training_segment(track, cfg, path), cfg)
     return (np.ascontiguousarray(sliding_windows(seq.mel, cfg.n_frames, cfg.train_hop_frames)),
             np.ascontiguousarray(sliding_windows(seq.coch, cfg.n_frames, cfg.train_hop_frames)))
+
+
+def training_segment(track: np.ndarray, cfg: FeatureConfig = CLIP, path: str = "<audio>") -> np.ndarray:
+    """The samples :func:`training_windows` cuts its windows from (the model segment)."""
+    one_window = cfg.window_seconds + cfg.hop_length / cfg.sample_rate
+    min_length = one_window if one_window < cfg.segment_length_s else None
+    return select_segment(track, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path,
+                          min_length_s=min_length)
+
+
+def training_window_ends(n_windows: int, cfg: FeatureConfig) -> np.ndarray:
+    """Where each of :func:`training_windows`' windows ends in its segment, in seconds."""
+    return np.arange(n_windows) * cfg.train_hop_frames * cfg.hop_length / cfg.sample_rate + cfg.window_seconds
 
 
 def window_end_frame(t_seconds: float, cfg: FeatureConfig) -> int:

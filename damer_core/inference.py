@@ -198,7 +198,13 @@ class Predictor:
 
     @property
     def uses_descriptors(self) -> bool:
+        """The bundle has a descriptor head (alone or combined with DAMER)."""
         return self.descriptor_head is not None
+
+    @property
+    def fusion_descriptors(self) -> bool:
+        """A network's fusion layer takes each window's musical descriptors (ModelConfig.n_descriptors)."""
+        return any(m.cfg.n_descriptors for m in self.models.values())
 
     @property
     def dimensions(self) -> list[str]:
@@ -208,25 +214,32 @@ class Predictor:
     def kinds(self, trajectory: bool) -> tuple[str, ...]:
         """The damer_core.extract kinds a static prediction (or a whole one) needs."""
         kinds = (("frames", "train") if trajectory else ("train",)) if self.models else ()
+        if self.fusion_descriptors:
+            kinds += ("train_descriptors",)
         if self.uses_descriptors:
-            kinds += ("trajectory_descriptors", "descriptors") if trajectory else ("descriptors",)
+            kinds += ("descriptors",)
+        if trajectory and (self.uses_descriptors or self.fusion_descriptors):
+            kinds += ("trajectory_descriptors",)
         return kinds
 
     def predict_windows(self, mel: np.ndarray, coch: np.ndarray, batch: int = 256,
-                        fast: bool = False) -> WindowPrediction:
+                        fast: bool = False, descriptors: np.ndarray | None = None) -> WindowPrediction:
         """``fast``: bf16 autocast where the CPU computes bf16 natively (fast_cpu_inference()):
         1.6x faster on the whole-track trajectory, probabilities within 0.002 of float32
-        (benchmarks/bench_trajectory.py). Static predictions and evaluation stay float32."""
+        (benchmarks/bench_trajectory.py). Static predictions and evaluation stay float32.
+        ``descriptors``: a row per window, for a bundle whose fusion layer takes them."""
+        if self.fusion_descriptors and (descriptors is None or len(descriptors) != len(mel)):
+            raise ValueError(f"this bundle's fusion layer takes the musical descriptors of each of the {len(mel)} windows")
         import torch
 
         from damer_core.model.maths import cuda_amp_dtype, js_divergence
 
         if fast and self.device.type == "cpu" and fast_cpu_inference():
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                return self.predict_windows(mel, coch, batch)
+                return self.predict_windows(mel, coch, batch, descriptors=descriptors)
         if fast and self.device.type == "cuda" and not torch.is_autocast_enabled("cuda"):
             with torch.autocast("cuda", dtype=cuda_amp_dtype()):
-                return self.predict_windows(mel, coch, batch)
+                return self.predict_windows(mel, coch, batch, descriptors=descriptors)
 
         n = mel.shape[0]
         prob = {d: np.full(n, np.nan, np.float32) for d in DIMENSIONS}
@@ -236,8 +249,9 @@ class Predictor:
         with torch.inference_mode():
             for i in range(0, n, batch):
                 m, c = (self._to_device(x[i:i + batch]) for x in (mel, coch))
+                d = self._to_device(descriptors[i:i + batch]) if descriptors is not None else None
                 for dim, model in self.models.items():
-                    out = model(m, c)
+                    out = model(m, c, d if model.cfg.n_descriptors else None)
                     p_fuse = torch.softmax(out.z_fuse.float() / self.temperature[dim], dim=-1)
                     r = torch.exp(-js_divergence(torch.softmax(out.z_mel.float(), -1), torch.softmax(out.z_coch.float(), -1)))
                     reliability[dim][i:i + batch] = r.cpu().numpy()
@@ -283,9 +297,12 @@ class Predictor:
         bundle that combines DAMER with the descriptor head."""
         cfg = self.feature_config
         times, starts = trajectory_starts(seq.n_frames, duration, cfg)
-        unique, inverse = np.unique(starts, return_inverse=True)
-        if self.combination is not None and (descriptors is None or len(descriptors) != len(times)):
+        unique, first, inverse = np.unique(starts, return_index=True, return_inverse=True)
+        if ((self.combination is not None or self.fusion_descriptors)
+                and (descriptors is None or len(descriptors) != len(times))):
             raise ValueError(f"this bundle needs the descriptors of all {len(times)} trajectory points")
+        # a window clamped at an edge serves several points: it takes the first one's descriptors
+        window_descriptors = descriptors[first] if self.fusion_descriptors else None
 
         def so_far(parts: list[WindowPrediction]) -> Trajectory:
             """The trajectory from 0 s as far as the windows predicted so far reach (the times map to
@@ -302,7 +319,8 @@ class Predictor:
             chunk = unique[i:i + batch]
             mel = np.stack([seq.mel[:, s:s + cfg.n_frames] for s in chunk])
             coch = np.stack([seq.coch[:, s:s + cfg.n_frames] for s in chunk])
-            parts.append(self.predict_windows(mel, coch, batch, fast=fast))
+            d = None if window_descriptors is None else window_descriptors[i:i + batch]
+            parts.append(self.predict_windows(mel, coch, batch, fast=fast, descriptors=d))
             if on_part is not None and len(parts) % PART_EVERY == 1 and i + batch < len(unique):
                 on_part(so_far(parts), len(times))
         return so_far(parts)
@@ -322,7 +340,8 @@ class Predictor:
             p = self.descriptor_head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True)
             static = dimension_prediction(p, np.ones(1))
         else:
-            static = self.predict_windows(train["mel"], train["coch"])
+            static = self.predict_windows(train["mel"], train["coch"], descriptors=feats.get(
+                "train_descriptors", {}).get("windows") if self.fusion_descriptors else None)
         if self.combination is not None:  # the stack was fitted on tracks' mean probabilities
             p_descriptors = self.descriptor_head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True)
             p = self.combination.probabilities(static.quadrant.mean(axis=0, keepdims=True), p_descriptors)

@@ -26,7 +26,8 @@ def cmd_cv(args: argparse.Namespace) -> int:
         raise UsageError("cv needs --dataset")
     tcfg = _helpers()._train_config(args)
     progress = Progress(args.progress)
-    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), progress, _helpers()._cache(args))
+    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), progress, _helpers()._cache(args),
+                      descriptors=tcfg.descriptors)
     split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     run_damer_folds(fs, split, tcfg, Path(args.out), args.folds, args.device, progress)
     return 0

@@ -49,15 +49,18 @@ def detect_format(path: Path) -> str:
 
 
 def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
-                 progress: Progress | None = None, cache=None) -> FeatureSet:
+                 progress: Progress | None = None, cache=None, descriptors: bool = False) -> FeatureSet:
     """Load any supported data set as model windows. Audio data sets are featurised with ``cfg``
-    through the feature cache; array data sets bring their own features."""
+    through the feature cache; array data sets bring their own features. ``descriptors``: each
+    window's musical descriptors too (``FeatureSet.descriptors``), which need the audio."""
     path = Path(path)
     fmt = _checked_format(path, fmt)
     if fmt == "arrays":
+        if descriptors:
+            raise DatasetError(f"{path}: precomputed arrays hold no audio to compute musical descriptors from")
         return load_arrays(path, scale)
     tracks, desc = labelled_tracks(path, fmt, scale)
-    return featurise(tracks, cfg, desc, progress, cache)
+    return featurise(tracks, cfg, desc, progress, cache, kind="model+descriptors" if descriptors else "model")
 
 
 def _checked_format(path: Path, fmt: str) -> str:
@@ -100,7 +103,7 @@ def _check_kind(path: Path, fmt: str) -> None:
 
 
 def load_unlabelled(folder: str | Path, cfg: FeatureConfig = CLIP, progress: Progress | None = None,
-                    cache=None) -> FeatureSet:
+                    cache=None, descriptors: bool = False) -> FeatureSet:
     """Every audio file under ``folder`` as unlabelled windows (PCL's optional pool)."""
     from damer_core.audio import audio_files
 
@@ -112,4 +115,5 @@ def load_unlabelled(folder: str | Path, cfg: FeatureConfig = CLIP, progress: Pro
         raise DatasetError(f"{folder}: no audio files found for the unlabelled pool")
     nan = float("nan")
     tracks = [LabelledTrack(p, nan, nan, p.name) for p in files]
-    return featurise(tracks, cfg, {"name": folder.name, "format": "unlabelled", "root": str(folder)}, progress, cache)
+    return featurise(tracks, cfg, {"name": folder.name, "format": "unlabelled", "root": str(folder)}, progress, cache,
+                     kind="model+descriptors" if descriptors else "model")

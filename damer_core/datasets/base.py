@@ -148,19 +148,30 @@ class FeatureSet:
         return (self.values(dim) > 0).astype(np.int64)
 
 
+FEATURISE_KINDS = ("model", "model+descriptors", "descriptors")
+
+
 def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict,
               progress: Progress | None = None, cache=None, workers: int | None = None,
               kind: str = "model") -> FeatureSet:
-    """Model windows (``kind`` "model") or musical-descriptor windows ("descriptors": ``mel`` and
-    ``coch`` are then empty ``[N, 0, 0]`` arrays) for every track through the feature cache;
-    unreadable tracks are skipped and reported (their names go into ``description['skipped']``)."""
+    """Model windows (``kind`` "model"), model windows with the musical descriptors of each
+    ("model+descriptors", for a DAMER whose fusion layer takes them) or musical-descriptor windows
+    alone ("descriptors": ``mel`` and ``coch`` are then empty ``[N, 0, 0]`` arrays) for every track
+    through the feature cache; unreadable tracks are skipped and reported (their names go into
+    ``description['skipped']``)."""
     from damer_core.audio import AudioError
-    from damer_core.extract import track_descriptor_windows, track_training_windows
+    from damer_core.extract import track_descriptor_windows, track_features, track_training_windows
+
+    if kind not in FEATURISE_KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
 
     def windows_of(path):
         if kind == "descriptors":
             d = track_descriptor_windows(path, cfg, cache)
             return np.zeros((d.shape[0], 0, 0), np.float32), np.zeros((d.shape[0], 0, 0), np.float32), d
+        if kind == "model+descriptors":
+            f = track_features(path, cfg, ("train", "train_descriptors"), cache)
+            return f["train"]["mel"], f["train"]["coch"], f["train_descriptors"]["windows"]
         return track_training_windows(path, cfg, cache)
 
     progress = progress or Progress("none")
@@ -197,7 +208,7 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     if any(tracks[i].group for i in keep):  # a track without a group is a group of its own
         groups = np.repeat([tracks[i].group or f"\0track:{tracks[i].track_id}" for i in keep], counts).astype(str)
         desc["split_group"] = description.get("split_group", "group")
-    descriptors = np.concatenate([results[i][2] for i in keep]) if kind == "descriptors" else None
+    descriptors = np.concatenate([results[i][2] for i in keep]) if kind != "model" else None
     return FeatureSet(mel, coch, rep("valence").astype(np.float64), rep("arousal").astype(np.float64),
                       np.repeat(np.arange(len(keep)), counts), cfg, desc, groups,
                       np.array([tracks[i].track_id for i in keep], dtype=str), descriptors)

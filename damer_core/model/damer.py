@@ -30,6 +30,7 @@ class ModelConfig:
     n_classes: int = 2
     cross_attention: bool = True  # DSAF; off: each stream attends only to itself (ablation)
     band_embedding: bool = True  # learned per-band (token-position) embedding; see DAMER docstring
+    n_descriptors: int = 0  # D_d > 0: the window's musical descriptors join the fusion input; see DAMER docstring
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,7 +99,13 @@ class DAMER(nn.Module):
     order, so without a position signal the model could not tell which frequency band a token is
     (a pitch shift would look like a permutation). A learned embedding per band, added after the
     projection as in standard Transformers, restores it; ``band_embedding=False`` gives the
-    paper's literal equations."""
+    paper's literal equations.
+
+    Musical descriptors [decision, beyond the paper, SPEC section 5]: with ``n_descriptors`` > 0 the
+    FusionMLP's input is [z_m || z_c || d], d the window's standardised musical descriptors
+    (damer_core.descriptors, statistics kept as buffers), so the fused head (and SAML's query) sees
+    the tonal and rhythmic cues the spectrogram streams miss; the Mel and cochleogram heads, and
+    with them PCL's agreement, stay as in the paper."""
 
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
@@ -115,8 +122,11 @@ class DAMER(nn.Module):
             nn.init.normal_(self.band_mel, std=1.0)
             nn.init.normal_(self.band_coch, std=1.0)
         self.layers = nn.ModuleList(CrossViewLayer(cfg) for _ in range(cfg.n_layers))
-        self.fusion = nn.Sequential(  # FusionMLP([z_m || z_c]) -> D_f
-            nn.Linear(2 * cfg.d_model, cfg.fusion_dim), nn.GELU(), nn.Dropout(cfg.dropout),
+        if cfg.n_descriptors:
+            self.register_buffer("desc_mean", torch.zeros(cfg.n_descriptors))
+            self.register_buffer("desc_std", torch.ones(cfg.n_descriptors))
+        self.fusion = nn.Sequential(  # FusionMLP([z_m || z_c (|| d)]) -> D_f
+            nn.Linear(2 * cfg.d_model + cfg.n_descriptors, cfg.fusion_dim), nn.GELU(), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.fusion_dim, cfg.fusion_dim),
         )
         self.head_mel = nn.Linear(cfg.d_model, cfg.n_classes)
@@ -130,7 +140,15 @@ class DAMER(nn.Module):
                 t = t.clamp_min(1e-6)
             getattr(self, name).copy_(t)
 
-    def forward(self, mel: torch.Tensor, coch: torch.Tensor) -> ModelOutput:
+    def set_descriptor_normalisation(self, mean, std) -> None:
+        self.desc_mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(-1))
+        self.desc_std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(-1).clamp_min(1e-6))
+
+    def forward(self, mel: torch.Tensor, coch: torch.Tensor, descriptors: torch.Tensor | None = None) -> ModelOutput:
+        if (descriptors is None) != (self.cfg.n_descriptors == 0) or (
+                descriptors is not None and descriptors.shape[1:] != (self.cfg.n_descriptors,)):
+            got = "none" if descriptors is None else f"{tuple(descriptors.shape)}"
+            raise ValueError(f"expected musical descriptors [B, {self.cfg.n_descriptors}] (none when 0), got {got}")
         if mel.shape[1:] != (self.cfg.n_mel, self.cfg.n_frames) or coch.shape[1:] != (self.cfg.n_coch, self.cfg.n_frames):
             raise ValueError(
                 f"expected Mel [B, {self.cfg.n_mel}, {self.cfg.n_frames}] and cochleogram [B, {self.cfg.n_coch}, "
@@ -142,5 +160,9 @@ class DAMER(nn.Module):
         for layer in self.layers:  # stacked L times
             h_mel, h_coch = layer(h_mel, h_coch)
         z_m, z_c = h_mel.mean(dim=1), h_coch.mean(dim=1)  # AvgPool over tokens
-        fused = self.fusion(torch.cat([z_m, z_c], dim=-1))
+        parts = [z_m, z_c]
+        if descriptors is not None:
+            # clamped: one descriptor far outside the training range (odd audio) cannot swamp the fusion
+            parts.append(((descriptors - self.desc_mean) / self.desc_std).clamp(-6.0, 6.0))
+        fused = self.fusion(torch.cat(parts, dim=-1))
         return ModelOutput(self.head_mel(z_m), self.head_coch(z_c), self.head_fuse(fused), fused)

@@ -25,6 +25,15 @@ def host_batch(fs, idx: np.ndarray, pin: bool) -> tuple[torch.Tensor, torch.Tens
     return mel, coch, order
 
 
+def host_descriptors(fs, order: np.ndarray, pin: bool) -> torch.Tensor | None:
+    """The musical descriptors of windows ``order`` (as :func:`host_batch` returned it), or None
+    where the feature set has none."""
+    if fs.descriptors is None:
+        return None
+    d = torch.from_numpy(np.ascontiguousarray(fs.descriptors[order], dtype=np.float32))
+    return d.pin_memory() if pin else d
+
+
 def prefetched(make: Callable[[int], T], n: int, ahead: int = 2) -> Iterator[T]:
     """``make(0) .. make(n - 1)`` in order, each made up to ``ahead`` steps before it is used.
     An error in ``make`` surfaces at the step that needs its batch."""

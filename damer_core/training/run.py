@@ -82,12 +82,14 @@ def _barrier(ctx: Context) -> None:
         dist.barrier()
 
 
-def _load_data(args: DataArgs, cfg: FeatureConfig, ctx: Context, progress: Progress, cache) -> tuple[FeatureSet, FeatureSet | None]:
+def _load_data(args: DataArgs, cfg: FeatureConfig, ctx: Context, progress: Progress, cache,
+               descriptors: bool = False) -> tuple[FeatureSet, FeatureSet | None]:
     """Rank 0 featurises (filling the cache) before the others read."""
     if not ctx.is_main:
         _barrier(ctx)
-    fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, cache)
-    pool = load_unlabelled(args.unlabelled, fs.feature_config, progress, cache) if args.unlabelled else None
+    fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, cache, descriptors=descriptors)
+    pool = (load_unlabelled(args.unlabelled, fs.feature_config, progress, cache, descriptors=descriptors)
+            if args.unlabelled else None)
     if ctx.is_main:
         _barrier(ctx)
     return fs, pool
@@ -131,14 +133,15 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
             mc = init_bundle["model_config"]
             tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]),
-                           band_embedding=bool(mc.get("band_embedding", True)))
+                           band_embedding=bool(mc.get("band_embedding", True)),
+                           descriptors=int(mc.get("n_descriptors", 0)) > 0)
             if QUADRANT in init_bundle["dimensions"]:  # a fine-tune keeps the base model's form
                 tcfg = replace(tcfg, dims=(QUADRANT,))
         elif resume_state is not None:
             cfg = FeatureConfig.from_dict(resume_state["feature_config"])
         else:
             cfg = preset(data_args.preset)
-        fs, pool = _load_data(data_args, cfg, ctx, progress, cache)
+        fs, pool = _load_data(data_args, cfg, ctx, progress, cache, tcfg.descriptors)
         split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
         parts = split_summary(fs, split)
         progress.emit("start", dims=list(tcfg.dims), epochs=tcfg.epochs, device=str(ctx.device), world_size=ctx.world_size,

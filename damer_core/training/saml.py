@@ -97,5 +97,5 @@ class MomentumEncoder:
             k.copy_(q)
 
     @torch.no_grad()
-    def keys(self, mel: torch.Tensor, coch: torch.Tensor) -> torch.Tensor:
-        return self.model(mel, coch).fused
+    def keys(self, mel: torch.Tensor, coch: torch.Tensor, descriptors: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(mel, coch, descriptors).fused

@@ -19,7 +19,7 @@ from damer_core.model.maths import cuda_amp_dtype
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
 from damer_core.training.augment import spec_augment
-from damer_core.training.loader import host_batch, prefetched
+from damer_core.training.loader import host_batch, host_descriptors, prefetched
 from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
 from damer_core.training.calibration import (
     calibration_report, fit_temperature, fit_temperature_logits, multiclass_calibration_report, softmax,
@@ -52,10 +52,25 @@ def band_stats(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
 
 
-def _batch(fs: FeatureSet, idx: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """The mel and cochleagram inputs of samples ``idx`` on ``device``, and the sample order they are in."""
-    mel, coch, order = host_batch(fs, idx, pin=torch.device(device).type == "cuda")
-    return mel.to(device, non_blocking=True), coch.to(device, non_blocking=True), order
+def _batch(fs: FeatureSet, idx: np.ndarray, device, descriptors: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
+    """The mel and cochleagram inputs of samples ``idx`` on ``device`` (and their musical
+    descriptors, for a model that takes them), and the sample order they are in."""
+    pin = torch.device(device).type == "cuda"
+    mel, coch, order = host_batch(fs, idx, pin=pin)
+    desc = host_descriptors(fs, order, pin) if descriptors else None
+    return (mel.to(device, non_blocking=True), coch.to(device, non_blocking=True),
+            None if desc is None else desc.to(device, non_blocking=True), order)
+
+
+def descriptor_width(fs: FeatureSet, tcfg: TrainConfig) -> int:
+    """ModelConfig.n_descriptors for a run: the feature set's descriptor count where the recipe
+    feeds the descriptors to the fusion layer, else 0."""
+    if not tcfg.descriptors:
+        return 0
+    if fs.descriptors is None or fs.descriptors.ndim != 2 or fs.descriptors.shape[1] == 0:
+        raise InputError("this recipe feeds musical descriptors to DAMER's fusion layer, but the data set was "
+                         "loaded without them")
+    return int(fs.descriptors.shape[1])
 
 
 def amp_settings(device: torch.device, enabled: bool) -> tuple[bool, torch.dtype | None]:
@@ -76,7 +91,8 @@ class DimensionTrainer:
         cfg = fs.feature_config
         self.n_classes = n_classes(dim)
         self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone, n_classes=self.n_classes,
-                                dropout=tcfg.dropout, cross_attention=tcfg.dsaf, band_embedding=tcfg.band_embedding)
+                                dropout=tcfg.dropout, cross_attention=tcfg.dsaf, band_embedding=tcfg.band_embedding,
+                                n_descriptors=descriptor_width(fs, tcfg))
         self.train_idx, self.val_idx, self.test_idx = (split.for_dimension(fs, dim, p) for p in ("train", "val", "test"))
         if self.train_idx.size == 0 or (self.val_idx.size == 0 and tcfg.select_epoch == "best"):
             n = np.unique(fs.track[labelled(fs.valence, fs.arousal, dim)]).size
@@ -88,6 +104,9 @@ class DimensionTrainer:
             model.load_state_dict(init_state)  # fine-tuning keeps the pretrained normalisation
         else:
             model.set_normalisation(*band_stats(fs.mel, self.train_idx), *band_stats(fs.coch, self.train_idx))
+            if self.mcfg.n_descriptors:
+                train_desc = np.asarray(fs.descriptors[self.train_idx], np.float64)
+                model.set_descriptor_normalisation(train_desc.mean(axis=0), train_desc.std(axis=0))
         self.model = model.to(ctx.device)
         self.net = self.model
         if ctx.distributed:
@@ -164,21 +183,27 @@ class DimensionTrainer:
         def host(step: int):
             b = order[step * tc.batch_size:(step + 1) * tc.batch_size]
             mel, coch, sorted_b = host_batch(self.fs, b, pin and u_order is None)
+            desc = host_descriptors(self.fs, sorted_b, pin and u_order is None) if uses_desc else None
             y = torch.from_numpy(self.labels[sorted_b])
             if u_order is not None:
                 ub = u_order[(step * tc.batch_size) % u_order.size:][:tc.batch_size]
-                umel, ucoch, _ = host_batch(self.unlabelled, ub, False)
+                umel, ucoch, u_sorted = host_batch(self.unlabelled, ub, False)
                 mel, coch = torch.cat([mel, umel]), torch.cat([coch, ucoch])
+                if uses_desc:
+                    desc = torch.cat([desc, host_descriptors(self.unlabelled, u_sorted, False)])
                 if pin:
                     mel, coch = mel.pin_memory(), coch.pin_memory()
-            return mel, coch, y
+                    desc = None if desc is None else desc.pin_memory()
+            return mel, coch, desc, y
 
-        for step, (mel, coch, y) in enumerate(prefetched(host, n_steps)):
+        uses_desc = self.mcfg.n_descriptors > 0
+        for step, (mel, coch, desc, y) in enumerate(prefetched(host, n_steps)):
             mel, coch = mel.to(dev, non_blocking=True), coch.to(dev, non_blocking=True)
+            desc = None if desc is None else desc.to(dev, non_blocking=True)
             y = y.to(dev)
             n_lab = y.shape[0]
             where = f"epoch {epoch}/{tc.epochs}, step {step + 1}/{n_steps}"
-            stats = self._step(mel, coch, y, n_lab, tau, theta, where=where)
+            stats = self._step(mel, coch, desc, y, n_lab, tau, theta, where=where)
             if stats is not None:  # None: an fp16 overflow step the scaler skipped
                 counted += 1
                 for k, v in stats.items():
@@ -211,14 +236,14 @@ class DimensionTrainer:
         self.history.append(record)
         return record
 
-    def _step(self, mel, coch, y, n_lab: int, tau: float, theta: float,
+    def _step(self, mel, coch, desc, y, n_lab: int, tau: float, theta: float,
               where: str = "a step") -> dict[str, float] | None:
         tc = self.tcfg
         if tc.spec_augment:
             mel, coch = spec_augment(mel, coch, self.model.mel_mean, self.model.coch_mean)
         autocast = torch.autocast("cuda", dtype=self.amp_dtype) if self.use_amp else nullcontext()
         with autocast:
-            out = self.net(mel, coch)
+            out = self.net(mel, coch, desc)
         z_mel, z_coch, z_fuse, fused = (t.float() for t in out)
         lab = slice(0, n_lab)
         ls = tc.label_smoothing
@@ -255,7 +280,8 @@ class DimensionTrainer:
         self.scaler.update()
         if tc.saml:
             self.key_net.update(self.model)
-            self.queue.enqueue(self.key_net.keys(mel[:n_lab], coch[:n_lab]), y)  # Eqn 18
+            keys = self.key_net.keys(mel[:n_lab], coch[:n_lab], None if desc is None else desc[:n_lab])
+            self.queue.enqueue(keys, y)  # Eqn 18
         return {"total": float(loss.detach()), "cls": float(l_cls.detach()), "pl": float(l_pl.detach()),
                 "cons": float(l_cons.detach()), "cont": float(l_cont.detach()),
                 "confidence": float(res.confidence.mean()), "reliability": float(res.reliability.mean()),
@@ -358,8 +384,8 @@ def head_logits(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: in
     out = {"mel": [], "coch": [], "fuse": []}
     idx = np.sort(idx)
     for i in range(0, idx.size, batch):
-        mel, coch, _ = _batch(fs, idx[i:i + batch], device)
-        o = model(mel, coch)
+        mel, coch, desc, _ = _batch(fs, idx[i:i + batch], device, model.cfg.n_descriptors > 0)
+        o = model(mel, coch, desc)
         for name, z in (("mel", o.z_mel), ("coch", o.z_coch), ("fuse", o.z_fuse)):
             out[name].append(z.float().cpu().numpy().astype(np.float64))
     c = model.cfg.n_classes
