@@ -3,23 +3,10 @@ model bundle comes into the models folder."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-APP = "damer-explorer"
-
-
-def config_dir() -> Path:
-    from platformdirs import user_config_dir
-
-    return Path(os.environ.get("DAMER_CONFIG_DIR") or user_config_dir(APP))
-
-
-def data_dir() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(os.environ.get("DAMER_DATA_DIR") or user_data_dir(APP))
+from damer_core.userdirs import APP, config_dir, data_dir  # noqa: F401 - the app's folders are damer-core's
 
 
 def models_dir() -> Path:

@@ -4,7 +4,6 @@ last checkpoint; Resume continues it; a crash is shown with its error."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -18,6 +17,7 @@ from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
 from app.training_values import default_settings, done_summary, epoch_values, fmt, settings_note
 from damer_core import events
+from damer_core.userdirs import new_run_dir
 
 PLOTS = {  # plot title -> [(curve term, label)]; each dimension has its own curve of every term
     "Loss terms": [("total", "total"), ("cls", "classification"), ("pl", "pseudo-label"), ("cons", "JS consistency"),
@@ -216,7 +216,7 @@ class TrainingPanel(QWidget):
             if not dataset:
                 raise ValueError("choose a data set folder or a labels file first")
         name = Path(dataset).stem or "run"
-        self.run_dir = data_dir() / "runs" / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+        self.run_dir = new_run_dir(name)
         args = ["train", "--dataset", dataset, "--out", str(self.run_dir), "--progress", "jsonl",
                 "--epochs", str(self.epochs.value()), "--batch-size", str(self.batch.value()),
                 "--lr", f"{self.lr.value():g}", "--seed", str(self.seed.value()), "--dims", self.dims.currentText(),

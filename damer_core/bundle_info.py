@@ -56,7 +56,8 @@ def describe_bundle(b: dict, path: str) -> list[str]:
                   f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
                   f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
                   f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"
-                  + (", joint 4-way quadrant head" if mc.get("n_classes", 2) == 4 else "")]
+                  + (", joint 4-way quadrant head" if mc.get("n_classes", 2) == 4 else "")
+                  + (f", {mc['n_descriptors']} musical descriptors in the fusion layer" if mc.get("n_descriptors") else "")]
         mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
         lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
                      f"seed {tc.get('seed', '?')}, modules {mods}")

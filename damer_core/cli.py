@@ -9,7 +9,6 @@ import json
 import os
 import sys
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 from damer_core import __version__, events
@@ -99,8 +98,9 @@ def _data_args(args):
 
 
 def _default_out(args) -> Path:
-    name = Path(args.dataset).stem if args.dataset else "run"
-    return Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    from damer_core.userdirs import new_run_dir
+
+    return new_run_dir(Path(args.dataset).stem if args.dataset else "run")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -114,6 +114,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from damer_core.builtin import default_checkpoint
 
     out = Path(args.out) if args.out else _default_out(args)
+    if not args.out:
+        print(f"damer-core train: the run goes to {out}", file=sys.stderr)
     init = default_checkpoint(None if args.init == BUILTIN else args.init) if args.init else None
     train(_data_args(args), _train_config(args), out, args.device, Progress(args.progress), init=init,
           resume=args.resume, cache=_cache(args))
@@ -292,8 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     from damer_core.selection_cli import add_selection_commands
     from damer_core.training.config import FINE_TUNE_DEFAULTS
 
-    parser = argparse.ArgumentParser(prog="damer-core",
-                                     description="DAMER music-emotion model: features, training, evaluation, prediction.")
+    from damer_core.cli_parser import Parser
+
+    parser = Parser(prog="damer-core",
+                    description="DAMER music-emotion model: features, training, evaluation, prediction.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -307,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train or fine-tune DAMER (paper settings by default)")
     _add_train_options(p)
-    p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default runs/<data>-<time>)")
+    p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default: <data>-<time> in the "
+                                 "user's data folder, the runs the app lists; printed at the start)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--init", metavar="CHECKPOINT", nargs="?", const=BUILTIN,
                    help="fine-tune from this bundle, or from the built-in model when no file is named; "
@@ -333,11 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the report to this JSON file")
     p.set_defaults(func=cmd_baseline)
 
-    p = sub.add_parser("predict", help="static V-A, confidence and trajectory for audio files")
+    p = sub.add_parser("predict", help="each audio file's V-A, confidence and emotion word (CSV on stdout); "
+                                       "--format json adds the trajectories")
     p.add_argument("files", nargs="*", help="audio files or folders")
     p.add_argument("--files-from", help="a text file listing audio files, one per line")
     p.add_argument("--checkpoint", help="a model bundle (best.pt); default: the built-in model")
-    p.add_argument("--format", choices=["json", "csv", "trajectory-csv"], default="json")
+    p.add_argument("--format", choices=["csv", "json", "trajectory-csv"], default="csv",
+                   help="csv (default): a row per file (path, valence, arousal in -1..1, confidence, emotion word, "
+                        "duration, error, warning); json: the same with the smoothed and raw trajectories; "
+                        "trajectory-csv: a row per 0.5 s point")
     p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
                    help="jsonl: stream one 'prediction' event per file instead of printing at the end")
@@ -392,7 +401,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_command(argv)
     _stop_on_sigterm()
     try:
         return args.func(args)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from damer_core.errors import AudioError
+from damer_core.sharded import COLUMNS, row_of
 
 
 def predict_one(predictor, path: Path) -> tuple[dict, AudioError | None]:
@@ -34,7 +35,7 @@ class PredictionWriter:
         self.out, self.fmt, self.n = out, fmt, 0
         self.csv = csv.writer(out)
         if fmt == "csv":
-            self.csv.writerow(["path", "valence", "arousal", "confidence", "duration", "error", "warning"])
+            self.csv.writerow(COLUMNS)
         elif fmt == "trajectory-csv":  # raw window values, then the smoothed ones the app shows
             self.csv.writerow(["path", "t", "valence", "arousal", "confidence",
                                "valence_smoothed", "arousal_smoothed", "confidence_smoothed"])
@@ -50,8 +51,7 @@ class PredictionWriter:
         if self.fmt == "json":
             self.out.write(("," if self.n else "") + "\n" + json.dumps(r, indent=1))
         elif self.fmt == "csv":
-            self.csv.writerow([r["path"]] + [self._cell(r.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
-                              + [r.get("error", ""), r.get("warning", "")])
+            self.csv.writerow(row_of(r))
         elif r.get("trajectory_raw"):
             raw, sm = r["trajectory_raw"], r["trajectory"]
             for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],

@@ -11,13 +11,15 @@ predicts only the last 100,000; files that failed are tried again.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 from typing import Callable, Iterable
 
 from damer_core.fileutil import atomic_write
 
-COLUMNS = ["path", "valence", "arousal", "confidence", "duration", "error", "warning"]
+# one row per file, here and in `predict --format csv`; "emotion" is the word the app shows (damer_core.emotions)
+COLUMNS = ["path", "valence", "arousal", "confidence", "emotion", "duration", "error", "warning"]
 
 
 def part_path(output: Path, rank: int) -> Path:
@@ -40,9 +42,28 @@ def finished(rows: Iterable[dict[str, str]]) -> set[str]:
 
 
 def row_of(result: dict) -> list[str]:
+    """A result's CSV row, in :data:`COLUMNS` order."""
     cell = lambda x: "" if x is None else f"{x:.4f}"  # noqa: E731 - empty: not predicted by this bundle
-    return ([result["path"]] + [cell(result.get(k)) for k in ("valence", "arousal", "confidence", "duration")]
-            + [result.get("error", ""), result.get("warning", "")])
+    return ([result["path"]] + [cell(result.get(k)) for k in ("valence", "arousal", "confidence")]
+            + [emotion_word(result), cell(result.get("duration")), result.get("error", ""), result.get("warning", "")])
+
+
+def emotion_word(result: dict) -> str:
+    """The circle's word for a result's static V-A ("" for an error, or where a dimension is not
+    predicted); near an axis only what is known, e.g. "high energy" (damer_core.emotions.read_point)."""
+    from damer_core.emotions import read_point
+
+    v, a = result.get("valence"), result.get("arousal")
+    if result.get("error") or v is None or a is None or result.get("warning"):
+        return ""
+    return read_point(float(v), float(a), _terms()).word
+
+
+@functools.lru_cache(maxsize=1)
+def _terms():
+    from damer_core.emotions import load_emotion_terms
+
+    return load_emotion_terms()
 
 
 def predict_shard(files: list[Path], output: Path, rank: int, world: int,

@@ -58,7 +58,7 @@ def test_switched_off_or_missing(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 def test_predict_and_info_use_it_by_default(builtin_on):
-    res = cli("predict", DATA / "vibe_ace.ogg", "--cache-dir", ROOT / ".cache" / "test-features")
+    res = cli("predict", DATA / "vibe_ace.ogg", "--format", "json", "--cache-dir", ROOT / ".cache" / "test-features")
     assert res.returncode == 0, res.stderr
     (pred,) = json.loads(res.stdout)
     assert pred["dimensions"] == ["arousal", "valence"]

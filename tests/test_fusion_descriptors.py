@@ -93,6 +93,9 @@ def test_a_fusion_model_trains_bundles_and_predicts_files(fusion_run):
     assert bundle["train_config"]["descriptors"] is True
     state = bundle["dimensions"]["quadrant"]["state_dict"]
     assert state["desc_mean"].shape == (N_DESCRIPTORS,) and float(state["desc_std"].min()) > 0
+    from damer_core.bundle_info import describe_bundle
+
+    assert f"{N_DESCRIPTORS} musical descriptors in the fusion layer" in describe_bundle(bundle, str(best))[2]
     p = Predictor(best)
     assert p.fusion_descriptors and "train_descriptors" in p.kinds(False) and "trajectory_descriptors" in p.kinds(True)
     song = labels.parent / "s03.wav"  # major and fast

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from damer_core.checkpoint import load_checkpoint
+from damer_core.emotions import load_emotion_terms, read_point
 from damer_core.extract import track_training_windows
 from damer_core.inference import Predictor
 from synthdata import write_song
@@ -54,15 +55,20 @@ def test_predict_command_json_and_csv(trained_bundle, tmp_path):
     good = write_song(tmp_path / "song.ogg", True, True, seconds=12, seed=5)
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"garbage" * 50)
-    res = cli("predict", good, bad, "--checkpoint", trained_bundle)
+    res = cli("predict", good, bad, "--checkpoint", trained_bundle, "--format", "json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out[0]["path"].endswith("song.ogg") and -1 <= out[0]["valence"] <= 1
     assert len(out[0]["trajectory"]["t"]) == len(out[0]["trajectory"]["arousal"]) == 25
     assert out[0]["trajectory_raw"]["t"] == out[0]["trajectory"]["t"] and out[0]["smoothing_sigma_s"] == 1.5
     assert out[1]["error"] and "bad.mp3: " in res.stderr
-    rows = list(csv.DictReader(io.StringIO(cli("predict", good, "--checkpoint", trained_bundle, "--format", "csv").stdout)))
+    default = cli("predict", good, bad, "--checkpoint", trained_bundle)  # a row per file, as the README shows
+    rows = list(csv.DictReader(io.StringIO(default.stdout)))
+    assert default.stdout == cli("predict", good, bad, "--checkpoint", trained_bundle, "--format", "csv").stdout
     assert rows[0]["valence"] == f"{out[0]['valence']:.4f}"
+    terms = load_emotion_terms()
+    assert rows[0]["emotion"] == read_point(out[0]["valence"], out[0]["arousal"], terms).word
+    assert rows[1]["error"] and rows[1]["emotion"] == "" and rows[1]["valence"] == ""
     traj = cli("predict", good, "--checkpoint", trained_bundle, "--format", "trajectory-csv").stdout.splitlines()
     assert traj[0] == "path,t,valence,arousal,confidence,valence_smoothed,arousal_smoothed,confidence_smoothed"
     assert len(traj) == 26
