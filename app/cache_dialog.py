@@ -8,6 +8,7 @@ import os
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
 
+from app.buttons import on_click
 from app.workers import Worker
 from damer_core.cache import FeatureCache
 
@@ -38,7 +39,7 @@ class CacheDialog(QDialog):
         lay.addLayout(form)
         self.clear_btn = QPushButton("Clear cache")
         self.clear_btn.setToolTip("Delete every cached entry (they are recomputed when needed)")
-        self.clear_btn.clicked.connect(self.clear)
+        on_click(self.clear_btn, self.clear)
         lay.addWidget(self.clear_btn)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)

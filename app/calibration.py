@@ -11,6 +11,7 @@ import time
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
 
+from app.buttons import on_click
 from app.labels import CONSISTENCY_THRESHOLD, labels_for, trajectory_distance
 from app.library_db import LibraryDB
 
@@ -73,8 +74,8 @@ class CalibrationDialog(QDialog):
         self.start_btn = QPushButton("Start")
         self.next_btn = QPushButton("Next track")
         self.next_btn.setEnabled(False)
-        self.start_btn.clicked.connect(self.start)
-        self.next_btn.clicked.connect(self.advance)
+        on_click(self.start_btn, self.start)
+        on_click(self.next_btn, self.advance)
         form = QFormLayout()
         form.addRow("", self.rest)
         form.addRow("Session cap", self.cap)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
+from app.buttons import on_click
 from app.labels import static_labels
 from app.library_db import LibraryDB
 from damer_core.emotions import EmotionTerm, read_point
@@ -112,7 +113,7 @@ class EmotionMap(QWidget):
         self.word.currentIndexChanged.connect(self.refresh)
         save = QPushButton("Selection -> playlist...")
         save.setToolTip("Save the selected tracks (inside the rectangle or the lasso) as an M3U playlist")
-        save.clicked.connect(lambda: self.save_playlist())
+        on_click(save, self.save_playlist)
         self.similar = QListWidget()
         self.similar.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(256)))
         self.similar_title = QLabel("More like this: play a track")

@@ -10,6 +10,7 @@ import sqlite3
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
 
+from app.buttons import on_click
 from app.elided_label import ElidedLabel
 from app.labels import FLUSH_BUSY_MS, LabelRecorder, delete_labels, labels_for
 from app.library_db import LibraryDB
@@ -73,8 +74,8 @@ class LabellingController(QObject):
         circle.point_moved.connect(self.move)
         circle.point_released.connect(self.release)
         bar.mode.toggled.connect(self.set_mode)
-        bar.redo.clicked.connect(self.redo)
-        bar.delete.clicked.connect(self.delete)
+        on_click(bar.redo, self.redo)
+        on_click(bar.delete, self.delete)
         bar.review.toggled.connect(lambda on: self.show_saved())
         player.state_changed.connect(self.on_player_state)
 

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from app.buttons import on_click
 from app.elided_label import ElidedLabel
 from app.library_model import COLUMNS, LibraryFilter, LibraryModel
 
@@ -57,7 +58,7 @@ class LibraryPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(16)
         self.cancel = QPushButton("Cancel")
-        self.cancel.clicked.connect(self.cancel_requested)
+        on_click(self.cancel, self.cancel_requested)
         row.addWidget(self.progress_label, 1)
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from app.buttons import on_click
 from app.log import RING_SIZE, Entry, log_file, ring
 
 LEVELS = [("Debug", logging.DEBUG), ("Info", logging.INFO), ("Warning", logging.WARNING), ("Error", logging.ERROR)]
@@ -48,7 +49,7 @@ class LogWindow(QDialog):
                            ("Open log folder", self.open_folder), ("Close", self.close)]:
             button = QPushButton(text)
             button.setAutoDefault(False)
-            button.clicked.connect(slot)
+            on_click(button, slot)
             button.setEnabled(text != "Open log folder" or log_file() is not None)
             top.addWidget(button)
         lay = QVBoxLayout(self)

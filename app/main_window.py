@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from app import active_model, label_io
+from app.buttons import on_click
 from app.analysis import LibraryAnalysis
 from app.cache_dialog import apply_cache_limit
 from app.child import CoreProcess
@@ -113,7 +114,7 @@ class MainWindow(OtherWindows, QMainWindow):
                                 ("Analyse library", self.analyse_library, "Predict V-A for every track")]:
             b = QPushButton(text)
             b.setToolTip(tip)
-            b.clicked.connect(slot)
+            on_click(b, slot)
             self.library.add_button(b)
         right = QWidget()
         rl = QVBoxLayout(right)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QVBoxLayout,
 )
 
+from app.buttons import on_click
 from app.child import CoreProcess
 from app.paths import models_dir
 from damer_core.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
@@ -118,7 +119,7 @@ class ModelRegistry(QDialog):
                            ("Import...", self.import_requested.emit), ("Reveal on disk", self.reveal),
                            ("Refresh", self.refresh)]:
             b = QPushButton(text)
-            b.clicked.connect(slot)
+            on_click(b, slot)
             buttons.addWidget(b)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from app.buttons import on_click
 from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
 from app.training_values import default_settings, done_summary, epoch_values, fmt, settings_note
@@ -68,7 +69,7 @@ class TrainingPanel(QWidget):
         self.path = QLineEdit()
         self.path.setPlaceholderText("folder or file")
         browse = QPushButton("Browse...")
-        browse.clicked.connect(self.browse)
+        on_click(browse, self.browse)
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
@@ -118,10 +119,10 @@ class TrainingPanel(QWidget):
         self.use_btn = QPushButton("Use this model")
         self.use_btn.setToolTip("Make the finished model the active one; the library is re-analysed")
         self.use_btn.setEnabled(False)
-        self.use_btn.clicked.connect(self._use)
-        self.start_btn.clicked.connect(self.start)
-        self.cancel_btn.clicked.connect(self.cancel)
-        self.resume_btn.clicked.connect(self.resume)
+        on_click(self.use_btn, self._use)
+        on_click(self.start_btn, self.start)
+        on_click(self.cancel_btn, self.cancel)
+        on_click(self.resume_btn, self.resume)
         for b in (self.start_btn, self.cancel_btn, self.resume_btn, self.use_btn):
             buttons.addWidget(b)
         self.in_use = QLabel()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
+from app.buttons import on_click
 from app.library_model import format_duration
 
 SLIDER_STEPS = 1000
@@ -35,7 +36,7 @@ class TransportBar(QWidget):
             b = QToolButton()
             b.setIcon(style.standardIcon(icon))
             b.setToolTip(tip)
-            b.clicked.connect(signal)
+            on_click(b, signal)
             lay.addWidget(b)
             self.buttons[name] = b
         self.slider = QSlider(Qt.Orientation.Horizontal)

@@ -107,6 +107,8 @@ def test_deleting_a_label_asks_first(scanned_window, qtbot, button):
     asked = answer_dialog("Cancel")
     qtbot.mouseClick(getattr(w.label_bar, button), Qt.MouseButton.LeftButton)
     assert f"({label.n_points} points)" in asked[0] and "cannot be undone" in asked[0]
+    verb = {"redo": "Redo", "delete": "Delete"}[button]  # not the button's checked flag ("False: delete ...")
+    assert asked[0].startswith(f"{verb}: delete ann's label of this track"), asked[0]
     assert len(labels_for(w.db, w.current_track_id)) == 1 and w.label_bar.status.text() == "Nothing deleted"
     answer_dialog("Yes")
     qtbot.mouseClick(getattr(w.label_bar, button), Qt.MouseButton.LeftButton)

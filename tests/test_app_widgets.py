@@ -132,3 +132,29 @@ def test_library_table_names_only_what_is_known():
     assert model.word(row(0.05, -0.1)) == "uncertain"
     assert model.word(row(0.5, 0.5)) == "excited"
     assert model.word(row(0.5, 0.5, 0.0)) == ""  # declined (near silence)
+
+
+def test_a_click_calls_a_slot_or_signal_without_the_checked_flag(qtbot):
+    """``clicked(bool)`` would hand False to a slot's optional first parameter (the Delete label
+    button once asked "False: delete ...?"); every button in app/ is connected through on_click."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtWidgets import QPushButton
+
+    from app.buttons import on_click
+
+    class Source(QObject):
+        fired = Signal()
+
+    calls, source = [], Source()
+    source.fired.connect(lambda: calls.append("signal"))
+    for button, slot in ((QPushButton("a"), lambda verb="Delete": calls.append(verb)), (QPushButton("b"), source.fired)):
+        qtbot.addWidget(button)
+        button.setCheckable(True)  # checked flag True on the first click
+        on_click(button, slot)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert calls == ["Delete", "signal"]
+    app_dir = Path(__file__).resolve().parent.parent / "app"
+    direct = [f.name for f in app_dir.glob("*.py") if f.name != "buttons.py" and ".clicked.connect(" in f.read_text()]
+    assert direct == [], f"connect buttons with app.buttons.on_click: {direct}"
