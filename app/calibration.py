@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import time
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QPoint, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
 
 from app.buttons import on_click
@@ -63,6 +63,7 @@ class CalibrationDialog(QDialog):
         self.order: list[int] = []
         self.index = -1
         self.session_id: int | None = None
+        self.label_mode_before = False
         self.rest_left = 0
         self.started = 0.0
         self.rest = QCheckBox(f"{REST_SECONDS} s rest after each track")
@@ -93,7 +94,9 @@ class CalibrationDialog(QDialog):
         self.order, dup = plan(self.track_ids)
         self.session_id = start_session(self.w.db, self.w.labelling.curator, dup)
         self.w.labelling.session_id = self.session_id
+        self.label_mode_before = self.w.label_bar.mode.isChecked()
         self.w.label_bar.mode.setChecked(True)
+        self._blind(True)
         self.started = time.monotonic()
         self.start_btn.setEnabled(False)
         self.next_btn.setEnabled(True)
@@ -128,9 +131,27 @@ class CalibrationDialog(QDialog):
         self.info.setText(f"Track {self.index + 1} of {len(self.order)}: label it while it plays")
         self.w.open_track(path, autoplay=True)
 
+    def _blind(self, blind: bool) -> None:
+        """The model's prediction out of sight while the curator labels (it would bias them)."""
+        self.w.circle.set_blind(blind)
+        self.w.library.hide_predictions(blind)
+
+    def place(self) -> None:
+        """Over the library's lower left corner: the spectrograms and the circle stay in view."""
+        lib = self.w.library
+        corner = lib.mapToGlobal(QPoint(8, max(0, lib.height() - self.sizeHint().height() - 40)))
+        self.move(corner)
+
+    def done(self, result: int) -> None:  # noqa: D401 - Qt's close / Escape: a running session ends with it
+        if self.session_id is not None and self.next_btn.isEnabled():
+            self.finish()
+        super().done(result)
+
     def finish(self) -> None:
         self.w.labelling.finish()
         self.w.labelling.session_id = None
+        self._blind(False)
+        self.w.label_bar.mode.setChecked(self.label_mode_before)
         distance, passed = finish_session(self.w.db, self.session_id)
         if passed is None:
             self.info.setText("Session over: the duplicate was not labelled twice, so no consistency check.")

@@ -17,6 +17,7 @@ from app.library_model import COLUMNS, LibraryFilter, LibraryModel
 WIDEST = {"Duration": "0:00:00", "Valence": "+0.00", "Arousal": "+0.00", "Conf.": "0.00",
           "Emotion": "energetic", "Labelled": "yes"}
 NAME_COLUMNS = {"Artist": 100, "Album": 110}  # Title stretches over the rest
+PREDICTION_COLUMNS = ("Valence", "Arousal", "Conf.", "Emotion")
 HIDDEN_BY_DEFAULT = ("Album",)
 
 
@@ -27,6 +28,7 @@ class LibraryPanel(QWidget):
     def __init__(self, model: LibraryModel, parent=None):
         super().__init__(parent)
         self.model = model
+        self._shown_before: dict[str, bool] = {}  # prediction columns while a calibration hides them
         self.proxy = LibraryFilter(self)
         self.proxy.setSourceModel(model)
         lay = QVBoxLayout(self)
@@ -99,6 +101,16 @@ class LibraryPanel(QWidget):
             action.setChecked(not self.table.isColumnHidden(col))
             action.toggled.connect(lambda on, c=col: self.table.setColumnHidden(c, not on))
         menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
+
+    def hide_predictions(self, hide: bool) -> None:
+        """Hide the model's columns (a calibration session), or show again those that were shown."""
+        for col, name in enumerate(COLUMNS):
+            if name in PREDICTION_COLUMNS:
+                if hide and name not in self._shown_before:
+                    self._shown_before[name] = not self.table.isColumnHidden(col)
+                    self.table.setColumnHidden(col, True)
+                elif self._shown_before.pop(name, False):
+                    self.table.setColumnHidden(col, False)
 
     def _activate(self, index) -> None:
         self.track_activated.emit(self.path_at(index.row()))

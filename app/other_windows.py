@@ -64,6 +64,7 @@ class OtherWindows:
             self.statusBar().showMessage("A calibration session needs at least two tracks in the table", 8000)
             return
         self.calibration = CalibrationDialog(self, track_ids)
+        self.calibration.place()
         self.calibration.show()
 
     def show_map(self: MainWindow) -> None:

@@ -40,6 +40,7 @@ class VACircleWidget(QWidget):
         self._margin: tuple[float, float] | None = None
         self.not_predicted = ""  # a dimension the model does not predict: the marker stays on the other axis
         self.reading: Reading | None = None  # the marker's point in words; no word is highlighted when unsure
+        self.blind = False  # the model's marker, path and word hidden (a calibration session: no bias)
 
     # -- geometry -------------------------------------------------------------------------------
     def circle_rect(self) -> QRectF:
@@ -129,7 +130,14 @@ class VACircleWidget(QWidget):
         self.update()
 
     def _update_highlight(self) -> None:
-        self.highlight = nearest_term(*self.pen, self.terms).word if self.pen is not None else self._model_word
+        model_word = "" if self.blind else self._model_word
+        self.highlight = nearest_term(*self.pen, self.terms).word if self.pen is not None else model_word
+
+    def set_blind(self, blind: bool) -> None:
+        """Hide (or show again) everything the model says: the marker, its trail and path, its word."""
+        self.blind = blind
+        self._update_highlight()
+        self.update()
 
     def set_path(self, points: list[tuple[float, float]]) -> None:
         self.path_points = [(v if math.isfinite(v) else 0.0, a if math.isfinite(a) else 0.0) for v, a in points]
@@ -169,7 +177,7 @@ class VACircleWidget(QWidget):
         p.drawText(QRectF(c.x() + 4, r.top() + 2, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal +")
         p.drawText(QRectF(c.x() + 4, r.bottom() - 18, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal -")
         p.setBrush(Qt.BrushStyle.NoBrush)
-        if self.show_path and len(self.path_points) > 1:
+        if self.show_path and len(self.path_points) > 1 and not self.blind:
             p.setPen(QPen(QColor(120, 120, 120, 110), 1.2))
             path = QPainterPath(self.to_pixel(*self.path_points[0], clamp=True))
             for v, a in self.path_points[1:]:
@@ -181,13 +189,19 @@ class VACircleWidget(QWidget):
             for v, a in self.label_points[1:]:
                 path.lineTo(self.to_pixel(v, a))
             p.drawPath(path)
-        self._paint_marker(p)
+        if not self.blind:
+            self._paint_marker(p)
         if self.pen is not None:
             p.setPen(QPen(QColor(255, 255, 255), 2))
             p.setBrush(PEN_COLOUR)
             p.drawEllipse(self.to_pixel(*self.pen), 7, 7)
         self._paint_words(p, r)  # after the marker: the highlighted word stays readable
-        if self.not_predicted and self.marker is not None:
+        if self.blind:
+            p.setFont(small)
+            p.setPen(QColor(40, 110, 230))
+            p.drawText(QRectF(0, self.height() - 20, self.width(), 18), Qt.AlignmentFlag.AlignCenter,
+                       "Calibration: the model's prediction is hidden")
+        elif self.not_predicted and self.marker is not None:
             p.setFont(small)
             p.setPen(QColor(180, 40, 40))
             p.drawText(QRectF(0, self.height() - 20, self.width(), 18), Qt.AlignmentFlag.AlignCenter,

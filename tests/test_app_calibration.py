@@ -72,3 +72,41 @@ def test_rest_countdown_then_next_track(scanned_window, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: dlg.index == 1, timeout=5_000)
     assert not dlg.timer.isActive() and dlg.info.text().startswith("Track 2 of 4")
     assert w.current_path != first  # the duplicate is never presented twice in a row
+
+
+def test_the_model_is_out_of_sight_during_a_session_and_back_after(scanned_window, qtbot):
+    """The model's marker, word and table values would bias the curator: hidden while the session
+    runs, where the dialog does not cover the spectrograms or the circle; afterwards everything is
+    as it was, label mode included."""
+    from app.library_model import COLUMNS
+
+    w = scanned_window
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    assert not w.label_bar.mode.isChecked()
+    model_cols = [COLUMNS.index(c) for c in ("Valence", "Arousal", "Emotion")]
+    assert not any(w.library.table.isColumnHidden(c) for c in model_cols)
+    w.start_calibration([r.id for r in w.model.rows])
+    dlg = w.calibration
+    dlg.rest.setChecked(False)
+    qtbot.waitExposed(dlg)
+    qtbot.mouseClick(dlg.start_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+    w.circle.set_prediction(1.0, 0.8, 0.7, 0.9)  # a confident model point arrives
+    assert w.circle.blind and w.circle.highlight == ""
+    assert all(w.library.table.isColumnHidden(c) for c in model_cols) and w.label_bar.mode.isChecked()
+    shot = w.circle.grab().toImage()
+    p = w.circle.to_pixel(0.8, 0.7).toPoint()
+    marker = shot.pixelColor(p)
+    assert not (marker.red() > 150 and marker.green() < 120), "the model's marker is drawn"
+    dialog_rect = dlg.frameGeometry()
+    for part in (w.views, w.circle):
+        top_left = part.mapToGlobal(QPoint(0, 0))
+        assert not dialog_rect.intersects(part.rect().translated(top_left)), type(part).__name__
+    dlg.close()  # mid-session: the session ends with its dialog
+    assert not w.circle.blind and not w.label_bar.mode.isChecked()
+    assert not any(w.library.table.isColumnHidden(c) for c in model_cols)
+    assert w.labelling.session_id is None
+    w.circle.set_prediction(2.0, 0.8, 0.7, 0.9)
+    assert w.circle.highlight != ""
