@@ -9,8 +9,8 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-    QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
+    QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from app.buttons import on_click
@@ -29,6 +29,8 @@ PLOTS = {  # plot title -> [(curve term, label)]; each dimension has its own cur
     "SAML (Fig. 6)": [("queue_entropy", "queue label entropy"), ("queue_class1", "class-1 share")],
 }
 METRIC_PLOT = "Validation part (fused head)"
+MY_LABELS = 2  # the data source "My labels (from this library)"
+NOTE_LINES = 3
 METRIC_MARGIN = 0.05  # ACC, F1 and AUC live in 0..1
 DIMENSIONS = {"arousal": (Qt.PenStyle.SolidLine, "o"), "valence": (Qt.PenStyle.DashLine, "t")}  # pen style, symbol
 COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
@@ -57,6 +59,7 @@ class TrainingPanel(QWidget):
         self.used_model = ""  # what active_model() said once it was activated
         self.history: dict[str, dict[int, float]] = {}  # curve key -> {epoch: value}
         self.warnings: list[str] = []
+        self.finished_warnings: list[str] = []  # the finished run's, which "Use this model" shows
         self._build()
         self.devices_proc.start(["devices"])
 
@@ -68,8 +71,9 @@ class TrainingPanel(QWidget):
                               "My labels (from this library)"])
         self.path = QLineEdit()
         self.path.setPlaceholderText("folder or file")
-        browse = QPushButton("Browse...")
+        self.browse_btn = browse = QPushButton("Browse...")
         on_click(browse, self.browse)
+        self.source.currentIndexChanged.connect(self._source_changed)
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
@@ -92,6 +96,9 @@ class TrainingPanel(QWidget):
         self.device.addItem("CPU", "cpu")
         self.settings_note = QLabel()
         self.settings_note.setWordWrap(True)
+        self.settings_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # a fixed height: a longer note must not move the Start button from under the pointer
+        self.settings_note.setFixedHeight(self.settings_note.fontMetrics().lineSpacing() * NOTE_LINES + 4)
         form.addRow("Data", self.source)
         form.addRow("", row)
         form.addRow("", self.pool)
@@ -152,8 +159,12 @@ class TrainingPanel(QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}  # "arousal.total", "valence.auc", ...
         for i, (title, terms) in enumerate(PLOTS.items()):
-            plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
-            legend = plot.addLegend(offset=(5, 5), labelTextSize="7pt")
+            row, col = 2 * (i // 2), i % 2
+            plot = self.graphics.addPlot(row=row, col=col, title=title)
+            # the legend in its own cell under the plot: inside it would cover the curves
+            legend = pg.LegendItem(labelTextSize="7pt", colCount=3)
+            self.graphics.addItem(legend, row=row + 1, col=col)
+            plot.legend = legend
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
             self.plots[title] = plot
@@ -179,7 +190,16 @@ class TrainingPanel(QWidget):
                 "seed": self.seed.value(), "modules": modules, "dimensions": self.dims.currentText()}
 
     def _update_settings_note(self) -> None:
-        self.settings_note.setText(settings_note(self.finetune.isChecked(), self.chosen_settings()))
+        text = settings_note(self.finetune.isChecked(), self.chosen_settings())
+        self.settings_note.setText(text)
+        self.settings_note.setToolTip(text)  # the whole note, should it be longer than its lines
+
+    def _source_changed(self, index: int) -> None:
+        """"My labels" come from this library: no folder or file to choose."""
+        mine = index == MY_LABELS
+        self.path.setEnabled(not mine)
+        self.browse_btn.setEnabled(not mine)
+        self.path.setPlaceholderText("your labels in this library are used" if mine else "folder or file")
 
     def _apply_defaults(self, finetune: bool) -> None:
         """Fine-tuning settings (damer_core's FINE_TUNE_DEFAULTS) or the paper's."""
@@ -206,7 +226,7 @@ class TrainingPanel(QWidget):
 
     def command(self) -> list[str]:
         """The `damer-core train` arguments for the current settings."""
-        if self.source.currentIndex() == 2:
+        if self.source.currentIndex() == MY_LABELS:
             target = data_dir() / "my_labels.json"
             n = self.labels_export(target) if self.labels_export else 0
             if not n:
@@ -250,7 +270,7 @@ class TrainingPanel(QWidget):
         self.proc.cancel()
 
     def _use(self) -> None:
-        if not self.finished_bundle:
+        if not self.finished_bundle or not self._use_despite_warnings():
             return
         before = self.active_model()
         self.activate_requested.emit(self.finished_bundle)  # the window imports it into the models folder
@@ -261,6 +281,21 @@ class TrainingPanel(QWidget):
         self.in_use.setText(f"Now using {name} for predictions; the library is re-analysed with it.")
         self._update_use_button()
 
+    def _use_despite_warnings(self) -> bool:
+        """A run that warned (a one-sided or tiny part) may have learnt nothing: asked first."""
+        if not self.finished_warnings:
+            return True
+        shown = "\n".join(f"- {w}" for w in self.finished_warnings[:6])
+        more = f"\n(and {len(self.finished_warnings) - 6} more)" if len(self.finished_warnings) > 6 else ""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Use this model?",
+                          f"This run warned:\n{shown}{more}\n\nIts predictions may be no better than chance, "
+                          "and its figures cannot show it. Use it anyway?", parent=self)
+        use = box.addButton("Use it anyway", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep the current model", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is use
+
     def _update_use_button(self) -> None:
         """The button says "In use" (disabled) once the finished model is activated, until another
         run finishes or another model is chosen elsewhere (the models dialog)."""
@@ -269,7 +304,7 @@ class TrainingPanel(QWidget):
             self.in_use.setText("")
         in_use = bool(self.finished_bundle) and self.finished_bundle == self.used_bundle
         self.use_btn.setEnabled(bool(self.finished_bundle) and not in_use)
-        self.use_btn.setText("In use" if in_use else "Use this model")
+        self.use_btn.setText("In use" if in_use else "Use this model..." if self.finished_warnings else "Use this model")
 
     def showEvent(self, event) -> None:
         self._update_use_button()
@@ -302,6 +337,7 @@ class TrainingPanel(QWidget):
         if isinstance(ev, events.Epoch):
             self.add_epoch(ev)
         elif isinstance(ev, events.Start):
+            self.warnings = []  # the run's warnings follow its start (a resumed run's again)
             split = ev.split or {}
             parts = (f"; split by {split['by']}: {split['train']} train / {split['val']} validation / "
                      f"{split['test']} test tracks" if split else "")
@@ -313,7 +349,10 @@ class TrainingPanel(QWidget):
         elif isinstance(ev, events.Message):
             self.log_line(ev.text)
         elif isinstance(ev, events.Done):
-            self.status.setText(f"Finished: {ev.bundle}\n{done_summary(ev)}")
+            self.finished_warnings = list(self.warnings)
+            warned = (f"\nFinished with {len(self.warnings)} warning(s): {self.warnings[0]}"
+                      + (" ..." if len(self.warnings) > 1 else "") if self.warnings else "")
+            self.status.setText(f"Finished: {ev.bundle}\n{done_summary(ev)}{warned}")
             self.finished_bundle = ev.bundle
             self._update_use_button()
             self.model_ready.emit(ev.bundle)

@@ -180,3 +180,51 @@ def test_use_this_model_says_it_is_in_use(qtbot, tmp_path, monkeypatch):
     panel.hide()
     panel.show()
     assert panel.in_use.text() == ""
+
+
+def test_my_labels_need_no_folder_and_the_note_does_not_move_start(panel, qtbot):
+    assert panel.path.isEnabled() and panel.browse_btn.isEnabled()
+    panel.source.setCurrentIndex(2)  # "My labels (from this library)"
+    assert not panel.path.isEnabled() and not panel.browse_btn.isEnabled()
+    panel.source.setCurrentIndex(1)
+    assert panel.path.isEnabled() and panel.browse_btn.isEnabled()
+    QApplication.processEvents()
+    start = panel.start_btn.mapTo(panel, QPoint(0, 0))
+    type_into(qtbot, panel.epochs, "7")  # the note grows by a line or two...
+    click_box(qtbot, panel.modules["saml"])
+    type_into(qtbot, panel.batch, "12")
+    QApplication.processEvents()
+    assert "batch size 12" in panel.settings_note.toolTip()
+    assert panel.start_btn.mapTo(panel, QPoint(0, 0)) == start  # ...and Start stays under the pointer
+
+
+def test_legends_sit_beside_the_curves_not_on_them(panel, qtbot):
+    QApplication.processEvents()
+    for title, plot in panel.plots.items():
+        legend = plot.legend.sceneBoundingRect()
+        assert legend.height() > 0 and not legend.intersects(plot.vb.sceneBoundingRect()), title
+
+
+def test_a_run_that_warned_asks_before_it_is_used(qtbot, tmp_path, monkeypatch):
+    from app_helpers import answer_dialog
+
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    used = []
+    panel = TrainingPanel(active_model=lambda: "")
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.activate_requested.connect(used.append)
+    warning = "valence: every training track is high valence; the model cannot learn to tell valence apart"
+    panel.on_event(events.TrainingWarning(warning, "valence"))
+    panel.on_event(done_event(str(tmp_path / "runs" / "mine-1" / "best.pt")))
+    assert "Finished with 1 warning(s)" in panel.status.text() and panel.use_btn.text() == "Use this model..."
+    asked = answer_dialog("Keep the current model")
+    qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)
+    assert warning in asked[0] and used == []
+    answer_dialog("Use it anyway")
+    qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)
+    assert used == [str(tmp_path / "runs" / "mine-1" / "best.pt")]
+    panel.on_event(events.Start(["arousal"], 1, "cpu", 1, 10, 2, "clip", "", "", "", {}))  # a new run, no warnings
+    panel.on_event(done_event(str(tmp_path / "runs" / "mine-2" / "best.pt")))
+    qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)  # no question this time
+    assert used[-1].endswith("mine-2/best.pt")

@@ -66,6 +66,8 @@ def test_warnings_for_small_and_one_sided_parts():
     one_sided.valence[:] = 0.5
     warnings = part_warnings(one_sided, split_tracks(one_sided, seed=0), "valence")
     assert any("holds only high tracks; AUC is n/a" in w for w in warnings)
+    assert "valence: every training track is high valence; the model cannot learn to tell valence apart" in warnings
+    assert not any("training" in w for w in part_warnings(one_sided, split_tracks(one_sided, seed=0), "arousal"))
     assert part_warnings(feature_set(200), split_tracks(feature_set(200), seed=0), "valence") == []
 
 

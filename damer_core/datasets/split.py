@@ -103,6 +103,13 @@ def part_warnings(fs: FeatureSet, split: Split, dim: str) -> list[str]:
     """Plain-language warnings about a validation or test part too small or one-sided to trust."""
     out = []
     labels = class_labels(fs.valence, fs.arousal, dim)
+    train_classes = np.unique(labels[split.for_dimension(fs, dim, "train")])
+    if dim != QUADRANT and train_classes.size == 1:
+        side = "high" if train_classes[0] == 1 else "low"
+        out.append(f"{dim}: every training track is {side} {dim}; the model cannot learn to tell {dim} apart")
+    elif dim == QUADRANT and 0 < train_classes.size < 4:
+        out.append(f"{dim}: the training part holds only {train_classes.size} of the 4 quadrants; the model "
+                   "cannot learn the others")
     for name, what in (("val", "validation"), ("test", "test")):
         idx = split.for_dimension(fs, dim, name)
         tracks = np.unique(fs.track[idx])
