@@ -47,24 +47,55 @@ def file_cells(key: tuple[str, int, int] | None) -> list[str]:
     return [f"{key[2] / 1e6:.1f} MB", datetime.fromtimestamp(key[1] / 1e9).strftime("%Y-%m-%d %H:%M")]
 
 
-def _auc(info: dict, dim: str) -> str:
-    """The test part's AUC ("(val)" when a run has no test part yet, "n/a" when undefined), of the
-    dimension's own network, of the joint quadrant head, or of a combined model's stack."""
+def auc_figure(info: dict, dim: str) -> tuple[str, int]:
+    """(text, tracks) of the dimension's held-out AUC with its 95 % interval where the bundle holds
+    one, e.g. "0.859 [0.81, 0.91], 216 tracks": of a built model's test part, of the dimension's own
+    network or of the joint quadrant head ("validation" where a run has no test part yet)."""
     test = info.get("report", {}).get("test", {})
     built = test.get(info.get("recipe", {}).get("model", ""))
     if built is not None:  # a model from damer-core build: its test figures
-        return _show_auc(built.get(f"{dim}_auc"), "test")
+        return _figure(built, f"{dim}_auc", "test")
     dims = info.get("dimensions", {})
     if dim not in dims and "quadrant" not in dims:
-        return "not predicted" if info else ""
+        return ("not predicted" if info else ""), 0
     m = dims[dim if dim in dims else "quadrant"].get("metrics", {}) or {}
     if "fuse" in m:  # a bundle from before the validation part
         m = {"held-out": m}
     part = next((p for p in ("test", "val", "held-out") if p in m), None)
     if part is None:
+        return "", 0
+    return _figure(m[part].get("fuse") or {}, "auc" if dim in dims else f"{dim}_auc", part)
+
+
+def _figure(report: dict, key: str, part: str) -> tuple[str, int]:
+    v, n = report.get(key), int(report.get("n") or 0)
+    text = "n/a" if v is None or v != v else f"{v:.3f}"  # NaN: a one-class part
+    lo, hi = (report.get("interval") or {}).get(key, (None, None))
+    if lo is not None and hi is not None and lo == lo and hi == hi:
+        text += f" [{lo:.2f}, {hi:.2f}]"
+    where = "" if part == "test" else {"val": "validation", "held-out": "held-out"}[part] + ", "
+    return text + (f" ({where}{n} tracks)" if n else (f" ({where.rstrip(', ')})" if where else "")), n
+
+
+def support_summary(checked: list[tuple[str, int]]) -> str:
+    """In words, whose held-out figures rest on enough tracks to be compared: (model, tracks) each."""
+    ranked = sorted(((name, n) for name, n in checked if n > 0), key=lambda e: -e[1])
+    if not ranked:
         return ""
-    fuse = m[part].get("fuse") or {}
-    return _show_auc(fuse.get("auc" if dim in dims else f"{dim}_auc"), part)
+    enough = [(name, n) for name, n in ranked if n >= SMALL_PART]
+    few = [name for name, n in ranked if n < SMALL_PART]
+    if enough:
+        name, n = enough[0]
+        parts = [f"Best supported: {name} (checked on {n} tracks it never saw)"]
+        if len(enough) > 1:
+            parts.append("also enough to compare: " + ", ".join(f"{m} ({k})" for m, k in enough[1:])
+                         + "; where the intervals overlap, neither is shown to be better")
+    else:
+        parts = [f"No model here was checked on {SMALL_PART} or more tracks it never saw"]
+    if few:
+        parts.append(f"{', '.join(few)}: checked on fewer than {SMALL_PART} tracks, too few to show it is better "
+                     "or worse (greyed)")
+    return "; ".join(parts) + "."
 
 
 def held_out_check(info: dict) -> tuple[str, int]:
@@ -89,11 +120,6 @@ def held_out_check(info: dict) -> tuple[str, int]:
     return "", 0
 
 
-def _show_auc(v, part: str) -> str:
-    text = "n/a" if v is None or v != v else f"{v:.3f}"  # NaN: a one-class part
-    return text if part == "test" else f"{text} ({part})"
-
-
 class ModelRegistry(QDialog):
     activate = Signal(str)
     import_requested = Signal()
@@ -114,6 +140,8 @@ class ModelRegistry(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.status = QLabel()
+        self.support = QLabel()  # which model's figures are well enough supported to compare, in words
+        self.support.setWordWrap(True)
         buttons = QHBoxLayout()
         for text, slot in [("Set active", self.set_active), ("Rename...", self.rename), ("Delete", self.delete),
                            ("Import...", self.import_requested.emit), ("Reveal on disk", self.reveal),
@@ -123,6 +151,7 @@ class ModelRegistry(QDialog):
             buttons.addWidget(b)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)
+        lay.addWidget(self.support)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
         self.proc = CoreProcess(self, threads=1)
@@ -181,28 +210,33 @@ class ModelRegistry(QDialog):
     def _fill(self) -> None:
         paths = self.paths()
         self.table.setRowCount(len(paths))
+        checked: list[tuple[str, int]] = []
         for r, p in enumerate(paths):
             info, err = self.info.get(str(p), {}), self.errors.get(str(p))
             data = info.get("data", {})
             status = err or ("active" if str(p) == self.active else ("ok" if info else "reading..."))
             if is_builtin(p) and not err:
                 status += " (built-in, fine-tunable)"
-            cells = [BUILTIN_NAME if is_builtin(p) else p.stem,
-                     f"{data.get('name', '')} ({data.get('n_tracks', '?')} tracks)" if info else "",
-                     str(info.get("created", ""))[:16].replace("T", " "),
-                     info.get("feature_config", {}).get("name", ""), _auc(info, "arousal"), _auc(info, "valence"), status,
-                     *file_cells(self.keys.get(str(p)))]
+            name = BUILTIN_NAME if is_builtin(p) else p.stem
+            (arousal, n_a), (valence, n_v) = auc_figure(info, "arousal"), auc_figure(info, "valence")
             check, n = held_out_check(info)
-            cells.append(check)
+            checked.append((name, n or max(n_a, n_v)))
+            cells = [name, f"{data.get('name', '')} ({data.get('n_tracks', '?')} tracks)" if info else "",
+                     str(info.get("created", ""))[:16].replace("T", " "),
+                     info.get("feature_config", {}).get("name", ""), arousal, valence, status,
+                     *file_cells(self.keys.get(str(p))), check]
+            tracks = {COLUMNS.index("Arousal AUC"): n_a, COLUMNS.index("Valence AUC"): n_v, len(cells) - 1: n}
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(str(p) if c == 0 else text)
                 if err:
                     item.setForeground(QBrush(QColor(180, 40, 40)))
-                elif c == len(cells) - 1 and 0 < n < SMALL_PART:
+                elif 0 < tracks.get(c, 0) < SMALL_PART:  # too few tracks to mean anything
                     item.setForeground(QBrush(QColor(150, 150, 150)))
+                    item.setToolTip(f"{text}: only {tracks[c]} held-out tracks, too few to compare models")
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        self.support.setText(support_summary(checked))
         bad = len(self.errors)
         reading = f"; reading the details of {len(self.reading)}..." if self.reading else ""
         self.status.setText(f"{len(paths)} model(s) in {models_dir()}" + (f"; {bad} cannot be loaded" if bad else "")

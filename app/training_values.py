@@ -23,6 +23,13 @@ def fmt(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
+def with_interval(report: dict, metric: str) -> str:
+    """'0.812 [0.74, 0.87]' where the report holds the metric's 95 % interval, else the figure alone."""
+    lo, hi = (report.get("interval") or {}).get(metric, (None, None))
+    known = lo is not None and hi is not None and lo == lo and hi == hi
+    return fmt(report.get(metric)) + (f" [{lo:.2f}, {hi:.2f}]" if known else "")
+
+
 def done_summary(ev: events.Done) -> str:
     """The finished run's figures, each saying which part it is from."""
     lines = []
@@ -30,7 +37,8 @@ def done_summary(ev: events.Done) -> str:
         for part, name in (("val", "validation"), ("test", "test")):
             f = (m.get(part) or {}).get("fuse")
             if f:
-                lines.append(f"{dim} {name} part: acc {fmt(f['acc'])}, auc {fmt(f['auc'])}")
+                n = f" ({f['n']} tracks)" if f.get("n") else ""
+                lines.append(f"{dim} {name} part{n}: acc {with_interval(f, 'acc')}, auc {with_interval(f, 'auc')}")
     for part, q in (ev.quadrant or {}).items():
         lines.append(f"quadrants, {'validation' if part == 'val' else part} part: acc {fmt(q['acc'])}, "
                      f"macro-F1 {fmt(q['macro_f1'])}")

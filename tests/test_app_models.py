@@ -73,7 +73,9 @@ def test_registry_lists_the_built_in_model_first_and_keeps_it(qtbot, tmp_path, m
     qtbot.waitUntil(lambda: not reg.proc.running and bool(reg.info), timeout=60_000)
     reg._fill()
     assert reg.table.item(0, 0).text() == BUILTIN_NAME and "built-in" in reg.table.item(0, 6).text()
-    assert reg.table.item(0, 3).text() == "context" and float(reg.table.item(0, 4).text()) > 0.5  # test AUC
+    assert reg.table.item(0, 3).text() == "context" and float(reg.table.item(0, 4).text().split()[0]) > 0.5  # test AUC
+    assert reg.table.item(0, 5).text().endswith("(216 tracks)") and "[" in reg.table.item(0, 5).text()
+    assert reg.support.text().startswith(f"Best supported: {BUILTIN_NAME} (checked on 216 tracks it never saw)")
     reg.table.selectRow(0)
     reg.delete(confirm=False)
     assert reg.paths()[0].is_file() and "built-in model cannot be deleted" in reg.status.text()

@@ -36,7 +36,8 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     qtbot.waitUntil(lambda: not reg.proc.running and len(reg.info) + len(reg.errors) == 2, timeout=60_000)
     reg._fill()
     listed = rows(reg)
-    assert listed["good"][3] == "clip" and float(listed["good"][4]) >= 0.9 and listed["good"][6] == "ok"
+    assert listed["good"][3] == "clip" and float(listed["good"][4].split()[0]) >= 0.9 and listed["good"][6] == "ok"
+    assert listed["good"][4].endswith(" tracks)")  # the figure says how many tracks it rests on
     assert listed["broken"][6].startswith("broken.pt: truncated or corrupt")
     activated = []
     reg.activate.connect(activated.append)

@@ -106,7 +106,7 @@ def test_a_recipe_with_two_networks_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_info_and_the_models_dialog_read_a_combined_bundle(built):
-    from app.registry import _auc
+    from app.registry import auc_figure
     from damer_core import events
 
     root, _ = built
@@ -119,8 +119,10 @@ def test_info_and_the_models_dialog_read_a_combined_bundle(built):
     info = events.parse(r.stdout.strip()).bundle
     assert "state_dict" not in info["descriptor_head"] and "state_dict" not in info["combination"]
     report = json.loads((root / "tv" / "report.json").read_text())["test"]["stack"]
-    assert _auc(info, "valence") == f"{report['valence_auc']:.3f}"
-    assert _auc(info, "arousal") == f"{report['arousal_auc']:.3f}"
+    lo, hi = report["interval"]["valence_auc"]
+    n = report["n"]
+    assert auc_figure(info, "valence") == (f"{report['valence_auc']:.3f} [{lo:.2f}, {hi:.2f}] ({n} tracks)", n)
+    assert auc_figure(info, "arousal")[0].startswith(f"{report['arousal_auc']:.3f}")
 
 
 @pytest.mark.slow
@@ -233,3 +235,21 @@ def test_the_models_dialog_says_which_figure_to_trust():
     worse = {"report": {"fine_tune": {"before": report(0.7, 40), "after": report(0.6, 40), "n": 40}}}
     assert held_out_check(worse)[0].endswith("on 40 held-out labels: not better")
     assert held_out_check({}) == ("", 0)
+
+
+def test_the_models_dialog_says_in_words_whose_figures_to_trust():
+    from app.registry import auc_figure, support_summary
+
+    tiny = {"dimensions": {"valence": {"metrics": {"test": {"fuse": {"auc": 1.0, "n": 12}}}}}}
+    assert auc_figure(tiny, "valence") == ("1.000 (12 tracks)", 12)
+    assert auc_figure(tiny, "arousal") == ("not predicted", 0)
+    joint = {"dimensions": {"quadrant": {"metrics": {"val": {"fuse": {
+        "valence_auc": 0.8, "n": 40, "interval": {"valence_auc": [0.7, 0.9]}}}}}}}
+    assert auc_figure(joint, "valence") == ("0.800 [0.70, 0.90] (validation, 40 tracks)", 40)
+    text = support_summary([("built-in", 216), ("mine-1", 12), ("old", 0)])
+    assert text.startswith("Best supported: built-in (checked on 216 tracks it never saw)")
+    assert "mine-1: checked on fewer than 30 tracks, too few to show it is better or worse" in text
+    assert "old" not in text
+    assert support_summary([("a", 12), ("b", 8)]).startswith("No model here was checked on 30 or more")
+    assert "also enough to compare: b (100); where the intervals overlap" in support_summary([("a", 216), ("b", 100)])
+    assert support_summary([]) == ""

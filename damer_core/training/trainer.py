@@ -24,7 +24,7 @@ from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
 from damer_core.training.calibration import (
     calibration_report, fit_temperature, fit_temperature_logits, multiclass_calibration_report, softmax,
 )
-from damer_core.training.metrics import binary_report, group_mean, quadrant_probability_report
+from damer_core.training.metrics import binary_report, bootstrap_interval, group_mean, quadrant_probability_report
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 
@@ -333,7 +333,8 @@ class DimensionTrainer:
         if self.test_idx.size:
             test_logits = head_logits(model, self.fs, self.test_idx, self.ctx.device)["fuse"]
             calib["test"] = _calibration(test_logits, self.labels[np.sort(self.test_idx)], temp)
-            reports["test"] = evaluate_heads(model, self.fs, self.test_idx, self.labels, self.ctx.device, temp)
+            reports["test"] = evaluate_heads(model, self.fs, self.test_idx, self.labels, self.ctx.device, temp,
+                                             intervals=True)
         self.final = {"temperature": temp, "temperature_source": source, "calibration": calib, "metrics": reports}
         return self.final
 
@@ -410,15 +411,23 @@ def track_means(fs: FeatureSet, idx: np.ndarray, values: np.ndarray) -> tuple[np
 
 
 def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device,
-                   temperature: float = 1.0) -> dict[str, dict[str, float]]:
+                   temperature: float = 1.0, intervals: bool = False) -> dict[str, dict]:
     """Per head ACC / F1 / AUC / log-loss on windows ``idx`` (for the joint head, F1 is the quadrant
     macro-F1 and AUC the mean of the two dimensions', see quadrant_probability_report); a track's
     window probabilities are averaged first, so clip-level data sets are scored per track like the
-    published one-row-per-track arrays."""
+    published one-row-per-track arrays. ``intervals``: the fused head's report also holds 95 %
+    bootstrap intervals over tracks (``interval``: {metric: [lo, hi]}), as the test part's does."""
     idx = np.sort(idx)
     probs = head_probabilities(model, fs, idx, device, temperature)
     _, y = track_means(fs, idx, labels[idx].astype(np.float64))
     y = y.round().astype(int)
     if model.cfg.n_classes == 2:
-        return {head: binary_report(y, track_means(fs, idx, p[:, 1])[1]) for head, p in probs.items()}
-    return {head: quadrant_probability_report(y, track_means(fs, idx, p)[1]) for head, p in probs.items()}
+        report, keys = (lambda yy, pp: binary_report(yy, pp[:, 1])), ("acc", "auc")
+    else:
+        report, keys = quadrant_probability_report, ("acc", "f1", "valence_auc", "arousal_auc")
+    out: dict[str, dict] = {head: report(y, track_means(fs, idx, p)[1]) for head, p in probs.items()}
+    if intervals:
+        p_fuse = track_means(fs, idx, probs["fuse"])[1]
+        out["fuse"]["interval"] = {k: list(bootstrap_interval(lambda yy, pp, k=k: report(yy, pp)[k], (y, p_fuse),
+                                                                n_resamples=1000)) for k in keys}
+    return out
