@@ -13,4 +13,8 @@ def on_click(button: QAbstractButton, slot: Callable[[], object] | SignalInstanc
     checked flag, which a slot with an optional first parameter (``delete(verb="Delete")``) would
     take as that parameter."""
     fire = slot.emit if isinstance(slot, SignalInstance) else slot
-    button.clicked.connect(lambda _checked=False: fire())
+
+    def clicked(_checked: bool = False) -> None:  # returns None: PySide6 mis-counts a slot's returned bool
+        fire()
+
+    button.clicked.connect(clicked)

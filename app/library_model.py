@@ -130,6 +130,8 @@ class LibraryModel(QAbstractTableModel):
             r = self.rows[index.row()]
             if col in (4, 5) and r.analysed and self.value(index.row(), col) is None:
                 return f"{COLUMNS[col]} is not predicted by the active model (it holds one dimension only)"
+            if col in (0, 1, 2) and self.value(index.row(), col):  # the whole text of an elided cell
+                return f"{self.value(index.row(), col)}\n{r.path}"
             return r.path
         return None
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit, QMenu, QProgressBar, QPushButton, QTableView,
-    QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit, QMenu, QProgressBar, QPushButton, QStackedWidget,
+    QTableView, QVBoxLayout, QWidget,
 )
 
 from app.buttons import on_click
 from app.elided_label import ElidedLabel
 from app.library_model import COLUMNS, LibraryFilter, LibraryModel
+from app.library_welcome import LibraryWelcome
 
 # The widest text each short column shows: it is sized to that or to its header, whichever is wider.
 WIDEST = {"Duration": "0:00:00", "Valence": "+0.00", "Arousal": "+0.00", "Conf.": "0.00",
           "Emotion": "energetic", "Labelled": "yes"}
-NAME_COLUMNS = {"Artist": 100, "Album": 110}  # Title stretches over the rest
+NAME_COLUMNS = {"Artist": 100, "Album": 110}
+TITLE_WIDTH = 220  # at the default window size, room for most titles; long ones are elided in the middle
 PREDICTION_COLUMNS = ("Valence", "Arousal", "Conf.", "Emotion")
 HIDDEN_BY_DEFAULT = ("Album",)
 
@@ -24,6 +26,7 @@ HIDDEN_BY_DEFAULT = ("Album",)
 class LibraryPanel(QWidget):
     track_activated = Signal(str)  # path
     cancel_requested = Signal()
+    folder_chosen = Signal(str)  # from the empty library's greeting: a folder to add, "" to ask for one
 
     def __init__(self, model: LibraryModel, parent=None):
         super().__init__(parent)
@@ -54,7 +57,13 @@ class LibraryPanel(QWidget):
         # Slots are methods, never lambdas returning emit()'s bool: PySide6 mis-counts returned bools.
         self.table.doubleClicked.connect(self._activate)
         self.table.activated.connect(self._activate)
-        lay.addWidget(self.table, 1)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "A long ti…the end": both ends readable
+        self.welcome = LibraryWelcome()
+        self.welcome.folder_chosen.connect(self.folder_chosen)
+        self.pages = QStackedWidget()  # the greeting while the library is empty, else the table
+        self.pages.addWidget(self.table)
+        self.pages.addWidget(self.welcome)
+        lay.addWidget(self.pages, 1)
         row = QHBoxLayout()
         self.progress_label = ElidedLabel()
         self.progress = QProgressBar()
@@ -71,17 +80,17 @@ class LibraryPanel(QWidget):
 
     def _size_columns(self) -> None:
         """Every short column fits its widest value and header, so the predictions are visible
-        without scrolling sideways; Title takes the room that is left. Right-click the header to
-        show or hide columns (Album is hidden at first)."""
+        without scrolling sideways; the last one takes the room that is left, and any can be dragged
+        wider. Right-click the header to show or hide columns (Album is hidden at first)."""
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
+        header.setStretchLastSection(True)  # the last column takes what is left; every one can be dragged wider
         header.setMinimumSectionSize(24)
         cell, head = self.table.fontMetrics(), header.fontMetrics()
         for col, name in enumerate(COLUMNS):
-            if name == "Title":
-                header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
-                continue
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            if name == "Title":
+                self.table.setColumnWidth(col, TITLE_WIDTH)
+                continue
             if name in WIDEST:  # cell margins; the header also holds the sort arrow
                 width = max(cell.horizontalAdvance(WIDEST[name]) + 12, head.horizontalAdvance(name) + 22)
             else:
@@ -101,6 +110,13 @@ class LibraryPanel(QWidget):
             action.setChecked(not self.table.isColumnHidden(col))
             action.toggled.connect(lambda on, c=col: self.table.setColumnHidden(c, not on))
         menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
+
+    def show_empty_state(self, folders: list[str]) -> None:
+        """The greeting (or why nothing is listed) while the library has no tracks, else the table."""
+        empty = self.model.rowCount() == 0
+        if empty:
+            self.welcome.show_state(folders)
+        self.pages.setCurrentWidget(self.welcome if empty else self.table)
 
     def hide_predictions(self, hide: bool) -> None:
         """Hide the model's columns (a calibration session), or show again those that were shown."""

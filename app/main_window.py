@@ -132,6 +132,8 @@ class MainWindow(OtherWindows, QMainWindow):
         rl.addWidget(self.view_split, 1)
         self.main_split.addWidget(self.library)
         self.main_split.addWidget(right)
+        right.setMinimumWidth(right.minimumSizeHint().width())  # the transport keeps its sizes at any split
+        self.main_split.setCollapsible(1, False)
         self.main_split.setStretchFactor(0, 2)
         self.main_split.setStretchFactor(1, 3)
         self.main_split.setSizes([560, 1040])
@@ -180,6 +182,7 @@ class MainWindow(OtherWindows, QMainWindow):
     def _connect(self) -> None:
         self.library.track_activated.connect(lambda p: self.open_track(p, autoplay=True))
         self.library.cancel_requested.connect(self.cancel_background)
+        self.library.folder_chosen.connect(self.add_folder)
         t, p = self.transport, self.player
         t.play_pause.connect(self.play_pause)
         t.stop.connect(p.stop)
@@ -246,6 +249,7 @@ class MainWindow(OtherWindows, QMainWindow):
         self.model.set_rows(self.db.tracks(self.model_key()))
         n = len(self.model.rows)
         self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
+        self.library.show_empty_state([p for _, p in self.db.folders()])
         if self.current_path:
             self.library.select_path(self.current_path)
 

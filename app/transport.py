@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
 from app.buttons import on_click
+from app.elided_label import ElidedLabel
 from app.library_model import format_duration
 
 SLIDER_STEPS = 1000
@@ -43,18 +44,20 @@ class TransportBar(QWidget):
         self.slider.setRange(0, SLIDER_STEPS)
         self.slider.setToolTip("Position: drag to seek (Left / Right: 5 s)")
         self.slider.sliderReleased.connect(self._slider_released)
+        self.slider.setMinimumWidth(120)  # never squeezed into a square that reads as a check box
         self.time = QLabel("0:00 / 0:00")
         self.time.setMinimumWidth(90)
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
         self.volume.setMaximumWidth(110)
+        self.volume.setMinimumWidth(60)
         self.volume.setToolTip("Volume")
         self.volume.valueChanged.connect(self._volume_moved)
         self.devices = QComboBox()
         self.devices.setToolTip("Audio output device")
         self.devices.setMinimumWidth(140)
         self.devices.activated.connect(self._device_activated)
-        self.sound_status = QLabel()
+        self.sound_status = ElidedLabel()  # a long reason must not widen the pane
         self.sound_status.setStyleSheet("color: #b55;")
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.time)
@@ -83,7 +86,6 @@ class TransportBar(QWidget):
         self.devices.setCurrentIndex(max(0, i))
         self.devices.setEnabled(bool(names))
         self.sound_status.setText(f"No sound: {reason}" if reason else "")
-        self.sound_status.setToolTip(reason)
 
     def set_playing(self, playing: bool) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
