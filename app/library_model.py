@@ -23,6 +23,19 @@ HEADER_TIPS = {"Valence": "Valence predicted by the active model, -1 (negative) 
                "Labelled": "Whether a curator has labelled this track"}
 
 
+def summarised_part(duration: float) -> str:
+    """What a track's table values summarise: the model segment (SPEC section 3), which a long
+    track's values say nothing beyond; its trajectory covers all of it."""
+    from damer_core.features import CLIP
+
+    start, length = CLIP.segment_start_s, CLIP.segment_length_s
+    if duration <= start + length:
+        whole = "the whole track" if duration <= length else f"its last {format_duration(length)}"
+        return f"From {whole} ({format_duration(duration)})."
+    return (f"From {format_duration(start)} to {format_duration(start + length)} of this {format_duration(duration)} "
+            "track (the model's segment): the rest may differ; play it to follow the whole track on the circle.")
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
@@ -132,6 +145,8 @@ class LibraryModel(QAbstractTableModel):
                 return f"{COLUMNS[col]} is not predicted by the active model (it holds one dimension only)"
             if col in (0, 1, 2) and self.value(index.row(), col):  # the whole text of an elided cell
                 return f"{self.value(index.row(), col)}\n{r.path}"
+            if col in (4, 5, 6, 7) and r.analysed:
+                return f"{HEADER_TIPS[COLUMNS[col]]}\n{summarised_part(r.duration)}"
             return r.path
         return None
 

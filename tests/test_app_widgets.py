@@ -134,6 +134,23 @@ def test_library_table_names_only_what_is_known():
     assert model.word(row(0.5, 0.5, 0.0)) == ""  # declined (near silence)
 
 
+def test_a_long_tracks_values_say_what_part_they_summarise():
+    from PySide6.QtCore import Qt
+
+    from app.library_db import TrackRow
+    from app.library_model import COLUMNS, LibraryModel
+
+    model = LibraryModel(load_emotion_terms())
+    model.set_rows([TrackRow(1, "/medley.flac", "Medley", "Y", "", 252.0, -0.5, -0.4, 0.8, analysed=True),
+                    TrackRow(2, "/clip.flac", "Clip", "Y", "", 30.0, 0.5, 0.4, 0.8, analysed=True),
+                    TrackRow(3, "/new.flac", "New", "Y", "", 252.0, None, None, None, analysed=False)])
+    tip = lambda r, name: model.index(r, COLUMNS.index(name)).data(Qt.ItemDataRole.ToolTipRole)  # noqa: E731
+    for name in ("Valence", "Arousal", "Conf.", "Emotion"):
+        assert "From 0:15 to 1:15 of this 4:12 track (the model's segment): the rest may differ" in tip(0, name)
+    assert tip(1, "Valence").endswith("From the whole track (0:30).")
+    assert tip(2, "Valence") == "/new.flac"  # nothing predicted yet: nothing summarised
+
+
 def test_a_click_calls_a_slot_or_signal_without_the_checked_flag(qtbot):
     """``clicked(bool)`` would hand False to a slot's optional first parameter (the Delete label
     button once asked "False: delete ...?"); every button in app/ is connected through on_click."""
