@@ -89,6 +89,7 @@ class TrackRow:
     confidence: float | None = None
     labelled: bool = False
     analysed: bool = False  # the model has a prediction for this track
+    previous: bool = False  # the values are the previous model's, until the active one has analysed it
 
 
 @dataclass
@@ -215,8 +216,24 @@ class LibraryDB:
         "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence, "
         "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0), p.track_id IS NOT NULL "
         "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? ")
+    # the same, a track the model has not analysed yet taking the ``previous`` model's values
+    _TRACK_OR_PREVIOUS_SQL = (
+        "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, "
+        "CASE WHEN p.track_id IS NULL THEN q.valence ELSE p.valence END, "
+        "CASE WHEN p.track_id IS NULL THEN q.arousal ELSE p.arousal END, "
+        "CASE WHEN p.track_id IS NULL THEN q.confidence ELSE p.confidence END, "
+        "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0), p.track_id IS NOT NULL, "
+        "p.track_id IS NULL AND q.track_id IS NOT NULL "
+        "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? "
+        "LEFT JOIN predictions q ON q.track_id = t.id AND q.model = ? ")
 
-    def tracks(self, model: str = "") -> list[TrackRow]:
+    def tracks(self, model: str = "", previous: str = "") -> list[TrackRow]:
+        """Every track with ``model``'s static prediction; where ``previous`` (the model used
+        before) is given, a track not analysed by ``model`` yet shows that one's, marked as such."""
+        if previous and previous != model:
+            rows = self.conn.execute(self._TRACK_OR_PREVIOUS_SQL + "ORDER BY t.artist, t.album, t.title",
+                                     (model, previous))
+            return [TrackRow(*r[:9], labelled=bool(r[9]), analysed=bool(r[10]), previous=bool(r[11])) for r in rows]
         rows = self.conn.execute(self._TRACK_SQL + "ORDER BY t.artist, t.album, t.title", (model,))
         return [TrackRow(*r[:9], labelled=bool(r[9]), analysed=bool(r[10])) for r in rows]
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import replace
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.library_db import TrackRow
@@ -21,6 +21,9 @@ HEADER_TIPS = {"Valence": "Valence predicted by the active model, -1 (negative) 
                "Conf.": "Confidence: how sure the model is (calibrated), 0 to 1",
                "Emotion": "The nearest of the 12 emotion words on the V-A circle",
                "Labelled": "Whether a curator has labelled this track"}
+
+
+PREDICTED = (4, 5, 6, 7)  # Valence, Arousal, Conf., Emotion: the model's columns
 
 
 def summarised_part(duration: float) -> str:
@@ -84,7 +87,7 @@ class LibraryModel(QAbstractTableModel):
         row = self.row_for_path(path)
         if row >= 0:
             self.update_row(row, replace(self.rows[row], valence=valence, arousal=arousal, confidence=confidence,
-                                         analysed=True))
+                                         analysed=True, previous=False))
 
     def set_playing(self, path: str) -> None:
         rows = [self.row_for_path(p) for p in (self.playing_path, path)]
@@ -137,6 +140,8 @@ class LibraryModel(QAbstractTableModel):
                 font.setBold(True)
                 return font
             return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay) if col == 0 else None
+        if role == Qt.ItemDataRole.ForegroundRole and col in PREDICTED and self.rows[index.row()].previous:
+            return QColor(140, 140, 140)  # the previous model's value, until the active one's arrives
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 4, 5, 6):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -145,7 +150,9 @@ class LibraryModel(QAbstractTableModel):
                 return f"{COLUMNS[col]} is not predicted by the active model (it holds one dimension only)"
             if col in (0, 1, 2) and self.value(index.row(), col):  # the whole text of an elided cell
                 return f"{self.value(index.row(), col)}\n{r.path}"
-            if col in (4, 5, 6, 7) and r.analysed:
+            if col in PREDICTED and r.previous:
+                return f"From the model used before: the active model has not analysed this track yet\n{r.path}"
+            if col in PREDICTED and r.analysed:
                 return f"{HEADER_TIPS[COLUMNS[col]]}\n{summarised_part(r.duration)}"
             return r.path
         return None

@@ -72,6 +72,7 @@ class MainWindow(OtherWindows, QMainWindow):
         self.view_split = QSplitter(Qt.Orientation.Horizontal)  # the spectrograms | the circle
         self.actions: dict[str, QAction] = {}  # menu entry text -> its action (_menu_actions)
         self.closed = False  # set on close; the track display and the scan then drop late results too
+        self.previous_model_key = ""  # the model used before "Use this model": the table shows its values meanwhile
         self.training: TrainingPanel | None = None  # the other windows, each made on first use
         self.emotion_map: EmotionMap | None = None
         self.registry: ModelRegistry | None = None
@@ -246,7 +247,7 @@ class MainWindow(OtherWindows, QMainWindow):
 
     # -- library --------------------------------------------------------------------------------
     def reload_library(self) -> None:
-        self.model.set_rows(self.db.tracks(self.model_key()))
+        self.model.set_rows(self.db.tracks(self.model_key(), previous=self.previous_model_key))
         n = len(self.model.rows)
         self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
         self.library.show_empty_state([p for _, p in self.db.folders()])
@@ -336,8 +337,11 @@ class MainWindow(OtherWindows, QMainWindow):
     def set_active_model(self, path: str) -> None:
         """Persist the choice ("" = the built-in model); the table shows this model's predictions
         and the rest is analysed."""
+        before = self.model_key() if self.usable_model() else ""
         self.settings.active_model = active_model.stored_choice(path)
         self.settings.save()
+        if before != self.model_key():
+            self.previous_model_key = before  # its values stay in the table until the new ones arrive
         self.reload_library()
         if not self.usable_model():
             self.track.load_trajectory()  # clears the trajectory; the circle says why there is none

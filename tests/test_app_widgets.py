@@ -175,3 +175,19 @@ def test_a_click_calls_a_slot_or_signal_without_the_checked_flag(qtbot):
     app_dir = Path(__file__).resolve().parent.parent / "app"
     direct = [f.name for f in app_dir.glob("*.py") if f.name != "buttons.py" and ".clicked.connect(" in f.read_text()]
     assert direct == [], f"connect buttons with app.buttons.on_click: {direct}"
+
+
+def test_the_previous_models_values_are_shown_greyed_until_replaced():
+    from PySide6.QtCore import Qt
+
+    from app.library_db import TrackRow
+    from app.library_model import COLUMNS, LibraryModel
+
+    model = LibraryModel(load_emotion_terms())
+    model.set_rows([TrackRow(1, "/a.flac", "A", "", "", 60.0, 0.5, 0.5, 0.8, analysed=False, previous=True)])
+    cell = model.index(0, COLUMNS.index("Valence"))
+    assert cell.data() == "+0.50" and model.index(0, COLUMNS.index("Emotion")).data() == "excited"
+    assert cell.data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert cell.data(Qt.ItemDataRole.ToolTipRole).startswith("From the model used before")
+    model.set_prediction("/a.flac", -0.5, 0.5, 0.9)  # the active model's value arrives
+    assert cell.data() == "-0.50" and cell.data(Qt.ItemDataRole.ForegroundRole) is None

@@ -118,3 +118,17 @@ def test_an_older_library_keeps_its_predictions_through_the_migration(tmp_path):
     db.store_static("/music/a.flac", "n", 0.5, 0.5, 0.5)  # NULL trajectories are allowed now
     assert db.trajectory(1, "n") is None
     db.close()
+
+
+def test_a_new_model_shows_the_previous_ones_values_until_its_own_arrive(db):
+    """"Use this model" used to blank every value in the table until the re-analysis finished."""
+    a, b = "/music/a.flac", "/music/b.flac"
+    db.store_static(a, "old", 0.5, -0.2, 0.8)
+    db.store_static(b, "old", -0.3, 0.4, 0.7)
+    db.store_static(a, "new", -0.6, 0.1, 0.9)
+    rows = {r.path: r for r in db.tracks("new", previous="old")}
+    assert (rows[a].valence, rows[a].analysed, rows[a].previous) == (-0.6, True, False)
+    assert (rows[b].valence, rows[b].arousal, rows[b].analysed, rows[b].previous) == (-0.3, 0.4, False, True)
+    assert {r.path: r.valence for r in db.tracks("new")} == {a: -0.6, b: None}  # without a previous model
+    assert not any(r.previous for r in db.tracks("new", previous="new"))
+    assert [r.previous for r in db.tracks("new", previous="gone")] == [False, False]
