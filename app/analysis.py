@@ -4,6 +4,8 @@ values, so the table and the circle update without reading the row back."""
 
 from __future__ import annotations
 
+import logging
+
 import itertools
 import os
 import shutil
@@ -16,6 +18,8 @@ from app.jobs import PLAYING, AnalysisQueue
 from app.library_db import LibraryDB
 from app.workers import Worker
 from damer_core import display, events
+
+log = logging.getLogger(__name__)
 
 
 def prediction_key(model: str) -> str:
@@ -66,7 +70,10 @@ class LibraryAnalysis(QObject):
         key = self.queue.key
         if not self.queue.checkpoint:
             return 0
-        self.queue.start_pass([p for _, p in self.db.unanalysed(key)], [p for _, p in self.db.without_trajectory(key)])
+        static, trajectories = self.db.unanalysed(key), self.db.without_trajectory(key)
+        log.info("library analysis with %s: %d tracks without an emotion, %d without a trajectory",
+                 Path(self.queue.checkpoint).name, len(static), len(trajectories))
+        self.queue.start_pass([p for _, p in static], [p for _, p in trajectories])
         return self.queue.pending()
 
     def open_track(self, path: str, need_trajectory: bool) -> None:

@@ -5,6 +5,8 @@ with the 0.25 threshold, shown and stored."""
 
 from __future__ import annotations
 
+import logging
+
 import random
 import time
 
@@ -14,6 +16,8 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QPushButt
 from app.buttons import on_click
 from app.labels import CONSISTENCY_THRESHOLD, labels_for, trajectory_distance
 from app.library_db import LibraryDB
+
+log = logging.getLogger(__name__)
 
 REST_SECONDS = 15
 
@@ -159,6 +163,7 @@ class CalibrationDialog(QDialog):
             verdict = "passed" if passed else "not passed (retrain on the extreme exemplars and try again)"
             self.info.setText(f"Duplicate consistency: mean distance {distance:.3f} vs threshold "
                               f"{CONSISTENCY_THRESHOLD}: {verdict}.")
+        log.info("calibration session %s: %s", self.session_id, self.info.text())
         self.next_btn.setEnabled(False)
         self.start_btn.setEnabled(True)
         self.w.player.stop()

@@ -219,6 +219,7 @@ class AnalysisQueue(QObject):
         elif isinstance(ev, events.Interrupted):
             self._interrupted = True
         elif isinstance(ev, events.FileError):
+            log.warning("analysis: %s", ev.message)
             self.failed.emit(ev.path, ev.message)
         elif isinstance(ev, events.Error):
             self.failed.emit(self._running.job.path if self._running else "", ev.message)
@@ -251,6 +252,7 @@ class AnalysisQueue(QObject):
 
     def _end_pass(self, message: str) -> None:
         if self.pass_total:
+            log.info("library analysis finished: %s", message)
             self.pass_counts = {}
             self.pass_finished.emit(message)
 
@@ -261,6 +263,7 @@ class AnalysisQueue(QObject):
             self.proc.deleteLater()
         self.proc, self._ready, self._interrupted = None, False, False
         message = f"the analysis worker stopped: {error or f'exit status {code}'}"
+        log.warning("%s", message)
         if lost is not None:
             self.failed.emit(lost.job.path, message)
             self._count_in_pass(lost)

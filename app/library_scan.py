@@ -4,6 +4,8 @@ measured 250 ms stalls at 2,000 files). The window shows what the signals say.""
 
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -14,6 +16,8 @@ from app.library_db import LibraryDB
 from app.scanner import ScanReport
 from app.settings import Settings
 from damer_core import events
+
+log = logging.getLogger(__name__)
 
 RELOAD_EVERY = 1000  # files: the table shows the tracks found so far this often during a long scan
 
@@ -47,6 +51,7 @@ class LibraryScan(QObject):
         if not folder:
             return
         self.settings.last_folder = folder
+        log.info("folder added: %s", Path(folder).resolve())
         self.db.add_folder(str(Path(folder).resolve()))
         self.rescan()
 
@@ -58,6 +63,7 @@ class LibraryScan(QObject):
         folder, ok = QInputDialog.getItem(self.parent(), "Remove folder", "Remove from the library (files stay on disk):",
                                           folders, 0, False)
         if ok and folder:
+            log.info("folder removed: %s", folder)
             self.db.remove_folder(folder)
             self.library_changed.emit("")
 
@@ -69,6 +75,7 @@ class LibraryScan(QObject):
         self.process.event.connect(self._on_event)
         self.process.finished.connect(self._finished)
         self.progress.emit("Scanning...", 0, 0)
+        log.info("scan started: %s", ", ".join(p for _, p in self.db.folders()) or "no folders")
         self.process.start([str(self.db.path)], command=scanner_command())
 
     def cancel(self) -> None:
@@ -83,10 +90,13 @@ class LibraryScan(QObject):
             if ev.done and ev.done % RELOAD_EVERY == 0:
                 self.library_changed.emit("")
         elif isinstance(ev, events.Report):
+            log.info("scan: %s", report_text(ev))
             self.library_changed.emit(report_text(ev))
 
     def _finished(self, code: int, error: str) -> None:
         self.process = None
+        if code != 0:
+            log.warning("scan failed: %s", error or f"exit code {code}")
         if not self.closed:
             self.finished.emit(f"scan failed: {error or f'exit code {code}'}" if code != 0 else "")
 

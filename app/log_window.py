@@ -29,7 +29,7 @@ class LogWindow(QDialog):
         for name, level in LEVELS:
             self.level.addItem(name, level)
         self.text = QPlainTextEdit(readOnly=True)
-        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # long records wrap: no sideways scrolling
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setMaximumBlockCount(RING_SIZE)
         self._build_layout()

@@ -5,6 +5,8 @@ app.emotion_map, app.help)."""
 
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,8 @@ from app.views import SpectrogramViews
 from app.window_state import restore_window, save_window
 from damer_core import events
 from damer_core.emotions import load_emotion_terms
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from app.cache_dialog import CacheDialog
@@ -140,7 +144,7 @@ class MainWindow(OtherWindows, QMainWindow):
         self.main_split.setSizes([560, 1040])
         self.setCentralWidget(self.main_split)
         self.transport.set_devices(self.player.output_devices(), self.settings.output_device, self.player.reason)
-        self.statusBar()
+        self.statusBar().messageChanged.connect(self._log_status)  # what the status bar told the user, in View > Log
 
     def _menu_actions(self) -> list[MenuEntry]:
         """Every menu entry, declared once: (menu, text, slot, shortcut)."""
@@ -254,6 +258,11 @@ class MainWindow(OtherWindows, QMainWindow):
         if self.current_path:
             self.library.select_path(self.current_path)
 
+    @staticmethod
+    def _log_status(message: str) -> None:
+        if message:
+            log.info("%s", message)
+
     def add_folder(self, folder: str | None = None) -> None:
         """Add a music folder (asked for when not given) and rescan (app.library_scan)."""
         self.library_scan.add_folder(folder)
@@ -338,6 +347,7 @@ class MainWindow(OtherWindows, QMainWindow):
         """Persist the choice ("" = the built-in model); the table shows this model's predictions
         and the rest is analysed."""
         before = self.model_key() if self.usable_model() else ""
+        log.info("active model: %s", path or "the built-in model")
         self.settings.active_model = active_model.stored_choice(path)
         self.settings.save()
         if before != self.model_key():

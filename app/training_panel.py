@@ -4,6 +4,8 @@ last checkpoint; Resume continues it; a crash is shown with its error."""
 
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -19,6 +21,8 @@ from app.paths import bundle_name, data_dir
 from app.training_values import default_settings, done_summary, epoch_values, fmt, settings_note
 from damer_core import events
 from damer_core.userdirs import new_run_dir
+
+log = logging.getLogger(__name__)
 
 PLOTS = {  # plot title -> [(curve term, label)]; each dimension has its own curve of every term
     "Loss terms": [("total", "total"), ("cls", "classification"), ("pl", "pseudo-label"), ("cons", "JS consistency"),
@@ -261,6 +265,7 @@ class TrainingPanel(QWidget):
             self.status.setText(str(e))
             return
         self._reset_plots()
+        log.info("training started: damer-core %s", " ".join(args))
         self.log.appendPlainText("$ damer-core " + " ".join(args))
         self.proc.start(args)
         self._set_running(True)
@@ -344,11 +349,13 @@ class TrainingPanel(QWidget):
             self.status.setText(f"Training {'+'.join(ev.dims)} on {ev.n_tracks} tracks ({ev.n_samples} windows), "
                                 f"{ev.epochs} epochs on {ev.device}{parts}")
         elif isinstance(ev, events.TrainingWarning):
+            log.warning("training: %s", ev.text)
             self.warnings.append(ev.text)
             self.log_line(f"warning: {ev.text}")
         elif isinstance(ev, events.Message):
             self.log_line(ev.text)
         elif isinstance(ev, events.Done):
+            log.info("training finished: %s (%s)", ev.bundle, done_summary(ev))
             self.finished_warnings = list(self.warnings)
             warned = (f"\nFinished with {len(self.warnings)} warning(s): {self.warnings[0]}"
                       + (" ..." if len(self.warnings) > 1 else "") if self.warnings else "")
@@ -378,7 +385,9 @@ class TrainingPanel(QWidget):
     def on_finished(self, code: int, error: str) -> None:
         self._set_running(False)
         if self.proc.cancelled:
+            log.info("training cancelled: %s keeps its last checkpoint", self.run_dir)
             self.status.setText("Cancelled: the last completed epoch is kept; Resume continues it.")
         elif code != 0:
+            log.error("training failed: %s", error or f"damer-core exited with code {code}")
             self.status.setText(f"Training failed: {error or f'damer-core exited with code {code}'}")
 

@@ -133,3 +133,33 @@ def test_view_log_opens_one_window(qtbot, tmp_path, monkeypatch, logs):
     w.actions["Log"].trigger()
     assert w.log_window is log_window and log_window.isVisible() and show_log_window(w) is log_window
     w.close()
+
+
+def test_the_log_holds_what_a_user_looks_for(qtbot, tmp_path, monkeypatch, logs):
+    """A scan, an export and a model change leave their records; long records wrap, so the window
+    never opens scrolled sideways."""
+    from app.main_window import MainWindow
+    from app_helpers import music_folder
+
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    music = music_folder(tmp_path / "music")
+    w.add_folder(str(music))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    w.export_labels(str(tmp_path / "labels.csv"))
+    w.set_active_model(str(tmp_path / "gone.pt"))
+    w.actions["Log"].trigger()
+    log_window = w.log_window
+    log_window.level.setCurrentIndex(0)  # Debug
+    log_window.resize(500, 400)
+    text = log_window.text.toPlainText()
+    for expected in (f"folder added: {music.resolve()}", "scan started: ", "scan: ", "unreadable",
+                     "labels.csv", f"active model: {tmp_path / 'gone.pt'}"):
+        assert expected in text, expected
+    QApplication.processEvents()
+    assert log_window.text.horizontalScrollBar().maximum() == 0
+    w.close()
