@@ -28,8 +28,9 @@ if [ -n "$missing" ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "install.sh: installing system packages:$missing"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    . packaging/apt_wait.sh
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends $missing >/dev/null
   else
     echo "install.sh: these system packages are missing. Install them, then run this again:"
     echo "  sudo apt-get install -y$missing"

@@ -145,3 +145,39 @@ def test_built_app_runs_on_a_real_x11_display(tmp_path):
                          timeout=300, env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "views of vibe_ace.ogg: shown" in res.stdout
+
+
+def fake_apt(tmp_path: Path, locked_times: int, error: str = "E: Could not get lock /var/lib/dpkg/lock-frontend") -> Path:
+    """An apt-get that fails ``locked_times`` times (another apt holds the lock), then succeeds."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    count = tmp_path / "calls"
+    (bin_dir / "apt-get").write_text(
+        f"#!/bin/bash\nn=$(cat {count} 2>/dev/null || echo 0); echo $((n + 1)) > {count}\n"
+        f"if [ $n -lt {locked_times} ]; then echo '{error}' >&2; exit 100; fi\necho \"installed $*\"\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize("locked, max_s, code, said", [
+    (2, "60", 0, "waiting for it to finish"),  # waits, says so once, then installs
+    (0, "60", 0, None),
+    (50, "5", 1, "still locked by another program after 5 s"),  # gives up in words
+])
+def test_install_waits_for_another_apt_instead_of_failing(tmp_path, locked, max_s, code, said):
+    bin_dir = fake_apt(tmp_path, locked)
+    r = subprocess.run(["bash", "-c", f"sed 's/sleep \"$step\"/sleep 0.01/' {ROOT / 'packaging' / 'apt_wait.sh'} > s.sh; "
+                                      ". ./s.sh; apt_get install -y x"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "APT_WAIT_MAX_S": max_s})
+    assert r.returncode == code, r.stderr
+    out = r.stdout + r.stderr
+    assert (said in out) if said else "waiting" not in out
+    assert out.count("waiting for it to finish") <= 1 and "Could not get lock" not in out
+
+
+def test_install_passes_other_apt_errors_through(tmp_path):
+    bin_dir = fake_apt(tmp_path, 1, error="E: Unable to locate package nope")
+    r = subprocess.run(["bash", "-c", f". {ROOT / 'packaging' / 'apt_wait.sh'}; apt_get install nope"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert r.returncode == 1 and "Unable to locate package nope" in r.stderr
