@@ -101,7 +101,29 @@ def test_the_playing_tracks_marker_moves_before_its_whole_trajectory_is_done(tmp
     out = run_jobs(Analysis(str(MODEL), cache=NoCache()), [events.Job("track", str(song), str(npz)),
                                                            events.Job("track", str(song))])
     kinds = [type(e).__name__ for e in out]
-    assert kinds == ["Ready", "Views", "TrajectoryPart", "Prediction", "Ready", "Prediction", "Ready"], kinds
-    part, whole = out[2], out[3]
+    assert kinds == ["Ready", "TrajectoryPart", "Views", "TrajectoryPart", "Prediction", "Ready", "Prediction",
+                     "Ready"], kinds
+    part, whole = out[3], out[4]
     assert part.points == len(whole.trajectory["t"]) == 121
     assert 0 < len(part.trajectory["t"]) < part.points and part.trajectory["t"] == whole.trajectory["t"][:len(part.trajectory["t"])]
+
+
+@pytest.mark.parametrize("model", [MODEL, BUILTIN], ids=["damer-network", "built-in-descriptor-head"])
+def test_the_playing_tracks_first_marker_comes_from_its_opening_before_anything_else(tmp_path, model):
+    """Double-click on a long track: the opening is decoded and predicted first (its marker is up
+    before the spectrograms), then the whole trajectory replaces it; a job that is not the playing
+    track's (no views) does not spend time on it."""
+    song = write_song(tmp_path / "long.wav", major=True, fast=False, seconds=40.0, seed=6)
+    out = run_jobs(Analysis(str(model), cache=NoCache()), [events.Job("track", str(song), str(tmp_path / "v.npz")),
+                                                           events.Job("track", str(song))])
+    kinds = [type(e).__name__ for e in out]
+    assert kinds[:3] == ["Ready", "TrajectoryPart", "Views"] and kinds.count("TrajectoryPart") >= 1
+    opening = out[1]
+    whole = next(e for e in out if isinstance(e, events.Prediction))
+    n = len(opening.trajectory["t"])
+    assert opening.points == len(whole.trajectory["t"]) == 81
+    assert opening.trajectory["t"] == whole.trajectory["t"][:n] and opening.trajectory["t"][-1] <= 7.0 and n >= 10
+    for dim in ("valence", "arousal"):  # provisional, but the same music: close to the whole track's
+        np.testing.assert_allclose(opening.trajectory[dim], whole.trajectory[dim][:n], atol=0.35)
+    second = kinds[kinds.index("Prediction") + 2:]
+    assert second == ["Prediction", "Ready"]  # the library's job: no opening, no parts
