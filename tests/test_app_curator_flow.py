@@ -5,6 +5,8 @@ and placed on the emotion map."""
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from app_helpers import answer_dialog
+
 
 @pytest.mark.slow
 def test_label_train_activate_map(qtbot, scanned_window):
@@ -29,7 +31,11 @@ def test_label_train_activate_map(qtbot, scanned_window):
     qtbot.waitUntil(lambda: not panel.proc.running, timeout=300_000)
     assert panel.use_btn.isEnabled(), panel.status.text() + "\n" + panel.log.toPlainText()[-1500:]
     assert len(panel.curves["arousal.total"].getData()[0]) == 2 and len(panel.curves["valence.total"].getData()[0]) == 2
+    # three labels leave the validation and test parts empty: the run warned, so Use asks first
+    assert panel.finished_warnings and panel.use_btn.text() == "Use this model..."
+    asked = answer_dialog("Use it anyway")
     panel.use_btn.click()
+    assert "This run warned" in asked[0]
     assert w.settings.active_model.endswith(".pt")
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=300_000)
     rows = w.db.tracks(w.model_key())
