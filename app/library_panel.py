@@ -3,7 +3,7 @@ progress of scans and analyses with a Cancel button."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit, QMenu, QProgressBar, QPushButton, QStackedWidget,
     QTableView, QVBoxLayout, QWidget,
@@ -18,9 +18,10 @@ from app.library_welcome import LibraryWelcome
 WIDEST = {"Duration": "0:00:00", "Valence": "+0.00", "Arousal": "+0.00", "Conf.": "0.00",
           "Emotion": "energetic", "Labelled": "yes"}
 NAME_COLUMNS = {"Artist": 100, "Album": 110}
-TITLE_WIDTH = 220  # at the default window size, room for most titles; long ones are elided in the middle
+TITLE = COLUMNS.index("Title")
+MIN_TITLE = 120  # Title fills the rest of the table, never narrower than this; long titles are elided in the middle
 PREDICTION_COLUMNS = ("Valence", "Arousal", "Conf.", "Emotion")
-HIDDEN_BY_DEFAULT = ("Album",)
+HIDDEN_BY_DEFAULT = ("Album", "Conf.")  # room for titles; the marker's size shows the confidence
 
 
 class LibraryPanel(QWidget):
@@ -32,6 +33,7 @@ class LibraryPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self._shown_before: dict[str, bool] = {}  # prediction columns while a calibration hides them
+        self._title_fits, self._fitting = True, False  # Title fills the table until the user drags it
         self.proxy = LibraryFilter(self)
         self.proxy.setSourceModel(model)
         lay = QVBoxLayout(self)
@@ -81,15 +83,14 @@ class LibraryPanel(QWidget):
     def _size_columns(self) -> None:
         """Every short column fits its widest value and header, so the predictions are visible
         without scrolling sideways; the last one takes the room that is left, and any can be dragged
-        wider. Right-click the header to show or hide columns (Album is hidden at first)."""
+        wider. Right-click the header to show or hide columns (Album and Conf. are hidden at first)."""
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)  # the last column takes what is left; every one can be dragged wider
+        header.setStretchLastSection(False)
         header.setMinimumSectionSize(24)
         cell, head = self.table.fontMetrics(), header.fontMetrics()
         for col, name in enumerate(COLUMNS):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             if name == "Title":
-                self.table.setColumnWidth(col, TITLE_WIDTH)
                 continue
             if name in WIDEST:  # cell margins; the header also holds the sort arrow
                 width = max(cell.horizontalAdvance(WIDEST[name]) + 12, head.horizontalAdvance(name) + 22)
@@ -99,6 +100,26 @@ class LibraryPanel(QWidget):
             self.table.setColumnHidden(col, name in HIDDEN_BY_DEFAULT)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._header_menu)
+        header.sectionResized.connect(self._section_resized)
+        self.table.viewport().installEventFilter(self)
+
+    def _section_resized(self, col: int, old: int, new: int) -> None:
+        if col == TITLE and not self._fitting:  # the user dragged it: their width from now on
+            self._title_fits = False
+
+    def fit_title(self) -> None:
+        """Title takes the room the other columns leave (at least MIN_TITLE), until the user drags it."""
+        if not self._title_fits:
+            return
+        others = sum(self.table.columnWidth(c) for c in range(len(COLUMNS)) if c != TITLE and not self.table.isColumnHidden(c))
+        self._fitting = True
+        self.table.setColumnWidth(TITLE, max(MIN_TITLE, self.table.viewport().width() - others))
+        self._fitting = False
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_title()  # the window, the splitter or a vertical scroll bar changed the room
+        return super().eventFilter(watched, event)
 
     def _header_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
@@ -108,8 +129,12 @@ class LibraryPanel(QWidget):
             action = menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(not self.table.isColumnHidden(col))
-            action.toggled.connect(lambda on, c=col: self.table.setColumnHidden(c, not on))
+            action.toggled.connect(lambda on, c=col: self._show_column(c, on))
         menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
+
+    def _show_column(self, col: int, shown: bool) -> None:
+        self.table.setColumnHidden(col, not shown)
+        self.fit_title()
 
     def show_empty_state(self, folders: list[str]) -> None:
         """The greeting (or why nothing is listed) while the library has no tracks, else the table."""
@@ -127,6 +152,7 @@ class LibraryPanel(QWidget):
                     self.table.setColumnHidden(col, True)
                 elif self._shown_before.pop(name, False):
                     self.table.setColumnHidden(col, False)
+        self.fit_title()
 
     def _activate(self, index) -> None:
         self.track_activated.emit(self.path_at(index.row()))

@@ -28,7 +28,7 @@ def restore_window(window: QMainWindow, settings: Settings, splitters: dict[str,
     else:  # first start: most of the screen, so every table column and the circle have room
         screen = window.screen().availableGeometry()
         window.resize(max(1024, min(1600, int(screen.width() * 0.85))), max(700, min(980, int(screen.height() * 0.85))))
-        left, right = int(window.width() * 0.4), int(window.width() * 0.6)
+        left, right = int(window.width() * 0.45), int(window.width() * 0.55)
         splitters["main"].setSizes([left, right])
         splitters["views"].setSizes([right // 2, right // 2])
     if s.window_state:

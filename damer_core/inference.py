@@ -219,10 +219,10 @@ class Predictor:
         kinds = (("frames", "train") if trajectory else ("train",)) if self.models else ()
         if self.fusion_descriptors:
             kinds += ("train_descriptors",)
-        if self.uses_descriptors:
-            kinds += ("descriptors",)
         if trajectory and (self.uses_descriptors or self.fusion_descriptors):
             kinds += ("trajectory_descriptors",)
+        if self.uses_descriptors:
+            kinds += ("descriptors",)
         return kinds
 
     def predict_windows(self, mel: np.ndarray, coch: np.ndarray, batch: int = 256,

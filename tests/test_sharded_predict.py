@@ -42,8 +42,8 @@ def test_a_rerun_predicts_only_what_is_not_done(tmp_path):
     files = collection(tmp_path / "music", 4)
     out = tmp_path / "results.csv"
     part = part_path(out, 0)
-    done = ",".join([str(files[0]), "0.1000", "0.2000", "0.5000", "4.0000", "", ""])
-    failed = ",".join([str(files[1]), "", "", "", "", "file not found", ""])
+    done = ",".join([str(files[0]), "0.1000", "0.2000", "0.5000", "excited", "4.0000", "", ""])
+    failed = ",".join([str(files[1]), "", "", "", "", "", "file not found", ""])
     cut = str(files[2]) + ",0.3"  # the row being written when the run was killed
     part.write_text(",".join(COLUMNS) + "\n" + done + "\n" + failed + "\n" + cut)
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
