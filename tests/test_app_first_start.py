@@ -14,19 +14,12 @@ from app.library_model import COLUMNS
 def fresh_window(qtbot, tmp_path, monkeypatch):
     """A MainWindow on a fresh install: no settings, no library, no sound card; the user's Music
     folder (XDG) holds three tracks and two bad files."""
-    from app import library_welcome, player as player_mod
-    from app.main_window import MainWindow
-    from app_helpers import music_folder
+    from app import library_welcome
+    from app_helpers import fresh_window, music_folder
 
-    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
     music = music_folder(tmp_path / "Music")
     monkeypatch.setattr(library_welcome, "music_folder", lambda: str(music))
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = fresh_window(qtbot, tmp_path, monkeypatch)
     yield w, music
     w.close()
 

@@ -73,17 +73,9 @@ def test_the_table_fits_and_marks_the_playing_track(qtbot, tmp_path, monkeypatch
     """A first start (no saved geometry) on a 1920x1080 screen: every column but Title shows its
     widest value and header without scrolling sideways; the playing track stays marked when the
     selection moves."""
-    from app import player as player_mod
-    from app.main_window import MainWindow
-    from app_helpers import music_folder
+    from app_helpers import fresh_window, music_folder
 
-    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = fresh_window(qtbot, tmp_path, monkeypatch)
     w.add_folder(str(music_folder(tmp_path / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
     table = w.library.table

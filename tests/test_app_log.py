@@ -138,15 +138,9 @@ def test_view_log_opens_one_window(qtbot, tmp_path, monkeypatch, logs):
 def test_the_log_holds_what_a_user_looks_for(qtbot, tmp_path, monkeypatch, logs):
     """A scan, an export and a model change leave their records; long records wrap, so the window
     never opens scrolled sideways."""
-    from app.main_window import MainWindow
-    from app_helpers import music_folder
+    from app_helpers import fresh_window, music_folder
 
-    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
+    w = fresh_window(qtbot, tmp_path, monkeypatch)
     music = music_folder(tmp_path / "music")
     w.add_folder(str(music))
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
