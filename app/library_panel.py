@@ -16,7 +16,7 @@ from app.library_welcome import LibraryWelcome
 
 # The widest text each short column shows: it is sized to that or to its header, whichever is wider.
 WIDEST = {"Duration": "0:00:00", "Valence": "+0.00", "Arousal": "+0.00", "Conf.": "0.00",
-          "Emotion": "energetic", "Labelled": "yes"}
+          "Emotion": "high energy", "Labelled": "yes"}  # the widest word: the uncertain readings ("low energy")
 NAME_COLUMNS = {"Artist": 100, "Album": 110}
 TITLE = COLUMNS.index("Title")
 MIN_TITLE = 120  # Title fills the rest of the table, never narrower than this; long titles are elided in the middle
