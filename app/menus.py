@@ -9,17 +9,10 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from app.buttons import ignoring_checked
+
 MenuEntry = tuple[str, str, Callable[[], object], str]  # menu, text, slot, shortcut ("" for none)
 KeyEntry = tuple[str, Callable[[], object], str]  # key, slot, what it does
-
-
-def ignoring_checked(slot: Callable[[], object]) -> Callable[[bool], None]:
-    """A slot for QAction.triggered(bool): the flag would land in the slot's first optional
-    argument (start_calibration took it for its track ids), and a lambda returning the slot's
-    bool (close() returns one) trips PySide6. Calls ``slot()`` and returns nothing."""
-    def run(_checked: bool = False) -> None:
-        slot()
-    return run
 
 
 def build_menus(window: QMainWindow, entries: list[MenuEntry], keys: list[KeyEntry]) -> dict[str, QAction]:
