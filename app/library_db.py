@@ -65,7 +65,25 @@ MIGRATIONS = [
     DROP TABLE predictions;
     ALTER TABLE predictions_new RENAME TO predictions;
     """,
+    # 5: each trajectory's mean, for the table's whole-track values (View menu); from the stored ones
+    """
+    ALTER TABLE predictions ADD COLUMN whole_valence REAL;
+    ALTER TABLE predictions ADD COLUMN whole_arousal REAL;
+    UPDATE predictions SET
+        whole_valence = (SELECT avg(value) FROM json_each(trajectory, '$.valence') WHERE value IS NOT NULL),
+        whole_arousal = (SELECT avg(value) FROM json_each(trajectory, '$.arousal') WHERE value IS NOT NULL)
+    WHERE trajectory IS NOT NULL;
+    """,
 ]
+
+
+_LABELLED = "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0)"
+
+
+def _mean(values) -> float | None:
+    """The mean of a trajectory's points (None where the dimension is not predicted)."""
+    known = [v for v in values or [] if v is not None]
+    return sum(known) / len(known) if known else None
 
 
 class LibraryLocked(Exception):
@@ -90,6 +108,7 @@ class TrackRow:
     labelled: bool = False
     analysed: bool = False  # the model has a prediction for this track
     previous: bool = False  # the values are the previous model's, until the active one has analysed it
+    whole: bool = False  # the values are the mean of the whole track's trajectory, not its segment's
 
 
 @dataclass
@@ -212,34 +231,40 @@ class LibraryDB:
     def unreadable(self) -> list[tuple[str, str]]:
         return self.conn.execute("SELECT path, reason FROM unreadable ORDER BY path").fetchall()
 
-    _TRACK_SQL = (
-        "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, p.valence, p.arousal, p.confidence, "
-        "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0), p.track_id IS NOT NULL "
-        "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? ")
-    # the same, a track the model has not analysed yet taking the ``previous`` model's values
-    _TRACK_OR_PREVIOUS_SQL = (
-        "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, "
-        "CASE WHEN p.track_id IS NULL THEN q.valence ELSE p.valence END, "
-        "CASE WHEN p.track_id IS NULL THEN q.arousal ELSE p.arousal END, "
-        "CASE WHEN p.track_id IS NULL THEN q.confidence ELSE p.confidence END, "
-        "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0), p.track_id IS NOT NULL, "
-        "p.track_id IS NULL AND q.track_id IS NOT NULL "
-        "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? "
-        "LEFT JOIN predictions q ON q.track_id = t.id AND q.model = ? ")
+    @staticmethod
+    def _track_sql(previous: bool, whole: bool) -> str:
+        """Every track with model ``?``'s static prediction (its whole-track mean where ``whole``
+        and there is one); with ``previous``, a track the model has not analysed yet takes the
+        ``previous`` model's values (second ``?``), marked as such."""
+        value = (lambda p, d: f"COALESCE({p}.whole_{d}, {p}.{d})") if whole else (lambda p, d: f"{p}.{d}")
+        is_whole = "p.whole_valence IS NOT NULL OR p.whole_arousal IS NOT NULL" if whole else "0"
+        if not previous:
+            return (f"SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, {value('p', 'valence')}, "
+                    f"{value('p', 'arousal')}, p.confidence, {_LABELLED}, p.track_id IS NOT NULL, 0, {is_whole} "
+                    "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? ")
+        pick = lambda d: f"CASE WHEN p.track_id IS NULL THEN {value('q', d)} ELSE {value('p', d)} END"  # noqa: E731
+        return (f"SELECT t.id, t.path, t.title, t.artist, t.album, t.duration, {pick('valence')}, {pick('arousal')}, "
+                f"CASE WHEN p.track_id IS NULL THEN q.confidence ELSE p.confidence END, {_LABELLED}, "
+                f"p.track_id IS NOT NULL, p.track_id IS NULL AND q.track_id IS NOT NULL, {is_whole} "
+                "FROM tracks t LEFT JOIN predictions p ON p.track_id = t.id AND p.model = ? "
+                "LEFT JOIN predictions q ON q.track_id = t.id AND q.model = ? ")
 
-    def tracks(self, model: str = "", previous: str = "") -> list[TrackRow]:
+    @staticmethod
+    def _row(r) -> TrackRow:
+        return TrackRow(*r[:9], labelled=bool(r[9]), analysed=bool(r[10]), previous=bool(r[11]), whole=bool(r[12]))
+
+    def tracks(self, model: str = "", previous: str = "", whole: bool = False) -> list[TrackRow]:
         """Every track with ``model``'s static prediction; where ``previous`` (the model used
-        before) is given, a track not analysed by ``model`` yet shows that one's, marked as such."""
-        if previous and previous != model:
-            rows = self.conn.execute(self._TRACK_OR_PREVIOUS_SQL + "ORDER BY t.artist, t.album, t.title",
-                                     (model, previous))
-            return [TrackRow(*r[:9], labelled=bool(r[9]), analysed=bool(r[10]), previous=bool(r[11])) for r in rows]
-        rows = self.conn.execute(self._TRACK_SQL + "ORDER BY t.artist, t.album, t.title", (model,))
-        return [TrackRow(*r[:9], labelled=bool(r[9]), analysed=bool(r[10])) for r in rows]
+        before) is given, a track not analysed by ``model`` yet shows that one's, marked as such.
+        ``whole``: the mean of the track's trajectory where it has one, instead of its segment's."""
+        use_previous = bool(previous) and previous != model
+        args = (model, previous) if use_previous else (model,)
+        rows = self.conn.execute(self._track_sql(use_previous, whole) + "ORDER BY t.artist, t.album, t.title", args)
+        return [self._row(r) for r in rows]
 
-    def track(self, path: str, model: str = "") -> TrackRow | None:
-        row = self.conn.execute(self._TRACK_SQL + "WHERE t.path = ?", (model, path)).fetchone()
-        return TrackRow(*row[:9], labelled=bool(row[9]), analysed=bool(row[10])) if row else None
+    def track(self, path: str, model: str = "", whole: bool = False) -> TrackRow | None:
+        row = self.conn.execute(self._track_sql(False, whole) + "WHERE t.path = ?", (model, path)).fetchone()
+        return self._row(row) if row else None
 
     def track_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
@@ -261,8 +286,10 @@ class LibraryDB:
         if track_id is None:
             return None
         with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              (track_id, model, valence, arousal, confidence, json.dumps(trajectory), time.time()))
+            self.conn.execute("INSERT OR REPLACE INTO predictions (track_id, model, valence, arousal, confidence, "
+                              "trajectory, created, whole_valence, whole_arousal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              (track_id, model, valence, arousal, confidence, json.dumps(trajectory), time.time(),
+                               _mean(trajectory.get("valence")), _mean(trajectory.get("arousal"))))
         return track_id
 
     def store_static(self, path: str, model: str, valence: float | None, arousal: float | None,
@@ -273,7 +300,8 @@ class LibraryDB:
             return None
         with self.conn:
             self.conn.execute(
-                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (track_id, model) DO UPDATE "
+                "INSERT INTO predictions (track_id, model, valence, arousal, confidence, trajectory, created) "
+                "VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (track_id, model) DO UPDATE "
                 "SET valence = excluded.valence, arousal = excluded.arousal, confidence = excluded.confidence",
                 (track_id, model, valence, arousal, confidence, time.time()))
         return track_id

@@ -153,7 +153,10 @@ class LibraryModel(QAbstractTableModel):
             if col in PREDICTED and r.previous:
                 return f"From the model used before: the active model has not analysed this track yet\n{r.path}"
             if col in PREDICTED and r.analysed:
-                return f"{HEADER_TIPS[COLUMNS[col]]}\n{summarised_part(r.duration)}"
+                whole = r.whole and COLUMNS[col] != "Conf."  # the confidence is always the segment's
+                part = (f"The mean of the whole track's trajectory ({format_duration(r.duration)})." if whole
+                        else summarised_part(r.duration))
+                return f"{HEADER_TIPS[COLUMNS[col]]}\n{part}"
             return r.path
         return None
 

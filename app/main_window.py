@@ -37,6 +37,8 @@ from app.window_state import restore_window, save_window
 from damer_core import events
 from damer_core.emotions import load_emotion_terms
 
+WHOLE_TRACK_VALUES = "Table values: whole-track means"
+
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
@@ -159,6 +161,7 @@ class MainWindow(OtherWindows, QMainWindow):
             ("&File", "Quit", self.close, "Ctrl+Q"),
             ("&Label", "Calibration session...", self.start_calibration, ""),
             ("&View", "Emotion map", self.show_map, "Ctrl+M"),
+            ("&View", WHOLE_TRACK_VALUES, self.toggle_whole_track_values, ""),
             ("&View", "Log", self.show_log, ""),
             ("&Model", "Train a model...", self.show_training, ""),
             ("&Model", "Models...", self.show_registry, ""),
@@ -179,6 +182,11 @@ class MainWindow(OtherWindows, QMainWindow):
 
     def _build_actions(self) -> None:
         self.actions.update(build_menus(self, self._menu_actions(), self._key_shortcuts()))
+        whole = self.actions[WHOLE_TRACK_VALUES]
+        whole.setCheckable(True)
+        whole.setChecked(self.settings.whole_track_values)
+        whole.setToolTip("The table's valence, arousal and emotion from each track's whole trajectory "
+                         "(where it has one) instead of its model segment (0:15-1:15)")
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(key, what it does) for Help > Keyboard shortcuts, from the declarations above."""
@@ -251,12 +259,19 @@ class MainWindow(OtherWindows, QMainWindow):
 
     # -- library --------------------------------------------------------------------------------
     def reload_library(self) -> None:
-        self.model.set_rows(self.db.tracks(self.model_key(), previous=self.previous_model_key))
+        self.model.set_rows(self.db.tracks(self.model_key(), previous=self.previous_model_key,
+                                           whole=self.settings.whole_track_values))
         n = len(self.model.rows)
         self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
         self.library.show_empty_state([p for _, p in self.db.folders()])
         if self.current_path:
             self.library.select_path(self.current_path)
+
+    def toggle_whole_track_values(self) -> None:
+        """The table's values: each track's model segment (0:15-1:15), or the mean of its whole trajectory."""
+        self.settings.whole_track_values = self.actions[WHOLE_TRACK_VALUES].isChecked()
+        self.settings.save()
+        self.reload_library()
 
     @staticmethod
     def _log_status(message: str) -> None:

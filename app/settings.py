@@ -22,6 +22,7 @@ class Settings:
     active_model: str = ""  # path of the active bundle
     curator: str = ""
     show_trajectory: bool = True
+    whole_track_values: bool = False  # the table shows each trajectory's mean instead of the segment's values
     cache_limit_mb: int = 1024  # the feature cache's size limit (File > Feature cache...)
 
     @classmethod

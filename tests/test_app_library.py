@@ -131,3 +131,25 @@ def test_old_database_is_migrated_and_keeps_its_tracks(tmp_path):
     conn.close()
     with pytest.raises(LibraryLocked, match="newer DAMER Explorer"):
         LibraryDB(path)
+
+
+def test_view_menu_switches_the_table_to_whole_track_means_and_remembers_it(scanned_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.library_model import COLUMNS
+    from app.main_window import WHOLE_TRACK_VALUES
+    from app.settings import Settings
+
+    w = scanned_window
+    path = w.model.rows[0].path
+    traj = {"t": [0.0, 0.5], "valence": [0.8, 0.6], "arousal": [0.5, 0.3], "confidence": [0.9, 0.9]}
+    w.db.store_prediction(path, w.model_key(), -0.5, -0.4, 0.8, traj)
+    w.reload_library()
+    cell = lambda name: w.model.index(w.model.row_for_path(path), COLUMNS.index(name))  # noqa: E731
+    assert cell("Valence").data() == "-0.50" and not w.actions[WHOLE_TRACK_VALUES].isChecked()
+    w.actions[WHOLE_TRACK_VALUES].trigger()  # View > Table values: whole-track means
+    assert cell("Valence").data() == "+0.70" and cell("Arousal").data() == "+0.40"
+    assert "The mean of the whole track's trajectory" in cell("Valence").data(Qt.ItemDataRole.ToolTipRole)
+    assert Settings.load().whole_track_values
+    w.actions[WHOLE_TRACK_VALUES].trigger()
+    assert cell("Valence").data() == "-0.50" and not Settings.load().whole_track_values

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.library_db import LibraryDB
+from app.library_db import MIGRATIONS, LibraryDB
 
 APP = Path(__file__).resolve().parent.parent / "app"
 SQL_MODULES = {"library_db.py"}
@@ -132,3 +132,37 @@ def test_a_new_model_shows_the_previous_ones_values_until_its_own_arrive(db):
     assert {r.path: r.valence for r in db.tracks("new")} == {a: -0.6, b: None}  # without a previous model
     assert not any(r.previous for r in db.tracks("new", previous="new"))
     assert [r.previous for r in db.tracks("new", previous="gone")] == [False, False]
+
+
+def test_the_table_can_show_each_trajectorys_mean_instead_of_the_segments(db, tmp_path):
+    a, b = "/music/a.flac", "/music/b.flac"
+    traj = {"t": [0.0, 0.5, 1.0], "valence": [0.9, 0.6, 0.3], "arousal": [None, None, None], "confidence": [1, 1, 1]}
+    db.store_prediction(a, "m", -0.2, None, 0.7, traj)  # the segment says negative, the whole track positive
+    db.store_static(b, "m", 0.4, 0.1, 0.6)  # no trajectory yet: its segment's value stands
+    rows = {r.path: r for r in db.tracks("m", whole=True)}
+    assert rows[a].valence == pytest.approx(0.6) and rows[a].arousal is None and rows[a].whole
+    assert (rows[b].valence, rows[b].whole) == (0.4, False)
+    assert {r.path: r.valence for r in db.tracks("m")} == {a: -0.2, b: 0.4}
+    db.store_static(a, "m", -0.1, None, 0.7)  # a later static pass keeps the trajectory's mean
+    assert db.track(a, "m", whole=True).valence == pytest.approx(0.6) and db.track(a, "m").valence == -0.1
+    db.store_static(b, "old", 0.0, 0.0, 0.5)
+    prev = {r.path: r for r in db.tracks("new", previous="m", whole=True)}
+    assert prev[a].valence == pytest.approx(0.6) and prev[a].previous
+
+
+def test_an_older_library_gets_its_trajectories_means(tmp_path):
+    path = tmp_path / "v4.sqlite3"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:4]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO folders VALUES (1, '/music', 0)")
+    conn.execute("INSERT INTO tracks VALUES (1, '/music/a.flac', 1, 'A', '', '', 60, 1, 0, 0)")
+    conn.execute("""INSERT INTO predictions VALUES (1, 'm', 0.2, -0.1, 0.9,
+                    '{"t": [0, 0.5], "valence": [0.5, 0.1], "arousal": [-0.4, null]}', 0)""")
+    conn.commit()
+    conn.close()
+    db = LibraryDB(path)
+    row = db.track("/music/a.flac", "m", whole=True)
+    assert row.valence == pytest.approx(0.3) and row.arousal == pytest.approx(-0.4) and row.whole
+    db.close()
