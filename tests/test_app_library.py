@@ -35,7 +35,7 @@ def test_scan_reads_tags_and_reports_bad_files(db, tmp_path):
     assert "empty (0 bytes)" in bad[str(root / "b" / "empty.wav")]
     assert "not a readable audio file" in bad[str(root / "b" / "broken.mp3")]
     assert progress[-1][0] == progress[-1][1] == 5
-    assert db.schema_version == len(MIGRATIONS) == 4
+    assert db.schema_version == len(MIGRATIONS) == 5
     assert sqlite3.connect(db.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
