@@ -174,9 +174,6 @@ def _native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-OPENING_S = 8.0  # the playing track's opening, predicted first (Predictor.opening)
-
-
 class Interrupted(Exception):
     """A trajectory stopped between batches because its ``should_stop`` said so."""
 
@@ -365,7 +362,7 @@ class Predictor:
         cfg = self.feature_config
         static = self.static_from_features(path, feats)
         if not self.models:
-            traj = self._descriptor_trajectory(feats["trajectory_descriptors"])
+            traj = self.descriptor_trajectory(feats["trajectory_descriptors"])
             return self._track_prediction(static, traj)
         f = feats["frames"]
         if f["mel"].shape[1] < cfg.n_frames:  # a track shorter than one window: repeat like the segment
@@ -378,62 +375,7 @@ class Predictor:
                                            descriptors=feats.get("trajectory_descriptors", {}).get("windows"))
         return self._track_prediction(static, traj)
 
-    def opening(self, path: str | os.PathLike, seconds: float = OPENING_S) -> tuple[Trajectory, int] | None:
-        """A provisional trajectory of the track's first ``seconds`` (less the last second, where
-        the excerpt's edge would differ from the whole track's), from a decode of the opening
-        only: the first marker of a track that starts playing, long before its whole trajectory
-        (which replaces it) is done. The excerpt is brought to -23 LUFS on its own, so its level
-        cues may differ a little from the whole track's. Returns (trajectory, points of the whole
-        track), or None where the opening would not come sooner (a short track, a length the file
-        does not announce) or is near silent."""
-        from damer_core.audio import DecodeStream, gain_to_target, metered
-
-        seconds = max(seconds, self.feature_config.window_seconds + 2.0)  # a model window and then some
-        stream = DecodeStream(path, self.feature_config.sample_rate, mono=True)
-        take = int(seconds * stream.rate)
-        if stream.expected_frames < 2 * take:
-            return None
-        blocks, n = [], 0
-        for block in stream:  # stops decoding here: the rest of the file is never read
-            blocks.append(block[:, 0])
-            n += block.shape[0]
-            if n >= take:
-                break
-        y = np.concatenate(blocks)[:take]
-        loudness = metered(y, stream.rate).loudness()
-        if y.shape[0] < take or loudness.near_silent:
-            return None
-        return self._opening_of(y * gain_to_target(loudness.lufs), seconds, str(path)), \
-            len(trajectory.grid(stream.expected_frames / stream.rate))
-
-    def warm_up(self) -> None:
-        """Run the opening's work once on generated audio: the first track played then does not
-        pay for loading and compiling it (librosa's numba functions: about a second)."""
-        import soxr  # noqa: F401 - the decoder's resampler, loaded now
-
-        seconds = max(6.0, self.feature_config.window_seconds + 2.0)
-        noise = 0.05 * np.random.default_rng(0).standard_normal(int(seconds * self.feature_config.sample_rate))
-        self._opening_features(noise.astype(np.float32), "<warm-up>")
-
-    def _opening_features(self, y: np.ndarray, name: str) -> dict[str, dict[str, np.ndarray]]:
-        from damer_core.extract import KINDS
-
-        kinds = (("frames",) if self.models else ()) + (
-            ("trajectory_descriptors",) if self.uses_descriptors or self.fusion_descriptors else ())
-        return {k: KINDS[k](y, self.feature_config, name) for k in kinds}
-
-    def _opening_of(self, y: np.ndarray, seconds: float, name: str) -> Trajectory:
-        feats = self._opening_features(y, name)
-        if not self.models:
-            traj = self._descriptor_trajectory(feats["trajectory_descriptors"])
-        else:
-            f = feats["frames"]
-            traj = self.trajectory_from_frames(FrameSequence(f["mel"], f["coch"]), seconds, fast=True,
-                                               descriptors=feats.get("trajectory_descriptors", {}).get("windows"))
-        keep = traj.times <= seconds - 1.0
-        return Trajectory(traj.times[keep], traj.valence[keep], traj.arousal[keep], traj.confidence[keep])
-
-    def _descriptor_trajectory(self, described: dict[str, np.ndarray]) -> Trajectory:
+    def descriptor_trajectory(self, described: dict[str, np.ndarray]) -> Trajectory:
         """A descriptor head alone: one point per trajectory time from its window's descriptors
         (there is no second view to agree or disagree: r = 1)."""
         times = trajectory.grid(float(described["duration"]))

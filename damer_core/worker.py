@@ -83,7 +83,9 @@ class Analysis:
         p = self.predictor
         cfg = p.feature_config if p is not None else DISPLAY
         if p is not None and job.op == "track" and job.views_npz:  # the playing track: its first marker first
-            opening = p.opening(job.path)
+            from damer_core.opening import opening as predicted_opening
+
+            opening = predicted_opening(p, job.path)
             if opening is not None:
                 emit(events.TrajectoryPart(job.path, opening[0].smoothed().to_dict(), opening[1]))
         feats = track_features(job.path, cfg, kinds, self.cache, store=("display",), on_display=views)
@@ -103,7 +105,9 @@ def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:
     an ``interrupt`` reaches the job it is meant for while that job runs."""
     t0 = time.perf_counter()
     if analysis.checkpoint:
-        analysis.predictor.warm_up()  # load and compile now: the first job should not pay for it
+        from damer_core.opening import warm_up
+
+        warm_up(analysis.predictor)  # load and compile now: the first job should not pay for it
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_read_jobs, args=(jobs, lines, analysis), daemon=True).start()
     _write(out, events.Ready(analysis.checkpoint, analysis.device, round(time.perf_counter() - t0, 3)))

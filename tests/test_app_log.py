@@ -9,7 +9,6 @@ import warnings
 import pytest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from app import player as player_mod
 from app.log import LOG_NAME, ring, setup_logging, teardown_logging
 from app.log_window import LogWindow, show_log_window
 
@@ -116,14 +115,9 @@ def test_save_as_writes_the_text(window, qtbot, tmp_path, monkeypatch):
 
 
 def test_view_log_opens_one_window(qtbot, tmp_path, monkeypatch, logs):
-    from app.main_window import MainWindow
+    from app_helpers import fresh_window
 
-    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
+    w = fresh_window(qtbot, tmp_path, monkeypatch)
     logging.getLogger("app.test").info("shown in View > Log")
     w.actions["Log"].trigger()
     log_window = w.log_window
