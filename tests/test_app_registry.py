@@ -87,3 +87,24 @@ def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkey
     assert again.proc.running and rows(again)["first"][6] == "reading..."
     qtbot.waitUntil(lambda: not again.proc.running, timeout=120_000)
     assert rows(again)["first"][6].startswith("first.pt: truncated or corrupt") and rows(again)["second"][6] == "ok"
+
+
+def test_the_delete_button_asks_before_it_deletes(qtbot, tmp_path, monkeypatch):
+    """Its clicked(False) once reached delete(confirm=False): a click deleted the bundle unasked."""
+    from app_helpers import answer_dialog
+
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    shutil.copy2(BUNDLE, models / "mine.pt")
+    reg = ModelRegistry()
+    qtbot.addWidget(reg)
+    reg.show()
+    reg.table.selectRow(0)
+    asked = answer_dialog("No")
+    qtbot.mouseClick(button(reg, "Delete"), Qt.MouseButton.LeftButton)
+    assert asked == ["Delete mine.pt?"] and (models / "mine.pt").exists()
+    answer_dialog("Yes")
+    qtbot.mouseClick(button(reg, "Delete"), Qt.MouseButton.LeftButton)
+    assert not (models / "mine.pt").exists()
+    qtbot.waitUntil(lambda: not reg.proc.running, timeout=60_000)
