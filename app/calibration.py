@@ -107,8 +107,11 @@ class CalibrationDialog(QDialog):
         self.index = -1
         self.advance()
 
+    def running(self) -> bool:
+        return self.session_id is not None and self.next_btn.isEnabled()
+
     def _track_ended(self) -> None:
-        if self.session_id is not None and self.isVisible():
+        if self.running() and self.isVisible():
             self.w.labelling.finish()
             if self.rest.isChecked():
                 self.rest_left = REST_SECONDS
@@ -116,6 +119,9 @@ class CalibrationDialog(QDialog):
                 self._tick_rest()
 
     def _tick_rest(self) -> None:
+        if not self.running():  # the session ended during the rest
+            self.timer.stop()
+            return
         if self.rest_left <= 0:
             self.timer.stop()
             self.advance()
@@ -147,11 +153,12 @@ class CalibrationDialog(QDialog):
         self.move(corner)
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt's close / Escape: a running session ends with it
-        if self.session_id is not None and self.next_btn.isEnabled():
+        if self.running():
             self.finish()
         super().done(result)
 
     def finish(self) -> None:
+        self.timer.stop()
         self.w.labelling.finish()
         self.w.labelling.session_id = None
         self._blind(False)

@@ -262,8 +262,11 @@ class LibraryDB:
         rows = self.conn.execute(self._track_sql(use_previous, whole) + "ORDER BY t.artist, t.album, t.title", args)
         return [self._row(r) for r in rows]
 
-    def track(self, path: str, model: str = "", whole: bool = False) -> TrackRow | None:
-        row = self.conn.execute(self._track_sql(False, whole) + "WHERE t.path = ?", (model, path)).fetchone()
+    def track(self, path: str, model: str = "", previous: str = "", whole: bool = False) -> TrackRow | None:
+        """One track's row, as :meth:`tracks` gives it."""
+        use_previous = bool(previous) and previous != model
+        args = (model, previous, path) if use_previous else (model, path)
+        row = self.conn.execute(self._track_sql(use_previous, whole) + "WHERE t.path = ?", args).fetchone()
         return self._row(row) if row else None
 
     def track_count(self) -> int:

@@ -5,7 +5,6 @@ model with one Python ``list.sort`` (a proxy calling ``data()`` per comparison s
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QFont
@@ -81,13 +80,6 @@ class LibraryModel(QAbstractTableModel):
         self.words[row] = self.word(track)
         self.search_text[row] = f"{track.title}\n{track.artist}\n{track.album}\n{self.words[row]}".lower()
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-
-    def set_prediction(self, path: str, valence: float | None, arousal: float | None, confidence: float | None) -> None:
-        """A track's new static V-A by the active model (already stored); nothing for a track not in the table."""
-        row = self.row_for_path(path)
-        if row >= 0:
-            self.update_row(row, replace(self.rows[row], valence=valence, arousal=arousal, confidence=confidence,
-                                         analysed=True, previous=False))
 
     def set_playing(self, path: str) -> None:
         rows = [self.row_for_path(p) for p in (self.playing_path, path)]

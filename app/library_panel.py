@@ -150,7 +150,7 @@ class LibraryPanel(QWidget):
                 if hide and name not in self._shown_before:
                     self._shown_before[name] = not self.table.isColumnHidden(col)
                     self.table.setColumnHidden(col, True)
-                elif self._shown_before.pop(name, False):
+                elif not hide and self._shown_before.pop(name, False):
                     self.table.setColumnHidden(col, False)
         self.fit_title()
 

@@ -259,8 +259,7 @@ class MainWindow(OtherWindows, QMainWindow):
 
     # -- library --------------------------------------------------------------------------------
     def reload_library(self) -> None:
-        self.model.set_rows(self.db.tracks(self.model_key(), previous=self.previous_model_key,
-                                           whole=self.settings.whole_track_values))
+        self.model.set_rows(self.db.tracks(**self._table_values()))
         n = len(self.model.rows)
         self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
         self.library.show_empty_state([p for _, p in self.db.folders()])
@@ -398,14 +397,20 @@ class MainWindow(OtherWindows, QMainWindow):
             self.statusBar().showMessage(message, 10000)
         self._refresh_map()
 
+    def _table_values(self) -> dict:
+        """What the table's values are: the model in use's, the previous model's until it has
+        analysed a track, each track's segment or whole-track mean (View menu)."""
+        return {"model": self.model_key(), "previous": self.previous_model_key,
+                "whole": self.settings.whole_track_values}
+
     def _update_row(self, path: str, ev: events.Static | events.Prediction) -> None:
-        """A track's new static V-A, straight from the worker's event (it is stored already)."""
-        self.model.set_prediction(path, ev.valence, ev.arousal, ev.confidence)
+        """A track's new prediction (stored already by the analysis), as the table shows values."""
+        self._refresh_track(path)
 
     def _refresh_track(self, path: str) -> None:
-        """A label was saved: the row's "labelled" mark."""
+        """A track's row read again: a new prediction, or a label saved (its "labelled" mark)."""
         src = self.model.row_for_path(path)
-        fresh = self.db.track(path, self.model_key())
+        fresh = self.db.track(path, **self._table_values())
         if src >= 0 and fresh is not None:
             self.model.update_row(src, fresh)
 

@@ -162,7 +162,8 @@ def _evaluate_bundle(args) -> int:
     bundle = load_checkpoint(args.checkpoint)
     models = build_models(bundle, args.checkpoint)
     cfg = FeatureConfig.from_dict(bundle["feature_config"])
-    fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), _cache(args))
+    fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), _cache(args),
+                      descriptors=any(m.cfg.n_descriptors for m in models.values()))  # a fusion model needs them
     part = "all" if args.all else args.part
     report = score_bundle(bundle, models, fs, part)
     print(bundle_report_text(report, bundle, fs, part, Path(args.checkpoint).name, args.dataset))

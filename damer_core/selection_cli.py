@@ -74,7 +74,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.report_from:
         report_from = {k: v for k, v in load_checkpoint(args.report_from).get("report", {}).items() if k == "test"}
     cfg = preset(recipe.preset)
-    model_fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, _helpers()._cache(args))
+    model_fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, _helpers()._cache(args),
+                            descriptors=recipe.damer.descriptors)
     descriptor_fs = load_descriptor_set(args.dataset, args.format, args.scale, cfg, progress, _helpers()._cache(args))
     build(model_fs, descriptor_fs, recipe, Path(args.out), Path(args.cv_dir), args.fit_on, args.device, progress,
           report_from)

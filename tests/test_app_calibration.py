@@ -110,3 +110,25 @@ def test_the_model_is_out_of_sight_during_a_session_and_back_after(scanned_windo
     assert w.labelling.session_id is None
     w.circle.set_prediction(2.0, 0.8, 0.7, 0.9)
     assert w.circle.highlight != ""
+
+
+def test_closing_during_the_rest_ends_the_session_for_good(scanned_window, qtbot, monkeypatch):
+    from app import calibration
+
+    monkeypatch.setattr(calibration, "REST_SECONDS", 1)
+    w = scanned_window
+    w.start_calibration([r.id for r in w.model.rows])
+    dlg = w.calibration
+    ended = []
+    dlg.finished_session.connect(lambda d, p: ended.append(d))
+    dlg.start_btn.click()
+    qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+    dlg._track_ended()  # the rest starts...
+    assert dlg.timer.isActive()
+    dlg.close()  # ...and the curator closes the dialog
+    assert not dlg.timer.isActive() and len(ended) == 1
+    playing = w.current_path
+    qtbot.wait(2500)  # past the rest: no next track, no second ending
+    assert w.current_path == playing and len(ended) == 1 and dlg.index == 0
+    dlg._track_ended()  # a track ending after the session changes nothing
+    assert not dlg.timer.isActive()

@@ -153,3 +153,27 @@ def test_view_menu_switches_the_table_to_whole_track_means_and_remembers_it(scan
     assert Settings.load().whole_track_values
     w.actions[WHOLE_TRACK_VALUES].trigger()
     assert cell("Valence").data() == "-0.50" and not Settings.load().whole_track_values
+
+
+def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_window):
+    """A row refreshed by a new prediction or a saved label is read as the whole table is: in
+    whole-track mode the trajectory's mean, and a previous model's value until the new one's."""
+    from app.library_model import COLUMNS
+    from app.main_window import WHOLE_TRACK_VALUES
+
+    w = scanned_window
+    path = w.model.rows[0].path
+    w.actions[WHOLE_TRACK_VALUES].trigger()
+    traj = {"t": [0.0, 0.5], "valence": [0.8, 0.6], "arousal": [0.5, 0.3], "confidence": [0.9, 0.9]}
+    w.db.store_prediction(path, w.model_key(), -0.5, -0.4, 0.8, traj)
+    w._update_row(path, None)  # what the analysis's event does once the prediction is stored
+    cell = w.model.index(w.model.row_for_path(path), COLUMNS.index("Valence"))
+    assert cell.data() == "+0.70"
+    w._refresh_track(path)  # a label saved
+    assert cell.data() == "+0.70"
+    w.previous_model_key = "old"
+    other = w.model.rows[1].path
+    w.db.store_static(other, "old", 0.3, 0.2, 0.7)
+    w._refresh_track(other)
+    row = w.model.rows[w.model.row_for_path(other)]
+    assert row.previous and row.valence == 0.3

@@ -189,5 +189,5 @@ def test_the_previous_models_values_are_shown_greyed_until_replaced():
     assert cell.data() == "+0.50" and model.index(0, COLUMNS.index("Emotion")).data() == "excited"
     assert cell.data(Qt.ItemDataRole.ForegroundRole) is not None
     assert cell.data(Qt.ItemDataRole.ToolTipRole).startswith("From the model used before")
-    model.set_prediction("/a.flac", -0.5, 0.5, 0.9)  # the active model's value arrives
+    model.update_row(0, TrackRow(1, "/a.flac", "A", "", "", 60.0, -0.5, 0.5, 0.9, analysed=True))  # the active model's
     assert cell.data() == "-0.50" and cell.data(Qt.ItemDataRole.ForegroundRole) is None

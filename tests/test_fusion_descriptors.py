@@ -126,3 +126,16 @@ def test_a_fusion_model_learns_the_quadrants_from_music(fusion_run):
         for dim in right:
             right[dim] += (getattr(pred, dim) > 0) == (float(row[dim]) > 0)
     assert min(right.values()) >= 18, f"right on {right} of 24 songs (most of them seen in training)"
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_fusion_model_with_its_descriptors(fusion_run, tmp_path, capsys):
+    """The paper's two networks with the descriptors (evaluate --checkpoint scores one-dimension networks)."""
+    from damer_core import cli
+
+    labels, _ = fusion_run
+    two = train(DataArgs(str(labels)), TrainConfig(epochs=2, batch_size=8, descriptors=True), tmp_path / "run", "cpu")
+    assert cli.main(["evaluate", "--checkpoint", str(two), "--dataset", str(labels), "--all",
+                     "--progress", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "valence" in out and "arousal" in out
