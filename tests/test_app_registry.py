@@ -19,6 +19,18 @@ def rows(reg: ModelRegistry) -> dict[str, list[str]]:
             for r in range(reg.table.rowCount())}
 
 
+def registry_with(qtbot, tmp_path: Path, monkeypatch, name: str) -> tuple[ModelRegistry, Path]:
+    """The Models dialog, shown, over a models folder holding a copy of the real bundle as ``name``."""
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    shutil.copy2(BUNDLE, models / name)
+    reg = ModelRegistry()
+    qtbot.addWidget(reg)
+    reg.show()
+    return reg, models
+
+
 def button(reg: ModelRegistry, text: str) -> QPushButton:
     return next(b for b in reg.findChildren(QPushButton) if b.text() == text)
 
@@ -53,13 +65,7 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
 
 
 def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    models = tmp_path / "data" / "models"
-    models.mkdir(parents=True)
-    shutil.copy2(BUNDLE, models / "first.pt")
-    reg = ModelRegistry()
-    qtbot.addWidget(reg)
-    reg.show()
+    reg, models = registry_with(qtbot, tmp_path, monkeypatch, "first.pt")
     first = rows(reg)["first"]  # before the child has said anything: the file system's facts
     assert reg.proc.running and first[6] == "reading..." and first[7].endswith(" MB") and first[8][:2] == "20"
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
@@ -93,13 +99,7 @@ def test_the_delete_button_asks_before_it_deletes(qtbot, tmp_path, monkeypatch):
     """Its clicked(False) once reached delete(confirm=False): a click deleted the bundle unasked."""
     from app_helpers import answer_dialog
 
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    models = tmp_path / "data" / "models"
-    models.mkdir(parents=True)
-    shutil.copy2(BUNDLE, models / "mine.pt")
-    reg = ModelRegistry()
-    qtbot.addWidget(reg)
-    reg.show()
+    reg, models = registry_with(qtbot, tmp_path, monkeypatch, "mine.pt")
     reg.table.selectRow(0)
     asked = answer_dialog("No")
     qtbot.mouseClick(button(reg, "Delete"), Qt.MouseButton.LeftButton)
