@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from damer_core.fileutil import free_path
 from damer_core.userdirs import APP, config_dir, data_dir  # noqa: F401 - the app's folders are damer-core's
 
 
@@ -25,12 +26,7 @@ def copy_into_models(src: str | Path) -> Path:
     src = Path(src)
     if src.resolve().parent == models_dir().resolve():
         return src
-    stem = bundle_name(src)
-    dest = models_dir() / f"{stem}.pt"
-    k = 2
-    while dest.exists():
-        dest = models_dir() / f"{stem}-{k}.pt"
-        k += 1
+    dest = free_path(models_dir() / f"{bundle_name(src)}.pt")
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src, dest)
     return dest

@@ -15,6 +15,7 @@ from typing import Callable
 from app.library_db import LibraryDB
 from damer_core.audio import AUDIO_EXTENSIONS
 from damer_core import events
+from damer_core.safe_text import shown
 
 BATCH = 200
 
@@ -85,7 +86,7 @@ def read_tags(path: str, size: int, mtime: float) -> dict:
             value = None
         return str(value[0]).strip() if value else ""
 
-    return {"path": path, "title": tag("title") or Path(path).stem, "artist": tag("artist"), "album": tag("album"),
+    return {"path": path, "title": tag("title") or shown(Path(path).stem), "artist": tag("artist"), "album": tag("album"),
             "duration": duration, "size": size, "mtime": mtime}
 
 
@@ -93,7 +94,7 @@ def _soundfile_duration(path: str) -> float:
     import soundfile as sf
 
     try:
-        info = sf.info(path)
+        info = sf.info(os.fsencode(path))  # bytes: any name the OS allows
     except Exception as e:  # noqa: BLE001
         detail = (getattr(e, "error_string", "") or str(e)).strip().rstrip(".")
         raise ValueError(f"not a readable audio file ({detail or 'format not recognised'})") from None

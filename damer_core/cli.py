@@ -13,6 +13,7 @@ from pathlib import Path
 
 from damer_core import __version__, events
 from damer_core.errors import AudioError, BundleError, InputError, UsageError
+from damer_core.safe_text import shown
 
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
 
@@ -33,7 +34,9 @@ def _cache(args):
 
 
 def _audio_files(inputs: list[str]) -> list[Path]:
+    """The audio files named or found under the folders named, each once, in the order given."""
     from damer_core.audio import audio_files
+    from damer_core.safe_text import shown_path
 
     files: list[Path] = []
     for item in inputs:
@@ -41,11 +44,15 @@ def _audio_files(inputs: list[str]) -> list[Path]:
         if p.is_dir():
             found = audio_files(p)
             if not found:
-                print(f"damer-core: {p}: no audio files in this folder", file=sys.stderr)
+                print(f"damer-core: {shown_path(p)}: no audio files in this folder", file=sys.stderr)
             files += found
         else:
             files.append(p)
-    return files
+    unique = list(dict.fromkeys(files))
+    if len(unique) < len(files):
+        print(f"damer-core: {len(files) - len(unique)} repeated file(s) left out: each file is predicted once",
+              file=sys.stderr)
+    return unique
 
 
 # -- features ---------------------------------------------------------------------------------
@@ -250,19 +257,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
         files = _audio_files(inputs)
         if args.format != "csv":
             raise UsageError("--output writes --format csv (one row per file, so a rerun can skip what is done)")
-        return predict_to_output(files, Path(args.output), args.checkpoint, args.device, args.progress, cache)
+        return predict_to_output(files, Path(args.output), args.checkpoint, args.device, args.progress, cache,
+                                 force=args.force, spreadsheet_safe=not args.csv_raw)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UsageError("under torchrun, give --output results.csv: each rank writes its part and rank 0 merges them")
     predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), cache)
-    return predict_to_stdout(predictor, _audio_files(inputs), args.format, args.progress)
+    return predict_to_stdout(predictor, _audio_files(inputs), args.format, args.progress,
+                             spreadsheet_safe=not args.csv_raw)
 
 
 def _listed_files(path: str) -> list[str]:
+    """The lines of a ``--files-from`` list, as the OS gives names: bytes that are not UTF-8
+    travel as surrogate escapes (os.fsdecode), so any file name the file system allows works."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:  # the user's list, not a bug: one line, as it always was
-        raise UsageError(str(e)) from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"--files-from {path}: {e.strerror or e}") from None
+    return [line for line in (os.fsdecode(raw).strip() for raw in data.splitlines()) if line]
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -353,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="jsonl: stream one 'prediction' event per file instead of printing at the end")
     p.add_argument("--output", help="write CSV rows to this file instead of stdout: resumable (a rerun skips what "
                                     "is done) and sharded under torchrun (each rank a part, rank 0 merges)")
+    p.add_argument("--force", action="store_true",
+                   help="let --output replace a file that is not an earlier output of predict")
+    p.add_argument("--csv-raw", action="store_true",
+                   help="write text cells as they are: by default a cell starting with = + - @ tab or CR gets a "
+                        "leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula")
     p.add_argument("--cache", action="store_true",
                    help="also keep the files' model features in the feature cache (off: only the predictions are kept, "
                         "so analysing a library costs no disk)")
@@ -401,15 +417,21 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return UsageError, InputError, DatasetError, BundleError, DeviceError, AudioError, OSError
 
 
+def _os_message(e: OSError) -> str:
+    """A full disk or a read-only folder in words, naming the file that could not be written."""
+    if e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    return e.strerror or str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_command(argv)
     _stop_on_sigterm()
     try:
         return args.func(args)
     except _user_errors() as e:
-        message = str(e)
-        if isinstance(e, OSError) and not isinstance(e, AudioError):  # a full disk, a read-only folder
-            message = f"{e.filename}: {e.strerror}" if e.filename else (e.strerror or message)
+        message = shown(_os_message(e) if isinstance(e, OSError) and not isinstance(e, AudioError) else str(e),
+                        limit=2000)  # names from files may hold terminal escapes
         print(f"damer-core {args.command}: error: {message}", file=sys.stderr)
         if getattr(args, "progress", "") == "jsonl":
             print(events.Error(message).to_json(), flush=True)

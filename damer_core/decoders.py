@@ -79,7 +79,7 @@ def soundfile_blocks(path: Path, native: NativeStderr) -> tuple[int, int, Iterat
 
     try:
         with native.capture():
-            f = sf.SoundFile(str(path))
+            f = sf.SoundFile(os.fsencode(path))  # bytes: any name the OS allows
     except sf.LibsndfileError as e:
         detail = (getattr(e, "error_string", "") or "").strip().rstrip(".") or "unknown error"
         raise AudioError(path, _LIBSNDFILE_REASONS.get(detail.lower(), f"not a readable audio file ({detail})")) from None

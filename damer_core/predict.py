@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TextIO
 
 from damer_core.errors import AudioError
-from damer_core.sharded import COLUMNS, row_of
+from damer_core.safe_text import shown, spreadsheet_cell
+from damer_core.sharded import COLUMNS, row_of, safe_row
 
 
 def predict_one(predictor, path: Path) -> tuple[dict, AudioError | None]:
@@ -29,10 +30,10 @@ class PredictionWriter:
     so a run stopped by Ctrl-C or a crash leaves every finished file on disk; ``close`` ends the
     JSON array."""
 
-    def __init__(self, out: TextIO, fmt: str):
+    def __init__(self, out: TextIO, fmt: str, spreadsheet_safe: bool = True):
         import csv
 
-        self.out, self.fmt, self.n = out, fmt, 0
+        self.out, self.fmt, self.n, self.safe = out, fmt, 0, spreadsheet_safe
         self.csv = csv.writer(out)
         if fmt == "csv":
             self.csv.writerow(COLUMNS)
@@ -51,12 +52,13 @@ class PredictionWriter:
         if self.fmt == "json":
             self.out.write(("," if self.n else "") + "\n" + json.dumps(r, indent=1))
         elif self.fmt == "csv":
-            self.csv.writerow(row_of(r))
+            self.csv.writerow(safe_row(row_of(r), self.safe))
         elif r.get("trajectory_raw"):
             raw, sm = r["trajectory_raw"], r["trajectory"]
             for row in zip(raw["t"], raw["valence"], raw["arousal"], raw["confidence"],
                            sm["valence"], sm["arousal"], sm["confidence"]):
-                self.csv.writerow([r["path"]] + [self._cell(x) for x in row])
+                path = spreadsheet_cell(r["path"]) if self.safe else r["path"]
+                self.csv.writerow([path] + [self._cell(x) for x in row])
         self.n += 1
         self.out.flush()
 
@@ -66,7 +68,7 @@ class PredictionWriter:
         self.out.flush()
 
 
-def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str) -> int:
+def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str, spreadsheet_safe: bool = True) -> int:
     """Every file in turn, its result on stdout in ``fmt`` as it is made; with ``progress_mode``
     jsonl, one 'prediction' or 'file_error' event per file instead (the app's analysis). Exit status:
     1 when every file failed, 130 when interrupted, else 0."""
@@ -75,7 +77,9 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
     stream = progress_mode == "jsonl"
     progress = Progress(progress_mode)
     progress.task("predicting", len(files))
-    writer = None if stream else PredictionWriter(sys.stdout, fmt)
+    if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 goes out as the bytes it is
+        sys.stdout.reconfigure(errors="surrogateescape")
+    writer = None if stream else PredictionWriter(sys.stdout, fmt, spreadsheet_safe)
     done = failed = 0
     try:
         for path in files:
@@ -83,7 +87,7 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
             if error:
                 failed += 1
                 if not stream:
-                    print(f"damer-core: skipped {error}", file=sys.stderr)
+                    print(f"damer-core: skipped {shown(str(error))}", file=sys.stderr)
                 progress.emit("file_error", path=str(path), message=str(error))
             else:
                 progress.emit("prediction", **result)
@@ -101,7 +105,7 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
 
 
 def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, device: str, progress_mode: str,
-                      cache) -> int:
+                      cache, force: bool = False, spreadsheet_safe: bool = True) -> int:
     """Resumable, sharded predict into the CSV file ``output``: alone, or one rank of ``torchrun``;
     a rerun skips the files already done. Exit status 130 when interrupted, else 0."""
     from damer_core.builtin import default_checkpoint
@@ -110,6 +114,11 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
     from damer_core.sharded import merge, predict_shard
     from damer_core.training.distributed import setup, teardown
 
+    from damer_core.fileutil import check_output_file
+    from damer_core.sharded import is_results_file
+
+    check_output_file(output, force=force, own=is_results_file, inputs=files, what="the results CSV")
+    keep = not output.exists() or is_results_file(output)  # else --force: replaced once the run is done
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     ctx = setup(device)
@@ -121,12 +130,12 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
         def one(path: Path) -> dict:
             result, error = predict_one(predictor, path)
             if error:
-                print(f"damer-core: skipped {error}", file=sys.stderr)
+                print(f"damer-core: skipped {shown(str(error))}", file=sys.stderr)
             progress.advance()
             return result
 
         try:
-            n = predict_shard(files, output, ctx.rank, ctx.world_size, one)
+            n = predict_shard(files, output, ctx.rank, ctx.world_size, one, spreadsheet_safe=spreadsheet_safe, keep_output=keep)
         except KeyboardInterrupt:
             print(f"damer-core: interrupted; what was done is kept in {output.name}.part{ctx.rank} "
                   "(run the same command again to go on)", file=sys.stderr)
@@ -136,7 +145,7 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
 
             dist.barrier()
         if ctx.is_main:
-            rows = merge(files, output, ctx.world_size)
+            rows = merge(files, output, ctx.world_size, spreadsheet_safe, keep)
             print(f"damer-core: {rows} rows in {output} ({n} predicted by rank 0 this run)", file=sys.stderr)
         return 0
     finally:

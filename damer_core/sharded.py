@@ -16,10 +16,30 @@ import io
 from pathlib import Path
 from typing import Callable, Iterable
 
-from damer_core.fileutil import atomic_write
+from damer_core.fileutil import atomic_write, first_line
+from damer_core.safe_text import from_spreadsheet_cell, spreadsheet_cell
 
 # one row per file, here and in `predict --format csv`; "emotion" is the word the app shows (damer_core.emotions)
 COLUMNS = ["path", "valence", "arousal", "confidence", "emotion", "duration", "error", "warning"]
+TEXT_COLUMNS = ("path", "emotion", "error", "warning")  # the others are numbers this program formats
+# File names travel as the OS gives them: bytes that are not UTF-8 are written back as the same bytes.
+ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
+
+
+def is_results_file(path: Path) -> bool:
+    """True when ``path`` starts with the results header: an earlier ``predict --output`` to resume."""
+    try:
+        return first_line(path) == ",".join(COLUMNS).encode()
+    except OSError:
+        return False
+
+
+def safe_row(row: list[str], spreadsheet_safe: bool) -> list[str]:
+    """A row in COLUMNS order with its text cells made safe for a spreadsheet
+    (damer_core.safe_text.spreadsheet_cell), unless written raw for machine use."""
+    if not spreadsheet_safe:
+        return row
+    return [spreadsheet_cell(c) if col in TEXT_COLUMNS else c for col, c in zip(COLUMNS, row)]
 
 
 def part_path(output: Path, rank: int) -> Path:
@@ -30,10 +50,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     """The complete rows of a results CSV; a last line cut off by a crash is ignored."""
     if not path.is_file():
         return []
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(**ENCODING)
     if text and not text.endswith("\n"):
         text = text[:text.rfind("\n") + 1]  # the row being written when the process died
-    return [row for row in csv.DictReader(io.StringIO(text)) if row.get("path")]
+    rows = [row for row in csv.DictReader(io.StringIO(text)) if row.get("path")]
+    for row in rows:
+        for col in TEXT_COLUMNS:
+            if row.get(col):
+                row[col] = from_spreadsheet_cell(row[col])
+    return rows
 
 
 def finished(rows: Iterable[dict[str, str]]) -> set[str]:
@@ -67,52 +92,57 @@ def _terms():
 
 
 def predict_shard(files: list[Path], output: Path, rank: int, world: int,
-                  predict_one: Callable[[Path], dict], on_file: Callable[[dict], None] | None = None) -> int:
+                  predict_one: Callable[[Path], dict], on_file: Callable[[dict], None] | None = None,
+                  spreadsheet_safe: bool = True, keep_output: bool = True) -> int:
     """Predict this rank's share of ``files`` not yet done, appending rows to its part file.
     Returns the number of files predicted now."""
     part = part_path(output, rank)
-    done = finished(read_rows(output)) | finished(read_rows(part))
+    done = (finished(read_rows(output)) if keep_output else set()) | finished(read_rows(part))
     if part.is_file():  # drop a row cut off by a crash before appending after it
         rows = read_rows(part)
         with atomic_write(part) as f:
-            f.write(_csv_text(rows).encode())
+            f.write(_csv_text(rows, spreadsheet_safe).encode(**ENCODING))
     todo = [f for i, f in enumerate(files) if i % world == rank and str(f) not in done]
     new = not part.is_file()
-    with open(part, "a", newline="", encoding="utf-8") as out:
+    with open(part, "a", newline="", **ENCODING) as out:
         writer = csv.writer(out, lineterminator="\n")
         if new:
             writer.writerow(COLUMNS)
         for path in todo:
             result = predict_one(path)
-            writer.writerow(row_of(result))
-            out.flush()
+            try:
+                writer.writerow(safe_row(row_of(result), spreadsheet_safe))
+                out.flush()
+            except OSError as e:  # a full disk: name the file
+                raise OSError(e.errno, e.strerror or str(e), str(part)) from None
             if on_file is not None:
                 on_file(result)
     return len(todo)
 
 
-def merge(files: list[Path], output: Path, world: int) -> int:
+def merge(files: list[Path], output: Path, world: int, spreadsheet_safe: bool = True, keep_output: bool = True) -> int:
     """Rank 0, after every rank finished: ``output`` = its earlier rows + every part, one row per
     path (a later success replaces an earlier error), in the input order; the parts are removed.
+    ``keep_output`` False: ``output`` is not an earlier results file (``--force``) and is replaced.
     Returns the number of rows."""
     parts = [p for p in output.parent.glob(f"{output.name}.part*") if p.name[len(output.name) + 5:].isdigit()]
     by_path: dict[str, dict[str, str]] = {}
-    for source in [output, *sorted(parts)]:
+    for source in [output, *sorted(parts)] if keep_output else sorted(parts):
         for row in read_rows(source):
             if row["path"] not in by_path or by_path[row["path"]].get("error"):
                 by_path[row["path"]] = row
     order = {str(f): i for i, f in enumerate(files)}
     rows = sorted(by_path.values(), key=lambda r: (order.get(r["path"], len(order)), r["path"]))
     with atomic_write(output) as f:
-        f.write(_csv_text(rows).encode())
+        f.write(_csv_text(rows, spreadsheet_safe).encode(**ENCODING))
     for p in parts:
         p.unlink(missing_ok=True)
     return len(rows)
 
 
-def _csv_text(rows: list[dict[str, str]]) -> str:
+def _csv_text(rows: list[dict[str, str]], spreadsheet_safe: bool) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(safe_row([row.get(c, "") or "" for c in COLUMNS], spreadsheet_safe) for row in rows)
     return buf.getvalue()

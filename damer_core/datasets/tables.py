@@ -37,7 +37,7 @@ def read_table(path: Path, required: list[str], require_rows: bool = True) -> It
     if not path.is_file():
         raise DatasetError(f"{path}: is a folder, not a CSV file" if path.is_dir() else f"missing file {path}")
     try:
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
             sample = f.readline(MAX_LINE)  # the header decides: rows may hold either character freely
             f.seek(0)
             delimiter = ";" if sample.count(";") > sample.count(",") else ","
