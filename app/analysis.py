@@ -34,10 +34,10 @@ def prediction_key(model: str) -> str:
 
 
 class LibraryAnalysis(QObject):
-    static_ready = Signal(str, object)  # path, events.Static or events.Prediction (the row's new values)
-    trajectory_ready = Signal(str, dict)  # path, smoothed trajectory (files outside the library too)
-    views_ready = Signal(str, object)  # path, damer_core.display.DisplayViews
-    track_failed = Signal(str, str)  # path ("" for the worker as a whole), message
+    static_ready = Signal(object, object)  # path, events.Static or events.Prediction (the row's new values)
+    trajectory_ready = Signal(object, dict)  # path, smoothed trajectory (files outside the library too)
+    views_ready = Signal(object, object)  # path, damer_core.display.DisplayViews
+    track_failed = Signal(object, str)  # path ("" for the worker as a whole), message
     progress = Signal(int, int, float)  # the library pass: done, total, seconds left (-1 unknown)
     pass_finished = Signal(str)
 

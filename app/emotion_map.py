@@ -67,7 +67,7 @@ def nearest(points: list[MapPoint], v: float, a: float, n: int = 10, exclude: st
 
 
 class EmotionMap(QWidget):
-    play_requested = Signal(str)
+    play_requested = Signal(object)
 
     def __init__(self, terms: list[EmotionTerm], parent=None):
         super().__init__(parent)

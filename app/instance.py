@@ -63,7 +63,7 @@ def server_name(db_path: Path) -> str:
 class InstanceServer(QObject):
     """Listens for later starts of the app with the same library."""
 
-    file_received = Signal(str)  # an absolute path to open and play
+    file_received = Signal(object)  # an absolute path to open and play
     activate_requested = Signal()  # after every message: bring the window to the front
 
     def __init__(self, db_path: Path, parent: QObject | None = None):

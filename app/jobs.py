@@ -35,11 +35,11 @@ class AnalysisQueue(QObject):
     static_done = Signal(object, str)  # events.Static, prediction key
     predicted = Signal(object, str)  # events.Prediction, prediction key
     trajectory_part = Signal(object, str)  # events.TrajectoryPart of the playing track, prediction key
-    views_ready = Signal(str, str)  # audio path, .npz path
-    failed = Signal(str, str)  # path ("" for the worker as a whole), message
+    views_ready = Signal(object, object)  # audio path, .npz path
+    failed = Signal(object, str)  # path ("" for the worker as a whole), message
     progress = Signal(int, int, float)  # library pass: done, total, seconds left (-1 unknown)
     pass_finished = Signal(str)  # message; the library pass (static + trajectories) is over
-    job_started = Signal(str, str)  # op, path
+    job_started = Signal(str, object)  # op, path
 
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -53,7 +53,7 @@ class LabellingBar(QWidget):
 
 
 class LabellingController(QObject):
-    label_saved = Signal(str)  # track path, after each flush and at the end
+    label_saved = Signal(object)  # track path, after each flush and at the end
 
     def __init__(self, bar: LabellingBar, circle: VACircleWidget, player: Player, db: LibraryDB, parent=None):
         super().__init__(parent)

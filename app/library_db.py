@@ -86,6 +86,22 @@ def _mean(values) -> float | None:
     return sum(known) / len(known) if known else None
 
 
+def fs_param(path: str) -> str | bytes:
+    """A path as a query parameter, bound as ``CAST(? AS TEXT)``: a name whose bytes are not UTF-8
+    (surrogate escapes, as the OS gives it) is bound as those bytes, so the column holds exactly the
+    file system's name and :func:`_text` gives the same string back."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+
+
+def _text(raw: bytes) -> str:
+    """Every text column read: UTF-8, with a stored name's other bytes as surrogate escapes."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
 class LibraryLocked(Exception):
     """The database is locked by another process (a second instance) or read-only."""
 
@@ -149,6 +165,7 @@ class LibraryDB:
             self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
         except sqlite3.OperationalError as e:
             raise _open_error(self.path, e) from None
+        self.conn.text_factory = _text
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -187,12 +204,12 @@ class LibraryDB:
     # -- folders --------------------------------------------------------------------------------
     def add_folder(self, path: str) -> int:
         with self.conn:
-            self.conn.execute("INSERT OR IGNORE INTO folders (path, added) VALUES (?, ?)", (path, time.time()))
-        return self.conn.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()[0]
+            self.conn.execute("INSERT OR IGNORE INTO folders (path, added) VALUES (CAST(? AS TEXT), ?)", (fs_param(path), time.time()))
+        return self.conn.execute("SELECT id FROM folders WHERE path = CAST(? AS TEXT)", (fs_param(path),)).fetchone()[0]
 
     def remove_folder(self, path: str) -> None:
         with self.conn:
-            self.conn.execute("DELETE FROM folders WHERE path = ?", (path,))
+            self.conn.execute("DELETE FROM folders WHERE path = CAST(? AS TEXT)", (fs_param(path),))
 
     def folders(self) -> list[tuple[int, str]]:
         return self.conn.execute("SELECT id, path FROM folders ORDER BY path").fetchall()
@@ -208,25 +225,26 @@ class LibraryDB:
         now = time.time()
         with self.conn:
             for r in rows:
-                self.conn.execute("DELETE FROM unreadable WHERE path = ?", (r["path"],))
+                self.conn.execute("DELETE FROM unreadable WHERE path = CAST(? AS TEXT)", (fs_param(r["path"]),))
                 self.conn.execute(
                     "INSERT INTO tracks (path, folder_id, title, artist, album, duration, size, mtime, scanned) "
-                    "VALUES (:path, :folder_id, :title, :artist, :album, :duration, :size, :mtime, :scanned) "
+                    "VALUES (CAST(:path AS TEXT), :folder_id, :title, :artist, :album, :duration, :size, :mtime, :scanned) "
                     "ON CONFLICT(path) DO UPDATE SET title=excluded.title, artist=excluded.artist, album=excluded.album, "
                     "duration=excluded.duration, size=excluded.size, mtime=excluded.mtime, scanned=excluded.scanned",
-                    {**r, "folder_id": folder_id, "scanned": now})
+                    {**r, "path": fs_param(r["path"]), "folder_id": folder_id, "scanned": now})
 
     def mark_unreadable(self, folder_id: int, rows: list[dict]) -> None:
         with self.conn:
             for r in rows:
-                self.conn.execute("DELETE FROM tracks WHERE path = ?", (r["path"],))
+                self.conn.execute("DELETE FROM tracks WHERE path = CAST(? AS TEXT)", (fs_param(r["path"]),))
                 self.conn.execute("INSERT OR REPLACE INTO unreadable (path, folder_id, reason, size, mtime) "
-                                  "VALUES (:path, :folder_id, :reason, :size, :mtime)", {**r, "folder_id": folder_id})
+                                  "VALUES (CAST(:path AS TEXT), :folder_id, :reason, :size, :mtime)",
+                                  {**r, "path": fs_param(r["path"]), "folder_id": folder_id})
 
     def remove_paths(self, paths: list[str]) -> None:
         with self.conn:
-            self.conn.executemany("DELETE FROM tracks WHERE path = ?", [(p,) for p in paths])
-            self.conn.executemany("DELETE FROM unreadable WHERE path = ?", [(p,) for p in paths])
+            self.conn.executemany("DELETE FROM tracks WHERE path = CAST(? AS TEXT)", [(fs_param(p),) for p in paths])
+            self.conn.executemany("DELETE FROM unreadable WHERE path = CAST(? AS TEXT)", [(fs_param(p),) for p in paths])
 
     def unreadable(self) -> list[tuple[str, str]]:
         return self.conn.execute("SELECT path, reason FROM unreadable ORDER BY path").fetchall()
@@ -265,15 +283,15 @@ class LibraryDB:
     def track(self, path: str, model: str = "", previous: str = "", whole: bool = False) -> TrackRow | None:
         """One track's row, as :meth:`tracks` gives it."""
         use_previous = bool(previous) and previous != model
-        args = (model, previous, path) if use_previous else (model, path)
-        row = self.conn.execute(self._track_sql(use_previous, whole) + "WHERE t.path = ?", args).fetchone()
+        args = (model, previous, fs_param(path)) if use_previous else (model, fs_param(path))
+        row = self.conn.execute(self._track_sql(use_previous, whole) + "WHERE t.path = CAST(? AS TEXT)", args).fetchone()
         return self._row(row) if row else None
 
     def track_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
 
     def track_id(self, path: str) -> int | None:
-        row = self.conn.execute("SELECT id FROM tracks WHERE path = ?", (path,)).fetchone()
+        row = self.conn.execute("SELECT id FROM tracks WHERE path = CAST(? AS TEXT)", (fs_param(path),)).fetchone()
         return row[0] if row else None
 
     def track_path(self, track_id: int) -> str:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 
 from app.library_db import TrackRow
 from damer_core.emotions import EmotionTerm, read_point
+from damer_core.safe_text import shown_path
 
 NOT_PREDICTED = "n/p"  # the active model does not predict this dimension (a one-dimension bundle)
 COLUMNS = ["Title", "Artist", "Album", "Duration", "Valence", "Arousal", "Conf.", "Emotion", "Labelled"]
@@ -141,15 +142,15 @@ class LibraryModel(QAbstractTableModel):
             if col in (4, 5) and r.analysed and self.value(index.row(), col) is None:
                 return f"{COLUMNS[col]} is not predicted by the active model (it holds one dimension only)"
             if col in (0, 1, 2) and self.value(index.row(), col):  # the whole text of an elided cell
-                return f"{self.value(index.row(), col)}\n{r.path}"
+                return f"{self.value(index.row(), col)}\n{shown_path(r.path)}"
             if col in PREDICTED and r.previous:
-                return f"From the model used before: the active model has not analysed this track yet\n{r.path}"
+                return f"From the model used before: the active model has not analysed this track yet\n{shown_path(r.path)}"
             if col in PREDICTED and r.analysed:
                 whole = r.whole and COLUMNS[col] != "Conf."  # the confidence is always the segment's
                 part = (f"The mean of the whole track's trajectory ({format_duration(r.duration)})." if whole
                         else summarised_part(r.duration))
                 return f"{HEADER_TIPS[COLUMNS[col]]}\n{part}"
-            return r.path
+            return shown_path(r.path)
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

@@ -25,7 +25,7 @@ HIDDEN_BY_DEFAULT = ("Album", "Conf.")  # room for titles; the marker's size sho
 
 
 class LibraryPanel(QWidget):
-    track_activated = Signal(str)  # path
+    track_activated = Signal(object)  # path
     cancel_requested = Signal()
     folder_chosen = Signal(str)  # from the empty library's greeting: a folder to add, "" to ask for one
 

@@ -36,6 +36,7 @@ from app.views import SpectrogramViews
 from app.window_state import restore_window, save_window
 from damer_core import events
 from damer_core.emotions import load_emotion_terms
+from damer_core.safe_text import shown_name
 
 WHOLE_TRACK_VALUES = "Table values: whole-track means"
 
@@ -52,8 +53,8 @@ if TYPE_CHECKING:
 
 
 class MainWindow(OtherWindows, QMainWindow):
-    views_shown = Signal(str, str)  # track path, error ("" when the spectrograms are shown)
-    trajectory_shown = Signal(str, str)  # track path, error ("" when the V-A trajectory is shown)
+    views_shown = Signal(object, str)  # track path, error ("" when the spectrograms are shown)
+    trajectory_shown = Signal(object, str)  # track path, error ("" when the V-A trajectory is shown)
 
     def __init__(self, db_path: Path | None = None) -> None:
         super().__init__()
@@ -422,7 +423,7 @@ class MainWindow(OtherWindows, QMainWindow):
         self.track.set_track(path, rows[0].id if rows else -1)
         self.library.select_path(path)
         self.model.set_playing(path)
-        self.setWindowTitle(f"{rows[0].title if rows else Path(path).name} - DAMER Explorer")
+        self.setWindowTitle(f"{rows[0].title if rows else shown_name(path)} - DAMER Explorer")
         self.labelling.set_track(self.current_track_id, path)
         if self.emotion_map is not None and self.emotion_map.isVisible():
             self.emotion_map.show_similar(path)

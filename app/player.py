@@ -33,7 +33,7 @@ def probe_sounddevice() -> tuple[object | None, str]:
 class Player(QObject):
     position_changed = Signal(float)  # seconds, at POSITION_HZ while playing
     state_changed = Signal(str)  # "empty", "loading", "stopped", "playing", "paused"
-    loaded = Signal(str, float)  # path, duration
+    loaded = Signal(object, float)  # path, duration
     finished = Signal()  # reached the end of the track
     error = Signal(str)
 

@@ -121,7 +121,7 @@ def held_out_check(info: dict) -> tuple[str, int]:
 
 
 class ModelRegistry(QDialog):
-    activate = Signal(str)
+    activate = Signal(object)
     import_requested = Signal()
 
     def __init__(self, active: str = "", parent=None):

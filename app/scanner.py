@@ -84,7 +84,7 @@ def read_tags(path: str, size: int, mtime: float) -> dict:
             value = tags.get(name)
         except Exception:  # noqa: BLE001
             value = None
-        return str(value[0]).strip() if value else ""
+        return shown(str(value[0]).strip()) if value else ""  # tags are shown: no control characters, capped
 
     return {"path": path, "title": tag("title") or shown(Path(path).stem), "artist": tag("artist"), "album": tag("album"),
             "duration": duration, "size": size, "mtime": mtime}
@@ -145,7 +145,7 @@ def _try_tags(path: str, size: int, mtime: float) -> dict:
     except ValueError as e:
         if not os.path.exists(path):
             return {"path": path, "gone": True}  # removed while scanning: not an error
-        return {"path": path, "reason": str(e), "size": size, "mtime": mtime}
+        return {"path": path, "reason": shown(str(e)), "size": size, "mtime": mtime}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from app.transport import TransportBar
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
 from damer_core.trajectory import value_at
+from damer_core.safe_text import shown_name
 
 TRAJECTORY_KEYS = ("t", "valence", "arousal", "confidence")
 
@@ -29,8 +30,8 @@ def trajectory_arrays(traj: dict) -> dict[str, np.ndarray]:
 
 
 class TrackDisplay(QObject):
-    views_shown = Signal(str, str)  # track path, error ("" when the spectrograms are shown)
-    trajectory_shown = Signal(str, str)  # track path, error ("" when the V-A trajectory is shown)
+    views_shown = Signal(object, str)  # track path, error ("" when the spectrograms are shown)
+    trajectory_shown = Signal(object, str)  # track path, error ("" when the V-A trajectory is shown)
     other_failed = Signal(str)  # another track's analysis failed: why, for the status bar
 
     def __init__(self, db: LibraryDB, analysis: LibraryAnalysis, player: Player, transport: TransportBar,
@@ -53,7 +54,7 @@ class TrackDisplay(QObject):
         """The trajectory when the library has it, then the spectrograms and a missing trajectory
         of the track just set: the queue's most urgent job, from one decode in the worker."""
         self.load_trajectory()
-        self.views.show_message(f"Computing spectrograms of {Path(self.path).name}...", busy=True)
+        self.views.show_message(f"Computing spectrograms of {shown_name(self.path)}...", busy=True)
         model = self._model()
         self.analysis.use_model(model, active_model.model_key(model))
         self.analysis.open_track(self.path, need_trajectory=bool(model) and self.trajectory is None)

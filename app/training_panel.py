@@ -41,8 +41,8 @@ COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
 
 class TrainingPanel(QWidget):
-    model_ready = Signal(str)  # best.pt of a finished run
-    activate_requested = Signal(str)  # the user wants the finished model active
+    model_ready = Signal(object)  # best.pt of a finished run
+    activate_requested = Signal(object)  # the user wants the finished model active
     running_changed = Signal(bool)  # a training child started / ended: the library analysis waits meanwhile
 
     def __init__(self, labels_export=None, library_folders=None, active_model=None, parent=None):

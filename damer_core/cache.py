@@ -34,7 +34,7 @@ def file_identity(path: str | os.PathLike) -> str:
     """Hash of resolved path, size, mtime and the first and last MiB of content."""
     p = Path(path).resolve()
     st = p.stat()
-    h = hashlib.sha256(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    h = hashlib.sha256(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
     with open(p, "rb") as f:
         h.update(f.read(_MIB))
         if st.st_size > 2 * _MIB:
@@ -60,7 +60,7 @@ class FeatureCache:
         self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
 
     def _entry(self, identity: str, cfg: FeatureConfig, kind: str) -> tuple[Path, str]:
-        key = hashlib.sha256(f"{identity}\0{cfg.hash}\0{kind}".encode()).hexdigest()
+        key = hashlib.sha256(f"{identity}\0{cfg.hash}\0{kind}".encode("utf-8", "surrogateescape")).hexdigest()
         return self.root / cfg.hash / key[:2] / f"{key}.npz", key
 
     def get(self, path: str | os.PathLike, cfg: FeatureConfig, kind: str) -> dict[str, np.ndarray] | None:

@@ -50,10 +50,11 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     """The complete rows of a results CSV; a last line cut off by a crash is ignored."""
     if not path.is_file():
         return []
-    text = path.read_text(**ENCODING)
+    with open(path, newline="", **ENCODING) as f:  # newline="": a \r inside a quoted name is kept
+        text = f.read()
     if text and not text.endswith("\n"):
         text = text[:text.rfind("\n") + 1]  # the row being written when the process died
-    rows = [row for row in csv.DictReader(io.StringIO(text)) if row.get("path")]
+    rows = [row for row in csv.DictReader(io.StringIO(text, newline="")) if row.get("path")]
     for row in rows:
         for col in TEXT_COLUMNS:
             if row.get(col):
@@ -105,7 +106,7 @@ def predict_shard(files: list[Path], output: Path, rank: int, world: int,
     todo = [f for i, f in enumerate(files) if i % world == rank and str(f) not in done]
     new = not part.is_file()
     with open(part, "a", newline="", **ENCODING) as out:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out)  # "\r\n" (RFC 4180): a name holding \r is quoted
         if new:
             writer.writerow(COLUMNS)
         for path in todo:
@@ -142,7 +143,7 @@ def merge(files: list[Path], output: Path, world: int, spreadsheet_safe: bool = 
 
 def _csv_text(rows: list[dict[str, str]], spreadsheet_safe: bool) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf)
     writer.writerow(COLUMNS)
     writer.writerows(safe_row([row.get(c, "") or "" for c in COLUMNS], spreadsheet_safe) for row in rows)
     return buf.getvalue()
