@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.labels import export_labels, import_labels_csv, read_labels_csv
 from app.library_db import LibraryDB
+from damer_core.errors import InputError
 
 
 def ask_export_path(parent: QWidget) -> str:
@@ -17,10 +18,23 @@ def ask_export_path(parent: QWidget) -> str:
     return path
 
 
-def export_labels_file(db: LibraryDB, path: str) -> str:
-    """Write every label to ``path`` (CSV or JSON by its extension); returns the status line."""
-    n = export_labels(db, Path(path))
+def export_labels_file(db: LibraryDB, path: str, spreadsheet_safe: bool = True) -> str:
+    """Write every label to ``path`` (CSV or JSON by its extension); returns the status line (what
+    went wrong, naming the file, when it could not be written: nothing is left half-written)."""
+    try:
+        n = export_labels(db, Path(path), spreadsheet_safe=spreadsheet_safe)
+    except (OSError, InputError) as e:
+        return f"Labels not exported: {export_error(path, e)}"
     return f"exported {n} labels to {path} (train on it: damer-core train --dataset {path})"
+
+
+def export_error(path: str, e: Exception) -> str:
+    """One line naming the file an export could not write and why (a full disk, a folder...)."""
+    from damer_core.safe_text import shown
+
+    if isinstance(e, OSError):
+        return shown(f"{e.filename or path}: {e.strerror or e}")
+    return shown(str(e))
 
 
 def ask_import_path(parent: QWidget) -> str:

@@ -5,7 +5,6 @@ calibration check (mean distance between a covert duplicate's two labels against
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
 import time
@@ -85,10 +84,14 @@ def trajectory_distance(a: list[tuple[float, float, float]], b: list[tuple[float
     return float(np.hypot(*(va - vb).T).mean())
 
 
-def export_labels(db: LibraryDB, path: Path, curator: str | None = None) -> int:
+def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreadsheet_safe: bool = True) -> int:
     """CSV (``path,valence,arousal,curator,n_points,artist``; static labels in [-1, 1]) or JSON (the
     same plus each trajectory), by the file's extension; both are what `damer-core train --dataset`
-    reads, and its split keeps each artist's tracks on one side (untagged tracks go alone)."""
+    reads (which takes a CSV's apostrophe-guarded cells back: ``spreadsheet_safe``), and its split
+    keeps each artist's tracks on one side (untagged tracks go alone)."""
+    from app.exports import write_csv
+    from damer_core.fileutil import atomic_write, check_output_file
+
     labels = labels_for(db, curator=curator)
     path = Path(path)
     if path.suffix.lower() == ".json":
@@ -97,13 +100,13 @@ def export_labels(db: LibraryDB, path: Path, curator: str | None = None) -> int:
                             "artist": lb.artist,
                             "trajectory": {"t": [p[0] for p in lb.points], "valence": [p[1] for p in lb.points],
                                            "arousal": [p[2] for p in lb.points]}} for lb in labels]}
-        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        check_output_file(path, force=True, what="the export")
+        with atomic_write(path) as f:
+            f.write(json.dumps(data, indent=1).encode())  # ASCII: a name that is not UTF-8 as \udcxx escapes
     else:
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["path", "valence", "arousal", "curator", "n_points", "artist"])
-            for lb in labels:
-                w.writerow([lb.path, f"{lb.valence:.4f}", f"{lb.arousal:.4f}", lb.curator, lb.n_points, lb.artist])
+        write_csv(path, ["path", "valence", "arousal", "curator", "n_points", "artist"],
+                  [[lb.path, f"{lb.valence:.4f}", f"{lb.arousal:.4f}", lb.curator, lb.n_points, lb.artist]
+                   for lb in labels], {"path", "curator", "artist"}, spreadsheet_safe)
     return len(labels)
 
 

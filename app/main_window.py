@@ -36,9 +36,11 @@ from app.views import SpectrogramViews
 from app.window_state import restore_window, save_window
 from damer_core import events
 from damer_core.emotions import load_emotion_terms
+from damer_core.errors import InputError
 from damer_core.safe_text import shown_name
 
 WHOLE_TRACK_VALUES = "Table values: whole-track means"
+SPREADSHEET_SAFE = "Spreadsheet-safe CSV exports"
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,7 @@ class MainWindow(OtherWindows, QMainWindow):
             ("&File", "Quit", self.close, "Ctrl+Q"),
             ("&Label", "Calibration session...", self.start_calibration, ""),
             ("&View", "Emotion map", self.show_map, "Ctrl+M"),
+            ("&File", SPREADSHEET_SAFE, self.toggle_spreadsheet_safe, ""),
             ("&View", WHOLE_TRACK_VALUES, self.toggle_whole_track_values, ""),
             ("&View", "Log", self.show_log, ""),
             ("&Model", "Train a model...", self.show_training, ""),
@@ -188,6 +191,11 @@ class MainWindow(OtherWindows, QMainWindow):
         whole.setChecked(self.settings.whole_track_values)
         whole.setToolTip("The table's valence, arousal and emotion from each track's whole trajectory "
                          "(where it has one) instead of its model segment (0:15-1:15)")
+        safe = self.actions[SPREADSHEET_SAFE]
+        safe.setCheckable(True)
+        safe.setChecked(self.settings.spreadsheet_safe_csv)
+        safe.setToolTip("Exported CSV cells starting with = + - @ tab or CR get a leading apostrophe, so a spreadsheet "
+                        "shows them as text instead of running them as formulas; off: exact text for other programs")
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(key, what it does) for Help > Keyboard shortcuts, from the declarations above."""
@@ -267,6 +275,10 @@ class MainWindow(OtherWindows, QMainWindow):
         if self.current_path:
             self.library.select_path(self.current_path)
 
+    def toggle_spreadsheet_safe(self) -> None:
+        self.settings.spreadsheet_safe_csv = self.actions[SPREADSHEET_SAFE].isChecked()
+        self.settings.save()
+
     def toggle_whole_track_values(self) -> None:
         """The table's values: each track's model segment (0:15-1:15), or the mean of its whole trajectory."""
         self.settings.whole_track_values = self.actions[WHOLE_TRACK_VALUES].isChecked()
@@ -301,7 +313,8 @@ class MainWindow(OtherWindows, QMainWindow):
         path = path or label_io.ask_export_path(self)
         if path:
             self.labelling.finish()
-            self.statusBar().showMessage(label_io.export_labels_file(self.db, path), 10000)
+            self.statusBar().showMessage(label_io.export_labels_file(self.db, path, self.settings.spreadsheet_safe_csv),
+                                         10000)
 
     def import_labels(self, path: str | None = None, existing: str | None = None) -> None:
         """Import a ``path,valence,arousal`` CSV as labels by the current curator; app.label_io asks
@@ -322,7 +335,12 @@ class MainWindow(OtherWindows, QMainWindow):
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, "Export predictions", str(Path.home() / "predictions.csv"), "CSV (*.csv)")
         if path:
-            n = export_predictions(self.db, self.model_key(), self.usable_model(), self.model.word, path)
+            try:
+                n = export_predictions(self.db, self.model_key(), self.usable_model(), self.model.word, path,
+                                       self.settings.spreadsheet_safe_csv)
+            except (OSError, InputError) as e:
+                self.statusBar().showMessage(f"Predictions not exported: {label_io.export_error(path, e)}", 15000)
+                return
             self.statusBar().showMessage(f"exported {n} predictions to {path}", 10000)
 
     def cancel_background(self) -> None:

@@ -22,6 +22,7 @@ from app.buttons import on_click
 from app.child import CoreProcess
 from app.paths import models_dir
 from damer_core.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
+from damer_core.safe_text import shown, shown_path
 from damer_core import events
 
 COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified",
@@ -227,8 +228,9 @@ class ModelRegistry(QDialog):
                      *file_cells(self.keys.get(str(p))), check]
             tracks = {COLUMNS.index("Arousal AUC"): n_a, COLUMNS.index("Valence AUC"): n_v, len(cells) - 1: n}
             for c, text in enumerate(cells):
+                text = shown(text, limit=200)  # a bundle's strings are untrusted: no control characters, capped
                 item = QTableWidgetItem(text)
-                item.setToolTip(str(p) if c == 0 else text)
+                item.setToolTip(shown_path(p) if c == 0 else text)
                 if err:
                     item.setForeground(QBrush(QColor(180, 40, 40)))
                 elif 0 < tracks.get(c, 0) < SMALL_PART:  # too few tracks to mean anything
@@ -252,7 +254,7 @@ class ModelRegistry(QDialog):
         if p is None:
             return
         if str(p) in self.errors:
-            self.status.setText(f"Cannot use it: {self.errors[str(p)]}")
+            self.status.setText(f"Cannot use it: {shown(self.errors[str(p)])}")
             return
         self.active = str(p)
         self.activate.emit(str(p))

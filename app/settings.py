@@ -23,6 +23,7 @@ class Settings:
     curator: str = ""
     show_trajectory: bool = True
     whole_track_values: bool = False  # the table shows each trajectory's mean instead of the segment's values
+    spreadsheet_safe_csv: bool = True  # CSV exports: a leading apostrophe before a cell a spreadsheet would run
     cache_limit_mb: int = 1024  # the feature cache's size limit (File > Feature cache...)
 
     @classmethod

@@ -220,19 +220,31 @@ def _check_metadata(data: dict) -> None:
             _check_numbers(f"quadrant.{part}", q)
 
 
-def _nesting_depth_ok(obj: Any) -> bool:
-    """True when dicts and lists nest at most MAX_NESTING deep (deeper would overflow the
-    recursion of the checks and of JSON output)."""
-    stack = [(obj, 0)]
+MAX_TEXT = 4096  # characters of any text field (a path is at most PATH_MAX = 4096 bytes)
+MAX_ITEMS = 100_000  # entries of any list or dict besides the weights (a data set's missing files, metrics)
+
+
+def _structure_problem(obj: Any) -> str:
+    """Why the bundle's values cannot be shown or checked safely ("" when they can): nesting past
+    MAX_NESTING (it would overflow the recursion of the checks and of JSON output), a text longer
+    than MAX_TEXT or a list or dict longer than MAX_ITEMS (`info` would print megabytes)."""
+    stack = [("", obj, 0)]
     while stack:
-        item, depth = stack.pop()
+        where, item, depth = stack.pop()
         if depth > MAX_NESTING:
-            return False
+            return f"its values nest more than {MAX_NESTING} levels deep"
+        if isinstance(item, str) and len(item) > MAX_TEXT:
+            return f"field {where or 'name'} is {len(item):,} characters long (at most {MAX_TEXT:,})"
+        if isinstance(item, (dict, list, tuple)) and len(item) > MAX_ITEMS and not where.endswith("state_dict"):
+            return f"field {where} holds {len(item):,} entries (at most {MAX_ITEMS:,})"
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            for k, v in item.items():
+                if isinstance(k, str) and len(k) > MAX_TEXT:
+                    return f"a key in {where or 'the bundle'} is {len(k):,} characters long (at most {MAX_TEXT:,})"
+                stack.append((f"{where}.{k}" if where else str(k), v, depth + 1))
         elif isinstance(item, (list, tuple)):
-            stack.extend((v, depth + 1) for v in item)
-    return True
+            stack.extend((f"{where}[{i}]", v, depth + 1) for i, v in enumerate(item))
+    return ""
 
 
 def weights_sha256(state_dict: dict) -> str:
@@ -310,8 +322,9 @@ def check_bundle(data: Any, path: str | os.PathLike = "<bundle>") -> dict:
     version = data["format_version"]
     if _is_int(version) and version > FORMAT_VERSION:
         raise BundleError(path, f"written by a newer damer-core (bundle format {version}); update to use it")
-    if not _nesting_depth_ok(data):
-        raise BundleError(path, f"refused: its values nest more than {MAX_NESTING} levels deep")
+    problem = _structure_problem(data)
+    if problem:
+        raise BundleError(path, f"refused: {problem}")
     try:
         _check("format_version", version, (int, 1, FORMAT_VERSION))
         feature = _check_feature_config(data["feature_config"])

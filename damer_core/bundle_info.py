@@ -8,6 +8,7 @@ from pathlib import Path
 
 from damer_core import checkpoint, events
 from damer_core.builtin import is_builtin
+from damer_core.safe_text import shown
 
 
 def bundle_summary(b: dict) -> dict:
@@ -25,7 +26,7 @@ def info_text(path: str, as_json: bool = False) -> str:
     b = checkpoint.load_checkpoint(path)
     if as_json:
         return json.dumps({"builtin": is_builtin(path), **bundle_summary(b)}, indent=2, default=str)
-    return "\n".join(describe_bundle(b, path))
+    return "\n".join(shown(line, limit=2000) for line in describe_bundle(b, path))  # a bundle's text is untrusted
 
 
 def info_line(path: str) -> tuple[str, bool]:
@@ -37,8 +38,8 @@ def info_line(path: str) -> tuple[str, bool]:
     except checkpoint.BundleError as e:
         return events.BundleError(path, str(e)).to_json(), False
     except Exception as e:  # noqa: BLE001 - one bundle's surprise must not hide the ones after it
-        detail = " ".join(str(e).split()) or type(e).__name__
-        message = f"{Path(path).name}: cannot be read ({detail})"
+        detail = shown(" ".join(str(e).split()) or type(e).__name__)
+        message = f"{shown(Path(path).name)}: cannot be read ({detail})"
         return events.BundleError(path, message).to_json(), False
 
 

@@ -121,6 +121,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from damer_core.builtin import default_checkpoint
 
     out = Path(args.out) if args.out else _default_out(args)
+    if not args.force:
+        from damer_core.training.run import check_run_folder
+
+        check_run_folder(out)
     if not args.out:
         print(f"damer-core train: the run goes to {out}", file=sys.stderr)
     init = default_checkpoint(None if args.init == BUILTIN else args.init) if args.init else None
@@ -326,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default: <data>-<time> in the "
                                  "user's data folder, the runs the app lists; printed at the start)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--force", action="store_true", help="let --out be a folder that holds other files")
     p.add_argument("--init", metavar="CHECKPOINT", nargs="?", const=BUILTIN,
                    help="fine-tune from this bundle, or from the built-in model when no file is named; "
                         "fine-tuning defaults to {epochs} epochs at lr {lr:g}".format(**FINE_TUNE_DEFAULTS))

@@ -15,6 +15,7 @@ from pathlib import Path
 from damer_core.datasets.base import (SCALE_RANGES, DatasetError, LabelledTrack, check_scale, clip, label_value,
                                      one_line, to_unit_scale)
 from damer_core.datasets.tables import read_table
+from damer_core.safe_text import from_spreadsheet_cell
 
 LABEL_KEYS = ("path", "valence", "arousal")
 
@@ -81,9 +82,16 @@ def _track(source: Path, item: dict, where: str, scale: str) -> LabelledTrack:
     return LabelledTrack(resolve_track_path(source.parent, raw, where), float(v), float(a), raw, _group(item), where)
 
 
+def _unguarded(row: dict) -> dict:
+    """A CSV row's text cells without the apostrophe a spreadsheet-safe export put before a
+    formula character (damer_core.safe_text), so the app's label export reads back exactly."""
+    return {k: from_spreadsheet_cell(v) if k in ("path", "artist", "group", "curator") and isinstance(v, str) else v
+            for k, v in row.items()}
+
+
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
     check_scale(scale)
-    tracks = [_track(path, r, f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))]
+    tracks = [_track(path, _unguarded(r), f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))]
     merged = merge_annotators(tracks)
     return merged, _description(path, "csv", scale, merged, len(tracks))
 

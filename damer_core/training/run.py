@@ -236,6 +236,25 @@ class RunFolderError(InputError):
     """The run folder cannot be written, or another training is writing to it."""
 
 
+RUN_FILES = (".train.lock", "run.json")  # what every training writes first: a user's own best.pt is not one
+
+
+def check_run_folder(out: Path) -> None:
+    """``--out`` must be a new or empty folder, or a run folder (one a training wrote: it is
+    continued or replaced there, as before): a folder holding other files is the user's, and
+    the run would mix its checkpoints into it or replace a file there called best.pt."""
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{out}: is a file, not a folder; choose a folder for --out")
+    if out.is_dir() and not any((out / name).exists() for name in RUN_FILES):
+        try:
+            others = next(os.scandir(out), None)
+        except OSError as e:
+            raise RunFolderError(f"{out}: the run folder cannot be read ({e.strerror or e})") from None
+        if others is not None:
+            raise RunFolderError(f"{out}: holds other files and no earlier run; choose a new or empty folder "
+                                 "for --out (or add --force to write the run there)")
+
+
 def claim_run_folder(out: Path):
     """Create ``out`` and hold an exclusive lock on it for the run, before any data is read: two
     runs with the same --out would overwrite each other's checkpoints, and a folder that cannot be
