@@ -240,6 +240,7 @@ class TrainingPanel(QWidget):
             dataset = self.path.text().strip()
             if not dataset:
                 raise ValueError("choose a data set folder or a labels file first")
+        self.checked_settings()
         name = Path(dataset).stem or "run"
         self.run_dir = new_run_dir(name)
         args = ["train", "--dataset", dataset, "--out", str(self.run_dir), "--progress", "jsonl",
@@ -257,6 +258,21 @@ class TrainingPanel(QWidget):
         if self.pool.isChecked() and folders:
             args += ["--unlabelled", folders[0]]
         return args
+
+    def checked_settings(self):
+        """The panel's settings as the TrainConfig the run will use, checked as flags and --config
+        files are (TrainConfig.check); ValueError with one line per problem."""
+        from dataclasses import replace
+
+        from damer_core.training.config import TrainConfig
+
+        dims = tuple(d for d in self.dims.currentText().split(",") if d)
+        tcfg = replace(TrainConfig(), epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
+                       seed=self.seed.value(), dims=dims)
+        problems = tcfg.problems()
+        if problems:
+            raise ValueError("Check the settings: " + "; ".join(problems))
+        return tcfg
 
     def start(self) -> None:
         try:

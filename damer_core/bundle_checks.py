@@ -199,7 +199,7 @@ def _check_metadata(data: dict) -> None:
     for key in ("damer_core_version", "created"):
         if key in data and not isinstance(data[key], str):
             raise _FieldError(key, data[key], "must be text")
-    for key in ("train_config", "data", "data_args", "resume"):
+    for key in ("train_config", "data", "data_args", "resume", "run"):
         if key in data:
             _check_dict(key, data[key])
     if "split" in data:

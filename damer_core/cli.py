@@ -90,8 +90,7 @@ def _train_config(args):
         tcfg = replace(tcfg, descriptors=True)
     if args.ablation:
         tcfg = tcfg.with_ablation([m.strip().lower() for m in args.ablation.split(",") if m.strip()])
-    if tcfg.epochs < 1 or tcfg.batch_size < 1:
-        raise UsageError("--epochs and --batch-size must be at least 1")
+    tcfg.check()  # every setting, from the defaults, --config and the flags, before any work
     return tcfg
 
 
@@ -120,6 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--resume needs --out: the folder of the run to continue")
     from damer_core.builtin import default_checkpoint
 
+    tcfg = _train_config(args)
     out = Path(args.out) if args.out else _default_out(args)
     if not args.force:
         from damer_core.training.run import check_run_folder
@@ -127,10 +127,46 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_run_folder(out)
     if not args.out:
         print(f"damer-core train: the run goes to {out}", file=sys.stderr)
+    if args.resume and args.init:
+        raise UsageError("--resume continues a run as it was started; --init starts a new fine-tune (another --out)")
     init = default_checkpoint(None if args.init == BUILTIN else args.init) if args.init else None
-    train(_data_args(args), _train_config(args), out, args.device, Progress(args.progress), init=init,
-          resume=args.resume, cache=_cache(args))
+    train(_data_args(args), tcfg, out, args.device, Progress(args.progress), init=init,
+          resume=args.resume, cache=_cache(args), given=_given_settings(args) if args.resume else None)
     return 0
+
+
+def _named(args, flag: str) -> bool:
+    """Whether ``flag`` was given on the command line (not only its default)."""
+    return any(a == flag or a.startswith(flag + "=") for a in getattr(args, "argv", []))
+
+
+def _given_settings(args) -> dict:
+    """The settings named on the command line or in --config (TrainConfig fields; the data
+    options under "data"), which a resume must not silently ignore."""
+    from damer_core.training.config import ABLATION_MODULES, TrainConfig
+
+    given: dict = {}
+    if args.config:
+        keys = json.loads(Path(args.config).read_text(encoding="utf-8")).keys()  # read and checked by _train_config
+        given.update({k: v for k, v in TrainConfig.from_file(args.config).to_dict().items() if k in keys})
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
+    given.update({k: v for k, v in flags.items() if v is not None})
+    if args.dims:
+        given["dims"] = tuple(d.strip() for d in args.dims.split(",") if d.strip())
+    if args.ablation:
+        off = {m.strip().lower() for m in args.ablation.split(",")}
+        given.update({m: m not in off for m in ABLATION_MODULES})
+    for flag, key, value in (("no_amp", "amp", False), ("no_band_embedding", "band_embedding", False),
+                             ("descriptors", "descriptors", True)):
+        if getattr(args, flag):
+            given[key] = value
+    data = {"dataset": str(Path(args.dataset).resolve()) if args.dataset else None,
+            "format": args.format if _named(args, "--format") else None,
+            "scale": args.scale, "preset": args.preset if _named(args, "--preset") else None,
+            "unlabelled": str(Path(args.unlabelled).resolve()) if args.unlabelled else None}
+    given["data"] = {k: v for k, v in data.items() if v is not None}
+    return given
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -431,13 +467,16 @@ def _os_message(e: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_command(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     _stop_on_sigterm()
     try:
         return args.func(args)
     except _user_errors() as e:
-        message = shown(_os_message(e) if isinstance(e, OSError) and not isinstance(e, AudioError) else str(e),
-                        limit=2000)  # names from files may hold terminal escapes
-        print(f"damer-core {args.command}: error: {message}", file=sys.stderr)
+        raw = _os_message(e) if isinstance(e, OSError) and not isinstance(e, AudioError) else str(e)
+        lines = [shown(line, limit=2000) for line in raw.splitlines() or [""]]  # names from files may hold escapes
+        message = "; ".join(lines)
+        for line in lines:  # one line per problem (a config with several bad settings)
+            print(f"damer-core {args.command}: error: {line}", file=sys.stderr)
         if getattr(args, "progress", "") == "jsonl":
             print(events.Error(message).to_json(), flush=True)
         return 2

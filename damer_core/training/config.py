@@ -4,8 +4,10 @@ file -> command-line flags."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+import math
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Callable
 
 from damer_core.configs import from_checked_dict
 from damer_core.errors import InputError
@@ -14,6 +16,27 @@ ABLATION_MODULES = ("dsaf", "pcl", "saml")
 # Fine-tuning a trained model on a few dozen labels: a tenth of the paper's learning rate and few
 # epochs, so the labels adjust the base model rather than replace it (tested on generated data).
 FINE_TUNE_DEFAULTS = {"epochs": 15, "lr": 1e-4}
+SEED_MAX = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32 - 1
+
+# Every number a run takes: its type and the values that make sense, in words for the message.
+_unit = (lambda x: 0 <= x < 1, "from 0 up to (not including) 1")
+_weight = (lambda x: 0 <= x <= 100, "from 0 to 100")
+_positive = (lambda x: 0 < x <= 100, "above 0, at most 100")
+RULES: dict[str, tuple[type, Callable[[float], bool], str]] = {
+    "epochs": (int, lambda x: 1 <= x <= 100_000, "from 1 to 100000"),
+    "batch_size": (int, lambda x: 1 <= x <= 65_536, "from 1 to 65536"),
+    "lr": (float, lambda x: 0 < x <= 10, "above 0, at most 10"),
+    "weight_decay": (float, lambda x: 0 <= x <= 10, "from 0 to 10"),
+    "grad_clip": (float, lambda x: 0 < x <= 1e6, "above 0"),
+    "lambda_cls": (float, *_weight), "lambda_pl": (float, *_weight), "lambda_cons": (float, *_weight),
+    "lambda_cont": (float, *_weight),
+    "tau_min": (float, *_positive), "tau_max": (float, *_positive), "tau_cont": (float, *_positive),
+    "theta_0": (float, lambda x: 0 <= x <= 1, "from 0 to 1"), "theta_min": (float, lambda x: 0 <= x <= 1, "from 0 to 1"),
+    "queue_size": (int, lambda x: 1 <= x <= 1_000_000, "from 1 to 1000000"),
+    "momentum": (float, *_unit), "dropout": (float, *_unit), "label_smoothing": (float, *_unit),
+    "seed": (int, lambda x: 0 <= x <= SEED_MAX, f"from 0 to {SEED_MAX} (2^32 - 1)"),
+    "test_fraction": (float, *_unit), "val_fraction": (float, *_unit),
+}
 
 
 @dataclass(frozen=True)
@@ -74,20 +97,40 @@ class TrainConfig:
         return cfg
 
     def check(self) -> None:
-        """Refuse settings no run can use, in words."""
-        dims = tuple(self.dims)
-        if not dims or len(set(dims)) != len(dims) or not (set(dims) <= {"arousal", "valence"} or dims == ("quadrant",)):
-            raise InputError(f"dims: expected arousal, valence, both, or quadrant alone, got {', '.join(dims) or 'nothing'}")
-        if self.select_epoch not in ("best", "last"):
-            raise InputError(f"select_epoch: expected best or last, got {self.select_epoch!r}")
+        """Refuse settings no run can use: one line per problem, each naming the setting. The one
+        check for flags, ``--config`` files and the app's training panel, before any work."""
+        problems = self.problems()
+        if problems:
+            raise InputError("\n".join(problems))
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, one line each (empty: a run can use them)."""
+        problems = [p for f in fields(self) if (p := _field_problem(f.name, getattr(self, f.name)))]
+        if problems:
+            return problems
+        if self.tau_min > self.tau_max:
+            problems.append(f"tau_min: {self.tau_min:g} is above tau_max {self.tau_max:g}")
+        if self.theta_min > self.theta_0:
+            problems.append(f"theta_min: {self.theta_min:g} is above theta_0 {self.theta_0:g}")
+        if self.test_fraction + self.val_fraction >= 1:
+            problems.append(f"test_fraction + val_fraction: {self.test_fraction:g} + {self.val_fraction:g} leaves "
+                            "no tracks to train on (their sum must be below 1)")
+        return problems
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
+        """A JSON file of settings over the defaults; each bad value is named with the file."""
         path = Path(path)
         try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError) as e:
-            raise InputError(f"{path.name}: not a valid training config ({e})") from None
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as e:
+            raise InputError(f"{path.name}: not a valid training config ({one_line_reason(e)})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path.name}: not a valid training config (expected a JSON object of settings)")
+        try:
+            return cls.from_dict(data)
+        except (InputError, TypeError) as e:
+            raise InputError("\n".join(f"{path.name}: {line}" for line in str(e).splitlines())) from None
 
     def with_ablation(self, off: list[str]) -> "TrainConfig":
         bad = [m for m in off if m not in ABLATION_MODULES]
@@ -113,3 +156,30 @@ class TrainConfig:
     def description(self) -> str:
         """E.g. 'DSAF+PCL+SAML (always on: 3-head CE, JS consistency (x0.2), band embedding)'."""
         return f"{self.modules} (always on: {self.always_on})"
+
+
+def one_line_reason(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _field_problem(name: str, value: object) -> str:
+    """Why ``value`` cannot be the setting ``name`` ("" when it can)."""
+    from damer_core.safe_text import shown
+
+    default = getattr(TrainConfig, name)
+    if name == "dims":
+        dims = tuple(value) if isinstance(value, (list, tuple)) else ()
+        if (not dims or not all(isinstance(d, str) for d in dims) or len(set(dims)) != len(dims)
+                or not (set(dims) <= {"arousal", "valence"} or dims == ("quadrant",))):
+            return f"dims: expected arousal, valence, both, or quadrant alone, got {shown(value, 80)}"
+        return ""
+    if name == "select_epoch":
+        return "" if value in ("best", "last") else f"select_epoch: expected best or last, got {shown(repr(value), 80)}"
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else f"{name}: expected true or false, got {shown(repr(value), 80)}"
+    kind, ok, words = RULES[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        return f"{name}: expected {'a whole number' if kind is int else 'a number'}, got {shown(repr(value), 80)}"
+    if not math.isfinite(value):
+        return f"{name}: expected a finite number, got {value}"
+    return "" if ok(value) else f"{name}: must be {words}, got {value if kind is int else format(value, 'g')}"

@@ -96,8 +96,12 @@ def _load_data(args: DataArgs, cfg: FeatureConfig, ctx: Context, progress: Progr
 
 
 def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, device: str = "auto",
-          progress: Progress | None = None, init: str | None = None, resume: bool = False, cache=None) -> Path:
-    """Train (or resume, or fine-tune from ``init``) and return the path of ``best.pt``."""
+          progress: Progress | None = None, init: str | None = None, resume: bool = False, cache=None,
+          given: dict | None = None) -> Path:
+    """Train (or resume, or fine-tune from ``init``) and return the path of ``best.pt``. On
+    resume, ``given`` holds the settings the user named (TrainConfig fields, and the data
+    options under "data"): they must be the run's, except more epochs (damer_core.training.resume)."""
+    from damer_core.training import resume as resuming
     from damer_core.training.trainer import DimensionTrainer
 
     out = Path(out_dir)
@@ -109,7 +113,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
     try:
         if ctx.is_main:
             claim = claim_run_folder(out)
-        resume_state = None
+        resume_state, run = None, None
         if resume:
             if not (out / LAST).is_file():
                 raise BundleError(out / LAST, "nothing to resume: no last.pt in the run folder")
@@ -117,8 +121,14 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             if "val_fraction" not in resume_state.get("train_config", {}):
                 raise BundleError(out / LAST, "written by an older damer-core that had no validation part; "
                                               "it cannot be resumed: start a new run")
-            tcfg = TrainConfig.from_dict(resume_state["train_config"])
-            data_args = data_args or DataArgs(**resume_state["data_args"])
+            run = resuming.resumed_run(out, resume_state)
+            given = dict(given or {})
+            resuming.check_data_args(resume_state["data_args"], given.pop("data", {}))
+            done = max((int(r.get("epoch", 0)) for r in resume_state.get("resume", {}).values()), default=0)
+            tcfg, notes = resuming.resumed_settings(TrainConfig.from_dict(resume_state["train_config"]), given, done)
+            for note in notes:
+                progress.message(note + "; the learning-rate schedule is stretched to the new end")
+            data_args = DataArgs(**resume_state["data_args"])
             init = None
         if data_args is None:
             raise InputError("a data set is needed (--dataset)")
@@ -142,6 +152,10 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         else:
             cfg = preset(data_args.preset)
         fs, pool = _load_data(data_args, cfg, ctx, progress, cache, tcfg.descriptors)
+        if run is not None:
+            resuming.check_same_data(run, fs, out)
+        elif ctx.is_main:
+            run = resuming.start_run(out, resuming.data_fingerprint(fs))
         split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
         parts = split_summary(fs, split)
         progress.emit("start", dims=list(tcfg.dims), epochs=tcfg.epochs, device=str(ctx.device), world_size=ctx.world_size,
@@ -181,7 +195,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
 
                 record = t.train_epoch(on_step)
                 if ctx.is_main:  # saved before it is reported: an epoch the user has seen is never lost
-                    _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=record["best"])
+                    _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=record["best"], run=run)
                 progress.emit("epoch", **record)
                 v = record["val"]["fuse"]
                 progress.message(f"{dim} epoch {record['epoch']}/{tcfg.epochs}: loss {record['loss']['total']:.4f}  "
@@ -198,7 +212,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         quadrants = quadrant_scores(fs, split, trainers)
         if ctx.is_main:
             _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=True, split=split,
-                        quadrants=quadrants)
+                        quadrants=quadrants, run=run)
             if init_bundle is not None and "descriptor_head" in init_bundle and QUADRANT in trainers:
                 _add_combined_parts(out / BEST, init_bundle, fs, split, trainers[QUADRANT], data_args, tcfg, progress, cache)
             summary = {d: {"epoch": t.best_epoch, "temperature": t.final["temperature"], **t.final["metrics"]}
@@ -213,8 +227,9 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
     finally:
         if claim is not None:
             claim.close()  # releases the lock
-            if created and not finished and [p.name for p in out.iterdir()] == [".train.lock"]:
-                (out / ".train.lock").unlink()  # a run that failed before writing anything leaves no folder
+            if created and not finished and {p.name for p in out.iterdir()} <= {".train.lock", "run.json"}:
+                for name in (".train.lock", "run.json"):  # a run that failed before its first checkpoint
+                    (out / name).unlink(missing_ok=True)  # leaves no folder
                 out.rmdir()
         teardown(ctx)
 
@@ -294,12 +309,15 @@ def _best_entry(t) -> dict:
 
 
 def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, data_args: DataArgs,
-                progress: Progress, best_changed: bool, split: Split | None = None, quadrants: dict | None = None) -> None:
+                progress: Progress, best_changed: bool, split: Split | None = None, quadrants: dict | None = None,
+                run: dict | None = None) -> None:
     model_config = next(iter(trainers.values())).mcfg.to_dict()
     last_dims = {d: {"state_dict": t.model.state_dict(), "metrics": {"val": t.history[-1]["val"]} if t.history else {},
                      "epoch": t.epoch} for d, t in trainers.items() if t.epoch > 0}
     last = make_bundle(fs, tcfg, model_config, last_dims, data_args)
     last["resume"] = {d: t.state_dict() for d, t in trainers.items() if t.epoch > 0}
+    if run:
+        last["run"] = run
     save_atomic(with_checksums(last), out / LAST)
     progress.emit("checkpoint", kind="last", path=str(out / LAST))
     if best_changed:
@@ -309,6 +327,8 @@ def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, da
             best["split"] = split_summary(fs, split)
         if quadrants:
             best["quadrant"] = quadrants
+        if run:
+            best["run"] = run
         save_atomic(with_checksums(best), out / BEST)
         progress.emit("checkpoint", kind="best", path=str(out / BEST))
     write_metrics(out / METRICS, [t.history for t in trainers.values()])

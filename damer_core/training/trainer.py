@@ -147,7 +147,8 @@ class DimensionTrainer:
         self.epoch, self.best_score, self.best_epoch = int(state["epoch"]), float(state["best_score"]), int(state["best_epoch"])
         self.best_state, self.best_val = state["best_state"], dict(state["best_val"])
         self.history = list(state["history"])
-        self.final = state.get("final")
+        self.final = state.get("final") if self.epoch >= self.tcfg.epochs else None  # more epochs: not finished
+        self.sched.T_max = self.tcfg.epochs  # a resume with more epochs stretches the cosine to the new end
 
     @property
     def done(self) -> bool:
