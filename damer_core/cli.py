@@ -100,7 +100,8 @@ def _data_args(args):
     if not args.dataset:
         return None
     return DataArgs(str(Path(args.dataset).resolve()), args.format, args.scale, args.preset,
-                    str(Path(args.unlabelled).resolve()) if args.unlabelled else None)
+                    str(Path(args.unlabelled).resolve()) if args.unlabelled else None,
+                    bool(getattr(args, "drop_conflicts", False)))
 
 
 def _default_out(args) -> Path:
@@ -164,7 +165,8 @@ def _given_settings(args) -> dict:
     data = {"dataset": str(Path(args.dataset).resolve()) if args.dataset else None,
             "format": args.format if _named(args, "--format") else None,
             "scale": args.scale, "preset": args.preset if _named(args, "--preset") else None,
-            "unlabelled": str(Path(args.unlabelled).resolve()) if args.unlabelled else None}
+            "unlabelled": str(Path(args.unlabelled).resolve()) if args.unlabelled else None,
+            "drop_conflicts": True if args.drop_conflicts else None}
     given["data"] = {k: v for k, v in data.items() if v is not None}
     return given
 
@@ -176,6 +178,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", choices=["-1..1", "1..9", "0..1"], help="label scale of a CSV (default -1..1) or of arrays")
     g.add_argument("--preset", default="clip", choices=["clip", "context", "paper"],
                    help="feature recipe for audio data sets (SPEC section 4)")
+    g.add_argument("--drop-conflicts", action="store_true",
+                   help="leave out tracks the data set lists more than once with different labels (named in a "
+                        "warning); without it such a data set is refused")
     g.add_argument("--unlabelled", help="folder of unlabelled audio for PCL's pseudo-labels (e.g. your library)")
     _add_cache(p)
     g = p.add_argument_group("training (defaults: the paper's settings)")

@@ -157,11 +157,12 @@ class Start(Event):
     split: dict = doc('{by: "artist"|"group"|"track", train, val, test} track counts')
 
 
-@event("warning", "a validation or test part with fewer than 10 tracks or one class only")
+@event("warning", "a validation or test part with fewer than 10 tracks or one class only, or data-set rows "
+                  "used once or left out (dim empty)")
 @dataclass(frozen=True)
 class TrainingWarning(Event):
     text: str = doc("the warning")
-    dim: str = doc("the dimension")
+    dim: str = doc("the dimension; empty for the data set as a whole")
 
 
 @event("epoch", "once per epoch and dimension: the quantities of the paper's Figs. 5 and 6")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from damer_core.datasets.annotated import DEAM_FILES, load_deam, load_emomusic, load_pmemo
 from damer_core.datasets.arrays import find_array_folder, load_arrays
-from damer_core.datasets.base import DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file
+from damer_core.datasets.base import (DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file,
+                                     merge_duplicates)
 from damer_core.datasets.fourq import ANNOTATIONS as FOURQ_ANNOTATIONS
 from damer_core.datasets.fourq import load_4q
 from damer_core.datasets.labels_csv import load_labels_csv, load_labels_json
@@ -49,7 +50,8 @@ def detect_format(path: Path) -> str:
 
 
 def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
-                 progress: Progress | None = None, cache=None, descriptors: bool = False) -> FeatureSet:
+                 progress: Progress | None = None, cache=None, descriptors: bool = False,
+                 drop_conflicts: bool = False) -> FeatureSet:
     """Load any supported data set as model windows. Audio data sets are featurised with ``cfg``
     through the feature cache; array data sets bring their own features. ``descriptors``: each
     window's musical descriptors too (``FeatureSet.descriptors``), which need the audio."""
@@ -59,7 +61,7 @@ def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, 
         if descriptors:
             raise DatasetError(f"{path}: precomputed arrays hold no audio to compute musical descriptors from")
         return load_arrays(path, scale)
-    tracks, desc = labelled_tracks(path, fmt, scale)
+    tracks, desc = labelled_tracks(path, fmt, scale, drop_conflicts, progress)
     return featurise(tracks, cfg, desc, progress, cache, kind="model+descriptors" if descriptors else "model")
 
 
@@ -72,11 +74,21 @@ def _checked_format(path: Path, fmt: str) -> str:
     return fmt
 
 
-def labelled_tracks(path: Path, fmt: str, scale: str | None) -> tuple[list[LabelledTrack], dict]:
-    """The audio files of an audio data set with their labels, and its description."""
+def labelled_tracks(path: Path, fmt: str, scale: str | None, drop_conflicts: bool = False,
+                    progress: Progress | None = None) -> tuple[list[LabelledTrack], dict]:
+    """The audio files of an audio data set with their labels, one per track (the duplicates rule
+    of :func:`damer_core.datasets.base.merge_duplicates`), and its description; the warnings it
+    leaves are in ``description["warnings"]`` and said through ``progress``."""
     loaders = {"pmemo": load_pmemo, "emomusic": load_emomusic, "deam": load_deam, "4q": load_4q,
                "csv": lambda p: load_labels_csv(p, scale or "-1..1"), "labels-json": load_labels_json}
-    return loaders[fmt](path)
+    tracks, desc = loaders[fmt](path)
+    if fmt not in FILE_FORMATS:  # a labels file averages its annotators' rows in its loader
+        tracks, warnings, _ = merge_duplicates(tracks, desc.get("name", path.name), drop_conflicts=drop_conflicts)
+        if warnings:
+            desc["warnings"] = desc.get("warnings", []) + warnings
+    for warning in desc.get("warnings", []):
+        (progress or Progress("none")).message(f"warning: {warning}")
+    return tracks, desc
 
 
 def load_descriptor_set(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
@@ -87,7 +99,7 @@ def load_descriptor_set(path: str | Path, fmt: str = "auto", scale: str | None =
     path = Path(path)
     if _checked_format(path, fmt) == "arrays":
         raise DatasetError(f"{path}: precomputed arrays hold no audio to compute musical descriptors from")
-    tracks, desc = labelled_tracks(path, _checked_format(path, fmt), scale)
+    tracks, desc = labelled_tracks(path, _checked_format(path, fmt), scale, progress=progress)
     return featurise(tracks, cfg, desc, progress, cache, kind="descriptors")
 
 

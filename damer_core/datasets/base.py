@@ -105,6 +105,62 @@ class LabelledTrack:
     where: str = ""  # where the label came from ("labels.csv, row 6"): named when its file fails
 
 
+def _same_label(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def merge_duplicates(tracks: list[LabelledTrack], what: str, average: bool = False,
+                     drop_conflicts: bool = False) -> tuple[list[LabelledTrack], list[str], int]:
+    """The one rule for rows that name the same track (its id, or its file for a labels file):
+    exact duplicates are merged with a warning; rows with different labels are averaged where
+    ``average`` (a labels file's rows are annotations, averaged as Memo2496 averages its annotators),
+    else refused naming the ids, or left out with a warning under ``drop_conflicts`` (--drop-conflicts).
+    Returns the tracks (first-seen order), the warnings and how many tracks were averaged."""
+    groups: dict[str, list[LabelledTrack]] = {}
+    for t in tracks:
+        groups.setdefault(str(t.path) if average else t.track_id, []).append(t)
+    kept, exact, conflicts, averaged = [], [], [], 0
+    for group in groups.values():
+        first = group[0]
+        if len(group) == 1:
+            kept.append(first)
+        elif all(_same_label(t.valence, first.valence) and _same_label(t.arousal, first.arousal) for t in group):
+            exact.append(first.track_id)
+            kept.append(first)
+        elif average:
+            averaged += 1
+            kept.append(_averaged(group))
+        else:
+            conflicts.append(f"{first.track_id} ({'; '.join(t.where or show_label(t) for t in group)})")
+    warnings = []
+    if exact:
+        warnings.append(f"{what}: {len(exact)} track(s) listed more than once with the same label, used once: "
+                        f"{_listed(exact)}")
+    if conflicts and not drop_conflicts:
+        raise DatasetError(f"{what}: {len(conflicts)} track(s) listed more than once with different labels: "
+                           f"{_listed(conflicts)}; correct the file, or train with --drop-conflicts to leave them out")
+    if conflicts:
+        warnings.append(f"{what}: left out {len(conflicts)} track(s) listed with different labels (--drop-conflicts): "
+                        f"{_listed(conflicts)}")
+    return kept, warnings, averaged
+
+
+def show_label(t: LabelledTrack) -> str:
+    return f"valence {show_number(t.valence)}, arousal {show_number(t.arousal)}"
+
+
+def _listed(items: list[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _averaged(group: list[LabelledTrack]) -> LabelledTrack:
+    v = [t.valence for t in group if math.isfinite(t.valence)]
+    a = [t.arousal for t in group if math.isfinite(t.arousal)]
+    split_group = next((t.group for t in group if t.group), None)
+    return LabelledTrack(group[0].path, sum(v) / len(v) if v else math.nan, sum(a) / len(a) if a else math.nan,
+                         group[0].track_id, split_group, ", ".join(t.where for t in group if t.where))
+
+
 @dataclass
 class FeatureSet:
     mel: np.ndarray  # [N, n_mels, T] float32

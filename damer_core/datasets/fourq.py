@@ -44,7 +44,8 @@ def load_4q(root: Path) -> tuple[list[LabelledTrack], dict]:
             missing.append(song)
             continue
         valence, arousal = QUADRANT_VA[quadrant]
-        tracks.append(LabelledTrack(audio[song], valence, arousal, song, artists.get(song)))
+        tracks.append(LabelledTrack(audio[song], valence, arousal, song, artists.get(song),
+                                    f"{path.name}, row {row.line}: {quadrant}"))
     if not tracks:
         raise DatasetError(f"4Q folder {root}: no audio found for the annotated songs (expected Q1/<Song>.mp3 ... Q4/)")
     desc = {"name": "4Q", "format": "4q", "root": str(root), "scale": "quadrant", "missing_audio": missing,

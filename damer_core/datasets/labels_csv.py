@@ -9,11 +9,10 @@ train/validation/test split."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from damer_core.datasets.base import (SCALE_RANGES, DatasetError, LabelledTrack, check_scale, clip, label_value,
-                                     one_line, to_unit_scale)
+                                     merge_duplicates, one_line, to_unit_scale)
 from damer_core.datasets.tables import read_table
 from damer_core.safe_text import from_spreadsheet_cell
 
@@ -39,21 +38,12 @@ def resolve_track_path(root: Path, raw: str, where: str) -> Path:
     return resolved
 
 
-def merge_annotators(tracks: list[LabelledTrack]) -> list[LabelledTrack]:
+def merge_annotators(tracks: list[LabelledTrack], what: str) -> tuple[list[LabelledTrack], list[str], int]:
     """One track per file: rows naming the same file (several curators, or one curator's redone
     label) are averaged, as Memo2496 averages its annotators, so a track is never trained on twice
-    or split across train and test."""
-    groups: dict[Path, list[LabelledTrack]] = {}
-    for t in tracks:
-        groups.setdefault(t.path, []).append(t)
-    merged = []
-    for path, group in groups.items():
-        v = [t.valence for t in group if math.isfinite(t.valence)]
-        a = [t.arousal for t in group if math.isfinite(t.arousal)]
-        split_group = next((t.group for t in group if t.group), None)
-        merged.append(LabelledTrack(path, sum(v) / len(v) if v else math.nan, sum(a) / len(a) if a else math.nan,
-                                    group[0].track_id, split_group, ", ".join(t.where for t in group if t.where)))
-    return merged
+    or split across train and test; rows repeated exactly are used once, with a warning (the one
+    rule of :func:`damer_core.datasets.base.merge_duplicates`)."""
+    return merge_duplicates(tracks, what, average=True)
 
 
 def _group(row: dict) -> str | None:
@@ -65,8 +55,13 @@ def _group(row: dict) -> str | None:
     return None
 
 
-def _description(path: Path, fmt: str, scale: str, tracks: list[LabelledTrack], rows: int) -> dict:
+def _description(path: Path, fmt: str, scale: str, tracks: list[LabelledTrack], rows: int, warnings: list[str],
+                 averaged: int) -> dict:
     desc = {"name": path.stem, "format": fmt, "root": str(path.parent), "scale": scale, "rows": rows}
+    if warnings:
+        desc["warnings"] = warnings
+    if averaged:
+        desc["averaged"] = averaged  # files labelled in several rows (annotators): their mean is trained on
     if any(t.group for t in tracks):
         desc["split_group"] = "group"
     return desc
@@ -92,8 +87,8 @@ def _unguarded(row: dict) -> dict:
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
     check_scale(scale)
     tracks = [_track(path, _unguarded(r), f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))]
-    merged = merge_annotators(tracks)
-    return merged, _description(path, "csv", scale, merged, len(tracks))
+    merged, warnings, averaged = merge_annotators(tracks, path.name)
+    return merged, _description(path, "csv", scale, merged, len(tracks), warnings, averaged)
 
 
 def _json_items(path: Path) -> tuple[list, str]:
@@ -131,5 +126,5 @@ def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
         if missing:
             raise DatasetError(f"{where}: missing {', '.join(missing)}")
         tracks.append(_track(path, it, where, scale))
-    merged = merge_annotators(tracks)
-    return merged, _description(path, "labels-json", scale, merged, len(tracks))
+    merged, warnings, averaged = merge_annotators(tracks, path.name)
+    return merged, _description(path, "labels-json", scale, merged, len(tracks), warnings, averaged)

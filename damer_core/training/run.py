@@ -36,10 +36,11 @@ class DataArgs:
     scale: str | None = None
     preset: str = "clip"
     unlabelled: str | None = None
+    drop_conflicts: bool = False  # leave out tracks listed with different labels (else the load is refused)
 
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "format": self.format, "scale": self.scale, "preset": self.preset,
-                "unlabelled": self.unlabelled}
+                "unlabelled": self.unlabelled, "drop_conflicts": self.drop_conflicts}
 
 
 def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dict, data_args: DataArgs) -> dict:
@@ -87,7 +88,8 @@ def _load_data(args: DataArgs, cfg: FeatureConfig, ctx: Context, progress: Progr
     """Rank 0 featurises (filling the cache) before the others read."""
     if not ctx.is_main:
         _barrier(ctx)
-    fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, cache, descriptors=descriptors)
+    fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, cache, descriptors=descriptors,
+                      drop_conflicts=args.drop_conflicts)
     pool = (load_unlabelled(args.unlabelled, fs.feature_config, progress, cache, descriptors=descriptors)
             if args.unlabelled else None)
     if ctx.is_main:
@@ -167,6 +169,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         progress.message(f"split by {parts['by']}: {parts['train']} train / {parts['val']} validation / "
                          f"{parts['test']} test tracks (the epoch and calibration are chosen on validation; "
                          "test is scored once at the end)")
+        for warning in fs.description.get("warnings", []):
+            progress.emit("warning", text=warning, dim="")
         for dim in tcfg.dims:
             for warning in part_warnings(fs, split, dim):
                 progress.emit("warning", text=warning, dim=dim)
