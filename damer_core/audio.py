@@ -8,6 +8,7 @@ measure in :mod:`damer_core.loudness`; their public names are importable from he
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class DecodeStream:
         self.channels = 1 if mono else channels
         self.expected_frames = min(getattr(blocks, "frames", 0), int(max_seconds * rate)) * self.rate // rate
         self._first = blocks
+        self.faults = SampleFaults()
 
     def _open(self):
         ext = self.path.suffix.lower()
@@ -106,9 +108,11 @@ class DecodeStream:
         resampler = None if self.rate == self.source_rate else soxr.ResampleStream(
             self.source_rate, self.rate, self.channels, dtype="float32", quality="HQ")
         max_in, seen = int(self.max_seconds * self.source_rate), 0
+        self.faults = SampleFaults()
         try:
             for block in blocks:
                 seen += block.shape[0]
+                self.faults.count(block)
                 if seen > max_in:
                     raise AudioError(self.path, f"longer than the {self.max_seconds / 3600:g} h limit")
                 if self.mono:
@@ -123,6 +127,31 @@ class DecodeStream:
             raise AudioError(self.path, f"truncated or corrupt audio data ({e})") from None
         if seen == 0:
             raise AudioError(self.path, "contains no audio samples")
+
+
+OVERFLOW = 1e3  # a float sample 60 dB past full scale is not music but a broken or hostile file
+
+
+class SampleFaults:
+    """Samples of a decoded file that are not audio: non-finite ones (NaN, infinity; read as
+    silence) and overflowing ones (float samples past :data:`OVERFLOW`), as shares of all samples."""
+
+    def __init__(self) -> None:
+        self.total = self.non_finite = self.overflowing = 0
+
+    def count(self, block: np.ndarray) -> None:
+        self.total += block.size
+        finite = np.isfinite(block)
+        if not finite.all():
+            self.non_finite += int(block.size - np.count_nonzero(finite))
+        if block.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                self.overflowing += int(np.count_nonzero(np.abs(block) > OVERFLOW))
+
+    def shares(self) -> dict[str, np.ndarray]:
+        """What the features keep, so a prediction can say what is wrong with the audio."""
+        n = max(self.total, 1)
+        return {"non_finite": np.array(self.non_finite / n), "overflowing": np.array(self.overflowing / n)}
 
 
 def _finite(block: np.ndarray) -> np.ndarray:
@@ -193,9 +222,16 @@ def blocks_for_model(stream: DecodeStream) -> tuple[int, Loudness, Callable[[], 
     return n, loudness, second_pass
 
 
+def too_short(path: str | os.PathLike, n: int, rate: int) -> AudioError:
+    """The error for a track under MIN_SECONDS, its length rounded down to the millisecond (a
+    2.9995 s file is "2.999 s", never "3.0 s; at least 3 s needed")."""
+    seconds = math.floor(n / rate * 1000) / 1000
+    return AudioError(path, f"too short ({seconds:.3f} s; at least {MIN_SECONDS:g} s needed)")
+
+
 def _check_length(path: Path, n: int, rate: int) -> None:
     if n < MIN_SECONDS * rate:
-        raise AudioError(path, f"too short ({n / rate:.1f} s; at least {MIN_SECONDS:g} s needed)")
+        raise too_short(path, n, rate)
 
 
 def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, length_s: float = 60.0,
@@ -209,7 +245,7 @@ def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, lengt
     seg = int(round(length_s * sample_rate))
     start = int(round(start_s * sample_rate))
     if n < MIN_SECONDS * sample_rate:
-        raise AudioError(path, f"too short ({n / sample_rate:.1f} s; at least {MIN_SECONDS:g} s needed)")
+        raise too_short(path, n, sample_rate)
     if n >= start + seg:
         return y[start:start + seg]
     if n >= seg:

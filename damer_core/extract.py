@@ -129,7 +129,7 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
                     shown(out[k])
         for k in ("frames", "train", "descriptors", "trajectory_descriptors", "train_descriptors"):  # predictions flag a near-silent track
             if k in missing:
-                out[k].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible))
+                out[k].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible), **stream.faults.shares())
         for k in missing if store is None else [k for k in missing if k in store]:
             try:
                 cache.put(path, cfgs[k], CACHE_KINDS[k], _pack(k, out[k]))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from damer_core import trajectory
-from damer_core.audio import SILENCE_LUFS, Loudness
+from damer_core.audio import OVERFLOW, SILENCE_LUFS, Loudness
 from damer_core.cache import FeatureCache
 from damer_core.checkpoint import build_models, load_checkpoint
 from damer_core.datasets.base import DIMENSIONS
@@ -348,7 +348,7 @@ class Predictor:
             static = dimension_prediction(p, np.array([static.reliability.mean()]))
         pred = StaticPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
                                 float(static.overall_confidence.mean()), float(train["duration"]), tuple(self.dimensions))
-        return _flag_near_silence(pred, train)
+        return _flag_unusable_audio(pred, train)
 
     def predict_file(self, path: str | os.PathLike) -> TrackPrediction:
         """Static V-A (mean over the model segment's windows), confidence and the trajectory."""
@@ -393,18 +393,37 @@ class Predictor:
 PART_EVERY = 4  # batches between two parts of a trajectory (the first part after the first batch)
 
 
-def _flag_near_silence(pred: "StaticPrediction", features: dict[str, np.ndarray]) -> "StaticPrediction":
+def _flag_unusable_audio(pred: "StaticPrediction", features: dict[str, np.ndarray]) -> "StaticPrediction":
     """Silence, a 1e-38 signal, a DC offset or a lone click gave V -1, A -1 with confidence 1:
     the model extrapolates from noise-floor features. Such a track sits at the centre with
-    confidence 0 and says why, instead of claiming an emotion."""
-    loudness = Loudness(float(features.get("lufs", 0.0)), float(features.get("audible", 1.0)))
-    if not loudness.near_silent:
+    confidence 0 and says why, instead of claiming an emotion; so does a file whose samples are
+    not finite numbers or overflow (audio.SampleFaults), called what it is."""
+    warning = unusable_audio_warning(features)
+    if not warning:
         return pred
-    level = "no sound" if not np.isfinite(loudness.lufs) else f"{loudness.lufs:.0f} LUFS"
-    warning = (f"near-silent audio ({level}, {100 * loudness.audible:.0f} % of it above {SILENCE_LUFS:g} LUFS): "
-               "no emotion predicted")
     return StaticPrediction(pred.path, float(_centre(np.array(pred.valence))), float(_centre(np.array(pred.arousal))),
                             0.0, pred.duration, pred.dims, warning)
+
+
+def unusable_audio_warning(features: dict[str, np.ndarray]) -> str:
+    """Why no emotion can be claimed for these features' audio ("" when one can)."""
+    non_finite, overflowing = float(features.get("non_finite", 0.0)), float(features.get("overflowing", 0.0))
+    if non_finite > 0:
+        return (f"non-finite samples (NaN or infinity) in {_share(non_finite)} of the audio, read as silence: "
+                "no emotion predicted")
+    if overflowing > 0:
+        return (f"overflowing samples (more than {OVERFLOW:g} times full scale) in {_share(overflowing)} of the audio: "
+                "no emotion predicted")
+    loudness = Loudness(float(features.get("lufs", 0.0)), float(features.get("audible", 1.0)))
+    if not loudness.near_silent:
+        return ""
+    level = "no sound" if not np.isfinite(loudness.lufs) else f"{loudness.lufs:.0f} LUFS"
+    return (f"near-silent audio ({level}, {100 * loudness.audible:.0f} % of it above {SILENCE_LUFS:g} LUFS): "
+            "no emotion predicted")
+
+
+def _share(x: float) -> str:
+    return f"{100 * x:.0f} %" if x >= 0.01 else f"{100 * x:.2g} %"
 
 
 def _centre(x: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """What native decoders write straight to file descriptor 2, captured per file and logged once
-(:class:`NativeStderr`), so damaged-frame complaints never reach the user's terminal."""
+(:class:`NativeStderr`), so no decoder's complaints ever reach the user's terminal."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ _REPORTED: set[str] = set()
 
 
 class NativeStderr:
-    """What a native decoder writes straight to fd 2 while decoding one file (libmpg123 inside
-    libsndfile prints ``[src/libmpg123/layer3.c:...] error: ...`` for damaged frames it conceals).
-    :meth:`capture` sends fd 2 to a temporary file around each native call, then keeps the
-    decoder's lines and writes anything else (another thread's progress or error text, Qt's
-    messages) back to the real fd 2; :meth:`report` logs the decoder's lines once, as one line.
-    Where fd 2 cannot be redirected (no console on Windows, a closed fd) the calls run uncaptured."""
+    """What native code writes straight to fd 2 while one file is decoded (libmpg123 inside
+    libsndfile prints ``[src/libmpg123/layer3.c:...] error: ...`` for damaged frames it conceals;
+    other codecs have their own words). :meth:`capture` sends fd 2 to a temporary file around each
+    native call and keeps every line written there, whichever library wrote it; Python's own
+    ``sys.stderr`` (another thread's progress or error text) is pointed at the real terminal
+    meanwhile, so it is never taken for the decoder's. :meth:`report` logs the lines once, as one
+    line. Where fd 2 cannot be redirected (no console on Windows, a closed fd) the calls run uncaptured."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
@@ -35,12 +36,15 @@ class NativeStderr:
     def capture(self) -> Iterator[None]:
         with _STDERR_LOCK:
             saved = self._redirect()
+            python_stderr = _python_stderr_to(saved) if saved is not None else None
             try:
                 yield
             finally:
+                if python_stderr is not None:
+                    python_stderr.restore()
                 if saved is not None:
                     _restore_fd2(saved)
-                    self._sort_captured()
+                    self._keep_captured()
 
     def _redirect(self) -> int | None:
         try:
@@ -58,8 +62,8 @@ class NativeStderr:
             return None
         return saved
 
-    def _sort_captured(self) -> None:
-        """The decoder's lines are kept; the rest goes back to the terminal it was meant for."""
+    def _keep_captured(self) -> None:
+        """Every line native code wrote while it decoded this file: the decoder's chatter, for the log."""
         try:
             self._file.seek(0)
             data = self._file.read()
@@ -67,18 +71,7 @@ class NativeStderr:
             self._file.truncate()
         except OSError:
             return
-        others = []
-        for raw in data.splitlines(keepends=True):
-            text = raw.decode(errors="replace").strip()
-            if "mpg123" in text or "layer3" in text:
-                self.lines.append(text)
-            elif raw.strip():
-                others.append(raw)
-        if others:
-            try:
-                os.write(2, b"".join(others))
-            except OSError:
-                pass
+        self.lines += [text for text in (raw.decode(errors="replace").strip() for raw in data.splitlines()) if text]
 
     def report(self) -> None:
         """Log what the decoder said (one WARNING on ``damer_core.audio``) and drop the temporary file."""
@@ -90,7 +83,39 @@ class NativeStderr:
             if not lines or self.path in _REPORTED:
                 return
             _REPORTED.add(self.path)
-        log.warning("%s: decoder warnings: %s (%d line%s)", self.path, lines[0], len(lines), "" if len(lines) == 1 else "s")
+        from damer_core.safe_text import shown
+
+        log.warning("%s: decoder warnings: %s (%d line%s)", shown(self.path, 1000), shown(lines[0]), len(lines),
+                    "" if len(lines) == 1 else "s")
+
+
+class _python_stderr_to:
+    """``sys.stderr`` pointed at the terminal's fd (``saved``, fd 2's original) until :meth:`restore`:
+    Python's text during a capture is the user's, not the decoder's."""
+
+    def __init__(self, saved: int):
+        self.previous = sys.stderr
+        try:
+            self.stream = open(os.dup(saved), "w", encoding="utf-8", errors="backslashreplace", buffering=1)
+        except (OSError, ValueError):
+            self.stream = None
+            return
+        if getattr(self.previous, "fileno", None) is not None and _fd_of(self.previous) == 2:
+            sys.stderr = self.stream  # only the real fd-2 stream: a capturing test's or app's replacement stays
+
+    def restore(self) -> None:
+        if self.stream is None:
+            return
+        if sys.stderr is self.stream:
+            sys.stderr = self.previous
+        self.stream.close()
+
+
+def _fd_of(stream) -> int:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return -1
 
 
 def _restore_fd2(saved: int) -> None:

@@ -79,7 +79,10 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
     progress.task("predicting", len(files))
     if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 goes out as the bytes it is
         sys.stdout.reconfigure(errors="surrogateescape")
-    writer = None if stream else PredictionWriter(sys.stdout, fmt, spreadsheet_safe)
+    try:
+        writer = None if stream else PredictionWriter(sys.stdout, fmt, spreadsheet_safe)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), "standard output") from None
     done = failed = 0
     try:
         for path in files:
@@ -92,7 +95,10 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
             else:
                 progress.emit("prediction", **result)
             if writer is not None:
-                writer.write(result)  # written as it is made: an interrupted run keeps what it finished
+                try:
+                    writer.write(result)  # written as it is made: an interrupted run keeps what it finished
+                except OSError as e:  # a full disk or a closed pipe: say where the output went
+                    raise OSError(e.errno, e.strerror or str(e), "standard output") from None
             done += 1
             progress.advance()
     except KeyboardInterrupt:
@@ -100,7 +106,10 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
         return 130
     finally:
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            except OSError:
+                pass  # already reported: the error that stopped the run names the output
     return 1 if failed and failed == done else 0
 
 

@@ -104,16 +104,26 @@ def test_clean_files_log_nothing(tmp_path, capfd, caplog):
     assert caplog.records == [] and capfd.readouterr().err == ""
 
 
-def test_other_text_on_fd2_during_a_capture_still_reaches_the_terminal(tmp_path, capfd, caplog):
-    """Another thread's progress line or Qt's message written while an MP3 block is decoded is
-    not the decoder's: it goes back to fd 2 instead of into the file's warning."""
-    native = NativeStderr(tmp_path / "y.mp3")
-    with native.capture():
-        os.write(2, b"featurising [#####     ] 5/10\n")
-        os.write(2, b"[src/libmpg123/layer3.c:2] error: part2_3_length too large\n")
-        os.write(2, b"QtWarningMsg: something from Qt\n")
-    with caplog.at_level(logging.WARNING, logger="damer_core.audio"):
-        native.report()
-    assert capfd.readouterr().err == "featurising [#####     ] 5/10\nQtWarningMsg: something from Qt\n"
-    assert caplog.messages == [f"{tmp_path / 'y.mp3'}: decoder warnings: [src/libmpg123/layer3.c:2] error: "
-                               "part2_3_length too large (1 line)"]
+CHATTER = [b"[src/libmpg123/layer3.c:2] error: part2_3_length too large", b"Vorbis: warning: hole in data",
+           b"FLAC__STREAM_DECODER_ERROR_STATUS_LOST_SYNC", b"libsndfile: ignoring chunk 'junk'", b"ogg: page CRC mismatch",
+           b"opus: corrupted stream", b"\x1b]0;title\x07 escape from a codec"]
+
+
+@pytest.mark.parametrize("n", [1, 3, len(CHATTER)])
+def test_any_librarys_chatter_goes_to_the_log_and_python_text_to_the_terminal(tmp_path, n):
+    """Whatever a native library writes on fd 2 while a file decodes is that file's chatter, for the
+    log; Python's own text (another thread's progress line) still reaches the terminal."""
+    code = f"""
+import logging, os, sys
+logging.basicConfig(stream=sys.stdout, format="LOG %(message)s")
+from damer_core.native_stderr import NativeStderr
+native = NativeStderr("y.mp3")
+with native.capture():
+    sys.stderr.write("featurising [#####     ] 5/10\\n")
+    for line in {CHATTER[:n]!r}:
+        os.write(2, line + b"\\n")
+native.report()
+"""
+    out = python(code)
+    assert out.stderr == "featurising [#####     ] 5/10\n", out.stderr
+    assert out.stdout.count("LOG y.mp3: decoder warnings: ") == 1 and f"({n} line" in out.stdout
