@@ -110,6 +110,15 @@ class LibraryReadOnly(LibraryLocked):
     """The database file (or its folder) cannot be written."""
 
 
+class LibraryDamaged(Exception):
+    """The database file is not a readable SQLite library (random bytes, cut off, a text file);
+    app.recovery moves it aside and starts a new one."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: the library database is damaged ({reason})")
+
+
 @dataclass
 class TrackRow:
     id: int
@@ -142,14 +151,63 @@ class Label:
     session_id: int | None = None  # the calibration session it was drawn in, if any
 
 
-def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked:
+def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked | LibraryDamaged:
     text = str(e)
+    if any(words in text for words in DAMAGE_WORDS):
+        return LibraryDamaged(path, text)
     if "readonly" in text or "read-only" in text:
         return LibraryReadOnly(f"{path}: the library database is read-only; make it writable "
                                "(or set DAMER_DATA_DIR to a writable folder) and start again")
     if "locked" in text:
         return LibraryLocked(f"{path}: the library database is locked by another program; close it and start again")
     return LibraryLocked(f"{path}: cannot open the library database ({text})")
+
+
+# what SQLite says of a file that is not (or no longer) a database it can read
+DAMAGE_WORDS = ("not a database", "malformed", "corrupt", "file is encrypted", "disk image")
+
+
+def _check_header(path: Path) -> None:
+    """A file that is there but does not start as an SQLite database is damaged: SQLite would take
+    one shorter than its header for an empty database and write over it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable: connect() says so in its own words (locked, read-only)
+    if head and head != b"SQLite format 3\0":
+        raise LibraryDamaged(path, "not an SQLite database")
+
+
+def folders_listed(path: Path) -> list[str]:
+    """The music folders a damaged library still lists, where they can be read from it. Read from
+    a copy padded to the size its header declares: SQLite refuses a cut-off file as a whole, though
+    its first pages (the folders table is the first) are intact."""
+    import tempfile
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    if len(data) < 100 or not data.startswith(b"SQLite format 3\0"):
+        return []
+    page = int.from_bytes(data[16:18], "big")
+    page = 65536 if page == 1 else page
+    declared = int.from_bytes(data[28:32], "big") * page
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "damaged.sqlite3"
+        copy.write_bytes(data + bytes(max(0, min(declared, 1 << 31) - len(data))))
+        try:
+            conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, timeout=1)
+            conn.text_factory = _text
+            try:
+                return [p for p, in conn.execute("SELECT path FROM folders ORDER BY path")]
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return []
 
 
 def default_db_path() -> Path:
@@ -161,9 +219,10 @@ class LibraryDB:
         self.path = Path(path) if path is not None else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_ms = int(busy_timeout * 1000)
+        _check_header(self.path)
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
-        except sqlite3.OperationalError as e:
+        except sqlite3.DatabaseError as e:
             raise _open_error(self.path, e) from None
         self.conn.text_factory = _text
         try:
@@ -172,9 +231,16 @@ class LibraryDB:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
             self._check_writable()
-        except (sqlite3.OperationalError, LibraryLocked) as e:
+            self._probe()
+        except (sqlite3.DatabaseError, LibraryLocked) as e:
             self.conn.close()
             raise (e if isinstance(e, LibraryLocked) else _open_error(self.path, e)) from None
+
+    def _probe(self) -> None:
+        """Read every table's index once (milliseconds): a file cut off or overwritten fails here,
+        at open, with DatabaseError, instead of in the middle of a scan or a label."""
+        for table in ("folders", "tracks", "unreadable", "predictions", "labels", "label_points", "calibration_sessions"):
+            self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()
 
     def _check_writable(self) -> None:
         """Fail at open, with a message, rather than at the first label or scan."""

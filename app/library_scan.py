@@ -16,6 +16,7 @@ from app.library_db import LibraryDB
 from app.scanner import ScanReport
 from app.settings import Settings
 from damer_core import events
+from damer_core.safe_text import shown, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class LibraryScan(QObject):
     def show_unreadable(self) -> None:
         """The files and folders the scans could not read, with the reason."""
         rows = self.db.unreadable()
-        text = "\n".join(f"{Path(p).name}: {r}" for p, r in rows) or "Every file in the library could be read."
+        text = "\n".join(f"{shown_name(p)}: {shown(r)}" for p, r in rows) or "Every file in the library could be read."
         box = QMessageBox(QMessageBox.Icon.Information, "Unreadable files", f"{len(rows)} file(s) could not be read.",
                           parent=self.parent())
         box.setDetailedText(text)

@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("cannot listen for later starts (%s)", server.error)
     # imported after the hand-over: a second start stays quick
     from app.main_window import MainWindow
+    from app.recovery import damaged_files
+    from app.settings import Settings
 
+    recoveries = damaged_files(db_path, Settings.path())  # moved aside: the window starts with new ones
     try:
         window = MainWindow(db_path)
     except LibraryLocked as e:
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse(e, smoke)
     connect_instance(server, window)
     window.show()
+    if recoveries:
+        _report_recoveries(window, recoveries, smoke)
     if args:
         window.open_track(os.path.abspath(args[0]), autoplay=True)
     if smoke:
@@ -74,6 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     server.close()
     lock.release()
     return code
+
+
+def _report_recoveries(window: MainWindow, recoveries: list, smoke: str | None) -> None:
+    """Say which files were damaged and what was done (a dialog; on stderr for packaging checks);
+    rescan the damaged library's folders when the user asks."""
+    from app.recovery import tell_user
+
+    for r in recoveries:
+        print(f"damer-explorer: {r.text}", file=sys.stderr, flush=True)
+    folders = [] if smoke else tell_user(window, recoveries)
+    for folder in folders:  # all in before the one scan that reads them
+        window.db.add_folder(folder)
+    if folders:
+        window.rescan()
 
 
 def _start_log() -> None:
