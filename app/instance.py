@@ -17,6 +17,7 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from app.library_db import LibraryLocked
 
 MAX_MESSAGE = 64 * 1024  # one JSON line: a path is far shorter
+SOCKET_DIR_MAX = 80  # characters of the socket's folder: the name adds 32, sun_path holds 107
 HAND_OVER_TIMEOUT_MS = 10_000  # the running window may be busy for a moment: give it time to answer
 
 
@@ -51,13 +52,52 @@ class InstanceLock:
 
 
 def server_name(db_path: Path) -> str:
-    """The local socket of the instance that runs ``db_path``: one per library and user."""
+    """The local socket of the instance that runs ``db_path``: one per library and user, as a full
+    path in a folder only this user can enter (:func:`private_socket_dir`), so another user can
+    neither squat the name (and receive the files a second start hands over) nor block it."""
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in the environment: the path alone still separates libraries
         user = ""
     key = f"{user}\0{Path(db_path).resolve()}"
-    return "damer-explorer-" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    name = "damer-explorer-" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    folder = private_socket_dir(Path(db_path).resolve().parent)
+    return str(folder / name) if folder is not None else name
+
+
+def private_socket_dir(fallback: Path | None = None) -> Path | None:
+    """The first private folder of: $XDG_RUNTIME_DIR, ``<tmp>/damer-explorer-<uid>`` and
+    ``fallback/run`` (made 0700; each refused when another user owns it, others can enter it or it is
+    a link). None where there is none (not POSIX): Qt's own name in its temporary folder then."""
+    if not hasattr(os, "getuid"):
+        return None
+    import tempfile
+
+    candidates = [Path(os.environ["XDG_RUNTIME_DIR"])] if os.environ.get("XDG_RUNTIME_DIR") else []
+    candidates.append(Path(tempfile.gettempdir()) / f"damer-explorer-{os.getuid()}")
+    if fallback is not None:
+        candidates.append(fallback / "run")
+    for folder in candidates:
+        if len(str(folder)) > SOCKET_DIR_MAX:  # a socket's whole path must fit in sun_path (108 bytes)
+            continue
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+        except OSError:
+            continue
+        if _private(folder):
+            return folder
+    return None
+
+
+def _private(folder: Path) -> bool:
+    """A real folder (not a link) of this user that no one else can enter."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    import stat
+
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 class InstanceServer(QObject):

@@ -4,6 +4,7 @@ migrations. Each thread opens its own :class:`LibraryDB` on the same file."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -158,6 +159,9 @@ def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked | LibraryDamaged:
     if "readonly" in text or "read-only" in text:
         return LibraryReadOnly(f"{path}: the library database is read-only; make it writable "
                                "(or set DAMER_DATA_DIR to a writable folder) and start again")
+    if "unable to open" in text and not os.access(path.parent, os.W_OK | os.X_OK):
+        return LibraryReadOnly(f"{path}: the library's folder cannot be reached or written by this user; set "
+                               "DAMER_DATA_DIR to a folder of yours and start again")
     if "locked" in text:
         return LibraryLocked(f"{path}: the library database is locked by another program; close it and start again")
     return LibraryLocked(f"{path}: cannot open the library database ({text})")
@@ -217,7 +221,11 @@ def default_db_path() -> Path:
 class LibraryDB:
     def __init__(self, path: str | Path | None = None, busy_timeout: float = 5.0):
         self.path = Path(path) if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LibraryReadOnly(f"{self.path}: the library's folder cannot be reached or made "
+                                  f"({e.strerror or e}); set DAMER_DATA_DIR to a folder of yours and start again") from None
         self._busy_ms = int(busy_timeout * 1000)
         _check_header(self.path)
         try:
