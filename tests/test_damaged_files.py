@@ -124,3 +124,23 @@ def test_the_dialog_names_the_files_and_rescans_the_folders_when_asked(qtbot, tm
     qtbot.waitUntil(lambda: w._scan is None and w.db.track_count() == 3, timeout=30_000)
     assert [p for _, p in w.db.folders()] == [str(music)]
     w.close()
+
+
+def test_a_feature_cache_that_is_a_file_or_holds_garbage_never_stops_a_prediction(tmp_path):
+    from app_helpers import tagged
+    from damer_core.cache import FeatureCache
+    from damer_core.inference import Predictor
+
+    model = str(ROOT / "resources" / "models" / "damer-4q.pt")
+    track = tagged(tmp_path / "t.ogg", 5.0, seed=4)
+    plain = Predictor(model, "cpu").predict_file(track).to_dict()
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("a file where the cache folder should be")
+    assert Predictor(model, "cpu", FeatureCache(not_a_folder)).predict_file(track).to_dict()["valence"] == plain["valence"]
+    cache = FeatureCache(tmp_path / "cache")
+    Predictor(model, "cpu", cache).predict_file(track)
+    for entry in (tmp_path / "cache").rglob("*.npz"):  # every entry overwritten with garbage
+        entry.write_bytes(os.urandom(300))
+    again = Predictor(model, "cpu", cache).predict_file(track).to_dict()
+    assert again["valence"] == plain["valence"] and not again["warning"]
+    assert not_a_folder.read_text().startswith("a file")  # never written over
