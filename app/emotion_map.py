@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QPolygonF
 from PySide6.QtWidgets import (
+    QMessageBox,
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
@@ -21,6 +22,8 @@ from app.buttons import on_click
 from app.labels import static_labels
 from app.library_db import LibraryDB
 from damer_core.emotions import EmotionTerm, read_point
+from damer_core.errors import InputError
+from damer_core.safe_text import shown
 
 QUADRANTS = {"all quadrants": None, "happy / excited (V+ A+)": (1, 1), "tense / angry (V- A+)": (-1, 1),
              "sad / gloomy (V- A-)": (-1, -1), "calm / relaxed (V+ A-)": (1, -1)}
@@ -53,12 +56,22 @@ def map_points(db: LibraryDB, model_key: str) -> list[MapPoint]:
     return points
 
 
-def write_m3u(path: Path, points: list[MapPoint]) -> None:
+def write_m3u(path: Path, points: list[MapPoint]) -> int:
+    """An M3U playlist of ``points``, written whole or not at all; file names as the OS gives them
+    (bytes that are not UTF-8 written back as they are). A track whose name holds a line break
+    cannot be a playlist line and is left out. Returns how many tracks it lists."""
+    from damer_core.fileutil import atomic_write, check_output_file
+    from damer_core.safe_text import shown
+
     lines = ["#EXTM3U"]
-    for p in points:
-        lines.append(f"#EXTINF:{int(round(p.duration))},{p.artist + ' - ' if p.artist else ''}{p.title}")
+    listed = [p for p in points if "\n" not in p.path and "\r" not in p.path]
+    for p in listed:
+        lines.append(f"#EXTINF:{int(round(p.duration))},{shown(p.artist + ' - ' if p.artist else '')}{shown(p.title)}")
         lines.append(p.path)
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    check_output_file(path, force=True, what="the playlist")  # the save dialog asked before replacing a file
+    with atomic_write(path) as f:
+        f.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    return len(listed)
 
 
 def nearest(points: list[MapPoint], v: float, a: float, n: int = 10, exclude: str = "") -> list[MapPoint]:
@@ -212,8 +225,11 @@ class EmotionMap(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Save playlist", str(Path.home() / "selection.m3u"), "Playlists (*.m3u)")
         if not path or not sel:
             return 0
-        write_m3u(Path(path), sel)
-        return len(sel)
+        try:
+            return write_m3u(Path(path), sel)
+        except (OSError, InputError) as e:
+            QMessageBox.warning(self, "Save playlist", f"The playlist was not saved: {shown(str(e))}")
+            return 0
 
     def show_similar(self, path: str) -> None:
         me = next((p for p in self.points if p.path == path), None)

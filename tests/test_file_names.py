@@ -157,3 +157,16 @@ def test_the_app_opens_a_track_whose_name_is_not_utf8(odd_folder, qtbot, tmp_pat
     qtbot.waitUntil(lambda: w.circle.marker is not None, timeout=60_000)  # the trajectory of that file
     assert "\ufffd" in w.windowTitle() or "bad" in w.windowTitle()
     w.close()
+
+
+def test_a_playlist_lists_names_as_they_are(odd_folder, tmp_path):
+    from app.emotion_map import MapPoint, write_m3u
+
+    paths = sorted(on_disk(odd_folder))
+    points = [MapPoint(path=p, title=os.path.basename(p), artist="\x1b[2J", valence=0.0, arousal=0.0,
+                       confidence=1.0, labelled=False, duration=60.0) for p in paths]
+    out = tmp_path / "list.m3u"
+    assert write_m3u(out, points) == len(paths) - 2  # the names holding a line break cannot be playlist lines
+    listed = [os.fsdecode(line) for line in out.read_bytes().split(b"\n") if line and not line.startswith(b"#")]
+    assert sorted(listed) == [p for p in paths if "\n" not in p and "\r" not in p]
+    assert not any(b"\x1b" in line for line in out.read_bytes().split(b"\n") if line.startswith(b"#EXTINF"))

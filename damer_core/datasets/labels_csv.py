@@ -77,16 +77,21 @@ def _track(source: Path, item: dict, where: str, scale: str) -> LabelledTrack:
     return LabelledTrack(resolve_track_path(source.parent, raw, where), float(v), float(a), raw, _group(item), where)
 
 
-def _unguarded(row: dict) -> dict:
+def _unguarded(row: dict, root: Path) -> dict:
     """A CSV row's text cells without the apostrophe a spreadsheet-safe export put before a
-    formula character (damer_core.safe_text), so the app's label export reads back exactly."""
-    return {k: from_spreadsheet_cell(v) if k in ("path", "artist", "group", "curator") and isinstance(v, str) else v
-            for k, v in row.items()}
+    formula character (damer_core.safe_text), so the app's label export reads back exactly. A path
+    that names an existing file as written (a file really called ``'=x.ogg``) is taken as written."""
+    out = {k: from_spreadsheet_cell(v) if k in ("path", "artist", "group", "curator") and isinstance(v, str) else v
+           for k, v in row.items()}
+    raw = row.get("path")
+    if isinstance(raw, str) and out["path"] != raw and not (root / out["path"]).exists() and (root / raw).exists():
+        out["path"] = raw
+    return out
 
 
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
     check_scale(scale)
-    tracks = [_track(path, _unguarded(r), f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))]
+    tracks = [_track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))]
     merged, warnings, averaged = merge_annotators(tracks, path.name)
     return merged, _description(path, "csv", scale, merged, len(tracks), warnings, averaged)
 
