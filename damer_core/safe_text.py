@@ -50,15 +50,6 @@ def shown_path(path: str | os.PathLike) -> str:
     return shown(os.fspath(path), limit=1000)
 
 
-def utf8_exact(s: str) -> bool:
-    """True when ``s`` has no surrogate escapes, i.e. it encodes to UTF-8 as it is."""
-    try:
-        s.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
 # A cell starting with one of these is run as a formula by spreadsheets (OWASP's CSV injection list).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
