@@ -118,10 +118,12 @@ def tell_user(parent, recoveries: list[Recovery]) -> list[str]:
                       "\n\n".join(shown(r.text, 2000) for r in recoveries), parent=parent)
     rescan = None
     if folders:
-        box.setInformativeText(f"The damaged library listed {len(folders)} music folder(s). Scan them into the new "
-                               "library? (Labels and predictions stay in the damaged file.)")
+        some = "1 music folder" if len(folders) == 1 else f"{len(folders)} music folders"
+        box.setInformativeText(f"The damaged library listed {some}. Scan {'it' if len(folders) == 1 else 'them'} into "
+                               "the new library? (Its labels and predictions stay in the damaged file.)")
         box.setDetailedText("\n".join(shown_path(f) for f in folders))
-        rescan = box.addButton(f"Rescan {len(folders)} folder(s)", QMessageBox.ButtonRole.AcceptRole)
+        rescan = box.addButton("Rescan the folder" if len(folders) == 1 else f"Rescan {len(folders)} folders",
+                               QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Start empty", QMessageBox.ButtonRole.RejectRole)
     else:
         box.addButton(QMessageBox.StandardButton.Ok)

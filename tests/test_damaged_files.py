@@ -118,7 +118,7 @@ def test_the_dialog_names_the_files_and_rescans_the_folders_when_asked(qtbot, tm
     old.write_bytes(data[: len(data) // 2])
     recovery = recover_library(old, "database disk image is malformed")
     w = fresh_window(qtbot, tmp_path, monkeypatch)
-    seen = answer_dialog("Rescan 1 folder")
+    seen = answer_dialog("Rescan the folder")
     _report_recoveries(w, [recovery], smoke=None)
     assert "old.sqlite3 is damaged (database disk image is malformed)" in seen[0] and "moved aside" in seen[0]
     qtbot.waitUntil(lambda: w._scan is None and w.db.track_count() == 3, timeout=30_000)
