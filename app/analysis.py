@@ -4,9 +4,8 @@ values, so the table and the circle update without reading the row back."""
 
 from __future__ import annotations
 
-import logging
-
 import itertools
+import logging
 import os
 import shutil
 import tempfile

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QAbstractButton

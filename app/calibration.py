@@ -6,7 +6,6 @@ with the 0.25 threshold, shown and stored."""
 from __future__ import annotations
 
 import logging
-
 import random
 import time
 

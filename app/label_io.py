@@ -73,6 +73,9 @@ def import_labels_file(parent: QWidget, db: LibraryDB, path: str, curator: str,
     except DatasetError as e:
         QMessageBox.warning(parent, "Import labels", str(e))
         return False, ""
-    added = {"add": ", averaged with the labels already there on {k}", "replace": ", replacing your own labels among {k} already labelled",
-             "skip": ""}[existing].format(k=f"{len(labelled)} track(s)")
+    added = {
+        "add": ", averaged with the labels already there on {k}",
+        "replace": ", replacing your own labels among {k} already labelled",
+        "skip": "",
+    }[existing].format(k=f"{len(labelled)} track(s)")
     return True, f"imported {n} labels{added}" + (f", {len(problems)} skipped" if problems else "")

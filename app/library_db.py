@@ -278,7 +278,9 @@ class LibraryDB:
     # -- folders --------------------------------------------------------------------------------
     def add_folder(self, path: str) -> int:
         with self.conn:
-            self.conn.execute("INSERT OR IGNORE INTO folders (path, added) VALUES (CAST(? AS TEXT), ?)", (fs_param(path), time.time()))
+            self.conn.execute(
+                "INSERT OR IGNORE INTO folders (path, added) VALUES (CAST(? AS TEXT), ?)", (fs_param(path), time.time())
+            )
         return self.conn.execute("SELECT id FROM folders WHERE path = CAST(? AS TEXT)", (fs_param(path),)).fetchone()[0]
 
     def remove_folder(self, path: str) -> None:

@@ -5,7 +5,6 @@ measured 250 ms stalls at 2,000 files). The window shows what the signals say.""
 from __future__ import annotations
 
 import logging
-
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal

@@ -6,7 +6,6 @@ app.emotion_map, app.help)."""
 from __future__ import annotations
 
 import logging
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +14,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from app import active_model, label_io
-from app.buttons import on_click
 from app.analysis import LibraryAnalysis
+from app.buttons import on_click
 from app.cache_dialog import apply_cache_limit
 from app.child import CoreProcess
 from app.labelling import LabellingBar, LabellingController

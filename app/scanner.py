@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from app.library_db import LibraryDB
-from damer_core.audio import AUDIO_EXTENSIONS
 from damer_core import events
+from damer_core.audio import AUDIO_EXTENSIONS
 from damer_core.safe_text import shown
 
 BATCH = 200
@@ -121,7 +121,7 @@ def scan(db: LibraryDB, report: Callable[[int, int, str], None] | None = None,
         report(0, total, folder)
         good, bad = [], []
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for i, (item, outcome) in enumerate(zip(todo, pool.map(lambda t: _try_tags(*t), todo)), 1):
+            for i, (_item, outcome) in enumerate(zip(todo, pool.map(lambda t: _try_tags(*t), todo)), 1):
                 if "gone" not in outcome:
                     (good if "reason" not in outcome else bad).append(outcome)
                 if len(good) + len(bad) >= BATCH or i == total:

@@ -31,7 +31,7 @@ class Settings:
         return config_dir() / "settings.json"
 
     @classmethod
-    def load(cls) -> "Settings":
+    def load(cls) -> Settings:
         s = cls()
         try:
             data = json.loads(cls.path().read_text(encoding="utf-8"))

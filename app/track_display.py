@@ -5,8 +5,6 @@ dropped after close."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
@@ -18,8 +16,8 @@ from app.settings import Settings
 from app.transport import TransportBar
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
-from damer_core.trajectory import value_at
 from damer_core.safe_text import shown_name
+from damer_core.trajectory import value_at
 
 TRAJECTORY_KEYS = ("t", "valence", "arousal", "confidence")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -22,9 +23,9 @@ class Worker(QObject):
     error = Signal(str)
     finished = Signal()
 
-    _alive: set["Worker"] = set()  # keeps running workers referenced until they finish
+    _alive: set[Worker] = set()  # keeps running workers referenced until they finish
 
-    def __init__(self, fn: Callable[["Worker"], Any], name: str = "worker", parent: QObject | None = None):
+    def __init__(self, fn: Callable[[Worker], Any], name: str = "worker", parent: QObject | None = None):
         # With a parent, the worker dies with its owner: results that arrive after a window or a
         # player is gone are never delivered to it.
         super().__init__(parent)
@@ -32,7 +33,7 @@ class Worker(QObject):
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         Worker._alive.add(self)
         self._thread.start()
         return self

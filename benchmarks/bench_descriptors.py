@@ -68,7 +68,9 @@ def main() -> None:
         head_line = f"descriptor head: not measured ({e})"
     print(f"{len(D.NAMES)} descriptors in {len(D.GROUPS)} groups; one thread")
     print(f"{clip_s:.0f} s clip (windows every 1 s):            {1000 * t_clip:8.1f} ms  ({clip_s / t_clip:5.0f}x realtime)")
-    print(f"{track_s:.0f} s track, frame streams:               {1000 * t_streams:8.1f} ms  ({track_s / t_streams:5.0f}x realtime)")
+    print(
+        f"{track_s:.0f} s track, frame streams:               {1000 * t_streams:8.1f} ms  ({track_s / t_streams:5.0f}x realtime)"
+    )
     print(f"{track_s:.0f} s track, {len(times)} trajectory windows:    {1000 * t_windows:8.1f} ms")
     print(f"{track_s:.0f} s track in blocks (long-file path):     {1000 * t_blocked:8.1f} ms")
     if head_line:

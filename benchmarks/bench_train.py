@@ -75,7 +75,9 @@ def main() -> None:
     print(f"one Memo2496-sized epoch ({t.train_idx.size} samples, batch 32, + validation of {t.val_idx.size}): {epoch_s:6.2f} s")
 
     with tempfile.TemporaryDirectory() as tmp:
-        dims = {d: {"state_dict": t.model.state_dict(), "metrics": {"val": rec["val"]}, "epoch": 1} for d in ("arousal", "valence")}
+        dims = {
+            d: {"state_dict": t.model.state_dict(), "metrics": {"val": rec["val"]}, "epoch": 1} for d in ("arousal", "valence")
+        }
         path = save_atomic(make_bundle(fs, t.tcfg, t.mcfg.to_dict(), dims, DataArgs("bench")), Path(tmp) / "b.pt")
         pred = Predictor(path, str(device))
         one_m, one_c = fs.mel[:1], fs.coch[:1]

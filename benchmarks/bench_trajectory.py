@@ -158,7 +158,7 @@ def main() -> None:
         t0 = time.perf_counter()
         p.trajectory_from_frames(seq, dur, **kw)  # compiles where it must
         first = time.perf_counter() - t0
-        seconds, _ = timed(lambda: p.trajectory_from_frames(seq, dur, **kw))
+        seconds, _ = timed(lambda kw=kw: p.trajectory_from_frames(seq, dur, **kw))
         if threads:
             torch.set_num_threads(default_threads)
         if first > 3 * seconds + 5:

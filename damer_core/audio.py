@@ -11,20 +11,35 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from damer_core.decoders import (  # noqa: F401 - re-exported: callers import them from here
-    AUDIO_EXTENSIONS, FFMPEG_EXTENSIONS, FFMPEG_TIMEOUT_S, MAX_RATE, MIN_RATE, SOUNDFILE_EXTENSIONS,
-    check_audio_file, ffmpeg_blocks, soundfile_blocks,
+    AUDIO_EXTENSIONS,
+    FFMPEG_EXTENSIONS,
+    FFMPEG_TIMEOUT_S,
+    MAX_RATE,
+    MIN_RATE,
+    SOUNDFILE_EXTENSIONS,
+    check_audio_file,
+    ffmpeg_blocks,
+    soundfile_blocks,
 )
 from damer_core.errors import AudioError, UnsupportedFormat  # noqa: F401 - re-exported
 from damer_core.loudness import (  # noqa: F401 - re-exported
-    LUFS_CHUNK_SECONDS, MIN_AUDIBLE, SILENCE_LUFS, TARGET_LUFS, Loudness, LoudnessMeter, gain_to_target,
-    loudness_lufs, metered, normalise_loudness,
+    LUFS_CHUNK_SECONDS,
+    MIN_AUDIBLE,
+    SILENCE_LUFS,
+    TARGET_LUFS,
+    Loudness,
+    LoudnessMeter,
+    gain_to_target,
+    loudness_lufs,
+    metered,
+    normalise_loudness,
 )
 from damer_core.native_stderr import NativeStderr  # noqa: F401 - re-exported
 

@@ -28,7 +28,12 @@ from damer_core.datasets.split import Split, split_tracks
 from damer_core.errors import InputError
 from damer_core.progress import Progress
 from damer_core.selection import (
-    OutOfFold, check_same_folds, damer_out_of_fold, descriptor_out_of_fold, quadrant_scores, track_mean,
+    OutOfFold,
+    check_same_folds,
+    damer_out_of_fold,
+    descriptor_out_of_fold,
+    quadrant_scores,
+    track_mean,
 )
 from damer_core.targets import QUADRANT, class_labels
 from damer_core.training.calibration import fit_temperature_logits, softmax, top_class_ece
@@ -52,7 +57,7 @@ class Recipe:
     folds: int = 4
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Recipe":
+    def from_file(cls, path: str | Path) -> Recipe:
         path = Path(path)
         try:
             data = json.loads(path.read_text())

@@ -66,7 +66,9 @@ def describe_bundle(b: dict, path: str) -> list[str]:
                  f"{data.get('n_samples', '?')} windows")
     split = b.get("split")
     if split:
-        lines.append(f"  split by {split['by']}: {split['train']} train / {split['val']} validation / {split['test']} test tracks")
+        lines.append(
+            f"  split by {split['by']}: {split['train']} train / {split['val']} validation / {split['test']} test tracks"
+        )
     for dim, entry in b["dimensions"].items():
         metrics = entry.get("metrics", {})
         if "fuse" in metrics:  # a bundle from before the validation part: one "held-out" report
@@ -106,7 +108,8 @@ def _combination_lines(b: dict) -> list[str]:
         if not r:
             continue
         ci = r.get("interval", {})
-        cells = [f"{what} {fmt_metric(r.get(m))} [{fmt_metric((ci.get(m) or [None])[0])}, {fmt_metric((ci.get(m) or [None, None])[1])}]"
+        bounds = {m: (list(ci.get(m) or []) + [None, None])[:2] for m in ("valence_acc", "arousal_acc", "macro_f1")}
+        cells = [f"{what} {fmt_metric(r.get(m))} [{fmt_metric(bounds[m][0])}, {fmt_metric(bounds[m][1])}]"
                  for what, m in (("valence acc", "valence_acc"), ("arousal acc", "arousal_acc"), ("macro-F1", "macro_f1"))]
         lines.append(f"  test part ({test.get('n', '?')} tracks), {name}: " + ", ".join(cells))
     for name, cv in report.get("cross_validation", {}).items():

@@ -12,6 +12,7 @@ import hashlib
 import os
 import zipfile
 from pathlib import Path
+
 import numpy as np
 
 from damer_core.features import FeatureConfig

@@ -18,8 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from damer_core.bundle_checks import (  # noqa: F401 - re-exported: callers import them from here
-    CHECKSUM, COUNT, EPOCH, FEATURE_BOUNDS, FORMAT, FORMAT_VERSION, MAX_NESTING, MAX_WINDOW_S, MODEL_BOUNDS,
-    TEMPERATURE, check_bundle, weights_sha256,
+    CHECKSUM,
+    COUNT,
+    EPOCH,
+    FEATURE_BOUNDS,
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_NESTING,
+    MAX_WINDOW_S,
+    MODEL_BOUNDS,
+    TEMPERATURE,
+    check_bundle,
+    weights_sha256,
 )
 from damer_core.errors import BundleError
 from damer_core.fileutil import atomic_write

@@ -81,7 +81,9 @@ def _train_config(args):
         try:
             tcfg.check()
         except InputError:
-            raise UsageError(f"--dims: expected arousal, valence, both, or quadrant (one joint network), got {args.dims!r}") from None
+            raise UsageError(
+                f"--dims: expected arousal, valence, both, or quadrant (one joint network), got {args.dims!r}"
+            ) from None
     if args.no_amp:
         tcfg = replace(tcfg, amp=False)
     if args.no_band_embedding:
@@ -174,7 +176,9 @@ def _given_settings(args) -> dict:
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="Memo2496-style arrays folder, PMEmo / 1000 Songs / DEAM folder, labels .csv or .json")
-    g.add_argument("--format", default="auto", choices=["auto", "arrays", "pmemo", "emomusic", "deam", "4q", "csv", "labels-json"])
+    g.add_argument(
+        "--format", default="auto", choices=["auto", "arrays", "pmemo", "emomusic", "deam", "4q", "csv", "labels-json"]
+    )
     g.add_argument("--scale", choices=["-1..1", "1..9", "0..1"], help="label scale of a CSV (default -1..1) or of arrays")
     g.add_argument("--preset", default="clip", choices=["clip", "context", "paper"],
                    help="feature recipe for audio data sets (SPEC section 4)")
@@ -348,10 +352,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from damer_core.cli_parser import Parser
     from damer_core.selection_cli import add_selection_commands
     from damer_core.training.config import FINE_TUNE_DEFAULTS
-
-    from damer_core.cli_parser import Parser
 
     parser = Parser(prog="damer-core",
                     description="DAMER music-emotion model: features, training, evaluation, prediction.")

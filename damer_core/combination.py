@@ -37,7 +37,7 @@ class Combination:
                                "intercept": torch.from_numpy(np.asarray(self.intercept, np.float32))}}
 
     @classmethod
-    def from_state(cls, state: dict) -> "Combination":
+    def from_state(cls, state: dict) -> Combination:
         sd = state["state_dict"]
         return cls(sd["coef"].numpy().astype(np.float64), sd["intercept"].numpy().astype(np.float64),
                    float(state["temperature"]))

@@ -6,10 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from damer_core.bundle_checks import (
-    CHECKSUM, MISSING, TEMPERATURE, _check, _check_dict, _check_numbers, _FieldError, weights_sha256,
+    CHECKSUM,
+    MISSING,
+    TEMPERATURE,
+    _check,
+    _check_dict,
+    _check_numbers,
+    _FieldError,
+    weights_sha256,
 )
 from damer_core.errors import BundleError
-
 
 DESCRIPTOR_HEAD, COMBINATION = "descriptor_head", "combination"
 GAMMA = (float, 0.0, 100.0)
@@ -30,7 +36,9 @@ def check_parts(data: dict, dims: dict) -> None:
     if not dims and COMBINATION in data:
         raise _FieldError(COMBINATION, "present", "a descriptor head alone (no DAMER weights) has nothing to combine")
     if dims and not (set(dims) == {"arousal", "valence"} or set(dims) == {"quadrant"}):
-        raise _FieldError("dimensions", ", ".join(dims), "a descriptor head is combined with both dimensions or the quadrant head")
+        raise _FieldError(
+            "dimensions", ", ".join(dims), "a descriptor head is combined with both dimensions or the quadrant head"
+        )
     head = data[DESCRIPTOR_HEAD]
     _check_dict(DESCRIPTOR_HEAD, head)
     for key in ("kind", "groups", "gamma", "temperature", "n_descriptors", "state_dict"):

@@ -69,7 +69,7 @@ class DescriptorHead:
                 "temperature": float(self.temperature), "n_descriptors": len(NAMES), "state_dict": tensors}
 
     @classmethod
-    def from_state(cls, state: dict) -> "DescriptorHead":
+    def from_state(cls, state: dict) -> DescriptorHead:
         sd = state["state_dict"]
         arrays = {k: sd[k].detach().cpu().numpy().astype(np.float64) for k in
                   ("mean", "std", "coef", "intercept", "landmarks", "projection")}

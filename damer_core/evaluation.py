@@ -12,7 +12,13 @@ from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import MIN_TRACKS, Split, split_tracks
 from damer_core.training.calibration import calibration_report
 from damer_core.training.metrics import (
-    accuracy, binary_report, bootstrap_interval, f1_positive, macro_f1, quadrant_of, roc_auc,
+    accuracy,
+    binary_report,
+    bootstrap_interval,
+    f1_positive,
+    macro_f1,
+    quadrant_of,
+    roc_auc,
 )
 
 PART_NAMES = {"train": "training part", "val": "validation part", "test": "test part", "all": "all labelled tracks"}
@@ -41,7 +47,9 @@ def split_mismatch(fs: FeatureSet, bundle: dict) -> str:
     name = fs.description.get("name", "this data set")
     if recorded is None:
         return "the bundle records no split (trained by an older damer-core, 70/30 without a validation part)"
-    if bundle.get("data", {}).get("name") != fs.description.get("name") or recorded != split_summary(fs, bundle_split(fs, bundle)):
+    if bundle.get("data", {}).get("name") != fs.description.get("name") or recorded != split_summary(
+        fs, bundle_split(fs, bundle)
+    ):
         return f"the bundle was trained on other data or another split than {name}'s"
     return ""
 

@@ -30,7 +30,7 @@ def doc(text: str, default: Any = dataclasses.MISSING) -> Any:
     return field(default=default, metadata={"doc": text})
 
 
-EVENTS: dict[str, type["Event"]] = {}
+EVENTS: dict[str, type[Event]] = {}
 
 
 def event(kind: str, about: str):
@@ -55,7 +55,7 @@ class Event:
         return json.dumps(self.to_dict(), default=str)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Event":
+    def from_dict(cls, data: dict) -> Event:
         known = {f.name for f in dataclasses.fields(cls)}
         try:
             return cls(**{k: v for k, v in data.items() if k in known})  # unknown keys: a newer minor writer
@@ -329,7 +329,14 @@ def markdown() -> str:
         "",
     ]
     for kind, cls in EVENTS.items():
-        lines += [f"## `{kind}`", "", cls.ABOUT[0].upper() + cls.ABOUT[1:] + ".", "", "| field | type | meaning |", "|---|---|---|"]
+        lines += [
+            f"## `{kind}`",
+            "",
+            cls.ABOUT[0].upper() + cls.ABOUT[1:] + ".",
+            "",
+            "| field | type | meaning |",
+            "|---|---|---|",
+        ]
         for f in dataclasses.fields(cls):
             optional = "" if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING else \
                 f" (default `{json.dumps(f.default if f.default is not dataclasses.MISSING else f.default_factory())}`)"

@@ -5,22 +5,38 @@ Errors from decoding surface as :class:`damer_core.audio.AudioError`."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from dataclasses import replace
-
+from damer_core import display
 from damer_core.audio import (
-    MODEL_SAMPLE_RATE, AudioError, DecodeStream, Loudness, blocks_for_model, check_audio_file, samples_for_model,
+    MODEL_SAMPLE_RATE,
+    AudioError,
+    DecodeStream,
+    Loudness,
+    blocks_for_model,
+    check_audio_file,
+    samples_for_model,
     select_segment,
 )
-from damer_core import display
 from damer_core.cache import FeatureCache
 from damer_core.features import (
-    DISPLAY, BandEnergies, DisplayViews, FeatureConfig, FrameSequence, compress, display_views, frame_count,
-    frame_sequence, training_segment, training_window_ends, training_windows, views_from_bands,
+    DISPLAY,
+    BandEnergies,
+    DisplayViews,
+    FeatureConfig,
+    FrameSequence,
+    compress,
+    display_views,
+    frame_count,
+    frame_sequence,
+    training_segment,
+    training_window_ends,
+    training_windows,
+    views_from_bands,
 )
 
 LONG_SECONDS = 20 * 60  # longer files are decoded twice, in blocks, instead of being held in memory
@@ -82,7 +98,8 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
 CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v2",
                "trajectory_descriptors": "trajectory_descriptors.v2", "train_descriptors": "train_descriptors.v1"}
-# frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in 8 bits (0.31 dB steps, a quarter of the disk)
+# frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in
+# 8 bits (0.31 dB steps, a quarter of the disk)
 
 
 def _pack(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -127,7 +144,13 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
                 if k == "display":
                     out[k] = _unpack(k, _pack(k, out[k]))
                     shown(out[k])
-        for k in ("frames", "train", "descriptors", "trajectory_descriptors", "train_descriptors"):  # predictions flag a near-silent track
+        for k in (
+            "frames",
+            "train",
+            "descriptors",
+            "trajectory_descriptors",
+            "train_descriptors",
+        ):  # predictions flag a near-silent track
             if k in missing:
                 out[k].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible), **stream.faults.shares())
         for k in missing if store is None else [k for k in missing if k in store]:
@@ -176,7 +199,10 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     if described is not None:
         out["trajectory_descriptors"] = {"windows": described.finish(), "duration": np.array(n / cfg.sample_rate)}
     if "train_descriptors" in kinds:
-        out["train_descriptors"] = {**_train_descriptors(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
+        out["train_descriptors"] = {
+            **_train_descriptors(segment, cfg, str(stream.path)),
+            "duration": np.array(n / cfg.sample_rate),
+        }
     if "descriptors" in kinds:  # the segment is all the static descriptors look at
         out["descriptors"] = {**_descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path)),
                               "duration": np.array(n / cfg.sample_rate)}

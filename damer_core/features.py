@@ -66,11 +66,11 @@ class FeatureConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FeatureConfig":
+    def from_dict(cls, data: dict) -> FeatureConfig:
         return from_checked_dict(cls, data, "feature-config")
 
     @classmethod
-    def from_json(cls, text: str) -> "FeatureConfig":
+    def from_json(cls, text: str) -> FeatureConfig:
         return cls.from_dict(json.loads(text))
 
     @property
@@ -83,7 +83,8 @@ PAPER = FeatureConfig(
     name="paper", frame_length=30_000, hop_length=15_000, n_fft=60_000, center=False,
     train_hop_frames=87, trajectory_hop_frames=1,
 )
-# `context` [decision beyond SPEC section 4, which lists clip and paper]: the `clip` framing rule with N = 2048 (hop 1024, FFT 4096), so
+# `context` [decision beyond SPEC section 4, which lists clip and paper]: the `clip` framing rule
+# with N = 2048 (hop 1024, FFT 4096), so
 # one 87-frame window covers 4 s instead of 1 s, with 4x finer frequency resolution (neighbouring
 # semitones are resolved down to about middle C instead of about C6). Training windows start every
 # 43 frames (2 s). The built-in 4Q model uses it: 1 s holds little of the harmony and rhythm that

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -53,14 +54,14 @@ class WindowPrediction:
     def overall_confidence(self) -> np.ndarray:
         return np.mean([self.confidence[d] for d in self.dims], axis=0)
 
-    def take(self, rows: np.ndarray) -> "WindowPrediction":
+    def take(self, rows: np.ndarray) -> WindowPrediction:
         pick = lambda x: None if x is None else x[rows]  # noqa: E731
         return WindowPrediction({d: v[rows] for d, v in self.probability.items()},
                                 {d: v[rows] for d, v in self.confidence.items()}, self.dims,
                                 pick(self.quadrant), pick(self.reliability))
 
     @staticmethod
-    def concatenate(parts: list["WindowPrediction"]) -> "WindowPrediction":
+    def concatenate(parts: list[WindowPrediction]) -> WindowPrediction:
         first = parts[0]
         cat = lambda get: None if get(first) is None else np.concatenate([get(p) for p in parts])  # noqa: E731
         return WindowPrediction({d: cat(lambda p, d=d: p.probability[d]) for d in first.probability},
@@ -78,7 +79,7 @@ def dimension_prediction(p_quadrant: np.ndarray, reliability: np.ndarray) -> Win
     return WindowPrediction(prob, conf, DIMENSIONS, np.asarray(p_quadrant), np.asarray(reliability))
 
 
-def load_combination(bundle: dict) -> tuple["DescriptorHead | None", "Combination | None"]:
+def load_combination(bundle: dict) -> tuple[DescriptorHead | None, Combination | None]:
     """The bundle's descriptor head and its combination with DAMER, if it has them."""
     if "descriptor_head" not in bundle:
         return None, None
@@ -109,7 +110,7 @@ class Trajectory:
         """Index of the trajectory point for the moment ``t``."""
         return trajectory.index_at(self.times, t)
 
-    def smoothed(self) -> "Trajectory":
+    def smoothed(self) -> Trajectory:
         return Trajectory(self.times, trajectory.smooth(self.valence), trajectory.smooth(self.arousal),
                           trajectory.smooth(self.confidence))
 
@@ -393,7 +394,7 @@ class Predictor:
 PART_EVERY = 4  # batches between two parts of a trajectory (the first part after the first batch)
 
 
-def _flag_unusable_audio(pred: "StaticPrediction", features: dict[str, np.ndarray]) -> "StaticPrediction":
+def _flag_unusable_audio(pred: StaticPrediction, features: dict[str, np.ndarray]) -> StaticPrediction:
     """Silence, a 1e-38 signal, a DC offset or a lone click gave V -1, A -1 with confidence 1:
     the model extrapolates from noise-floor features. Such a track sits at the centre with
     confidence 0 and says why, instead of claiming an emotion; so does a file whose samples are

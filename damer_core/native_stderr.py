@@ -8,8 +8,8 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 log = logging.getLogger("damer_core.audio")  # the name the warnings have always been logged under
 

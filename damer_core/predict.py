@@ -118,13 +118,11 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
     """Resumable, sharded predict into the CSV file ``output``: alone, or one rank of ``torchrun``;
     a rerun skips the files already done. Exit status 130 when interrupted, else 0."""
     from damer_core.builtin import default_checkpoint
+    from damer_core.fileutil import check_output_file
     from damer_core.inference import Predictor
     from damer_core.progress import Progress
-    from damer_core.sharded import merge, predict_shard
+    from damer_core.sharded import is_results_file, merge, predict_shard
     from damer_core.training.distributed import setup, teardown
-
-    from damer_core.fileutil import check_output_file
-    from damer_core.sharded import is_results_file
 
     check_output_file(output, force=force, own=is_results_file, inputs=files, what="the results CSV")
     keep = not output.exists() or is_results_file(output)  # else --force: replaced once the run is done

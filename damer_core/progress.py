@@ -63,8 +63,13 @@ class Progress:
         elapsed = now - self._t0
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
         end = "\n" if finished else ""
-        print(f"{chr(13) if tty else ''}{self._task}: [{bar}] {self._done}/{self._total}  {elapsed:5.1f}s elapsed, ~{eta:5.1f}s left",
-              end=end, file=out, flush=True)
+        print(
+            f"{chr(13) if tty else ''}{self._task}: [{bar}] {self._done}/{self._total}  "
+            f"{elapsed:5.1f}s elapsed, ~{eta:5.1f}s left",
+            end=end,
+            file=out,
+            flush=True,
+        )
 
     def message(self, text: str, **data: Any) -> None:
         """A line for the human (stderr) or a ``message`` event."""

@@ -33,7 +33,7 @@ class OutOfFold:
     y: np.ndarray  # [n] quadrant 0..3
     p: np.ndarray  # [n, 4]
 
-    def aligned(self, track_ids: np.ndarray) -> "OutOfFold":
+    def aligned(self, track_ids: np.ndarray) -> OutOfFold:
         order = {t: i for i, t in enumerate(self.track_ids)}
         missing = [t for t in track_ids if t not in order]
         if missing:
@@ -70,7 +70,7 @@ def damer_out_of_fold(cv_dir: Path, name: str | None = None) -> tuple[OutOfFold,
     if not files:
         raise FileNotFoundError(f"{cv_dir}: no fold*.npz (run damer-core cv first)")
     ids, folds, ys, ps, window_logits, window_y = [], [], [], [], [], []
-    for f, path in enumerate(files):
+    for path in files:
         with np.load(path) as z:
             data = {k: z[k] for k in z.files}
         fold = int(path.stem[4:])

@@ -13,8 +13,8 @@ from __future__ import annotations
 import csv
 import functools
 import io
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from damer_core.fileutil import atomic_write, first_line
 from damer_core.safe_text import from_spreadsheet_cell, spreadsheet_cell

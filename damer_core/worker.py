@@ -14,8 +14,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from damer_core import display, events
 from damer_core.audio import AudioError
@@ -127,7 +128,7 @@ def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:
     return done
 
 
-def _read_jobs(jobs: TextIO, lines: "queue.Queue[str | None]", analysis: Analysis) -> None:
+def _read_jobs(jobs: TextIO, lines: queue.Queue[str | None], analysis: Analysis) -> None:
     for line in jobs:
         if not line.strip():
             continue

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from wavcraft import wav_bytes
 
 from damer_core.synthetic import chord_music
-from wavcraft import wav_bytes
 
 SR = 22_050
 
@@ -41,7 +41,9 @@ def bad_folder(root: Path, n_good: int = 3) -> tuple[list[Path], list[Path]]:
         add(f"random_{i:02d}.{ext}", rng.integers(0, 256, size=int(rng.integers(1, 60_000)), dtype=np.uint8).tobytes())
     for ext in ["wav", "flac", "ogg", "mp3", "aiff", "opus"]:
         add(f"zero_length.{ext}", b"")
-    for i, text in enumerate([b"hello\n" * 300, b"<html></html>", b"%PDF-1.4\n" + bytes(3000), b"\x89PNG\r\n\x1a\n" + bytes(900)]):
+    for i, text in enumerate(
+        [b"hello\n" * 300, b"<html></html>", b"%PDF-1.4\n" + bytes(3000), b"\x89PNG\r\n\x1a\n" + bytes(900)]
+    ):
         add(f"wrong_ext_{i}.{['flac', 'mp3', 'wav', 'ogg'][i]}", text)
     for i in range(5):
         add(f"one_sample_{i}.wav", wav_bytes(np.array([0.1 * i])))

@@ -60,9 +60,10 @@ def trained_bundle(synth_memo, tmp_path_factory):
 def scanned_window(qtbot, tmp_path, monkeypatch):
     """A MainWindow with its own config and data dirs, no sound card, and a scanned music folder
     (three good tracks, two bad files)."""
+    from app_helpers import music_folder
+
     from app import player as player_mod
     from app.main_window import MainWindow
-    from app_helpers import music_folder
 
     monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))

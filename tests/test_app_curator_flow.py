@@ -3,9 +3,8 @@ the panel (real child process, curves moving), activate the model, see the libra
 and placed on the emotion map."""
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
-
 from app_helpers import answer_dialog
+from PySide6.QtCore import QPoint, Qt
 
 
 @pytest.mark.slow

@@ -1,9 +1,8 @@
 """The library emotion map: points, filters, selection to M3U, more like this, click to play."""
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
-
-import pyqtgraph as pg
 
 from app.emotion_map import EmotionMap, MapPoint, nearest
 from damer_core.emotions import load_emotion_terms

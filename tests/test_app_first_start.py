@@ -14,8 +14,9 @@ from app.library_model import COLUMNS
 def fresh_window(qtbot, tmp_path, monkeypatch):
     """A MainWindow on a fresh install: no settings, no library, no sound card; the user's Music
     folder (XDG) holds three tracks and two bad files."""
-    from app import library_welcome
     from app_helpers import fresh_window, music_folder
+
+    from app import library_welcome
 
     music = music_folder(tmp_path / "Music")
     monkeypatch.setattr(library_welcome, "music_folder", lambda: str(music))

@@ -5,12 +5,13 @@ that dies fails its job in words and the next job starts a new one."""
 from pathlib import Path
 
 import pytest
-
-from app.jobs import IDLE, LIBRARY, PLAYING, AnalysisQueue
-from damer_core import events
 from synthdata import write_song
 
-MODEL = str(Path(__file__).resolve().parent.parent / "tests" / "data" / "damer-4q-binary.pt")  # a DAMER network: trajectories in batches
+from app.jobs import IDLE, LIBRARY, PLAYING, AnalysisQueue
+
+MODEL = str(
+    Path(__file__).resolve().parent.parent / "tests" / "data" / "damer-4q-binary.pt"
+)  # a DAMER network: trajectories in batches
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from app_helpers import answer_dialog
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
 from app.labels import LabelRecorder, labels_for, static_labels
 from app.va_circle import MARKER_MAX_RADIUS
-from app_helpers import answer_dialog
 
 
 def evening(w) -> str:

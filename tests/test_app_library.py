@@ -4,12 +4,12 @@ import os
 import sqlite3
 
 import pytest
+from app_helpers import music_folder, tagged
 from PySide6.QtCore import Qt
 
 from app import scanner
 from app.library_db import MIGRATIONS, LibraryDB, LibraryLocked, TrackRow
 from app.library_model import LibraryFilter, LibraryModel
-from app_helpers import music_folder, tagged
 from damer_core.emotions import load_emotion_terms
 
 

@@ -3,7 +3,7 @@ table fits and shows what plays, the spectrograms page with the playhead."""
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QTimer, Qt
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 

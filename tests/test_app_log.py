@@ -52,7 +52,7 @@ def test_warnings_and_uncaught_exceptions_are_logged(logs):
     path, earlier_hook = logs
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        warnings.warn("an old API", DeprecationWarning)
+        warnings.warn("an old API", DeprecationWarning, stacklevel=1)
     try:
         raise ValueError("a bug in a slot")
     except ValueError:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import tagged
 
 from app import player as player_mod
 from app.player import Player
-from app_helpers import tagged
 
 ROOT = Path(__file__).resolve().parent.parent
 ASOUNDRC = """pcm.!default {{

@@ -5,11 +5,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from app.registry import ModelRegistry
-from conftest import ROOT
 
 BUNDLE = ROOT / "resources" / "models" / "damer-4q.pt"  # a real bundle, used here as an ordinary one
 

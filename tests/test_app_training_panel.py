@@ -79,9 +79,25 @@ def test_missing_data_is_caught_before_starting(panel):
 
 
 def test_epoch_values_flatten_the_schema():
-    ev = {"event": "epoch", "dim": "valence", "epoch": 1, "epochs": 2, "lr": 1e-3, "best": True, "seconds": 1.0, "loss": {"total": 1.0, "cls": 0.5, "pl": 0.1, "cons": 0.01, "cont": 3.0}, "tau": 1.5,
-          "theta": 0.65, "confidence": 0.9, "reliability": 0.99, "mask_ratio": 0.8, "pl_strength": 0.93,
-          "queue_entropy": 0.69, "queue_coverage": [0.45, 0.55], "val": {"fuse": {"acc": 0.7, "f1": 0.6, "auc": None}}}
+    ev = {
+        "event": "epoch",
+        "dim": "valence",
+        "epoch": 1,
+        "epochs": 2,
+        "lr": 1e-3,
+        "best": True,
+        "seconds": 1.0,
+        "loss": {"total": 1.0, "cls": 0.5, "pl": 0.1, "cons": 0.01, "cont": 3.0},
+        "tau": 1.5,
+        "theta": 0.65,
+        "confidence": 0.9,
+        "reliability": 0.99,
+        "mask_ratio": 0.8,
+        "pl_strength": 0.93,
+        "queue_entropy": 0.69,
+        "queue_coverage": [0.45, 0.55],
+        "val": {"fuse": {"acc": 0.7, "f1": 0.6, "auc": None}},
+    }
     v = epoch_values(events.parse(json.dumps(ev)))
     assert v["valence.acc"] == 0.7 and v["valence.queue_class1"] == 0.55 and v["valence.auc"] != v["valence.auc"]  # NaN
     assert all(k.startswith("valence.") for k in v)

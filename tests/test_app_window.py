@@ -8,13 +8,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from app_helpers import music_folder
 from PySide6.QtCore import Qt
+from synthdata import write_song
 
 from app import player as player_mod
 from app.main_window import MainWindow
 from app.settings import Settings
-from app_helpers import music_folder
-from synthdata import write_song
 
 
 @pytest.fixture

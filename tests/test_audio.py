@@ -4,11 +4,19 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+from wavcraft import wav_bytes, write
 
 from damer_core import audio
-from damer_core.audio import AudioError, UnsupportedFormat, decode, load_for_model, loudness_lufs, normalise_loudness, select_segment
+from damer_core.audio import (
+    AudioError,
+    UnsupportedFormat,
+    decode,
+    load_for_model,
+    loudness_lufs,
+    normalise_loudness,
+    select_segment,
+)
 from damer_core.synthetic import tone
-from wavcraft import wav_bytes, write
 
 SR = 22_050
 

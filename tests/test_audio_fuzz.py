@@ -4,10 +4,10 @@ import io
 
 import numpy as np
 import soundfile as sf
+from wavcraft import wav_bytes
 
 from damer_core.audio import AudioError, load_for_model
 from damer_core.synthetic import chord_music
-from wavcraft import wav_bytes
 
 SR = 22_050
 MUST_FAIL = "must_fail"

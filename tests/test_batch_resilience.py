@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from app_helpers import tagged
+
 from damer_core.audio import AudioError
 from damer_core.extract import track_display_views
 

@@ -10,9 +10,9 @@ import sys
 
 import numpy as np
 import pytest
+from test_fourq import fourq_folder
 
 from damer_core.checkpoint import load_checkpoint
-from test_fourq import fourq_folder
 
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 SONGS = [(f"MT{i:03d}", QUADRANTS[i % 4], f"Artist {i // 2}") for i in range(40)]  # two songs per artist
@@ -190,7 +190,9 @@ def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path)
     stack_build = json.loads((root / "tv" / "report.json").read_text())["test"]
     assert report["test"]["n"] == stack_build["n"]  # the same test part as the stack's build
     p = Predictor(tmp_path / "head" / "best.pt", "cpu", NoCache())
-    assert p.models == {} and p.dimensions == ["arousal", "valence"] and p.kinds(True) == ("trajectory_descriptors", "descriptors")
+    assert (
+        p.models == {} and p.dimensions == ["arousal", "valence"] and p.kinds(True) == ("trajectory_descriptors", "descriptors")
+    )
     song = next((data / "Q2").glob("*.ogg"))
     pred = p.predict_file(song)
     assert np.array_equal(pred.trajectory.times, np.arange(len(pred.trajectory.times)) * 0.5)

@@ -9,11 +9,18 @@ from dataclasses import fields
 
 import pytest
 import torch
-
 from conftest import ROOT
+
 from damer_core import cli
 from damer_core.checkpoint import (
-    CHECKSUM, FEATURE_BOUNDS, FORMAT, MODEL_BOUNDS, BundleError, build_models, load_checkpoint, save_atomic,
+    CHECKSUM,
+    FEATURE_BOUNDS,
+    FORMAT,
+    MODEL_BOUNDS,
+    BundleError,
+    build_models,
+    load_checkpoint,
+    save_atomic,
     with_checksums,
 )
 from damer_core.features import CLIP, PRESETS, FeatureConfig
@@ -91,8 +98,11 @@ def nested(depth: int):
 
 
 TAMPERED = [  # (id, edit, what the line must say)
-    ("hop0", section("feature_config", "hop_length", 0),
-     "bundle field feature.hop_length = 0: must be an integer from 1 to 65536"),
+    (
+        "hop0",
+        section("feature_config", "hop_length", 0),
+        "bundle field feature.hop_length = 0: must be an integer from 1 to 65536",
+    ),
     ("sr0", section("feature_config", "sample_rate", 0), "bundle field feature.sample_rate = 0: must be an integer"),
     ("sr1e9", section("feature_config", "sample_rate", 1e9), "feature.sample_rate = 1000000000.0: must be an integer"),
     ("sr10e9int", section("feature_config", "sample_rate", 10**9), "feature.sample_rate = 1000000000: must be"),
@@ -107,8 +117,11 @@ TAMPERED = [  # (id, edit, what the line must say)
     ("seg-inf", section("feature_config", "segment_length_s", float("inf")), "feature.segment_length_s = inf"),
     ("fmin", section("feature_config", "gammatone_fmin", -1.0), "feature.gammatone_fmin = -1.0"),
     ("gt-nyquist", section("feature_config", "n_gammatone", 300), "feature.n_gammatone = 300: its highest band"),
-    ("window", lambda b: b["feature_config"].update(hop_length=65536, sample_rate=8000, gammatone_fmin=20.0),
-     "feature.n_frames = 87: one window with this hop_length and sample_rate lasts 705 s; at most 600 s"),
+    (
+        "window",
+        lambda b: b["feature_config"].update(hop_length=65536, sample_rate=8000, gammatone_fmin=20.0),
+        "feature.n_frames = 87: one window with this hop_length and sample_rate lasts 705 s; at most 600 s",
+    ),
     ("feat-unknown", section("feature_config", "bogus", 1), "bundle field feature.bogus = 1: unknown feature setting"),
     ("feat-list", top("feature_config", [1, 2]), "bundle field feature_config = [1, 2]: must be a dict of settings"),
     ("heads3", section("model_config", "n_heads", 3), "bundle field model.n_heads = 3: must divide model.d_model (16)"),
@@ -122,24 +135,39 @@ TAMPERED = [  # (id, edit, what the line must say)
     ("nmel", section("model_config", "n_mel", 64), "model.n_mel = 64: must equal feature.n_mels (128)"),
     ("model-str", top("model_config", "abc"), "bundle field model_config = 'abc': must be a dict"),
     ("dims-list", top("dimensions", ["arousal"]), "bundle field dimensions = ['arousal']: must be a dict"),
-    ("dims-unknown", lambda b: b["dimensions"].update(happiness=b["dimensions"].pop("valence")),
-     "bundle field dimensions key = 'happiness': must be arousal or valence"),
+    (
+        "dims-unknown",
+        lambda b: b["dimensions"].update(happiness=b["dimensions"].pop("valence")),
+        "bundle field dimensions key = 'happiness': must be arousal or valence",
+    ),
     ("dims-empty", top("dimensions", {}), "bundle holds no trained dimension"),
     ("entry-str", lambda b: b["dimensions"].update(arousal="x"), "bundle field dimensions.arousal = 'x': must be a dict"),
     ("no-weights", lambda b: b["dimensions"]["arousal"].pop("state_dict"), "dimensions.arousal.state_dict is missing"),
     ("weights-list", entry_field("state_dict", [1]), "dimensions.arousal.state_dict = [1]: must be a dict"),
-    ("weight-int", lambda b: b["dimensions"]["valence"]["state_dict"].update({"proj_mel.weight": 3}),
-     "dimensions.valence.state_dict['proj_mel.weight'] is not a tensor (int): must be a tensor of floats"),
-    ("weight-long", lambda b: b["dimensions"]["arousal"]["state_dict"].update({"mel_std": torch.ones(128, 1).long()}),
-     "dimensions.arousal.state_dict['mel_std'] is a torch.int64 torch.strided tensor: must be a tensor of floats"),
+    (
+        "weight-int",
+        lambda b: b["dimensions"]["valence"]["state_dict"].update({"proj_mel.weight": 3}),
+        "dimensions.valence.state_dict['proj_mel.weight'] is not a tensor (int): must be a tensor of floats",
+    ),
+    (
+        "weight-long",
+        lambda b: b["dimensions"]["arousal"]["state_dict"].update({"mel_std": torch.ones(128, 1).long()}),
+        "dimensions.arousal.state_dict['mel_std'] is a torch.int64 torch.strided tensor: must be a tensor of floats",
+    ),
     ("temp0", entry_field("temperature", 0), "dimensions.arousal.temperature = 0: must be a number from 0.01 to 100"),
     ("temp-nan", entry_field("temperature", float("nan")), "dimensions.arousal.temperature = nan"),
     ("temp-str", entry_field("temperature", "hot"), "dimensions.arousal.temperature = 'hot': must be a number"),
     ("calib-str", entry_field("calibration", "x"), "dimensions.arousal.calibration = 'x': must be a dict"),
-    ("calib-leaf", entry_field("calibration", {"val": {"ece_before": "low"}}),
-     "dimensions.arousal.calibration.val.ece_before = 'low': must be a number"),
-    ("metric-leaf", entry_field("metrics", {"test": {"fuse": {"acc": "high"}}}),
-     "dimensions.arousal.metrics.test.fuse.acc = 'high': must be a number"),
+    (
+        "calib-leaf",
+        entry_field("calibration", {"val": {"ece_before": "low"}}),
+        "dimensions.arousal.calibration.val.ece_before = 'low': must be a number",
+    ),
+    (
+        "metric-leaf",
+        entry_field("metrics", {"test": {"fuse": {"acc": "high"}}}),
+        "dimensions.arousal.metrics.test.fuse.acc = 'high': must be a number",
+    ),
     ("epoch", entry_field("epoch", -1), "dimensions.arousal.epoch = -1: must be an integer"),
     ("checksum-str", entry_field(CHECKSUM, "abc"), f"dimensions.arousal.{CHECKSUM} = 'abc': must be 64 hexadecimal"),
     ("version-abc", top("format_version", "abc"), "bundle field format_version = 'abc': must be 1"),
@@ -147,7 +175,11 @@ TAMPERED = [  # (id, edit, what the line must say)
     ("version-new", top("format_version", 99), "written by a newer damer-core (bundle format 99)"),
     ("version-none", delete("format_version"), "incomplete bundle: missing 'format_version'"),
     ("split", top("split", {"by": "track"}), "bundle field split.train is missing: must be an integer"),
-    ("quadrant", top("quadrant", {"test": {"n": 5, "acc": 0.5}}), "bundle field quadrant.test.macro_f1 is missing: must be a number"),
+    (
+        "quadrant",
+        top("quadrant", {"test": {"n": 5, "acc": 0.5}}),
+        "bundle field quadrant.test.macro_f1 is missing: must be a number",
+    ),
     ("created", top("created", 5), "bundle field created = 5: must be text"),
     ("data", top("data", "x"), "bundle field data = 'x': must be a dict"),
     ("deep", top("data", {"x": nested(100)}), "refused: its values nest more than 32 levels deep"),

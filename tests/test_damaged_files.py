@@ -108,9 +108,10 @@ def test_the_app_starts_on_a_damaged_library_and_settings(tmp_path):
 
 
 def test_the_dialog_names_the_files_and_rescans_the_folders_when_asked(qtbot, tmp_path, monkeypatch):
+    from app_helpers import answer_dialog, fresh_window, music_folder
+
     from app.main import _report_recoveries
     from app.recovery import recover_library
-    from app_helpers import answer_dialog, fresh_window, music_folder
 
     music = music_folder(tmp_path / "music")
     old = _library(tmp_path / "old.sqlite3", [str(music)], tracks=2000)
@@ -128,6 +129,7 @@ def test_the_dialog_names_the_files_and_rescans_the_folders_when_asked(qtbot, tm
 
 def test_a_feature_cache_that_is_a_file_or_holds_garbage_never_stops_a_prediction(tmp_path):
     from app_helpers import tagged
+
     from damer_core.cache import FeatureCache
     from damer_core.inference import Predictor
 

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from synthdata import memo_arrays, write_song
 
 from damer_core.datasets import DatasetError, detect_format, load_dataset, load_unlabelled
 from damer_core.datasets.annotated import load_deam, load_emomusic, load_pmemo
 from damer_core.datasets.arrays import load_arrays
 from damer_core.datasets.labels_csv import load_labels_csv
-from synthdata import memo_arrays, write_song
 
 
 def pmemo(root):

@@ -7,8 +7,8 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
-
 from app_helpers import tagged
+
 from damer_core.audio import LoudnessMeter, loudness_lufs
 from damer_core.cache import FeatureCache
 from damer_core.inference import Predictor

@@ -35,7 +35,9 @@ def clicks(bpm: float, seconds: float = 20.0, seed: int = 0) -> np.ndarray:
     y = np.zeros(int(seconds * SR), np.float32)
     for k in np.arange(0, seconds, 60.0 / bpm):
         i = int(k * SR)
-        y[i:i + 300] += rng.normal(0, 0.5, min(300, y.size - i)).astype(np.float32) * np.exp(-np.arange(min(300, y.size - i)) / 60)
+        y[i : i + 300] += rng.normal(0, 0.5, min(300, y.size - i)).astype(np.float32) * np.exp(
+            -np.arange(min(300, y.size - i)) / 60
+        )
     return y
 
 

@@ -8,10 +8,10 @@ import random
 from pathlib import Path
 
 import pytest
-
-from damer_core.datasets import DatasetError, labelled_tracks
 from test_datasets import deam, emomusic, pmemo
 from test_fourq import SONGS, fourq_folder
+
+from damer_core.datasets import DatasetError, labelled_tracks
 
 QUADRANTS = ["Q1", "Q2", "Q3", "Q4"]
 

@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-
 import pytest
 
 from damer_core.emotions import load_emotion_terms, nearest_term

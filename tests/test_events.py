@@ -73,8 +73,8 @@ def test_a_newer_optional_field_is_ignored():
 def test_the_cli_writes_error_and_device_events():
     env_cmd = [sys.executable, "-m", "damer_core.cli"]
     devices = subprocess.run(env_cmd + ["devices"], capture_output=True, text=True, timeout=300)
-    assert any(isinstance(events.parse(l), events.Device) for l in devices.stdout.splitlines())
+    assert any(isinstance(events.parse(line), events.Device) for line in devices.stdout.splitlines())
     bad = subprocess.run(env_cmd + ["predict", "--progress", "jsonl", "--checkpoint", "/no/such.pt", "x.wav"],
                          capture_output=True, text=True, timeout=300)
-    errors = [events.parse(l) for l in bad.stdout.splitlines()]
+    errors = [events.parse(line) for line in bad.stdout.splitlines()]
     assert bad.returncode == 2 and isinstance(errors[-1], events.Error) and "such.pt" in errors[-1].message

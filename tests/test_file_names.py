@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from app_helpers import tagged
+
+from damer_core.safe_text import from_spreadsheet_cell, shown
 
 MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")  # the shipped model
-
-from app_helpers import tagged
-from damer_core.safe_text import from_spreadsheet_cell, shown
 
 NAMES = [b"bad\xff\xfe", b"latin-1 caf\xe9", b"lone \x80 byte", b"cut \xc3", b"new\nline", b"car\rriage",
          b"tab\there", b"quo\"te's", b"com,ma", b"-leading dash", b"=SUM(1+1)", b"+plus", b"@at", b"'=quoted",

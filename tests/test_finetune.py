@@ -5,6 +5,7 @@ import csv
 
 import numpy as np
 import pytest
+from synthdata import memo_arrays, write_song
 
 from damer_core.checkpoint import build_models, load_checkpoint
 from damer_core.cli import main as cli_main
@@ -12,7 +13,6 @@ from damer_core.datasets import load_dataset
 from damer_core.evaluation import score_bundle
 from damer_core.inference import Predictor
 from damer_core.training.config import FINE_TUNE_DEFAULTS
-from synthdata import memo_arrays, write_song
 
 
 def curator_set(root):
@@ -54,7 +54,10 @@ def test_fine_tuning_moves_towards_the_labels_and_keeps_the_rest(trained_bundle,
     assert cli_main(["train", "--dataset", str(labels), "--init", str(trained_bundle), "--out", str(out),
                      "--progress", "none", "--device", "cpu"]) == 0
     tuned = load_checkpoint(out / "best.pt")
-    assert tuned["train_config"]["epochs"] == FINE_TUNE_DEFAULTS["epochs"] and tuned["train_config"]["lr"] == FINE_TUNE_DEFAULTS["lr"]
+    assert (
+        tuned["train_config"]["epochs"] == FINE_TUNE_DEFAULTS["epochs"]
+        and tuned["train_config"]["lr"] == FINE_TUNE_DEFAULTS["lr"]
+    )
     base = load_checkpoint(trained_bundle)
     for dim in ("arousal", "valence"):  # a handful of validation tracks cannot fit a temperature: the base's is kept
         assert tuned["dimensions"][dim]["temperature"] == base["dimensions"][dim]["temperature"]

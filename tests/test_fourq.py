@@ -4,10 +4,10 @@ import csv
 
 import numpy as np
 import pytest
+from synthdata import write_song
 
 from damer_core.datasets import DatasetError, detect_format, load_dataset, split_tracks
 from damer_core.datasets.fourq import load_4q
-from synthdata import write_song
 
 # (song, quadrant, artist): Q1 V+A+, Q2 V-A+, Q3 V-A-, Q4 V+A-
 SONGS = [("MT001", "Q1", "Ann"), ("MT002", "Q2", "Bob"), ("MT003", "Q3", "Ann"), ("MT004", "Q4", "Cy"),

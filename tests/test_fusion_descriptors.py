@@ -9,6 +9,7 @@ import csv
 import numpy as np
 import pytest
 import torch
+from synthdata import write_song
 
 from damer_core.checkpoint import load_checkpoint
 from damer_core.descriptors import NAMES, descriptors_at, frame_streams
@@ -18,9 +19,6 @@ from damer_core.inference import Predictor
 from damer_core.model import DAMER, ModelConfig
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train
-
-from synthdata import write_song
-
 
 N_DESCRIPTORS = len(NAMES)
 

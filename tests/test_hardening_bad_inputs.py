@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from badfiles import bad_folder
 
 from app import scanner
 from app.library_db import LibraryDB
-from badfiles import bad_folder
 from damer_core.audio import AudioError
 from damer_core.extract import track_display_views
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import music_folder, tagged
 
 from app import scanner
 from app.labels import LabelRecorder, labels_for
 from app.library_db import LibraryDB, LibraryLocked
-from app_helpers import music_folder, tagged
 from damer_core.cache import FeatureCache
 from damer_core.checkpoint import load_checkpoint, save_atomic
 from damer_core.extract import CACHE_KINDS, track_features

@@ -104,7 +104,7 @@ def test_an_older_library_keeps_its_predictions_through_the_migration(tmp_path):
 
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    for i, script in enumerate(MIGRATIONS[:3]):
+    for script in MIGRATIONS[:3]:
         conn.executescript(script)
     conn.execute("PRAGMA user_version = 3")
     conn.execute("INSERT INTO folders VALUES (1, '/music', 0)")

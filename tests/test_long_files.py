@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from app_helpers import tagged
+
 from damer_core import extract
 from damer_core.cache import FeatureCache
 from damer_core.features import CLIP, preset

@@ -5,7 +5,12 @@ import pytest
 
 from damer_core.training.calibration import calibrated, calibration_report, fit_temperature
 from damer_core.training.metrics import (
-    binary_report, bootstrap_interval, expected_calibration_error, macro_f1, quadrant_of, quadrant_report,
+    binary_report,
+    bootstrap_interval,
+    expected_calibration_error,
+    macro_f1,
+    quadrant_of,
+    quadrant_report,
 )
 
 

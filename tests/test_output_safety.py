@@ -11,8 +11,8 @@ import random
 from pathlib import Path
 
 import pytest
-
 from app_helpers import tagged
+
 from damer_core.errors import InputError
 from damer_core.fileutil import check_output_file, free_path
 from damer_core.safe_text import FORMULA_START, from_spreadsheet_cell, shown, spreadsheet_cell
@@ -114,7 +114,7 @@ def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
     target = tmp_path / "results.csv"
     target.write_text("earlier\n")
     with pytest.raises(OSError) as caught:
-        with atomic_write(target) as f:
+        with atomic_write(target):
             raise OSError(errno.ENOSPC, "No space left on device")
     assert caught.value.filename == str(target) and target.read_text() == "earlier\n"
     assert not list(tmp_path.glob(".*.tmp"))
@@ -184,7 +184,10 @@ def test_label_export_reads_back_exactly_through_the_training_loader(tmp_path):
     names = ["=1+1.ogg", "-x.ogg", "'=q.ogg"]
     for i, name in enumerate(names):  # tracks named like formulas, artists too
         (music / name).write_bytes(b"")
-        db.conn.execute("UPDATE tracks SET path = ?, artist = ? WHERE path = ?", (str(music / name), "=cmd|' /C calc'!A0", str(music / f"{i}.ogg")))
+        db.conn.execute(
+            "UPDATE tracks SET path = ?, artist = ? WHERE path = ?",
+            (str(music / name), "=cmd|' /C calc'!A0", str(music / f"{i}.ogg")),
+        )
         db.conn.commit()
         label = db.add_label(db.track_id(str(music / name)), "me")
         db.append_label_points(label, [(0.0, 0.2 * i, -0.1)], 0.2 * i, -0.1, 1, 100)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app_helpers import tagged
+
 from damer_core.sharded import COLUMNS, part_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -76,4 +76,6 @@ def test_an_undefined_auc_never_wins_the_epoch():
     undefined = {"fuse": {"auc": float("nan"), "nll": 0.01}}
     assert selection_score(defined_but_poor) > selection_score(undefined)
     # among epochs where AUC is undefined (a one-class validation part), the lower log-loss wins
-    assert selection_score({"fuse": {"auc": float("nan"), "nll": 0.2}}) > selection_score(undefined | {"fuse": {"auc": float("nan"), "nll": 0.5}})
+    assert selection_score({"fuse": {"auc": float("nan"), "nll": 0.2}}) > selection_score(
+        undefined | {"fuse": {"auc": float("nan"), "nll": 0.5}}
+    )

@@ -6,16 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthdata import write_song
 
 from damer_core import display, events
 from damer_core.cache import NoCache
 from damer_core.inference import Predictor
 from damer_core.worker import Analysis, serve
-from synthdata import write_song
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"  # the descriptor head: no network, no trajectory batches
-MODEL = ROOT / "tests" / "data" / "damer-4q-binary.pt"  # a DAMER network bundle (the built-in model until the descriptor head replaced it)
+MODEL = (
+    ROOT / "tests" / "data" / "damer-4q-binary.pt"
+)  # a DAMER network bundle (the built-in model until the descriptor head replaced it)
 
 
 def run_jobs(analysis: Analysis, jobs: list[events.Job | str]) -> list[events.Event]:
@@ -60,7 +62,9 @@ def test_the_static_pass_matches_the_full_prediction_and_skips_the_trajectory(so
     out = run_jobs(analysis, [events.Job("static", str(song))])
     static = out[1]
     assert isinstance(static, events.Static) and not calls
-    assert (static.valence, static.arousal, static.confidence) == pytest.approx((full.valence, full.arousal, full.confidence), abs=1e-6)  # JSON keeps 6 digits
+    assert (static.valence, static.arousal, static.confidence) == pytest.approx(
+        (full.valence, full.arousal, full.confidence), abs=1e-6
+    )  # JSON keeps 6 digits
     assert static.duration == pytest.approx(12.0, abs=0.01)
 
 
@@ -105,7 +109,9 @@ def test_the_playing_tracks_marker_moves_before_its_whole_trajectory_is_done(tmp
                      "Ready"], kinds
     part, whole = out[3], out[4]
     assert part.points == len(whole.trajectory["t"]) == 121
-    assert 0 < len(part.trajectory["t"]) < part.points and part.trajectory["t"] == whole.trajectory["t"][:len(part.trajectory["t"])]
+    assert (
+        0 < len(part.trajectory["t"]) < part.points and part.trajectory["t"] == whole.trajectory["t"][: len(part.trajectory["t"])]
+    )
 
 
 @pytest.mark.parametrize("model", [MODEL, BUILTIN], ids=["damer-network", "built-in-descriptor-head"])

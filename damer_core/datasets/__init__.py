@@ -6,8 +6,7 @@ from pathlib import Path
 
 from damer_core.datasets.annotated import DEAM_FILES, load_deam, load_emomusic, load_pmemo
 from damer_core.datasets.arrays import find_array_folder, load_arrays
-from damer_core.datasets.base import (DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file,
-                                     merge_duplicates)
+from damer_core.datasets.base import DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file, merge_duplicates
 from damer_core.datasets.fourq import ANNOTATIONS as FOURQ_ANNOTATIONS
 from damer_core.datasets.fourq import load_4q
 from damer_core.datasets.labels_csv import load_labels_csv, load_labels_json

@@ -10,8 +10,16 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from damer_core.datasets.base import (DatasetError, FeatureSet, check_scale, first_non_finite, label_value, one_line,
-                                     show_number, to_unit_scale)
+from damer_core.datasets.base import (
+    DatasetError,
+    FeatureSet,
+    check_scale,
+    first_non_finite,
+    label_value,
+    one_line,
+    show_number,
+    to_unit_scale,
+)
 from damer_core.features import CLIP, FeatureConfig
 
 FILES = ("mel_spec.npy", "cochlegram.npy", "labels/label_a.npy", "labels/label_v.npy")

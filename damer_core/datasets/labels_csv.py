@@ -11,8 +11,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from damer_core.datasets.base import (SCALE_RANGES, DatasetError, LabelledTrack, check_scale, clip, label_value,
-                                     merge_duplicates, one_line, to_unit_scale)
+from damer_core.datasets.base import (
+    SCALE_RANGES,
+    DatasetError,
+    LabelledTrack,
+    check_scale,
+    clip,
+    label_value,
+    merge_duplicates,
+    one_line,
+    to_unit_scale,
+)
 from damer_core.datasets.tables import read_table
 from damer_core.safe_text import from_spreadsheet_cell
 
@@ -91,7 +100,9 @@ def _unguarded(row: dict, root: Path) -> dict:
 
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
     check_scale(scale)
-    tracks = [_track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))]
+    tracks = [
+        _track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))
+    ]
     merged, warnings, averaged = merge_annotators(tracks, path.name)
     return merged, _description(path, "csv", scale, merged, len(tracks), warnings, averaged)
 

@@ -65,7 +65,10 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
     order = {t: i for i, t in enumerate(d_tracks)}
     rows = [order[t] for t in ids]
     out = {}
-    for when, state, h in (("before", init_bundle["dimensions"][QUADRANT]["state_dict"], base_head), ("after", tuned_state, head)):
+    for when, state, h in (
+        ("before", init_bundle["dimensions"][QUADRANT]["state_dict"], base_head),
+        ("after", tuned_state, head),
+    ):
         model = DAMER(ModelConfig.from_dict(init_bundle["model_config"]))
         model.load_state_dict(state)
         _, p_damer = track_mean(fs.track[idx], softmax(head_logits(model, fs, idx, "cpu")["fuse"]))

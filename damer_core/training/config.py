@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Callable
 
 from damer_core.configs import from_checked_dict
 from damer_core.errors import InputError
@@ -88,7 +88,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         data = dict(data)
         if "dims" in data:
             data["dims"] = tuple(data["dims"])
@@ -118,7 +118,7 @@ class TrainConfig:
         return problems
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
+    def from_file(cls, path: str | Path) -> TrainConfig:
         """A JSON file of settings over the defaults; each bad value is named with the file."""
         path = Path(path)
         try:
@@ -132,7 +132,7 @@ class TrainConfig:
         except (InputError, TypeError) as e:
             raise InputError("\n".join(f"{path.name}: {line}" for line in str(e).splitlines())) from None
 
-    def with_ablation(self, off: list[str]) -> "TrainConfig":
+    def with_ablation(self, off: list[str]) -> TrainConfig:
         bad = [m for m in off if m not in ABLATION_MODULES]
         if bad:
             raise InputError(f"unknown module(s) {', '.join(bad)}; choose from {', '.join(ABLATION_MODULES)}")

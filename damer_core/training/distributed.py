@@ -12,7 +12,7 @@ class DeviceError(Exception):
 
 @dataclass
 class Context:
-    device: "object"  # torch.device
+    device: object  # torch.device
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0

@@ -14,16 +14,15 @@ import numpy as np
 
 from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
-
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
 from damer_core.errors import InputError
 from damer_core.features import FeatureConfig, preset
 from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
+from damer_core.targets import QUADRANT
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, setup, teardown
-from damer_core.targets import QUADRANT
 from damer_core.training.metrics import accuracy, macro_f1, quadrant_of
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
@@ -53,15 +52,39 @@ def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dic
     }
 
 
-METRIC_COLUMNS = ["dim", "epoch", "lr", "loss_total", "loss_cls", "loss_pl", "loss_cons", "loss_cont", "tau", "theta",
-                  "confidence", "reliability", "mask_ratio", "pl_strength", "queue_entropy", "queue_class0",
-                  "queue_class1", "queue_class2", "queue_class3"] + [f"val_{h}_{m}" for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")] + ["best", "seconds"]
+METRIC_COLUMNS = (
+    [
+        "dim",
+        "epoch",
+        "lr",
+        "loss_total",
+        "loss_cls",
+        "loss_pl",
+        "loss_cons",
+        "loss_cont",
+        "tau",
+        "theta",
+        "confidence",
+        "reliability",
+        "mask_ratio",
+        "pl_strength",
+        "queue_entropy",
+        "queue_class0",
+        "queue_class1",
+        "queue_class2",
+        "queue_class3",
+    ]
+    + [f"val_{h}_{m}" for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")]
+    + ["best", "seconds"]
+)
 
 
 def metrics_row(r: dict) -> list:
     row = [r["dim"], r["epoch"], r["lr"]] + [r["loss"][k] for k in ("total", "cls", "pl", "cons", "cont")]
     row += [r[k] for k in ("tau", "theta", "confidence", "reliability", "mask_ratio", "pl_strength", "queue_entropy")]
-    row += (list(r["queue_coverage"]) + ["", ""])[:4] + [r["val"][h][m] for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")]
+    row += (list(r["queue_coverage"]) + ["", ""])[:4] + [
+        r["val"][h][m] for h in ("fuse", "mel", "coch") for m in ("acc", "f1", "auc")
+    ]
     return row + [int(r["best"]), round(r["seconds"], 3)]
 
 
@@ -247,7 +270,9 @@ def _add_combined_parts(best: Path, init_bundle: dict, fs: FeatureSet, split: Sp
     parts = fine_tune_parts(init_bundle, fs, split, trainer.best_state, data_args, tcfg, progress, cache)
     bundle = load_checkpoint(best)
     bundle.update(parts if parts is not None else {k: init_bundle[k] for k in ("descriptor_head", "combination")})
-    bundle["dimensions"][QUADRANT].update(temperature=1.0, temperature_source="none: the combination with the descriptor head is calibrated")
+    bundle["dimensions"][QUADRANT].update(
+        temperature=1.0, temperature_source="none: the combination with the descriptor head is calibrated"
+    )
     save_atomic(with_checksums(bundle), best)
 
 

@@ -16,14 +16,18 @@ from damer_core.datasets.split import MIN_TRACKS, Split
 from damer_core.errors import InputError
 from damer_core.model import DAMER, ModelConfig
 from damer_core.model.maths import cuda_amp_dtype
+from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
+from damer_core.training.augment import spec_augment
+from damer_core.training.calibration import (
+    calibration_report,
+    fit_temperature,
+    fit_temperature_logits,
+    multiclass_calibration_report,
+    softmax,
+)
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
-from damer_core.training.augment import spec_augment
 from damer_core.training.loader import host_batch, host_descriptors, prefetched
-from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
-from damer_core.training.calibration import (
-    calibration_report, fit_temperature, fit_temperature_logits, multiclass_calibration_report, softmax,
-)
 from damer_core.training.metrics import binary_report, bootstrap_interval, group_mean, quadrant_probability_report
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
@@ -52,7 +56,9 @@ def band_stats(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
 
 
-def _batch(fs: FeatureSet, idx: np.ndarray, device, descriptors: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
+def _batch(
+    fs: FeatureSet, idx: np.ndarray, device, descriptors: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
     """The mel and cochleagram inputs of samples ``idx`` on ``device`` (and their musical
     descriptors, for a model that takes them), and the sample order they are in."""
     pin = torch.device(device).type == "cuda"
