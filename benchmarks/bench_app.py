@@ -154,7 +154,10 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--model", help="a bundle: also measure the stall while the library is analysed")
     ap.add_argument("--first-marker", action="store_true", help="only the double-click to first marker figure")
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the benchmark works (CI)")
     args = ap.parse_args()
+    if args.quick:
+        args.files = 40
     work = Path(tempfile.mkdtemp(prefix="damer-bench-app-"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["DAMER_CONFIG_DIR"] = str(work / "config")
@@ -162,7 +165,7 @@ def main() -> int:
     if args.first_marker:
         first_marker(work)
         return 0
-    times = [launch_time(dict(os.environ)) for _ in range(3)]
+    times = [launch_time(dict(os.environ)) for _ in range(1 if args.quick else 3)]
     print(f"launch to window shown: {min(times):.2f} s (best of 3; {', '.join(f'{t:.2f}' for t in times)})")
 
     t = time.perf_counter()

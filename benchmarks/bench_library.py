@@ -63,7 +63,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tracks", type=int, default=8)
     ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the benchmark works (CI)")
     args = ap.parse_args()
+    if args.quick:
+        args.tracks, args.minutes = 2, 0.25
     from damer_core import events
 
     work = Path(tempfile.mkdtemp(prefix="damer-bench-library-"))

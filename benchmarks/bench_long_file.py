@@ -55,7 +55,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--keep", help="folder for the WAV (kept; default: a temporary folder)")
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the benchmark works (CI)")
     args = ap.parse_args()
+    if args.quick:
+        args.hours = 0.01
     folder = Path(args.keep or tempfile.mkdtemp(prefix="bench-long-"))
     folder.mkdir(parents=True, exist_ok=True)
     wav = folder / f"long-{args.hours:g}h.wav"
