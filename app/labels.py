@@ -1,6 +1,6 @@
-"""Curator labels (SPEC section 9): trajectories of (t, valence, arousal) recorded while a track
+"""Curator labels (docs/SPEC.md section 9): trajectories of (t, valence, arousal) recorded while a track
 plays, saved as they are drawn (a killed app loses at most the last second), the static label as
-the trajectory mean, export / import in the generic format of SPEC section 8, and the
+the trajectory mean, export / import in the generic format of docs/SPEC.md section 8, and the
 calibration check (mean distance between a covert duplicate's two labels against 0.25)."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ MIGRATIONS = [
         valence REAL NOT NULL, arousal REAL NOT NULL, confidence REAL NOT NULL,
         trajectory TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (track_id, model));
     """,
-    # 2: curator labels (SPEC section 9): one row per label, its trajectory points, calibration sessions
+    # 2: curator labels (docs/SPEC.md section 9): one row per label, its trajectory points, calibration sessions
     """
     CREATE TABLE labels (
         id INTEGER PRIMARY KEY, track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,

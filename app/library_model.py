@@ -27,7 +27,7 @@ PREDICTED = (4, 5, 6, 7)  # Valence, Arousal, Conf., Emotion: the model's column
 
 
 def summarised_part(duration: float) -> str:
-    """What a track's table values summarise: the model segment (SPEC section 3), which a long
+    """What a track's table values summarise: the model segment (docs/SPEC.md section 3), which a long
     track's values say nothing beyond; its trajectory covers all of it."""
     from damer_core.features import CLIP
 

@@ -79,7 +79,6 @@ class MainWindow(OtherWindows, QMainWindow):
         self.main_split = QSplitter(Qt.Orientation.Horizontal)  # the library | the track
         self.view_split = QSplitter(Qt.Orientation.Horizontal)  # the spectrograms | the circle
         self.actions: dict[str, QAction] = {}  # menu entry text -> its action (_menu_actions)
-        self.closed = False  # set on close; the track display and the scan then drop late results too
         self.previous_model_key = ""  # the model used before "Use this model": the table shows its values meanwhile
         self.training: TrainingPanel | None = None  # the other windows, each made on first use
         self.emotion_map: EmotionMap | None = None
@@ -251,7 +250,7 @@ class MainWindow(OtherWindows, QMainWindow):
         s.save()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.closed = self.track.closed = self.library_scan.closed = True
+        self.track.closed = self.library_scan.closed = True  # late results of either are dropped from now on
         self.labelling.shutdown()
         self.save_settings()
         self.cancel_background()
@@ -436,7 +435,8 @@ class MainWindow(OtherWindows, QMainWindow):
     def open_track(self, path: str, autoplay: bool = False) -> None:
         if not path:
             return
-        rows = [r for r in self.model.rows if r.path == path]
+        row = self.model.row_for_path(path)
+        rows = [self.model.rows[row]] if row >= 0 else []
         self.track.set_track(path, rows[0].id if rows else -1)
         self.library.select_path(path)
         self.model.set_playing(path)
@@ -472,7 +472,7 @@ class MainWindow(OtherWindows, QMainWindow):
     def step_track(self, step: int) -> None:
         nxt = self.library.neighbour(self.current_path, step)
         if nxt:
-            self.open_track(nxt, autoplay=self.player.state in ("playing",) or step != 0)
+            self.open_track(nxt, autoplay=True)  # next / previous plays, also when a track has just ended
 
     def focus_search(self) -> None:
         self.library.search.setFocus()

@@ -1,6 +1,7 @@
 """The windows the main window opens from its menus: the training panel, the models dialog, the
-emotion map, a calibration session, the feature cache, the log and the help windows. Each is made
-on first use and kept in the MainWindow attribute of its name, declared in MainWindow.__init__."""
+emotion map, a calibration session, the feature cache, the log and the help windows. Each is kept in
+the MainWindow attribute of its name, declared in MainWindow.__init__; most are made on first use,
+the Models dialog anew each time it opens (it reads the models folder then)."""
 
 from __future__ import annotations
 

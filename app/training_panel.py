@@ -200,7 +200,7 @@ class TrainingPanel(QWidget):
 
     def chosen_settings(self) -> dict[str, object]:
         """The settings default_settings() names, as the form shows them now."""
-        modules = "+".join(m.upper() for m, cb in self.modules.items() if cb.isChecked()) or "none"
+        modules = "+".join(m.upper() for m, cb in self.modules.items() if cb.isChecked()) or "baseline"  # TrainConfig.modules
         return {"epochs": self.epochs.value(), "batch size": self.batch.value(), "learning rate": self.lr.value(),
                 "seed": self.seed.value(), "modules": modules, "dimensions": self.dims.currentText()}
 

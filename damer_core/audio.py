@@ -1,4 +1,4 @@
-"""Decoding, resampling, loudness normalisation and model-segment selection (SPEC section 3).
+"""Decoding, resampling, loudness normalisation and model-segment selection (docs/SPEC.md section 3).
 
 Every failure to turn a file into usable audio raises :class:`AudioError` (one type, the file
 name and a human reason in its message), so a caller that scans thousands of files can report
@@ -251,7 +251,7 @@ def _check_length(path: Path, n: int, rate: int) -> None:
 
 def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, length_s: float = 60.0,
                    path: str | os.PathLike = "<audio>", min_length_s: float | None = None) -> np.ndarray:
-    """The model segment (SPEC section 3): ``start_s`` to ``start_s + length_s`` when the track is
+    """The model segment (docs/SPEC.md section 3): ``start_s`` to ``start_s + length_s`` when the track is
     long enough; the last ``length_s`` when it is not. A shorter track is repeated (never padded
     with silence) to ``min_length_s``: the whole segment by default (the ``paper`` preset's fixed
     60 s input); with ``min_length_s`` one model window (``clip``), so a 30 s clip stays 30 s and

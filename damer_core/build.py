@@ -1,5 +1,5 @@
 """Building a model from a committed recipe (`damer-core build`): DAMER with the joint quadrant
-head, the descriptor head, and the stack that combines them (SPEC section 5, model selection).
+head, the descriptor head, and the stack that combines them (docs/SPEC.md section 5, model selection).
 
 1. The data set's artist-disjoint split (the same as training's) sets the test part apart; the
    train + validation tracks are cut into the recipe's grouped folds (damer_core.crossval).

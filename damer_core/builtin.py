@@ -1,4 +1,4 @@
-"""The built-in model (SPEC section 5): the recipe that won the grouped cross-validation on the 4Q
+"""The built-in model (docs/SPEC.md section 5): the recipe that won the grouped cross-validation on the 4Q
 audio emotion data set (since 2026-12-02 the descriptor head, docs/MODEL_CARD.md), shipped in
 ``resources/models/`` with its model card (docs/MODEL_CARD.md). It is the active model until the
 user chooses another, what `damer-core predict` uses without ``--checkpoint``, and the base that

@@ -1,4 +1,4 @@
-"""Model bundles and resumable checkpoints (SPEC section 6).
+"""Model bundles and resumable checkpoints (docs/SPEC.md section 6).
 
 A bundle is one file: both dimensions' weights, the feature and model configs, the training
 config, the data description and the metrics. It is read with ``torch.load(weights_only=True)``,

@@ -20,7 +20,7 @@ BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
 
 def _add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", choices=["human", "jsonl", "none"], default="human",
-                   help="progress bars on stderr (human), JSON lines on stdout (jsonl, see docs/progress.md), or nothing")
+                   help="progress bars on stderr (human), JSON lines on stdout (jsonl, see docs/events.md), or nothing")
 
 
 def _add_cache(p: argparse.ArgumentParser) -> None:
@@ -181,7 +181,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--scale", choices=["-1..1", "1..9", "0..1"], help="label scale of a CSV (default -1..1) or of arrays")
     g.add_argument("--preset", default="clip", choices=["clip", "context", "paper"],
-                   help="feature recipe for audio data sets (SPEC section 4)")
+                   help="feature recipe for audio data sets (docs/SPEC.md section 4)")
     g.add_argument("--drop-conflicts", action="store_true",
                    help="leave out tracks the data set lists more than once with different labels (named in a "
                         "warning); without it such a data set is refused")
@@ -198,7 +198,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ablation", help="modules to switch off, comma-separated: dsaf, pcl, saml")
     g.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     g.add_argument("--no-band-embedding", action="store_true",
-                   help="the paper's literal DSAF without the per-band embedding (see SPEC section 5)")
+                   help="the paper's literal DSAF without the per-band embedding (see docs/SPEC.md section 5)")
     g.add_argument("--descriptors", action="store_true",
                    help="feed each window's musical descriptors to DAMER's fusion layer (audio data sets only)")
     g.add_argument("--val-fraction", type=float, help="share of the tracks in the validation part (default 0.15)")

@@ -1,4 +1,4 @@
-"""How a bundle combines DAMER with the descriptor head (SPEC section 5): a multinomial logistic
+"""How a bundle combines DAMER with the descriptor head (docs/SPEC.md section 5): a multinomial logistic
 regression on the two models' quadrant log-probabilities (a stack), fitted on out-of-fold
 predictions (damer_core.selection) and calibrated by one temperature. Stored as tensors."""
 

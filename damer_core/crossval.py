@@ -1,4 +1,4 @@
-"""Grouped k-fold cross-validation inside the train + validation tracks (SPEC section 5, model
+"""Grouped k-fold cross-validation inside the train + validation tracks (docs/SPEC.md section 5, model
 selection): recipes are compared on the same folds, each fold's tracks by artists that the
 fold's training part never heard; the test part is never touched here.
 

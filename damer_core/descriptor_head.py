@@ -1,4 +1,4 @@
-"""The descriptor head (SPEC sections 4-5): the quadrant from a window's musical descriptors
+"""The descriptor head (docs/SPEC.md sections 4-5): the quadrant from a window's musical descriptors
 (damer_core.descriptors), as one 4-way softmax.
 
 Two forms, both fitted with scikit-learn and kept as plain tensors, so a bundle stays weights-only

@@ -1,4 +1,4 @@
-"""Musical descriptors (SPEC section 4, beyond the paper): the cues valence depends on that the
+"""Musical descriptors (docs/SPEC.md section 4, beyond the paper): the cues valence depends on that the
 two spectrogram views carry only weakly at small data sizes.
 
 One STFT of the whole track gives frame-level streams (hop 512 at 22,050 Hz, 43 frames a second);

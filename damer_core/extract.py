@@ -218,7 +218,7 @@ def track_frames(path: str | os.PathLike, cfg: FeatureConfig,
 
 def track_training_windows(path: str | os.PathLike, cfg: FeatureConfig,
                            cache: FeatureCache | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``[W, 128, T]`` and ``[W, 84, T]`` windows of the track's model segment (SPEC sections 3-4)."""
+    """``[W, 128, T]`` and ``[W, 84, T]`` windows of the track's model segment (docs/SPEC.md sections 3-4)."""
     a = track_features(path, cfg, ("train",), cache)["train"]
     return a["mel"], a["coch"]
 

@@ -1,4 +1,4 @@
-"""DAMER model features (paper section III-C, SPEC section 4) and display spectrograms.
+"""DAMER model features (paper section III-C, docs/SPEC.md section 4) and display spectrograms.
 
 Mel spectrogram and cochleogram come from one shared framed power spectrum: pre-emphasis,
 Hamming-windowed frames of N samples with hop N/2, a 2N-point FFT, then a 128-band Mel bank
@@ -83,7 +83,7 @@ PAPER = FeatureConfig(
     name="paper", frame_length=30_000, hop_length=15_000, n_fft=60_000, center=False,
     train_hop_frames=87, trajectory_hop_frames=1,
 )
-# `context` [decision beyond SPEC section 4, which lists clip and paper]: the `clip` framing rule
+# `context` [decision beyond docs/SPEC.md section 4, which lists clip and paper]: the `clip` framing rule
 # with N = 2048 (hop 1024, FFT 4096), so
 # one 87-frame window covers 4 s instead of 1 s, with 4x finer frequency resolution (neighbouring
 # semitones are resolved down to about middle C instead of about C6). Training windows start every
@@ -287,7 +287,7 @@ def sliding_windows(x: np.ndarray, width: int, hop: int) -> np.ndarray:
 
 
 def training_windows(track: np.ndarray, cfg: FeatureConfig = CLIP, path: str = "<audio>") -> tuple[np.ndarray, np.ndarray]:
-    """The samples a labelled track contributes: its model segment (15-75 s, SPEC section 3) cut
+    """The samples a labelled track contributes: its model segment (15-75 s, docs/SPEC.md section 3) cut
     into T-frame windows every ``train_hop_frames`` (60 one-second clips for ``clip``, one 60 s
     matrix for ``paper``). A track shorter than the segment is used once as it is (a 30 s clip gives
     30 clips, none repeated) where a window is shorter than the segment; it is repeated only to
@@ -318,9 +318,9 @@ def window_end_frame(t_seconds: float, cfg: FeatureConfig) -> int:
 
 
 def trajectory_starts(n_frames_total: int, duration_s: float, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Times (an exact 0.5 s grid from 0 s to the end, SPEC section 5) and, for each, the start
+    """Times (an exact 0.5 s grid from 0 s to the end, docs/SPEC.md section 5) and, for each, the start
     frame of the window ending there; windows that would start before 0 or end after the track are
-    clamped to the first / last full window (SPEC section 4)."""
+    clamped to the first / last full window (docs/SPEC.md section 4)."""
     from damer_core.trajectory import grid
 
     times = grid(duration_s)
@@ -360,10 +360,3 @@ def views_from_bands(mel_p: np.ndarray, coch_p: np.ndarray, cfg: FeatureConfig =
         views.append(db)
     mel_freqs = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmax=cfg.sample_rate / 2)[1:-1]
     return DisplayViews(views[0], views[1], mel_freqs, cfg.gammatone_centre_freqs, cfg.hop_length / cfg.sample_rate)
-
-
-def warm_up() -> None:
-    """Build the filter banks once (and fill librosa's numba cache) so the first real use is fast."""
-    y = np.zeros(2 * MODEL_SAMPLE_RATE, dtype=np.float32)
-    frame_sequence(y, CLIP)
-    display_views(y)

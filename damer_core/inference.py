@@ -1,5 +1,5 @@
 """Inference for the app and `damer-core predict`: load a bundle once, predict windows, a whole
-track's trajectory (SPEC section 4: sliding windows, batched) and its static V-A."""
+track's trajectory (docs/SPEC.md section 4: sliding windows, batched) and its static V-A."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from damer_core.targets import QUADRANT, dimension_probabilities, quadrant_proba
 if TYPE_CHECKING:
     from damer_core.combination import Combination
     from damer_core.descriptor_head import DescriptorHead
+
+
+PART_EVERY = 4  # batches between two parts of a trajectory (the first part after the first batch)
 
 
 @dataclass
@@ -389,9 +392,6 @@ class Predictor:
             traj = Trajectory(traj.times, _centre(traj.valence), _centre(traj.arousal), np.zeros_like(traj.confidence))
         return TrackPrediction(static.path, static.valence, static.arousal, static.confidence, static.duration,
                                traj, static.dims, static.warning)
-
-
-PART_EVERY = 4  # batches between two parts of a trajectory (the first part after the first batch)
 
 
 def _flag_unusable_audio(pred: StaticPrediction, features: dict[str, np.ndarray]) -> StaticPrediction:

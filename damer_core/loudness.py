@@ -1,5 +1,5 @@
 """Loudness (ITU-R BS.1770-4 with gating, pyloudnorm's measure) in chunks, so a 2 h track needs no
-float64 copy of itself; the near-silence test; normalisation to -23 LUFS (SPEC section 3)."""
+float64 copy of itself; the near-silence test; normalisation to -23 LUFS (docs/SPEC.md section 3)."""
 
 from __future__ import annotations
 

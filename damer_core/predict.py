@@ -70,7 +70,7 @@ class PredictionWriter:
 
 def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str, spreadsheet_safe: bool = True) -> int:
     """Every file in turn, its result on stdout in ``fmt`` as it is made; with ``progress_mode``
-    jsonl, one 'prediction' or 'file_error' event per file instead (the app's analysis). Exit status:
+    jsonl, one 'prediction' or 'file_error' event per file instead (for programs that read events). Exit status:
     1 when every file failed, 130 when interrupted, else 0."""
     from damer_core.progress import Progress
 

@@ -1,4 +1,4 @@
-"""Choosing a recipe by cross-validation grouped by artist (SPEC section 5, model selection).
+"""Choosing a recipe by cross-validation grouped by artist (docs/SPEC.md section 5, model selection).
 
 Every candidate gives out-of-fold quadrant probabilities for the same train + validation tracks
 on the same folds (damer_core.crossval): DAMER recipes from their ``fold<k>.npz`` logits, the

@@ -1,4 +1,4 @@
-"""What one DAMER network predicts (SPEC section 5): one dimension's high / low, as in the paper,
+"""What one DAMER network predicts (docs/SPEC.md section 5): one dimension's high / low, as in the paper,
 or the Russell quadrant as one 4-way decision (the joint quadrant head).
 
 Valence depends on arousal (happy vs tense is a timbre question, calm vs sad a tonal one); two

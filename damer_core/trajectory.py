@@ -1,6 +1,6 @@
 """Trajectory maths shared by inference and the app (numpy only: the GUI imports it).
 
-Points lie on an exact 0.5 s grid (SPEC section 5): point i is the prediction for the window
+Points lie on an exact 0.5 s grid (docs/SPEC.md section 5): point i is the prediction for the window
 ending at ``i * 0.5`` s. Neighbouring 1 s windows can disagree a lot, so the display uses a
 smoothed copy: a centred Gaussian with sigma = 1.5 s (full width at half maximum 3.5 s), its
 weights renormalised at the track's ends and around missing values. The raw values stay in the

@@ -47,7 +47,7 @@ def column(x: np.ndarray, name: str) -> np.ndarray:
 
 def test_names_groups_and_shape():
     assert len(D.NAMES) == len(set(D.NAMES)) == sum(len(g) for g in D.GROUPS.values())
-    assert 100 <= len(D.NAMES) <= 300  # "at most a few hundred numbers" (SPEC section 4)
+    assert 100 <= len(D.NAMES) <= 300  # "at most a few hundred numbers" (docs/SPEC.md section 4)
     x = D.clip_descriptors(chords(C_MAJOR))
     assert x.shape[1] == len(D.NAMES) and np.isfinite(x).all()
     assert D.group_columns(["tonal"]).size == len(D.GROUPS["tonal"])

@@ -16,9 +16,9 @@ from damer_core.progress import Progress
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_docs_progress_md_is_generated_from_the_events_module():
-    assert (ROOT / "docs" / "progress.md").read_text(encoding="utf-8") == events.markdown(), \
-        "docs/progress.md is stale: python -m damer_core.events > docs/progress.md"
+def test_docs_events_md_is_generated_from_the_events_module():
+    assert (ROOT / "docs" / "events.md").read_text(encoding="utf-8") == events.markdown(), \
+        "docs/events.md is stale: python -m damer_core.events > docs/events.md"
 
 
 def test_every_event_round_trips_through_json():

@@ -1,4 +1,4 @@
-"""DAMER with the musical descriptors as an extra input to its fusion layer (SPEC section 5):
+"""DAMER with the musical descriptors as an extra input to its fusion layer (docs/SPEC.md section 5):
 the descriptors of the 4 s window ending where each model window ends travel with the windows
 through training, the bundle, the static prediction and the trajectory."""
 

@@ -1,4 +1,4 @@
-"""The joint quadrant head (SPEC section 5): one DAMER network, a 4-way softmax over the
+"""The joint quadrant head (docs/SPEC.md section 5): one DAMER network, a 4-way softmax over the
 quadrants, P(valence high) = P(Q1) + P(Q4), P(arousal high) = P(Q1) + P(Q2)."""
 
 from __future__ import annotations

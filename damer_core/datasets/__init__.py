@@ -1,4 +1,4 @@
-"""Data sets the trainer reads (SPEC section 8). :func:`load_dataset` detects the layout."""
+"""Data sets the trainer reads (docs/SPEC.md section 8). :func:`load_dataset` detects the layout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Audio + annotation folders of PMEmo, 1000 Songs (emoMusic) and DEAM (SPEC section 8).
+"""Audio + annotation folders of PMEmo, 1000 Songs (emoMusic) and DEAM (docs/SPEC.md section 8).
 
 Only the static (per-song) annotations are used for training; each loader checks its folder
 and names the missing file or column. Audio is found by song id anywhere under the root, as the

@@ -1,4 +1,4 @@
-"""The published-array layout (SPEC section 8): ``mel_spec.npy`` [N, 128, T], ``cochlegram.npy``
+"""The published-array layout (docs/SPEC.md section 8): ``mel_spec.npy`` [N, 128, T], ``cochlegram.npy``
 [N, 84, T] (spelled so), ``labels/label_a.npy`` and ``labels/label_v.npy`` [N], one row per
 track. Memo2496 ships it under ``memo/``; PMEmo / 1000 Songs / DEAM arrays use the same files."""
 

@@ -1,4 +1,4 @@
-"""The 4Q audio emotion data set (Panda, Malheiro & Paiva, IEEE TAFFC 2018; SPEC section 8).
+"""The 4Q audio emotion data set (Panda, Malheiro & Paiva, IEEE TAFFC 2018; docs/SPEC.md section 8).
 
 Folders ``Q1``..``Q4`` hold the clips (``<Song>.mp3`` in the release, any audio extension here),
 ``panda_dataset_taffc_annotations.csv`` gives ``Song,Quadrant`` and

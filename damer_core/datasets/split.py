@@ -1,4 +1,4 @@
-"""Train / validation / test parts of a data set (SPEC section 5).
+"""Train / validation / test parts of a data set (docs/SPEC.md section 5).
 
 Tracks, never windows, are assigned; when the data set knows a group (the artist), whole groups
 are assigned, so no artist is heard on both sides. The parts are stratified by the track's class

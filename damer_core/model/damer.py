@@ -1,4 +1,4 @@
-"""DAMER for one emotion dimension (paper section IV-B, SPEC section 5).
+"""DAMER for one emotion dimension (paper section IV-B, docs/SPEC.md section 5).
 
 Read next to the paper: Eqns 1-2 are the per-token projections, 3-5 the bidirectional
 multi-head cross-attention, 6-7 residual + LayerNorm, 8 the GELU feed-forward network; Alg. 1
@@ -101,7 +101,7 @@ class DAMER(nn.Module):
     projection as in standard Transformers, restores it; ``band_embedding=False`` gives the
     paper's literal equations.
 
-    Musical descriptors [decision, beyond the paper, SPEC section 5]: with ``n_descriptors`` > 0 the
+    Musical descriptors [decision, beyond the paper, docs/SPEC.md section 5]: with ``n_descriptors`` > 0 the
     FusionMLP's input is [z_m || z_c || d], d the window's standardised musical descriptors
     (damer_core.descriptors, statistics kept as buffers), so the fused head (and SAML's query) sees
     the tonal and rhythmic cues the spectrogram streams miss; the Mel and cochleogram heads, and

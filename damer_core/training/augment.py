@@ -1,7 +1,7 @@
 """SpecAugment-style masking (Park et al. 2019) for training windows: a few random time spans
 (shared by both views, which are time-aligned) and a few random bands of each view are replaced
 by the band's training mean, which the model's standardisation maps to zero. An extension
-beyond the paper (SPEC section 5), off unless ``TrainConfig.spec_augment`` is set."""
+beyond the paper (docs/SPEC.md section 5), off unless ``TrainConfig.spec_augment`` is set."""
 
 from __future__ import annotations
 

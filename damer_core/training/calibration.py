@@ -1,5 +1,5 @@
 """Temperature scaling (Guo et al. 2017) of the fused head, one temperature per dimension, fitted
-on the validation part (SPEC section 5): P(high) = sigmoid((z_high - z_low) / T). Accuracy and
+on the validation part (docs/SPEC.md section 5): P(high) = sigmoid((z_high - z_low) / T). Accuracy and
 AUC of a window do not change; the probability, and so the marker's distance from the centre,
 comes to mean how often the model is right."""
 

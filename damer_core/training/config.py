@@ -64,15 +64,15 @@ class TrainConfig:
     # Learned per-band embedding [decision beyond the paper, see DAMER]; False = the paper's
     # literal equations. Not an ablation module: it stays on when the modules are switched off.
     band_embedding: bool = True
-    # Regularisation beyond the paper (SPEC section 5), off by default: SpecAugment-style masking of
+    # Regularisation beyond the paper (docs/SPEC.md section 5), off by default: SpecAugment-style masking of
     # training windows (damer_core.training.augment) and label smoothing of the three heads' CE.
     spec_augment: bool = False
     label_smoothing: float = 0.0
     # ("arousal", "valence"): the paper's one network per dimension; ("quadrant",): one network
-    # with the joint 4-way quadrant head (SPEC section 5, damer_core.targets).
+    # with the joint 4-way quadrant head (docs/SPEC.md section 5, damer_core.targets).
     dims: tuple[str, ...] = ("arousal", "valence")
     # True: each window's musical descriptors (damer_core.descriptors) join DAMER's fusion input
-    # (ModelConfig.n_descriptors; SPEC section 5); the data set is then loaded with them.
+    # (ModelConfig.n_descriptors; docs/SPEC.md section 5); the data set is then loaded with them.
     descriptors: bool = False
     # "best": the epoch with the best validation score; "last": the last epoch, for a recipe of a
     # fixed length chosen by cross-validation (damer_core.crossval), which needs no validation part.

@@ -21,7 +21,7 @@ def temperature(epoch: int, total_epochs: int, tau_min: float = 0.7, tau_max: fl
 
 
 def threshold(epoch: int, total_epochs: int, theta_0: float = 0.65, theta_min: float = 0.35) -> float:
-    """Eqn 16 with the configured values: theta_t linear from theta_0 towards theta_min (SPEC)."""
+    """Eqn 16 with the configured values: theta_t linear from theta_0 towards theta_min (docs/SPEC.md)."""
     return theta_0 - (theta_0 - theta_min) * progress_rho(epoch, total_epochs)
 
 

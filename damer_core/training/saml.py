@@ -1,4 +1,4 @@
-"""Style-Anchored Memory Learning (paper section IV-D, Eqns 18-20; SPEC section 5)."""
+"""Style-Anchored Memory Learning (paper section IV-D, Eqns 18-20; docs/SPEC.md section 5)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class MemoryQueue:
 
 def supervised_info_nce(queries: torch.Tensor, labels: torch.Tensor, keys: torch.Tensor,
                         key_labels: torch.Tensor, tau: float = 0.07) -> torch.Tensor:
-    """Eqns 19-20 with the per-query sum averaged over its positives (SPEC): for each query with at
+    """Eqns 19-20 with the per-query sum averaged over its positives (docs/SPEC.md): for each query with at
     least one same-class key, -mean_{j in P(q)} log softmax_j(q . k / tau). 0 without keys."""
     if keys.numel() == 0:
         return queries.sum() * 0.0
@@ -80,7 +80,7 @@ def supervised_info_nce(queries: torch.Tensor, labels: torch.Tensor, keys: torch
 
 
 class MomentumEncoder:
-    """An EMA copy of the network that produces the queue's keys, as in MoCo (SPEC decision):
+    """An EMA copy of the network that produces the queue's keys, as in MoCo (docs/SPEC.md decision):
     theta_k <- m theta_k + (1 - m) theta_q after every step."""
 
     def __init__(self, model: nn.Module, momentum: float = 0.95):
