@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.paths import data_dir
+from damer_core.errors import UserError
 
 MIGRATIONS = [
     # 1: folders, tracks, unreadable files, predictions per track and model
@@ -103,7 +104,7 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-class LibraryLocked(Exception):
+class LibraryLocked(UserError):
     """The database is locked by another process (a second instance) or read-only."""
 
 
@@ -111,7 +112,7 @@ class LibraryReadOnly(LibraryLocked):
     """The database file (or its folder) cannot be written."""
 
 
-class LibraryDamaged(Exception):
+class LibraryDamaged(UserError):
     """The database file is not a readable SQLite library (random bytes, cut off, a text file);
     app.recovery moves it aside and starts a new one."""
 

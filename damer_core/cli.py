@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from damer_core import __version__, events
-from damer_core.errors import AudioError, BundleError, InputError, UsageError
+from damer_core.errors import AudioError, InputError, UsageError
 from damer_core.safe_text import shown
 
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
@@ -460,10 +460,9 @@ def _stop_on_sigterm() -> None:
 def _user_errors() -> tuple[type[Exception], ...]:
     """What the code raises on purpose for input the user can fix (any other exception, a
     ValueError included, is a bug and keeps its traceback); OSError: a full disk, a read-only folder."""
-    from damer_core.datasets import DatasetError
-    from damer_core.training.distributed import DeviceError
+    from damer_core.errors import UserError
 
-    return UsageError, InputError, DatasetError, BundleError, DeviceError, AudioError, OSError
+    return UserError, OSError
 
 
 def _os_message(e: OSError) -> str:

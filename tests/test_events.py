@@ -78,3 +78,20 @@ def test_the_cli_writes_error_and_device_events():
                          capture_output=True, text=True, timeout=300)
     errors = [events.parse(line) for line in bad.stdout.splitlines()]
     assert bad.returncode == 2 and isinstance(errors[-1], events.Error) and "such.pt" in errors[-1].message
+
+
+def test_every_user_facing_error_shares_one_base():
+    """The CLI catches UserError (and OSError) alone: an error class a user can act on that does not
+    derive from it would print a traceback."""
+    import app.library_db as library_db
+    from damer_core.datasets import DatasetError
+    from damer_core.errors import AudioError, BundleError, InputError, UnsupportedFormat, UsageError, UserError
+    from damer_core.training.distributed import DeviceError
+    from damer_core.training.resume import ResumeError
+    from damer_core.training.run import RunFolderError
+    from damer_core.training.trainer import TrainingDiverged
+
+    for cls in (UsageError, InputError, AudioError, UnsupportedFormat, BundleError, DatasetError, DeviceError,
+                ResumeError, RunFolderError, TrainingDiverged, library_db.LibraryLocked, library_db.LibraryDamaged):
+        assert issubclass(cls, UserError), cls
+    assert issubclass(InputError, ValueError)  # code that catches ValueError still does

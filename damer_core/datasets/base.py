@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from damer_core.errors import UserError
 from damer_core.features import FeatureConfig
 from damer_core.progress import Progress
 
@@ -22,7 +23,7 @@ SCALES = {
 }
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """A data-set folder or file is missing something; the message names the file or column."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from damer_core.errors import UserError
 
-class DeviceError(Exception):
+
+class DeviceError(UserError):
     """The asked-for device does not exist here (no silent fallback)."""
 
 
