@@ -187,23 +187,28 @@ def _check_header(path: Path) -> None:
 
 
 def folders_listed(path: Path) -> list[str]:
-    """The music folders a damaged library still lists, where they can be read from it. Read from
-    a copy padded to the size its header declares: SQLite refuses a cut-off file as a whole, though
-    its first pages (the folders table is the first) are intact."""
+    """The music folders a damaged library still lists, where they can be read from it: from a
+    copy of its first 64 MiB, padded with empty pages towards the size its header declares (at most
+    64 MiB: the tables' first pages, which the schema points at, were made when the file was
+    small), whose header no longer vouches for that size, so SQLite takes the copy's own length. A
+    cut-off file is otherwise refused as a whole, though its first pages, the folders table's among
+    them, are intact."""
     import tempfile
 
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = bytearray(f.read(64 << 20))
     except OSError:
         return []
     if len(data) < 100 or not data.startswith(b"SQLite format 3\0"):
         return []
     page = int.from_bytes(data[16:18], "big")
-    page = 65536 if page == 1 else page
-    declared = int.from_bytes(data[28:32], "big") * page
+    declared = int.from_bytes(data[28:32], "big") * (65536 if page == 1 else page)
+    data += bytes(max(0, min(declared, 64 << 20) - len(data)))
+    data[92:96] = (int.from_bytes(data[24:28], "big") + 1 & 0xFFFFFFFF).to_bytes(4, "big")  # "version-valid-for"
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "damaged.sqlite3"
-        copy.write_bytes(data + bytes(max(0, min(declared, 1 << 31) - len(data))))
+        copy.write_bytes(bytes(data))
         try:
             conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, timeout=1)
             conn.text_factory = _text
@@ -246,10 +251,12 @@ class LibraryDB:
             raise (e if isinstance(e, LibraryLocked) else _open_error(self.path, e)) from None
 
     def _probe(self) -> None:
-        """Read every table's index once (milliseconds): a file cut off or overwritten fails here,
-        at open, with DatabaseError, instead of in the middle of a scan or a label."""
-        for table in ("folders", "tracks", "unreadable", "predictions", "labels", "label_points", "calibration_sessions"):
-            self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        """Read every table's rows once, all but the trajectories' text (milliseconds for 10,000
+        tracks): a file cut off or overwritten fails here, at open, with DatabaseError, instead of in
+        the middle of a scan or a label. A damaged trajectory is found when it is read."""
+        for table, column in (("folders", "path"), ("tracks", "mtime"), ("unreadable", "mtime"), ("predictions", "created"),
+                              ("labels", "updated"), ("label_points", "t"), ("calibration_sessions", "started")):
+            self.conn.execute(f"SELECT count({column}) FROM {table}").fetchone()
 
     def _check_writable(self) -> None:
         """Fail at open, with a message, rather than at the first label or scan."""

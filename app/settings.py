@@ -4,6 +4,7 @@ platformdirs config directory. Unknown or mistyped values in the file fall back 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -35,7 +36,7 @@ class Settings:
         s = cls()
         try:
             data = json.loads(cls.path().read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return s
         if not isinstance(data, dict):
             return s
@@ -43,7 +44,7 @@ class Settings:
             value, default = data.get(f.name), getattr(s, f.name)
             if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
-            if value is not None and type(value) is type(default):
+            if value is not None and type(value) is type(default) and _usable(f.name, value):
                 setattr(s, f.name, value)
         return s
 
@@ -53,3 +54,20 @@ class Settings:
                 f.write(json.dumps(asdict(self), indent=1).encode())
         except OSError:
             pass  # a read-only config folder must not crash the app on exit
+
+
+RANGES = {"volume": (0.0, 1.0), "cache_limit_mb": (0, 1 << 24)}
+
+
+def _usable(name: str, value: object) -> bool:
+    """A value of the right type that the app can also use: a finite number in range, text without
+    NUL, a dict of text (the splitters); anything else falls back to the default, as a wrong type does."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if name in RANGES and not RANGES[name][0] <= value <= RANGES[name][1]:
+        return False
+    if isinstance(value, str):
+        return "\0" not in value and len(value) <= 1 << 16
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and isinstance(v, str) and len(v) <= 1 << 16 for k, v in value.items())
+    return True

@@ -16,7 +16,12 @@ def _encode(state: QByteArray) -> str:
 
 
 def _decode(text: str) -> QByteArray:
-    return QByteArray(base64.b64decode(text))
+    """A saved state, or an empty one (which Qt ignores) where the settings file holds something
+    that is not base64: a damaged value must not stop the window from opening."""
+    try:
+        return QByteArray(base64.b64decode(text, validate=True))
+    except (ValueError, TypeError):
+        return QByteArray()
 
 
 def restore_window(window: QMainWindow, settings: Settings, splitters: dict[str, QSplitter]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import glob
 import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,11 +28,20 @@ ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
 def is_results_file(path: Path) -> bool:
-    """True when ``path`` starts with the results header: an earlier ``predict --output`` to resume."""
+    """True when ``path`` is an earlier ``predict --output`` (or one of its parts) to resume: the
+    results header, then rows of exactly its columns, each with a path; only the last line may be
+    cut off (the row being written when a run died). Anything else is not ours to rewrite."""
     try:
-        return first_line(path) == ",".join(COLUMNS).encode()
+        if first_line(path) != ",".join(COLUMNS).encode():
+            return False
+        with open(path, newline="", **ENCODING) as f:
+            text = f.read()
     except OSError:
         return False
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+    rows = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    return all(len(row) == len(COLUMNS) and row[0] for row in rows)
 
 
 def safe_row(row: list[str], spreadsheet_safe: bool) -> list[str]:
@@ -46,8 +56,9 @@ def part_path(output: Path, rank: int) -> Path:
     return output.with_name(f"{output.name}.part{rank}")
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """The complete rows of a results CSV; a last line cut off by a crash is ignored."""
+def read_rows(path: Path, spreadsheet_safe: bool = True) -> list[dict[str, str]]:
+    """The complete rows of a results CSV; a last line cut off by a crash is ignored. Text cells
+    lose the apostrophe a spreadsheet-safe run put before them (not those of a ``--csv-raw`` run)."""
     if not path.is_file():
         return []
     with open(path, newline="", **ENCODING) as f:  # newline="": a \r inside a quoted name is kept
@@ -55,7 +66,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     if text and not text.endswith("\n"):
         text = text[:text.rfind("\n") + 1]  # the row being written when the process died
     rows = [row for row in csv.DictReader(io.StringIO(text, newline="")) if row.get("path")]
-    for row in rows:
+    for row in rows if spreadsheet_safe else []:
         for col in TEXT_COLUMNS:
             if row.get(col):
                 row[col] = from_spreadsheet_cell(row[col])
@@ -98,9 +109,10 @@ def predict_shard(files: list[Path], output: Path, rank: int, world: int,
     """Predict this rank's share of ``files`` not yet done, appending rows to its part file.
     Returns the number of files predicted now."""
     part = part_path(output, rank)
-    done = (finished(read_rows(output)) if keep_output else set()) | finished(read_rows(part))
+    safe = spreadsheet_safe
+    done = (finished(read_rows(output, safe)) if keep_output else set()) | finished(read_rows(part, safe))
     if part.is_file():  # drop a row cut off by a crash before appending after it
-        rows = read_rows(part)
+        rows = read_rows(part, safe)
         with atomic_write(part) as f:
             f.write(_csv_text(rows, spreadsheet_safe).encode(**ENCODING))
     todo = [f for i, f in enumerate(files) if i % world == rank and str(f) not in done]
@@ -126,10 +138,10 @@ def merge(files: list[Path], output: Path, world: int, spreadsheet_safe: bool = 
     path (a later success replaces an earlier error), in the input order; the parts are removed.
     ``keep_output`` False: ``output`` is not an earlier results file (``--force``) and is replaced.
     Returns the number of rows."""
-    parts = [p for p in output.parent.glob(f"{output.name}.part*") if p.name[len(output.name) + 5:].isdigit()]
+    parts = [p for p in output.parent.glob(f"{glob.escape(output.name)}.part*") if p.name[len(output.name) + 5:].isdigit()]
     by_path: dict[str, dict[str, str]] = {}
     for source in [output, *sorted(parts)] if keep_output else sorted(parts):
-        for row in read_rows(source):
+        for row in read_rows(source, spreadsheet_safe):
             if row["path"] not in by_path or by_path[row["path"]].get("error"):
                 by_path[row["path"]] = row
     order = {str(f): i for i, f in enumerate(files)}

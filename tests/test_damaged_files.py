@@ -146,3 +146,38 @@ def test_a_feature_cache_that_is_a_file_or_holds_garbage_never_stops_a_predictio
     again = Predictor(model, "cpu", cache).predict_file(track).to_dict()
     assert again["valence"] == plain["valence"] and not again["warning"]
     assert not_a_folder.read_text().startswith("a file")  # never written over
+
+
+def test_damaged_table_pages_and_an_absurd_page_count_are_caught_quickly(tmp_path):
+    db_path = _library(tmp_path / "library.sqlite3", ["/music/a"], tracks=3000)
+    data = bytearray(db_path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[40 * page:43 * page] = b"\xff" * (3 * page)  # three table pages overwritten
+    db_path.write_bytes(bytes(data))
+    (r,) = damaged_files(db_path, tmp_path / "settings.json")
+    assert r.what == "library database" and r.folders == ["/music/a"]
+    huge = _library(tmp_path / "huge.sqlite3", ["/music/b"], tracks=50)
+    data = bytearray(huge.read_bytes())
+    data[28:32] = (8_000_000).to_bytes(4, "big")  # a header that claims 30 GB
+    huge.write_bytes(bytes(data[: len(data) // 2]))
+    from app.library_db import folders_listed
+
+    assert folders_listed(huge) == ["/music/b"]  # read from the file as it is: no padding to 30 GB
+
+
+@pytest.mark.parametrize("settings", ['{"volume": NaN}', '{"volume": 1e400}', '{"volume": -3}',
+                                      '{"window_geometry": "abc"}', '{"window_state": "!!not base64"}',
+                                      '{"splitters": {"main": 5}}', '{"splitters": {"main": "@@@"}}',
+                                      '{"cache_limit_mb": 99999999999999999999}', '{"last_folder": "a\\u0000b"}'])
+def test_damaged_setting_values_fall_back_and_the_window_opens(settings, tmp_path, qtbot, monkeypatch):
+    from app.settings import Settings
+    from app_helpers import fresh_window
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.json").write_text(settings)
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    s = Settings.load()
+    assert 0.0 <= s.volume <= 1.0 and all(isinstance(v, str) for v in s.splitters.values())
+    w = fresh_window(qtbot, tmp_path, monkeypatch)  # restores geometry, state and splitters from it
+    assert w.isVisible()
+    w.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -280,16 +281,13 @@ class RunFolderError(InputError):
     """The run folder cannot be written, or another training is writing to it."""
 
 
-RUN_FILES = (".train.lock", "run.json")  # what every training writes first: a user's own best.pt is not one
-
-
 def check_run_folder(out: Path) -> None:
     """``--out`` must be a new or empty folder, or a run folder (one a training wrote: it is
     continued or replaced there, as before): a folder holding other files is the user's, and
     the run would mix its checkpoints into it or replace a file there called best.pt."""
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: is a file, not a folder; choose a folder for --out")
-    if out.is_dir() and not any((out / name).exists() for name in RUN_FILES):
+    if out.is_dir() and not _is_run_folder(out):
         try:
             others = next(os.scandir(out), None)
         except OSError as e:
@@ -297,6 +295,18 @@ def check_run_folder(out: Path) -> None:
         if others is not None:
             raise RunFolderError(f"{out}: holds other files and no earlier run; choose a new or empty folder "
                                  "for --out (or add --force to write the run there)")
+
+
+def _is_run_folder(out: Path) -> bool:
+    """A folder a training wrote: its lock file, or a run.json that names a run (an id and the data
+    set's fingerprint); a stray file of that name does not make a folder a run's."""
+    if (out / ".train.lock").exists():
+        return True
+    try:
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(run, dict) and isinstance(run.get("id"), str) and isinstance(run.get("data_fingerprint"), str)
 
 
 def claim_run_folder(out: Path):

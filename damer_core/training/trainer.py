@@ -154,7 +154,19 @@ class DimensionTrainer:
         self.best_state, self.best_val = state["best_state"], dict(state["best_val"])
         self.history = list(state["history"])
         self.final = state.get("final") if self.epoch >= self.tcfg.epochs else None  # more epochs: not finished
-        self.sched.T_max = self.tcfg.epochs  # a resume with more epochs stretches the cosine to the new end
+        if self.sched.T_max != self.tcfg.epochs:
+            self._stretch_schedule()
+
+    def _stretch_schedule(self) -> None:
+        """A resume with more epochs: the cosine runs to the new end. The scheduler's steps are
+        recursive (each multiplies the last rate, 0 at the old end), so the rate of this epoch on
+        the new curve is set in closed form; the steps after it follow that curve."""
+        self.sched.T_max = self.tcfg.epochs
+        t = self.sched.last_epoch
+        for group in self.optim.param_groups:
+            base = group.get("initial_lr", self.tcfg.lr)
+            group["lr"] = self.sched.eta_min + (base - self.sched.eta_min) * (1 + math.cos(math.pi * t / self.tcfg.epochs)) / 2
+        self.sched._last_lr = [group["lr"] for group in self.optim.param_groups]
 
     @property
     def done(self) -> bool:
