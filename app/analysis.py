@@ -25,11 +25,12 @@ def prediction_key(model: str) -> str:
     """The library's key for a model's predictions: its path, size and modification time, so a
     bundle replaced at the same path (an upgraded built-in model, a retrained best.pt) is analysed
     again instead of lending its predecessor's predictions."""
+    text = model.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # a key SQLite stores as text
     try:
         st = os.stat(model)
     except OSError:
-        return model
-    return f"{model}|{st.st_size}|{st.st_mtime_ns}"
+        return text
+    return f"{text}|{st.st_size}|{st.st_mtime_ns}"
 
 
 class LibraryAnalysis(QObject):

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from damer_core.fileutil import free_path
+from damer_core.safe_text import shown
 from damer_core.userdirs import APP, config_dir, data_dir  # noqa: F401 - the app's folders are damer-core's
 
 
@@ -17,7 +18,8 @@ def models_dir() -> Path:
 def bundle_name(path: str | Path) -> str:
     """The name a bundle gets in the models folder: a run's best.pt / last.pt is named after its run folder."""
     p = Path(path)
-    return p.parent.name if p.stem in ("best", "last") else p.stem
+    name = p.parent.name if p.stem in ("best", "last") else p.stem
+    return shown(name, limit=120).replace("/", "-")  # UTF-8, printable: the path travels as text (Qt, child arguments)
 
 
 def copy_into_models(src: str | Path) -> Path:

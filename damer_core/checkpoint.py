@@ -11,8 +11,10 @@ from here too): every problem is one :class:`BundleError` line naming the file a
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,13 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     except OSError as e:
         raise OSError(e.errno, f"{path}: cannot write the checkpoint ({e.strerror or e}); "
                                "the previous one is unchanged") from e
+    except RuntimeError as e:  # torch's zip writer reports a failed write (a full disk) as RuntimeError
+        if "write" not in str(e).lower():
+            raise
+        free = shutil.disk_usage(Path(path).parent).free if Path(path).parent.exists() else -1
+        why = "the disk is full" if 0 <= free < (1 << 20) else f"the write failed: {str(e).splitlines()[0][:200]}"
+        raise OSError(errno.ENOSPC if 0 <= free < (1 << 20) else errno.EIO,
+                      f"{path}: cannot write the checkpoint ({why}); the previous one is unchanged") from None
     return Path(path)
 
 

@@ -215,6 +215,8 @@ def _evaluate_bundle(args) -> int:
     from damer_core.features import FeatureConfig
     from damer_core.progress import Progress
 
+    _check_json_out(args.json)
+
     bundle = load_checkpoint(args.checkpoint)
     models = build_models(bundle, args.checkpoint)
     cfg = FeatureConfig.from_dict(bundle["feature_config"])
@@ -227,9 +229,32 @@ def _evaluate_bundle(args) -> int:
     return 0
 
 
+JSON_MARK = "damer-core report"  # the first key of every --json report: what marks a file as ours to replace
+
+
+def _check_json_out(path: str | None, force: bool = False) -> None:
+    """Before any work: --json may replace only an earlier report of this program."""
+    if path:
+        from damer_core.fileutil import check_output_file
+
+        check_output_file(path, force=force, own=_is_report, what="the JSON report",
+                          force_hint="choose another --json file")
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("written_by") == JSON_MARK
+
+
 def _write_json(path: str | None, report: dict) -> None:
     if path:
-        Path(path).write_text(json.dumps(report, indent=2, default=float))
+        from damer_core.fileutil import atomic_write
+
+        with atomic_write(path) as f:
+            f.write(json.dumps({"written_by": JSON_MARK, **report}, indent=2, default=float).encode())
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -238,6 +263,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from damer_core.evaluation import format_report, probe_report, report_warnings
     from damer_core.features import preset
     from damer_core.progress import Progress
+
+    _check_json_out(args.json)
 
     tcfg = _train_config(args)
     fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), Progress(args.progress), _cache(args))
@@ -317,12 +344,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _listed_files(path: str) -> list[str]:
     """The lines of a ``--files-from`` list, as the OS gives names: bytes that are not UTF-8
-    travel as surrogate escapes (os.fsdecode), so any file name the file system allows works."""
+    travel as surrogate escapes (os.fsdecode), so any file name the file system allows works, one
+    per line, nothing stripped but a CRLF's \r (a name may begin or end with spaces)."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise UsageError(f"--files-from {path}: {e.strerror or e}") from None
-    return [line for line in (os.fsdecode(raw).strip() for raw in data.splitlines()) if line]
+    lines = (raw[:-1] if raw.endswith(b"\r") else raw for raw in data.split(b"\n"))  # a CRLF list too
+    return [os.fsdecode(line) for line in lines if line.strip()]  # names kept whole: spaces and \r inside
 
 
 def cmd_info(args: argparse.Namespace) -> int:

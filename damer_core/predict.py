@@ -150,7 +150,7 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
         try:
             n = predict_shard(files, output, ctx.rank, ctx.world_size, one, spreadsheet_safe=spreadsheet_safe, keep_output=keep)
         except KeyboardInterrupt:
-            print(f"damer-core: interrupted; what was done is kept in {output.name}.part{ctx.rank} "
+            print(f"damer-core: interrupted; what was done is kept in {shown(output.name)}.part{ctx.rank} "
                   "(run the same command again to go on)", file=sys.stderr)
             return 130
         if ctx.distributed:
@@ -159,7 +159,7 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
             dist.barrier()
         if ctx.is_main:
             rows = merge(files, output, ctx.world_size, spreadsheet_safe, keep)
-            print(f"damer-core: {rows} rows in {output} ({n} predicted by rank 0 this run)", file=sys.stderr)
+            print(f"damer-core: {rows} rows in {shown(str(output), 1000)} ({n} predicted by rank 0 this run)", file=sys.stderr)
         return 0
     finally:
         teardown(ctx)

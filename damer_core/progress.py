@@ -8,6 +8,7 @@ import time
 from typing import Any, TextIO
 
 from damer_core.events import make
+from damer_core.safe_text import shown
 
 
 class Progress:
@@ -73,6 +74,6 @@ class Progress:
 
     def message(self, text: str, **data: Any) -> None:
         """A line for the human (stderr) or a ``message`` event."""
-        if self.mode == "human":
-            print(text, file=self._out(), flush=True)
+        if self.mode == "human":  # names from files may hold terminal escapes; the event keeps the text
+            print("\n".join(shown(line, limit=2000) for line in text.splitlines() or [""]), file=self._out(), flush=True)
         self.emit("message", text=text, **data)

@@ -40,6 +40,8 @@ def cmd_select(args: argparse.Namespace) -> int:
     from damer_core.progress import Progress
     from damer_core.selection import compare, fold_scores, score_table
 
+    _helpers()._check_json_out(args.json)
+
     tcfg = _helpers()._train_config(args)
     progress = Progress(args.progress)
     damer_dirs = {}

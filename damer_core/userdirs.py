@@ -28,5 +28,9 @@ def runs_dir() -> Path:
 
 
 def new_run_dir(name: str) -> Path:
-    """A new run's folder under :func:`runs_dir`, named after its data and the time."""
-    return runs_dir() / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    """A new run's folder under :func:`runs_dir`, named after its data and the time; the name as
+    :func:`damer_core.safe_text.shown` gives it (UTF-8, no control characters, 80 characters at most),
+    so the folder's path can travel anywhere text goes (Qt, a child's arguments, JSON)."""
+    from damer_core.safe_text import shown
+
+    return runs_dir() / f"{shown(name, limit=80).replace('/', '-')}-{datetime.now():%Y%m%d-%H%M%S}"

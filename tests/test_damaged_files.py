@@ -170,8 +170,9 @@ def test_damaged_table_pages_and_an_absurd_page_count_are_caught_quickly(tmp_pat
                                       '{"splitters": {"main": 5}}', '{"splitters": {"main": "@@@"}}',
                                       '{"cache_limit_mb": 99999999999999999999}', '{"last_folder": "a\\u0000b"}'])
 def test_damaged_setting_values_fall_back_and_the_window_opens(settings, tmp_path, qtbot, monkeypatch):
-    from app.settings import Settings
     from app_helpers import fresh_window
+
+    from app.settings import Settings
 
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.json").write_text(settings)

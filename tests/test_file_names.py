@@ -170,3 +170,40 @@ def test_a_playlist_lists_names_as_they_are(odd_folder, tmp_path):
     listed = [os.fsdecode(line) for line in out.read_bytes().split(b"\n") if line and not line.startswith(b"#")]
     assert sorted(listed) == [p for p in paths if "\n" not in p and "\r" not in p]
     assert not any(b"\x1b" in line for line in out.read_bytes().split(b"\n") if line.startswith(b"#EXTINF"))
+
+
+def test_files_from_keeps_spaces_and_carriage_returns_inside_names(odd_folder, tmp_path):
+    from damer_core.cli import _listed_files
+
+    listed = tmp_path / "list.txt"
+    names = [b" lead space.ogg", b"car\rriage.ogg", b"trail space .ogg", b"bad\xff\xfe.ogg"]
+    listed.write_bytes(b"\n".join(names) + b"\r\n\n")
+    assert _listed_files(str(listed)) == [os.fsdecode(n) for n in names]
+
+
+def test_a_lone_surrogate_in_a_labels_json_is_one_line(tmp_path):
+    import json
+
+    from damer_core.datasets import DatasetError
+    from damer_core.datasets.labels_csv import load_labels_json
+
+    labels = tmp_path / "l.json"
+    labels.write_text(json.dumps({"labels": [{"path": "b\ud800.ogg", "valence": 0.1, "arousal": 0.2}]}))
+    with pytest.raises(DatasetError, match="l.json, labels\\[0\\]: path .* is not a name a file can have"):
+        load_labels_json(labels)
+
+
+def test_a_model_whose_path_is_not_utf8_keys_its_predictions(tmp_path):
+    from app.analysis import prediction_key
+    from app.library_db import LibraryDB
+
+    model = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.pt")
+    Path(model).write_bytes(b"x")
+    key = prediction_key(model)
+    key.encode("utf-8")
+    db = LibraryDB(tmp_path / "lib.sqlite3")
+    fid = db.add_folder(str(tmp_path))
+    db.upsert_tracks(fid, [{"path": str(tmp_path / "t.ogg"), "title": "t", "artist": "", "album": "", "duration": 5.0,
+                            "size": 1, "mtime": 0.0}])
+    db.store_static(str(tmp_path / "t.ogg"), key, 0.1, 0.2, 0.5)
+    assert db.tracks(key)[0].valence == 0.1 and db.unanalysed(key) == []

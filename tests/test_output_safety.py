@@ -248,3 +248,75 @@ def test_shown_escapes_every_control_character_and_caps_length():
     assert len(long) < 400 and "9,700 more characters" in long
     assert shown("bad\udcff") == "bad\ufffd"
     assert os.fsdecode(b"\xff") != shown(os.fsdecode(b"\xff"))
+
+
+# -- from a hostile review -------------------------------------------------------------------
+def test_a_raw_results_file_resumes_with_its_names_unchanged(clips, tmp_path, monkeypatch):
+    monkeypatch.chdir(clips)
+    (clips / "'=a.ogg").write_bytes((clips / "plain.ogg").read_bytes())
+    out = tmp_path / "raw.csv"
+    assert _predict("--csv-raw", "--output", str(out), "--", "'=a.ogg", "plain.ogg") == 0
+    assert [r["path"] for r in csv.DictReader(io.StringIO(out.read_text()))] == ["'=a.ogg", "plain.ogg"]
+    before = out.read_text()
+    assert _predict("--csv-raw", "--output", str(out), "--", "'=a.ogg", "plain.ogg") == 0
+    assert out.read_text() == before
+
+
+@pytest.mark.parametrize("content", [
+    "my notes\n",
+    "path,valence,arousal,confidence,emotion,duration,error,warning\nsong1,1,2,3,calm,4,,,EXTRA NOTE\n",
+    "path,valence,arousal,confidence,emotion,duration,error,warning\n,my comment\n",
+])
+def test_a_file_that_only_looks_like_results_is_not_ours(content, clips, tmp_path, capsys):
+    for target in (tmp_path / "res.csv", tmp_path / "res.csv.part0"):
+        target.write_text(content)
+        assert _predict("--output", str(tmp_path / "res.csv"), str(clips / "plain.ogg")) == 2
+        assert str(target) in capsys.readouterr().err and target.read_text() == content
+        target.unlink()
+
+
+def test_a_json_report_never_replaces_a_users_file(tmp_path, capsys):
+    from damer_core.cli import main
+
+    thesis = tmp_path / "thesis.txt"
+    thesis.write_text("chapter 1")
+    assert main(["evaluate", "--checkpoint", MODEL, "--dataset", str(tmp_path / "none"), "--json", str(thesis)]) == 2
+    assert "already exists" in capsys.readouterr().err and thesis.read_text() == "chapter 1"
+    assert main(["baseline", "--dataset", str(tmp_path / "none"), "--json", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_stray_run_json_does_not_make_a_run_folder(tmp_path, capsys):
+    from damer_core.cli import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "run.json").write_text("{}")
+    (mine / "best.pt").write_text("MINE")
+    assert main(["train", "--dataset", str(tmp_path / "d.csv"), "--out", str(mine)]) == 2
+    assert "holds other files" in capsys.readouterr().err and (mine / "best.pt").read_text() == "MINE"
+
+
+def test_a_failed_checkpoint_write_names_the_file(tmp_path, monkeypatch):
+    import shutil as sh
+
+    import torch
+
+    from damer_core.checkpoint import save_atomic
+
+    def full(*a, **k):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0")
+
+    monkeypatch.setattr(torch, "save", full)
+    monkeypatch.setattr(sh, "disk_usage", lambda p: sh._ntuple_diskusage(100, 100, 0))
+    with pytest.raises(OSError) as caught:
+        save_atomic({"a": 1}, tmp_path / "last.pt")
+    assert f"{tmp_path / 'last.pt'}: cannot write the checkpoint (the disk is full)" in str(caught.value)
+
+
+def test_progress_lines_for_people_are_sanitised(capsys):
+    from damer_core.progress import Progress
+
+    Progress("human").message("skipped bad\x1b]0;T\x07.ogg\nforged line")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;T" in err

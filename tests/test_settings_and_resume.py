@@ -95,7 +95,7 @@ def test_the_panel_checks_its_settings_the_same_way(qtbot, tmp_path, monkeypatch
 # -- 6. resume means the same run ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def stopped_run(tiny_memo, tmp_path_factory):
-    """A 1-epoch run of 3 planned (arousal), as if stopped: its folder, to copy per test."""
+    """A finished 1-epoch run (arousal): its folder, to copy per test."""
     out = tmp_path_factory.mktemp("runs") / "r"
     assert main(["train", "--dataset", str(tiny_memo), "--epochs", "1", "--batch-size", "8", "--dims", "arousal",
                  "--device", "cpu", "--out", str(out)]) == 0
@@ -115,6 +115,7 @@ def _copy(run, tmp_path):
     (["--seed", "3"], "seed"), (["--ablation", "pcl"], "pcl (this run: True, given: False)"),
     (["--descriptors"], "descriptors"), (["--preset", "context"], "--preset (this run: clip, given: context)"),
     (["--epochs", "0"], "epochs: must be from 1"),
+    (["--dims", "valence,arousal"], "dims (this run: arousal, given: arousal,valence)"),
 ])
 def test_resume_refuses_other_settings_in_one_line(stopped_run, tmp_path, flags, words, capsys):
     run = _copy(stopped_run, tmp_path)
@@ -132,6 +133,11 @@ def test_resume_with_more_epochs_applies_them_and_says_so(stopped_run, tmp_path,
     last = load_checkpoint(run / "last.pt")
     assert last["resume"]["arousal"]["epoch"] == 3 and last["train_config"]["epochs"] == 3
     assert (run / "metrics.csv").read_text().count("\n") == 4  # header + 3 epochs, the first kept
+    import csv
+
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    lrs = [float(r["lr"]) for r in rows]  # the rate after each epoch: the run had ended at 0, the longer cosine goes on
+    assert lrs[0] == 0 and lrs[1] == pytest.approx(0.001 * (1 + math.cos(2 * math.pi / 3)) / 2) and lrs[2] == 0
 
 
 def test_a_last_pt_of_another_run_is_refused(stopped_run, tiny_memo, tmp_path, capsys):

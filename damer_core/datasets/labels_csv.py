@@ -23,7 +23,7 @@ from damer_core.datasets.base import (
     to_unit_scale,
 )
 from damer_core.datasets.tables import read_table
-from damer_core.safe_text import from_spreadsheet_cell
+from damer_core.safe_text import from_spreadsheet_cell, shown
 
 LABEL_KEYS = ("path", "valence", "arousal")
 
@@ -35,6 +35,10 @@ def resolve_track_path(root: Path, raw: str, where: str) -> Path:
         raise DatasetError(f"{where}: path is empty")
     if "\0" in raw:
         raise DatasetError(f"{where}: path {clip(raw, 200)!r} holds a NUL character")
+    try:
+        raw.encode("utf-8", "surrogateescape")  # what the file system takes: any bytes, but not a lone \ud800
+    except UnicodeEncodeError:
+        raise DatasetError(f"{where}: path {shown(raw, 200)!r} is not a name a file can have (a lone surrogate)") from None
     p = Path(raw)
     if p.is_absolute():
         return p

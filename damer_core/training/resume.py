@@ -89,4 +89,5 @@ def check_data_args(saved: dict, given: dict) -> None:
 
 
 def _text(value) -> str:
-    return ",".join(value) if isinstance(value, (list, tuple)) else repr(value)
+    """A setting as the messages show it and compares it: dims in any order are the same dims."""
+    return ",".join(sorted(value)) if isinstance(value, (list, tuple)) else repr(value)
