@@ -212,6 +212,8 @@ def _check_metadata(data: dict) -> None:
     if "quadrant" in data:
         _check_dict("quadrant", data["quadrant"])
         for part, q in data["quadrant"].items():
+            if part not in ("train", "val", "test"):  # each part is a line of `info`: no more than the three
+                raise _FieldError("quadrant key", part, "must be train, val or test")
             _check_dict(f"quadrant.{part}", q)
             _check(f"quadrant.{part}.n", q.get("n", MISSING), COUNT)
             for key in ("acc", "macro_f1"):

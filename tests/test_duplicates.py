@@ -101,3 +101,12 @@ def test_train_takes_the_flag_and_keeps_it_for_a_resume():
 
     args = build_parser().parse_command(["train", "--dataset", "x", "--drop-conflicts"])
     assert _data_args(args).drop_conflicts is True and _data_args(args).to_dict()["drop_conflicts"] is True
+
+
+def test_one_file_named_relative_and_absolute_is_one_track(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.ogg").write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"path,valence,arousal\na.ogg,0.5,0.5\n{tmp_path}/sub/../a.ogg,0.1,0.1\n")
+    tracks, desc = labelled_tracks(labels, "csv", None)
+    assert len(tracks) == 1 and tracks[0].valence == pytest.approx(0.3) and desc["averaged"] == 1

@@ -320,3 +320,24 @@ def test_progress_lines_for_people_are_sanitised(capsys):
     Progress("human").message("skipped bad\x1b]0;T\x07.ogg\nforged line")
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;T" in err
+
+
+def test_an_atomic_write_follows_a_link_and_keeps_the_files_mode(tmp_path):
+    from damer_core.fileutil import atomic_write
+
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    with atomic_write(link) as f:
+        f.write(b"new")
+    assert link.is_symlink() and target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o640
+
+
+def test_info_lists_no_more_than_the_three_quadrant_parts(tmp_path, capsys):
+    from damer_core.cli import main
+
+    path = _bundle_with(tmp_path, quadrant={f"p{i}": {"n": 1, "acc": 0.5, "macro_f1": 0.5} for i in range(99_000)})
+    assert main(["info", str(path)]) == 2
+    assert "quadrant key" in capsys.readouterr().err

@@ -168,3 +168,11 @@ def test_a_changed_data_set_is_refused(stopped_run, tiny_memo, tmp_path, capsys)
     torch.save(state, run / "last.pt")
     assert main(["train", "--resume", "--out", str(run)]) == 2
     assert "the data set changed since this run started" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dims", ["null", "5", '{"arousal": 1}', '"arousal"', '["arousal", 3]'])
+def test_a_config_with_odd_dims_names_dims(dims, tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(f'{{"dims": {dims}}}')
+    assert main(["train", "--dataset", str(tmp_path / "d.csv"), "--config", str(cfg)]) == 2
+    assert "cfg.json: dims: expected arousal, valence, both, or quadrant alone" in capsys.readouterr().err

@@ -119,7 +119,7 @@ def merge_duplicates(tracks: list[LabelledTrack], what: str, average: bool = Fal
     Returns the tracks (first-seen order), the warnings and how many tracks were averaged."""
     groups: dict[str, list[LabelledTrack]] = {}
     for t in tracks:
-        groups.setdefault(str(t.path) if average else t.track_id, []).append(t)
+        groups.setdefault(os.path.realpath(t.path) if average else t.track_id, []).append(t)  # a/../b.ogg is b.ogg
     kept, exact, conflicts, averaged = [], [], [], 0
     for group in groups.values():
         first = group[0]

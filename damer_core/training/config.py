@@ -90,8 +90,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         data = dict(data)
-        if "dims" in data:
-            data["dims"] = tuple(data["dims"])
+        if isinstance(data.get("dims"), list):
+            data["dims"] = tuple(data["dims"])  # anything else is named by check()
         cfg = from_checked_dict(cls, data, "training-setting")
         cfg.check()
         return cfg
