@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from app.labels import export_labels, import_labels_csv, read_labels_csv
 from app.library_db import LibraryDB
 from damer_core.errors import InputError
+from damer_core.safe_text import shown, shown_path
 
 
 def ask_export_path(parent: QWidget) -> str:
@@ -30,8 +31,6 @@ def export_labels_file(db: LibraryDB, path: str, spreadsheet_safe: bool = True) 
 
 def export_error(path: str, e: Exception) -> str:
     """One line naming the file an export could not write and why (a full disk, a folder...)."""
-    from damer_core.safe_text import shown
-
     if isinstance(e, OSError):
         return shown(f"{e.filename or path}: {e.strerror or e}")
     return shown(str(e))
@@ -47,7 +46,7 @@ def ask_existing_labels(parent: QWidget, total: int, labelled: list[str]) -> str
     box = QMessageBox(QMessageBox.Icon.Question, "Import labels",
                       f"{len(labelled)} of the {total} tracks in this file already have labels. "
                       "A track with several labels is placed (and trained) at their average.", parent=parent)
-    box.setDetailedText("\n".join(labelled))
+    box.setDetailedText("\n".join(shown_path(p) for p in labelled))
     buttons = {box.addButton("Add beside them (average)", QMessageBox.ButtonRole.AcceptRole): "add",
                box.addButton("Replace my labels", QMessageBox.ButtonRole.DestructiveRole): "replace",
                box.addButton("Skip those tracks", QMessageBox.ButtonRole.ActionRole): "skip",
@@ -71,7 +70,7 @@ def import_labels_file(parent: QWidget, db: LibraryDB, path: str, curator: str,
             return False, "Import cancelled: nothing changed"
         n, problems = import_labels_csv(db, Path(path), curator, existing=existing)
     except DatasetError as e:
-        QMessageBox.warning(parent, "Import labels", str(e))
+        QMessageBox.warning(parent, "Import labels", shown(str(e), 2000))
         return False, ""
     added = {
         "add": ", averaged with the labels already there on {k}",

@@ -29,7 +29,7 @@ def report_text(ev: events.Report) -> str:
 
 
 def progress_text(ev: events.Progress) -> str:
-    return f"Scanning {Path(ev.folder or '').name}: {ev.done} / {ev.total}"
+    return f"Scanning {shown_name(ev.folder or '')}: {ev.done} / {ev.total}"
 
 
 class LibraryScan(QObject):
