@@ -6,6 +6,7 @@ import pytest
 from app_helpers import answer_dialog
 from PySide6.QtCore import QPoint, Qt
 
+pytestmark = pytest.mark.slow  # labels, trains and activates in the real window
 
 @pytest.mark.slow
 def test_label_train_activate_map(qtbot, scanned_window):

@@ -16,6 +16,7 @@ from damer_core.builtin import BUILTIN_NAME
 from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
 from damer_core.training.run import DataArgs, train
 
+pytestmark = pytest.mark.slow  # trains bundles and analyses libraries in the window
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from app.training_panel import METRIC_PLOT, TrainingPanel, epoch_values
 from damer_core import events
 
+pytestmark = pytest.mark.slow  # real training runs from the panel
 
 @pytest.fixture
 def panel(qtbot, tmp_path, monkeypatch):

@@ -18,6 +18,8 @@ from app_helpers import tagged
 from damer_core.audio import AudioError
 from damer_core.extract import track_display_views
 
+pytestmark = pytest.mark.slow  # thousands of files through predict in child processes
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"
 NETWORK = ROOT / "tests" / "data" / "damer-4q-binary.pt"

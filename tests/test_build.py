@@ -14,6 +14,8 @@ from test_fourq import fourq_folder
 
 from damer_core.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # fits and cross-validates real models
+
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 SONGS = [(f"MT{i:03d}", QUADRANTS[i % 4], f"Artist {i // 2}") for i in range(40)]  # two songs per artist
 

@@ -14,6 +14,7 @@ from damer_core.evaluation import score_bundle
 from damer_core.inference import Predictor
 from damer_core.training.config import FINE_TUNE_DEFAULTS
 
+pytestmark = pytest.mark.slow  # real fine-tuning runs
 
 def curator_set(root):
     """24 four-second tracks. The curator hears slow major music as sad: valence low where the

@@ -20,6 +20,8 @@ from damer_core.model import DAMER, ModelConfig
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train
 
+pytestmark = pytest.mark.slow  # trains DAMER with descriptors on generated music
+
 N_DESCRIPTORS = len(NAMES)
 
 

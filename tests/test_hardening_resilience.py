@@ -29,6 +29,8 @@ from damer_core.checkpoint import load_checkpoint, save_atomic
 from damer_core.extract import CACHE_KINDS, track_features
 from damer_core.features import CLIP
 
+pytestmark = pytest.mark.slow  # fills disks, kills processes, trains
+
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534
 

@@ -16,6 +16,7 @@ from damer_core.emotions import load_emotion_terms, read_point
 from damer_core.extract import track_training_windows
 from damer_core.inference import Predictor
 
+pytestmark = pytest.mark.slow  # trains and predicts through the CLI in child processes
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "damer_core.cli", *map(str, args)], capture_output=True, text=True)

@@ -14,6 +14,7 @@ from damer_core.training.calibration import fit_temperature, fit_temperature_log
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train
 
+pytestmark = pytest.mark.slow  # trains the joint quadrant network
 
 def test_quadrant_classes_and_dimension_probabilities():
     v = np.array([0.5, -0.5, -0.5, 0.5, np.nan])

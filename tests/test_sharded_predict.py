@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from app_helpers import tagged
 
 from damer_core.sharded import COLUMNS, part_path
+
+pytestmark = pytest.mark.slow  # torchrun ranks in child processes
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"

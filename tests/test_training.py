@@ -16,6 +16,7 @@ from damer_core.training.distributed import DeviceError, resolve_device
 from damer_core.training.run import DataArgs, train
 from damer_core.training.trainer import amp_settings
 
+pytestmark = pytest.mark.slow  # real training runs (CPU), DDP and resume
 
 def best_metrics(path, part="test"):
     return {d: e["metrics"][part]["fuse"] for d, e in load_checkpoint(path)["dimensions"].items()}
