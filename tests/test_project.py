@@ -29,3 +29,14 @@ def readme_test_command():
 def test_ci_runs_exactly_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert readme_test_command() in ci
+
+
+def test_the_python_snippets_of_the_install_script_run():
+    """packaging/install.sh calls into the package (`python -c "from damer_core... import ..."`):
+    a name it needs must not be removed as unused."""
+    script = (Path(__file__).resolve().parent.parent / "packaging" / "install.sh").read_text()
+    snippets = re.findall(r'python" -c "([^"]+)"', script)
+    assert snippets
+    for code in snippets:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, f"{code}: {out.stderr[-1000:]}"
