@@ -4,14 +4,21 @@ migrations. Each thread opens its own :class:`LibraryDB` on the same file."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.library_file import (  # noqa: F401 - the errors are imported from here too
+    LibraryDamaged,
+    LibraryLocked,
+    LibraryReadOnly,
+    check_header,
+    column_text,
+    fs_param,
+    open_error,
+)
 from app.paths import data_dir
-from damer_core.errors import UserError
 
 MIGRATIONS = [
     # 1: folders, tracks, unreadable files, predictions per track and model
@@ -88,39 +95,6 @@ def _mean(values) -> float | None:
     return sum(known) / len(known) if known else None
 
 
-def fs_param(path: str) -> str | bytes:
-    """A path as a query parameter, bound as ``CAST(? AS TEXT)``: a name whose bytes are not UTF-8
-    (surrogate escapes, as the OS gives it) is bound as those bytes, so the column holds exactly the
-    file system's name and :func:`_text` gives the same string back."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape")
-
-
-def _text(raw: bytes) -> str:
-    """Every text column read: UTF-8, with a stored name's other bytes as surrogate escapes."""
-    return raw.decode("utf-8", "surrogateescape")
-
-
-class LibraryLocked(UserError):
-    """The database is locked by another process (a second instance) or read-only."""
-
-
-class LibraryReadOnly(LibraryLocked):
-    """The database file (or its folder) cannot be written."""
-
-
-class LibraryDamaged(UserError):
-    """The database file is not a readable SQLite library (random bytes, cut off, a text file);
-    app.recovery moves it aside and starts a new one."""
-
-    def __init__(self, path: Path, reason: str):
-        self.path, self.reason = path, reason
-        super().__init__(f"{path}: the library database is damaged ({reason})")
-
-
 @dataclass
 class TrackRow:
     id: int
@@ -153,39 +127,6 @@ class Label:
     session_id: int | None = None  # the calibration session it was drawn in, if any
 
 
-def _open_error(path: Path, e: sqlite3.Error) -> LibraryLocked | LibraryDamaged:
-    text = str(e)
-    if any(words in text for words in DAMAGE_WORDS):
-        return LibraryDamaged(path, text)
-    if "readonly" in text or "read-only" in text:
-        return LibraryReadOnly(f"{path}: the library database is read-only; make it writable "
-                               "(or set DAMER_DATA_DIR to a writable folder) and start again")
-    if "unable to open" in text and not os.access(path.parent, os.W_OK | os.X_OK):
-        return LibraryReadOnly(f"{path}: the library's folder cannot be reached or written by this user; set "
-                               "DAMER_DATA_DIR to a folder of yours and start again")
-    if "locked" in text:
-        return LibraryLocked(f"{path}: the library database is locked by another program; close it and start again")
-    return LibraryLocked(f"{path}: cannot open the library database ({text})")
-
-
-# what SQLite says of a file that is not (or no longer) a database it can read
-DAMAGE_WORDS = ("not a database", "malformed", "corrupt", "file is encrypted", "disk image")
-
-
-def _check_header(path: Path) -> None:
-    """A file that is there but does not start as an SQLite database is damaged: SQLite would take
-    one shorter than its header for an empty database and write over it."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except FileNotFoundError:
-        return
-    except OSError:
-        return  # unreadable: connect() says so in its own words (locked, read-only)
-    if head and head != b"SQLite format 3\0":
-        raise LibraryDamaged(path, "not an SQLite database")
-
-
 def folders_listed(path: Path) -> list[str]:
     """The music folders a damaged library still lists, where they can be read from it: from a
     copy of its first 64 MiB, padded with empty pages towards the size its header declares (at most
@@ -211,7 +152,7 @@ def folders_listed(path: Path) -> list[str]:
         copy.write_bytes(bytes(data))
         try:
             conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, timeout=1)
-            conn.text_factory = _text
+            conn.text_factory = column_text
             try:
                 return [p for p, in conn.execute("SELECT path FROM folders ORDER BY path")]
             finally:
@@ -233,12 +174,12 @@ class LibraryDB:
             raise LibraryReadOnly(f"{self.path}: the library's folder cannot be reached or made "
                                   f"({e.strerror or e}); set DAMER_DATA_DIR to a folder of yours and start again") from None
         self._busy_ms = int(busy_timeout * 1000)
-        _check_header(self.path)
+        check_header(self.path)
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
         except sqlite3.DatabaseError as e:
-            raise _open_error(self.path, e) from None
-        self.conn.text_factory = _text
+            raise open_error(self.path, e) from None
+        self.conn.text_factory = column_text
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -248,7 +189,7 @@ class LibraryDB:
             self._probe()
         except (sqlite3.DatabaseError, LibraryLocked) as e:
             self.conn.close()
-            raise (e if isinstance(e, LibraryLocked) else _open_error(self.path, e)) from None
+            raise (e if isinstance(e, LibraryLocked) else open_error(self.path, e)) from None
 
     def _probe(self) -> None:
         """Read every table's rows once, all but the trajectories' text (milliseconds for 10,000

@@ -5,7 +5,6 @@ the tables in :mod:`damer_core.evaluation`, `info` text in :mod:`damer_core.bund
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import replace
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from damer_core import __version__, events
 from damer_core.errors import AudioError, InputError, UsageError
+from damer_core.reports import check_json_out, write_json
 from damer_core.safe_text import shown
 
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
@@ -130,47 +130,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_run_folder(out)
     if not args.out:
         print(f"damer-core train: the run goes to {out}", file=sys.stderr)
+    from damer_core.training.resume import given_settings
+
     if args.resume and args.init:
         raise UsageError("--resume continues a run as it was started; --init starts a new fine-tune (another --out)")
     init = default_checkpoint(None if args.init == BUILTIN else args.init) if args.init else None
     train(_data_args(args), tcfg, out, args.device, Progress(args.progress), init=init,
-          resume=args.resume, cache=_cache(args), given=_given_settings(args) if args.resume else None)
+          resume=args.resume, cache=_cache(args), given=given_settings(args) if args.resume else None)
     return 0
-
-
-def _named(args, flag: str) -> bool:
-    """Whether ``flag`` was given on the command line (not only its default)."""
-    return any(a == flag or a.startswith(flag + "=") for a in getattr(args, "argv", []))
-
-
-def _given_settings(args) -> dict:
-    """The settings named on the command line or in --config (TrainConfig fields; the data
-    options under "data"), which a resume must not silently ignore."""
-    from damer_core.training.config import ABLATION_MODULES, TrainConfig
-
-    given: dict = {}
-    if args.config:
-        keys = json.loads(Path(args.config).read_text(encoding="utf-8")).keys()  # read and checked by _train_config
-        given.update({k: v for k, v in TrainConfig.from_file(args.config).to_dict().items() if k in keys})
-    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
-    given.update({k: v for k, v in flags.items() if v is not None})
-    if args.dims:
-        given["dims"] = tuple(d.strip() for d in args.dims.split(",") if d.strip())
-    if args.ablation:
-        off = {m.strip().lower() for m in args.ablation.split(",")}
-        given.update({m: m not in off for m in ABLATION_MODULES})
-    for flag, key, value in (("no_amp", "amp", False), ("no_band_embedding", "band_embedding", False),
-                             ("descriptors", "descriptors", True)):
-        if getattr(args, flag):
-            given[key] = value
-    data = {"dataset": str(Path(args.dataset).resolve()) if args.dataset else None,
-            "format": args.format if _named(args, "--format") else None,
-            "scale": args.scale, "preset": args.preset if _named(args, "--preset") else None,
-            "unlabelled": str(Path(args.unlabelled).resolve()) if args.unlabelled else None,
-            "drop_conflicts": True if args.drop_conflicts else None}
-    given["data"] = {k: v for k, v in data.items() if v is not None}
-    return given
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -215,7 +182,7 @@ def _evaluate_bundle(args) -> int:
     from damer_core.features import FeatureConfig
     from damer_core.progress import Progress
 
-    _check_json_out(args.json)
+    check_json_out(args.json)
 
     bundle = load_checkpoint(args.checkpoint)
     models = build_models(bundle, args.checkpoint)
@@ -225,36 +192,8 @@ def _evaluate_bundle(args) -> int:
     part = "all" if args.all else args.part
     report = score_bundle(bundle, models, fs, part)
     print(bundle_report_text(report, bundle, fs, part, Path(args.checkpoint).name, args.dataset))
-    _write_json(args.json, report)
+    write_json(args.json, report)
     return 0
-
-
-JSON_MARK = "damer-core report"  # the first key of every --json report: what marks a file as ours to replace
-
-
-def _check_json_out(path: str | None, force: bool = False) -> None:
-    """Before any work: --json may replace only an earlier report of this program."""
-    if path:
-        from damer_core.fileutil import check_output_file
-
-        check_output_file(path, force=force, own=_is_report, what="the JSON report",
-                          force_hint="choose another --json file")
-
-
-def _is_report(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    return isinstance(data, dict) and data.get("written_by") == JSON_MARK
-
-
-def _write_json(path: str | None, report: dict) -> None:
-    if path:
-        from damer_core.fileutil import atomic_write
-
-        with atomic_write(path) as f:
-            f.write(json.dumps({"written_by": JSON_MARK, **report}, indent=2, default=float).encode())
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -264,7 +203,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from damer_core.features import preset
     from damer_core.progress import Progress
 
-    _check_json_out(args.json)
+    check_json_out(args.json)
 
     tcfg = _train_config(args)
     fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), Progress(args.progress), _cache(args))
@@ -276,7 +215,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     name = fs.description.get("name", args.dataset)
     print(format_report(report, f"Linear probe (per-band mean/std + logistic regression, C chosen on validation) "
                                 f"on {name}: test part, split by {by}, seed {tcfg.seed}, preset {args.preset}"))
-    _write_json(args.json, report)
+    write_json(args.json, report)
     return 0
 
 

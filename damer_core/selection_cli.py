@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from damer_core.errors import UsageError
+from damer_core.reports import check_json_out, write_json
 
 
 def _helpers():
@@ -40,7 +41,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     from damer_core.progress import Progress
     from damer_core.selection import compare, fold_scores, score_table
 
-    _helpers()._check_json_out(args.json)
+    check_json_out(args.json)
 
     tcfg = _helpers()._train_config(args)
     progress = Progress(args.progress)
@@ -59,7 +60,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     print(score_table(candidates))
     print("\nDescriptor groups (kernel head):")
     print(score_table(list(groups.values())))
-    _helpers()._write_json(args.json, {c.name: fold_scores(c) for c in candidates + list(groups.values())})
+    write_json(args.json, {c.name: fold_scores(c) for c in candidates + list(groups.values())})
     return 0
 
 

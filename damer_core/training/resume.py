@@ -91,3 +91,38 @@ def check_data_args(saved: dict, given: dict) -> None:
 def _text(value) -> str:
     """A setting as the messages show it and compares it: dims in any order are the same dims."""
     return ",".join(sorted(value)) if isinstance(value, (list, tuple)) else repr(value)
+
+
+def _named(args, flag: str) -> bool:
+    """Whether ``flag`` was given on the command line (not only its default)."""
+    return any(a == flag or a.startswith(flag + "=") for a in getattr(args, "argv", []))
+
+
+def given_settings(args) -> dict:
+    """The settings named on the command line or in --config (TrainConfig fields; the data
+    options under "data"), which a resume must not silently ignore."""
+    from damer_core.training.config import ABLATION_MODULES, TrainConfig
+
+    given: dict = {}
+    if args.config:
+        keys = json.loads(Path(args.config).read_text(encoding="utf-8")).keys()  # read and checked by _train_config
+        given.update({k: v for k, v in TrainConfig.from_file(args.config).to_dict().items() if k in keys})
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
+    given.update({k: v for k, v in flags.items() if v is not None})
+    if args.dims:
+        given["dims"] = tuple(d.strip() for d in args.dims.split(",") if d.strip())
+    if args.ablation:
+        off = {m.strip().lower() for m in args.ablation.split(",")}
+        given.update({m: m not in off for m in ABLATION_MODULES})
+    for flag, key, value in (("no_amp", "amp", False), ("no_band_embedding", "band_embedding", False),
+                             ("descriptors", "descriptors", True)):
+        if getattr(args, flag):
+            given[key] = value
+    data = {"dataset": str(Path(args.dataset).resolve()) if args.dataset else None,
+            "format": args.format if _named(args, "--format") else None,
+            "scale": args.scale, "preset": args.preset if _named(args, "--preset") else None,
+            "unlabelled": str(Path(args.unlabelled).resolve()) if args.unlabelled else None,
+            "drop_conflicts": True if args.drop_conflicts else None}
+    given["data"] = {k: v for k, v in data.items() if v is not None}
+    return given
