@@ -4,6 +4,7 @@ last checkpoint; Resume continues it; a crash is shown with its error."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
 from app.training_values import default_settings, done_summary, epoch_values, fmt, settings_note
 from damer_core import events
+from damer_core.fileutil import atomic_write
 from damer_core.userdirs import new_run_dir
 
 log = logging.getLogger(__name__)
@@ -251,16 +253,14 @@ class TrainingPanel(QWidget):
             dataset = self.path.text().strip()
             if not dataset:
                 raise ValueError("choose a data set folder or a labels file first")
-        self.checked_settings()
+        tcfg = self.checked_settings()
         name = Path(dataset).stem or "run"
         self.run_dir = new_run_dir(name)
+        config = self.run_dir.with_name(f"{self.run_dir.name}.config.json")  # beside the run: its folder starts empty
+        with atomic_write(config) as f:
+            f.write(json.dumps(tcfg.to_dict(), indent=1).encode())
         args = ["train", "--dataset", dataset, "--out", str(self.run_dir), "--progress", "jsonl",
-                "--epochs", str(self.epochs.value()), "--batch-size", str(self.batch.value()),
-                "--lr", f"{self.lr.value():g}", "--seed", str(self.seed.value()), "--dims", self.dims.currentText(),
-                "--device", self.device.currentData() or "cpu"]
-        off = [m for m, cb in self.modules.items() if not cb.isChecked()]
-        if off:
-            args += ["--ablation", ",".join(off)]
+                "--config", str(config), "--device", self.device.currentData() or "cpu"]
         if self.finetune.isChecked():
             if not self.active_model():
                 raise ValueError("no active model to fine-tune: train one from scratch first")
@@ -271,15 +271,16 @@ class TrainingPanel(QWidget):
         return args
 
     def checked_settings(self):
-        """The panel's settings as the TrainConfig the run will use, checked as flags and --config
-        files are (TrainConfig.check); ValueError with one line per problem."""
+        """The panel's settings as the TrainConfig the run will use (written to a config file the
+        run reads with --config), checked as flags and --config files are (TrainConfig.problems);
+        ValueError with one line per problem."""
         from dataclasses import replace
 
         from damer_core.training.config import TrainConfig
 
         dims = tuple(d for d in self.dims.currentText().split(",") if d)
         tcfg = replace(TrainConfig(), epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
-                       seed=self.seed.value(), dims=dims)
+                       seed=self.seed.value(), dims=dims, **{m: cb.isChecked() for m, cb in self.modules.items()})
         problems = tcfg.problems()
         if problems:
             raise ValueError("Check the settings: " + "; ".join(problems))

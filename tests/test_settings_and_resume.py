@@ -176,3 +176,22 @@ def test_a_config_with_odd_dims_names_dims(dims, tmp_path, capsys):
     cfg.write_text(f'{{"dims": {dims}}}')
     assert main(["train", "--dataset", str(tmp_path / "d.csv"), "--config", str(cfg)]) == 2
     assert "cfg.json: dims: expected arousal, valence, both, or quadrant alone" in capsys.readouterr().err
+
+
+def test_the_panel_hands_its_settings_over_as_a_config_file(qtbot, tmp_path, monkeypatch):
+    from app.training_panel import TrainingPanel
+
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    panel = TrainingPanel(labels_export=lambda p: 0, library_folders=lambda: [], active_model=lambda: "")
+    qtbot.addWidget(panel)
+    panel.path.setText(str(tmp_path / "labels.csv"))
+    panel.epochs.setValue(7)
+    panel.seed.setValue(42)
+    panel.modules["pcl"].setChecked(False)
+    args = panel.command()
+    config = args[args.index("--config") + 1]
+    assert not {"--epochs", "--lr", "--seed", "--dims", "--ablation", "--batch-size"} & set(args)
+    assert TrainConfig.from_file(config) == panel.checked_settings()
+    tcfg = TrainConfig.from_file(config)
+    assert (tcfg.epochs, tcfg.seed, tcfg.pcl, tcfg.dsaf) == (7, 42, False, True)
+    assert not panel.run_dir.exists()  # the run's folder starts empty: train --out takes it as new
