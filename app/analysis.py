@@ -17,6 +17,7 @@ from app.jobs import PLAYING, AnalysisQueue
 from app.library_db import LibraryDB
 from app.workers import Worker
 from damer_core import display, events
+from damer_core.trajectory import displayed
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +102,13 @@ class LibraryAnalysis(QObject):
             self.static_ready.emit(ev.path, ev)
 
     def _on_prediction(self, ev: events.Prediction, key: str) -> None:
-        self.db.store_prediction(ev.path, key, ev.valence, ev.arousal, ev.confidence, ev.trajectory)
+        """The window values are stored, smoothed when shown (damer_core.trajectory.displayed): a
+        change of the smoothing then needs no new analysis."""
+        stored = {**ev.trajectory_raw, "raw": True} if ev.trajectory_raw else ev.trajectory
+        self.db.store_prediction(ev.path, key, ev.valence, ev.arousal, ev.confidence, stored)
         if key == self.queue.key:
             self.static_ready.emit(ev.path, ev)
-            self.trajectory_ready.emit(ev.path, ev.trajectory)
+            self.trajectory_ready.emit(ev.path, displayed(stored))
 
     def _on_part(self, ev: events.TrajectoryPart, key: str) -> None:
         """Shown, not stored: the whole trajectory follows."""

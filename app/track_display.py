@@ -17,13 +17,13 @@ from app.transport import TransportBar
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
 from damer_core.safe_text import shown_name
-from damer_core.trajectory import value_at
+from damer_core.trajectory import displayed, value_at
 
 TRAJECTORY_KEYS = ("t", "valence", "arousal", "confidence")
 
 
 def trajectory_arrays(traj: dict) -> dict[str, np.ndarray]:
-    """A stored trajectory (damer_core.trajectory, smoothed) as float arrays; None (not predicted) becomes NaN."""
+    """A shown trajectory (damer_core.trajectory.displayed) as float arrays; None (not predicted) becomes NaN."""
     return {k: np.array(traj[k], dtype=float) for k in TRAJECTORY_KEYS}
 
 
@@ -76,7 +76,7 @@ class TrackDisplay(QObject):
         if traj is None:
             self.circle.clear("Analysing this track...")
             return
-        self._show_trajectory(traj)
+        self._show_trajectory(displayed(traj))  # stored raw: smoothed now, as the display is set
 
     def _show_trajectory(self, traj: dict) -> None:
         self.trajectory = tr = trajectory_arrays(traj)

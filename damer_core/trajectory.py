@@ -36,6 +36,21 @@ def smooth(values: np.ndarray, sigma_s: float = SMOOTHING_SIGMA_S, step_s: float
     return out
 
 
+def displayed(stored: dict, sigma_s: float | None = None) -> dict:
+    """What the display shows of a stored trajectory: window values (marked ``"raw": true``, as the
+    app's library stores them) smoothed now, with :data:`SMOOTHING_SIGMA_S` unless ``sigma_s`` is
+    given, so a change of the smoothing shows on every analysed track without analysing it again;
+    a trajectory stored already smoothed (libraries analysed before) as it is."""
+    if not stored.get("raw"):
+        return stored
+    sigma = SMOOTHING_SIGMA_S if sigma_s is None else sigma_s
+    out: dict = {"t": stored["t"]}
+    for key in ("valence", "arousal", "confidence"):
+        values = np.array([np.nan if v is None else v for v in stored.get(key, [])], dtype=np.float64)
+        out[key] = [None if not np.isfinite(x) else round(float(x), 4) for x in smooth(values, sigma)]
+    return out
+
+
 def index_at(times: np.ndarray, t: float) -> int:
     """Index of the last point at or before ``t`` (clamped to the trajectory)."""
     return int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1))
