@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from app_helpers import tagged
+
 from damer_core import trajectory
 
 MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")
