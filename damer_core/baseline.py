@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from damer_core.datasets.base import FeatureSet
+from damer_core.datasets.base import DIMENSIONS, FeatureSet
 from damer_core.datasets.split import Split
 from damer_core.training.metrics import roc_auc
 
@@ -48,7 +48,7 @@ def predict_logistic(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(np.hstack([x, np.ones((x.shape[0], 1))]) @ w)))
 
 
-def linear_probe(fs: FeatureSet, split: Split, dims=("arousal", "valence")) -> dict:
+def linear_probe(fs: FeatureSet, split: Split, dims=DIMENSIONS) -> dict:
     """Per dimension: the chosen C, and P(high) for each test track (``{dim: (track ids, p)}``)."""
     tracks, stats = track_statistics(fs)
     part_tracks = {p: np.unique(fs.track[split.part(p)]) for p in ("train", "val", "test")}

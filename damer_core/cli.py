@@ -140,14 +140,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def data_formats() -> tuple[str, ...]:
+    """The data-set formats `--format` takes: the loaders' own list (damer_core.datasets.FORMATS)."""
+    from damer_core.datasets import FORMATS
+
+    return FORMATS
+
+
+def feature_presets() -> tuple[str, ...]:
+    """The feature presets `--preset` takes: damer_core.features.PRESETS."""
+    from damer_core.features import PRESETS
+
+    return tuple(PRESETS)
+
+
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="Memo2496-style arrays folder, PMEmo / 1000 Songs / DEAM folder, labels .csv or .json")
     g.add_argument(
-        "--format", default="auto", choices=["auto", "arrays", "pmemo", "emomusic", "deam", "4q", "csv", "labels-json"]
+        "--format", default="auto", choices=list(data_formats())
     )
     g.add_argument("--scale", choices=["-1..1", "1..9", "0..1"], help="label scale of a CSV (default -1..1) or of arrays")
-    g.add_argument("--preset", default="clip", choices=["clip", "context", "paper"],
+    g.add_argument("--preset", default="clip", choices=list(feature_presets()),
                    help="feature recipe for audio data sets (docs/SPEC.md section 4)")
     g.add_argument("--drop-conflicts", action="store_true",
                    help="leave out tracks the data set lists more than once with different labels (named in a "
@@ -331,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("features", help="pre-extract model features for audio files or folders into the cache")
     p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    p.add_argument("--preset", default="clip", choices=["clip", "context", "paper"])
+    p.add_argument("--preset", default="clip", choices=list(feature_presets()))
     p.add_argument("--trajectory", action="store_true", help="also cache the whole-track frame sequence")
     _add_cache(p)
     _add_progress(p)

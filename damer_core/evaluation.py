@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from damer_core.datasets.base import FeatureSet
+from damer_core.datasets.base import DIMENSIONS, FeatureSet
 from damer_core.datasets.split import MIN_TRACKS, Split, split_tracks
 from damer_core.training.calibration import calibration_report
 from damer_core.training.metrics import (
@@ -97,7 +97,7 @@ def add_quadrant(report: dict, per_dim: dict[str, tuple[np.ndarray, np.ndarray, 
     both = np.intersect1d(per_dim["arousal"][0], per_dim["valence"][0])
     if both.size == 0:
         return
-    pick = {d: np.searchsorted(per_dim[d][0], both) for d in ("arousal", "valence")}
+    pick = {d: np.searchsorted(per_dim[d][0], both) for d in DIMENSIONS}
     v_true, p_v = per_dim["valence"][1][pick["valence"]], per_dim["valence"][2][pick["valence"]]
     a_true, p_a = per_dim["arousal"][1][pick["arousal"]], per_dim["arousal"][2][pick["arousal"]]
     report["quadrant"] = quadrant_with_intervals(v_true, a_true, p_v, p_a)
@@ -223,7 +223,7 @@ def format_table(rows: list[tuple[str, dict]], title: str) -> str:
              f"{'':<18}" + "".join(f"{m:^12}" for _ in range(2) for m in ("Acc", "F1", "AUC"))]
     for label, res in rows:
         cells = []
-        for dim in ("arousal", "valence"):
+        for dim in DIMENSIONS:
             for m in ("acc", "f1", "auc"):
                 cells.append(_mean_std(res.get(dim, {}).get(m, [])))
         lines.append(f"{label:<18}" + "".join(f"{c:^12}" for c in cells))
