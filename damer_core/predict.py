@@ -117,20 +117,17 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
                       cache, force: bool = False, spreadsheet_safe: bool = True) -> int:
     """Resumable, sharded predict into the CSV file ``output``: alone, or one rank of ``torchrun``;
     a rerun skips the files already done. Exit status 130 when interrupted, else 0."""
-    from glob import escape as glob_escape
-
     from damer_core.builtin import default_checkpoint
     from damer_core.fileutil import check_output_file
     from damer_core.inference import Predictor
     from damer_core.progress import Progress
-    from damer_core.sharded import is_results_file, merge, predict_shard
+    from damer_core.sharded import is_results_file, merge, part_files, predict_shard
     from damer_core.training.distributed import setup, teardown
 
     check_output_file(output, force=force, own=is_results_file, inputs=files, what="the results CSV")
-    for part in output.parent.glob(f"{glob_escape(output.name)}.part*"):  # the parts a merge reads and removes
-        if part.name[len(output.name) + 5:].isdigit():
-            check_output_file(part, own=is_results_file, what="a part of the results CSV",
-                              force_hint="move it away (it is not a part this command wrote)")
+    for part in part_files(output):  # the parts a merge reads and removes
+        check_output_file(part, own=is_results_file, what="a part of the results CSV",
+                          force_hint="move it away (it is not a part this command wrote)")
     keep = not output.exists() or is_results_file(output)  # else --force: replaced once the run is done
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,12 @@ def safe_row(row: list[str], spreadsheet_safe: bool) -> list[str]:
     return [spreadsheet_cell(c) if col in TEXT_COLUMNS else c for col, c in zip(COLUMNS, row)]
 
 
+def part_files(output: Path) -> list[Path]:
+    """The rank parts of ``output`` on disk (``results.csv.part0``, ``.part1``...)."""
+    return sorted(p for p in output.parent.glob(f"{glob.escape(output.name)}.part*")
+                  if p.name[len(output.name) + 5:].isdigit())
+
+
 def part_path(output: Path, rank: int) -> Path:
     return output.with_name(f"{output.name}.part{rank}")
 
@@ -138,9 +144,9 @@ def merge(files: list[Path], output: Path, world: int, spreadsheet_safe: bool = 
     path (a later success replaces an earlier error), in the input order; the parts are removed.
     ``keep_output`` False: ``output`` is not an earlier results file (``--force``) and is replaced.
     Returns the number of rows."""
-    parts = [p for p in output.parent.glob(f"{glob.escape(output.name)}.part*") if p.name[len(output.name) + 5:].isdigit()]
+    parts = part_files(output)
     by_path: dict[str, dict[str, str]] = {}
-    for source in [output, *sorted(parts)] if keep_output else sorted(parts):
+    for source in [output, *parts] if keep_output else parts:
         for row in read_rows(source, spreadsheet_safe):
             if row["path"] not in by_path or by_path[row["path"]].get("error"):
                 by_path[row["path"]] = row
