@@ -15,7 +15,7 @@ MODEL_MISSING = "The active model's file is gone:\n{name}\nChoose another under 
 def usable_model(chosen: str) -> str:
     """The model to predict with: ``chosen``, else the built-in model; "" when the chosen one's
     file is gone, or when there is none at all."""
-    from damer_core.builtin import builtin_model_path
+    from damer_core.contract.builtin import builtin_model_path
 
     if chosen:
         return chosen if Path(chosen).is_file() else ""
@@ -35,6 +35,6 @@ def no_model_message(chosen: str) -> str:
 
 def stored_choice(path: str) -> str:
     """What Settings.active_model keeps for ``path``: "" for the built-in model."""
-    from damer_core.builtin import is_builtin
+    from damer_core.contract.builtin import is_builtin
 
     return "" if path and is_builtin(path) else path

@@ -16,8 +16,8 @@ from PySide6.QtCore import QObject, Signal
 from app.jobs import PLAYING, AnalysisQueue
 from app.library_db import LibraryDB
 from app.workers import Worker
-from damer_core import display, events
-from damer_core.trajectory import displayed
+from damer_core.contract import display, events
+from damer_core.contract.trajectory import displayed
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def prediction_key(model: str) -> str:
 class LibraryAnalysis(QObject):
     static_ready = Signal(object, object)  # path, events.Static or events.Prediction (the row's new values)
     trajectory_ready = Signal(object, dict)  # path, smoothed trajectory (files outside the library too)
-    views_ready = Signal(object, object)  # path, damer_core.display.DisplayViews
+    views_ready = Signal(object, object)  # path, damer_core.contract.display.DisplayViews
     track_failed = Signal(object, str)  # path ("" for the worker as a whole), message
     progress = Signal(int, int, float)  # the library pass: done, total, seconds left (-1 unknown)
     pass_finished = Signal(str)
@@ -102,7 +102,7 @@ class LibraryAnalysis(QObject):
             self.static_ready.emit(ev.path, ev)
 
     def _on_prediction(self, ev: events.Prediction, key: str) -> None:
-        """The window values are stored, smoothed when shown (damer_core.trajectory.displayed): a
+        """The window values are stored, smoothed when shown (damer_core.contract.trajectory.displayed): a
         change of the smoothing then needs no new analysis."""
         stored = {**ev.trajectory_raw, "raw": True} if ev.trajectory_raw else ev.trajectory
         self.db.store_prediction(ev.path, key, ev.valence, ev.arousal, ev.confidence, stored)

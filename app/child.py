@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
-from damer_core import events
+from damer_core.contract import events
 
 
 def scanner_command() -> list[str]:
@@ -28,7 +28,7 @@ def core_command() -> list[str]:
 
 
 class CoreProcess(QObject):
-    event = Signal(object)  # one line, parsed once into a damer_core.events.Event
+    event = Signal(object)  # one line, parsed once into a damer_core.contract.events.Event
     stderr_line = Signal(str)
     finished = Signal(int, str)  # exit code (-1: crashed or killed), last error text
 

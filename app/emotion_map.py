@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from app.buttons import on_click
 from app.labels import static_labels
 from app.library_db import LibraryDB
-from damer_core.emotions import EmotionTerm, read_point
-from damer_core.errors import InputError
-from damer_core.safe_text import shown
+from damer_core.contract.emotions import EmotionTerm, read_point
+from damer_core.contract.errors import InputError
+from damer_core.contract.safe_text import shown
 
 QUADRANTS = {"all quadrants": None, "happy / excited (V+ A+)": (1, 1), "tense / angry (V- A+)": (-1, 1),
              "sad / gloomy (V- A-)": (-1, -1), "calm / relaxed (V+ A-)": (1, -1)}
@@ -68,8 +68,8 @@ def write_m3u(path: Path, points: list[MapPoint]) -> int:
     """An M3U playlist of ``points``, written whole or not at all; file names as the OS gives them
     (bytes that are not UTF-8 written back as they are). A track whose name holds a line break
     cannot be a playlist line and is left out. Returns how many tracks it lists."""
-    from damer_core.fileutil import atomic_write, check_output_file
-    from damer_core.safe_text import shown
+    from damer_core.contract.fileutil import atomic_write, check_output_file
+    from damer_core.contract.safe_text import shown
 
     lines = ["#EXTM3U"]
     listed = [p for p in points if "\n" not in p.path and "\r" not in p.path]

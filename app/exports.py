@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.library_db import LibraryDB, TrackRow
-from damer_core.fileutil import atomic_write, check_output_file
-from damer_core.safe_text import spreadsheet_cell
+from damer_core.contract.fileutil import atomic_write, check_output_file
+from damer_core.contract.safe_text import spreadsheet_cell
 
 PREDICTION_COLUMNS = ["path", "title", "artist", "valence", "arousal", "confidence", "emotion", "model"]
 
@@ -23,7 +23,7 @@ def write_csv(path: str | Path, header: list[str], rows: list[list], text_column
     """An export the user asked for by name (the save dialog asked before replacing a file): never
     onto a folder, written whole or not at all (atomic), names as the OS gives them (surrogate
     escapes back to their bytes); with ``spreadsheet_safe`` the text cells a spreadsheet would run
-    as formulas get a leading apostrophe (damer_core.safe_text.spreadsheet_cell)."""
+    as formulas get a leading apostrophe (damer_core.contract.safe_text.spreadsheet_cell)."""
     check_output_file(path, force=True, what="the export")
     text = [i for i, c in enumerate(header) if c in text_columns] if spreadsheet_safe else []
     buf = io.StringIO()

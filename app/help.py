@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from app.paths import config_dir, data_dir
 from damer_core import __version__
-from damer_core.emotions import resources_dir
+from damer_core.contract.paths import resources_dir
 
 GUIDE_SECTIONS = ("Using the app", "Curator's walk-through", "The built-in model")
 
@@ -88,7 +88,7 @@ def shortcuts_window(shortcuts: list[tuple[str, str]], parent: QWidget | None = 
 
 def about_window(model: str, parent: QWidget | None = None) -> TextWindow:
     """About, naming the model in use (``model``: its file, "" when there is none)."""
-    from damer_core.builtin import is_builtin
+    from damer_core.contract.builtin import is_builtin
 
     label = ("the built-in model (DAMER trained on 4Q)" if model and is_builtin(model)
              else Path(model).name if model else "none")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.child import CoreProcess
-from damer_core import events
+from damer_core.contract import events
 
 PLAYING, LIBRARY, IDLE = 0, 1, 2  # priorities: lower runs first
 MAX_RESTARTS = 3  # worker deaths in a row, without a job finishing, before the queue gives up

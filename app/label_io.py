@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.labels import export_labels, import_labels_csv, read_labels_csv
 from app.library_db import LibraryDB
-from damer_core.errors import InputError
-from damer_core.safe_text import shown, shown_path
+from damer_core.contract.errors import InputError
+from damer_core.contract.safe_text import shown, shown_path
 
 
 def ask_export_path(parent: QWidget) -> str:

@@ -90,7 +90,7 @@ def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreads
     reads (which takes a CSV's apostrophe-guarded cells back: ``spreadsheet_safe``), and its split
     keeps each artist's tracks on one side (untagged tracks go alone)."""
     from app.exports import write_csv
-    from damer_core.fileutil import atomic_write, check_output_file
+    from damer_core.contract.fileutil import atomic_write, check_output_file
 
     labels = labels_for(db, curator=curator)
     path = Path(path)

@@ -8,7 +8,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from damer_core.errors import UserError
+from damer_core.contract.errors import UserError
 
 
 def fs_param(path: str) -> str | bytes:

@@ -11,8 +11,8 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.library_db import TrackRow
-from damer_core.emotions import EmotionTerm, read_point
-from damer_core.safe_text import shown_path
+from damer_core.contract.emotions import EmotionTerm, read_point
+from damer_core.contract.safe_text import shown_path
 
 NOT_PREDICTED = "n/p"  # the active model does not predict this dimension (a one-dimension bundle)
 COLUMNS = ["Title", "Artist", "Album", "Duration", "Valence", "Arousal", "Conf.", "Emotion", "Labelled"]
@@ -61,7 +61,7 @@ class LibraryModel(QAbstractTableModel):
 
     def word(self, r: TrackRow) -> str:
         """The nearest emotion word, or only what is known where a dimension is a coin toss
-        (damer_core.emotions.read_point); none unless both dimensions are predicted, and none for
+        (damer_core.contract.emotions.read_point); none unless both dimensions are predicted, and none for
         a track the model declined (near-silent audio is predicted at the centre, confidence 0)."""
         if r.valence is None or r.arousal is None or (r.confidence is not None and r.confidence <= 0.0):
             return ""

@@ -14,8 +14,8 @@ from app.child import CoreProcess, scanner_command
 from app.library_db import LibraryDB
 from app.scanner import ScanReport
 from app.settings import Settings
-from damer_core import events
-from damer_core.safe_text import shown, shown_name
+from damer_core.contract import events
+from damer_core.contract.safe_text import shown, shown_name
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.instance import AlreadyRunning, InstanceLock, InstanceServer
     from app.library_db import LibraryLocked, default_db_path
-    from damer_core.emotions import resources_dir
+    from damer_core.contract.paths import resources_dir
 
     qt_app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     qt_app.setApplicationName("DAMER Explorer")

@@ -33,10 +33,10 @@ from app.transport import TransportBar
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
 from app.window_state import restore_window, save_window
-from damer_core import events
-from damer_core.emotions import load_emotion_terms
-from damer_core.errors import InputError
-from damer_core.safe_text import shown_name
+from damer_core.contract import events
+from damer_core.contract.emotions import load_emotion_terms
+from damer_core.contract.errors import InputError
+from damer_core.contract.safe_text import shown_name
 
 WHOLE_TRACK_VALUES = "Table values: whole-track means"
 SPREADSHEET_SAFE = "Spreadsheet-safe CSV exports"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from damer_core.fileutil import free_path
-from damer_core.safe_text import shown
-from damer_core.userdirs import APP, config_dir, data_dir  # noqa: F401 - the app's folders are damer-core's
+from damer_core.contract.fileutil import free_path
+from damer_core.contract.paths import APP, config_dir, data_dir  # noqa: F401 - the app's folders are damer-core's
+from damer_core.contract.safe_text import shown
 
 
 def models_dir() -> Path:

@@ -112,7 +112,7 @@ def tell_user(parent, recoveries: list[Recovery]) -> list[str]:
     from PySide6.QtWidgets import QMessageBox
 
     folders = [f for r in recoveries for f in r.folders]
-    from damer_core.safe_text import shown, shown_path
+    from damer_core.contract.safe_text import shown, shown_path
 
     box = QMessageBox(QMessageBox.Icon.Warning, "DAMER Explorer: damaged files",
                       "\n\n".join(shown(r.text, 2000) for r in recoveries), parent=parent)

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from app.buttons import on_click
 from app.child import CoreProcess
 from app.paths import models_dir
-from damer_core import events
-from damer_core.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
-from damer_core.safe_text import shown, shown_path
+from damer_core.contract import events
+from damer_core.contract.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
+from damer_core.contract.safe_text import shown, shown_path
 
 COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified",
            "Held-out check"]

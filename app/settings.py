@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from app.paths import config_dir
-from damer_core.fileutil import atomic_write
+from damer_core.contract.fileutil import atomic_write
 
 
 @dataclass

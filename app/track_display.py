@@ -16,14 +16,14 @@ from app.settings import Settings
 from app.transport import TransportBar
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
-from damer_core.safe_text import shown_name
-from damer_core.trajectory import displayed, value_at
+from damer_core.contract.safe_text import shown_name
+from damer_core.contract.trajectory import displayed, value_at
 
 TRAJECTORY_KEYS = ("t", "valence", "arousal", "confidence")
 
 
 def trajectory_arrays(traj: dict) -> dict[str, np.ndarray]:
-    """A shown trajectory (damer_core.trajectory.displayed) as float arrays; None (not predicted) becomes NaN."""
+    """A shown trajectory (damer_core.contract.trajectory.displayed) as float arrays; None (not predicted) becomes NaN."""
     return {k: np.array(traj[k], dtype=float) for k in TRAJECTORY_KEYS}
 
 

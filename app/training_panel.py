@@ -31,9 +31,9 @@ from app.buttons import on_click
 from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
 from app.training_values import default_settings, done_summary, epoch_values, fmt, settings_note
-from damer_core import events
-from damer_core.fileutil import atomic_write
-from damer_core.userdirs import new_run_dir
+from damer_core.contract import events
+from damer_core.contract.fileutil import atomic_write
+from damer_core.contract.paths import new_run_dir
 
 log = logging.getLogger(__name__)
 

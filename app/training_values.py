@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from damer_core import events
+from damer_core.contract import events
 
 
 def epoch_values(ev: events.Epoch) -> dict[str, float]:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QWidget
 
-from damer_core.emotions import EmotionTerm, Reading, nearest_term, read_point
+from damer_core.contract.emotions import EmotionTerm, Reading, nearest_term, read_point
 
 QUADRANT_TINTS = [QColor(255, 196, 0, 28), QColor(230, 60, 60, 28), QColor(70, 110, 230, 28), QColor(60, 190, 120, 28)]
 TRAIL_SECONDS = 4.0

@@ -56,8 +56,8 @@ def main() -> None:
     x = D.descriptors_at(streams, times)
     head_line = ""
     try:
-        from damer_core.builtin import default_checkpoint
         from damer_core.checkpoint import load_checkpoint
+        from damer_core.contract.builtin import default_checkpoint
         from damer_core.inference import load_combination
 
         head, _ = load_combination(load_checkpoint(default_checkpoint(None)))

@@ -40,7 +40,7 @@ def make_tracks(folder: Path, n: int, minutes: float) -> list[Path]:
 
 
 def run_pass(worker: subprocess.Popen, op: str, paths: list[Path]) -> float:
-    from damer_core import events
+    from damer_core.contract import events
 
     t0 = time.perf_counter()
     for path in paths:
@@ -67,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.tracks, args.minutes = 2, 0.25
-    from damer_core import events
+    from damer_core.contract import events
 
     work = Path(tempfile.mkdtemp(prefix="damer-bench-library-"))
     paths = make_tracks(work / "music", args.tracks, args.minutes)

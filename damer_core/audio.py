@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from damer_core.contract.errors import AudioError, UnsupportedFormat  # noqa: F401 - re-exported
 from damer_core.decoders import (  # noqa: F401 - re-exported: callers import them from here
     AUDIO_EXTENSIONS,
     FFMPEG_EXTENSIONS,
@@ -28,7 +29,6 @@ from damer_core.decoders import (  # noqa: F401 - re-exported: callers import th
     ffmpeg_blocks,
     soundfile_blocks,
 )
-from damer_core.errors import AudioError, UnsupportedFormat  # noqa: F401 - re-exported
 from damer_core.loudness import (  # noqa: F401 - re-exported
     LUFS_CHUNK_SECONDS,
     MIN_AUDIBLE,

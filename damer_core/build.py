@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from damer_core.combination import Combination, fit_combination, stack_features
+from damer_core.contract.errors import InputError
 from damer_core.crossval import grouped_folds, run_damer_folds
 from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import Split, split_tracks
-from damer_core.errors import InputError
 from damer_core.progress import Progress
 from damer_core.selection import (
     OutOfFold,

@@ -12,7 +12,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from damer_core.errors import BundleError
+from damer_core.contract.errors import BundleError
 
 FORMAT = "damer-bundle"
 FORMAT_VERSION = 1

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from damer_core import checkpoint, events
-from damer_core.builtin import is_builtin
-from damer_core.safe_text import shown
+from damer_core import checkpoint
+from damer_core.contract import events
+from damer_core.contract.builtin import is_builtin
+from damer_core.contract.safe_text import shown
 
 
 def bundle_summary(b: dict) -> dict:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from damer_core.contract.fileutil import atomic_write
 from damer_core.features import FeatureConfig
-from damer_core.fileutil import atomic_write
 
 _MIB = 1 << 20
 DEFAULT_MAX_MB = 1024  # the cache's size limit; DAMER_CACHE_MAX_MB (the app's setting) overrides it

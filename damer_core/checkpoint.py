@@ -33,8 +33,8 @@ from damer_core.bundle_checks import (  # noqa: F401 - re-exported: callers impo
     check_bundle,
     weights_sha256,
 )
-from damer_core.errors import BundleError
-from damer_core.fileutil import atomic_write
+from damer_core.contract.errors import BundleError
+from damer_core.contract.fileutil import atomic_write
 
 
 def with_checksums(bundle: dict) -> dict:

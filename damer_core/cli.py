@@ -10,10 +10,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from damer_core import __version__, events
-from damer_core.errors import AudioError, InputError, UsageError
+from damer_core import __version__
+from damer_core.contract import events
+from damer_core.contract.errors import AudioError, InputError, UsageError
+from damer_core.contract.safe_text import shown
 from damer_core.reports import check_json_out, write_json
-from damer_core.safe_text import shown
 
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
 
@@ -36,7 +37,7 @@ def _cache(args):
 def _audio_files(inputs: list[str]) -> list[Path]:
     """The audio files named or found under the folders named, each once, in the order given."""
     from damer_core.audio import audio_files
-    from damer_core.safe_text import shown_path
+    from damer_core.contract.safe_text import shown_path
 
     files: list[Path] = []
     for item in inputs:
@@ -107,7 +108,7 @@ def _data_args(args):
 
 
 def _default_out(args) -> Path:
-    from damer_core.userdirs import new_run_dir
+    from damer_core.contract.paths import new_run_dir
 
     return new_run_dir(Path(args.dataset).stem if args.dataset else "run")
 
@@ -120,7 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("train needs --dataset (or --resume with --out of an interrupted run)")
     if args.resume and not args.out:
         raise UsageError("--resume needs --out: the folder of the run to continue")
-    from damer_core.builtin import default_checkpoint
+    from damer_core.contract.builtin import default_checkpoint
 
     tcfg = _train_config(args)
     out = Path(args.out) if args.out else _default_out(args)
@@ -272,8 +273,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # -- predict / info ---------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
-    from damer_core.builtin import default_checkpoint
     from damer_core.cache import NoCache
+    from damer_core.contract.builtin import default_checkpoint
     from damer_core.inference import Predictor
     from damer_core.predict import predict_to_output, predict_to_stdout
     from damer_core.training.distributed import resolve_device
@@ -308,8 +309,8 @@ def _listed_files(path: str) -> list[str]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from damer_core.builtin import default_checkpoint
     from damer_core.bundle_info import info_line, info_text
+    from damer_core.contract.builtin import default_checkpoint
 
     paths = args.checkpoint or [default_checkpoint(None)]
     if args.jsonl:  # the app's model registry: every bundle, each a line, bad ones with the reason
@@ -442,7 +443,7 @@ def _stop_on_sigterm() -> None:
 def _user_errors() -> tuple[type[Exception], ...]:
     """What the code raises on purpose for input the user can fix (any other exception, a
     ValueError included, is a bug and keeps its traceback); OSError: a full disk, a read-only folder."""
-    from damer_core.errors import UserError
+    from damer_core.contract.errors import UserError
 
     return UserError, OSError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from damer_core.errors import InputError
+from damer_core.contract.errors import InputError
 
 T = TypeVar("T")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from damer_core.contract.errors import InputError
+from damer_core.contract.fileutil import atomic_write
 from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import Split
-from damer_core.errors import InputError
-from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
 from damer_core.targets import class_labels
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from damer_core.errors import AudioError, UnsupportedFormat
+from damer_core.contract.errors import AudioError, UnsupportedFormat
 from damer_core.native_stderr import NativeStderr
 
 MIN_RATE, MAX_RATE = 1_000, 768_000

@@ -15,7 +15,7 @@ from damer_core.bundle_checks import (
     _FieldError,
     weights_sha256,
 )
-from damer_core.errors import BundleError
+from damer_core.contract.errors import BundleError
 
 DESCRIPTOR_HEAD, COMBINATION = "descriptor_head", "combination"
 GAMMA = (float, 0.0, 100.0)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from damer_core import display
 from damer_core.audio import (
     MODEL_SAMPLE_RATE,
     AudioError,
@@ -23,6 +22,7 @@ from damer_core.audio import (
     select_segment,
 )
 from damer_core.cache import FeatureCache
+from damer_core.contract import display
 from damer_core.features import (
     DISPLAY,
     BandEnergies,
@@ -75,8 +75,8 @@ def _train_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str
 
 def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
     """The descriptors of the 4 s window ending at each trajectory point (the 0.5 s grid)."""
+    from damer_core.contract.trajectory import grid
     from damer_core.descriptors import descriptors_at, frame_streams
-    from damer_core.trajectory import grid
 
     duration = y.shape[0] / cfg.sample_rate
     return {"windows": descriptors_at(frame_streams(y), grid(duration)), "duration": np.array(duration)}
@@ -103,7 +103,7 @@ CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u
 
 
 def _pack(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """What the cache stores of a kind: the display views' dB in 8 bits (damer_core.display)."""
+    """What the cache stores of a kind: the display views' dB in 8 bits (damer_core.contract.display)."""
     return display.pack(arrays) if kind == "display" else arrays
 
 
@@ -170,8 +170,8 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     bands = {k: BandEnergies(display_cfg if k == "display" else cfg, n) for k in kinds if k in ("frames", "display")}
     described = None
     if "trajectory_descriptors" in kinds:
+        from damer_core.contract.trajectory import grid
         from damer_core.descriptors import BlockDescriptors
-        from damer_core.trajectory import grid
 
         described = BlockDescriptors(grid(n / cfg.sample_rate))
     seg_start, seg_len = int(round(cfg.segment_start_s * stream.rate)), int(round(cfg.segment_length_s * stream.rate))

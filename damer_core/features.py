@@ -19,8 +19,8 @@ import numpy as np
 
 from damer_core.audio import MODEL_SAMPLE_RATE, select_segment
 from damer_core.configs import from_checked_dict
-from damer_core.display import DisplayViews
-from damer_core.errors import InputError
+from damer_core.contract.display import DisplayViews
+from damer_core.contract.errors import InputError
 from damer_core.numba_env import configure_numba_cache
 
 C1_HZ = 32.703195662574764  # 440 * 2 ** (-57 / 12)
@@ -321,7 +321,7 @@ def trajectory_starts(n_frames_total: int, duration_s: float, cfg: FeatureConfig
     """Times (an exact 0.5 s grid from 0 s to the end, docs/SPEC.md section 5) and, for each, the start
     frame of the window ending there; windows that would start before 0 or end after the track are
     clamped to the first / last full window (docs/SPEC.md section 4)."""
-    from damer_core.trajectory import grid
+    from damer_core.contract.trajectory import grid
 
     times = grid(duration_s)
     last_start = n_frames_total - cfg.n_frames

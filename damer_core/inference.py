@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from damer_core import trajectory
 from damer_core.audio import OVERFLOW, SILENCE_LUFS, Loudness
 from damer_core.cache import FeatureCache
 from damer_core.checkpoint import build_models, load_checkpoint
+from damer_core.contract import trajectory
 from damer_core.datasets.base import DIMENSIONS
 from damer_core.extract import track_features
 from damer_core.features import FeatureConfig, FrameSequence, trajectory_starts
@@ -102,7 +102,7 @@ def _json_values(x: np.ndarray, digits: int = 4) -> list:
 class Trajectory:
     """One point per 0.5 s (``times``; the window for ``times[i]`` ends there, clamped at the
     edges). ``valence``/``arousal`` in [-1, 1] are the raw window predictions; ``smoothed()`` is
-    what the display shows (damer_core.trajectory)."""
+    what the display shows (damer_core.contract.trajectory)."""
 
     times: np.ndarray
     valence: np.ndarray

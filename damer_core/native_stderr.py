@@ -83,7 +83,7 @@ class NativeStderr:
             if not lines or self.path in _REPORTED:
                 return
             _REPORTED.add(self.path)
-        from damer_core.safe_text import shown
+        from damer_core.contract.safe_text import shown
 
         log.warning("%s: decoder warnings: %s (%d line%s)", shown(self.path, 1000), shown(lines[0]), len(lines),
                     "" if len(lines) == 1 else "s")

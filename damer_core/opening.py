@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from damer_core import trajectory
+from damer_core.contract import trajectory
 from damer_core.features import FrameSequence
 from damer_core.inference import Predictor, Trajectory
 

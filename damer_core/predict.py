@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from damer_core.errors import AudioError
-from damer_core.safe_text import shown, spreadsheet_cell
+from damer_core.contract.errors import AudioError
+from damer_core.contract.safe_text import shown, spreadsheet_cell
 from damer_core.sharded import COLUMNS, row_of, safe_row
 
 
@@ -117,8 +117,8 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
                       cache, force: bool = False, spreadsheet_safe: bool = True) -> int:
     """Resumable, sharded predict into the CSV file ``output``: alone, or one rank of ``torchrun``;
     a rerun skips the files already done. Exit status 130 when interrupted, else 0."""
-    from damer_core.builtin import default_checkpoint
-    from damer_core.fileutil import check_output_file
+    from damer_core.contract.builtin import default_checkpoint
+    from damer_core.contract.fileutil import check_output_file
     from damer_core.inference import Predictor
     from damer_core.progress import Progress
     from damer_core.sharded import is_results_file, merge, part_files, predict_shard

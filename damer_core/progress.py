@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-from damer_core.events import make
-from damer_core.safe_text import shown
+from damer_core.contract.events import make
+from damer_core.contract.safe_text import shown
 
 
 class Progress:
@@ -31,7 +31,7 @@ class Progress:
         return self.stream or (sys.stdout if self.mode == "jsonl" else sys.stderr)
 
     def emit(self, event: str, /, **data: Any) -> None:
-        """One event of damer_core.events (an unknown kind or field raises: a writer's bug)."""
+        """One event of damer_core.contract.events (an unknown kind or field raises: a writer's bug)."""
         line = make(event, **data).to_json()
         if self.mode == "jsonl":
             print(line, file=self._out(), flush=True)

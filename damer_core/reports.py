@@ -12,7 +12,7 @@ JSON_MARK = "damer-core report"  # the first key of every --json report: what ma
 def check_json_out(path: str | None, force: bool = False) -> None:
     """Before any work: --json may replace only an earlier report of this program."""
     if path:
-        from damer_core.fileutil import check_output_file
+        from damer_core.contract.fileutil import check_output_file
 
         check_output_file(path, force=force, own=is_report, what="the JSON report",
                           force_hint="choose another --json file")
@@ -28,7 +28,7 @@ def is_report(path: Path) -> bool:
 
 def write_json(path: str | None, report: dict) -> None:
     if path:
-        from damer_core.fileutil import atomic_write
+        from damer_core.contract.fileutil import atomic_write
 
         with atomic_write(path) as f:
             f.write(json.dumps({"written_by": JSON_MARK, **report}, indent=2, default=float).encode())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from damer_core.errors import UsageError
+from damer_core.contract.errors import UsageError
 from damer_core.reports import check_json_out, write_json
 
 

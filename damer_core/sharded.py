@@ -17,10 +17,10 @@ import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from damer_core.fileutil import atomic_write, first_line
-from damer_core.safe_text import from_spreadsheet_cell, spreadsheet_cell
+from damer_core.contract.fileutil import atomic_write, first_line
+from damer_core.contract.safe_text import from_spreadsheet_cell, spreadsheet_cell
 
-# one row per file, here and in `predict --format csv`; "emotion" is the word the app shows (damer_core.emotions)
+# one row per file, here and in `predict --format csv`; "emotion" is the word the app shows (damer_core.contract.emotions)
 COLUMNS = ["path", "valence", "arousal", "confidence", "emotion", "duration", "error", "warning"]
 TEXT_COLUMNS = ("path", "emotion", "error", "warning")  # the others are numbers this program formats
 # File names travel as the OS gives them: bytes that are not UTF-8 are written back as the same bytes.
@@ -46,7 +46,7 @@ def is_results_file(path: Path) -> bool:
 
 def safe_row(row: list[str], spreadsheet_safe: bool) -> list[str]:
     """A row in COLUMNS order with its text cells made safe for a spreadsheet
-    (damer_core.safe_text.spreadsheet_cell), unless written raw for machine use."""
+    (damer_core.contract.safe_text.spreadsheet_cell), unless written raw for machine use."""
     if not spreadsheet_safe:
         return row
     return [spreadsheet_cell(c) if col in TEXT_COLUMNS else c for col, c in zip(COLUMNS, row)]
@@ -93,8 +93,8 @@ def row_of(result: dict) -> list[str]:
 
 def emotion_word(result: dict) -> str:
     """The circle's word for a result's static V-A ("" for an error, or where a dimension is not
-    predicted); near an axis only what is known, e.g. "high energy" (damer_core.emotions.read_point)."""
-    from damer_core.emotions import read_point
+    predicted); near an axis only what is known, e.g. "high energy" (damer_core.contract.emotions.read_point)."""
+    from damer_core.contract.emotions import read_point
 
     v, a = result.get("valence"), result.get("arousal")
     if result.get("error") or v is None or a is None or result.get("warning"):
@@ -104,7 +104,7 @@ def emotion_word(result: dict) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _terms():
-    from damer_core.emotions import load_emotion_terms
+    from damer_core.contract.emotions import load_emotion_terms
 
     return load_emotion_terms()
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-QUADRANT = "quadrant"
-TARGETS = ("arousal", "valence", QUADRANT)
+from damer_core.contract.dimensions import DIMENSIONS, QUADRANT
+
+TARGETS = (*DIMENSIONS, QUADRANT)
 # The joint head's classes, in this order: Q1 V+A+, Q2 V-A+, Q3 V-A-, Q4 V+A-.
 QUADRANT_NAMES = ("Q1", "Q2", "Q3", "Q4")
 VALENCE_HIGH = np.array([1.0, 0.0, 0.0, 1.0])

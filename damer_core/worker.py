@@ -1,5 +1,5 @@
 """`damer-core worker`: the app's one warm analysis process. It loads the model once, then reads
-jobs (damer_core.events.Job, one JSON line each) from stdin and answers each with its events and
+jobs (damer_core.contract.events.Job, one JSON line each) from stdin and answers each with its events and
 a ``ready`` line, until stdin closes. The app's job queue decides what runs next (the playing
 track first); one job at a time keeps the GUI's cores free.
 
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from damer_core import display, events
 from damer_core.audio import AudioError
 from damer_core.cache import FeatureCache
+from damer_core.contract import display, events
 from damer_core.features import DISPLAY
 from damer_core.inference import Interrupted
 

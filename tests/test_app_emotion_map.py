@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.emotion_map import EmotionMap, MapPoint, nearest
-from damer_core.emotions import load_emotion_terms
+from damer_core.contract.emotions import load_emotion_terms
 
 
 def points():

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from app import scanner
 from app.library_db import MIGRATIONS, LibraryDB, LibraryLocked, TrackRow
 from app.library_model import LibraryFilter, LibraryModel
-from damer_core.emotions import load_emotion_terms
+from damer_core.contract.emotions import load_emotion_terms
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app import player as player_mod
 from app.main_window import MainWindow
 from app.registry import ModelRegistry
 from app.training_panel import TrainingPanel
-from damer_core.builtin import BUILTIN_NAME
+from damer_core.contract.builtin import BUILTIN_NAME
 from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
 from damer_core.training.run import DataArgs, train
 

@@ -10,7 +10,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.training_panel import METRIC_PLOT, TrainingPanel, epoch_values
-from damer_core import events
+from damer_core.contract import events
 
 pytestmark = pytest.mark.slow  # real training runs from the panel
 

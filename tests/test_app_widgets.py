@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 
 from app.va_circle import VACircleWidget
 from app.views import SpectrogramViews
-from damer_core.emotions import load_emotion_terms
+from damer_core.contract.emotions import load_emotion_terms
 from damer_core.features import display_views
 from damer_core.synthetic import chord_music
 

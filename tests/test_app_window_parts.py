@@ -60,7 +60,7 @@ def test_map_points_are_labels_first_then_two_dimension_predictions(db):
 
 def test_scan_report_status_line_points_at_the_unreadable_files():
     from app.library_scan import report_text
-    from damer_core import events
+    from damer_core.contract import events
 
     assert report_text(events.Report(3, 0, 1, [], False)) == "scan finished: 3 new, 0 changed, 1 removed"
     text = report_text(events.Report(0, 0, 0, [["/m/x.mp3", "broken"]], True))

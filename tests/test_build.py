@@ -95,7 +95,7 @@ def test_the_predictor_combines_damer_and_descriptors(built):
 
 def test_a_recipe_with_two_networks_is_refused(tmp_path):
     from damer_core.build import Recipe
-    from damer_core.errors import InputError
+    from damer_core.contract.errors import InputError
 
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"preset": "context", "damer": {"dims": ["arousal", "valence"]}}))
@@ -109,7 +109,7 @@ def test_a_recipe_with_two_networks_is_refused(tmp_path):
 @pytest.mark.slow
 def test_info_and_the_models_dialog_read_a_combined_bundle(built):
     from app.registry import auc_figure
-    from damer_core import events
+    from damer_core.contract import events
 
     root, _ = built
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", str(root / "tv" / "best.pt")],
@@ -208,7 +208,7 @@ def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path)
 
 @pytest.mark.slow
 def test_fine_tuning_a_descriptor_head_alone_trains_no_network_and_reports_before_and_after(built, tmp_path):
-    from damer_core import events
+    from damer_core.contract import events
 
     root, data = built
     recipe = head_recipe(tmp_path)

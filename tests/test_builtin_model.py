@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import DATA, ROOT
 
-from damer_core.builtin import BUILTIN_FILE, builtin_model_path, default_checkpoint, is_builtin
 from damer_core.checkpoint import load_checkpoint
+from damer_core.contract.builtin import BUILTIN_FILE, builtin_model_path, default_checkpoint, is_builtin
 
 
 @pytest.fixture

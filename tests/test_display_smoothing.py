@@ -1,5 +1,5 @@
 """The library stores each trajectory's window values and smooths them when they are shown
-(damer_core.trajectory.displayed): the same picture as before, and a change of the smoothing shows
+(damer_core.contract.trajectory.displayed): the same picture as before, and a change of the smoothing shows
 on every analysed track without analysing it again."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from app_helpers import tagged
 
-from damer_core import trajectory
+from damer_core.contract import trajectory
 
 MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")
 

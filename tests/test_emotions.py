@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from damer_core.emotions import load_emotion_terms, nearest_term
+from damer_core.contract.emotions import load_emotion_terms, nearest_term
 
 
 def test_twelve_words_at_30_degree_steps():
@@ -31,7 +31,7 @@ def test_bad_terms_file_is_a_clear_error(tmp_path):
 def test_a_coin_toss_never_gets_a_word_that_claims_its_side():
     """Over the whole circle: where a coordinate is within UNSURE of its axis the reading names
     only what is known; elsewhere it is the nearest of the 12 words."""
-    from damer_core.emotions import UNSURE, read_point
+    from damer_core.contract.emotions import UNSURE, read_point
 
     terms = load_emotion_terms()
     words = {t.word for t in terms}

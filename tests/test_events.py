@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from damer_core import events
+from damer_core.contract import events
 from damer_core.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_docs_events_md_is_generated_from_the_events_module():
     assert (ROOT / "docs" / "events.md").read_text(encoding="utf-8") == events.markdown(), \
-        "docs/events.md is stale: python -m damer_core.events > docs/events.md"
+        "docs/events.md is stale: python -m damer_core.contract.events > docs/events.md"
 
 
 def test_every_event_round_trips_through_json():
@@ -84,8 +84,8 @@ def test_every_user_facing_error_shares_one_base():
     """The CLI catches UserError (and OSError) alone: an error class a user can act on that does not
     derive from it would print a traceback."""
     import app.library_db as library_db
+    from damer_core.contract.errors import AudioError, BundleError, InputError, UnsupportedFormat, UsageError, UserError
     from damer_core.datasets import DatasetError
-    from damer_core.errors import AudioError, BundleError, InputError, UnsupportedFormat, UsageError, UserError
     from damer_core.training.distributed import DeviceError
     from damer_core.training.resume import ResumeError
     from damer_core.training.run import RunFolderError

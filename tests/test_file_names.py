@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from app_helpers import tagged
 
-from damer_core.safe_text import from_spreadsheet_cell, shown
+from damer_core.contract.safe_text import from_spreadsheet_cell, shown
 
 MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")  # the shipped model
 

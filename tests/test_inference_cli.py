@@ -12,7 +12,7 @@ import pytest
 from synthdata import write_song
 
 from damer_core.checkpoint import load_checkpoint
-from damer_core.emotions import load_emotion_terms, read_point
+from damer_core.contract.emotions import load_emotion_terms, read_point
 from damer_core.extract import track_training_windows
 from damer_core.inference import Predictor
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from damer_core.checkpoint import BundleError, check_bundle, load_checkpoint
-from damer_core.errors import InputError
+from damer_core.contract.errors import InputError
 from damer_core.targets import class_labels, dimension_probabilities, quadrant_index, quadrant_probabilities
 from damer_core.training.calibration import fit_temperature, fit_temperature_logits, multiclass_log_loss, softmax
 from damer_core.training.config import TrainConfig

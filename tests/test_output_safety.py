@@ -1,6 +1,6 @@
-"""Nothing the user owns is overwritten (one helper: damer_core.fileutil.check_output_file), and
+"""Nothing the user owns is overwritten (one helper: damer_core.contract.fileutil.check_output_file), and
 what is printed or exported cannot be turned against the user: terminal escapes and huge strings
-from a bundle, spreadsheet formulas in CSV cells (damer_core.safe_text)."""
+from a bundle, spreadsheet formulas in CSV cells (damer_core.contract.safe_text)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from app_helpers import tagged
 
-from damer_core.errors import InputError
-from damer_core.fileutil import check_output_file, free_path
-from damer_core.safe_text import FORMULA_START, from_spreadsheet_cell, shown, spreadsheet_cell
+from damer_core.contract.errors import InputError
+from damer_core.contract.fileutil import check_output_file, free_path
+from damer_core.contract.safe_text import FORMULA_START, from_spreadsheet_cell, shown, spreadsheet_cell
 
 MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")
 HOSTILE = ["=1+1", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=x", "''", "'", "=HYPERLINK(\"http://x\")", "plain",
@@ -109,7 +109,7 @@ def test_app_exports_never_write_into_a_folder_and_say_so(tmp_path):
 def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
     import errno
 
-    from damer_core.fileutil import atomic_write
+    from damer_core.contract.fileutil import atomic_write
 
     target = tmp_path / "results.csv"
     target.write_text("earlier\n")
@@ -323,7 +323,7 @@ def test_progress_lines_for_people_are_sanitised(capsys):
 
 
 def test_an_atomic_write_follows_a_link_and_keeps_the_files_mode(tmp_path):
-    from damer_core.fileutil import atomic_write
+    from damer_core.contract.fileutil import atomic_write
 
     target = tmp_path / "real.csv"
     target.write_text("old")

@@ -1,10 +1,10 @@
-"""The trajectory grid, smoothing and the marker's interpolation (damer_core.trajectory)."""
+"""The trajectory grid, smoothing and the marker's interpolation (damer_core.contract.trajectory)."""
 
 import numpy as np
 import pytest
 
+from damer_core.contract.trajectory import SMOOTHING_SIGMA_S, grid, smooth, value_at
 from damer_core.features import CLIP, CONTEXT, frame_count, trajectory_starts, window_end_frame
-from damer_core.trajectory import SMOOTHING_SIGMA_S, grid, smooth, value_at
 
 
 def test_points_lie_on_an_exact_half_second_grid():

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from damer_core.audio import MIN_SECONDS, load_for_model
-from damer_core.errors import AudioError
+from damer_core.contract.errors import AudioError
 from damer_core.synthetic import chord_music
 
 MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from synthdata import write_song
 
-from damer_core import display, events
 from damer_core.cache import NoCache
+from damer_core.contract import display, events
 from damer_core.inference import Predictor
 from damer_core.worker import Analysis, serve
 

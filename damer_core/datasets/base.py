@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from damer_core.errors import UserError
+from damer_core.contract.dimensions import DIMENSIONS
+from damer_core.contract.errors import UserError
 from damer_core.features import FeatureConfig
 from damer_core.progress import Progress
 
-DIMENSIONS = ("arousal", "valence")
 SCALES = {
     "-1..1": lambda x: x,
     "1..9": lambda x: (x - 5.0) / 4.0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from damer_core.contract.safe_text import from_spreadsheet_cell, shown
 from damer_core.datasets.base import (
     SCALE_RANGES,
     DatasetError,
@@ -23,7 +24,6 @@ from damer_core.datasets.base import (
     to_unit_scale,
 )
 from damer_core.datasets.tables import read_table
-from damer_core.safe_text import from_spreadsheet_cell, shown
 
 LABEL_KEYS = ("path", "valence", "arousal")
 
@@ -92,7 +92,7 @@ def _track(source: Path, item: dict, where: str, scale: str) -> LabelledTrack:
 
 def _unguarded(row: dict, root: Path) -> dict:
     """A CSV row's text cells without the apostrophe a spreadsheet-safe export put before a
-    formula character (damer_core.safe_text), so the app's label export reads back exactly. A path
+    formula character (damer_core.contract.safe_text), so the app's label export reads back exactly. A path
     that names an existing file as written (a file really called ``'=x.ogg``) is taken as written."""
     out = {k: from_spreadsheet_cell(v) if k in ("path", "artist", "group", "curator") and isinstance(v, str) else v
            for k, v in row.items()}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from damer_core.contract.errors import InputError
 from damer_core.datasets.base import DIMENSIONS, FeatureSet
-from damer_core.errors import InputError
 from damer_core.targets import QUADRANT, class_labels, labelled
 
 PARTS = ("train", "val", "test")

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from damer_core.configs import from_checked_dict
-from damer_core.errors import InputError
+from damer_core.contract.dimensions import DIMENSIONS
+from damer_core.contract.errors import InputError
 
 ABLATION_MODULES = ("dsaf", "pcl", "saml")
 # Fine-tuning a trained model on a few dozen labels: a tenth of the paper's learning rate and few
@@ -70,7 +71,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     # ("arousal", "valence"): the paper's one network per dimension; ("quadrant",): one network
     # with the joint 4-way quadrant head (docs/SPEC.md section 5, damer_core.targets).
-    dims: tuple[str, ...] = ("arousal", "valence")
+    dims: tuple[str, ...] = DIMENSIONS
     # True: each window's musical descriptors (damer_core.descriptors) join DAMER's fusion input
     # (ModelConfig.n_descriptors; docs/SPEC.md section 5); the data set is then loaded with them.
     descriptors: bool = False
@@ -164,7 +165,7 @@ def one_line_reason(e: BaseException) -> str:
 
 def _field_problem(name: str, value: object) -> str:
     """Why ``value`` cannot be the setting ``name`` ("" when it can)."""
-    from damer_core.safe_text import shown
+    from damer_core.contract.safe_text import shown
 
     default = getattr(TrainConfig, name)
     if name == "dims":

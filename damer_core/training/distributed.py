@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from damer_core.errors import UserError
+from damer_core.contract.errors import UserError
 
 
 class DeviceError(UserError):

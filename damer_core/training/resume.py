@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from damer_core.errors import InputError
-from damer_core.fileutil import atomic_write
+from damer_core.contract.errors import InputError
+from damer_core.contract.fileutil import atomic_write
 from damer_core.training.config import TrainConfig
 
 RUN_FILE = "run.json"

@@ -15,11 +15,11 @@ import numpy as np
 
 from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
+from damer_core.contract.errors import InputError
+from damer_core.contract.fileutil import atomic_write
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
-from damer_core.errors import InputError
 from damer_core.features import FeatureConfig, preset
-from damer_core.fileutil import atomic_write
 from damer_core.progress import Progress
 from damer_core.targets import QUADRANT
 from damer_core.training.config import TrainConfig

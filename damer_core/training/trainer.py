@@ -11,9 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from damer_core.contract.errors import InputError
 from damer_core.datasets.base import FeatureSet, show_number
 from damer_core.datasets.split import MIN_TRACKS, Split
-from damer_core.errors import InputError
 from damer_core.model import DAMER, ModelConfig
 from damer_core.model.maths import cuda_amp_dtype
 from damer_core.targets import QUADRANT, class_labels, labelled, n_classes

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from damer_core.errors import InputError
+from damer_core.contract.errors import InputError
 
 
 def _umask_mode() -> int:

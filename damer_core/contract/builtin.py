@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from damer_core.emotions import resources_dir
-from damer_core.errors import InputError
+from damer_core.contract.errors import InputError
+from damer_core.contract.paths import resources_dir
 
 BUILTIN_FILE = "damer-4q.pt"
 BUILTIN_NAME = "4Q emotion model (built-in)"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from damer_core.contract.paths import resources_dir
 
 
 @dataclass(frozen=True)
@@ -22,22 +23,6 @@ class EmotionTerm:
     @property
     def arousal(self) -> float:
         return math.sin(math.radians(self.angle))
-
-
-def resources_dir() -> Path:
-    """``resources/``: $DAMER_RESOURCES, a frozen build's bundle, the source tree, or the
-    installed data files under ``<prefix>/share/damer-explorer``."""
-    candidates = []
-    if os.environ.get("DAMER_RESOURCES"):
-        candidates.append(Path(os.environ["DAMER_RESOURCES"]))
-    if getattr(sys, "frozen", False):
-        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "resources")
-    candidates.append(Path(__file__).resolve().parent.parent / "resources")
-    candidates.append(Path(sys.prefix) / "share" / "damer-explorer" / "resources")
-    for c in candidates:
-        if (c / "emotion_terms.json").is_file():
-            return c
-    raise FileNotFoundError("resources/emotion_terms.json not found (looked in: " + ", ".join(map(str, candidates)) + ")")
 
 
 def load_emotion_terms(path: str | os.PathLike | None = None) -> list[EmotionTerm]:
