@@ -13,10 +13,10 @@ from damer_core.contract import events
 
 
 def scanner_command() -> list[str]:
-    """The library scanner as a child process (see app.scanner.main)."""
+    """The library scanner as a child process (see app.library.scanner.main)."""
     if getattr(sys, "frozen", False):
         return [str(Path(sys.executable)), "--scan"]
-    return [sys.executable, "-m", "app.scanner"]
+    return [sys.executable, "-m", "app.library.scanner"]
 
 
 def core_command() -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from app.library_db import LibraryLocked
+from app.library.db import LibraryLocked
 
 MAX_MESSAGE = 64 * 1024  # one JSON line: a path is far shorter
 SOCKET_DIR_MAX = 80  # characters of the socket's folder: the name adds 32, sun_path holds 107

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from app.instance import InstanceServer
-    from app.main_window import MainWindow
+    from app.windows.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv[1:]
     if args[:1] == ["--scan"]:  # the library scanner's child process (app.child.scanner_command)
-        from app.scanner import main as scan_main
+        from app.library.scanner import main as scan_main
 
         return scan_main(args[1:])
     if args[:1] in (["-h"], ["--help"]):
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.instance import AlreadyRunning, InstanceLock, InstanceServer
-    from app.library_db import LibraryLocked, default_db_path
+    from app.library.db import LibraryLocked, default_db_path
     from damer_core.contract.paths import resources_dir
 
     qt_app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"damer-explorer: cannot listen for later starts ({server.error})", file=sys.stderr, flush=True)
         log.warning("cannot listen for later starts (%s)", server.error)
     # imported after the hand-over: a second start stays quick
-    from app.main_window import MainWindow
-    from app.recovery import damaged_files
+    from app.library.recovery import damaged_files
     from app.settings import Settings
+    from app.windows.main_window import MainWindow
 
     recoveries = damaged_files(db_path, Settings.path())  # moved aside: the window starts with new ones
     try:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 def _report_recoveries(window: MainWindow, recoveries: list, smoke: str | None) -> None:
     """Say which files were damaged and what was done (a dialog; on stderr for packaging checks);
     rescan the damaged library's folders when the user asks."""
-    from app.recovery import tell_user
+    from app.library.recovery import tell_user
 
     for r in recoveries:
         print(f"damer-explorer: {r.text}", file=sys.stderr, flush=True)

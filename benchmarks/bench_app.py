@@ -30,7 +30,7 @@ import time, sys
 t0 = float(sys.argv[1])
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from app.main_window import MainWindow
+from app.windows.main_window import MainWindow
 app = QApplication([])
 w = MainWindow(); w.show()
 def shown():
@@ -99,7 +99,7 @@ def first_marker(work: Path) -> None:
                     str(tracks[0])], check=True, capture_output=True, cwd=ROOT)
     before = time.perf_counter() - t
 
-    from app.main_window import MainWindow
+    from app.windows.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     w = MainWindow()
@@ -174,7 +174,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.windows.main_window import MainWindow
 
     app = QApplication([])
     w = MainWindow()

@@ -75,7 +75,7 @@ def main() -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.windows.main_window import MainWindow
 
     app = QApplication([])
     w = MainWindow()

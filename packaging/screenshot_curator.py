@@ -30,7 +30,7 @@ def main() -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.windows.main_window import MainWindow
 
     demo = demo_model(work)  # also leaves the demo chord arrays in work/demo
     app = QApplication([])

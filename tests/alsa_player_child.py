@@ -1,5 +1,5 @@
 """Run in a child process with HOME pointing at a folder whose .asoundrc makes ALSA's default
-device a `type file` PCM: plays a WAV through app.player.Player after a seek, prints a JSON line."""
+device a `type file` PCM: plays a WAV through app.playback.player.Player after a seek, prints a JSON line."""
 
 import json
 import sys
@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from app.player import Player
+from app.playback.player import Player
 
 wav, seek_s, stereo = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "stereo"
 app = QCoreApplication([])

@@ -64,8 +64,8 @@ def answer_dialog(button_text: str, tries: int = 200) -> list[str]:
 
 def fresh_window(qtbot, tmp_path: Path, monkeypatch):
     """A shown MainWindow on a fresh install: its own config and data folders, no sound card."""
-    from app import player as player_mod
-    from app.main_window import MainWindow
+    from app.playback import player as player_mod
+    from app.windows.main_window import MainWindow
 
     monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))

@@ -13,10 +13,10 @@ from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app import player as player_mod  # noqa: E402
+from app.playback import player as player_mod  # noqa: E402
 
 player_mod.probe_sounddevice = lambda: (None, "no audio output device found")
-from app.main_window import MainWindow  # noqa: E402
+from app.windows.main_window import MainWindow  # noqa: E402
 
 qt_app = QApplication([])
 window = MainWindow(Path(sys.argv[1]))

@@ -62,8 +62,8 @@ def scanned_window(qtbot, tmp_path, monkeypatch):
     (three good tracks, two bad files)."""
     from app_helpers import music_folder
 
-    from app import player as player_mod
-    from app.main_window import MainWindow
+    from app.playback import player as player_mod
+    from app.windows.main_window import MainWindow
 
     monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))

@@ -4,8 +4,8 @@ prints how many it has added, until it is killed."""
 import sys
 import time
 
-from app.labels import LabelRecorder
-from app.library_db import LibraryDB
+from app.labelling.labels import LabelRecorder
+from app.library.db import LibraryDB
 
 db = LibraryDB(sys.argv[1])
 track_id = db.tracks()[0].id

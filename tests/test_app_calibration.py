@@ -4,8 +4,8 @@ whole session driven through the window."""
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from app.calibration import finish_session, plan, start_session
-from app.labels import LabelRecorder
+from app.labelling.calibration import finish_session, plan, start_session
+from app.labelling.labels import LabelRecorder
 
 
 def test_plan_repeats_one_track_covertly():
@@ -58,7 +58,7 @@ def test_a_whole_session_through_the_window(scanned_window, qtbot):
 
 
 def test_rest_countdown_then_next_track(scanned_window, qtbot, monkeypatch):
-    from app import calibration
+    from app.labelling import calibration
 
     monkeypatch.setattr(calibration, "REST_SECONDS", 2)
     w = scanned_window
@@ -78,7 +78,7 @@ def test_the_model_is_out_of_sight_during_a_session_and_back_after(scanned_windo
     """The model's marker, word and table values would bias the curator: hidden while the session
     runs, where the dialog does not cover the spectrograms or the circle; afterwards everything is
     as it was, label mode included."""
-    from app.library_model import COLUMNS
+    from app.library.table_model import COLUMNS
 
     w = scanned_window
     w.resize(1400, 900)
@@ -113,7 +113,7 @@ def test_the_model_is_out_of_sight_during_a_session_and_back_after(scanned_windo
 
 
 def test_closing_during_the_rest_ends_the_session_for_good(scanned_window, qtbot, monkeypatch):
-    from app import calibration
+    from app.labelling import calibration
 
     monkeypatch.setattr(calibration, "REST_SECONDS", 1)
     w = scanned_window

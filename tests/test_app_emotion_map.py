@@ -4,7 +4,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 
-from app.emotion_map import EmotionMap, MapPoint, nearest
+from app.labelling.emotion_map import EmotionMap, MapPoint, nearest
 from damer_core.contract.emotions import load_emotion_terms
 
 

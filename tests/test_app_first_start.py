@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from app.library_model import COLUMNS
+from app.library.table_model import COLUMNS
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def fresh_window(qtbot, tmp_path, monkeypatch):
     folder (XDG) holds three tracks and two bad files."""
     from app_helpers import fresh_window, music_folder
 
-    from app import library_welcome
+    from app.library import welcome as library_welcome
 
     music = music_folder(tmp_path / "Music")
     monkeypatch.setattr(library_welcome, "music_folder", lambda: str(music))

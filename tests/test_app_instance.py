@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtNetwork import QLocalServer
 
-from app import player as player_mod
 from app.instance import InstanceLock, InstanceServer, server_name
 from app.main import connect_instance
+from app.playback import player as player_mod
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACK = Path(__file__).resolve().parent / "data" / "vibe_ace.ogg"
@@ -94,7 +94,7 @@ def test_a_socket_left_by_a_killed_instance_is_replaced(qtbot, tmp_path):
 
 
 def test_the_running_window_plays_the_file_and_comes_to_the_front(qtbot, tmp_path, monkeypatch):
-    from app.main_window import MainWindow
+    from app.windows.main_window import MainWindow
 
     monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from synthdata import write_song
 
-from app.jobs import IDLE, LIBRARY, PLAYING, AnalysisQueue
+from app.analysis.jobs import IDLE, LIBRARY, PLAYING, AnalysisQueue
 
 MODEL = str(
     Path(__file__).resolve().parent.parent / "tests" / "data" / "damer-4q-binary.pt"

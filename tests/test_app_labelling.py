@@ -14,8 +14,15 @@ import pytest
 from app_helpers import answer_dialog, tagged
 from PySide6.QtCore import QPoint, Qt
 
-from app.labels import CONSISTENCY_THRESHOLD, LabelRecorder, export_labels, import_labels_csv, labels_for, trajectory_distance
-from app.library_db import LibraryDB
+from app.labelling.labels import (
+    CONSISTENCY_THRESHOLD,
+    LabelRecorder,
+    export_labels,
+    import_labels_csv,
+    labels_for,
+    trajectory_distance,
+)
+from app.library.db import LibraryDB
 from damer_core.datasets import DatasetError, load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ from app_helpers import answer_dialog
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from app.labels import LabelRecorder, labels_for, static_labels
-from app.va_circle import MARKER_MAX_RADIUS
+from app.labelling.labels import LabelRecorder, labels_for, static_labels
+from app.labelling.va_circle import MARKER_MAX_RADIUS
 
 
 def evening(w) -> str:

@@ -7,9 +7,9 @@ import pytest
 from app_helpers import music_folder, tagged
 from PySide6.QtCore import Qt
 
-from app import scanner
-from app.library_db import MIGRATIONS, LibraryDB, LibraryLocked, TrackRow
-from app.library_model import LibraryFilter, LibraryModel
+from app.library import scanner
+from app.library.db import MIGRATIONS, LibraryDB, LibraryLocked, TrackRow
+from app.library.table_model import LibraryFilter, LibraryModel
 from damer_core.contract.emotions import load_emotion_terms
 
 
@@ -136,9 +136,9 @@ def test_old_database_is_migrated_and_keeps_its_tracks(tmp_path):
 def test_view_menu_switches_the_table_to_whole_track_means_and_remembers_it(scanned_window, qtbot):
     from PySide6.QtCore import Qt
 
-    from app.library_model import COLUMNS
-    from app.main_window import WHOLE_TRACK_VALUES
+    from app.library.table_model import COLUMNS
     from app.settings import Settings
+    from app.windows.main_window import WHOLE_TRACK_VALUES
 
     w = scanned_window
     path = w.model.rows[0].path
@@ -158,8 +158,8 @@ def test_view_menu_switches_the_table_to_whole_track_means_and_remembers_it(scan
 def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_window):
     """A row refreshed by a new prediction or a saved label is read as the whole table is: in
     whole-track mode the trajectory's mean, and a previous model's value until the new one's."""
-    from app.library_model import COLUMNS
-    from app.main_window import WHOLE_TRACK_VALUES
+    from app.library.table_model import COLUMNS
+    from app.windows.main_window import WHOLE_TRACK_VALUES
 
     w = scanned_window
     path = w.model.rows[0].path

@@ -7,10 +7,10 @@ from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.help import GUIDE_SECTIONS, guide_markdown, readme_path
-from app.library_model import COLUMNS
-from app.library_panel import WIDEST
-from app.views import DB_RANGE, SpectrogramViews, cochleogram_levels
+from app.library.panel import WIDEST
+from app.library.table_model import COLUMNS
+from app.playback.views import DB_RANGE, SpectrogramViews, cochleogram_levels
+from app.windows.help import GUIDE_SECTIONS, guide_markdown, readme_path
 from damer_core import __version__
 from damer_core.features import display_views
 from damer_core.synthetic import chord_music

@@ -1,4 +1,4 @@
-"""The app's log (app.log) and View > Log (app.log_window), on real widgets (offscreen): the rotating
+"""The app's log (app.log) and View > Log (app.windows.log_window), on real widgets (offscreen): the rotating
 file in the data dir, records from other threads shown live, the level filter, Save as."""
 
 import logging
@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.log import LOG_NAME, ring, setup_logging, teardown_logging
-from app.log_window import LogWindow, show_log_window
+from app.windows.log_window import LogWindow, show_log_window
 
 
 @pytest.fixture
@@ -37,9 +37,9 @@ def test_records_reach_the_rotating_file_once(logs, tmp_path):
     root_handlers = list(logging.getLogger().handlers)
     assert setup_logging(tmp_path / "elsewhere") == path and logging.getLogger().handlers == root_handlers
     logging.getLogger("damer_core.audio").warning("x.mp3: decoder warnings: one (1 line)")
-    logging.getLogger("app.labelling").info("a curator's label point")
+    logging.getLogger("app.labelling.controller").info("a curator's label point")
     text = path.read_text()
-    assert "WARNING damer_core.audio: x.mp3: decoder warnings" in text and "INFO app.labelling:" in text
+    assert "WARNING damer_core.audio: x.mp3: decoder warnings" in text and "INFO app.labelling.controller:" in text
     assert text.count("a curator's label point") == 1  # one handler, however often set up
     for i in range(60):
         logging.getLogger("app.test").info("filler line %d, long enough to fill 2 kB soon", i)

@@ -8,10 +8,10 @@ import shutil
 import pytest
 from conftest import DATA
 
-from app import player as player_mod
-from app.main_window import MainWindow
-from app.registry import ModelRegistry
-from app.training_panel import TrainingPanel
+from app.playback import player as player_mod
+from app.training.panel import TrainingPanel
+from app.training.registry import ModelRegistry
+from app.windows.main_window import MainWindow
 from damer_core.contract.builtin import BUILTIN_NAME
 from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
 from damer_core.training.run import DataArgs, train

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from app_helpers import tagged
 
-from app import player as player_mod
-from app.player import Player
+from app.playback import player as player_mod
+from app.playback.player import Player
 
 ROOT = Path(__file__).resolve().parent.parent
 ASOUNDRC = """pcm.!default {{

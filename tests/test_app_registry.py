@@ -9,7 +9,7 @@ from conftest import ROOT
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from app.registry import ModelRegistry
+from app.training.registry import ModelRegistry
 
 BUNDLE = ROOT / "resources" / "models" / "damer-4q.pt"  # a real bundle, used here as an ordinary one
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.main_window import MainWindow
+from app.windows.main_window import MainWindow
 
 TRACK = Path(__file__).resolve().parent / "data" / "vibe_ace.ogg"
 

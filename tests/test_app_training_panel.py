@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from app.training_panel import METRIC_PLOT, TrainingPanel, epoch_values
+from app.training.panel import METRIC_PLOT, TrainingPanel, epoch_values
 from damer_core.contract import events
 
 pytestmark = pytest.mark.slow  # real training runs from the panel

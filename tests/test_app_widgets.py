@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from app.va_circle import VACircleWidget
-from app.views import SpectrogramViews
+from app.labelling.va_circle import VACircleWidget
+from app.playback.views import SpectrogramViews
 from damer_core.contract.emotions import load_emotion_terms
 from damer_core.features import display_views
 from damer_core.synthetic import chord_music
@@ -122,8 +122,8 @@ def test_circle_highlights_no_word_for_a_coin_toss_and_says_what_is_known(circle
 
 
 def test_library_table_names_only_what_is_known():
-    from app.library_db import TrackRow
-    from app.library_model import LibraryModel
+    from app.library.db import TrackRow
+    from app.library.table_model import LibraryModel
 
     model = LibraryModel(load_emotion_terms())
     row = lambda v, a, c=0.5: TrackRow(1, "/x.flac", "X", "Y", "", 60.0, v, a, c, analysed=True)  # noqa: E731
@@ -137,8 +137,8 @@ def test_library_table_names_only_what_is_known():
 def test_a_long_tracks_values_say_what_part_they_summarise():
     from PySide6.QtCore import Qt
 
-    from app.library_db import TrackRow
-    from app.library_model import COLUMNS, LibraryModel
+    from app.library.db import TrackRow
+    from app.library.table_model import COLUMNS, LibraryModel
 
     model = LibraryModel(load_emotion_terms())
     model.set_rows([TrackRow(1, "/medley.flac", "Medley", "Y", "", 252.0, -0.5, -0.4, 0.8, analysed=True),
@@ -159,7 +159,7 @@ def test_a_click_calls_a_slot_or_signal_without_the_checked_flag(qtbot):
     from PySide6.QtCore import QObject, Signal
     from PySide6.QtWidgets import QPushButton
 
-    from app.buttons import on_click
+    from app.widgets.buttons import on_click
 
     class Source(QObject):
         fired = Signal()
@@ -173,15 +173,15 @@ def test_a_click_calls_a_slot_or_signal_without_the_checked_flag(qtbot):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert calls == ["Delete", "signal"]
     app_dir = Path(__file__).resolve().parent.parent / "app"
-    direct = [f.name for f in app_dir.glob("*.py") if f.name != "buttons.py" and ".clicked.connect(" in f.read_text()]
-    assert direct == [], f"connect buttons with app.buttons.on_click: {direct}"
+    direct = [f.name for f in app_dir.rglob("*.py") if f.name != "buttons.py" and ".clicked.connect(" in f.read_text()]
+    assert direct == [], f"connect buttons with app.widgets.buttons.on_click: {direct}"
 
 
 def test_the_previous_models_values_are_shown_greyed_until_replaced():
     from PySide6.QtCore import Qt
 
-    from app.library_db import TrackRow
-    from app.library_model import COLUMNS, LibraryModel
+    from app.library.db import TrackRow
+    from app.library.table_model import COLUMNS, LibraryModel
 
     model = LibraryModel(load_emotion_terms())
     model.set_rows([TrackRow(1, "/a.flac", "A", "", "", 60.0, 0.5, 0.5, 0.8, analysed=False, previous=True)])

@@ -12,9 +12,9 @@ from app_helpers import music_folder
 from PySide6.QtCore import Qt
 from synthdata import write_song
 
-from app import player as player_mod
-from app.main_window import MainWindow
+from app.playback import player as player_mod
 from app.settings import Settings
+from app.windows.main_window import MainWindow
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_startup_imports_neither_torch_nor_librosa(tmp_path):
         import os, sys
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         from PySide6.QtWidgets import QApplication
-        from app.main_window import MainWindow
+        from app.windows.main_window import MainWindow
         app = QApplication([])
         w = MainWindow(); w.show(); app.processEvents()
         heavy = sorted(m for m in ("torch", "librosa", "numba", "scipy.signal") if m in sys.modules)
@@ -162,7 +162,7 @@ def test_opening_and_playing_a_track_imports_neither_torch_librosa_nor_numba(tmp
         import os, sys, time
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         from PySide6.QtWidgets import QApplication
-        from app.main_window import MainWindow
+        from app.windows.main_window import MainWindow
         app = QApplication([])
         w = MainWindow(); w.show(); app.processEvents()
         shown = []

@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from app.library_db import LibraryDB
+from app.library.db import LibraryDB
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_a_bundle_is_copied_into_the_models_folder_without_overwriting_another(t
 
 
 def test_predictions_csv_lists_the_analysed_tracks(db, tmp_path):
-    from app.exports import PREDICTION_COLUMNS, export_predictions
+    from app.library.exports import PREDICTION_COLUMNS, export_predictions
 
     out = tmp_path / "pred.csv"
     assert export_predictions(db, "m", "/models/m.pt", lambda r: "calm" if r.valence else "", out) == 2
@@ -46,8 +46,8 @@ def test_predictions_csv_lists_the_analysed_tracks(db, tmp_path):
 
 
 def test_map_points_are_labels_first_then_two_dimension_predictions(db):
-    from app.emotion_map import map_points
-    from app.labels import LabelRecorder
+    from app.labelling.emotion_map import map_points
+    from app.labelling.labels import LabelRecorder
 
     rec = LabelRecorder(db, db.track_id("/music/c.flac"), "ann")
     rec.add(0.0, -0.5, 0.5)
@@ -59,7 +59,7 @@ def test_map_points_are_labels_first_then_two_dimension_predictions(db):
 
 
 def test_scan_report_status_line_points_at_the_unreadable_files():
-    from app.library_scan import report_text
+    from app.library.scan import report_text
     from damer_core.contract import events
 
     assert report_text(events.Report(3, 0, 1, [], False)) == "scan finished: 3 new, 0 changed, 1 removed"

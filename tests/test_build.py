@@ -108,7 +108,7 @@ def test_a_recipe_with_two_networks_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_info_and_the_models_dialog_read_a_combined_bundle(built):
-    from app.registry import auc_figure
+    from app.training.registry import auc_figure
     from damer_core.contract import events
 
     root, _ = built
@@ -228,7 +228,7 @@ def test_fine_tuning_a_descriptor_head_alone_trains_no_network_and_reports_befor
 
 
 def test_the_models_dialog_says_which_figure_to_trust():
-    from app.registry import SMALL_PART, held_out_check
+    from app.training.registry import SMALL_PART, held_out_check
 
     report = lambda f1, n: {"macro_f1": f1, "n": n, "interval": {"macro_f1": [f1 - 0.1, f1 + 0.1]}}  # noqa: E731
     shipped = {"recipe": {"model": "descriptor_head"}, "report": {"test": {"descriptor_head": report(0.695, 216)}}}
@@ -242,7 +242,7 @@ def test_the_models_dialog_says_which_figure_to_trust():
 
 
 def test_the_models_dialog_says_in_words_whose_figures_to_trust():
-    from app.registry import auc_figure, support_summary
+    from app.training.registry import auc_figure, support_summary
 
     tiny = {"dimensions": {"valence": {"metrics": {"test": {"fuse": {"auc": 1.0, "n": 12}}}}}}
     assert auc_figure(tiny, "valence") == ("1.000 (12 tracks)", 12)

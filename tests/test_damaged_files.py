@@ -1,6 +1,6 @@
 """A damaged library database or settings file never stops the app: it starts, says which file is
 damaged and what it did, keeps the file (moved aside, renamed with the date), starts a new one and
-offers to rescan the folders the damaged library listed (app.recovery)."""
+offers to rescan the folders the damaged library listed (app.library.recovery)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.library_db import LibraryDamaged, LibraryDB
-from app.recovery import damaged_files
+from app.library.db import LibraryDamaged, LibraryDB
+from app.library.recovery import damaged_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,8 +110,8 @@ def test_the_app_starts_on_a_damaged_library_and_settings(tmp_path):
 def test_the_dialog_names_the_files_and_rescans_the_folders_when_asked(qtbot, tmp_path, monkeypatch):
     from app_helpers import answer_dialog, fresh_window, music_folder
 
+    from app.library.recovery import recover_library
     from app.main import _report_recoveries
-    from app.recovery import recover_library
 
     music = music_folder(tmp_path / "music")
     old = _library(tmp_path / "old.sqlite3", [str(music)], tracks=2000)
@@ -160,7 +160,7 @@ def test_damaged_table_pages_and_an_absurd_page_count_are_caught_quickly(tmp_pat
     data = bytearray(huge.read_bytes())
     data[28:32] = (8_000_000).to_bytes(4, "big")  # a header that claims 30 GB
     huge.write_bytes(bytes(data[: len(data) // 2]))
-    from app.library_db import folders_listed
+    from app.library.db import folders_listed
 
     assert folders_listed(huge) == ["/music/b"]  # read from the file as it is: no padding to 30 GB
 

@@ -83,7 +83,7 @@ def test_the_cli_writes_error_and_device_events():
 def test_every_user_facing_error_shares_one_base():
     """The CLI catches UserError (and OSError) alone: an error class a user can act on that does not
     derive from it would print a traceback."""
-    import app.library_db as library_db
+    import app.library.db as library_db
     from damer_core.contract.errors import AudioError, BundleError, InputError, UnsupportedFormat, UsageError, UserError
     from damer_core.datasets import DatasetError
     from damer_core.training.distributed import DeviceError

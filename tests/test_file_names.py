@@ -55,8 +55,8 @@ def _utf8(b: bytes) -> bool:
 
 
 def test_scan_keeps_every_name_and_a_rescan_finds_them_again(odd_folder, tmp_path):
-    from app.library_db import LibraryDB
-    from app.scanner import scan
+    from app.library.db import LibraryDB
+    from app.library.scanner import scan
 
     db = LibraryDB(tmp_path / "lib.sqlite3")
     db.add_folder(str(odd_folder))
@@ -160,7 +160,7 @@ def test_the_app_opens_a_track_whose_name_is_not_utf8(odd_folder, qtbot, tmp_pat
 
 
 def test_a_playlist_lists_names_as_they_are(odd_folder, tmp_path):
-    from app.emotion_map import MapPoint, write_m3u
+    from app.labelling.emotion_map import MapPoint, write_m3u
 
     paths = sorted(on_disk(odd_folder))
     points = [MapPoint(path=p, title=os.path.basename(p), artist="\x1b[2J", valence=0.0, arousal=0.0,
@@ -194,8 +194,8 @@ def test_a_lone_surrogate_in_a_labels_json_is_one_line(tmp_path):
 
 
 def test_a_model_whose_path_is_not_utf8_keys_its_predictions(tmp_path):
-    from app.analysis import prediction_key
-    from app.library_db import LibraryDB
+    from app.analysis.library_analysis import prediction_key
+    from app.library.db import LibraryDB
 
     model = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.pt")
     Path(model).write_bytes(b"x")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from badfiles import bad_folder
 
-from app import scanner
-from app.library_db import LibraryDB
+from app.library import scanner
+from app.library.db import LibraryDB
 from damer_core.audio import AudioError
 from damer_core.extract import track_display_views
 

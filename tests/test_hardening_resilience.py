@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from app_helpers import music_folder, tagged
 
-from app import scanner
-from app.labels import LabelRecorder, labels_for
-from app.library_db import LibraryDB, LibraryLocked
+from app.labelling.labels import LabelRecorder, labels_for
+from app.library import scanner
+from app.library.db import LibraryDB, LibraryLocked
 from damer_core.cache import FeatureCache
 from damer_core.checkpoint import load_checkpoint, save_atomic
 from damer_core.extract import CACHE_KINDS, track_features
@@ -262,7 +262,7 @@ def test_scan_reports_a_folder_without_permission_and_goes_on(open_dir):
         for p in [open_dir, *open_dir.rglob("*")]:
             os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
         os.chmod(root / "a", 0o000)
-    res = subprocess.run(unprivileged([sys.executable, "-m", "app.scanner", str(db_path)]), capture_output=True,
+    res = subprocess.run(unprivileged([sys.executable, "-m", "app.library.scanner", str(db_path)]), capture_output=True,
                          text=True, timeout=120, env=child_env(open_dir))
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout.strip().splitlines()[-1])

@@ -99,7 +99,7 @@ def test_a_copied_model_never_replaces_another(tmp_path):
 
 
 def test_app_exports_never_write_into_a_folder_and_say_so(tmp_path):
-    from app.exports import write_csv
+    from app.library.exports import write_csv
 
     (tmp_path / "out.csv").mkdir()
     with pytest.raises(InputError, match="is a folder"):
@@ -146,7 +146,7 @@ def test_predict_csv_guards_relative_names_unless_raw(clips, monkeypatch, capsys
 
 
 def _library_with(tmp_path, titles: list[str]):
-    from app.library_db import LibraryDB
+    from app.library.db import LibraryDB
 
     db = LibraryDB(tmp_path / "lib.sqlite3")
     folder = db.add_folder(str(tmp_path))
@@ -159,7 +159,7 @@ def _library_with(tmp_path, titles: list[str]):
 
 @pytest.mark.parametrize("safe", [True, False])
 def test_app_predictions_export_guards_titles_and_artists(tmp_path, safe):
-    from app.exports import export_predictions
+    from app.library.exports import export_predictions
 
     db = _library_with(tmp_path, HOSTILE)
     out = tmp_path / "p.csv"
@@ -175,7 +175,7 @@ def test_app_predictions_export_guards_titles_and_artists(tmp_path, safe):
 
 
 def test_label_export_reads_back_exactly_through_the_training_loader(tmp_path):
-    from app.labels import export_labels
+    from app.labelling.labels import export_labels
     from damer_core.datasets.labels_csv import load_labels_csv
 
     music = tmp_path / "music"

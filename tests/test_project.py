@@ -40,3 +40,34 @@ def test_the_python_snippets_of_the_install_script_run():
     for code in snippets:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, f"{code}: {out.stderr[-1000:]}"
+
+
+def layout_rows() -> list[tuple[str, list[str]]]:
+    """The README's layout table: (folder, the modules its row names)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Layout"):]
+    section = section[:section.index("\n## ", 1)]
+    rows = []
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) > 3 and re.fullmatch(r" `[\w/]+/` ", cells[1]):
+            rows.append((cells[1].strip(" `"), re.findall(r"`(\w+\.py)`", cells[2])))
+    return rows
+
+
+def test_the_readme_layout_names_every_module_and_no_other():
+    listed = {f"{folder}{name}" for folder, names in layout_rows() for name in names}
+    folders = {folder for folder, _ in layout_rows()}
+    tree = {p.relative_to(ROOT).as_posix() for pkg in ("app", "damer_core") for p in (ROOT / pkg).rglob("*.py")
+            if p.name != "__init__.py"}
+    packages = {p.parent.relative_to(ROOT).as_posix() + "/" for pkg in ("app", "damer_core")
+                for p in (ROOT / pkg).rglob("__init__.py")}
+    assert tree - listed == set(), "modules missing from the README's layout table"
+    assert listed - tree == set(), "the README's layout table names modules that do not exist"
+    assert packages - folders == set(), "folders missing from the README's layout table"
+
+
+def test_every_app_and_core_folder_says_what_it_holds_in_one_line():
+    for init in [*(ROOT / "app").rglob("__init__.py"), *(ROOT / "damer_core").rglob("__init__.py")]:
+        doc = init.read_text().split('"""')
+        assert len(doc) >= 3 and doc[1].strip(), f"{init.relative_to(ROOT)} has no docstring"

@@ -96,7 +96,7 @@ def _as_nobody(code: str, *args: str, home: Path) -> subprocess.CompletedProcess
 @as_root
 def test_a_library_owned_by_another_user_is_refused_in_words(short_tmp):
     tmp_path = short_tmp
-    from app.library_db import LibraryDB
+    from app.library.db import LibraryDB
 
     db_path = tmp_path / "shared" / "library.sqlite3"
     db_path.parent.mkdir()
@@ -106,7 +106,7 @@ def test_a_library_owned_by_another_user_is_refused_in_words(short_tmp):
     home = tmp_path / "nobody-home"
     home.mkdir()
     os.chown(home, NOBODY, NOBODY)
-    code = ("import sys\nfrom app.library_db import LibraryDB, LibraryLocked\n"
+    code = ("import sys\nfrom app.library.db import LibraryDB, LibraryLocked\n"
             "try:\n    LibraryDB(sys.argv[1])\nexcept LibraryLocked as e:\n    print('refused:', e)\n")
     out = _as_nobody(code, str(db_path), home=home)
     assert out.returncode == 0, out.stderr

@@ -75,7 +75,7 @@ def test_a_config_file_names_each_bad_setting_on_its_own_line(tmp_path, capsys):
 
 
 def test_the_panel_checks_its_settings_the_same_way(qtbot, tmp_path, monkeypatch):
-    from app.training_panel import TrainingPanel
+    from app.training.panel import TrainingPanel
 
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
     panel = TrainingPanel(labels_export=lambda p: 0, library_folders=lambda: [], active_model=lambda: "")
@@ -179,7 +179,7 @@ def test_a_config_with_odd_dims_names_dims(dims, tmp_path, capsys):
 
 
 def test_the_panel_hands_its_settings_over_as_a_config_file(qtbot, tmp_path, monkeypatch):
-    from app.training_panel import TrainingPanel
+    from app.training.panel import TrainingPanel
 
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
     panel = TrainingPanel(labels_export=lambda p: 0, library_folders=lambda: [], active_model=lambda: "")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.library_file import (  # noqa: F401 - the errors are imported from here too
+from app.library.db_file import (  # noqa: F401 - the errors are imported from here too
     LibraryDamaged,
     LibraryLocked,
     LibraryReadOnly,

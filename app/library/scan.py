@@ -1,5 +1,5 @@
 """The library's folders and their scan: add and remove folders, and rescan them in a child process
-(app.scanner; tag parsing is pure Python, and in a thread it would compete with the GUI for the GIL:
+(app.library.scanner; tag parsing is pure Python, and in a thread it would compete with the GUI for the GIL:
 measured 250 ms stalls at 2,000 files). The window shows what the signals say."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from app.child import CoreProcess, scanner_command
-from app.library_db import LibraryDB
-from app.scanner import ScanReport
+from app.library.db import LibraryDB
+from app.library.scanner import ScanReport
 from app.settings import Settings
 from damer_core.contract import events
 from damer_core.contract.safe_text import shown, shown_name

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.buttons import on_click
 from app.child import CoreProcess
 from app.paths import models_dir
+from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
 from damer_core.contract.safe_text import shown, shown_path

@@ -1,6 +1,6 @@
 """File > Export labels and File > Import labels CSV: the file dialogs, the question an import asks
 when some of its tracks already have labels, and the status line each leaves. The formats and the
-database work are app.labels'."""
+database work are app.labelling.labels'."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.labels import export_labels, import_labels_csv, read_labels_csv
-from app.library_db import LibraryDB
+from app.labelling.labels import export_labels, import_labels_csv, read_labels_csv
+from app.library.db import LibraryDB
 from damer_core.contract.errors import InputError
 from damer_core.contract.safe_text import shown, shown_path
 
@@ -42,7 +42,7 @@ def ask_import_path(parent: QWidget) -> str:
 
 
 def ask_existing_labels(parent: QWidget, total: int, labelled: list[str]) -> str:
-    """What to do with the file's tracks that already have labels: one of app.labels.IMPORT_MODES, or "cancel"."""
+    """What to do with the file's tracks that already have labels: one of app.labelling.labels.IMPORT_MODES, or "cancel"."""
     box = QMessageBox(QMessageBox.Icon.Question, "Import labels",
                       f"{len(labelled)} of the {total} tracks in this file already have labels. "
                       "A track with several labels is placed (and trained) at their average.", parent=parent)

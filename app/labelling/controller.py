@@ -10,12 +10,12 @@ import sqlite3
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
 
-from app.buttons import on_click
-from app.elided_label import ElidedLabel
-from app.labels import FLUSH_BUSY_MS, LabelRecorder, delete_labels, labels_for
-from app.library_db import LibraryDB
-from app.player import Player
-from app.va_circle import VACircleWidget
+from app.labelling.labels import FLUSH_BUSY_MS, LabelRecorder, delete_labels, labels_for
+from app.labelling.va_circle import VACircleWidget
+from app.library.db import LibraryDB
+from app.playback.player import Player
+from app.widgets.buttons import on_click
+from app.widgets.elided_label import ElidedLabel
 
 SAMPLE_HZ = 20
 

@@ -12,9 +12,9 @@ import time
 from PySide6.QtCore import QPoint, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
 
-from app.buttons import on_click
-from app.labels import CONSISTENCY_THRESHOLD, labels_for, trajectory_distance
-from app.library_db import LibraryDB
+from app.labelling.labels import CONSISTENCY_THRESHOLD, labels_for, trajectory_distance
+from app.library.db import LibraryDB
+from app.widgets.buttons import on_click
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The library file's side of the database: its errors in words (locked, read-only, damaged),
 the header check that keeps SQLite from writing over a file that is not a database, and how a
-path travels into SQL losslessly. Runs no SQL (app.library_db does)."""
+path travels into SQL losslessly. Runs no SQL (app.library.db does)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class LibraryReadOnly(LibraryLocked):
 
 class LibraryDamaged(UserError):
     """The database file is not a readable SQLite library (random bytes, cut off, a text file);
-    app.recovery moves it aside and starts a new one."""
+    app.library.recovery moves it aside and starts a new one."""
 
     def __init__(self, path: Path, reason: str):
         self.path, self.reason = path, reason

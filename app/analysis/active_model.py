@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.analysis import prediction_key
+from app.analysis.library_analysis import prediction_key
 
 NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`,\n"
             "then Model > Import model bundle...")
@@ -24,7 +24,7 @@ def usable_model(chosen: str) -> str:
 
 
 def model_key(model: str) -> str:
-    """The library's key for ``model``'s predictions (app.analysis.prediction_key); "" for no model."""
+    """The library's key for ``model``'s predictions (app.analysis.library_analysis.prediction_key); "" for no model."""
     return prediction_key(model) if model else ""
 
 

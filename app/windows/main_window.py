@@ -1,7 +1,7 @@
 """The main window: library on the left; transport, Mel and cochleogram views and the V-A circle
 on the right. Wires the player, the library scan, the views and the analysis queue together; the
-work is done by the modules it wires (app.library_scan, app.label_io, app.exports, app.active_model,
-app.emotion_map, app.help)."""
+work is done by the modules it wires (app.library.scan, app.labelling.label_io, app.library.exports, app.analysis.active_model,
+app.labelling.emotion_map, app.windows.help)."""
 
 from __future__ import annotations
 
@@ -13,26 +13,27 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from app import active_model, label_io
-from app.analysis import LibraryAnalysis
-from app.buttons import on_click
-from app.cache_dialog import apply_cache_limit
+from app.analysis import active_model
+from app.analysis.cache_dialog import apply_cache_limit
+from app.analysis.library_analysis import LibraryAnalysis
 from app.child import CoreProcess
-from app.labelling import LabellingBar, LabellingController
-from app.library_db import LibraryDB
-from app.library_model import LibraryModel
-from app.library_panel import LibraryPanel
-from app.library_scan import LibraryScan
-from app.menus import KeyEntry, MenuEntry, build_menus, shortcut_list
-from app.other_windows import OtherWindows
+from app.labelling import label_io
+from app.labelling.controller import LabellingBar, LabellingController
+from app.labelling.va_circle import VACircleWidget
+from app.library.db import LibraryDB
+from app.library.panel import LibraryPanel
+from app.library.scan import LibraryScan
+from app.library.table_model import LibraryModel
 from app.paths import copy_into_models
-from app.player import Player
+from app.playback.player import Player
+from app.playback.track_display import TrackDisplay
+from app.playback.transport import TransportBar
+from app.playback.views import SpectrogramViews
 from app.settings import Settings
-from app.track_display import TrackDisplay
-from app.transport import TransportBar
-from app.va_circle import VACircleWidget
-from app.views import SpectrogramViews
-from app.window_state import restore_window, save_window
+from app.widgets.buttons import on_click
+from app.windows.menus import KeyEntry, MenuEntry, build_menus, shortcut_list
+from app.windows.other_windows import OtherWindows
+from app.windows.window_state import restore_window, save_window
 from damer_core.contract import events
 from damer_core.contract.emotions import load_emotion_terms
 from damer_core.contract.errors import InputError
@@ -44,13 +45,13 @@ SPREADSHEET_SAFE = "Spreadsheet-safe CSV exports"
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from app.cache_dialog import CacheDialog
-    from app.calibration import CalibrationDialog
-    from app.emotion_map import EmotionMap
-    from app.help import TextWindow
-    from app.log_window import LogWindow
-    from app.registry import ModelRegistry
-    from app.training_panel import TrainingPanel
+    from app.analysis.cache_dialog import CacheDialog
+    from app.labelling.calibration import CalibrationDialog
+    from app.labelling.emotion_map import EmotionMap
+    from app.training.panel import TrainingPanel
+    from app.training.registry import ModelRegistry
+    from app.windows.help import TextWindow
+    from app.windows.log_window import LogWindow
 
 
 class MainWindow(OtherWindows, QMainWindow):
@@ -111,7 +112,7 @@ class MainWindow(OtherWindows, QMainWindow):
 
     @property
     def trajectory(self) -> dict | None:
-        """Its V-A trajectory as the circle shows it (app.track_display); None while there is none."""
+        """Its V-A trajectory as the circle shows it (app.playback.track_display); None while there is none."""
         return self.track.trajectory
 
     # -- construction ---------------------------------------------------------------------------
@@ -289,7 +290,7 @@ class MainWindow(OtherWindows, QMainWindow):
             log.info("%s", message)
 
     def add_folder(self, folder: str | None = None) -> None:
-        """Add a music folder (asked for when not given) and rescan (app.library_scan)."""
+        """Add a music folder (asked for when not given) and rescan (app.library.scan)."""
         self.library_scan.add_folder(folder)
 
     def rescan(self) -> None:
@@ -315,7 +316,7 @@ class MainWindow(OtherWindows, QMainWindow):
                                          10000)
 
     def import_labels(self, path: str | None = None, existing: str | None = None) -> None:
-        """Import a ``path,valence,arousal`` CSV as labels by the current curator; app.label_io asks
+        """Import a ``path,valence,arousal`` CSV as labels by the current curator; app.labelling.label_io asks
         first when some of its tracks already have labels (unless ``existing`` says)."""
         path = path or label_io.ask_import_path(self)
         if not path:
@@ -328,7 +329,7 @@ class MainWindow(OtherWindows, QMainWindow):
             self.statusBar().showMessage(message, 15000 if imported else 8000)
 
     def export_predictions(self, path: str | None = None) -> None:
-        from app.exports import export_predictions
+        from app.library.exports import export_predictions
 
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, "Export predictions", str(Path.home() / "predictions.csv"), "CSV (*.csv)")
@@ -347,12 +348,12 @@ class MainWindow(OtherWindows, QMainWindow):
 
     # -- models and analysis --------------------------------------------------------------------
     def usable_model(self) -> str:
-        """The model in use (app.active_model): the one the user chose, else the built-in model; ""
+        """The model in use (app.analysis.active_model): the one the user chose, else the built-in model; ""
         when the chosen one's file is gone, or when there is none at all."""
         return active_model.usable_model(self.settings.active_model)
 
     def model_key(self) -> str:
-        """The library's key for the model in use's predictions (app.analysis.prediction_key)."""
+        """The library's key for the model in use's predictions (app.analysis.library_analysis.prediction_key)."""
         return active_model.model_key(self.usable_model())
 
     def _no_model_message(self) -> str:

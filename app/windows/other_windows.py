@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.jobs import LIBRARY
+from app.analysis.jobs import LIBRARY
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.windows.main_window import MainWindow
 
 
 class OtherWindows:
@@ -18,12 +18,12 @@ class OtherWindows:
     the window's library, player, settings and analysis queue)."""
 
     def show_log(self: MainWindow) -> None:
-        from app.log_window import show_log_window
+        from app.windows.log_window import show_log_window
 
         self.log_window = show_log_window(self)
 
     def show_cache(self: MainWindow) -> None:
-        from app.cache_dialog import CacheDialog
+        from app.analysis.cache_dialog import CacheDialog
 
         self.cache_dialog = CacheDialog(self.settings.cache_limit_mb, self)
         self.cache_dialog.limit_changed.connect(self._cache_limit_changed)
@@ -34,19 +34,19 @@ class OtherWindows:
         self.settings.save()
 
     def show_guide(self: MainWindow) -> None:
-        from app.help import guide_window
+        from app.windows.help import guide_window
 
         self.help_window = guide_window(self)
         self.help_window.show()
 
     def show_shortcuts(self: MainWindow) -> None:
-        from app.help import shortcuts_window
+        from app.windows.help import shortcuts_window
 
         self.help_window = shortcuts_window(self.shortcuts(), self)
         self.help_window.show()
 
     def show_about(self: MainWindow) -> None:
-        from app.help import about_window
+        from app.windows.help import about_window
 
         self.help_window = about_window(self.usable_model(), self)
         self.help_window.show()
@@ -55,7 +55,7 @@ class OtherWindows:
         """A session over the tracks shown in the table (20 at most, as in the paper)."""
         import random
 
-        from app.calibration import CalibrationDialog
+        from app.labelling.calibration import CalibrationDialog
 
         if track_ids is None:
             paths = [self.library.path_at(r) for r in range(self.library.proxy.rowCount())]
@@ -69,7 +69,7 @@ class OtherWindows:
         self.calibration.show()
 
     def show_map(self: MainWindow) -> None:
-        from app.emotion_map import EmotionMap, map_points
+        from app.labelling.emotion_map import EmotionMap, map_points
 
         if self.emotion_map is None:
             self.emotion_map = EmotionMap(self.terms)
@@ -82,13 +82,13 @@ class OtherWindows:
         self.emotion_map.raise_()
 
     def _refresh_map(self: MainWindow) -> None:
-        from app.emotion_map import map_points
+        from app.labelling.emotion_map import map_points
 
         if self.emotion_map is not None and self.emotion_map.isVisible():
             self.emotion_map.set_points(map_points(self.db, self.model_key()))
 
     def show_registry(self: MainWindow) -> None:
-        from app.registry import ModelRegistry
+        from app.training.registry import ModelRegistry
 
         self.registry = ModelRegistry(self.usable_model(), self)
         self.registry.activate.connect(self.set_active_model)
@@ -96,8 +96,8 @@ class OtherWindows:
         self.registry.show()
 
     def show_training(self: MainWindow) -> None:
-        from app.labels import export_labels
-        from app.training_panel import TrainingPanel
+        from app.labelling.labels import export_labels
+        from app.training.panel import TrainingPanel
 
         if self.training is None:
             self.training = TrainingPanel(

@@ -1,6 +1,6 @@
 """Library scanning: walk the folders, read tags and durations (mutagen), and bring the SQLite
 library up to date: new, changed and removed files. Unreadable files and folders are recorded
-with the reason and the scan goes on. The app runs it in a child process (``python -m app.scanner``,
+with the reason and the scan goes on. The app runs it in a child process (``python -m app.library.scanner``,
 see :func:`main`) with its own database connection."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.library_db import LibraryDB
+from app.library.db import LibraryDB
 from damer_core.audio import AUDIO_EXTENSIONS
 from damer_core.contract import events
 from damer_core.contract.safe_text import shown
@@ -149,12 +149,12 @@ def _try_tags(path: str, size: int, mtime: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.scanner DB``: scan in a child process and stream JSON lines (progress, then
+    """``python -m app.library.scanner DB``: scan in a child process and stream JSON lines (progress, then
     the report), so the GUI's Python never competes for the GIL with tag parsing."""
     import argparse
     import signal
 
-    ap = argparse.ArgumentParser(prog="python -m app.scanner")
+    ap = argparse.ArgumentParser(prog="python -m app.library.scanner")
     ap.add_argument("db")
     args = ap.parse_args(argv)
     stop = {"now": False}

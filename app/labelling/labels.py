@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.library_db import Label, LibraryDB
+from app.library.db import Label, LibraryDB
 
 FLUSH_SECONDS = 0.5  # points reach SQLite at least this often
 FLUSH_BUSY_MS = 100  # a flush from the GUI thread waits at most this long for a locked database
@@ -89,7 +89,7 @@ def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreads
     same plus each trajectory), by the file's extension; both are what `damer-core train --dataset`
     reads (which takes a CSV's apostrophe-guarded cells back: ``spreadsheet_safe``), and its split
     keeps each artist's tracks on one side (untagged tracks go alone)."""
-    from app.exports import write_csv
+    from app.library.exports import write_csv
     from damer_core.contract.fileutil import atomic_write, check_output_file
 
     labels = labels_for(db, curator=curator)

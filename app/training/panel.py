@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.buttons import on_click
 from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
-from app.training_values import default_settings, done_summary, epoch_values, fmt, settings_note
+from app.training.values import default_settings, done_summary, epoch_values, fmt, settings_note
+from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.fileutil import atomic_write
 from damer_core.contract.paths import new_run_dir

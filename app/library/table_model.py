@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
-from app.library_db import TrackRow
+from app.library.db import TrackRow
 from damer_core.contract.emotions import EmotionTerm, read_point
 from damer_core.contract.safe_text import shown_path
 

@@ -55,7 +55,7 @@ def set_aside(path: Path) -> Path | None:
 
 def recover_library(path: Path, reason: str) -> Recovery:
     """Move a damaged library aside, keeping what can be read of its folder list."""
-    from app.library_db import folders_listed
+    from app.library.db import folders_listed
 
     folders = folders_listed(path)
     moved = set_aside(path)
@@ -91,7 +91,7 @@ def settings_problem(path: Path) -> str:
 def damaged_files(db_path: Path, settings_path: Path) -> list[Recovery]:
     """Check the library database and the settings file before the window opens; each damaged one
     is moved aside (so the window starts with a new one) and listed for :func:`tell_user`."""
-    from app.library_db import LibraryDamaged, LibraryDB, LibraryLocked
+    from app.library.db import LibraryDamaged, LibraryDB, LibraryLocked
 
     found = []
     reason = settings_problem(settings_path)

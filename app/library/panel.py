@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.buttons import on_click
-from app.elided_label import ElidedLabel
-from app.library_model import COLUMNS, LibraryFilter, LibraryModel
-from app.library_welcome import LibraryWelcome
+from app.library.table_model import COLUMNS, LibraryFilter, LibraryModel
+from app.library.welcome import LibraryWelcome
+from app.widgets.buttons import on_click
+from app.widgets.elided_label import ElidedLabel
 
 # The widest text each short column shows: it is sized to that or to its header, whichever is wider.
 WIDEST = {"Duration": "0:00:00", "Valence": "+0.00", "Arousal": "+0.00", "Conf.": "0.00",

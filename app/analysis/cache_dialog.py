@@ -8,7 +8,7 @@ import os
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
 
-from app.buttons import on_click
+from app.widgets.buttons import on_click
 from app.workers import Worker
 from damer_core.cache import FeatureCache
 

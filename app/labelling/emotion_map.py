@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.buttons import on_click
-from app.labels import static_labels
-from app.library_db import LibraryDB
+from app.labelling.labels import static_labels
+from app.library.db import LibraryDB
+from app.widgets.buttons import on_click
 from damer_core.contract.emotions import EmotionTerm, read_point
 from damer_core.contract.errors import InputError
 from damer_core.contract.safe_text import shown

@@ -1,4 +1,4 @@
-"""Analysis for the window: jobs go through the one queue (app.jobs) to the warm worker; its
+"""Analysis for the window: jobs go through the one queue (app.analysis.jobs) to the warm worker; its
 typed events are stored once, in the window's own library connection, and announced with their
 values, so the table and the circle update without reading the row back."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.jobs import PLAYING, AnalysisQueue
-from app.library_db import LibraryDB
+from app.analysis.jobs import PLAYING, AnalysisQueue
+from app.library.db import LibraryDB
 from app.workers import Worker
 from damer_core.contract import display, events
 from damer_core.contract.trajectory import displayed

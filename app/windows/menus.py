@@ -9,7 +9,7 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from app.buttons import ignoring_checked
+from app.widgets.buttons import ignoring_checked
 
 MenuEntry = tuple[str, str, Callable[[], object], str]  # menu, text, slot, shortcut ("" for none)
 KeyEntry = tuple[str, Callable[[], object], str]  # key, slot, what it does

@@ -6,9 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
-from app.buttons import on_click
-from app.elided_label import ElidedLabel
-from app.library_model import format_duration
+from app.library.table_model import format_duration
+from app.widgets.buttons import on_click
+from app.widgets.elided_label import ElidedLabel
 
 SLIDER_STEPS = 1000
 

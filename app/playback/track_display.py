@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app import active_model
-from app.analysis import LibraryAnalysis
-from app.library_db import LibraryDB
-from app.player import Player
+from app.analysis import active_model
+from app.analysis.library_analysis import LibraryAnalysis
+from app.labelling.va_circle import VACircleWidget
+from app.library.db import LibraryDB
+from app.playback.player import Player
+from app.playback.transport import TransportBar
+from app.playback.views import SpectrogramViews
 from app.settings import Settings
-from app.transport import TransportBar
-from app.va_circle import VACircleWidget
-from app.views import SpectrogramViews
 from damer_core.contract.safe_text import shown_name
 from damer_core.contract.trajectory import displayed, value_at
 

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.buttons import on_click
 from app.log import RING_SIZE, Entry, log_file, ring
+from app.widgets.buttons import on_click
 
 LEVELS = [("Debug", logging.DEBUG), ("Info", logging.INFO), ("Warning", logging.WARNING), ("Error", logging.ERROR)]
 

@@ -1,0 +1,1 @@
+"""Curator labels: the V-A circle, labelling while listening, label files, calibration sessions, the emotion map."""

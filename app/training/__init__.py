@@ -1,0 +1,1 @@
+"""Training and choosing models: the training panel, what it shows, the model registry."""

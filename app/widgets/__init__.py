@@ -1,0 +1,1 @@
+"""Small widgets and helpers every window uses (buttons, eliding labels)."""
