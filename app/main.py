@@ -155,7 +155,7 @@ def _quit_when_shown(window, delay_ms: int, track: str) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    waiting = {"views", "trajectory"} if track and window.usable_model() else {"views"} if track else set()
+    waiting = {"views", "trajectory"} if track and window.state.model.path else {"views"} if track else set()
     failures: list[str] = []
 
     def done() -> None:

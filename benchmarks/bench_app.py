@@ -191,7 +191,7 @@ def main() -> int:
           f"(10,000 files: ~{10_000 / rate:.1f} s); longest GUI stall {beat.worst * 1000:.1f} ms")
     if args.model:
         beat.reset()
-        w.import_model(args.model)
+        w.windows.import_model(args.model)
         t = time.perf_counter()
         while w.analysis.running and time.perf_counter() - t < 120:
             app.processEvents()

@@ -88,8 +88,8 @@ def main() -> int:
         if state["phase"] == "scan" and w._scan is None:
             state["phase"] = "analyse"
             if model:
-                w.import_model(model)
-        elif state["phase"] == "analyse" and not w.analysis.running and not w.db.unanalysed(w.model_key()):
+                w.windows.import_model(model)
+        elif state["phase"] == "analyse" and not w.analysis.running and not w.db.unanalysed(w.state.model.key):
             state["phase"] = "play"
             path = next(r.path for r in w.model.rows if args.track in r.path)
             w.open_track(path, autoplay=True)

@@ -40,7 +40,7 @@ def main() -> int:
     w.add_folder(args.audio)
     while w._scan is not None:
         QTest.qWait(100)
-    w.import_model(str(demo))
+    w.windows.import_model(str(demo))
     while w.analysis.running:
         QTest.qWait(200)
     w.label_bar.curator.setText("demo curator")
@@ -58,8 +58,8 @@ def main() -> int:
         QTest.mouseRelease(w.circle, Qt.MouseButton.LeftButton, pos=QPoint(round(q.x()), round(q.y())))
     w.label_bar.mode.setChecked(False)
     w.player.pause()
-    w.show_training()
-    panel = w.training
+    w.windows.show_training()
+    panel = w.windows.training
     panel.path.setText(str(work / "demo"))
     panel.epochs.setValue(6)
     panel.batch.setValue(8)
@@ -71,11 +71,11 @@ def main() -> int:
     panel.grab().save(str(ROOT / "docs" / "training_panel.png"))
     while panel.proc.running:
         QTest.qWait(200)
-    w.show_map()
-    w.emotion_map.resize(1100, 720)
-    w.emotion_map.show_similar(w.library.path_at(0))
+    w.windows.show_map()
+    w.windows.emotion_map.resize(1100, 720)
+    w.windows.emotion_map.show_similar(w.library.path_at(0))
     QTest.qWait(300)
-    w.emotion_map.grab().save(str(ROOT / "docs" / "emotion_map.png"))
+    w.windows.emotion_map.grab().save(str(ROOT / "docs" / "emotion_map.png"))
     print("saved docs/training_panel.png and docs/emotion_map.png")
     w.close()
     QTimer.singleShot(0, app.quit)

@@ -62,6 +62,18 @@ def answer_dialog(button_text: str, tries: int = 200) -> list[str]:
     return seen
 
 
+def app_state(model: str = ""):
+    """The app's state with ``model`` in use ("": none; the file is made when missing, as a
+    placeholder the state only stats)."""
+    from app.settings import Settings
+    from app.state import AppState
+
+    if model and not Path(model).exists():
+        Path(model).parent.mkdir(parents=True, exist_ok=True)
+        Path(model).write_bytes(b"placeholder: never loaded")
+    return AppState(Settings(active_model=model or "/nonexistent/none.pt"))
+
+
 def fresh_window(qtbot, tmp_path: Path, monkeypatch):
     """A shown MainWindow on a fresh install: its own config and data folders, no sound card."""
     from app.playback import player as player_mod

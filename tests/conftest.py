@@ -22,6 +22,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
     off unless a test switches it on (tests/test_builtin_model.py): an app test must not start
     analysing its whole library with it."""
     monkeypatch.setenv("DAMER_CACHE_DIR", str(tmp_path / "feature-cache"))
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))  # settings a test saves stay in it
     monkeypatch.setenv("DAMER_BUILTIN_MODEL", "none")
     monkeypatch.delenv("DAMER_CACHE_MAX_MB", raising=False)  # a window sets it from its settings: undone after
     yield

@@ -38,8 +38,8 @@ def test_a_whole_session_through_the_window(scanned_window, qtbot):
     w = scanned_window
     w.label_bar.curator.setText("kim")
     ids = [r.id for r in w.model.rows]
-    w.start_calibration(ids)
-    dlg = w.calibration
+    w.windows.start_calibration(ids)
+    dlg = w.windows.calibration
     dlg.rest.setChecked(False)
     results = []
     dlg.finished_session.connect(lambda d, p: results.append((d, p)))
@@ -62,16 +62,16 @@ def test_rest_countdown_then_next_track(scanned_window, qtbot, monkeypatch):
 
     monkeypatch.setattr(calibration, "REST_SECONDS", 2)
     w = scanned_window
-    w.start_calibration([r.id for r in w.model.rows])
-    dlg = w.calibration
+    w.windows.start_calibration([r.id for r in w.model.rows])
+    dlg = w.windows.calibration
     dlg.start_btn.click()
     qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
-    first = w.current_path
+    first = w.state.track.path
     dlg._track_ended()  # as when the track plays to its end
     assert dlg.info.text() == "Rest: 2 s" and dlg.timer.isActive()
     qtbot.waitUntil(lambda: dlg.index == 1, timeout=5_000)
     assert not dlg.timer.isActive() and dlg.info.text().startswith("Track 2 of 4")
-    assert w.current_path != first  # the duplicate is never presented twice in a row
+    assert w.state.track.path != first  # the duplicate is never presented twice in a row
 
 
 def test_the_model_is_out_of_sight_during_a_session_and_back_after(scanned_window, qtbot):
@@ -87,8 +87,8 @@ def test_the_model_is_out_of_sight_during_a_session_and_back_after(scanned_windo
     assert not w.label_bar.mode.isChecked()
     model_cols = [COLUMNS.index(c) for c in ("Valence", "Arousal", "Emotion")]
     assert not any(w.library.table.isColumnHidden(c) for c in model_cols)
-    w.start_calibration([r.id for r in w.model.rows])
-    dlg = w.calibration
+    w.windows.start_calibration([r.id for r in w.model.rows])
+    dlg = w.windows.calibration
     dlg.rest.setChecked(False)
     qtbot.waitExposed(dlg)
     qtbot.mouseClick(dlg.start_btn, Qt.MouseButton.LeftButton)
@@ -117,8 +117,8 @@ def test_closing_during_the_rest_ends_the_session_for_good(scanned_window, qtbot
 
     monkeypatch.setattr(calibration, "REST_SECONDS", 1)
     w = scanned_window
-    w.start_calibration([r.id for r in w.model.rows])
-    dlg = w.calibration
+    w.windows.start_calibration([r.id for r in w.model.rows])
+    dlg = w.windows.calibration
     ended = []
     dlg.finished_session.connect(lambda d, p: ended.append(d))
     dlg.start_btn.click()
@@ -127,8 +127,8 @@ def test_closing_during_the_rest_ends_the_session_for_good(scanned_window, qtbot
     assert dlg.timer.isActive()
     dlg.close()  # ...and the curator closes the dialog
     assert not dlg.timer.isActive() and len(ended) == 1
-    playing = w.current_path
+    playing = w.state.track.path
     qtbot.wait(2500)  # past the rest: no next track, no second ending
-    assert w.current_path == playing and len(ended) == 1 and dlg.index == 0
+    assert w.state.track.path == playing and len(ended) == 1 and dlg.index == 0
     dlg._track_ended()  # a track ending after the session changes nothing
     assert not dlg.timer.isActive()

@@ -22,8 +22,8 @@ def test_label_train_activate_map(qtbot, scanned_window):
         qtbot.mouseRelease(w.circle, Qt.MouseButton.LeftButton, pos=QPoint(round(p.x()), round(p.y())))
     w.label_bar.mode.setChecked(False)
     assert sum(r.labelled for r in w.model.rows) == 3
-    w.show_training()
-    panel = w.training
+    w.windows.show_training()
+    panel = w.windows.training
     panel.source.setCurrentIndex(2)  # my labels
     panel.epochs.setValue(2)
     panel.batch.setValue(16)
@@ -38,7 +38,7 @@ def test_label_train_activate_map(qtbot, scanned_window):
     assert "This run warned" in asked[0]
     assert w.settings.active_model.endswith(".pt")
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=300_000)
-    rows = w.db.tracks(w.model_key())
+    rows = w.db.tracks(w.state.model.key)
     assert all(r.valence is not None for r in rows)
-    w.show_map()
-    assert len(w.emotion_map.points) == 3 and all(p.labelled for p in w.emotion_map.points)
+    w.windows.show_map()
+    assert len(w.windows.emotion_map.points) == 3 and all(p.labelled for p in w.windows.emotion_map.points)

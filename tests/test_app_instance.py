@@ -110,7 +110,7 @@ def test_the_running_window_plays_the_file_and_comes_to_the_front(qtbot, tmp_pat
     w.showMinimized()
     assert hand_over_from_process(qtbot, tmp_path, db_path, str(TRACK)) is True
     qtbot.waitUntil(lambda: w.player.state == "playing", timeout=60_000)
-    assert w.current_path == str(TRACK) and w.player.path == str(TRACK)
+    assert w.state.track.path == str(TRACK) and w.player.path == str(TRACK)
     assert w.windowTitle() == "vibe_ace.ogg - DAMER Explorer"
     assert not w.isMinimized() and w.isVisible()
     server.close()

@@ -51,7 +51,7 @@ def test_recording_a_trajectory_with_the_mouse(window, qtbot):
     qtbot.mouseMove(c, pixel(c, -0.2, 0.3))
     qtbot.wait(600)
     qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=pixel(c, -0.2, 0.3))
-    (label,) = labels_for(w.db, w.current_track_id)
+    (label,) = labels_for(w.db, w.state.track.track_id)
     pts = np.array(label.points)
     duration = pts[-1, 0] - pts[0, 0]
     assert label.curator == "ann" and len(pts) >= 10 * duration >= 9  # >= 10 Hz over ~1.2 s
@@ -65,7 +65,7 @@ def test_recording_a_trajectory_with_the_mouse(window, qtbot):
     assert row.labelled
     answer_dialog("Yes")  # Redo asks before it deletes the label
     w.label_bar.redo.click()
-    assert labels_for(w.db, w.current_track_id) == [] and w.player.position < 0.5
+    assert labels_for(w.db, w.state.track.track_id) == [] and w.player.position < 0.5
 
 
 def test_labels_need_playback(window, qtbot):
@@ -101,7 +101,7 @@ def test_labelling_through_a_locked_database_retries_until_every_point_is_saved(
     other.close()
     qtbot.waitUntil(lambda: not w.labelling.unsaved, timeout=5_000)
     assert w.label_bar.status.text() == "All label points saved"
-    (label,) = labels_for(w.db, w.current_track_id)
+    (label,) = labels_for(w.db, w.state.track.track_id)
     assert len(label.points) == label.n_points == drawn >= 20
 
 

@@ -57,7 +57,7 @@ def test_a_drag_saves_where_the_pointer_is_while_the_window_changes_around_it(sc
     qtbot.wait(300)
     QTest.mouseRelease(handle, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
     assert (w.circle.mapTo(w, QPoint(0, 0)), w.circle.size()) == before
-    (label,) = labels_for(w.db, w.current_track_id)
+    (label,) = labels_for(w.db, w.state.track.track_id)
     saved = np.array(label.points)[:, 1:]
     assert len(saved) >= 40
     nearest = np.min(np.linalg.norm(saved[:, None, :] - np.array(planned)[None], axis=2), axis=1)
@@ -74,7 +74,7 @@ def test_a_press_while_the_track_loads_records_once_it_plays(scanned_window, qtb
     qtbot.waitUntil(lambda: w.labelling.recorder is not None and w.labelling.recorder.n >= 10, timeout=10_000)
     assert w.label_bar.status.text().startswith("Recording:")
     qtbot.mouseRelease(w.circle, Qt.MouseButton.LeftButton, pos=w.circle.to_pixel(-0.5, 0.4).toPoint())
-    (label,) = labels_for(w.db, w.current_track_id)
+    (label,) = labels_for(w.db, w.state.track.track_id)
     assert label.valence == pytest.approx(-0.5, abs=0.02) and label.n_points >= 10
 
 
@@ -103,16 +103,16 @@ def test_deleting_a_label_asks_first(scanned_window, qtbot, button):
     w.label_bar.curator.setText("ann")
     qtbot.mouseClick(w.label_bar.mode, Qt.MouseButton.LeftButton)
     record(w, qtbot, 0.2, 0.6)
-    (label,) = labels_for(w.db, w.current_track_id)
+    (label,) = labels_for(w.db, w.state.track.track_id)
     asked = answer_dialog("Cancel")
     qtbot.mouseClick(getattr(w.label_bar, button), Qt.MouseButton.LeftButton)
     assert f"({label.n_points} points)" in asked[0] and "cannot be undone" in asked[0]
     verb = {"redo": "Redo", "delete": "Delete"}[button]  # not the button's checked flag ("False: delete ...")
     assert asked[0].startswith(f"{verb}: delete ann's label of this track"), asked[0]
-    assert len(labels_for(w.db, w.current_track_id)) == 1 and w.label_bar.status.text() == "Nothing deleted"
+    assert len(labels_for(w.db, w.state.track.track_id)) == 1 and w.label_bar.status.text() == "Nothing deleted"
     answer_dialog("Yes")
     qtbot.mouseClick(getattr(w.label_bar, button), Qt.MouseButton.LeftButton)
-    assert labels_for(w.db, w.current_track_id) == []
+    assert labels_for(w.db, w.state.track.track_id) == []
 
 
 @pytest.mark.parametrize("answer,expected_v", [("Skip those tracks", 0.5), ("Add beside them", 0.0),
@@ -191,7 +191,7 @@ def test_a_track_change_while_asked_deletes_nothing(scanned_window, qtbot):
     w.label_bar.curator.setText("ann")
     qtbot.mouseClick(w.label_bar.mode, Qt.MouseButton.LeftButton)
     record(w, qtbot, 0.2, 0.6)
-    first = w.current_track_id
+    first = w.state.track.track_id
     nxt = [r for r in w.model.rows if r.id != first][0]
     rec = LabelRecorder(w.db, nxt.id, "ann")  # the curator's careful label of the next track
     rec.add(0.0, -0.4, 0.4)

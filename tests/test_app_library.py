@@ -143,7 +143,7 @@ def test_view_menu_switches_the_table_to_whole_track_means_and_remembers_it(scan
     w = scanned_window
     path = w.model.rows[0].path
     traj = {"t": [0.0, 0.5], "valence": [0.8, 0.6], "arousal": [0.5, 0.3], "confidence": [0.9, 0.9]}
-    w.db.store_prediction(path, w.model_key(), -0.5, -0.4, 0.8, traj)
+    w.db.store_prediction(path, w.state.model.key, -0.5, -0.4, 0.8, traj)
     w.reload_library()
     cell = lambda name: w.model.index(w.model.row_for_path(path), COLUMNS.index(name))  # noqa: E731
     assert cell("Valence").data() == "-0.50" and not w.actions[WHOLE_TRACK_VALUES].isChecked()
@@ -165,13 +165,13 @@ def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_wind
     path = w.model.rows[0].path
     w.actions[WHOLE_TRACK_VALUES].trigger()
     traj = {"t": [0.0, 0.5], "valence": [0.8, 0.6], "arousal": [0.5, 0.3], "confidence": [0.9, 0.9]}
-    w.db.store_prediction(path, w.model_key(), -0.5, -0.4, 0.8, traj)
+    w.db.store_prediction(path, w.state.model.key, -0.5, -0.4, 0.8, traj)
     w._update_row(path, None)  # what the analysis's event does once the prediction is stored
     cell = w.model.index(w.model.row_for_path(path), COLUMNS.index("Valence"))
     assert cell.data() == "+0.70"
     w._refresh_track(path)  # a label saved
     assert cell.data() == "+0.70"
-    w.previous_model_key = "old"
+    w.state.previous_key = "old"
     other = w.model.rows[1].path
     w.db.store_static(other, "old", 0.3, 0.2, 0.7)
     w._refresh_track(other)

@@ -47,26 +47,26 @@ def test_every_menu_action_runs(scanned_window, qtbot):
             continue
         close_dialogs_while(action.trigger)
         qtbot.wait(50)
-    assert w.calibration is not None and w.calibration.isVisible()  # 3 tracks in the table: a session opens
-    for window in (w.calibration, w.training, w.registry, w.emotion_map, w.help_window):
+    assert w.windows.calibration is not None and w.windows.calibration.isVisible()  # 3 tracks in the table: a session opens
+    for window in (w.windows.calibration, w.windows.training, w.windows.registry, w.windows.emotion_map, w.windows.help_window):
         window.close()
 
 
 def test_help_menu_says_what_a_user_needs(scanned_window, qtbot):
     w = scanned_window
     w.actions["About DAMER Explorer"].trigger()
-    about = w.help_window.text.toPlainText()
+    about = w.windows.help_window.text.toPlainText()
     assert __version__ in about and "Model in use: none" in about
     assert str(w.db.path.parent) in about  # where the library is
     w.actions["Keyboard shortcuts"].trigger()
-    keys = w.help_window.text.toPlainText()
+    keys = w.windows.help_window.text.toPlainText()
     for key in ("Space", "Ctrl+F", "Ctrl+M", "F1"):
         assert key in keys
     w.actions["User guide"].trigger()
-    guide = w.help_window.text.toPlainText()
+    guide = w.windows.help_window.text.toPlainText()
     assert readme_path() is not None and "Curator's walk-through" in guide and "Hold the left mouse button" in guide
     assert "## Command line" not in guide_markdown(readme_path().read_text()) and len(GUIDE_SECTIONS) == 3
-    w.help_window.close()
+    w.windows.help_window.close()
 
 
 def test_the_table_fits_and_marks_the_playing_track(qtbot, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import math
 import shutil
 
 import pytest
+from app_helpers import app_state
 from conftest import DATA
 
 from app.playback import player as player_mod
@@ -44,13 +45,13 @@ def real_music(root):
 def test_first_start_shows_the_built_in_models_marker_without_an_import(window, qtbot, tmp_path, monkeypatch):
     monkeypatch.delenv("DAMER_BUILTIN_MODEL")
     w = window()
-    assert w.settings.active_model == "" and w.usable_model().endswith("damer-4q.pt")
+    assert w.settings.active_model == "" and w.state.model.path.endswith("damer-4q.pt")
     assert "No emotion model" not in w.circle.message
     w.add_folder(str(real_music(tmp_path / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
     qtbot.waitUntil(lambda: w.analysis.running, timeout=10_000)  # analysis starts on its own
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=240_000)
-    row = w.db.tracks(w.model_key())[0]
+    row = w.db.tracks(w.state.model.key)[0]
     assert row.analysed and -1 <= row.valence <= 1 and -1 <= row.arousal <= 1
     assert w.library.proxy.index(0, 7).data()  # an emotion word in the table
     w.open_track(row.path)
@@ -68,7 +69,7 @@ def test_first_start_shows_the_built_in_models_marker_without_an_import(window, 
 def test_registry_lists_the_built_in_model_first_and_keeps_it(qtbot, tmp_path, monkeypatch):
     monkeypatch.delenv("DAMER_BUILTIN_MODEL")
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    reg = ModelRegistry()
+    reg = ModelRegistry(app_state())
     qtbot.addWidget(reg)
     reg.show()
     qtbot.waitUntil(lambda: not reg.proc.running and bool(reg.info), timeout=60_000)
@@ -95,9 +96,9 @@ def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_p
     w = window()
     w.add_folder(str(real_music(tmp_path / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
-    w.import_model(str(valence_only))
-    qtbot.waitUntil(lambda: not w.analysis.running and w.db.tracks(w.model_key())[0].analysed, timeout=240_000)
-    row = w.db.tracks(w.model_key())[0]
+    w.windows.import_model(str(valence_only))
+    qtbot.waitUntil(lambda: not w.analysis.running and w.db.tracks(w.state.model.key)[0].analysed, timeout=240_000)
+    row = w.db.tracks(w.state.model.key)[0]
     assert row.arousal is None and row.valence is not None
     w.reload_library()
     assert w.library.proxy.index(0, 5).data() == "n/p" and w.library.proxy.index(0, 7).data() == ""
@@ -113,17 +114,18 @@ def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_p
 
 def test_training_panel_fine_tunes_the_active_model_by_default(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    panel = TrainingPanel(active_model=lambda: "/models/base.pt")
+    base = str(tmp_path / "models" / "base.pt")
+    panel = TrainingPanel(app_state(base))
     qtbot.addWidget(panel)
     assert panel.finetune.isChecked()
     assert panel.epochs.value() == FINE_TUNE_DEFAULTS["epochs"] and panel.lr.value() == pytest.approx(FINE_TUNE_DEFAULTS["lr"])
     panel.path.setText(str(tmp_path / "labels.csv"))
     args = panel.command()
-    assert args[args.index("--init") + 1] == "/models/base.pt"
+    assert args[args.index("--init") + 1] == base
     panel.finetune.setChecked(False)  # from scratch: the paper's settings
     assert panel.epochs.value() == 80 and panel.lr.value() == pytest.approx(1e-3)
     assert "--init" not in panel.command()
-    assert not TrainingPanel(active_model=lambda: "").finetune.isChecked()
+    assert not TrainingPanel(app_state()).finetune.isChecked()
 
 
 @pytest.mark.slow
@@ -131,10 +133,10 @@ def test_a_file_outside_the_library_keeps_its_marker_after_the_analysis(window, 
     """`damer-explorer song.ogg` for a file not in the library: once the child has predicted it,
     the marker stays (it used to be replaced by "Analysing this track..." for good)."""
     w = window()
-    w.set_active_model(str(trained_bundle))
+    w.state.choose_model(str(trained_bundle))
     outside = real_music(tmp_path / "elsewhere") / "vibe_ace.ogg"
     w.open_track(str(outside))
-    assert w.current_track_id < 0
+    assert w.state.track.track_id < 0
     qtbot.waitUntil(lambda: w.trajectory is not None, timeout=120_000)
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=30_000)
     qtbot.wait(300)

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from app_helpers import app_state
 from conftest import ROOT
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
@@ -25,7 +26,7 @@ def registry_with(qtbot, tmp_path: Path, monkeypatch, name: str) -> tuple[ModelR
     models = tmp_path / "data" / "models"
     models.mkdir(parents=True)
     shutil.copy2(BUNDLE, models / name)
-    reg = ModelRegistry()
+    reg = ModelRegistry(app_state())
     qtbot.addWidget(reg)
     reg.show()
     return reg, models
@@ -42,7 +43,7 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     models.mkdir(parents=True)
     shutil.copy(trained_bundle, models / "good.pt")
     (models / "broken.pt").write_bytes(b"PK\x03\x04 not really a zip")
-    reg = ModelRegistry()
+    reg = ModelRegistry(app_state())
     qtbot.addWidget(reg)
     reg.show()
     qtbot.waitUntil(lambda: not reg.proc.running and len(reg.info) + len(reg.errors) == 2, timeout=60_000)
@@ -52,7 +53,7 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     assert listed["good"][4].endswith(" tracks)")  # the figure says how many tracks it rests on
     assert listed["broken"][6].startswith("broken.pt: truncated or corrupt")
     activated = []
-    reg.activate.connect(activated.append)
+    reg.state.model_changed.connect(lambda now, before: activated.append(now.path))
     reg.table.selectRow(0)  # broken.pt sorts first
     reg.set_active()
     assert activated == [] and "Cannot use it" in reg.status.text()
@@ -84,7 +85,7 @@ def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkey
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
     assert rows(reg)["second"][3:7] == first[3:7]
 
-    again = ModelRegistry()  # reopened: everything is known, no child at all
+    again = ModelRegistry(app_state())  # reopened: everything is known, no child at all
     qtbot.addWidget(again)
     assert not again.proc.running and rows(again)["second"][3:7] == first[3:7]
 

@@ -5,6 +5,7 @@ metric axis, the per-dimension epochs and "Use this model" are checked with the 
 import json
 
 import pytest
+from app_helpers import app_state
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.slow  # real training runs from the panel
 @pytest.fixture
 def panel(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    p = TrainingPanel()
+    p = TrainingPanel(app_state())
     qtbot.addWidget(p)
     p.resize(1300, 700)
     p.show()
@@ -177,13 +178,15 @@ def done_event(bundle: str) -> events.Done:
 
 def test_use_this_model_says_it_is_in_use(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    active = [""]
-    panel = TrainingPanel(active_model=lambda: active[0])
+    state = app_state()
+    panel = TrainingPanel(state)
     qtbot.addWidget(panel)
     panel.show()
 
-    def import_it(bundle: str) -> None:  # what MainWindow.import_model does: a copy named after the run
-        active[0] = str(tmp_path / "data" / "models" / "memo-1.pt")
+    def import_it(bundle: str) -> None:  # what the Model menu's import does: a copy named after the run, chosen
+        copy = tmp_path / "data" / "models" / "memo-1.pt"
+        app_state(str(copy))  # makes the file
+        state.choose_model(str(copy))
     panel.activate_requested.connect(import_it)
     panel.on_event(done_event(str(tmp_path / "runs" / "memo-1" / "best.pt")))
     assert panel.use_btn.isEnabled() and panel.use_btn.text() == "Use this model" and panel.in_use.text() == ""
@@ -193,10 +196,10 @@ def test_use_this_model_says_it_is_in_use(qtbot, tmp_path, monkeypatch):
     panel.on_event(done_event(str(tmp_path / "runs" / "memo-2" / "best.pt")))  # a different model
     assert panel.use_btn.isEnabled() and panel.use_btn.text() == "Use this model"
     assert panel.in_use.text().startswith("Now using memo-1")  # still true until memo-2 is chosen
-    active[0] = str(tmp_path / "data" / "models" / "other.pt")  # chosen in the models dialog
-    panel.hide()
-    panel.show()
-    assert panel.in_use.text() == ""
+    other = str(tmp_path / "data" / "models" / "other.pt")
+    app_state(other)
+    state.choose_model(other)  # chosen in the models dialog: the panel hears it at once
+    assert panel.in_use.text() == "" and panel.use_btn.text() == "Use this model"
 
 
 def test_my_labels_need_no_folder_and_the_note_does_not_move_start(panel, qtbot):
@@ -227,7 +230,7 @@ def test_a_run_that_warned_asks_before_it_is_used(qtbot, tmp_path, monkeypatch):
 
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
     used = []
-    panel = TrainingPanel(active_model=lambda: "")
+    panel = TrainingPanel(app_state())
     qtbot.addWidget(panel)
     panel.show()
     panel.activate_requested.connect(used.append)

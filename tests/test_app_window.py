@@ -86,7 +86,7 @@ def test_no_sound_card_still_plays_silently_with_the_reason_shown(qtbot, dirs, m
     qtbot.keyClick(w, Qt.Key.Key_Right)
     assert w.player.position == pytest.approx(min(before + 5, w.player.duration), abs=0.05)
     qtbot.keyClick(w, Qt.Key.Key_Down)  # next track
-    assert w.current_path == w.library.path_at(1)
+    assert w.state.track.path == w.library.path_at(1)
     w.close()
 
 
@@ -95,10 +95,10 @@ def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
     w = open_window(qtbot)
     w.add_folder(str(music_folder(dirs / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
-    w.import_model(str(trained_bundle))  # copies into the data dir, sets it active, analyses
+    w.windows.import_model(str(trained_bundle))  # copies into the data dir, sets it active, analyses
     assert w.settings.active_model.startswith(str(dirs / "data" / "models"))
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=180_000)
-    rows = w.db.tracks(w.model_key())
+    rows = w.db.tracks(w.state.model.key)
     assert all(r.valence is not None and -1 <= r.valence <= 1 for r in rows), rows
     assert w.library.proxy.index(0, 7).data() != ""  # nearest emotion word shown
     w.open_track(rows[0].path, autoplay=False)

@@ -77,7 +77,7 @@ def test_the_cache_dialog_shows_the_size_and_clears(scanned_window, qtbot, tmp_p
     w = scanned_window
     extract.track_display_views(w.model.rows[0].path)  # the app's cache (DAMER_CACHE_DIR of the test)
     w.actions["Feature cache..."].trigger()
-    dlg = w.cache_dialog
+    dlg = w.windows.cache_dialog
     qtbot.waitUntil(lambda: "entr" in dlg.size.text(), timeout=10_000)
     assert dlg.size.text().endswith("in 1 entry")
     qtbot.mouseClick(dlg.clear_btn, Qt.MouseButton.LeftButton)

@@ -34,9 +34,9 @@ def test_a_new_smoothing_shows_on_an_analysed_track_without_analysing_it_again(q
     w = fresh_window(qtbot, tmp_path, monkeypatch)
     w.add_folder(str(music))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
-    qtbot.waitUntil(lambda: not w.analysis.running and w.db.without_trajectory(w.model_key()) == [], timeout=120_000)
-    row = w.db.track(str(track), w.model_key())
-    stored = w.db.trajectory(row.id, w.model_key())
+    qtbot.waitUntil(lambda: not w.analysis.running and w.db.without_trajectory(w.state.model.key) == [], timeout=120_000)
+    row = w.db.track(str(track), w.state.model.key)
+    stored = w.db.trajectory(row.id, w.state.model.key)
     assert stored["raw"] is True
     w.open_track(str(track))
     qtbot.waitUntil(lambda: w.track.trajectory is not None, timeout=30_000)
@@ -50,7 +50,7 @@ def test_a_new_smoothing_shows_on_an_analysed_track_without_analysing_it_again(q
     assert not np.allclose(before, after) and np.allclose(after, trajectory.smooth(raw, 6.0), atol=1e-4)
     assert np.std(after) < np.std(before)  # smoother
     qtbot.wait(300)
-    assert jobs == [] and w.db.trajectory(row.id, w.model_key()) == stored
+    assert jobs == [] and w.db.trajectory(row.id, w.state.model.key) == stored
     w.close()
 
 

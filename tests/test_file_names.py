@@ -148,7 +148,7 @@ def test_the_app_opens_a_track_whose_name_is_not_utf8(odd_folder, qtbot, tmp_pat
     w.add_folder(str(odd_folder))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=300_000)  # the library pass: every name predicted
-    assert all(r.analysed and r.valence is not None for r in w.db.tracks(w.model_key())), w.statusBar().currentMessage()
+    assert all(r.analysed and r.valence is not None for r in w.db.tracks(w.state.model.key)), w.statusBar().currentMessage()
     assert {r.path for r in w.model.rows} == on_disk(odd_folder)
     target = os.fsdecode(os.fsencode(odd_folder) + b"/bad\xff\xfe.ogg")
     with qtbot.waitSignal(w.views_shown, timeout=60_000) as shown_signal:
@@ -194,7 +194,7 @@ def test_a_lone_surrogate_in_a_labels_json_is_one_line(tmp_path):
 
 
 def test_a_model_whose_path_is_not_utf8_keys_its_predictions(tmp_path):
-    from app.analysis.library_analysis import prediction_key
+    from app.analysis.active_model import prediction_key
     from app.library.db import LibraryDB
 
     model = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.pt")

@@ -9,6 +9,7 @@ import shutil
 from dataclasses import fields, replace
 
 import pytest
+from app_helpers import app_state
 
 from damer_core.checkpoint import load_checkpoint
 from damer_core.cli import main
@@ -78,7 +79,7 @@ def test_the_panel_checks_its_settings_the_same_way(qtbot, tmp_path, monkeypatch
     from app.training.panel import TrainingPanel
 
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    panel = TrainingPanel(labels_export=lambda p: 0, library_folders=lambda: [], active_model=lambda: "")
+    panel = TrainingPanel(app_state(), labels_export=lambda p: 0, library_folders=lambda: [])
     qtbot.addWidget(panel)
     panel.path.setText(str(tmp_path))
     assert panel.checked_settings() == replace(TrainConfig(), epochs=panel.epochs.value(),
@@ -182,7 +183,7 @@ def test_the_panel_hands_its_settings_over_as_a_config_file(qtbot, tmp_path, mon
     from app.training.panel import TrainingPanel
 
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    panel = TrainingPanel(labels_export=lambda p: 0, library_folders=lambda: [], active_model=lambda: "")
+    panel = TrainingPanel(app_state(), labels_export=lambda p: 0, library_folders=lambda: [])
     qtbot.addWidget(panel)
     panel.path.setText(str(tmp_path / "labels.csv"))
     panel.epochs.setValue(7)

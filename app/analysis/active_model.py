@@ -3,13 +3,44 @@ else the built-in model; what the V-A circle says when there is none; and its li
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
-
-from app.analysis.library_analysis import prediction_key
 
 NO_MODEL = ("No emotion model installed.\nTrain one with `damer-core train`,\n"
             "then Model > Import model bundle...")
 MODEL_MISSING = "The active model's file is gone:\n{name}\nChoose another under Model > Models..."
+
+
+@dataclass(frozen=True)
+class ModelInUse:
+    chosen: str  # Settings.active_model: "" for the built-in model
+    path: str  # the bundle that predicts; "" when there is none
+    key: str  # the library's key for its predictions; "" when there is none
+
+    @classmethod
+    def of(cls, chosen: str) -> ModelInUse:
+        path = usable_model(chosen)
+        return cls(chosen, path, prediction_key(path) if path else "")
+
+    @property
+    def why_none(self) -> str:
+        """Why there is no model to predict with (the circle says it)."""
+        if self.chosen and not Path(self.chosen).is_file():
+            return MODEL_MISSING.format(name=Path(self.chosen).name)
+        return NO_MODEL
+
+
+def prediction_key(model: str) -> str:
+    """The library's key for a model's predictions: its path, size and modification time, so a
+    bundle replaced at the same path (an upgraded built-in model, a retrained best.pt) is analysed
+    again instead of lending its predecessor's predictions."""
+    text = model.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # a key SQLite stores as text
+    try:
+        st = os.stat(model)
+    except OSError:
+        return text
+    return f"{text}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def usable_model(chosen: str) -> str:
@@ -21,16 +52,6 @@ def usable_model(chosen: str) -> str:
         return chosen if Path(chosen).is_file() else ""
     builtin = builtin_model_path()
     return str(builtin) if builtin is not None else ""
-
-
-def model_key(model: str) -> str:
-    """The library's key for ``model``'s predictions (app.analysis.library_analysis.prediction_key); "" for no model."""
-    return prediction_key(model) if model else ""
-
-
-def no_model_message(chosen: str) -> str:
-    """Why there is no model to predict with."""
-    return MODEL_MISSING.format(name=Path(chosen).name) if chosen and not Path(chosen).is_file() else NO_MODEL
 
 
 def stored_choice(path: str) -> str:

@@ -6,32 +6,21 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from app.analysis.active_model import ModelInUse
 from app.analysis.jobs import PLAYING, AnalysisQueue
 from app.library.db import LibraryDB
+from app.state import AppState
 from app.workers import Worker
 from damer_core.contract import display, events
 from damer_core.contract.trajectory import displayed
 
 log = logging.getLogger(__name__)
-
-
-def prediction_key(model: str) -> str:
-    """The library's key for a model's predictions: its path, size and modification time, so a
-    bundle replaced at the same path (an upgraded built-in model, a retrained best.pt) is analysed
-    again instead of lending its predecessor's predictions."""
-    text = model.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # a key SQLite stores as text
-    try:
-        st = os.stat(model)
-    except OSError:
-        return text
-    return f"{text}|{st.st_size}|{st.st_mtime_ns}"
 
 
 class LibraryAnalysis(QObject):
@@ -42,10 +31,12 @@ class LibraryAnalysis(QObject):
     progress = Signal(int, int, float)  # the library pass: done, total, seconds left (-1 unknown)
     pass_finished = Signal(str)
 
-    def __init__(self, db: LibraryDB, parent=None):
+    def __init__(self, db: LibraryDB, state: AppState, parent=None):
         super().__init__(parent)
         self.db = db
         self.queue = AnalysisQueue(self)
+        self.queue.set_model(state.model.path, state.model.key)
+        state.model_changed.connect(self._model_changed)
         self._views_dir = Path(tempfile.mkdtemp(prefix="damer-views-"))
         self._npz_names = itertools.count()
         q = self.queue
@@ -62,8 +53,10 @@ class LibraryAnalysis(QObject):
         """Jobs are running or queued."""
         return self.queue.busy or self.queue.pending() > 0
 
-    def use_model(self, checkpoint: str, key: str) -> None:
-        self.queue.set_model(checkpoint, key)
+    def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
+        """Jobs from now on use the model now in use (the queue keeps the last usable one)."""
+        if now.path:
+            self.queue.set_model(now.path, now.key)
 
     def analyse_library(self) -> int:
         """The static V-A of every track without one first, then the missing trajectories; returns

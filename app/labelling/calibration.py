@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QPoint, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
+from app.labelling.controller import LabellingController
 from app.labelling.labels import CONSISTENCY_THRESHOLD, labels_for, trajectory_distance
 from app.library.db import LibraryDB
+from app.playback.player import Player
 from app.widgets.buttons import on_click
 
 log = logging.getLogger(__name__)
@@ -54,14 +57,17 @@ def finish_session(db: LibraryDB, session_id: int) -> tuple[float, bool | None]:
 
 
 class CalibrationDialog(QDialog):
-    """Drives the main window through a session: opens each track, labels go to this session."""
+    """Runs a session: opens each track (``open_track``, as a double-click does), labels go to this
+    session, the prediction is hidden meanwhile (``blind``)."""
 
     finished_session = Signal(float, object)  # distance, passed (None: duplicate not labelled twice)
 
-    def __init__(self, window, track_ids: list[int], parent=None):
-        super().__init__(parent or window)
+    def __init__(self, track_ids: list[int], db: LibraryDB, player: Player, labelling: LabellingController,
+                 open_track: Callable[[str], None], blind: Callable[[bool], None], parent: QWidget | None = None):
+        super().__init__(parent)
         self.setWindowTitle("Calibration session")
-        self.w = window
+        self.db, self.player, self.labelling = db, player, labelling
+        self.open_track, self._blind = open_track, blind
         self.track_ids = track_ids
         self.order: list[int] = []
         self.index = -1
@@ -91,14 +97,14 @@ class CalibrationDialog(QDialog):
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self._tick_rest)
-        self.w.player.finished.connect(self._track_ended)
+        self.player.finished.connect(self._track_ended)
 
     def start(self) -> None:
         self.order, dup = plan(self.track_ids)
-        self.session_id = start_session(self.w.db, self.w.labelling.curator, dup)
-        self.w.labelling.session_id = self.session_id
-        self.label_mode_before = self.w.label_bar.mode.isChecked()
-        self.w.label_bar.mode.setChecked(True)
+        self.session_id = start_session(self.db, self.labelling.curator, dup)
+        self.labelling.session_id = self.session_id
+        self.label_mode_before = self.labelling.bar.mode.isChecked()
+        self.labelling.bar.mode.setChecked(True)
         self._blind(True)
         self.started = time.monotonic()
         self.start_btn.setEnabled(False)
@@ -111,7 +117,7 @@ class CalibrationDialog(QDialog):
 
     def _track_ended(self) -> None:
         if self.running() and self.isVisible():
-            self.w.labelling.finish()
+            self.labelling.finish()
             if self.rest.isChecked():
                 self.rest_left = REST_SECONDS
                 self.timer.start()
@@ -130,24 +136,18 @@ class CalibrationDialog(QDialog):
 
     def advance(self) -> None:
         self.timer.stop()
-        self.w.labelling.finish()
+        self.labelling.finish()
         self.index += 1
         over_time = time.monotonic() - self.started > self.cap.value() * 60
         if self.index >= len(self.order) or over_time:
             self.finish()
             return
-        path = self.w.db.track_path(self.order[self.index])
+        path = self.db.track_path(self.order[self.index])
         self.info.setText(f"Track {self.index + 1} of {len(self.order)}: label it while it plays")
-        self.w.open_track(path, autoplay=True)
+        self.open_track(path)
 
-    def _blind(self, blind: bool) -> None:
-        """The model's prediction out of sight while the curator labels (it would bias them)."""
-        self.w.circle.set_blind(blind)
-        self.w.library.hide_predictions(blind)
-
-    def place(self) -> None:
+    def place(self, lib: QWidget) -> None:
         """Over the library's lower left corner: the spectrograms and the circle stay in view."""
-        lib = self.w.library
         corner = lib.mapToGlobal(QPoint(8, max(0, lib.height() - self.sizeHint().height() - 40)))
         self.move(corner)
 
@@ -158,11 +158,11 @@ class CalibrationDialog(QDialog):
 
     def finish(self) -> None:
         self.timer.stop()
-        self.w.labelling.finish()
-        self.w.labelling.session_id = None
+        self.labelling.finish()
+        self.labelling.session_id = None
         self._blind(False)
-        self.w.label_bar.mode.setChecked(self.label_mode_before)
-        distance, passed = finish_session(self.w.db, self.session_id)
+        self.labelling.bar.mode.setChecked(self.label_mode_before)
+        distance, passed = finish_session(self.db, self.session_id)
         if passed is None:
             self.info.setText("Session over: the duplicate was not labelled twice, so no consistency check.")
         else:
@@ -172,5 +172,5 @@ class CalibrationDialog(QDialog):
         log.info("calibration session %s: %s", self.session_id, self.info.text())
         self.next_btn.setEnabled(False)
         self.start_btn.setEnabled(True)
-        self.w.player.stop()
+        self.player.stop()
         self.finished_session.emit(distance, passed)

@@ -14,6 +14,7 @@ from app.labelling.labels import FLUSH_BUSY_MS, LabelRecorder, delete_labels, la
 from app.labelling.va_circle import VACircleWidget
 from app.library.db import LibraryDB
 from app.playback.player import Player
+from app.state import CurrentTrack
 from app.widgets.buttons import on_click
 from app.widgets.elided_label import ElidedLabel
 
@@ -86,6 +87,10 @@ class LabellingController(QObject):
     @property
     def curator(self) -> str:
         return self.bar.curator.text().strip() or "curator"
+
+    def track_changed(self, track: CurrentTrack) -> None:
+        """The state's new track: the one labelled from now on (a recording of the last one is saved first)."""
+        self.set_track(track.track_id, track.path)
 
     def set_track(self, track_id: int, path: str) -> None:
         self.finish()

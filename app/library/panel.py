@@ -173,6 +173,11 @@ class LibraryPanel(QWidget):
         src = self.proxy.mapToSource(self.proxy.index(proxy_row, 0))
         return self.model.rows[src.row()].path if src.isValid() else ""
 
+    def shown_track_ids(self) -> list[int]:
+        """The library ids of the tracks the table shows now (its search applied)."""
+        rows = (self.proxy.mapToSource(self.proxy.index(r, 0)) for r in range(self.proxy.rowCount()))
+        return [self.model.rows[src.row()].id for src in rows if src.isValid()]
+
     def current_row(self) -> int:
         rows = self.table.selectionModel().selectedRows()
         return rows[0].row() if rows else -1

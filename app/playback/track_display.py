@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.analysis import active_model
+from app.analysis.active_model import ModelInUse
 from app.analysis.library_analysis import LibraryAnalysis
 from app.labelling.va_circle import VACircleWidget
 from app.library.db import LibraryDB
 from app.playback.player import Player
 from app.playback.transport import TransportBar
 from app.playback.views import SpectrogramViews
-from app.settings import Settings
+from app.state import AppState
 from damer_core.contract.safe_text import shown_name
 from damer_core.contract.trajectory import displayed, value_at
 
@@ -33,46 +33,46 @@ class TrackDisplay(QObject):
     other_failed = Signal(str)  # another track's analysis failed: why, for the status bar
 
     def __init__(self, db: LibraryDB, analysis: LibraryAnalysis, player: Player, transport: TransportBar,
-                 views: SpectrogramViews, circle: VACircleWidget, settings: Settings, parent: QObject | None = None):
+                 views: SpectrogramViews, circle: VACircleWidget, state: AppState, parent: QObject | None = None):
         super().__init__(parent)
         self.db, self.analysis, self.player, self.transport = db, analysis, player, transport
-        self.views, self.circle, self.settings = views, circle, settings
-        self.path = ""  # the track in the player ("" before the first)
-        self.track_id = -1  # its library id (-1: not in the library)
+        self.views, self.circle, self.state = views, circle, state
         self.trajectory: dict[str, np.ndarray] | None = None  # the V-A trajectory shown on the circle
         self.closed = False  # late worker results are dropped after close
+        state.model_changed.connect(self._model_changed)
 
-    def _model(self) -> str:
-        return active_model.usable_model(self.settings.active_model)
+    @property
+    def path(self) -> str:
+        """The track in the player ("" before the first): the state's."""
+        return self.state.track.path
 
-    def set_track(self, path: str, track_id: int) -> None:
-        self.path, self.track_id = path, track_id
+    @property
+    def track_id(self) -> int:
+        return self.state.track.track_id
 
     def show_track(self) -> None:
         """The trajectory when the library has it, then the spectrograms and a missing trajectory
         of the track just set: the queue's most urgent job, from one decode in the worker."""
         self.load_trajectory()
         self.views.show_message(f"Computing spectrograms of {shown_name(self.path)}...", busy=True)
-        model = self._model()
-        self.analysis.use_model(model, active_model.model_key(model))
-        self.analysis.open_track(self.path, need_trajectory=bool(model) and self.trajectory is None)
+        self.analysis.open_track(self.path, need_trajectory=bool(self.state.model.path) and self.trajectory is None)
 
-    def model_changed(self) -> None:
+    def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
         """The track's trajectory by the model now in use, asked for first when it has none."""
+        if not self.path and now.path:
+            return
         self.load_trajectory()
-        model = self._model()
-        if model and self.path and self.trajectory is None:
-            self.analysis.use_model(model, active_model.model_key(model))
+        if now.path and self.trajectory is None:
             self.analysis.request_trajectory(self.path)
 
     def load_trajectory(self) -> None:
         """The stored trajectory of the track by the model in use; the circle says why there is none."""
-        model = self._model()
+        model = self.state.model
         self.trajectory = None
-        if not model:
-            self.circle.clear(active_model.no_model_message(self.settings.active_model))
+        if not model.path:
+            self.circle.clear(model.why_none)
             return
-        traj = self.db.trajectory(self.track_id, active_model.model_key(model)) if self.track_id >= 0 else None
+        traj = self.db.trajectory(self.track_id, model.key) if self.track_id >= 0 else None
         if traj is None:
             self.circle.clear("Analysing this track...")
             return
@@ -81,7 +81,7 @@ class TrackDisplay(QObject):
     def _show_trajectory(self, traj: dict) -> None:
         self.trajectory = tr = trajectory_arrays(traj)
         self.circle.clear()
-        self.circle.set_path(list(zip(tr["valence"], tr["arousal"])) if self.settings.show_trajectory else [])
+        self.circle.set_path(list(zip(tr["valence"], tr["arousal"])) if self.state.settings.show_trajectory else [])
         self.show_position(self.player.position)
         self.trajectory_shown.emit(self.path, "")
 
@@ -110,7 +110,7 @@ class TrackDisplay(QObject):
         if path and path == self.path:
             self.views.show_message(f"Cannot show this track: {message}")
             self.views_shown.emit(path, message)
-            if self._model():
+            if self.state.model.path:
                 self.circle.clear(f"Cannot analyse this track:\n{message}")
                 self.trajectory_shown.emit(path, message)
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -27,8 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.analysis.active_model import ModelInUse
 from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
+from app.state import AppState
 from app.training.values import default_settings, done_summary, epoch_values, fmt, settings_note
 from app.widgets.buttons import on_click
 from damer_core.contract import events
@@ -58,12 +61,13 @@ class TrainingPanel(QWidget):
     activate_requested = Signal(object)  # the user wants the finished model active
     running_changed = Signal(bool)  # a training child started / ended: the library analysis waits meanwhile
 
-    def __init__(self, labels_export=None, library_folders=None, active_model=None, parent=None):
+    def __init__(self, state: AppState, labels_export: Callable[[str], int] | None = None,
+                 library_folders: Callable[[], list[str]] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Train a DAMER model")
+        self.state = state  # the model in use: fine-tuning starts from it; "Use this model" changes it
         self.labels_export = labels_export  # callable(path) writing "my labels"
         self.library_folders = library_folders or (lambda: [])
-        self.active_model = active_model or (lambda: "")
         self.proc = CoreProcess(self)
         self.proc.event.connect(self.on_event)
         self.proc.stderr_line.connect(self.log_line)
@@ -73,11 +77,13 @@ class TrainingPanel(QWidget):
         self.run_dir: Path | None = None
         self.finished_bundle = ""
         self.used_bundle = ""  # the finished bundle "Use this model" activated
-        self.used_model = ""  # what active_model() said once it was activated
+        self.used_model = ""  # the model in use it became (its copy in the models folder)
+        self.asked_to_use = ""  # the finished bundle "Use this model" asked for, until the state announces it
         self.history: dict[str, dict[int, float]] = {}  # curve key -> {epoch: value}
         self.warnings: list[str] = []
         self.finished_warnings: list[str] = []  # the finished run's, which "Use this model" shows
         self._build()
+        state.model_changed.connect(self._model_changed)
         self.devices_proc.start(["devices"])
 
     # -- layout ---------------------------------------------------------------------------------
@@ -128,7 +134,7 @@ class TrainingPanel(QWidget):
         form.addRow("Dimensions", self.dims)
         form.addRow("Device", self.device)
         form.addRow("", self.settings_note)
-        self.finetune.setChecked(bool(self.active_model()))
+        self.finetune.setChecked(bool(self.state.model.path))
         self._apply_defaults(self.finetune.isChecked())
         self.finetune.toggled.connect(self._apply_defaults)
         for spin in (self.epochs, self.batch, self.lr, self.seed):
@@ -262,9 +268,9 @@ class TrainingPanel(QWidget):
         args = ["train", "--dataset", dataset, "--out", str(self.run_dir), "--progress", "jsonl",
                 "--config", str(config), "--device", self.device.currentData() or "cpu"]
         if self.finetune.isChecked():
-            if not self.active_model():
+            if not self.state.model.path:
                 raise ValueError("no active model to fine-tune: train one from scratch first")
-            args += ["--init", self.active_model()]
+            args += ["--init", self.state.model.path]
         folders = self.library_folders()
         if self.pool.isChecked() and folders:
             args += ["--unlabelled", folders[0]]
@@ -305,13 +311,17 @@ class TrainingPanel(QWidget):
     def _use(self) -> None:
         if not self.finished_bundle or not self._use_despite_warnings():
             return
-        before = self.active_model()
-        self.activate_requested.emit(self.finished_bundle)  # the window imports it into the models folder
-        after = self.active_model()
-        self.used_bundle = self.finished_bundle
-        self.used_model = after
-        name = Path(after).stem if after and after != before else bundle_name(self.finished_bundle)
-        self.in_use.setText(f"Now using {name} for predictions; the library is re-analysed with it.")
+        self.asked_to_use = self.finished_bundle
+        self.activate_requested.emit(self.finished_bundle)  # imported into the models folder, then chosen
+
+    def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
+        """The model in use changed: the finished run's, when "Use this model" asked for it, or
+        another one chosen elsewhere (the models dialog)."""
+        if self.asked_to_use:
+            self.used_bundle, self.used_model = self.asked_to_use, now.path
+            self.asked_to_use = ""
+            name = Path(now.path).stem if now.path and now.key != before.key else bundle_name(self.used_bundle)
+            self.in_use.setText(f"Now using {name} for predictions; the library is re-analysed with it.")
         self._update_use_button()
 
     def _use_despite_warnings(self) -> bool:
@@ -332,16 +342,13 @@ class TrainingPanel(QWidget):
     def _update_use_button(self) -> None:
         """The button says "In use" (disabled) once the finished model is activated, until another
         run finishes or another model is chosen elsewhere (the models dialog)."""
-        if self.used_model and self.active_model() and self.active_model() != self.used_model:
+        if self.used_model and self.state.model.path and self.state.model.path != self.used_model:
             self.used_bundle = self.used_model = ""
             self.in_use.setText("")
         in_use = bool(self.finished_bundle) and self.finished_bundle == self.used_bundle
         self.use_btn.setEnabled(bool(self.finished_bundle) and not in_use)
         self.use_btn.setText("In use" if in_use else "Use this model..." if self.finished_warnings else "Use this model")
 
-    def showEvent(self, event) -> None:
-        self._update_use_button()
-        super().showEvent(event)
 
     def resume(self) -> None:
         if self.run_dir is None or not (self.run_dir / "last.pt").is_file():

@@ -24,10 +24,13 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
+from app.analysis.active_model import ModelInUse
 from app.child import CoreProcess
 from app.paths import models_dir
+from app.state import AppState
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
@@ -130,14 +133,15 @@ def held_out_check(info: dict) -> tuple[str, int]:
 
 
 class ModelRegistry(QDialog):
-    activate = Signal(object)
+    """Model > Models...: choosing a model changes the state's model in use; the rows follow it."""
+
     import_requested = Signal()
 
-    def __init__(self, active: str = "", parent=None):
+    def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(900, 360)
-        self.active = active
+        self.state = state
         self.info: dict[str, dict] = {}
         self.errors: dict[str, str] = {}
         self.keys: dict[str, tuple[str, int, int] | None] = {}  # path -> file_key when listed
@@ -166,7 +170,15 @@ class ModelRegistry(QDialog):
         self.proc = CoreProcess(self, threads=1)
         self.proc.event.connect(self._on_event)
         self.proc.finished.connect(self._read_finished)
+        state.model_changed.connect(self._model_changed)
         self.refresh()
+
+    @property
+    def active(self) -> str:
+        return self.state.model.path
+
+    def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
+        self._fill()
 
     def paths(self) -> list[Path]:
         """The built-in model (where this install has one), then the user's bundles."""
@@ -264,9 +276,7 @@ class ModelRegistry(QDialog):
         if str(p) in self.errors:
             self.status.setText(f"Cannot use it: {shown(self.errors[str(p)])}")
             return
-        self.active = str(p)
-        self.activate.emit(str(p))
-        self._fill()
+        self.state.choose_model(str(p))
 
     def _refuse_builtin(self, p: Path, what: str) -> bool:
         if is_builtin(p):
@@ -291,8 +301,7 @@ class ModelRegistry(QDialog):
             if old in _READ and new is not None:  # a rename keeps mtime and size: no need to read it again
                 _READ[new] = {**_READ[old], "path": str(target)}
             if self.active == str(p):
-                self.active = str(target)
-                self.activate.emit(str(target))
+                self.state.choose_model(str(target))
             self.refresh()
 
     def delete(self, confirm: bool = True) -> None:
@@ -301,11 +310,10 @@ class ModelRegistry(QDialog):
             return
         if confirm and QMessageBox.question(self, "Delete model", f"Delete {p.name}?") != QMessageBox.StandardButton.Yes:
             return
+        was_active = self.active == str(p)
         p.unlink(missing_ok=True)
-        if self.active == str(p):  # the built-in model takes over
-            builtin = builtin_model_path()
-            self.active = str(builtin) if builtin is not None else ""
-            self.activate.emit("")
+        if was_active:  # the built-in model takes over
+            self.state.choose_model("")
         self.refresh()
 
     def reveal(self) -> None:

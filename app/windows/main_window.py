@@ -1,19 +1,18 @@
 """The main window: library on the left; transport, Mel and cochleogram views and the V-A circle
-on the right. Wires the player, the library scan, the views and the analysis queue together; the
-work is done by the modules it wires (app.library.scan, app.labelling.label_io, app.library.exports, app.analysis.active_model,
-app.labelling.emotion_map, app.windows.help)."""
+on the right. Builds the parts and wires them to the state (app.state: the track in the player,
+the model in use); the work is done by the parts (app.library, app.playback, app.analysis,
+app.labelling) and the menus' other windows (app.windows.other_windows)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from app.analysis import active_model
+from app.analysis.active_model import ModelInUse
 from app.analysis.cache_dialog import apply_cache_limit
 from app.analysis.library_analysis import LibraryAnalysis
 from app.child import CoreProcess
@@ -24,15 +23,15 @@ from app.library.db import LibraryDB
 from app.library.panel import LibraryPanel
 from app.library.scan import LibraryScan
 from app.library.table_model import LibraryModel
-from app.paths import copy_into_models
 from app.playback.player import Player
 from app.playback.track_display import TrackDisplay
 from app.playback.transport import TransportBar
 from app.playback.views import SpectrogramViews
 from app.settings import Settings
+from app.state import AppState, CurrentTrack
 from app.widgets.buttons import on_click
 from app.windows.menus import KeyEntry, MenuEntry, build_menus, shortcut_list
-from app.windows.other_windows import OtherWindows
+from app.windows.other_windows import OtherWindows, WindowParts
 from app.windows.window_state import restore_window, save_window
 from damer_core.contract import events
 from damer_core.contract.emotions import load_emotion_terms
@@ -44,17 +43,7 @@ SPREADSHEET_SAFE = "Spreadsheet-safe CSV exports"
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from app.analysis.cache_dialog import CacheDialog
-    from app.labelling.calibration import CalibrationDialog
-    from app.labelling.emotion_map import EmotionMap
-    from app.training.panel import TrainingPanel
-    from app.training.registry import ModelRegistry
-    from app.windows.help import TextWindow
-    from app.windows.log_window import LogWindow
-
-
-class MainWindow(OtherWindows, QMainWindow):
+class MainWindow(QMainWindow):
     views_shown = Signal(object, str)  # track path, error ("" when the spectrograms are shown)
     trajectory_shown = Signal(object, str)  # track path, error ("" when the V-A trajectory is shown)
 
@@ -65,6 +54,7 @@ class MainWindow(OtherWindows, QMainWindow):
         apply_cache_limit(self.settings.cache_limit_mb)
         self.terms = load_emotion_terms()
         self.db = LibraryDB(db_path)  # LibraryLocked goes to the caller (app.main shows it)
+        self.state = AppState(self.settings, self)
         self.model = LibraryModel(self.terms, self)
         self.library = LibraryPanel(self.model)
         self.player = Player(self.settings.output_device, self)
@@ -73,42 +63,28 @@ class MainWindow(OtherWindows, QMainWindow):
         self.circle = VACircleWidget(self.terms)
         self.label_bar = LabellingBar(self.settings.curator)
         self.labelling = LabellingController(self.label_bar, self.circle, self.player, self.db, self)
-        self.analysis = LibraryAnalysis(self.db, self)
+        self.analysis = LibraryAnalysis(self.db, self.state, self)
         self.library_scan = LibraryScan(self.db, self.settings, self)
         self.track = TrackDisplay(self.db, self.analysis, self.player, self.transport, self.views, self.circle,
-                                  self.settings, self)
+                                  self.state, self)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)  # the library | the track
         self.view_split = QSplitter(Qt.Orientation.Horizontal)  # the spectrograms | the circle
         self.actions: dict[str, QAction] = {}  # menu entry text -> its action (_menu_actions)
-        self.previous_model_key = ""  # the model used before "Use this model": the table shows its values meanwhile
-        self.training: TrainingPanel | None = None  # the other windows, each made on first use
-        self.emotion_map: EmotionMap | None = None
-        self.registry: ModelRegistry | None = None
-        self.calibration: CalibrationDialog | None = None
-        self.help_window: TextWindow | None = None
-        self.cache_dialog: CacheDialog | None = None
-        self.log_window: LogWindow | None = None
+        self.windows = OtherWindows(WindowParts(
+            self, self.settings, self.state, self.db, self.terms, self.analysis, self.library, self.player,
+            self.labelling, self.circle, open_track=lambda path: self.open_track(path, autoplay=True),
+            shortcuts=self.shortcuts, say=self.say))
         self._build_layout()
         self._build_actions()
         self._connect()
         self._restore()
         self.reload_library()
-        self._update_model_state()
+        self._start_model()
 
     @property
     def _scan(self) -> CoreProcess | None:
         """The scanner child while a scan runs, else None (tests and scripts wait for None)."""
         return self.library_scan.process
-
-    @property
-    def current_path(self) -> str:
-        """The track in the player ("" before the first)."""
-        return self.track.path
-
-    @property
-    def current_track_id(self) -> int:
-        """Its library id (-1: not in the library)."""
-        return self.track.track_id
 
     @property
     def trajectory(self) -> dict | None:
@@ -160,19 +136,19 @@ class MainWindow(OtherWindows, QMainWindow):
             ("&File", "Import labels CSV...", self.import_labels, ""),
             ("&File", "Export predictions CSV...", self.export_predictions, ""),
             ("&File", SPREADSHEET_SAFE, self.toggle_spreadsheet_safe, ""),
-            ("&File", "Feature cache...", self.show_cache, ""),
+            ("&File", "Feature cache...", self.windows.show_cache, ""),
             ("&File", "Quit", self.close, "Ctrl+Q"),
-            ("&Label", "Calibration session...", self.start_calibration, ""),
-            ("&View", "Emotion map", self.show_map, "Ctrl+M"),
+            ("&Label", "Calibration session...", self.windows.start_calibration, ""),
+            ("&View", "Emotion map", self.windows.show_map, "Ctrl+M"),
             ("&View", WHOLE_TRACK_VALUES, self.toggle_whole_track_values, ""),
-            ("&View", "Log", self.show_log, ""),
-            ("&Model", "Train a model...", self.show_training, ""),
-            ("&Model", "Models...", self.show_registry, ""),
-            ("&Model", "Import model bundle...", self.import_model, ""),
+            ("&View", "Log", self.windows.show_log, ""),
+            ("&Model", "Train a model...", self.windows.show_training, ""),
+            ("&Model", "Models...", self.windows.show_registry, ""),
+            ("&Model", "Import model bundle...", self.windows.import_model, ""),
             ("&Model", "Analyse library", self.analyse_library, ""),
-            ("&Help", "User guide", self.show_guide, "F1"),
-            ("&Help", "Keyboard shortcuts", self.show_shortcuts, ""),
-            ("&Help", "About DAMER Explorer", self.show_about, ""),
+            ("&Help", "User guide", self.windows.show_guide, "F1"),
+            ("&Help", "Keyboard shortcuts", self.windows.show_shortcuts, ""),
+            ("&Help", "About DAMER Explorer", self.windows.show_about, ""),
         ]
 
     def _key_shortcuts(self) -> list[KeyEntry]:
@@ -229,6 +205,9 @@ class MainWindow(OtherWindows, QMainWindow):
         self.track.trajectory_shown.connect(self.trajectory_shown)
         self.track.other_failed.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.labelling.label_saved.connect(self._refresh_track)
+        self.state.track_changed.connect(self._track_changed)
+        self.state.track_changed.connect(self.labelling.track_changed)
+        self.state.model_changed.connect(self._model_changed)
         s = self.library_scan
         s.progress.connect(self.library.show_progress)
         s.library_changed.connect(self._library_changed)
@@ -256,11 +235,7 @@ class MainWindow(OtherWindows, QMainWindow):
         self.save_settings()
         self.cancel_background()
         self.analysis.shutdown()
-        if self.training is not None:
-            self.training.cancel()
-            self.training.close()
-        if self.emotion_map is not None:
-            self.emotion_map.close()
+        self.windows.close_all()
         self.player.shutdown()
         self.db.close()
         super().closeEvent(event)
@@ -271,8 +246,8 @@ class MainWindow(OtherWindows, QMainWindow):
         n = len(self.model.rows)
         self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
         self.library.show_empty_state([p for _, p in self.db.folders()])
-        if self.current_path:
-            self.library.select_path(self.current_path)
+        if self.state.track.path:
+            self.library.select_path(self.state.track.path)
 
     def toggle_spreadsheet_safe(self) -> None:
         self.settings.spreadsheet_safe_csv = self.actions[SPREADSHEET_SAFE].isChecked()
@@ -283,6 +258,10 @@ class MainWindow(OtherWindows, QMainWindow):
         self.settings.whole_track_values = self.actions[WHOLE_TRACK_VALUES].isChecked()
         self.settings.save()
         self.reload_library()
+
+    def say(self, message: str, ms: int) -> None:
+        """A line in the status bar for ``ms`` milliseconds (and in View > Log)."""
+        self.statusBar().showMessage(message, ms)
 
     @staticmethod
     def _log_status(message: str) -> None:
@@ -305,7 +284,8 @@ class MainWindow(OtherWindows, QMainWindow):
         self.library.show_progress(None)
         if failure:
             self.statusBar().showMessage(failure, 10000)
-        if self.usable_model() and not self.analysis.queue.pass_running and self.db.without_trajectory(self.model_key()):
+        model = self.state.model
+        if model.path and not self.analysis.queue.pass_running and self.db.without_trajectory(model.key):
             self.analyse_library()
 
     def export_labels(self, path: str | None = None) -> None:
@@ -324,7 +304,7 @@ class MainWindow(OtherWindows, QMainWindow):
         imported, message = label_io.import_labels_file(self, self.db, path, self.labelling.curator, existing)
         if imported:
             self.reload_library()
-            self._refresh_map()
+            self.windows.refresh_map()
         if message:
             self.statusBar().showMessage(message, 15000 if imported else 8000)
 
@@ -335,7 +315,7 @@ class MainWindow(OtherWindows, QMainWindow):
             path, _ = QFileDialog.getSaveFileName(self, "Export predictions", str(Path.home() / "predictions.csv"), "CSV (*.csv)")
         if path:
             try:
-                n = export_predictions(self.db, self.model_key(), self.usable_model(), self.model.word, path,
+                n = export_predictions(self.db, self.state.model.key, self.state.model.path, self.model.word, path,
                                        self.settings.spreadsheet_safe_csv)
             except (OSError, InputError) as e:
                 self.statusBar().showMessage(f"Predictions not exported: {label_io.export_error(path, e)}", 15000)
@@ -347,58 +327,27 @@ class MainWindow(OtherWindows, QMainWindow):
         self.analysis.cancel_pass()
 
     # -- models and analysis --------------------------------------------------------------------
-    def usable_model(self) -> str:
-        """The model in use (app.analysis.active_model): the one the user chose, else the built-in model; ""
-        when the chosen one's file is gone, or when there is none at all."""
-        return active_model.usable_model(self.settings.active_model)
-
-    def model_key(self) -> str:
-        """The library's key for the model in use's predictions (app.analysis.library_analysis.prediction_key)."""
-        return active_model.model_key(self.usable_model())
-
-    def _no_model_message(self) -> str:
-        return active_model.no_model_message(self.settings.active_model)
-
-    def _update_model_state(self) -> None:
-        if not self.usable_model():
-            self.circle.clear(self._no_model_message())
-        elif self.db.without_trajectory(self.model_key()):
+    def _start_model(self) -> None:
+        model = self.state.model
+        if not model.path:
+            self.circle.clear(model.why_none)
+        elif self.db.without_trajectory(model.key):
             self.analyse_library()  # the built-in model on a first start: predictions without an import
         else:
-            self.analysis.use_model(self.usable_model(), self.model_key())
             self.analysis.queue.warm()  # the first double-click should not wait for torch
 
-    def import_model(self, path: str | None = None) -> None:
-        """Use a bundle, copied into the models folder first (app.paths.copy_into_models)."""
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Import a DAMER model bundle", str(Path.home()), "Model bundles (*.pt)")
-        if path:
-            self.set_active_model(str(copy_into_models(path)))
-
-    def set_active_model(self, path: str) -> None:
-        """Persist the choice ("" = the built-in model); the table shows this model's predictions
-        and the rest is analysed."""
-        before = self.model_key() if self.usable_model() else ""
-        log.info("active model: %s", path or "the built-in model")
-        self.settings.active_model = active_model.stored_choice(path)
-        self.settings.save()
-        if before != self.model_key():
-            self.previous_model_key = before  # its values stay in the table until the new ones arrive
+    def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
+        """The table shows the new model's predictions (the previous model's until they arrive) and
+        the rest of the library is analysed; the track display and the queue follow by themselves."""
         self.reload_library()
-        if not self.usable_model():
-            self.track.load_trajectory()  # clears the trajectory; the circle says why there is none
-            return
-        self.analyse_library()
-        if self.current_path:
-            self.track.model_changed()
+        if now.path:
+            self.analyse_library()
 
     def analyse_library(self) -> None:
-        model = self.usable_model()
-        if not model:
-            self.circle.clear(self._no_model_message())
+        if not self.state.model.path:
+            self.circle.clear(self.state.model.why_none)
             self.statusBar().showMessage("No model to analyse with: import or train one first", 8000)
             return
-        self.analysis.use_model(model, self.model_key())
         if not self.analysis.analyse_library():
             self.statusBar().showMessage("Every track is analysed with the active model", 5000)
 
@@ -413,12 +362,12 @@ class MainWindow(OtherWindows, QMainWindow):
         self.library.show_progress(None)
         if message:
             self.statusBar().showMessage(message, 10000)
-        self._refresh_map()
+        self.windows.refresh_map()
 
     def _table_values(self) -> dict:
         """What the table's values are: the model in use's, the previous model's until it has
         analysed a track, each track's segment or whole-track mean (View menu)."""
-        return {"model": self.model_key(), "previous": self.previous_model_key,
+        return {"model": self.state.model.key, "previous": self.state.previous_key,
                 "whole": self.settings.whole_track_values}
 
     def _update_row(self, path: str, ev: events.Static | events.Prediction) -> None:
@@ -434,24 +383,24 @@ class MainWindow(OtherWindows, QMainWindow):
 
     # -- the current track ----------------------------------------------------------------------
     def open_track(self, path: str, autoplay: bool = False) -> None:
+        """The track becomes the state's current one (everything showing it follows), then plays."""
         if not path:
             return
         row = self.model.row_for_path(path)
-        rows = [self.model.rows[row]] if row >= 0 else []
-        self.track.set_track(path, rows[0].id if rows else -1)
-        self.library.select_path(path)
-        self.model.set_playing(path)
-        self.setWindowTitle(f"{rows[0].title if rows else shown_name(path)} - DAMER Explorer")
-        self.labelling.set_track(self.current_track_id, path)
-        if self.emotion_map is not None and self.emotion_map.isVisible():
-            self.emotion_map.show_similar(path)
+        track_id, title = (self.model.rows[row].id, self.model.rows[row].title) if row >= 0 else (-1, "")
+        self.state.open_track(path, track_id, title or shown_name(path))
         self.player.load(path, autoplay=autoplay)
         self.track.show_track()
+
+    def _track_changed(self, track: CurrentTrack) -> None:
+        self.library.select_path(track.path)
+        self.model.set_playing(track.path)
+        self.setWindowTitle(f"{track.title} - DAMER Explorer")
 
     # -- transport ------------------------------------------------------------------------------
     def play_pause(self) -> None:
         if self.player.audio is None:
-            path = self.current_path or self.library.path_at(max(self.library.current_row(), 0))
+            path = self.state.track.path or self.library.path_at(max(self.library.current_row(), 0))
             self.open_track(path, autoplay=True)
         else:
             self.player.toggle()
@@ -471,7 +420,7 @@ class MainWindow(OtherWindows, QMainWindow):
         self.player.seek(seconds)
 
     def step_track(self, step: int) -> None:
-        nxt = self.library.neighbour(self.current_path, step)
+        nxt = self.library.neighbour(self.state.track.path, step)
         if nxt:
             self.open_track(nxt, autoplay=True)  # next / previous plays, also when a track has just ended
 

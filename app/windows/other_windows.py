@@ -1,112 +1,165 @@
-"""The windows the main window opens from its menus: the training panel, the models dialog, the
-emotion map, a calibration session, the feature cache, the log and the help windows. Each is kept in
-the MainWindow attribute of its name, declared in MainWindow.__init__; most are made on first use,
-the Models dialog anew each time it opens (it reads the models folder then)."""
+"""The windows the menus open: the training panel, the Models dialog, the emotion map, a
+calibration session, the feature cache, the log and the help windows. Each is built with the
+objects it needs (the library, the state, the analysis queue), never the main window; the
+training panel and the emotion map are made on first use and kept, the others anew each time."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from app.analysis.cache_dialog import CacheDialog
 from app.analysis.jobs import LIBRARY
+from app.analysis.library_analysis import LibraryAnalysis
+from app.labelling.calibration import CalibrationDialog
+from app.labelling.controller import LabellingController
+from app.labelling.emotion_map import EmotionMap, map_points
+from app.labelling.va_circle import VACircleWidget
+from app.library.db import LibraryDB
+from app.library.panel import LibraryPanel
+from app.paths import copy_into_models
+from app.playback.player import Player
+from app.settings import Settings
+from app.state import AppState, CurrentTrack
+from app.training.panel import TrainingPanel
+from app.training.registry import ModelRegistry
+from app.windows.help import TextWindow, about_window, guide_window, shortcuts_window
+from app.windows.log_window import LogWindow, show_log_window
+from damer_core.contract.emotions import EmotionTerm
 
-if TYPE_CHECKING:
-    from app.windows.main_window import MainWindow
+
+@dataclass
+class WindowParts:
+    """What the other windows work with: the library, the state, the player, the labelling and the
+    analysis; ``open_track`` plays a track as a double-click does; ``say`` shows a status line."""
+    parent: QWidget  # the Qt parent of the dialogs (placement, lifetime)
+    settings: Settings
+    state: AppState
+    db: LibraryDB
+    terms: list[EmotionTerm]
+    analysis: LibraryAnalysis
+    library: LibraryPanel
+    player: Player
+    labelling: LabellingController
+    circle: VACircleWidget
+    open_track: Callable[[str], None]
+    shortcuts: Callable[[], list[tuple[str, str]]]
+    say: Callable[[str, int], None]
 
 
 class OtherWindows:
-    """MainWindow's part that opens the other windows and wires them to it (a mixin: it works on
-    the window's library, player, settings and analysis queue)."""
+    def __init__(self, parts: WindowParts) -> None:
+        self.parts = p = parts
+        self.training: TrainingPanel | None = None
+        self.emotion_map: EmotionMap | None = None
+        self.registry: ModelRegistry | None = None
+        self.calibration: CalibrationDialog | None = None
+        self.help_window: TextWindow | None = None
+        self.cache_dialog: CacheDialog | None = None
+        self.log_window: LogWindow | None = None
+        p.state.track_changed.connect(self._track_changed)
 
-    def show_log(self: MainWindow) -> None:
-        from app.windows.log_window import show_log_window
+    def close_all(self) -> None:
+        if self.training is not None:
+            self.training.cancel()
+            self.training.close()
+        if self.emotion_map is not None:
+            self.emotion_map.close()
 
-        self.log_window = show_log_window(self)
+    def _track_changed(self, track: CurrentTrack) -> None:
+        if self.emotion_map is not None and self.emotion_map.isVisible():
+            self.emotion_map.show_similar(track.path)
 
-    def show_cache(self: MainWindow) -> None:
-        from app.analysis.cache_dialog import CacheDialog
+    def show_log(self) -> None:
+        self.log_window = show_log_window(self.parts.parent)
 
-        self.cache_dialog = CacheDialog(self.settings.cache_limit_mb, self)
+    def show_cache(self) -> None:
+        self.cache_dialog = CacheDialog(self.parts.settings.cache_limit_mb, self.parts.parent)
         self.cache_dialog.limit_changed.connect(self._cache_limit_changed)
         self.cache_dialog.show()
 
-    def _cache_limit_changed(self: MainWindow, mb: int) -> None:
-        self.settings.cache_limit_mb = mb
-        self.settings.save()
+    def _cache_limit_changed(self, mb: int) -> None:
+        self.parts.settings.cache_limit_mb = mb
+        self.parts.settings.save()
 
-    def show_guide(self: MainWindow) -> None:
-        from app.windows.help import guide_window
-
-        self.help_window = guide_window(self)
+    def show_guide(self) -> None:
+        self.help_window = guide_window(self.parts.parent)
         self.help_window.show()
 
-    def show_shortcuts(self: MainWindow) -> None:
-        from app.windows.help import shortcuts_window
-
-        self.help_window = shortcuts_window(self.shortcuts(), self)
+    def show_shortcuts(self) -> None:
+        self.help_window = shortcuts_window(self.parts.shortcuts(), self.parts.parent)
         self.help_window.show()
 
-    def show_about(self: MainWindow) -> None:
-        from app.windows.help import about_window
-
-        self.help_window = about_window(self.usable_model(), self)
+    def show_about(self) -> None:
+        self.help_window = about_window(self.parts.state.model.path, self.parts.parent)
         self.help_window.show()
 
-    def start_calibration(self: MainWindow, track_ids: list[int] | None = None) -> None:
+    def start_calibration(self, track_ids: list[int] | None = None) -> None:
         """A session over the tracks shown in the table (20 at most, as in the paper)."""
-        import random
-
-        from app.labelling.calibration import CalibrationDialog
-
+        p = self.parts
         if track_ids is None:
-            paths = [self.library.path_at(r) for r in range(self.library.proxy.rowCount())]
-            ids = [self.model.rows[self.model.row_for_path(p)].id for p in paths]
+            ids = p.library.shown_track_ids()
             track_ids = random.sample(ids, min(20, len(ids)))
         if len(track_ids) < 2:
-            self.statusBar().showMessage("A calibration session needs at least two tracks in the table", 8000)
+            p.say("A calibration session needs at least two tracks in the table", 8000)
             return
-        self.calibration = CalibrationDialog(self, track_ids)
-        self.calibration.place()
+        self.calibration = CalibrationDialog(track_ids, p.db, p.player, p.labelling, p.open_track,
+                                             self._blind, p.parent)
+        self.calibration.place(p.library)
         self.calibration.show()
 
-    def show_map(self: MainWindow) -> None:
-        from app.labelling.emotion_map import EmotionMap, map_points
+    def _blind(self, blind: bool) -> None:
+        """The model's prediction out of sight while the curator labels (it would bias them)."""
+        self.parts.circle.set_blind(blind)
+        self.parts.library.hide_predictions(blind)
 
+    def show_map(self) -> None:
+        p = self.parts
         if self.emotion_map is None:
-            self.emotion_map = EmotionMap(self.terms)
-            self.emotion_map.play_requested.connect(lambda p: self.open_track(p, autoplay=True))
+            self.emotion_map = EmotionMap(p.terms)
+            self.emotion_map.play_requested.connect(p.open_track)
             self.emotion_map.resize(1100, 760)
-        self.emotion_map.set_points(map_points(self.db, self.model_key()))
-        if self.current_path:
-            self.emotion_map.show_similar(self.current_path)
+        self.emotion_map.set_points(map_points(p.db, p.state.model.key))
+        if p.state.track.path:
+            self.emotion_map.show_similar(p.state.track.path)
         self.emotion_map.show()
         self.emotion_map.raise_()
 
-    def _refresh_map(self: MainWindow) -> None:
-        from app.labelling.emotion_map import map_points
-
+    def refresh_map(self) -> None:
         if self.emotion_map is not None and self.emotion_map.isVisible():
-            self.emotion_map.set_points(map_points(self.db, self.model_key()))
+            self.emotion_map.set_points(map_points(self.parts.db, self.parts.state.model.key))
 
-    def show_registry(self: MainWindow) -> None:
-        from app.training.registry import ModelRegistry
-
-        self.registry = ModelRegistry(self.usable_model(), self)
-        self.registry.activate.connect(self.set_active_model)
-        self.registry.import_requested.connect(lambda: (self.import_model(), self.registry.refresh()))
+    def show_registry(self) -> None:
+        self.registry = ModelRegistry(self.parts.state, self.parts.parent)
+        self.registry.import_requested.connect(lambda: self.import_model())
         self.registry.show()
 
-    def show_training(self: MainWindow) -> None:
-        from app.labelling.labels import export_labels
-        from app.training.panel import TrainingPanel
+    def import_model(self, path: str | None = None) -> None:
+        """Use a bundle, copied into the models folder first (app.paths.copy_into_models)."""
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self.parts.parent, "Import a DAMER model bundle", str(Path.home()),
+                                                  "Model bundles (*.pt)")
+        if path:
+            self.parts.state.choose_model(str(copy_into_models(path)))
+            if self.registry is not None and self.registry.isVisible():
+                self.registry.refresh()
 
+    def show_training(self) -> None:
+        from app.labelling.labels import export_labels
+
+        p = self.parts
         if self.training is None:
             self.training = TrainingPanel(
-                labels_export=lambda path: export_labels(self.db, path),
-                library_folders=lambda: [p for _, p in self.db.folders()],
-                active_model=self.usable_model)
+                p.state,
+                labels_export=lambda path: export_labels(p.db, path),
+                library_folders=lambda: [folder for _, folder in p.db.folders()])
             self.training.activate_requested.connect(self.import_model)
             self.training.running_changed.connect(  # one heavy child at a time; the playing track still runs
-                lambda running: self.analysis.queue.set_paused_below(LIBRARY if running else None))
+                lambda running: p.analysis.queue.set_paused_below(LIBRARY if running else None))
             self.training.resize(1400, 760)
         self.training.show()
         self.training.raise_()

@@ -1,0 +1,58 @@
+"""One owner of what the whole window shares: the track in the player and the model in use.
+The widgets, the analysis queue, the table and the other windows subscribe to its signals instead
+of asking the settings or each other (napari's model / view split)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from app.analysis.active_model import ModelInUse, stored_choice
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CurrentTrack:
+    path: str = ""  # "" before the first
+    track_id: int = -1  # its library id; -1: a file outside the library
+    title: str = ""  # as the window title shows it
+
+
+class AppState(QObject):
+    track_changed = Signal(object)  # CurrentTrack
+    model_changed = Signal(object, object)  # ModelInUse now, the one before
+
+    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.track = CurrentTrack()
+        self.model = ModelInUse.of(settings.active_model)
+        self.previous_key = ""  # the model in use before a change: the table shows its values until replaced
+
+    def open_track(self, path: str, track_id: int, title: str) -> None:
+        self.track = CurrentTrack(path, track_id, title)
+        self.track_changed.emit(self.track)
+
+    def choose_model(self, path: str) -> None:
+        """The user's choice ("" = the built-in model), remembered; announced even when it is the
+        model already in use (the rest of the library is then analysed with it)."""
+        log.info("active model: %s", path or "the built-in model")
+        self.settings.active_model = stored_choice(path)
+        self.settings.save()
+        self._update(announce=True)
+
+    def recheck_model(self) -> None:
+        """The model in use looked up again (its file may be gone or replaced); announced if it changed."""
+        self._update(announce=False)
+
+    def _update(self, announce: bool) -> None:
+        before, now = self.model, ModelInUse.of(self.settings.active_model)
+        if before.key != now.key:
+            self.previous_key = before.key
+        self.model = now
+        if announce or now != before:
+            self.model_changed.emit(now, before)
