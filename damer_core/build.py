@@ -27,18 +27,17 @@ from damer_core.crossval import grouped_folds, run_damer_folds
 from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import Split, split_tracks
 from damer_core.progress import Progress
+from damer_core.scoring import quadrant_report, quadrant_scores, softmax, track_means
 from damer_core.selection import (
     OutOfFold,
     check_same_folds,
     damer_out_of_fold,
     descriptor_out_of_fold,
-    quadrant_scores,
-    track_mean,
 )
 from damer_core.targets import QUADRANT, class_labels
-from damer_core.training.calibration import fit_temperature_logits, softmax, top_class_ece
+from damer_core.training.calibration import fit_temperature_logits
 from damer_core.training.config import TrainConfig
-from damer_core.training.metrics import bootstrap_interval
+from damer_core.training.metrics import top_class_ece
 
 FIT_ON = ("train+val", "all")
 MODELS = ("stack", "descriptor_head")
@@ -106,16 +105,6 @@ def fit_stack(damer: OutOfFold, descriptors: OutOfFold, c: float) -> Stack:
     return Stack(comb, oof, top_class_ece(damer.y, softmax(logits)), top_class_ece(damer.y, oof.p))
 
 
-def test_report(y: np.ndarray, p: np.ndarray, seed: int = 0) -> dict:
-    """Figures on the test part with 95 % bootstrap intervals over tracks, and the confusion matrix."""
-    point = quadrant_scores(y, p)
-    intervals = {m: bootstrap_interval(lambda yy, pp, m=m: quadrant_scores(yy, pp)[m], (y, p), seed=seed)
-                 for m in ("valence_acc", "arousal_acc", "quadrant_acc", "macro_f1", "valence_auc")}
-    confusion = np.zeros((4, 4), dtype=int)
-    np.add.at(confusion, (y, p.argmax(axis=1)), 1)
-    return {**point, "interval": intervals, "confusion": confusion.tolist(), "ece": top_class_ece(y, p)}
-
-
 def build(model_fs: FeatureSet, descriptor_fs: FeatureSet, recipe: Recipe, out: Path, cv_dir: Path,
           fit_on: str = "train+val", device: str = "auto", progress: Progress | None = None,
           report_from: dict | None = None) -> Path:
@@ -173,7 +162,7 @@ def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Pa
     temperature = fit_temperature_logits(logits_w, y_w)
     progress.message(f"descriptor head: temperature {temperature:.2f} from {len(y_w)} out-of-fold windows "
                      f"of {len(oof.y)} tracks")
-    tracks, p_cal = track_mean(np.concatenate([w[2] for w in windows]), softmax(logits_w, temperature))
+    tracks, p_cal = track_means(np.concatenate([w[2] for w in windows]), softmax(logits_w, temperature))
     rows = {t: i for i, t in enumerate(ds.track_ids[tracks])}
     calibrated_oof = OutOfFold(oof.name, oof.track_ids, oof.fold, oof.y, p_cal[[rows[t] for t in oof.track_ids]])
     fit_idx = np.concatenate([split.train, split.val]) if fit_on == "train+val" else np.arange(len(ds))
@@ -184,11 +173,11 @@ def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Pa
     report = dict(report_from or {})
     if fit_on == "train+val":
         idx = np.sort(split.test[y[split.test] >= 0])
-        _, p = track_mean(ds.track[idx], head.probabilities(ds.descriptors[idx]))
-        _, y_t = track_mean(ds.track[idx], y[idx].astype(float))
+        _, p = track_means(ds.track[idx], head.probabilities(ds.descriptors[idx]))
+        _, y_t = track_means(ds.track[idx], y[idx].astype(float))
         y_t = y_t.round().astype(np.int64)
         prior = np.full((y_t.size, 4), 0.25) + 1e-9 * np.arange(4)
-        report["test"] = {"descriptor_head": test_report(y_t, p, recipe.damer.seed),
+        report["test"] = {"descriptor_head": quadrant_report(y_t, p, recipe.damer.seed),
                           "class_prior": quadrant_scores(y_t, prior), "n": int(y_t.size)}
     report["cross_validation"] = {"descriptor_head": _cv_summary(calibrated_oof)}
     report["calibration"] = {"temperature": temperature,
@@ -228,17 +217,17 @@ def _train_damer(fs: FeatureSet, fit_idx: np.ndarray, test_idx: np.ndarray, tcfg
 def _score_test(model_fs, descriptor_fs, test_idx, test_logits, head, combination, seed) -> dict:
     """The test part, scored once: the chosen stack and the runner-up (the descriptor head alone)."""
     idx = np.sort(test_idx)
-    tracks, p_damer = track_mean(model_fs.track[idx], softmax(test_logits))
+    tracks, p_damer = track_means(model_fs.track[idx], softmax(test_logits))
     ids = model_fs.track_ids[tracks]
-    _, y = track_mean(model_fs.track[idx], class_labels(model_fs.valence[idx], model_fs.arousal[idx], QUADRANT).astype(float))
+    _, y = track_means(model_fs.track[idx], class_labels(model_fs.valence[idx], model_fs.arousal[idx], QUADRANT).astype(float))
     y = y.round().astype(np.int64)
     rows = np.isin(descriptor_fs.track_ids[descriptor_fs.track], ids)
-    d_tracks, p_head = track_mean(descriptor_fs.track[rows], head.probabilities(descriptor_fs.descriptors[rows]))
+    d_tracks, p_head = track_means(descriptor_fs.track[rows], head.probabilities(descriptor_fs.descriptors[rows]))
     order = {t: i for i, t in enumerate(descriptor_fs.track_ids[d_tracks])}
     p_head = p_head[[order[t] for t in ids]]
     p_stack = combination.probabilities(p_damer, p_head)
     prior = np.full((y.size, 4), 0.25) + 1e-9 * np.arange(4)
-    return {"test": {"stack": test_report(y, p_stack, seed), "descriptor_head": test_report(y, p_head, seed),
+    return {"test": {"stack": quadrant_report(y, p_stack, seed), "descriptor_head": quadrant_report(y, p_head, seed),
                      "class_prior": quadrant_scores(y, prior), "n": int(y.size)}}
 
 

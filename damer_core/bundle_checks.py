@@ -5,18 +5,22 @@ line naming the file and the field, raised before anything is allocated from the
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from damer_core.bundle_fields import CHECKSUM, MISSING, TEMPERATURE, weights_sha256
+from damer_core.bundle_fields import FieldError as _FieldError
+from damer_core.bundle_fields import check_dict as _check_dict
+from damer_core.bundle_fields import check_field as _check
+from damer_core.bundle_fields import check_numbers as _check_numbers
+from damer_core.bundle_fields import is_int as _is_int
+from damer_core.bundle_fields import show_value as _show
 from damer_core.contract.errors import BundleError
 
 FORMAT = "damer-bundle"
 FORMAT_VERSION = 1
-CHECKSUM = "weights_sha256"  # in each dimension's entry: sha256 of its state_dict (weights_sha256())
 MAX_NESTING = 32
 
 # (type, low, high) for every FeatureConfig and ModelConfig field. The ranges hold every preset and
@@ -58,51 +62,8 @@ MODEL_BOUNDS: dict[str, tuple] = {
     "n_descriptors": (int, 0, 4096),  # 0, or the musical descriptors' count (checked below)
 }
 MAX_WINDOW_S = 600.0  # one model window; a longer one repeats a short track to fill it
-TEMPERATURE = (float, 0.01, 100.0)  # fitting keeps it in [0.05, 20]
 EPOCH = (int, 0, 1_000_000)
 COUNT = (int, 0, 10**9)
-
-
-MISSING = object()
-
-
-class _FieldError(Exception):
-    """One bad field; load_checkpoint turns it into a BundleError naming the file."""
-
-    def __init__(self, field: str, value: Any, rule: str):
-        shown = " is missing" if value is MISSING else f" = {_show(value)}"
-        super().__init__(f"bundle field {field}{shown}: {rule}")
-
-
-def _show(value: Any) -> str:
-    text = " ".join(repr(value).split())  # one line whatever the value holds
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _check(field: str, value: Any, bound: tuple) -> None:
-    """``value`` against ``(type, low, high)``: the rule in words when it fails."""
-    kind = bound[0]
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise _FieldError(field, value, "must be true or false")
-        return
-    lo, hi = bound[1], bound[2]
-    if kind is str:
-        if not (isinstance(value, str) and lo <= len(value) <= hi and value.isprintable()):
-            raise _FieldError(field, value, f"must be a name of {lo} to {hi} printable characters")
-    elif kind is int:
-        if not (_is_int(value) and lo <= value <= hi):
-            raise _FieldError(field, value, f"must be {lo}" if lo == hi else f"must be an integer from {lo} to {hi}")
-    elif not (_is_number(value) and math.isfinite(value) and lo <= value <= hi):
-        raise _FieldError(field, value, f"must be a number from {lo:g} to {hi:g}")
 
 
 def _check_config(section: str, raw: Any, bounds: dict[str, tuple], cls: type) -> Any:
@@ -154,23 +115,6 @@ def _check_model_config(raw: Any, feature):
             raise _FieldError(f"model.{mine}", getattr(cfg, mine),
                               f"must equal feature.{theirs} ({getattr(feature, theirs)})")
     return cfg
-
-
-def _check_numbers(field: str, value: Any) -> None:
-    """Reports and calibration: dicts and lists of numbers (NaN where a metric is undefined) or null."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_numbers(f"{field}.{k}", v)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_numbers(f"{field}[{i}]", v)
-    elif value is not None and not _is_number(value):
-        raise _FieldError(field, value, "must be a number")
-
-
-def _check_dict(field: str, value: Any) -> None:
-    if not isinstance(value, dict):
-        raise _FieldError(field, value, "must be a dict")
 
 
 def _check_entry(dim: str, entry: Any) -> None:
@@ -247,18 +191,6 @@ def _structure_problem(obj: Any) -> str:
         elif isinstance(item, (list, tuple)):
             stack.extend((f"{where}[{i}]", v, depth + 1) for i, v in enumerate(item))
     return ""
-
-
-def weights_sha256(state_dict: dict) -> str:
-    """sha256 over a state_dict's tensors in sorted key order: each key, dtype, shape and bytes."""
-    import torch
-
-    h = hashlib.sha256()
-    for key in sorted(state_dict):
-        t = state_dict[key].detach().cpu().contiguous()
-        h.update(f"{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def _expected_weights(mcfg) -> dict:

@@ -46,7 +46,7 @@ def info_line(path: str) -> tuple[str, bool]:
 
 def describe_bundle(b: dict, path: str) -> list[str]:
     """`damer-core info` text: configs, data, split and each dimension's validation and test figures."""
-    from damer_core.training.run import fmt_metric
+    from damer_core.contract.safe_text import figure
 
     fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
     kind = "DAMER bundle" if b["dimensions"] else "descriptor-head bundle (no DAMER network)"
@@ -78,12 +78,12 @@ def describe_bundle(b: dict, path: str) -> list[str]:
         for part, report in metrics.items():
             m = report.get("fuse", {})
             name = {"val": "validation", "test": "test"}.get(part, part)
-            parts.append(f"{name} acc {fmt_metric(m.get('acc'))} f1 {fmt_metric(m.get('f1'))} auc {fmt_metric(m.get('auc'))}")
+            parts.append(f"{name} acc {figure(m.get('acc'))} f1 {figure(m.get('f1'))} auc {figure(m.get('auc'))}")
         temp = f", temperature {entry['temperature']:.2f}" if "temperature" in entry else ""
         lines.append(f"  {dim}: epoch {entry.get('epoch', '?')}{temp}; " + "; ".join(parts))
     for part, q in b.get("quadrant", {}).items():
         lines.append(f"  quadrants, {'validation' if part == 'val' else part} ({q['n']} tracks): "
-                     f"acc {fmt_metric(q['acc'])} macro-F1 {fmt_metric(q['macro_f1'])}")
+                     f"acc {figure(q['acc'])} macro-F1 {figure(q['macro_f1'])}")
     lines += _combination_lines(b)
     if "resume" in b:
         lines.append("  resumable: yes (a last.pt checkpoint)")
@@ -94,7 +94,7 @@ def _combination_lines(b: dict) -> list[str]:
     """The descriptor head, the stack if any, and the build's test and cross-validation figures."""
     if "descriptor_head" not in b:
         return []
-    from damer_core.training.run import fmt_metric
+    from damer_core.contract.safe_text import figure
 
     head, comb, report = b["descriptor_head"], b.get("combination"), b.get("report", {})
     how = (f"stacked with DAMER, temperature {comb.get('temperature', 1.0):.2f}" if comb is not None
@@ -110,14 +110,14 @@ def _combination_lines(b: dict) -> list[str]:
             continue
         ci = r.get("interval", {})
         bounds = {m: (list(ci.get(m) or []) + [None, None])[:2] for m in ("valence_acc", "arousal_acc", "macro_f1")}
-        cells = [f"{what} {fmt_metric(r.get(m))} [{fmt_metric(bounds[m][0])}, {fmt_metric(bounds[m][1])}]"
+        cells = [f"{what} {figure(r.get(m))} [{figure(bounds[m][0])}, {figure(bounds[m][1])}]"
                  for what, m in (("valence acc", "valence_acc"), ("arousal acc", "arousal_acc"), ("macro-F1", "macro_f1"))]
         lines.append(f"  test part ({test.get('n', '?')} tracks), {name}: " + ", ".join(cells))
     for name, cv in report.get("cross_validation", {}).items():
-        lines.append(f"  grouped cross-validation ({name.replace('_', ' ')}): macro-F1 {fmt_metric(cv['mean']['macro_f1'])} "
-                     f"± {fmt_metric(cv['std']['macro_f1'])}, valence acc {fmt_metric(cv['mean']['valence_acc'])}")
+        lines.append(f"  grouped cross-validation ({name.replace('_', ' ')}): macro-F1 {figure(cv['mean']['macro_f1'])} "
+                     f"± {figure(cv['std']['macro_f1'])}, valence acc {figure(cv['mean']['valence_acc'])}")
     tune = report.get("fine_tune")
     if tune and tune.get("n"):
         lines.append(f"  fine-tune, {tune['n']} held-out labelled tracks: quadrant macro-F1 before "
-                     f"{fmt_metric(tune['before']['macro_f1'])}, after {fmt_metric(tune['after']['macro_f1'])}")
+                     f"{figure(tune['before']['macro_f1'])}, after {figure(tune['after']['macro_f1'])}")
     return lines

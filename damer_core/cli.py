@@ -11,27 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from damer_core import __version__
+from damer_core.cli_options import add_cache, add_progress, add_train_options, feature_cache, feature_presets, train_config
 from damer_core.contract import events
-from damer_core.contract.errors import AudioError, InputError, UsageError
+from damer_core.contract.errors import AudioError, UsageError
 from damer_core.contract.safe_text import shown
 from damer_core.reports import check_json_out, write_json
 
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
-
-
-def _add_progress(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--progress", choices=["human", "jsonl", "none"], default="human",
-                   help="progress bars on stderr (human), JSON lines on stdout (jsonl, see docs/events.md), or nothing")
-
-
-def _add_cache(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cache-dir", help="feature cache folder (default: the user cache directory)")
-
-
-def _cache(args):
-    from damer_core.cache import FeatureCache
-
-    return FeatureCache(args.cache_dir) if getattr(args, "cache_dir", None) else FeatureCache()
 
 
 def _audio_files(inputs: list[str]) -> list[Path]:
@@ -61,42 +47,12 @@ def cmd_features(args: argparse.Namespace) -> int:
     from damer_core.extract import featurise_files
     from damer_core.features import preset
 
-    cfg, cache = preset(args.preset), _cache(args)
+    cfg, cache = preset(args.preset), feature_cache(args)
     kinds = ("train", "frames") if args.trajectory else ("train",)
     return featurise_files(_audio_files(args.inputs), cfg, kinds, cache, args.progress)
 
 
 # -- train ------------------------------------------------------------------------------------
-def _train_config(args):
-    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
-
-    tcfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
-    if getattr(args, "init", None) and not args.config:  # fine-tuning adjusts a model, it does not replace it
-        tcfg = replace(tcfg, **FINE_TUNE_DEFAULTS)
-    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
-    tcfg = replace(tcfg, **{k: v for k, v in flags.items() if v is not None})
-    if args.dims:
-        dims = tuple(d.strip() for d in args.dims.split(",") if d.strip())
-        tcfg = replace(tcfg, dims=dims)
-        try:
-            tcfg.check()
-        except InputError:
-            raise UsageError(
-                f"--dims: expected arousal, valence, both, or quadrant (one joint network), got {args.dims!r}"
-            ) from None
-    if args.no_amp:
-        tcfg = replace(tcfg, amp=False)
-    if args.no_band_embedding:
-        tcfg = replace(tcfg, band_embedding=False)
-    if args.descriptors:
-        tcfg = replace(tcfg, descriptors=True)
-    if args.ablation:
-        tcfg = tcfg.with_ablation([m.strip().lower() for m in args.ablation.split(",") if m.strip()])
-    tcfg.check()  # every setting, from the defaults, --config and the flags, before any work
-    return tcfg
-
-
 def _data_args(args):
     from damer_core.training.run import DataArgs
 
@@ -123,7 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--resume needs --out: the folder of the run to continue")
     from damer_core.contract.builtin import default_checkpoint
 
-    tcfg = _train_config(args)
+    tcfg = train_config(args)
     out = Path(args.out) if args.out else _default_out(args)
     if not args.force:
         from damer_core.training.run import check_run_folder
@@ -137,56 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--resume continues a run as it was started; --init starts a new fine-tune (another --out)")
     init = default_checkpoint(None if args.init == BUILTIN else args.init) if args.init else None
     train(_data_args(args), tcfg, out, args.device, Progress(args.progress), init=init,
-          resume=args.resume, cache=_cache(args), given=given_settings(args) if args.resume else None)
+          resume=args.resume, cache=feature_cache(args), given=given_settings(args) if args.resume else None)
     return 0
-
-
-def data_formats() -> tuple[str, ...]:
-    """The data-set formats `--format` takes: the loaders' own list (damer_core.datasets.FORMATS)."""
-    from damer_core.datasets import FORMATS
-
-    return FORMATS
-
-
-def feature_presets() -> tuple[str, ...]:
-    """The feature presets `--preset` takes: damer_core.features.PRESETS."""
-    from damer_core.features import PRESETS
-
-    return tuple(PRESETS)
-
-
-def _add_train_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="Memo2496-style arrays folder, PMEmo / 1000 Songs / DEAM folder, labels .csv or .json")
-    g.add_argument(
-        "--format", default="auto", choices=list(data_formats())
-    )
-    g.add_argument("--scale", choices=["-1..1", "1..9", "0..1"], help="label scale of a CSV (default -1..1) or of arrays")
-    g.add_argument("--preset", default="clip", choices=list(feature_presets()),
-                   help="feature recipe for audio data sets (docs/SPEC.md section 4)")
-    g.add_argument("--drop-conflicts", action="store_true",
-                   help="leave out tracks the data set lists more than once with different labels (named in a "
-                        "warning); without it such a data set is refused")
-    g.add_argument("--unlabelled", help="folder of unlabelled audio for PCL's pseudo-labels (e.g. your library)")
-    _add_cache(p)
-    g = p.add_argument_group("training (defaults: the paper's settings)")
-    g.add_argument("--config", help="JSON file of training settings; flags override it")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--lr", type=float)
-    g.add_argument("--seed", type=int)
-    g.add_argument("--dims", help="arousal, valence or arousal,valence (default both: one network each, as the paper), "
-                                  "or quadrant: one network with the joint 4-way quadrant head")
-    g.add_argument("--ablation", help="modules to switch off, comma-separated: dsaf, pcl, saml")
-    g.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
-    g.add_argument("--no-band-embedding", action="store_true",
-                   help="the paper's literal DSAF without the per-band embedding (see docs/SPEC.md section 5)")
-    g.add_argument("--descriptors", action="store_true",
-                   help="feed each window's musical descriptors to DAMER's fusion layer (audio data sets only)")
-    g.add_argument("--val-fraction", type=float, help="share of the tracks in the validation part (default 0.15)")
-    g.add_argument("--test-fraction", type=float, help="share of the tracks in the test part (default 0.3)")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    _add_progress(p)
 
 
 # -- evaluate ---------------------------------------------------------------------------------
@@ -202,7 +110,7 @@ def _evaluate_bundle(args) -> int:
     bundle = load_checkpoint(args.checkpoint)
     models = build_models(bundle, args.checkpoint)
     cfg = FeatureConfig.from_dict(bundle["feature_config"])
-    fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), _cache(args),
+    fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), feature_cache(args),
                       descriptors=any(m.cfg.n_descriptors for m in models.values()))  # a fusion model needs them
     part = "all" if args.all else args.part
     report = score_bundle(bundle, models, fs, part)
@@ -220,8 +128,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
     check_json_out(args.json)
 
-    tcfg = _train_config(args)
-    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), Progress(args.progress), _cache(args))
+    tcfg = train_config(args)
+    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), Progress(args.progress), feature_cache(args))
     split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     report = probe_report(linear_probe(fs, split, tcfg.dims))
     for w in report_warnings(report):
@@ -239,7 +147,7 @@ def _train_and_score(args, tcfg, out: Path) -> dict:
     from damer_core.progress import Progress
     from damer_core.training.run import train
 
-    best = train(_data_args(args), tcfg, out, args.device, Progress(args.progress), cache=_cache(args))
+    best = train(_data_args(args), tcfg, out, args.device, Progress(args.progress), cache=feature_cache(args))
     dims = load_checkpoint(best)["dimensions"]
     if any("test" not in e["metrics"] for e in dims.values()):
         raise UsageError("evaluate reports the test part: --test-fraction must be above 0")
@@ -255,7 +163,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return _evaluate_bundle(args)
     if not args.dataset:
         raise UsageError("evaluate needs --dataset (and --checkpoint to score a trained bundle)")
-    tcfg = _train_config(args)
+    tcfg = train_config(args)
     root = Path(args.out) if args.out else _default_out(args)
     name = Path(args.dataset).name
 
@@ -282,7 +190,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     inputs = list(args.files) + (_listed_files(args.files_from) if args.files_from else [])
     if not inputs:
         raise UsageError("predict needs audio files (arguments or --files-from)")
-    cache = _cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
+    cache = feature_cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
     if args.output:
         files = _audio_files(inputs)
         if args.format != "csv":
@@ -348,12 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
     p.add_argument("--preset", default="clip", choices=list(feature_presets()))
     p.add_argument("--trajectory", action="store_true", help="also cache the whole-track frame sequence")
-    _add_cache(p)
-    _add_progress(p)
+    add_cache(p)
+    add_progress(p)
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train or fine-tune DAMER (paper settings by default)")
-    _add_train_options(p)
+    add_train_options(p)
     p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default: <data>-<time> in the "
                                  "user's data folder, the runs the app lists; printed at the start)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
@@ -364,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="Table II style report: score a bundle, or train N seeds; --ablation-table for Table V")
-    _add_train_options(p)
+    add_train_options(p)
     p.add_argument("--checkpoint", help="score this bundle on a part of --dataset instead of training")
     p.add_argument("--part", choices=["test", "val", "train", "all"], default="test",
                    help="with --checkpoint: the part of the bundle's own split to score (default test)")
@@ -378,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_selection_commands(sub)
 
     p = sub.add_parser("baseline", help="a linear probe on per-band statistics, scored on the test part of the same split")
-    _add_train_options(p)
+    add_train_options(p)
     p.add_argument("--json", help="also write the report to this JSON file")
     p.set_defaults(func=cmd_baseline)
 
@@ -404,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", action="store_true",
                    help="also keep the files' model features in the feature cache (off: only the predictions are kept, "
                         "so analysing a library costs no disk)")
-    _add_cache(p)
+    add_cache(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("devices", help="the devices training can use, one JSON line each (CUDA GPUs by name, then the CPU)")

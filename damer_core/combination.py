@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from damer_core.training.calibration import softmax
+from damer_core.scoring import softmax
 
 FLOOR = 1e-6  # log-probabilities are taken of probabilities clipped here
 

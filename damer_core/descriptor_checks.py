@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from damer_core.bundle_checks import (
+from damer_core.bundle_fields import (
     CHECKSUM,
     MISSING,
     TEMPERATURE,
-    _check,
-    _check_dict,
-    _check_numbers,
-    _FieldError,
+    FieldError,
+    check_dict,
+    check_field,
+    check_numbers,
     weights_sha256,
 )
 from damer_core.contract.errors import BundleError
@@ -28,47 +28,47 @@ def check_parts(data: dict, dims: dict) -> None:
     from damer_core.descriptors import GROUPS, NAMES
 
     if COMBINATION in data and DESCRIPTOR_HEAD not in data:
-        raise _FieldError(COMBINATION, "present", "needs a descriptor_head to combine with")
+        raise FieldError(COMBINATION, "present", "needs a descriptor_head to combine with")
     if DESCRIPTOR_HEAD not in data:
         return
     if dims and COMBINATION not in data:
-        raise _FieldError(COMBINATION, MISSING, "a bundle with DAMER and a descriptor_head needs the combination")
+        raise FieldError(COMBINATION, MISSING, "a bundle with DAMER and a descriptor_head needs the combination")
     if not dims and COMBINATION in data:
-        raise _FieldError(COMBINATION, "present", "a descriptor head alone (no DAMER weights) has nothing to combine")
+        raise FieldError(COMBINATION, "present", "a descriptor head alone (no DAMER weights) has nothing to combine")
     if dims and not (set(dims) == {"arousal", "valence"} or set(dims) == {"quadrant"}):
-        raise _FieldError(
+        raise FieldError(
             "dimensions", ", ".join(dims), "a descriptor head is combined with both dimensions or the quadrant head"
         )
     head = data[DESCRIPTOR_HEAD]
-    _check_dict(DESCRIPTOR_HEAD, head)
+    check_dict(DESCRIPTOR_HEAD, head)
     for key in ("kind", "groups", "gamma", "temperature", "n_descriptors", "state_dict"):
         if key not in head:
-            raise _FieldError(f"{DESCRIPTOR_HEAD}.{key}", MISSING, "is needed")
+            raise FieldError(f"{DESCRIPTOR_HEAD}.{key}", MISSING, "is needed")
     if head["kind"] not in KINDS:
-        raise _FieldError(f"{DESCRIPTOR_HEAD}.kind", head["kind"], f"must be {' or '.join(KINDS)}")
+        raise FieldError(f"{DESCRIPTOR_HEAD}.kind", head["kind"], f"must be {' or '.join(KINDS)}")
     groups = head["groups"]
     if not (isinstance(groups, list) and groups and all(g in GROUPS for g in groups)):
-        raise _FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"must be a list of {', '.join(GROUPS)}")
+        raise FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"must be a list of {', '.join(GROUPS)}")
     if head["n_descriptors"] != len(NAMES):
-        raise _FieldError(f"{DESCRIPTOR_HEAD}.n_descriptors", head["n_descriptors"],
+        raise FieldError(f"{DESCRIPTOR_HEAD}.n_descriptors", head["n_descriptors"],
                           f"must be {len(NAMES)} (made by another version of the descriptors)")
-    _check(f"{DESCRIPTOR_HEAD}.gamma", head["gamma"], GAMMA)
-    _check(f"{DESCRIPTOR_HEAD}.temperature", head["temperature"], TEMPERATURE)
-    _check_dict(f"{DESCRIPTOR_HEAD}.state_dict", head["state_dict"])
+    check_field(f"{DESCRIPTOR_HEAD}.gamma", head["gamma"], GAMMA)
+    check_field(f"{DESCRIPTOR_HEAD}.temperature", head["temperature"], TEMPERATURE)
+    check_dict(f"{DESCRIPTOR_HEAD}.state_dict", head["state_dict"])
     if "report" in head:
-        _check_dict(f"{DESCRIPTOR_HEAD}.report", head["report"])
+        check_dict(f"{DESCRIPTOR_HEAD}.report", head["report"])
     if COMBINATION not in data:
         return
     comb = data[COMBINATION]
-    _check_dict(COMBINATION, comb)
+    check_dict(COMBINATION, comb)
     for key in ("temperature", "state_dict"):
         if key not in comb:
-            raise _FieldError(f"{COMBINATION}.{key}", MISSING, "is needed")
-    _check(f"{COMBINATION}.temperature", comb["temperature"], TEMPERATURE)
-    _check_dict(f"{COMBINATION}.state_dict", comb["state_dict"])
+            raise FieldError(f"{COMBINATION}.{key}", MISSING, "is needed")
+    check_field(f"{COMBINATION}.temperature", comb["temperature"], TEMPERATURE)
+    check_dict(f"{COMBINATION}.state_dict", comb["state_dict"])
     for key in ("metrics", "calibration"):
         if key in comb:
-            _check_numbers(f"{COMBINATION}.{key}", comb[key])
+            check_numbers(f"{COMBINATION}.{key}", comb[key])
 
 
 def check_tensors(path: Path, data: dict) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from damer_core.descriptors import NAMES, group_columns
-from damer_core.training.calibration import softmax
+from damer_core.scoring import softmax
 
 KINDS = ("linear", "kernel")
 

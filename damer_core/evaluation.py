@@ -10,13 +10,14 @@ import numpy as np
 
 from damer_core.datasets.base import DIMENSIONS, FeatureSet
 from damer_core.datasets.split import MIN_TRACKS, Split, split_tracks
+from damer_core.scoring import calibrated, confusion, part_means, quadrant_scores
+from damer_core.targets import quadrant_probabilities
 from damer_core.training.calibration import calibration_report
 from damer_core.training.metrics import (
     accuracy,
     binary_report,
     bootstrap_interval,
     f1_positive,
-    macro_f1,
     quadrant_of,
     roc_auc,
 )
@@ -65,12 +66,6 @@ def report_warnings(report: dict) -> list[str]:
     return out
 
 
-def track_level(fs: FeatureSet, idx: np.ndarray, window_values: np.ndarray) -> np.ndarray:
-    """Mean of ``window_values`` (aligned with ``np.sort(idx)``) over each track's windows."""
-    _, inverse = np.unique(fs.track[np.sort(idx)], return_inverse=True)
-    return np.bincount(inverse, weights=window_values) / np.bincount(inverse)
-
-
 def with_interval(statistic, arrays, seed: int = 0) -> dict[str, float]:
     lo, hi = bootstrap_interval(statistic, arrays, seed=seed)
     return {"value": float(statistic(*arrays)), "low": lo, "high": hi}
@@ -83,10 +78,11 @@ def binary_with_intervals(y: np.ndarray, p: np.ndarray) -> dict:
 
 def quadrant_with_intervals(v_true, a_true, p_valence, p_arousal) -> dict:
     """4-quadrant accuracy and macro-F1 (with intervals) and the confusion matrix, per track."""
-    q_true = quadrant_of(np.asarray(v_true) > 0.5, np.asarray(a_true) > 0.5)
-    q_pred = quadrant_of(np.asarray(p_valence) >= 0.5, np.asarray(p_arousal) >= 0.5)
-    return {"n_tracks": int(q_true.size), "acc": with_interval(accuracy, (q_true, q_pred)),
-            "macro_f1": with_interval(macro_f1, (q_true, q_pred)), "confusion": confusion(q_true, q_pred)}
+    y = quadrant_of(np.asarray(v_true) > 0.5, np.asarray(a_true) > 0.5) - 1
+    p = quadrant_probabilities(p_valence, p_arousal)
+    return {"n_tracks": int(y.size), "acc": with_interval(lambda yy, pp: quadrant_scores(yy, pp)["quadrant_acc"], (y, p)),
+            "macro_f1": with_interval(lambda yy, pp: quadrant_scores(yy, pp)["macro_f1"], (y, p)),
+            "confusion": confusion(y, p)}
 
 
 def add_quadrant(report: dict, per_dim: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
@@ -116,11 +112,11 @@ def score_bundle(bundle: dict, models: dict, fs: FeatureSet, part: str, device="
         margins = head_margins(model, fs, idx, device)
         y_windows = fs.binary(dim)[idx]
         tracks = np.unique(fs.track[idx])
-        y = track_level(fs, idx, y_windows.astype(float)).round().astype(int) if idx.size else np.zeros(0, int)
+        y = part_means(fs, idx, y_windows.astype(float))[1].round().astype(int) if idx.size else np.zeros(0, int)
         heads = {}
         for head, margin in margins.items():
             t = temperature if head == "fuse" else 1.0
-            p = track_level(fs, idx, 1.0 / (1.0 + np.exp(-margin / t))) if idx.size else np.zeros(0)
+            p = part_means(fs, idx, calibrated(margin, t))[1] if idx.size else np.zeros(0)
             heads[head] = binary_with_intervals(y, p)
             if head == "fuse":
                 per_dim[dim] = (tracks, y, p)
@@ -140,13 +136,6 @@ def probe_report(probe: dict) -> dict:
     return report
 
 
-def confusion(q_true: np.ndarray, q_pred: np.ndarray) -> list[list[int]]:
-    """4x4 counts, rows the true quadrant Q1..Q4, columns the predicted one."""
-    m = np.zeros((4, 4), dtype=int)
-    np.add.at(m, (q_true - 1, q_pred - 1), 1)
-    return m.tolist()
-
-
 def _pct(ci: dict) -> str:
     if not np.isfinite(ci["value"]):
         return "n/a".center(20)
@@ -160,7 +149,7 @@ HEAD_LABELS = {"fuse": "DAMER (fused)", "mel": "Mel head", "coch": "cochl. head"
 
 def format_report(report: dict, title: str) -> str:
     """Plain text: one row per dimension and head, the quadrant row and the calibration lines."""
-    from damer_core.training.run import fmt_metric
+    from damer_core.contract.safe_text import figure
 
     lines = [title, f"{'':<22}{'Acc':<20}{'F1':<20}{'AUC':<20}"]
     for dim, d in report["dimensions"].items():
@@ -175,7 +164,7 @@ def format_report(report: dict, title: str) -> str:
         if "calibration" in d:
             c = d["calibration"]
             lines.append(f"{dim} calibration (windows): temperature {d['temperature']:.2f}, "
-                         f"ECE {fmt_metric(c['ece_before'])} -> {fmt_metric(c['ece_after'])}")
+                         f"ECE {figure(c['ece_before'])} -> {figure(c['ece_after'])}")
     lines.append("Values in %, [95 % bootstrap interval over tracks]; n/a = undefined (one class only).")
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ from damer_core.contract import trajectory
 from damer_core.datasets.base import DIMENSIONS
 from damer_core.extract import track_features
 from damer_core.features import FeatureConfig, FrameSequence, trajectory_starts
+from damer_core.scoring import softmax
 from damer_core.targets import QUADRANT, dimension_probabilities, quadrant_probabilities
 
 if TYPE_CHECKING:
@@ -256,14 +257,14 @@ class Predictor:
                 d = self._to_device(descriptors[i:i + batch]) if descriptors is not None else None
                 for dim, model in self.models.items():
                     out = model(m, c, d if model.cfg.n_descriptors else None)
-                    p_fuse = torch.softmax(out.z_fuse.float() / self.temperature[dim], dim=-1)
+                    p_fuse = softmax(out.z_fuse.float().cpu().numpy(), self.temperature[dim])
                     r = torch.exp(-js_divergence(torch.softmax(out.z_mel.float(), -1), torch.softmax(out.z_coch.float(), -1)))
-                    reliability[dim][i:i + batch] = r.cpu().numpy()
+                    reliability[dim][i:i + batch] = r = r.cpu().numpy()
                     if dim == QUADRANT:
-                        quadrant[i:i + batch] = p_fuse.cpu().numpy()
+                        quadrant[i:i + batch] = p_fuse
                         continue
-                    prob[dim][i:i + batch] = p_fuse[:, 1].cpu().numpy()
-                    conf[dim][i:i + batch] = (r * p_fuse.max(dim=-1).values).cpu().numpy()
+                    prob[dim][i:i + batch] = p_fuse[:, 1]
+                    conf[dim][i:i + batch] = r * p_fuse.max(axis=-1)
         r = np.mean(list(reliability.values()), axis=0)
         if quadrant is None and set(DIMENSIONS) <= set(self.models):
             quadrant = quadrant_probabilities(prob["valence"], prob["arousal"])

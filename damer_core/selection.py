@@ -16,9 +16,8 @@ import numpy as np
 
 from damer_core.combination import fit_combination, stack_features
 from damer_core.datasets.base import FeatureSet
-from damer_core.targets import QUADRANT, class_labels, dimension_probabilities, quadrant_probabilities
-from damer_core.training.calibration import softmax
-from damer_core.training.metrics import accuracy, group_mean, macro_f1, roc_auc
+from damer_core.scoring import quadrant_scores, softmax, track_means
+from damer_core.targets import QUADRANT, class_labels, quadrant_probabilities
 
 METRICS = ("valence_acc", "arousal_acc", "quadrant_acc", "macro_f1", "valence_auc")
 
@@ -40,17 +39,6 @@ class OutOfFold:
             raise ValueError(f"{self.name}: no out-of-fold prediction for {len(missing)} track(s), e.g. {missing[0]}")
         rows = np.array([order[t] for t in track_ids])
         return OutOfFold(self.name, self.track_ids[rows], self.fold[rows], self.y[rows], self.p[rows])
-
-
-def quadrant_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """The figures every candidate is compared by, from quadrant labels 0..3 and probabilities."""
-    y = np.asarray(y, np.int64)
-    pred = p.argmax(axis=1)
-    p_v, p_a = dimension_probabilities(p)
-    v_true, a_true = np.isin(y, (0, 3)), np.isin(y, (0, 1))
-    return {"valence_acc": accuracy(v_true, p_v >= 0.5), "arousal_acc": accuracy(a_true, p_a >= 0.5),
-            "quadrant_acc": accuracy(y, pred), "macro_f1": macro_f1(y + 1, pred + 1),
-            "valence_auc": roc_auc(v_true, p_v), "arousal_auc": roc_auc(a_true, p_a), "n": int(y.size)}
 
 
 def fold_scores(oof: OutOfFold) -> dict:
@@ -81,8 +69,8 @@ def damer_out_of_fold(cv_dir: Path, name: str | None = None) -> tuple[OutOfFold,
         else:
             logits = np.stack([data["logits_valence"], data["logits_arousal"]], axis=1)  # [n, 2 dims, 2]
             p_w = quadrant_probabilities(softmax(data["logits_valence"])[:, 1], softmax(data["logits_arousal"])[:, 1])
-        tracks, p_t = track_mean(data["track_id"], p_w)
-        y_t = track_mean(data["track_id"], y_w.astype(np.float64))[1].round().astype(np.int64)
+        tracks, p_t = track_means(data["track_id"], p_w)
+        y_t = track_means(data["track_id"], y_w.astype(np.float64))[1].round().astype(np.int64)
         ids.append(tracks)
         folds.append(np.full(tracks.size, fold))
         ys.append(y_t)
@@ -95,7 +83,6 @@ def damer_out_of_fold(cv_dir: Path, name: str | None = None) -> tuple[OutOfFold,
 
 
 # -- descriptor heads ---------------------------------------------------------------------------------
-track_mean = group_mean  # a track's probabilities: the mean of its windows'
 
 
 def descriptor_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, windows: list | None = None,
@@ -114,8 +101,8 @@ def descriptor_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, w
         p_windows = head.probabilities(ds.descriptors[held])
         if windows is not None:
             windows.append((y[held], p_windows, ds.track[held]))
-        tracks, p = track_mean(ds.track[held], p_windows)
-        _, y_t = track_mean(ds.track[held], y[held].astype(np.float64))
+        tracks, p = track_means(ds.track[held], p_windows)
+        _, y_t = track_means(ds.track[held], y[held].astype(np.float64))
         ids.append(ds.track_ids[tracks])
         folds.append(np.full(tracks.size, k))
         ys.append(y_t.round().astype(np.int64))

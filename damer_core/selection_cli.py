@@ -6,15 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from damer_core.cli_options import add_cache, add_progress, add_train_options, feature_cache, train_config
 from damer_core.contract.errors import UsageError
 from damer_core.reports import check_json_out, write_json
-
-
-def _helpers():
-    """The shared command-line pieces (damer_core.cli imports this module while it builds its parser)."""
-    from damer_core import cli
-
-    return cli
 
 
 def cmd_cv(args: argparse.Namespace) -> int:
@@ -25,9 +19,9 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
     if not args.dataset:
         raise UsageError("cv needs --dataset")
-    tcfg = _helpers()._train_config(args)
+    tcfg = train_config(args)
     progress = Progress(args.progress)
-    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), progress, _helpers()._cache(args),
+    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), progress, feature_cache(args),
                       descriptors=tcfg.descriptors)
     split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     run_damer_folds(fs, split, tcfg, Path(args.out), args.folds, args.device, progress)
@@ -43,7 +37,7 @@ def cmd_select(args: argparse.Namespace) -> int:
 
     check_json_out(args.json)
 
-    tcfg = _helpers()._train_config(args)
+    tcfg = train_config(args)
     progress = Progress(args.progress)
     damer_dirs = {}
     for item in args.damer or []:
@@ -51,7 +45,7 @@ def cmd_select(args: argparse.Namespace) -> int:
         if not sep or not name or not folder:
             raise UsageError(f"--damer: expected NAME=FOLDER, got {item!r}")
         damer_dirs[name] = Path(folder)
-    ds = load_descriptor_set(args.dataset, args.format, args.scale, preset(args.preset), progress, _helpers()._cache(args))
+    ds = load_descriptor_set(args.dataset, args.format, args.scale, preset(args.preset), progress, feature_cache(args))
     split = split_tracks(ds, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     fold_of = grouped_folds(ds, split, args.folds, tcfg.seed)
     candidates, groups = compare(ds, fold_of, damer_dirs, progress)
@@ -77,9 +71,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.report_from:
         report_from = {k: v for k, v in load_checkpoint(args.report_from).get("report", {}).items() if k == "test"}
     cfg = preset(recipe.preset)
-    model_fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, _helpers()._cache(args),
+    model_fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, feature_cache(args),
                             descriptors=recipe.damer.descriptors)
-    descriptor_fs = load_descriptor_set(args.dataset, args.format, args.scale, cfg, progress, _helpers()._cache(args))
+    descriptor_fs = load_descriptor_set(args.dataset, args.format, args.scale, cfg, progress, feature_cache(args))
     build(model_fs, descriptor_fs, recipe, Path(args.out), Path(args.cv_dir), args.fit_on, args.device, progress,
           report_from)
     return 0
@@ -87,17 +81,16 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def add_selection_commands(sub) -> None:
-    cli = _helpers()
     p = sub.add_parser("cv", help="grouped k-fold cross-validation of a DAMER recipe inside the train + validation "
                                   "tracks (the test part is never used): held-out logits per fold for model selection")
-    cli._add_train_options(p)
+    add_train_options(p)
     p.add_argument("--folds", type=int, default=5, help="number of folds, whole artists each (default 5)")
     p.add_argument("--out", required=True, help="folder for fold<k>.npz; a rerun skips the folds already there")
     p.set_defaults(func=cmd_cv)
 
     p = sub.add_parser("select", help="compare every candidate (class prior, descriptor heads, DAMER recipes from "
                                       "damer-core cv, their stacks) on the same grouped folds; the test part is not used")
-    cli._add_train_options(p)
+    add_train_options(p)
     p.add_argument("--folds", type=int, default=5, help="the folds damer-core cv used (default 5)")
     p.add_argument("--damer", action="append", metavar="NAME=FOLDER", help="a DAMER recipe's damer-core cv folder")
     p.add_argument("--json", help="also write every candidate's per-fold figures to this JSON file")
@@ -114,7 +107,7 @@ def add_selection_commands(sub) -> None:
     p.add_argument("--report-from", help="with --fit-on all: the train+val build whose test figures the model card gives")
     p.add_argument("--out", required=True, help="folder for best.pt and report.json")
     p.add_argument("--device", default="auto")
-    cli._add_cache(p)
-    cli._add_progress(p)
+    add_cache(p)
+    add_progress(p)
     p.set_defaults(func=cmd_build)
 

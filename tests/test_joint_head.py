@@ -9,8 +9,9 @@ import torch
 
 from damer_core.checkpoint import BundleError, check_bundle, load_checkpoint
 from damer_core.contract.errors import InputError
+from damer_core.scoring import softmax
 from damer_core.targets import class_labels, dimension_probabilities, quadrant_index, quadrant_probabilities
-from damer_core.training.calibration import fit_temperature, fit_temperature_logits, multiclass_log_loss, softmax
+from damer_core.training.calibration import fit_temperature, fit_temperature_logits, multiclass_log_loss
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from damer_core.training.calibration import calibrated, calibration_report, fit_temperature
+from damer_core.scoring import calibrated
+from damer_core.training.calibration import calibration_report, fit_temperature
 from damer_core.training.metrics import (
     binary_report,
     bootstrap_interval,

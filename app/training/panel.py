@@ -32,11 +32,12 @@ from app.analysis.active_model import ModelInUse
 from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
 from app.state import AppState
-from app.training.values import default_settings, done_summary, epoch_values, fmt, settings_note
+from app.training.values import default_settings, done_summary, epoch_values, settings_note
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.fileutil import atomic_write
 from damer_core.contract.paths import new_run_dir
+from damer_core.contract.safe_text import figure
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ class TrainingPanel(QWidget):
         v = ev.val["fuse"]
         warn = f"\nwarning: {self.warnings[-1]}" if self.warnings else ""
         self.status.setText(f"{ev.dim} epoch {ev.epoch}/{ev.epochs}: loss {ev.loss['total']:.3f}, "
-                            f"validation acc {fmt(v['acc'])}, auc {fmt(v['auc'])}{warn}")
+                            f"validation acc {figure(v['acc'])}, auc {figure(v['auc'])}{warn}")
 
     def log_line(self, text: str) -> None:
         if text:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from damer_core.contract import events
+from damer_core.contract.safe_text import figure
 
 
 def epoch_values(ev: events.Epoch) -> dict[str, float]:
@@ -18,16 +19,11 @@ def epoch_values(ev: events.Epoch) -> dict[str, float]:
     return {f"{ev.dim}.{k}": (float("nan") if v is None else float(v)) for k, v in out.items()}
 
 
-def fmt(value) -> str:
-    """A metric for people: n/a where it is undefined (a one-class part), never 0.000 or nan."""
-    return "n/a" if value is None or value != value else f"{value:.3f}"
-
-
 def with_interval(report: dict, metric: str) -> str:
     """'0.812 [0.74, 0.87]' where the report holds the metric's 95 % interval, else the figure alone."""
     lo, hi = (report.get("interval") or {}).get(metric, (None, None))
     known = lo is not None and hi is not None and lo == lo and hi == hi
-    return fmt(report.get(metric)) + (f" [{lo:.2f}, {hi:.2f}]" if known else "")
+    return figure(report.get(metric)) + (f" [{lo:.2f}, {hi:.2f}]" if known else "")
 
 
 def done_summary(ev: events.Done) -> str:
@@ -40,8 +36,8 @@ def done_summary(ev: events.Done) -> str:
                 n = f" ({f['n']} tracks)" if f.get("n") else ""
                 lines.append(f"{dim} {name} part{n}: acc {with_interval(f, 'acc')}, auc {with_interval(f, 'auc')}")
     for part, q in (ev.quadrant or {}).items():
-        lines.append(f"quadrants, {'validation' if part == 'val' else part} part: acc {fmt(q['acc'])}, "
-                     f"macro-F1 {fmt(q['macro_f1'])}")
+        lines.append(f"quadrants, {'validation' if part == 'val' else part} part: acc {figure(q['acc'])}, "
+                     f"macro-F1 {figure(q['macro_f1'])}")
     return "; ".join(lines)
 
 

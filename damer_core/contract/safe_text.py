@@ -5,6 +5,7 @@ spreadsheet formula. Standard library only (the GUI imports it)."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -69,3 +70,8 @@ def from_spreadsheet_cell(value: str) -> str:
     if value.startswith("'") and value[1:2] in (*FORMULA_START, "'"):
         return value[1:]
     return value
+
+
+def figure(value: float | None) -> str:
+    """A metric for people: three decimals; n/a where it is undefined (a one-class part), never nan."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"

@@ -8,14 +8,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from damer_core.training.metrics import binned_calibration_error, expected_calibration_error, log_loss
+from damer_core.scoring import calibrated, softmax
+from damer_core.training.metrics import expected_calibration_error, log_loss, top_class_ece
 
 T_MIN, T_MAX = 0.05, 20.0
-
-
-def calibrated(margin: np.ndarray, temperature: float) -> np.ndarray:
-    """P(high) from the fused logit margin z_high - z_low."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(margin, dtype=np.float64) / temperature))
 
 
 def fit_temperature(margin: np.ndarray, y: np.ndarray) -> float:
@@ -36,15 +32,6 @@ def calibration_report(margin: np.ndarray, y: np.ndarray, temperature: float) ->
             "nll_before": log_loss(y, before), "nll_after": log_loss(y, after), "n": int(np.asarray(y).size)}
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Class probabilities from logits ``[n, C]`` divided by ``temperature``; for two classes
-    column 1 equals :func:`calibrated` of the margin z1 - z0."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def multiclass_log_loss(y: np.ndarray, p: np.ndarray) -> float:
     """Mean -log p[y] (probabilities clipped at 1e-12)."""
     y = np.asarray(y, dtype=np.int64)
@@ -62,14 +49,6 @@ def fit_temperature_logits(logits: np.ndarray, y: np.ndarray) -> float:
     res = minimize_scalar(lambda log_t: multiclass_log_loss(y, softmax(logits, np.exp(log_t))),
                           bounds=(np.log(T_MIN), np.log(T_MAX)), method="bounded")
     return float(np.exp(res.x))
-
-
-def top_class_ece(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
-    """Expected calibration error of the most probable class (Guo et al. 2017), 10 bins over 0..1."""
-    y = np.asarray(y, dtype=np.int64)
-    if y.size == 0:
-        return float("nan")
-    return binned_calibration_error(p.argmax(axis=1) == y, p.max(axis=1), 0.0, n_bins)
 
 
 def multiclass_calibration_report(logits: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, float]:

@@ -13,9 +13,8 @@ from damer_core.datasets.base import DatasetError, FeatureSet
 from damer_core.datasets.split import Split, split_tracks
 from damer_core.descriptor_head import DescriptorHead, fine_tune_descriptor_head
 from damer_core.progress import Progress
-from damer_core.selection import track_mean
+from damer_core.scoring import quadrant_report, softmax, track_means
 from damer_core.targets import QUADRANT, class_labels
-from damer_core.training.calibration import softmax
 
 
 def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state: dict, data_args, tcfg,
@@ -48,7 +47,6 @@ def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state
 
 def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination) -> dict:
     """The base model and the fine-tuned one on the labelled tracks held out from the fine-tune."""
-    from damer_core.build import test_report
     from damer_core.model import DAMER, ModelConfig
     from damer_core.training.trainer import head_logits
 
@@ -57,7 +55,7 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
     if idx.size == 0 or didx.size == 0:
         return {"n": 0}
     idx, didx = np.sort(idx), np.sort(didx)
-    tracks, y = track_mean(fs.track[idx], class_labels(fs.valence[idx], fs.arousal[idx], QUADRANT).astype(float))
+    tracks, y = track_means(fs.track[idx], class_labels(fs.valence[idx], fs.arousal[idx], QUADRANT).astype(float))
     ids = fs.track_ids[tracks]
     d_tracks = ds.track_ids[np.unique(ds.track[didx])]
     if set(d_tracks) != set(ids):
@@ -71,9 +69,9 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
     ):
         model = DAMER(ModelConfig.from_dict(init_bundle["model_config"]))
         model.load_state_dict(state)
-        _, p_damer = track_mean(fs.track[idx], softmax(head_logits(model, fs, idx, "cpu")["fuse"]))
-        _, p_head = track_mean(ds.track[didx], h.probabilities(ds.descriptors[didx]))
-        out[when] = test_report(y.round().astype(np.int64), combination.probabilities(p_damer, p_head[rows]))
+        _, p_damer = track_means(fs.track[idx], softmax(head_logits(model, fs, idx, "cpu")["fuse"]))
+        _, p_head = track_means(ds.track[didx], h.probabilities(ds.descriptors[didx]))
+        out[when] = quadrant_report(y.round().astype(np.int64), combination.probabilities(p_damer, p_head[rows]))
     out["n"] = int(len(ids))
     return out
 
@@ -84,7 +82,6 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     test part compares the base with the tuned head. Writes ``out/best.pt``; returns its path."""
     from pathlib import Path
 
-    from damer_core.build import test_report
     from damer_core.checkpoint import save_atomic, with_checksums
     from damer_core.datasets import load_descriptor_set
 
@@ -109,9 +106,9 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     test = np.sort(split.test[y[split.test] >= 0])
     report = {"n": 0}
     if test.size:
-        _, y_t = track_mean(ds.track[test], y[test].astype(float))
+        _, y_t = track_means(ds.track[test], y[test].astype(float))
         y_t = y_t.round().astype(np.int64)
-        report = {when: test_report(y_t, track_mean(ds.track[test], h.probabilities(ds.descriptors[test]))[1])
+        report = {when: quadrant_report(y_t, track_means(ds.track[test], h.probabilities(ds.descriptors[test]))[1])
                   for when, h in (("before", base), ("after", head))}
         report["n"] = int(y_t.size)
         progress.message(f"{report['n']} held-out tracks: quadrant macro-F1 {report['before']['macro_f1']:.3f} before, "

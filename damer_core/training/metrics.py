@@ -4,7 +4,6 @@ calibration error; 4-quadrant accuracy and macro-F1; bootstrap intervals over tr
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -25,6 +24,8 @@ def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
     n_pos, n_neg = int(y_true.sum()), int((~y_true).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata  # on first use: the analysis worker imports scoring, never this
+
     ranks = rankdata(np.asarray(score, dtype=np.float64))
     return float((ranks[y_true].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
@@ -112,16 +113,6 @@ def bootstrap_interval(statistic, arrays: tuple[np.ndarray, ...], n_resamples: i
     return float(lo), float(hi)
 
 
-def group_mean(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the distinct groups, sorted; the mean of ``values`` (``[n]`` or ``[n, C]``) in each): a
-    track's prediction from its windows'."""
-    keys, inverse = np.unique(groups, return_inverse=True)
-    values = np.asarray(values, dtype=np.float64)
-    sums = np.zeros((keys.size,) + values.shape[1:])
-    np.add.at(sums, inverse, values)
-    return keys, sums / np.bincount(inverse, minlength=keys.size).reshape((-1,) + (1,) * (values.ndim - 1))
-
-
 def quadrant_probability_report(y_quadrant: np.ndarray, p_quadrant: np.ndarray) -> dict[str, float]:
     """A joint head's report from class indices 0..3 (Q1..Q4) and probabilities ``[n, 4]``: 4-class
     accuracy, macro-F1 (as ``f1``), log-loss, each dimension's binary report from P(Q1) + P(Q4) and
@@ -141,3 +132,11 @@ def quadrant_probability_report(y_quadrant: np.ndarray, p_quadrant: np.ndarray) 
     return {"acc": accuracy(y, pred), "f1": macro_f1(y + 1, pred + 1), "auc": float(np.nanmean([valence["auc"], arousal["auc"]])),
             "nll": nll, "n": int(y.size), **{f"valence_{k}": v for k, v in valence.items() if k != "n"},
             **{f"arousal_{k}": v for k, v in arousal.items() if k != "n"}}
+
+
+def top_class_ece(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """Expected calibration error of the most probable class (Guo et al. 2017), 10 bins over 0..1."""
+    y = np.asarray(y, dtype=np.int64)
+    if y.size == 0:
+        return float("nan")
+    return binned_calibration_error(p.argmax(axis=1) == y, p.max(axis=1), 0.0, n_bins)

@@ -105,7 +105,7 @@ def given_settings(args) -> dict:
 
     given: dict = {}
     if args.config:
-        keys = json.loads(Path(args.config).read_text(encoding="utf-8")).keys()  # read and checked by _train_config
+        keys = json.loads(Path(args.config).read_text(encoding="utf-8")).keys()  # read and checked by cli_options.train_config
         given.update({k: v for k, v in TrainConfig.from_file(args.config).to_dict().items() if k in keys})
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
              "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}

@@ -17,14 +17,17 @@ from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
 from damer_core.contract.errors import InputError
 from damer_core.contract.fileutil import atomic_write
+from damer_core.contract.safe_text import figure
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
 from damer_core.features import FeatureConfig, preset
 from damer_core.progress import Progress
+from damer_core.scoring import part_means
+from damer_core.scoring import quadrant_scores as scored
 from damer_core.targets import QUADRANT
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, setup, teardown
-from damer_core.training.metrics import accuracy, macro_f1, quadrant_of
+from damer_core.training.metrics import quadrant_of
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
 
@@ -227,8 +230,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 progress.emit("epoch", **record)
                 v = record["val"]["fuse"]
                 progress.message(f"{dim} epoch {record['epoch']}/{tcfg.epochs}: loss {record['loss']['total']:.4f}  "
-                                 f"validation acc {fmt_metric(v['acc'])} f1 {fmt_metric(v['f1'])} "
-                                 f"auc {fmt_metric(v['auc'])}{'  (best)' if record['best'] else ''}")
+                                 f"validation acc {figure(v['acc'])} f1 {figure(v['f1'])} "
+                                 f"auc {figure(v['auc'])}{'  (best)' if record['best'] else ''}")
         best = out / BEST
         for dim, t in trainers.items():
             if t.final is None:
@@ -236,7 +239,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 c = t.final["calibration"]["val"]
                 progress.message(f"{dim}: epoch {t.best_epoch} chosen on validation; temperature "
                                  f"{t.final['temperature']:.2f} from the {t.final.get('temperature_source', 'validation part')} "
-                                 f"(validation ECE {fmt_metric(c['ece_before'])} -> {fmt_metric(c['ece_after'])})")
+                                 f"(validation ECE {figure(c['ece_before'])} -> {figure(c['ece_after'])})")
         quadrants = quadrant_scores(fs, split, trainers)
         if ctx.is_main:
             _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=True, split=split,
@@ -385,7 +388,7 @@ def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
     labelled on both dimensions) of the joint head, or of the two dimensions' networks; empty
     when only one dimension was trained."""
     from damer_core.targets import QUADRANT, quadrant_probabilities
-    from damer_core.training.trainer import head_probabilities, track_means
+    from damer_core.training.trainer import head_probabilities
 
     if not ({"arousal", "valence"} <= set(trainers) or QUADRANT in trainers):
         return {}
@@ -398,19 +401,13 @@ def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
         probs = {}
         for dim, t in trainers.items():
             p = head_probabilities(t.best_model(), fs, idx, t.ctx.device, t.final["temperature"])["fuse"]
-            probs[dim] = track_means(fs, idx, p)[1]
+            probs[dim] = part_means(fs, idx, p)[1]
         p4 = probs[QUADRANT] if QUADRANT in probs else quadrant_probabilities(probs["valence"][:, 1], probs["arousal"][:, 1])
-        _, v_true = track_means(fs, idx, fs.binary("valence")[np.sort(idx)].astype(float))
-        _, a_true = track_means(fs, idx, fs.binary("arousal")[np.sort(idx)].astype(float))
-        y = quadrant_of(v_true > 0.5, a_true > 0.5)
-        pred = p4.argmax(axis=1) + 1
-        scores[part] = {"acc": accuracy(y, pred), "macro_f1": macro_f1(y, pred), "n": int(y.size)}
+        _, v_true = part_means(fs, idx, fs.binary("valence")[np.sort(idx)].astype(float))
+        _, a_true = part_means(fs, idx, fs.binary("arousal")[np.sort(idx)].astype(float))
+        s = scored(quadrant_of(v_true > 0.5, a_true > 0.5) - 1, p4)
+        scores[part] = {"acc": s["quadrant_acc"], "macro_f1": s["macro_f1"], "n": s["n"]}
     return scores
-
-
-def fmt_metric(value: float | None) -> str:
-    """A metric for people: three decimals, or n/a where it is undefined."""
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
 def final_report_lines(summary: dict, quadrants: dict) -> list[str]:
@@ -419,9 +416,9 @@ def final_report_lines(summary: dict, quadrants: dict) -> list[str]:
         for part, what in (("val", "validation"), ("test", "test")):
             if part in s:
                 f = s[part]["fuse"]
-                lines.append(f"{dim} {what} ({f['n']} tracks, epoch {s['epoch']}): acc {fmt_metric(f['acc'])} "
-                             f"f1 {fmt_metric(f['f1'])} auc {fmt_metric(f['auc'])}")
+                lines.append(f"{dim} {what} ({f['n']} tracks, epoch {s['epoch']}): acc {figure(f['acc'])} "
+                             f"f1 {figure(f['f1'])} auc {figure(f['auc'])}")
     for part, q in quadrants.items():
         lines.append(f"quadrants {'validation' if part == 'val' else 'test'} ({q['n']} tracks): "
-                     f"acc {fmt_metric(q['acc'])} macro-F1 {fmt_metric(q['macro_f1'])}")
+                     f"acc {figure(q['acc'])} macro-F1 {figure(q['macro_f1'])}")
     return lines

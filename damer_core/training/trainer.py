@@ -16,6 +16,7 @@ from damer_core.datasets.base import FeatureSet, show_number
 from damer_core.datasets.split import MIN_TRACKS, Split
 from damer_core.model import DAMER, ModelConfig
 from damer_core.model.maths import cuda_amp_dtype
+from damer_core.scoring import part_means, softmax
 from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
 from damer_core.training.augment import spec_augment
 from damer_core.training.calibration import (
@@ -23,12 +24,11 @@ from damer_core.training.calibration import (
     fit_temperature,
     fit_temperature_logits,
     multiclass_calibration_report,
-    softmax,
 )
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
 from damer_core.training.loader import host_batch, host_descriptors, prefetched
-from damer_core.training.metrics import binary_report, bootstrap_interval, group_mean, quadrant_probability_report
+from damer_core.training.metrics import binary_report, bootstrap_interval, quadrant_probability_report
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 
@@ -424,11 +424,6 @@ def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, te
     return {k: softmax(z, temperature if k == "fuse" else 1.0) for k, z in logits.items()}
 
 
-def track_means(fs: FeatureSet, idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(track ids, mean of ``values`` (``[n]`` or ``[n, C]``) over each track's windows) for windows ``np.sort(idx)``."""
-    return group_mean(fs.track[np.sort(idx)], values)
-
-
 def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device,
                    temperature: float = 1.0, intervals: bool = False) -> dict[str, dict]:
     """Per head ACC / F1 / AUC / log-loss on windows ``idx`` (for the joint head, F1 is the quadrant
@@ -438,15 +433,15 @@ def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.nda
     bootstrap intervals over tracks (``interval``: {metric: [lo, hi]}), as the test part's does."""
     idx = np.sort(idx)
     probs = head_probabilities(model, fs, idx, device, temperature)
-    _, y = track_means(fs, idx, labels[idx].astype(np.float64))
+    _, y = part_means(fs, idx, labels[idx].astype(np.float64))
     y = y.round().astype(int)
     if model.cfg.n_classes == 2:
         report, keys = (lambda yy, pp: binary_report(yy, pp[:, 1])), ("acc", "auc")
     else:
         report, keys = quadrant_probability_report, ("acc", "f1", "valence_auc", "arousal_auc")
-    out: dict[str, dict] = {head: report(y, track_means(fs, idx, p)[1]) for head, p in probs.items()}
+    out: dict[str, dict] = {head: report(y, part_means(fs, idx, p)[1]) for head, p in probs.items()}
     if intervals:
-        p_fuse = track_means(fs, idx, probs["fuse"])[1]
+        p_fuse = part_means(fs, idx, probs["fuse"])[1]
         out["fuse"]["interval"] = {k: list(bootstrap_interval(lambda yy, pp, k=k: report(yy, pp)[k], (y, p_fuse),
                                                                 n_resamples=1000)) for k in keys}
     return out
