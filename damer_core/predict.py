@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from damer_core.contract import events
 from damer_core.contract.errors import AudioError
 from damer_core.contract.safe_text import shown, spreadsheet_cell
 from damer_core.sharded import COLUMNS, row_of, safe_row
@@ -91,9 +92,9 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
                 failed += 1
                 if not stream:
                     print(f"damer-core: skipped {shown(str(error))}", file=sys.stderr)
-                progress.emit("file_error", path=str(path), message=str(error))
+                progress.emit(events.FileError(str(path), str(error)))
             else:
-                progress.emit("prediction", **result)
+                progress.emit(events.Prediction(**result))
             if writer is not None:
                 try:
                     writer.write(result)  # written as it is made: an interrupted run keeps what it finished

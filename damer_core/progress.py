@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
-from damer_core.contract.events import make
+from damer_core.contract import events
 from damer_core.contract.safe_text import shown
 
 
@@ -30,20 +30,20 @@ class Progress:
     def _out(self) -> TextIO:
         return self.stream or (sys.stdout if self.mode == "jsonl" else sys.stderr)
 
-    def emit(self, event: str, /, **data: Any) -> None:
-        """One event of damer_core.contract.events (an unknown kind or field raises: a writer's bug)."""
-        line = make(event, **data).to_json()
+    def emit(self, event: events.Event) -> None:
+        """One event of damer_core.contract.events, as a JSON line in jsonl mode (its fields were
+        checked when it was made)."""
         if self.mode == "jsonl":
-            print(line, file=self._out(), flush=True)
+            print(event.to_json(), file=self._out(), flush=True)
 
     def task(self, name: str, total: int) -> None:
         self._task, self._total, self._done, self._t0 = name, total, 0, time.monotonic()
-        self.emit("task", name=name, total=total)
+        self.emit(events.Task(name, total))
         self._draw(force=True)
 
-    def advance(self, n: int = 1, **data: Any) -> None:
+    def advance(self, n: int = 1, file: str | None = None) -> None:
         self._done += n
-        self.emit("progress", name=self._task, done=self._done, total=self._total, **data)
+        self.emit(events.Progress(self._done, self._total, self._task, file=file))
         self._draw(force=self._done >= self._total)
 
     def _draw(self, force: bool = False) -> None:
@@ -72,8 +72,8 @@ class Progress:
             flush=True,
         )
 
-    def message(self, text: str, **data: Any) -> None:
+    def message(self, text: str, file: str | None = None, error: str | None = None) -> None:
         """A line for the human (stderr) or a ``message`` event."""
         if self.mode == "human":  # names from files may hold terminal escapes; the event keeps the text
             print("\n".join(shown(line, limit=2000) for line in text.splitlines() or [""]), file=self._out(), flush=True)
-        self.emit("message", text=text, **data)
+        self.emit(events.Message(text, file=file, error=error))

@@ -127,7 +127,7 @@ def test_importing_over_existing_labels_asks_what_to_do(scanned_window, tmp_path
     csv_path = tmp_path / "labels.csv"
     csv_path.write_text(f"path,valence,arousal\n{labelled.path},-0.5,-0.5\n{other.path},0.1,0.2\n")
     asked = answer_dialog(answer)
-    w.import_labels(str(csv_path))
+    w.files.import_labels(str(csv_path))
     assert asked and "1 of the 2 tracks in this file already have labels" in asked[0]
     labels = static_labels(w.db)
     assert labels[labelled.path][0] == pytest.approx(expected_v)

@@ -166,7 +166,7 @@ def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_wind
     w.actions[WHOLE_TRACK_VALUES].trigger()
     traj = {"t": [0.0, 0.5], "valence": [0.8, 0.6], "arousal": [0.5, 0.3], "confidence": [0.9, 0.9]}
     w.db.store_prediction(path, w.state.model.key, -0.5, -0.4, 0.8, traj)
-    w._update_row(path, None)  # what the analysis's event does once the prediction is stored
+    w.analysis.static_ready.emit(path, None)  # what the analysis announces once the prediction is stored
     cell = w.model.index(w.model.row_for_path(path), COLUMNS.index("Valence"))
     assert cell.data() == "+0.70"
     w._refresh_track(path)  # a label saved

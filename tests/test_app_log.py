@@ -138,7 +138,7 @@ def test_the_log_holds_what_a_user_looks_for(qtbot, tmp_path, monkeypatch, logs)
     music = music_folder(tmp_path / "music")
     w.add_folder(str(music))
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
-    w.export_labels(str(tmp_path / "labels.csv"))
+    w.files.export_labels(str(tmp_path / "labels.csv"))
     w.state.choose_model(str(tmp_path / "gone.pt"))
     w.actions["Log"].trigger()
     log_window = w.windows.log_window

@@ -10,7 +10,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from app.training.panel import METRIC_PLOT, TrainingPanel, epoch_values
+from app.training.curves import METRIC_PLOT
+from app.training.panel import TrainingPanel
+from app.training.values import epoch_values
 from damer_core.contract import events
 
 pytestmark = pytest.mark.slow  # real training runs from the panel
@@ -42,7 +44,7 @@ def test_real_training_run_plots_every_epoch(panel, qtbot, tiny_memo):
     assert ready and ready[0].endswith("best.pt")
     for dim in ("arousal", "valence"):  # each dimension over its own epochs 1-2
         assert list(panel.curves[f"{dim}.total"].getData()[0]) == [1, 2]
-        assert sorted(panel.history[f"{dim}.acc"]) == [1, 2]
+        assert sorted(panel.graphics.history[f"{dim}.acc"]) == [1, 2]
     assert len(panel.curves["valence.auc"].getData()[0]) == 2 and len(panel.curves["arousal.acc"].getData()[0]) == 2
     assert list(panel.curves["arousal.tau"].getData()[1]) == [1.5, pytest.approx(1.1)]
     assert "Finished" in panel.status.text()
@@ -54,7 +56,7 @@ def test_cancel_keeps_the_checkpoint_and_resume_finishes(panel, qtbot, tiny_memo
     panel.batch.setValue(16)
     panel.dims.setCurrentText("arousal")
     panel.start_btn.click()
-    qtbot.waitUntil(lambda: len(panel.history.get("arousal.total", {})) >= 1, timeout=180_000)
+    qtbot.waitUntil(lambda: len(panel.graphics.history.get("arousal.total", {})) >= 1, timeout=180_000)
     panel.cancel_btn.click()
     qtbot.waitUntil(lambda: not panel.proc.running, timeout=30_000)
     assert "Cancelled" in panel.status.text() and (panel.run_dir / "last.pt").is_file()

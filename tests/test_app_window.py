@@ -105,7 +105,7 @@ def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
     assert w.trajectory is not None and len(w.trajectory["t"]) > 3
     w.on_position(1.0)
     assert w.circle.marker is not None and w.circle.highlight
-    w.export_predictions(str(dirs / "pred.csv"))
+    w.files.export_predictions(str(dirs / "pred.csv"))
     lines = (dirs / "pred.csv").read_text().splitlines()
     assert lines[0].startswith("path,title,artist,valence,arousal,confidence,emotion") and len(lines) == 1 + len(rows)
     w.close()

@@ -17,7 +17,8 @@ from damer_core.checkpoint import load_checkpoint
 from damer_core.datasets import FORMATS, DatasetError, load_dataset
 from damer_core.datasets import arrays as arrays_mod
 from damer_core.datasets.arrays import load_arrays
-from damer_core.datasets.labels_csv import load_labels_csv, load_labels_json
+from damer_core.datasets.labels_csv import load_labels_csv
+from damer_core.datasets.labels_json import load_labels_json
 from damer_core.training import trainer as trainer_mod
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train

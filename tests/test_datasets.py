@@ -7,9 +7,11 @@ import pytest
 from synthdata import memo_arrays, write_song
 
 from damer_core.datasets import DatasetError, detect_format, load_dataset, load_unlabelled
-from damer_core.datasets.annotated import load_deam, load_emomusic, load_pmemo
 from damer_core.datasets.arrays import load_arrays
+from damer_core.datasets.deam import load_deam
+from damer_core.datasets.emomusic import load_emomusic
 from damer_core.datasets.labels_csv import load_labels_csv
+from damer_core.datasets.pmemo import load_pmemo
 
 
 def pmemo(root):
@@ -191,3 +193,18 @@ def test_unlabelled_pool(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no audio files"):
         load_unlabelled(tmp_path / "empty")
+
+
+def test_the_format_registry_gives_the_cli_choices_and_every_format_module_is_in_it():
+    import pkgutil
+
+    import damer_core.datasets as datasets
+    from damer_core.cli import build_parser
+    from damer_core.datasets.registry import REGISTRY
+
+    modules = [m.name for m in pkgutil.iter_modules(datasets.__path__)]
+    declared = [getattr(__import__(f"damer_core.datasets.{m}", fromlist=["FORMAT"]), "FORMAT", None) for m in modules]
+    assert sorted(f.name for f in declared if f is not None) == sorted(f.name for f in REGISTRY)
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    choices = next(a.choices for a in train._actions if a.dest == "format")
+    assert list(choices) == ["auto", *(f.name for f in REGISTRY)]

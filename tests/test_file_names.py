@@ -185,7 +185,7 @@ def test_a_lone_surrogate_in_a_labels_json_is_one_line(tmp_path):
     import json
 
     from damer_core.datasets import DatasetError
-    from damer_core.datasets.labels_csv import load_labels_json
+    from damer_core.datasets.labels_json import load_labels_json
 
     labels = tmp_path / "l.json"
     labels.write_text(json.dumps({"labels": [{"path": "b\ud800.ogg", "valence": 0.1, "arousal": 0.2}]}))

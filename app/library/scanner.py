@@ -160,16 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
 
-    def emit(event: str, **data) -> None:
-        print(events.make(event, **data).to_json(), flush=True)
+    def emit(event: events.Event) -> None:
+        print(event.to_json(), flush=True)
 
     db = LibraryDB(args.db)
     try:
-        report = scan(db, lambda d, t, f: emit("progress", done=d, total=t, folder=f), lambda: stop["now"])
+        report = scan(db, lambda d, t, f: emit(events.Progress(d, t, folder=f)), lambda: stop["now"])
     finally:
         db.close()
-    emit("report", added=report.added, updated=report.updated, removed=report.removed,
-         unreadable=report.unreadable, cancelled=report.cancelled)
+    emit(events.Report(report.added, report.updated, report.removed, report.unreadable, report.cancelled))
     return 0
 
 

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,7 +31,8 @@ from app.analysis.active_model import ModelInUse
 from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
 from app.state import AppState
-from app.training.values import default_settings, done_summary, epoch_values, settings_note
+from app.training.curves import TrainingCurves
+from app.training.values import default_settings, done_summary, settings_note
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.fileutil import atomic_write
@@ -41,20 +41,8 @@ from damer_core.contract.safe_text import figure
 
 log = logging.getLogger(__name__)
 
-PLOTS = {  # plot title -> [(curve term, label)]; each dimension has its own curve of every term
-    "Loss terms": [("total", "total"), ("cls", "classification"), ("pl", "pseudo-label"), ("cons", "JS consistency"),
-                   ("cont", "contrastive")],
-    "Validation part (fused head)": [("acc", "ACC"), ("f1", "F1"), ("auc", "AUC")],
-    "PCL (Fig. 5)": [("tau", "temperature"), ("theta", "threshold"), ("confidence", "confidence"),
-                     ("reliability", "reliability"), ("mask_ratio", "mask ratio"), ("pl_strength", "PL strength")],
-    "SAML (Fig. 6)": [("queue_entropy", "queue label entropy"), ("queue_class1", "class-1 share")],
-}
-METRIC_PLOT = "Validation part (fused head)"
 MY_LABELS = 2  # the data source "My labels (from this library)"
 NOTE_LINES = 3
-METRIC_MARGIN = 0.05  # ACC, F1 and AUC live in 0..1
-DIMENSIONS = {"arousal": (Qt.PenStyle.SolidLine, "o"), "valence": (Qt.PenStyle.DashLine, "t")}  # pen style, symbol
-COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
 
 class TrainingPanel(QWidget):
@@ -80,7 +68,6 @@ class TrainingPanel(QWidget):
         self.used_bundle = ""  # the finished bundle "Use this model" activated
         self.used_model = ""  # the model in use it became (its copy in the models folder)
         self.asked_to_use = ""  # the finished bundle "Use this model" asked for, until the state announces it
-        self.history: dict[str, dict[int, float]] = {}  # curve key -> {epoch: value}
         self.warnings: list[str] = []
         self.finished_warnings: list[str] = []  # the finished run's, which "Use this model" shows
         self._build()
@@ -160,7 +147,8 @@ class TrainingPanel(QWidget):
         self.in_use.setWordWrap(True)
         self.status = QLabel("Choose the data, then Start.")
         self.status.setWordWrap(True)
-        self._build_plots()
+        self.graphics = TrainingCurves()
+        self.plots, self.curves = self.graphics.plots, self.graphics.curves
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
         self.log.setMaximumHeight(110)
@@ -174,38 +162,6 @@ class TrainingPanel(QWidget):
         lay.addLayout(left, 2)
         lay.addWidget(self.graphics, 5)
         self._set_running(False)
-
-    def _build_plots(self) -> None:
-        """Colour names the quantity, line style and symbol the dimension: arousal and valence
-        train one after the other, and each is drawn over its own epochs 1..E."""
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground(None)
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.curves: dict[str, pg.PlotDataItem] = {}  # "arousal.total", "valence.auc", ...
-        for i, (title, terms) in enumerate(PLOTS.items()):
-            row, col = 2 * (i // 2), i % 2
-            plot = self.graphics.addPlot(row=row, col=col, title=title)
-            # the legend in its own cell under the plot: inside it would cover the curves
-            legend = pg.LegendItem(labelTextSize="7pt", colCount=3)
-            self.graphics.addItem(legend, row=row + 1, col=col)
-            plot.legend = legend
-            plot.setLabel("bottom", "epoch")
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            self.plots[title] = plot
-            for j, (term, label) in enumerate(terms):
-                color = COLORS[j % len(COLORS)]
-                for dim, (style, symbol) in DIMENSIONS.items():
-                    self.curves[f"{dim}.{term}"] = plot.plot(
-                        [], [], pen=pg.mkPen(color, width=2, style=style), symbol=symbol, symbolSize=5,
-                        symbolBrush=color, symbolPen=color)
-                legend.addItem(pg.PlotDataItem(pen=pg.mkPen(color, width=2)), label)
-            for dim, (style, symbol) in DIMENSIONS.items():
-                legend.addItem(pg.PlotDataItem(pen=pg.mkPen("#888", width=2, style=style), symbol=symbol,
-                                               symbolSize=5, symbolBrush="#888", symbolPen="#888"), dim)
-        lo, hi = -METRIC_MARGIN, 1 + METRIC_MARGIN
-        metric = self.plots[METRIC_PLOT]
-        metric.setYRange(lo, hi, padding=0)
-        metric.setLimits(yMin=lo, yMax=hi, minYRange=hi - lo)  # auto-range and zoom cannot leave 0..1
 
     def chosen_settings(self) -> dict[str, object]:
         """The settings default_settings() names, as the form shows them now."""
@@ -370,9 +326,7 @@ class TrainingPanel(QWidget):
     # -- child output ---------------------------------------------------------------------------
     def _reset_plots(self) -> None:
         self.warnings = []
-        self.history = {}
-        for c in self.curves.values():
-            c.setData([], [])
+        self.graphics.clear_curves()
 
     def on_event(self, ev: events.Event) -> None:
         if isinstance(ev, events.Epoch):
@@ -401,14 +355,7 @@ class TrainingPanel(QWidget):
             self.model_ready.emit(ev.bundle)
 
     def add_epoch(self, ev: events.Epoch) -> None:
-        """One point per curve of the event's dimension at its own epoch number (each dimension
-        trains after the other, both from epoch 1); a resumed epoch replaces its point."""
-        for key, value in epoch_values(ev).items():
-            if key in self.curves:
-                points = self.history.setdefault(key, {})
-                points[int(ev.epoch)] = value
-                finite = sorted((x, y) for x, y in points.items() if y == y)  # NaN AUC: a one-class split
-                self.curves[key].setData([x for x, _ in finite], [y for _, y in finite])
+        self.graphics.add_epoch(ev)
         v = ev.val["fuse"]
         warn = f"\nwarning: {self.warnings[-1]}" if self.warnings else ""
         self.status.setText(f"{ev.dim} epoch {ev.epoch}/{ev.epochs}: loss {ev.loss['total']:.3f}, "

@@ -10,16 +10,16 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from app.analysis.active_model import ModelInUse
 from app.analysis.cache_dialog import apply_cache_limit
 from app.analysis.library_analysis import LibraryAnalysis
 from app.child import CoreProcess
-from app.labelling import label_io
 from app.labelling.controller import LabellingBar, LabellingController
 from app.labelling.va_circle import VACircleWidget
 from app.library.db import LibraryDB
+from app.library.file_menu import FileMenuActions
 from app.library.panel import LibraryPanel
 from app.library.scan import LibraryScan
 from app.library.table_model import LibraryModel
@@ -33,15 +33,14 @@ from app.widgets.buttons import on_click
 from app.windows.menus import KeyEntry, MenuEntry, build_menus, shortcut_list
 from app.windows.other_windows import OtherWindows, WindowParts
 from app.windows.window_state import restore_window, save_window
-from damer_core.contract import events
 from damer_core.contract.emotions import load_emotion_terms
-from damer_core.contract.errors import InputError
 from damer_core.contract.safe_text import shown_name
 
 WHOLE_TRACK_VALUES = "Table values: whole-track means"
 SPREADSHEET_SAFE = "Spreadsheet-safe CSV exports"
 
 log = logging.getLogger(__name__)
+
 
 class MainWindow(QMainWindow):
     views_shown = Signal(object, str)  # track path, error ("" when the spectrograms are shown)
@@ -74,6 +73,8 @@ class MainWindow(QMainWindow):
             self, self.settings, self.state, self.db, self.terms, self.analysis, self.library, self.player,
             self.labelling, self.circle, open_track=lambda path: self.open_track(path, autoplay=True),
             shortcuts=self.shortcuts, say=self.say))
+        self.files = FileMenuActions(self, self.db, self.state, self.settings, self.labelling, self.model, self.say,
+                                     labels_changed=self._labels_imported)
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -132,9 +133,9 @@ class MainWindow(QMainWindow):
             ("&File", "Add music folder...", self.add_folder, "Ctrl+O"),
             ("&File", "Rescan library", self.rescan, "F5"),
             ("&File", "Show unreadable files", self.library_scan.show_unreadable, ""),
-            ("&File", "Export labels (CSV or JSON)...", self.export_labels, ""),
-            ("&File", "Import labels CSV...", self.import_labels, ""),
-            ("&File", "Export predictions CSV...", self.export_predictions, ""),
+            ("&File", "Export labels (CSV or JSON)...", self.files.export_labels, ""),
+            ("&File", "Import labels CSV...", self.files.import_labels, ""),
+            ("&File", "Export predictions CSV...", self.files.export_predictions, ""),
             ("&File", SPREADSHEET_SAFE, self.toggle_spreadsheet_safe, ""),
             ("&File", "Feature cache...", self.windows.show_cache, ""),
             ("&File", "Quit", self.close, "Ctrl+Q"),
@@ -161,16 +162,15 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.actions.update(build_menus(self, self._menu_actions(), self._key_shortcuts()))
-        whole = self.actions[WHOLE_TRACK_VALUES]
-        whole.setCheckable(True)
-        whole.setChecked(self.settings.whole_track_values)
-        whole.setToolTip("The table's valence, arousal and emotion from each track's whole trajectory "
-                         "(where it has one) instead of its model segment (0:15-1:15)")
-        safe = self.actions[SPREADSHEET_SAFE]
-        safe.setCheckable(True)
-        safe.setChecked(self.settings.spreadsheet_safe_csv)
-        safe.setToolTip("Exported CSV cells starting with = + - @ tab or CR get a leading apostrophe, so a spreadsheet "
-                        "shows them as text instead of running them as formulas; off: exact text for other programs")
+        whole_tip = ("The table's valence, arousal and emotion from each track's whole trajectory "
+                     "(where it has one) instead of its model segment (0:15-1:15)")
+        safe_tip = ("Exported CSV cells starting with = + - @ tab or CR get a leading apostrophe, so a spreadsheet "
+                    "shows them as text instead of running them as formulas; off: exact text for other programs")
+        for text, on, tip in ((WHOLE_TRACK_VALUES, self.settings.whole_track_values, whole_tip),
+                              (SPREADSHEET_SAFE, self.settings.spreadsheet_safe_csv, safe_tip)):
+            self.actions[text].setCheckable(True)
+            self.actions[text].setChecked(on)
+            self.actions[text].setToolTip(tip)
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(key, what it does) for Help > Keyboard shortcuts, from the declarations above."""
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         t.stop.connect(p.stop)
         t.previous.connect(lambda: self.step_track(-1))
         t.next.connect(lambda: self.step_track(1))
-        t.seek.connect(self._seek_from_transport)
+        t.seek.connect(self.seek_to)
         t.volume_changed.connect(p.set_volume)
         t.device_chosen.connect(self.choose_device)
         p.position_changed.connect(self.on_position)
@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
         a = self.analysis
         a.progress.connect(self.on_analysis_progress)
         a.pass_finished.connect(self.on_analysis_finished)
-        a.static_ready.connect(self._update_row)
+        a.static_ready.connect(lambda path, ev: self._refresh_track(path))  # stored already by the analysis
         a.trajectory_ready.connect(self.track.trajectory_ready)
         a.views_ready.connect(self.track.views_ready)
         a.track_failed.connect(self.track.analysis_failed)
@@ -288,39 +288,9 @@ class MainWindow(QMainWindow):
         if model.path and not self.analysis.queue.pass_running and self.db.without_trajectory(model.key):
             self.analyse_library()
 
-    def export_labels(self, path: str | None = None) -> None:
-        path = path or label_io.ask_export_path(self)
-        if path:
-            self.labelling.finish()
-            self.statusBar().showMessage(label_io.export_labels_file(self.db, path, self.settings.spreadsheet_safe_csv),
-                                         10000)
-
-    def import_labels(self, path: str | None = None, existing: str | None = None) -> None:
-        """Import a ``path,valence,arousal`` CSV as labels by the current curator; app.labelling.label_io asks
-        first when some of its tracks already have labels (unless ``existing`` says)."""
-        path = path or label_io.ask_import_path(self)
-        if not path:
-            return
-        imported, message = label_io.import_labels_file(self, self.db, path, self.labelling.curator, existing)
-        if imported:
-            self.reload_library()
-            self.windows.refresh_map()
-        if message:
-            self.statusBar().showMessage(message, 15000 if imported else 8000)
-
-    def export_predictions(self, path: str | None = None) -> None:
-        from app.library.exports import export_predictions
-
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Export predictions", str(Path.home() / "predictions.csv"), "CSV (*.csv)")
-        if path:
-            try:
-                n = export_predictions(self.db, self.state.model.key, self.state.model.path, self.model.word, path,
-                                       self.settings.spreadsheet_safe_csv)
-            except (OSError, InputError) as e:
-                self.statusBar().showMessage(f"Predictions not exported: {label_io.export_error(path, e)}", 15000)
-                return
-            self.statusBar().showMessage(f"exported {n} predictions to {path}", 10000)
+    def _labels_imported(self) -> None:
+        self.reload_library()
+        self.windows.refresh_map()
 
     def cancel_background(self) -> None:
         self.library_scan.cancel()
@@ -370,10 +340,6 @@ class MainWindow(QMainWindow):
         return {"model": self.state.model.key, "previous": self.state.previous_key,
                 "whole": self.settings.whole_track_values}
 
-    def _update_row(self, path: str, ev: events.Static | events.Prediction) -> None:
-        """A track's new prediction (stored already by the analysis), as the table shows values."""
-        self._refresh_track(path)
-
     def _refresh_track(self, path: str) -> None:
         """A track's row read again: a new prediction, or a label saved (its "labelled" mark)."""
         src = self.model.row_for_path(path)
@@ -412,10 +378,9 @@ class MainWindow(QMainWindow):
         self.track.show_position(seconds)
 
     def seek_relative(self, delta: float) -> None:
-        self.views.follow()
-        self.player.seek(self.player.position + delta)
+        self.seek_to(self.player.position + delta)
 
-    def _seek_from_transport(self, seconds: float) -> None:
+    def seek_to(self, seconds: float) -> None:
         self.views.follow()
         self.player.seek(seconds)
 

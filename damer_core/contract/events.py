@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -42,10 +43,26 @@ def event(kind: str, about: str):
     return register
 
 
+# What a field's declared type takes: numbers from numpy too, and null for a float (JSON's NaN).
+_ACCEPTS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (numbers.Integral,), "bool": (bool,),
+                                         "float": (numbers.Real, type(None)), "list": (list, tuple),
+                                         "dict": (dict,), "None": (type(None),)}
+
+
 @dataclass(frozen=True)
 class Event:
     KIND: ClassVar[str] = ""
     ABOUT: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        """Every field of its declared type: a writer's mistake fails where the event is made, a
+        reader's line that breaks the schema fails as an EventError."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            declared = str(f.type)
+            accepted = tuple(t for part in declared.split("|") for t in _ACCEPTS[part.strip()])
+            if not isinstance(value, accepted):
+                raise EventError(f"'{self.KIND}' event: {f.name} must be {declared}, not {type(value).__name__}")
 
     def to_dict(self) -> dict:
         data = {f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -74,14 +91,6 @@ def _clean(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         return _clean(value.item())
     return value
-
-
-def make(name: str, /, **data: Any) -> Event:
-    """The event ``name`` with ``data``; an unknown event or field is a bug in the writer."""
-    cls = EVENTS.get(name)
-    if cls is None:
-        raise KeyError(f"no event '{name}' in damer_core.contract.events")
-    return cls(**data)
 
 
 def parse(line: str | bytes) -> Event:
@@ -151,7 +160,7 @@ class Start(Event):
     n_samples: int = doc("training windows")
     n_tracks: int = doc("tracks")
     feature_preset: str = doc("clip, context or paper")
-    modules: dict = doc("which of DSAF, PCL, SAML are on")
+    modules: str = doc('which of DSAF, PCL, SAML are on: "DSAF+PCL+SAML", "baseline"; "descriptor head" for its stack')
     always_on: str = doc("what no ablation switches off")
     out: str = doc("the run folder")
     split: dict = doc('{by: "artist"|"group"|"track", train, val, test} track counts')

@@ -4,48 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from damer_core.datasets.annotated import DEAM_FILES, load_deam, load_emomusic, load_pmemo
-from damer_core.datasets.arrays import find_array_folder, load_arrays
-from damer_core.datasets.base import DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, find_file, merge_duplicates
-from damer_core.datasets.fourq import ANNOTATIONS as FOURQ_ANNOTATIONS
-from damer_core.datasets.fourq import load_4q
-from damer_core.datasets.labels_csv import load_labels_csv, load_labels_json
+from damer_core.datasets.arrays import load_arrays
+from damer_core.datasets.base import DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, merge_duplicates
+from damer_core.datasets.registry import BY_NAME, FILE_FORMATS, FORMATS, detect_format
 from damer_core.datasets.split import Split, split_tracks
 from damer_core.features import CLIP, FeatureConfig
 from damer_core.progress import Progress
 
-FORMATS = ("auto", "arrays", "pmemo", "emomusic", "deam", "4q", "csv", "labels-json")
-FILE_FORMATS = {"csv": ".csv", "labels-json": ".json"}
-
 __all__ = ["DIMENSIONS", "DatasetError", "FeatureSet", "LabelledTrack", "FORMATS", "detect_format",
            "load_dataset", "load_unlabelled", "Split", "split_tracks"]
-
-
-def detect_format(path: Path) -> str:
-    if path.is_file():
-        if path.suffix.lower() == ".csv":
-            return "csv"
-        if path.suffix.lower() == ".json":
-            return "labels-json"
-        raise DatasetError(f"{path.name}: a data set is a folder, a labels .csv or a labels .json")
-    if not path.is_dir():
-        raise DatasetError(f"{path}: no such file or folder")
-    if find_array_folder(path) is not None:
-        return "arrays"
-    if find_file(path, DEAM_FILES[0]) is not None:
-        return "deam"
-    if find_file(path, FOURQ_ANNOTATIONS) is not None:
-        return "4q"
-    static = find_file(path, "static_annotations.csv")
-    if static is not None:
-        with open(static, encoding="utf-8-sig", errors="replace") as f:
-            header = f.readline(4096)  # a header line, not a garbage file's one endless line
-        if "musicId" in header:
-            return "pmemo"
-        if "song_id" in header:
-            return "emomusic"
-    raise DatasetError(f"{path}: not a recognised data set (expected memo/mel_spec.npy arrays, a PMEmo, "
-                       "1000 Songs, DEAM or 4Q folder, or a labels .csv/.json)")
 
 
 def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
@@ -78,9 +45,10 @@ def labelled_tracks(path: Path, fmt: str, scale: str | None, drop_conflicts: boo
     """The audio files of an audio data set with their labels, one per track (the duplicates rule
     of :func:`damer_core.datasets.base.merge_duplicates`), and its description; the warnings it
     leaves are in ``description["warnings"]`` and said through ``progress``."""
-    loaders = {"pmemo": load_pmemo, "emomusic": load_emomusic, "deam": load_deam, "4q": load_4q,
-               "csv": lambda p: load_labels_csv(p, scale or "-1..1"), "labels-json": load_labels_json}
-    tracks, desc = loaders[fmt](path)
+    load = BY_NAME[fmt].load
+    if load is None:
+        raise DatasetError(f"{path}: format {fmt} holds features, not audio with labels")
+    tracks, desc = load(path, scale)
     if fmt not in FILE_FORMATS:  # a labels file averages its annotators' rows in its loader
         tracks, warnings, _ = merge_duplicates(tracks, desc.get("name", path.name), drop_conflicts=drop_conflicts)
         if warnings:

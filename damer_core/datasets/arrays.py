@@ -12,6 +12,7 @@ from numpy.lib import format as npy_format
 
 from damer_core.datasets.base import (
     DatasetError,
+    DataSetFormat,
     FeatureSet,
     check_scale,
     first_non_finite,
@@ -138,3 +139,7 @@ def load_arrays(root: Path, scale: str | None = None) -> FeatureSet:
     desc = {"name": folder.parent.name if folder.name == "memo" else folder.name, "format": "arrays",
             "root": str(folder), "scale": scale, "n_tracks": n, "n_samples": n, "feature_preset": cfg.name}
     return FeatureSet(mel, coch, to_unit_scale(label_v, scale), to_unit_scale(label_a, scale), np.arange(n), cfg, desc)
+
+
+FORMAT = DataSetFormat("arrays", "Memo2496-style arrays (memo/mel_spec.npy)", lambda root: find_array_folder(root) is not None,
+                       None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,16 @@ class LabelledTrack:
     track_id: str
     group: str | None = None  # the artist where the data set knows it: splits keep a group together
     where: str = ""  # where the label came from ("labels.csv, row 6"): named when its file fails
+
+
+@dataclass(frozen=True)
+class DataSetFormat:
+    """One data-set format, declared beside its loader (damer_core.datasets.registry lists them)."""
+    name: str  # what --format takes
+    about: str  # for people: "a PMEmo folder"
+    detect: Callable[[Path], bool]  # is this folder (or file) one of this format?
+    load: Callable[[Path, str | None], tuple[list[LabelledTrack], dict]] | None  # (path, scale); None: not audio
+    suffix: str = ""  # a label file's suffix; "" for a folder
 
 
 def _same_label(a: float, b: float) -> bool:

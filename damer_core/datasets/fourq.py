@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from damer_core.datasets.base import DatasetError, LabelledTrack, audio_index, find_file
+from damer_core.datasets.base import DatasetError, DataSetFormat, LabelledTrack, audio_index, find_file
 from damer_core.datasets.tables import read_table
 
 ANNOTATIONS = "panda_dataset_taffc_annotations.csv"
@@ -53,3 +53,7 @@ def load_4q(root: Path) -> tuple[list[LabelledTrack], dict]:
     if not artists:
         desc["note"] = f"no {METADATA}: the split goes by track, not by artist"
     return tracks, desc
+
+
+FORMAT = DataSetFormat("4q", "a 4Q folder", lambda root: find_file(root, ANNOTATIONS) is not None,
+                       lambda root, scale: load_4q(root))

@@ -8,13 +8,12 @@ train/validation/test split."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from damer_core.contract.safe_text import from_spreadsheet_cell, shown
 from damer_core.datasets.base import (
-    SCALE_RANGES,
     DatasetError,
+    DataSetFormat,
     LabelledTrack,
     check_scale,
     clip,
@@ -68,7 +67,7 @@ def _group(row: dict) -> str | None:
     return None
 
 
-def _description(path: Path, fmt: str, scale: str, tracks: list[LabelledTrack], rows: int, warnings: list[str],
+def description(path: Path, fmt: str, scale: str, tracks: list[LabelledTrack], rows: int, warnings: list[str],
                  averaged: int) -> dict:
     desc = {"name": path.stem, "format": fmt, "root": str(path.parent), "scale": scale, "rows": rows}
     if warnings:
@@ -80,7 +79,7 @@ def _description(path: Path, fmt: str, scale: str, tracks: list[LabelledTrack], 
     return desc
 
 
-def _track(source: Path, item: dict, where: str, scale: str) -> LabelledTrack:
+def label_track(source: Path, item: dict, where: str, scale: str) -> LabelledTrack:
     """One label, a CSV row or a JSON object alike: the same checks, the same words."""
     raw = item["path"]
     if not isinstance(raw, str):
@@ -104,47 +103,11 @@ def _unguarded(row: dict, root: Path) -> dict:
 
 def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
     check_scale(scale)
-    tracks = [
-        _track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale) for r in read_table(path, list(LABEL_KEYS))
-    ]
+    tracks = [label_track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale)
+              for r in read_table(path, list(LABEL_KEYS))]
     merged, warnings, averaged = merge_annotators(tracks, path.name)
-    return merged, _description(path, "csv", scale, merged, len(tracks), warnings, averaged)
+    return merged, description(path, "csv", scale, merged, len(tracks), warnings, averaged)
 
 
-def _json_items(path: Path) -> tuple[list, str]:
-    """The ``labels`` list of an export and its declared scale."""
-    if path.is_dir():
-        raise DatasetError(f"{path}: is a folder, not a labels .json file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path.name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    except (OSError, ValueError, RecursionError) as e:  # unreadable, not UTF-8, too deep, an endless number
-        raise DatasetError(f"{path.name}: cannot be read as JSON ({one_line(e)})") from None
-    items = data.get("labels") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise DatasetError(f"{path.name}: not a DAMER labels export (no \"labels\" list)")
-    if not items:
-        raise DatasetError(f"{path.name}: has no labels")
-    scale = data.get("scale", "-1..1")
-    if not isinstance(scale, str) or scale not in SCALE_RANGES:
-        raise DatasetError(f"{path.name}: unknown label scale {clip(repr(scale))}; "
-                           f"choose one of {', '.join(SCALE_RANGES)}")
-    return items, scale
-
-
-def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
-    """The app's JSON export: ``{"labels": [{"path", "valence", "arousal", ...}]}`` on its declared
-    ``scale`` (the app writes -1..1, the default)."""
-    items, scale = _json_items(path)
-    tracks = []
-    for i, it in enumerate(items):
-        where = f"{path.name}, labels[{i}]"
-        if not isinstance(it, dict):
-            raise DatasetError(f"{where}: not an object with path, valence and arousal")
-        missing = [k for k in LABEL_KEYS if k not in it]
-        if missing:
-            raise DatasetError(f"{where}: missing {', '.join(missing)}")
-        tracks.append(_track(path, it, where, scale))
-    merged, warnings, averaged = merge_annotators(tracks, path.name)
-    return merged, _description(path, "labels-json", scale, merged, len(tracks), warnings, averaged)
+FORMAT = DataSetFormat("csv", "a labels .csv", lambda path: path.suffix.lower() == ".csv",
+                       lambda path, scale: load_labels_csv(path, scale or "-1..1"), suffix=".csv")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from damer_core.combination import Combination
+from damer_core.contract import events
 from damer_core.datasets.base import DatasetError, FeatureSet
 from damer_core.datasets.split import Split, split_tracks
 from damer_core.descriptor_head import DescriptorHead, fine_tune_descriptor_head
@@ -93,10 +94,11 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     y = class_labels(ds.valence, ds.arousal, QUADRANT)
     split = split_tracks(ds, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     count = lambda idx: int(np.unique(ds.track[idx]).size)  # noqa: E731
-    progress.emit("start", dims=[QUADRANT], epochs=0, device="cpu", world_size=1, n_samples=len(ds), n_tracks=ds.n_tracks,
-                  feature_preset="descriptors", modules="descriptor head", always_on="", out=str(out),
-                  split={"by": ds.description.get("split_group", "track"), "train": count(split.train),
-                         "val": count(split.val), "test": count(split.test)})
+    progress.emit(events.Start(
+        dims=[QUADRANT], epochs=0, device="cpu", world_size=1, n_samples=len(ds), n_tracks=ds.n_tracks,
+        feature_preset="descriptors", modules="descriptor head", always_on="", out=str(out),
+        split={"by": ds.description.get("split_group", "track"), "train": count(split.train),
+               "val": count(split.val), "test": count(split.test)}))
     fit = np.concatenate([split.train, split.val])
     fit = fit[y[fit] >= 0]
     if fit.size == 0:
@@ -125,5 +127,5 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
                                             "auc": float(np.nanmean([after["valence_auc"], after["arousal_auc"]])),
                                             "n": report["n"]}}}} if after else {}
     quadrant = {"test": {"acc": after["quadrant_acc"], "macro_f1": after["macro_f1"], "n": report["n"]}} if after else {}
-    progress.emit("done", bundle=str(best), last="", metrics=metrics, quadrant=quadrant)
+    progress.emit(events.Done(bundle=str(best), last="", metrics=metrics, quadrant=quadrant))
     return best

@@ -15,6 +15,7 @@ import numpy as np
 
 from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
+from damer_core.contract import events
 from damer_core.contract.errors import InputError
 from damer_core.contract.fileutil import atomic_write
 from damer_core.contract.safe_text import figure
@@ -187,9 +188,10 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             run = resuming.start_run(out, resuming.data_fingerprint(fs))
         split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
         parts = split_summary(fs, split)
-        progress.emit("start", dims=list(tcfg.dims), epochs=tcfg.epochs, device=str(ctx.device), world_size=ctx.world_size,
-                      n_samples=len(fs), n_tracks=fs.n_tracks, feature_preset=fs.feature_config.name,
-                      modules=tcfg.modules, always_on=tcfg.always_on, out=str(out), split=parts)
+        progress.emit(events.Start(
+            dims=list(tcfg.dims), epochs=tcfg.epochs, device=str(ctx.device), world_size=ctx.world_size,
+            n_samples=len(fs), n_tracks=fs.n_tracks, feature_preset=fs.feature_config.name,
+            modules=tcfg.modules, always_on=tcfg.always_on, out=str(out), split=parts))
         progress.message(f"training {'+'.join(tcfg.dims)} on {fs.description.get('name', 'data')} "
                          f"({fs.n_tracks} tracks, {len(fs)} windows, preset {fs.feature_config.name}) "
                          f"on {ctx.device}, modules {tcfg.description}, {tcfg.epochs} epochs")
@@ -197,10 +199,10 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                          f"{parts['test']} test tracks (the epoch and calibration are chosen on validation; "
                          "test is scored once at the end)")
         for warning in fs.description.get("warnings", []):
-            progress.emit("warning", text=warning, dim="")
+            progress.emit(events.TrainingWarning(warning, dim=""))
         for dim in tcfg.dims:
             for warning in part_warnings(fs, split, dim):
-                progress.emit("warning", text=warning, dim=dim)
+                progress.emit(events.TrainingWarning(warning, dim=dim))
                 progress.message(f"warning: {warning}")
         if ctx.is_main:
             out.mkdir(parents=True, exist_ok=True)
@@ -227,7 +229,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 record = t.train_epoch(on_step)
                 if ctx.is_main:  # saved before it is reported: an epoch the user has seen is never lost
                     _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=record["best"], run=run)
-                progress.emit("epoch", **record)
+                progress.emit(events.Epoch(**record))
                 v = record["val"]["fuse"]
                 progress.message(f"{dim} epoch {record['epoch']}/{tcfg.epochs}: loss {record['loss']['total']:.4f}  "
                                  f"validation acc {figure(v['acc'])} f1 {figure(v['f1'])} "
@@ -248,7 +250,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                 _add_combined_parts(out / BEST, init_bundle, fs, split, trainers[QUADRANT], data_args, tcfg, progress, cache)
             summary = {d: {"epoch": t.best_epoch, "temperature": t.final["temperature"], **t.final["metrics"]}
                        for d, t in trainers.items()}
-            progress.emit("done", bundle=str(best), last=str(out / LAST), metrics=summary, quadrant=quadrants)
+            progress.emit(events.Done(bundle=str(best), last=str(out / LAST), metrics=summary, quadrant=quadrants))
             for line in final_report_lines(summary, quadrants):
                 progress.message(line)
             progress.message(f"best model: {best}")
@@ -361,7 +363,7 @@ def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, da
     if run:
         last["run"] = run
     save_atomic(with_checksums(last), out / LAST)
-    progress.emit("checkpoint", kind="last", path=str(out / LAST))
+    progress.emit(events.Checkpoint("last", str(out / LAST)))
     if best_changed:
         best_dims = {d: _best_entry(t) for d, t in trainers.items() if t.best_state is not None}
         best = make_bundle(fs, tcfg, model_config, best_dims, data_args)
@@ -372,7 +374,7 @@ def _checkpoint(out: Path, fs: FeatureSet, tcfg: TrainConfig, trainers: dict, da
         if run:
             best["run"] = run
         save_atomic(with_checksums(best), out / BEST)
-        progress.emit("checkpoint", kind="best", path=str(out / BEST))
+        progress.emit(events.Checkpoint("best", str(out / BEST)))
     write_metrics(out / METRICS, [t.history for t in trainers.values()])
 
 

@@ -1,0 +1,58 @@
+"""The File menu's exports and imports: labels (CSV or JSON) out, a labels CSV in, the model in
+use's predictions out. Each says in the status bar what it did or why it could not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from app.labelling import label_io
+from app.labelling.controller import LabellingController
+from app.library.db import LibraryDB
+from app.library.table_model import LibraryModel
+from app.settings import Settings
+from app.state import AppState
+from damer_core.contract.errors import InputError
+
+
+class FileMenuActions:
+    def __init__(self, parent: QWidget, db: LibraryDB, state: AppState, settings: Settings,
+                 labelling: LabellingController, table: LibraryModel, say: Callable[[str, int], None],
+                 labels_changed: Callable[[], None]) -> None:
+        self.parent, self.db, self.state, self.settings = parent, db, state, settings
+        self.labelling, self.table, self.say, self.labels_changed = labelling, table, say, labels_changed
+
+    def export_labels(self, path: str | None = None) -> None:
+        path = path or label_io.ask_export_path(self.parent)
+        if path:
+            self.labelling.finish()
+            self.say(label_io.export_labels_file(self.db, path, self.settings.spreadsheet_safe_csv), 10000)
+
+    def import_labels(self, path: str | None = None, existing: str | None = None) -> None:
+        """Import a ``path,valence,arousal`` CSV as labels by the current curator; app.labelling.label_io
+        asks first when some of its tracks already have labels (unless ``existing`` says)."""
+        path = path or label_io.ask_import_path(self.parent)
+        if not path:
+            return
+        imported, message = label_io.import_labels_file(self.parent, self.db, path, self.labelling.curator, existing)
+        if imported:
+            self.labels_changed()
+        if message:
+            self.say(message, 15000 if imported else 8000)
+
+    def export_predictions(self, path: str | None = None) -> None:
+        from app.library.exports import export_predictions
+
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self.parent, "Export predictions", str(Path.home() / "predictions.csv"),
+                                                  "CSV (*.csv)")
+        if path:
+            try:
+                n = export_predictions(self.db, self.state.model.key, self.state.model.path, self.table.word, path,
+                                       self.settings.spreadsheet_safe_csv)
+            except (OSError, InputError) as e:
+                self.say(f"Predictions not exported: {label_io.export_error(path, e)}", 15000)
+                return
+            self.say(f"exported {n} predictions to {path}", 10000)
