@@ -201,7 +201,8 @@ def _cv_summary(oof: OutOfFold) -> dict:
 def _train_damer(fs: FeatureSet, fit_idx: np.ndarray, test_idx: np.ndarray, tcfg: TrainConfig, device: str,
                  progress: Progress):
     from damer_core.training.distributed import setup
-    from damer_core.training.trainer import DimensionTrainer, head_logits
+    from damer_core.training.heads import head_logits
+    from damer_core.training.trainer import DimensionTrainer
 
     ctx = setup(device)
     part = Split(np.sort(fit_idx), np.zeros(0, np.int64), np.sort(test_idx), fs.group is not None)

@@ -82,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     tcfg = train_config(args)
     out = Path(args.out) if args.out else _default_out(args)
     if not args.force:
-        from damer_core.training.run import check_run_folder
+        from damer_core.training.run_folder import check_run_folder
 
         check_run_folder(out)
     if not args.out:

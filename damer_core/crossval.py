@@ -56,7 +56,8 @@ def run_damer_folds(fs: FeatureSet, split: Split, tcfg, out: Path, k: int = DEFA
     """Train the recipe ``tcfg`` (a fixed number of epochs, the last one kept) on each fold and
     store the held-out windows' logits; returns ``out``."""
     from damer_core.training.distributed import setup, teardown
-    from damer_core.training.trainer import DimensionTrainer, head_logits
+    from damer_core.training.heads import head_logits
+    from damer_core.training.trainer import DimensionTrainer
 
     progress = progress or Progress("none")
     tcfg = replace(tcfg, select_epoch="last")

@@ -101,7 +101,7 @@ def add_quadrant(report: dict, per_dim: dict[str, tuple[np.ndarray, np.ndarray, 
 
 def score_bundle(bundle: dict, models: dict, fs: FeatureSet, part: str, device="cpu") -> dict:
     """The report of ``models`` (from :func:`damer_core.checkpoint.build_models`) on ``part``."""
-    from damer_core.training.trainer import head_margins
+    from damer_core.training.heads import head_margins
 
     idx_all = part_indices(fs, bundle, part)
     report: dict = {"part": part, "dimensions": {}}

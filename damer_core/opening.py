@@ -10,7 +10,8 @@ import numpy as np
 
 from damer_core.contract import trajectory
 from damer_core.features import FrameSequence
-from damer_core.inference import Predictor, Trajectory
+from damer_core.inference import Predictor
+from damer_core.predictions import Trajectory
 
 OPENING_S = 8.0
 

@@ -104,7 +104,7 @@ def test_every_user_facing_error_shares_one_base():
     from damer_core.datasets import DatasetError
     from damer_core.training.distributed import DeviceError
     from damer_core.training.resume import ResumeError
-    from damer_core.training.run import RunFolderError
+    from damer_core.training.run_folder import RunFolderError
     from damer_core.training.trainer import TrainingDiverged
 
     for cls in (UsageError, InputError, AudioError, UnsupportedFormat, BundleError, DatasetError, DeviceError,

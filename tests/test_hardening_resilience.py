@@ -323,7 +323,7 @@ def test_a_second_training_into_the_same_folder_is_refused_while_the_first_runs(
     labels = labelled_folder(tmp_path / "data")
     out = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from damer_core.training.run import claim_run_folder; "
+                               "from damer_core.training.run_folder import claim_run_folder; "
                                "c = claim_run_folder(Path(sys.argv[1])); print('held', flush=True); time.sleep(600)",
                                str(out)], stdout=subprocess.PIPE, text=True)
     try:

@@ -7,7 +7,7 @@ import pytest
 from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import part_warnings, split_tracks
 from damer_core.features import CLIP
-from damer_core.training.trainer import selection_score
+from damer_core.training.heads import selection_score
 
 
 def feature_set(n_tracks, windows=3, groups=None, seed=0):

@@ -49,7 +49,7 @@ def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state
 def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination) -> dict:
     """The base model and the fine-tuned one on the labelled tracks held out from the fine-tune."""
     from damer_core.model import DAMER, ModelConfig
-    from damer_core.training.trainer import head_logits
+    from damer_core.training.heads import head_logits
 
     idx = split.test[class_labels(fs.valence[split.test], fs.arousal[split.test], QUADRANT) >= 0]
     didx = dsplit.test[class_labels(ds.valence[dsplit.test], ds.arousal[dsplit.test], QUADRANT) >= 0]

@@ -47,3 +47,15 @@ def prefetched(make: Callable[[int], T], n: int, ahead: int = 2) -> Iterator[T]:
             if i + ahead < n:
                 pending.append(pool.submit(make, i + ahead))
             yield batch
+
+
+def device_batch(
+    fs, idx: np.ndarray, device, descriptors: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
+    """The mel and cochleagram inputs of samples ``idx`` on ``device`` (and their musical
+    descriptors, for a model that takes them), and the sample order they are in."""
+    pin = torch.device(device).type == "cuda"
+    mel, coch, order = host_batch(fs, idx, pin=pin)
+    desc = host_descriptors(fs, order, pin) if descriptors else None
+    return (mel.to(device, non_blocking=True), coch.to(device, non_blocking=True),
+            None if desc is None else desc.to(device, non_blocking=True), order)

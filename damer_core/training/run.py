@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +27,7 @@ from damer_core.targets import QUADRANT
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context, setup, teardown
 from damer_core.training.metrics import quadrant_of
+from damer_core.training.run_folder import claim_run_folder
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
 
@@ -282,66 +281,6 @@ def _add_combined_parts(best: Path, init_bundle: dict, fs: FeatureSet, split: Sp
     save_atomic(with_checksums(bundle), best)
 
 
-class RunFolderError(InputError):
-    """The run folder cannot be written, or another training is writing to it."""
-
-
-def check_run_folder(out: Path) -> None:
-    """``--out`` must be a new or empty folder, or a run folder (one a training wrote: it is
-    continued or replaced there, as before): a folder holding other files is the user's, and
-    the run would mix its checkpoints into it or replace a file there called best.pt."""
-    if out.exists() and not out.is_dir():
-        raise RunFolderError(f"{out}: is a file, not a folder; choose a folder for --out")
-    if out.is_dir() and not _is_run_folder(out):
-        try:
-            others = next(os.scandir(out), None)
-        except OSError as e:
-            raise RunFolderError(f"{out}: the run folder cannot be read ({e.strerror or e})") from None
-        if others is not None:
-            raise RunFolderError(f"{out}: holds other files and no earlier run; choose a new or empty folder "
-                                 "for --out (or add --force to write the run there)")
-
-
-def _is_run_folder(out: Path) -> bool:
-    """A folder a training wrote: its lock file, or a run.json that names a run (an id and the data
-    set's fingerprint); a stray file of that name does not make a folder a run's."""
-    if (out / ".train.lock").exists():
-        return True
-    try:
-        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(run, dict) and isinstance(run.get("id"), str) and isinstance(run.get("data_fingerprint"), str)
-
-
-def claim_run_folder(out: Path):
-    """Create ``out`` and hold an exclusive lock on it for the run, before any data is read: two
-    runs with the same --out would overwrite each other's checkpoints, and a folder that cannot be
-    written should fail now, not after an epoch. Returns the open lock file (close it to release)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        lock = open(out / ".train.lock", "a+")
-    except OSError as e:
-        raise RunFolderError(f"{out}: cannot write the run folder ({e.strerror or e}); choose another --out") from None
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the folder is checked but not locked
-        return lock
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "another process"
-        lock.close()
-        raise RunFolderError(f"{out}: another damer-core train ({holder}) is writing to this run folder; "
-                             "wait for it to finish or choose another --out") from None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"pid {os.getpid()}")
-    lock.flush()
-    return lock
-
-
 def _best_entry(t) -> dict:
     """best.pt's entry for one dimension: the chosen epoch's weights and, once training has
     finished, its temperature, calibration and validation + test reports."""
@@ -390,7 +329,7 @@ def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
     labelled on both dimensions) of the joint head, or of the two dimensions' networks; empty
     when only one dimension was trained."""
     from damer_core.targets import QUADRANT, quadrant_probabilities
-    from damer_core.training.trainer import head_probabilities
+    from damer_core.training.heads import head_probabilities
 
     if not ({"arousal", "valence"} <= set(trainers) or QUADRANT in trainers):
         return {}

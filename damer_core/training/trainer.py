@@ -16,19 +16,16 @@ from damer_core.datasets.base import FeatureSet, show_number
 from damer_core.datasets.split import MIN_TRACKS, Split
 from damer_core.model import DAMER, ModelConfig
 from damer_core.model.maths import cuda_amp_dtype
-from damer_core.scoring import part_means, softmax
 from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
 from damer_core.training.augment import spec_augment
 from damer_core.training.calibration import (
-    calibration_report,
     fit_temperature,
     fit_temperature_logits,
-    multiclass_calibration_report,
 )
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import Context
+from damer_core.training.heads import calibration_figures, evaluate_heads, head_logits, no_report, selection_score
 from damer_core.training.loader import host_batch, host_descriptors, prefetched
-from damer_core.training.metrics import binary_report, bootstrap_interval, quadrant_probability_report
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 
@@ -54,18 +51,6 @@ def band_stats(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         count += chunk.shape[0] * chunk.shape[2]
     mean = total / count
     return mean, np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
-
-
-def _batch(
-    fs: FeatureSet, idx: np.ndarray, device, descriptors: bool = False
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
-    """The mel and cochleagram inputs of samples ``idx`` on ``device`` (and their musical
-    descriptors, for a model that takes them), and the sample order they are in."""
-    pin = torch.device(device).type == "cuda"
-    mel, coch, order = host_batch(fs, idx, pin=pin)
-    desc = host_descriptors(fs, order, pin) if descriptors else None
-    return (mel.to(device, non_blocking=True), coch.to(device, non_blocking=True),
-            None if desc is None else desc.to(device, non_blocking=True), order)
 
 
 def descriptor_width(fs: FeatureSet, tcfg: TrainConfig) -> int:
@@ -347,11 +332,11 @@ class DimensionTrainer:
         val_logits = head_logits(model, self.fs, self.val_idx, self.ctx.device)["fuse"]
         val_y = self.labels[np.sort(self.val_idx)]
         temp, source = self._temperature(val_logits, val_y)
-        calib = {"val": _calibration(val_logits, val_y, temp)}
+        calib = {"val": calibration_figures(val_logits, val_y, temp)}
         reports = {"val": evaluate_heads(model, self.fs, self.val_idx, self.labels, self.ctx.device, temp)}
         if self.test_idx.size:
             test_logits = head_logits(model, self.fs, self.test_idx, self.ctx.device)["fuse"]
-            calib["test"] = _calibration(test_logits, self.labels[np.sort(self.test_idx)], temp)
+            calib["test"] = calibration_figures(test_logits, self.labels[np.sort(self.test_idx)], temp)
             reports["test"] = evaluate_heads(model, self.fs, self.test_idx, self.labels, self.ctx.device, temp,
                                              intervals=True)
         self.final = {"temperature": temp, "temperature_source": source, "calibration": calib, "metrics": reports}
@@ -377,71 +362,3 @@ class DimensionTrainer:
         return 1.0, "default (validation part too small to fit one)"
 
 
-def selection_score(report: dict[str, dict[str, float]]) -> float:
-    """What picks the epoch: the fused head's validation AUC; where AUC is undefined (one class),
-    minus the log-loss instead, so an undefined AUC never wins."""
-    fuse = report["fuse"]
-    auc = fuse.get("auc", float("nan"))
-    return float(auc) if np.isfinite(auc) else -float(fuse.get("nll", np.inf)) - 10.0
-
-
-def no_report(n_classes: int) -> dict[str, dict[str, float]]:
-    """Every head's figures as NaN: what an epoch reports without a validation part."""
-    nan = float("nan")
-    return {h: {"acc": nan, "f1": nan, "auc": nan, "nll": nan, "n": 0} for h in ("fuse", "mel", "coch")}
-
-
-def _calibration(logits: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, float]:
-    if logits.shape[1] == 2:
-        return calibration_report(logits[:, 1] - logits[:, 0], y, temperature)
-    return multiclass_calibration_report(logits, y, temperature)
-
-
-@torch.no_grad()
-def head_logits(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
-    """Logits ``[n, C]`` per head for windows ``np.sort(idx)``."""
-    model.eval()
-    out = {"mel": [], "coch": [], "fuse": []}
-    idx = np.sort(idx)
-    for i in range(0, idx.size, batch):
-        mel, coch, desc, _ = _batch(fs, idx[i:i + batch], device, model.cfg.n_descriptors > 0)
-        o = model(mel, coch, desc)
-        for name, z in (("mel", o.z_mel), ("coch", o.z_coch), ("fuse", o.z_fuse)):
-            out[name].append(z.float().cpu().numpy().astype(np.float64))
-    c = model.cfg.n_classes
-    return {k: (np.concatenate(v) if v else np.zeros((0, c))) for k, v in out.items()}
-
-
-def head_margins(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
-    """Logit margin z_high - z_low per head of a two-class network, for windows ``np.sort(idx)``."""
-    return {k: z[:, 1] - z[:, 0] for k, z in head_logits(model, fs, idx, device, batch).items()}
-
-
-def head_probabilities(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, temperature: float = 1.0) -> dict[str, np.ndarray]:
-    """Class probabilities ``[n, C]`` per head for windows ``np.sort(idx)``; the fused head's are
-    calibrated by ``temperature``."""
-    logits = head_logits(model, fs, idx, device)
-    return {k: softmax(z, temperature if k == "fuse" else 1.0) for k, z in logits.items()}
-
-
-def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.ndarray, device,
-                   temperature: float = 1.0, intervals: bool = False) -> dict[str, dict]:
-    """Per head ACC / F1 / AUC / log-loss on windows ``idx`` (for the joint head, F1 is the quadrant
-    macro-F1 and AUC the mean of the two dimensions', see quadrant_probability_report); a track's
-    window probabilities are averaged first, so clip-level data sets are scored per track like the
-    published one-row-per-track arrays. ``intervals``: the fused head's report also holds 95 %
-    bootstrap intervals over tracks (``interval``: {metric: [lo, hi]}), as the test part's does."""
-    idx = np.sort(idx)
-    probs = head_probabilities(model, fs, idx, device, temperature)
-    _, y = part_means(fs, idx, labels[idx].astype(np.float64))
-    y = y.round().astype(int)
-    if model.cfg.n_classes == 2:
-        report, keys = (lambda yy, pp: binary_report(yy, pp[:, 1])), ("acc", "auc")
-    else:
-        report, keys = quadrant_probability_report, ("acc", "f1", "valence_auc", "arousal_auc")
-    out: dict[str, dict] = {head: report(y, part_means(fs, idx, p)[1]) for head, p in probs.items()}
-    if intervals:
-        p_fuse = part_means(fs, idx, probs["fuse"])[1]
-        out["fuse"]["interval"] = {k: list(bootstrap_interval(lambda yy, pp, k=k: report(yy, pp)[k], (y, p_fuse),
-                                                                n_resamples=1000)) for k in keys}
-    return out
