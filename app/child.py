@@ -28,7 +28,7 @@ def core_command() -> list[str]:
 
 
 class CoreProcess(QObject):
-    event = Signal(object)  # one line, parsed once into a damer_core.contract.events.Event
+    event_read = Signal(object)  # one line, parsed once into a damer_core.contract.events.Event
     stderr_line = Signal(str)
     finished = Signal(int, str)  # exit code (-1: crashed or killed), last error text
 
@@ -70,7 +70,7 @@ class CoreProcess(QObject):
                 self.proc.kill()
 
     def _read_stdout(self) -> None:
-        self._out += bytes(self.proc.readAllStandardOutput())
+        self._out += self.proc.readAllStandardOutput().data()
         *lines, self._out = self._out.split(b"\n")
         for line in lines:
             line = line.strip()
@@ -84,10 +84,10 @@ class CoreProcess(QObject):
                 continue
             if isinstance(ev, events.Error):
                 self.last_error = ev.message
-            self.event.emit(ev)
+            self.event_read.emit(ev)
 
     def _read_stderr(self) -> None:
-        self._err += bytes(self.proc.readAllStandardError())
+        self._err += self.proc.readAllStandardError().data()
         *lines, self._err = self._err.split(b"\n")
         for line in lines:
             text = line.decode(errors="replace").rstrip()

@@ -139,7 +139,7 @@ class InstanceServer(QObject):
                 sock.abort()
             return
         try:
-            path = json.loads(bytes(sock.readLine(MAX_MESSAGE)).decode())["open"]
+            path = json.loads(bytes(sock.readLine(MAX_MESSAGE).data()).decode())["open"]
         except (ValueError, KeyError, TypeError):
             sock.abort()
             return
@@ -169,6 +169,6 @@ def hand_over(db_path: Path, file: str | None = None, timeout_ms: int = HAND_OVE
         if not sock.waitForReadyRead(timeout_ms):
             sock.abort()
             return False
-    answer = bytes(sock.readLine()).strip()
+    answer = bytes(sock.readLine().data()).strip()
     sock.disconnectFromServer()
     return answer == b"ok"

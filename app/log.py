@@ -58,6 +58,7 @@ class RingHandler(logging.Handler):
             pass  # the bridge is gone (interpreter exit): the ring still has the entry
 
     def snapshot(self) -> list[Entry]:
+        assert self.lock is not None  # logging.Handler made it in __init__
         with self.lock:
             return list(self.entries)
 

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from damer_core.contract.paths import resources_dir
 
     qt_app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
+    assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("DAMER Explorer")
     qt_app.setOrganizationName("damer-explorer")
     qt_app.setDesktopFileName("org.damerexplorer.DamerExplorer")
@@ -161,7 +162,7 @@ def _quit_when_shown(window, delay_ms: int, track: str) -> None:
     def done() -> None:
         print(f"damer-explorer: window shown ({window.windowTitle()})", flush=True)
         window.close()
-        QApplication.instance().exit(1 if failures else 0)
+        QApplication.exit(1 if failures else 0)
 
     def shown(what: str, path: str, error: str) -> None:
         if what not in waiting:

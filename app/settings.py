@@ -64,7 +64,7 @@ def _usable(name: str, value: object) -> bool:
     NUL, a dict of text (the splitters); anything else falls back to the default, as a wrong type does."""
     if isinstance(value, float) and not math.isfinite(value):
         return False
-    if name in RANGES and not RANGES[name][0] <= value <= RANGES[name][1]:
+    if name in RANGES and not (isinstance(value, (int, float)) and RANGES[name][0] <= value <= RANGES[name][1]):
         return False
     if isinstance(value, str):
         return "\0" not in value and len(value) <= 1 << 16

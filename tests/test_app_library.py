@@ -146,12 +146,12 @@ def test_view_menu_switches_the_table_to_whole_track_means_and_remembers_it(scan
     w.db.store_prediction(path, w.state.model.key, -0.5, -0.4, 0.8, traj)
     w.reload_library()
     cell = lambda name: w.model.index(w.model.row_for_path(path), COLUMNS.index(name))  # noqa: E731
-    assert cell("Valence").data() == "-0.50" and not w.actions[WHOLE_TRACK_VALUES].isChecked()
-    w.actions[WHOLE_TRACK_VALUES].trigger()  # View > Table values: whole-track means
+    assert cell("Valence").data() == "-0.50" and not w.menu_actions[WHOLE_TRACK_VALUES].isChecked()
+    w.menu_actions[WHOLE_TRACK_VALUES].trigger()  # View > Table values: whole-track means
     assert cell("Valence").data() == "+0.70" and cell("Arousal").data() == "+0.40"
     assert "The mean of the whole track's trajectory" in cell("Valence").data(Qt.ItemDataRole.ToolTipRole)
     assert Settings.load().whole_track_values
-    w.actions[WHOLE_TRACK_VALUES].trigger()
+    w.menu_actions[WHOLE_TRACK_VALUES].trigger()
     assert cell("Valence").data() == "-0.50" and not Settings.load().whole_track_values
 
 
@@ -163,7 +163,7 @@ def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_wind
 
     w = scanned_window
     path = w.model.rows[0].path
-    w.actions[WHOLE_TRACK_VALUES].trigger()
+    w.menu_actions[WHOLE_TRACK_VALUES].trigger()
     traj = {"t": [0.0, 0.5], "valence": [0.8, 0.6], "arousal": [0.5, 0.3], "confidence": [0.9, 0.9]}
     w.db.store_prediction(path, w.state.model.key, -0.5, -0.4, 0.8, traj)
     w.analysis.static_ready.emit(path, None)  # what the analysis announces once the prediction is stored

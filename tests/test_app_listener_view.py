@@ -54,15 +54,15 @@ def test_every_menu_action_runs(scanned_window, qtbot):
 
 def test_help_menu_says_what_a_user_needs(scanned_window, qtbot):
     w = scanned_window
-    w.actions["About DAMER Explorer"].trigger()
+    w.menu_actions["About DAMER Explorer"].trigger()
     about = w.windows.help_window.text.toPlainText()
     assert __version__ in about and "Model in use: none" in about
     assert str(w.db.path.parent) in about  # where the library is
-    w.actions["Keyboard shortcuts"].trigger()
+    w.menu_actions["Keyboard shortcuts"].trigger()
     keys = w.windows.help_window.text.toPlainText()
     for key in ("Space", "Ctrl+F", "Ctrl+M", "F1"):
         assert key in keys
-    w.actions["User guide"].trigger()
+    w.menu_actions["User guide"].trigger()
     guide = w.windows.help_window.text.toPlainText()
     assert readme_path() is not None and "Curator's walk-through" in guide and "Hold the left mouse button" in guide
     assert "## Command line" not in guide_markdown(readme_path().read_text()) and len(GUIDE_SECTIONS) == 3

@@ -119,12 +119,12 @@ def test_view_log_opens_one_window(qtbot, tmp_path, monkeypatch, logs):
 
     w = fresh_window(qtbot, tmp_path, monkeypatch)
     logging.getLogger("app.test").info("shown in View > Log")
-    w.actions["Log"].trigger()
+    w.menu_actions["Log"].trigger()
     log_window = w.windows.log_window
     assert isinstance(log_window, LogWindow) and log_window.isVisible() and log_window.windowTitle() == "Log"
     qtbot.waitUntil(lambda: "shown in View > Log" in log_window.text.toPlainText())
     log_window.close()
-    w.actions["Log"].trigger()
+    w.menu_actions["Log"].trigger()
     assert w.windows.log_window is log_window and log_window.isVisible() and show_log_window(w) is log_window
     w.close()
 
@@ -140,7 +140,7 @@ def test_the_log_holds_what_a_user_looks_for(qtbot, tmp_path, monkeypatch, logs)
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
     w.files.export_labels(str(tmp_path / "labels.csv"))
     w.state.choose_model(str(tmp_path / "gone.pt"))
-    w.actions["Log"].trigger()
+    w.menu_actions["Log"].trigger()
     log_window = w.windows.log_window
     log_window.level.setCurrentIndex(0)  # Debug
     log_window.resize(500, 400)

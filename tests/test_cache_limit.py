@@ -76,12 +76,12 @@ def test_the_cache_dialog_shows_the_size_and_clears(scanned_window, qtbot, tmp_p
 
     w = scanned_window
     extract.track_display_views(w.model.rows[0].path)  # the app's cache (DAMER_CACHE_DIR of the test)
-    w.actions["Feature cache..."].trigger()
+    w.menu_actions["Feature cache..."].trigger()
     dlg = w.windows.cache_dialog
-    qtbot.waitUntil(lambda: "entr" in dlg.size.text(), timeout=10_000)
-    assert dlg.size.text().endswith("in 1 entry")
+    qtbot.waitUntil(lambda: "entr" in dlg.in_use.text(), timeout=10_000)
+    assert dlg.in_use.text().endswith("in 1 entry")
     qtbot.mouseClick(dlg.clear_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.size.text() == "0.0 MB in 0 entries", timeout=10_000)
+    qtbot.waitUntil(lambda: dlg.in_use.text() == "0.0 MB in 0 entries", timeout=10_000)
     assert "freed" in dlg.clear_btn.text() and FeatureCache().entries() == []
     dlg.limit.setValue(300)
     assert w.settings.cache_limit_mb == 300 and os.environ["DAMER_CACHE_MAX_MB"] == "300"

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from damer_core.checkpoint import BundleError, load_checkpoint
+from damer_core.contract import events
 from damer_core.progress import Progress
 from damer_core.training.config import TrainConfig
 from damer_core.training.distributed import DeviceError, resolve_device
@@ -50,8 +51,8 @@ class StopAfter(Progress):
         super().__init__("none")
         self.n = n
 
-    def emit(self, event, **data):
-        if event == "checkpoint" and data["kind"] == "last":
+    def emit(self, event):
+        if isinstance(event, events.Checkpoint) and event.kind == "last":
             self.n -= 1
             if self.n == 0:
                 raise KeyboardInterrupt

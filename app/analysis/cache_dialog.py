@@ -29,8 +29,8 @@ class CacheDialog(QDialog):
         lay = QVBoxLayout(self)
         form = QFormLayout()
         form.addRow("Folder", QLabel(str(self.cache.root)))
-        self.size = QLabel("measuring...")
-        form.addRow("In use", self.size)
+        self.in_use = QLabel("measuring...")
+        form.addRow("In use", self.in_use)
         self.limit = QSpinBox(minimum=50, maximum=1_000_000, value=int(limit_mb), suffix=" MB", singleStep=256)
         self.limit.setToolTip("Spectrogram views of recently played tracks and training features are kept up to this "
                               "size; the least recently used go first. A library's analysis keeps only its predictions.")
@@ -50,7 +50,7 @@ class CacheDialog(QDialog):
         self.clear_btn.setEnabled(False)
         self.job = Worker(lambda w: fn(), "cache", parent=self)
         self.job.result.connect(done)
-        self.job.error.connect(lambda m: self.size.setText(f"cannot read the cache: {m}"))
+        self.job.error.connect(lambda m: self.in_use.setText(f"cannot read the cache: {m}"))
         self.job.finished.connect(lambda: self.clear_btn.setEnabled(True))
         self.job.start()
 
@@ -58,15 +58,16 @@ class CacheDialog(QDialog):
         self._run(lambda: (self.cache.size(), len(self.cache.entries())), self._show_size)
 
     def clear(self) -> None:
-        self.size.setText("clearing...")
-        self._run(self.cache.clear, lambda freed: (self.measure(), self._cleared(freed)))
+        self.in_use.setText("clearing...")
+        self._run(self.cache.clear, self._cleared)
 
     def _cleared(self, freed: int) -> None:
+        self.measure()
         self.clear_btn.setText(f"Clear cache ({freed / 1e6:.1f} MB freed)")
 
     def _show_size(self, result) -> None:
         size, n = result
-        self.size.setText(f"{size / 1e6:.1f} MB in {n} entr{'y' if n == 1 else 'ies'}")
+        self.in_use.setText(f"{size / 1e6:.1f} MB in {n} entr{'y' if n == 1 else 'ies'}")
 
     def closeEvent(self, event) -> None:  # noqa: N802
         cache = self.cache

@@ -181,7 +181,7 @@ class AnalysisQueue(QObject):
 
     def _start_worker(self) -> None:
         self.proc = CoreProcess(self)
-        self.proc.event.connect(self._on_event)
+        self.proc.event_read.connect(self._on_event)
         self.proc.finished.connect(self._on_worker_finished)
         self.proc.stderr_line.connect(lambda line: log.info("worker: %s", line))
         self._ready = False
@@ -193,7 +193,7 @@ class AnalysisQueue(QObject):
         self._running, self._ready, self._interrupted = None, False, False
         if proc is not None:
             proc.finished.disconnect(self._on_worker_finished)
-            proc.event.disconnect(self._on_event)
+            proc.event_read.disconnect(self._on_event)
             if proc.running:  # never waited for here: the GUI thread must not block
                 proc.proc.closeWriteChannel()
                 proc.proc.terminate()

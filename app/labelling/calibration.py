@@ -162,6 +162,7 @@ class CalibrationDialog(QDialog):
         self.labelling.session_id = None
         self._blind(False)
         self.labelling.bar.mode.setChecked(self.label_mode_before)
+        assert self.session_id is not None, "finish() ends a started session"
         distance, passed = finish_session(self.db, self.session_id)
         if passed is None:
             self.info.setText("Session over: the duplicate was not labelled twice, so no consistency check.")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QPolygonF
+from PySide6.QtGui import QMouseEvent, QPolygonF
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -206,6 +206,8 @@ class EmotionMap(QWidget):
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
         if not self.lasso.isChecked() or ev.type() not in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
                                                             QEvent.Type.MouseButtonRelease):
+            return super().eventFilter(obj, ev)
+        if not isinstance(ev, QMouseEvent):
             return super().eventFilter(obj, ev)
         if ev.type() == QEvent.Type.MouseButtonPress and ev.button() == Qt.MouseButton.LeftButton:
             self._drawing = True

@@ -52,7 +52,8 @@ def ask_existing_labels(parent: QWidget, total: int, labelled: list[str]) -> str
                box.addButton("Skip those tracks", QMessageBox.ButtonRole.ActionRole): "skip",
                box.addButton(QMessageBox.StandardButton.Cancel): "cancel"}
     box.exec()
-    return buttons.get(box.clickedButton(), "cancel")
+    clicked = box.clickedButton()
+    return next((answer for button, answer in buttons.items() if button is clicked), "cancel")
 
 
 def import_labels_file(parent: QWidget, db: LibraryDB, path: str, curator: str,

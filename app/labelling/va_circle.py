@@ -118,7 +118,8 @@ class VACircleWidget(QWidget):
         self.marker = (valence, arousal, confidence if math.isfinite(confidence) else 0.0)
         self.trail = [p for p in self.trail if t - TRAIL_SECONDS <= p[0] <= t] + [(t, valence, arousal)]
         self.reading = None if missing else read_point(valence, arousal, self.terms)
-        self._model_word = self.reading.term.word if self.reading is not None and self.reading.certain else ""
+        term = self.reading.term if self.reading is not None and self.reading.certain else None
+        self._model_word = term.word if term is not None else ""
         self._update_highlight()
         self.update()
 

@@ -96,6 +96,12 @@ def folders_listed(path: Path) -> list[str]:
             return []
 
 
+def inserted(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made."""
+    assert cursor.lastrowid is not None, "not an INSERT"
+    return cursor.lastrowid
+
+
 def default_db_path() -> Path:
     return data_dir() / "library.sqlite3"
 
@@ -229,7 +235,8 @@ class LibraryDB:
 
     @staticmethod
     def _row(r) -> TrackRow:
-        return TrackRow(*r[:9], labelled=bool(r[9]), analysed=bool(r[10]), previous=bool(r[11]), whole=bool(r[12]))
+        return TrackRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], labelled=bool(r[9]), analysed=bool(r[10]),
+                        previous=bool(r[11]), whole=bool(r[12]))
 
     def tracks(self, model: str = "", previous: str = "", whole: bool = False) -> list[TrackRow]:
         """Every track with ``model``'s static prediction; where ``previous`` (the model used
@@ -310,8 +317,8 @@ class LibraryDB:
         """A new label without points yet; returns its id."""
         now = time.time()
         with self.conn:
-            return self.conn.execute("INSERT INTO labels (track_id, curator, created, updated, session_id) "
-                                     "VALUES (?, ?, ?, ?, ?)", (track_id, curator, now, now, session_id)).lastrowid
+            return inserted(self.conn.execute("INSERT INTO labels (track_id, curator, created, updated, session_id) "
+                                              "VALUES (?, ?, ?, ?, ?)", (track_id, curator, now, now, session_id)))
 
     def append_label_points(self, label_id: int, points: list[tuple[float, float, float]], valence: float,
                             arousal: float, n_points: int, busy_ms: int) -> None:
@@ -339,7 +346,8 @@ class LibraryDB:
             sql += " AND l.curator = ?"
             args.append(curator)
         rows = self.conn.execute(sql + " ORDER BY l.id", args).fetchall()
-        return [Label(*r[:7], points=self.label_points(r[0]), artist=r[7] or "", session_id=r[8]) for r in rows]
+        return [Label(r[0], r[1], r[2], r[3], r[4], r[5], r[6], points=self.label_points(r[0]), artist=r[7] or "",
+                      session_id=r[8]) for r in rows]
 
     def label_points(self, label_id: int) -> list[tuple[float, float, float]]:
         rows = self.conn.execute("SELECT t, valence, arousal FROM label_points WHERE label_id = ? ORDER BY rowid",
@@ -367,8 +375,8 @@ class LibraryDB:
     # -- calibration sessions -------------------------------------------------------------------
     def start_calibration(self, curator: str, duplicate_track: int) -> int:
         with self.conn:
-            return self.conn.execute("INSERT INTO calibration_sessions (curator, started, duplicate_track) "
-                                     "VALUES (?, ?, ?)", (curator, time.time(), duplicate_track)).lastrowid
+            return inserted(self.conn.execute("INSERT INTO calibration_sessions (curator, started, duplicate_track) "
+                                              "VALUES (?, ?, ?)", (curator, time.time(), duplicate_track)))
 
     def calibration_session(self, session_id: int) -> tuple[str, int | None]:
         """(curator, duplicated track id) of a session."""

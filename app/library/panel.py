@@ -202,7 +202,7 @@ class LibraryPanel(QWidget):
         visible = text is not None
         for w in (self.progress_label, self.progress, self.cancel):
             w.setVisible(visible)
-        if visible:
+        if text is not None:
             self.progress_label.setText(text)
             self.progress.setRange(0, max(total, 1) if total else 0)
             self.progress.setValue(done)

@@ -38,7 +38,8 @@ class LibraryScan(QObject):
     finished = Signal(str)  # the scan ended: "" or why it failed
 
     def __init__(self, db: LibraryDB, settings: Settings, parent: QWidget):
-        super().__init__(parent)  # the window: the dialogs' parent
+        super().__init__(parent)
+        self.window = parent  # the dialogs' parent
         self.db, self.settings = db, settings
         self.process: CoreProcess | None = None  # the scanner child while a scan runs
         self.closed = False  # the window closed: what the child still says is dropped
@@ -46,7 +47,7 @@ class LibraryScan(QObject):
     def add_folder(self, folder: str | None = None) -> None:
         """Add ``folder`` (asked for when not given) and rescan."""
         if not folder:
-            folder = QFileDialog.getExistingDirectory(self.parent(), "Add a music folder",
+            folder = QFileDialog.getExistingDirectory(self.window, "Add a music folder",
                                                       self.settings.last_folder or str(Path.home()))
         if not folder:
             return
@@ -60,7 +61,7 @@ class LibraryScan(QObject):
         folders = [p for _, p in self.db.folders()]
         if not folders:
             return
-        folder, ok = QInputDialog.getItem(self.parent(), "Remove folder", "Remove from the library (files stay on disk):",
+        folder, ok = QInputDialog.getItem(self.window, "Remove folder", "Remove from the library (files stay on disk):",
                                           folders, 0, False)
         if ok and folder:
             log.info("folder removed: %s", folder)
@@ -72,7 +73,7 @@ class LibraryScan(QObject):
         if self.process is not None:
             return
         self.process = CoreProcess(self, threads=1)
-        self.process.event.connect(self._on_event)
+        self.process.event_read.connect(self._on_event)
         self.process.finished.connect(self._finished)
         self.progress.emit("Scanning...", 0, 0)
         log.info("scan started: %s", ", ".join(p for _, p in self.db.folders()) or "no folders")
@@ -105,6 +106,6 @@ class LibraryScan(QObject):
         rows = self.db.unreadable()
         text = "\n".join(f"{shown_name(p)}: {shown(r)}" for p, r in rows) or "Every file in the library could be read."
         box = QMessageBox(QMessageBox.Icon.Information, "Unreadable files", f"{len(rows)} file(s) could not be read.",
-                          parent=self.parent())
+                          parent=self.window)
         box.setDetailedText(text)
         box.exec()

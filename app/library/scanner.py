@@ -119,7 +119,8 @@ def scan(db: LibraryDB, report: Callable[[int, int, str], None] | None = None,
         todo = [(p, s, m) for p, (s, m) in on_disk.items() if known.get(p) != (s, m)]
         total = len(todo)
         report(0, total, folder)
-        good, bad = [], []
+        good: list[dict] = []
+        bad: list[dict] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for i, (_item, outcome) in enumerate(zip(todo, pool.map(lambda t: _try_tags(*t), todo)), 1):
                 if "gone" not in outcome:

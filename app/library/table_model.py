@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
@@ -112,7 +112,7 @@ class LibraryModel(QAbstractTableModel):
         r = self.rows[row]
         return (r.title, r.artist, r.album, r.duration, r.valence, r.arousal, r.confidence, self.words[row], r.labelled)[col]
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         col = index.column()
@@ -203,5 +203,7 @@ class LibraryFilter(QSortFilterProxyModel):
             self._needle = text.strip().lower()
             self.invalidateRowsFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
-        return not self._needle or self._needle in self.sourceModel().search_text[source_row]
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        assert isinstance(model, LibraryModel)
+        return not self._needle or self._needle in model.search_text[source_row]

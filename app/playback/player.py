@@ -5,6 +5,7 @@ views scroll and labelling works; ``reason`` says why there is no sound."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -14,7 +15,7 @@ from app.workers import Worker
 POSITION_HZ = 25
 
 
-def probe_sounddevice() -> tuple[object | None, str]:
+def probe_sounddevice() -> tuple[Any, str]:
     """(the sounddevice module, "") or (None, why there is no sound)."""
     try:
         import sounddevice as sd
@@ -47,7 +48,7 @@ class Player(QObject):
         self._frame = 0
         self._pending_seek: int | None = None  # set by the GUI, taken by the audio callback
         self._volume = 0.8
-        self._stream = None
+        self._stream: Any = None  # the sounddevice OutputStream while the device is open
         self._state = "empty"
         self._clock_start: float | None = None  # silent clock: monotonic time of frame 0
         self._ended = False
@@ -221,6 +222,7 @@ class Player(QObject):
     def _open_stream(self) -> None:
         if self._stream is not None:
             return
+        assert self.audio is not None, "a stream opens for a loaded track"
         self._stream = self._sd.OutputStream(
             samplerate=self.rate, channels=self.audio.shape[1], dtype="float32", device=self._device_index(),
             callback=self._callback, finished_callback=self._on_stream_finished)

@@ -50,7 +50,7 @@ class TrainingPanel(QWidget):
     activate_requested = Signal(object)  # the user wants the finished model active
     running_changed = Signal(bool)  # a training child started / ended: the library analysis waits meanwhile
 
-    def __init__(self, state: AppState, labels_export: Callable[[str], int] | None = None,
+    def __init__(self, state: AppState, labels_export: Callable[[Path], int] | None = None,
                  library_folders: Callable[[], list[str]] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Train a DAMER model")
@@ -58,11 +58,11 @@ class TrainingPanel(QWidget):
         self.labels_export = labels_export  # callable(path) writing "my labels"
         self.library_folders = library_folders or (lambda: [])
         self.proc = CoreProcess(self)
-        self.proc.event.connect(self.on_event)
+        self.proc.event_read.connect(self.on_event)
         self.proc.stderr_line.connect(self.log_line)
         self.proc.finished.connect(self.on_finished)
         self.devices_proc = CoreProcess(self, threads=1)
-        self.devices_proc.event.connect(self._devices)
+        self.devices_proc.event_read.connect(self._devices)
         self.run_dir: Path | None = None
         self.finished_bundle = ""
         self.used_bundle = ""  # the finished bundle "Use this model" activated
@@ -184,8 +184,8 @@ class TrainingPanel(QWidget):
     def _apply_defaults(self, finetune: bool) -> None:
         """Fine-tuning settings (damer_core's FINE_TUNE_DEFAULTS) or the paper's."""
         values = default_settings(finetune)
-        self.epochs.setValue(values["epochs"])
-        self.lr.setValue(values["learning rate"])
+        self.epochs.setValue(int(values["epochs"]))
+        self.lr.setValue(float(values["learning rate"]))
         self._update_settings_note()
 
     def _devices(self, ev: dict) -> None:

@@ -8,6 +8,7 @@ deleted."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -41,7 +42,7 @@ COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "
 SMALL_PART = 30  # a held-out part of fewer tracks is too small to rank models: its figure is greyed
 # (path, mtime_ns, size) -> the child's `info` or `bundle_error` line: shared by every dialog, so
 # reopening the dialog or refreshing after an import reads only the new bundles.
-_READ: dict[tuple[str, int, int], dict] = {}
+_READ: dict[tuple[str, int, int], events.Info | events.BundleError] = {}
 
 
 def file_key(p: Path) -> tuple[str, int, int] | None:
@@ -168,7 +169,7 @@ class ModelRegistry(QDialog):
         lay.addWidget(self.status)
         lay.addLayout(buttons)
         self.proc = CoreProcess(self, threads=1)
-        self.proc.event.connect(self._on_event)
+        self.proc.event_read.connect(self._on_event)
         self.proc.finished.connect(self._read_finished)
         state.model_changed.connect(self._model_changed)
         self.refresh()
@@ -213,8 +214,9 @@ class ModelRegistry(QDialog):
             return
         path = ev.path
         self.reading.discard(path)
-        if self.keys[path] is not None:
-            _READ[self.keys[path]] = ev
+        key = self.keys[path]
+        if key is not None:
+            _READ[key] = ev
         self._store(ev)
         self._fill()
 
@@ -299,7 +301,7 @@ class ModelRegistry(QDialog):
             p.rename(target)
             new = file_key(target)
             if old in _READ and new is not None:  # a rename keeps mtime and size: no need to read it again
-                _READ[new] = {**_READ[old], "path": str(target)}
+                _READ[new] = dataclasses.replace(_READ[old], path=str(target))
             if self.active == str(p):
                 self.state.choose_model(str(target))
             self.refresh()

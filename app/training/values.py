@@ -41,11 +41,12 @@ def done_summary(ev: events.Done) -> str:
     return "; ".join(lines)
 
 
-def default_settings(finetune: bool) -> dict[str, object]:
+def default_settings(finetune: bool) -> dict[str, int | float | str]:
     """The settings a run starts from: the paper's (TrainConfig), or FINE_TUNE_DEFAULTS over them."""
     from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
 
-    values = {"epochs": TrainConfig.epochs, "batch size": TrainConfig.batch_size, "learning rate": TrainConfig.lr,
+    values: dict[str, int | float | str] = {
+        "epochs": TrainConfig.epochs, "batch size": TrainConfig.batch_size, "learning rate": TrainConfig.lr,
               "seed": TrainConfig.seed, "modules": "DSAF+PCL+SAML", "dimensions": ",".join(TrainConfig.dims)}
     if finetune:
         values.update({"epochs": FINE_TUNE_DEFAULTS["epochs"], "learning rate": FINE_TUNE_DEFAULTS["lr"]})

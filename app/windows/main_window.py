@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
                                   self.state, self)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)  # the library | the track
         self.view_split = QSplitter(Qt.Orientation.Horizontal)  # the spectrograms | the circle
-        self.actions: dict[str, QAction] = {}  # menu entry text -> its action (_menu_actions)
+        self.menu_actions: dict[str, QAction] = {}  # menu entry text -> its action (_menu_entries)
         self.windows = OtherWindows(WindowParts(
             self, self.settings, self.state, self.db, self.terms, self.analysis, self.library, self.player,
             self.labelling, self.circle, open_track=lambda path: self.open_track(path, autoplay=True),
@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.transport.set_devices(self.player.output_devices(), self.settings.output_device, self.player.reason)
         self.statusBar().messageChanged.connect(self._log_status)  # what the status bar told the user, in View > Log
 
-    def _menu_actions(self) -> list[MenuEntry]:
+    def _menu_entries(self) -> list[MenuEntry]:
         """Every menu entry, declared once: (menu, text, slot, shortcut)."""
         return [
             ("&File", "Add music folder...", self.add_folder, "Ctrl+O"),
@@ -161,20 +161,20 @@ class MainWindow(QMainWindow):
                 ("Ctrl+F", self.focus_search, "Search the library")]
 
     def _build_actions(self) -> None:
-        self.actions.update(build_menus(self, self._menu_actions(), self._key_shortcuts()))
+        self.menu_actions.update(build_menus(self, self._menu_entries(), self._key_shortcuts()))
         whole_tip = ("The table's valence, arousal and emotion from each track's whole trajectory "
                      "(where it has one) instead of its model segment (0:15-1:15)")
         safe_tip = ("Exported CSV cells starting with = + - @ tab or CR get a leading apostrophe, so a spreadsheet "
                     "shows them as text instead of running them as formulas; off: exact text for other programs")
         for text, on, tip in ((WHOLE_TRACK_VALUES, self.settings.whole_track_values, whole_tip),
                               (SPREADSHEET_SAFE, self.settings.spreadsheet_safe_csv, safe_tip)):
-            self.actions[text].setCheckable(True)
-            self.actions[text].setChecked(on)
-            self.actions[text].setToolTip(tip)
+            self.menu_actions[text].setCheckable(True)
+            self.menu_actions[text].setChecked(on)
+            self.menu_actions[text].setToolTip(tip)
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(key, what it does) for Help > Keyboard shortcuts, from the declarations above."""
-        return shortcut_list(self._menu_actions(), self._key_shortcuts())
+        return shortcut_list(self._menu_entries(), self._key_shortcuts())
 
     def _connect(self) -> None:
         self.library.track_activated.connect(lambda p: self.open_track(p, autoplay=True))
@@ -250,12 +250,12 @@ class MainWindow(QMainWindow):
             self.library.select_path(self.state.track.path)
 
     def toggle_spreadsheet_safe(self) -> None:
-        self.settings.spreadsheet_safe_csv = self.actions[SPREADSHEET_SAFE].isChecked()
+        self.settings.spreadsheet_safe_csv = self.menu_actions[SPREADSHEET_SAFE].isChecked()
         self.settings.save()
 
     def toggle_whole_track_values(self) -> None:
         """The table's values: each track's model segment (0:15-1:15), or the mean of its whole trajectory."""
-        self.settings.whole_track_values = self.actions[WHOLE_TRACK_VALUES].isChecked()
+        self.settings.whole_track_values = self.menu_actions[WHOLE_TRACK_VALUES].isChecked()
         self.settings.save()
         self.reload_library()
 

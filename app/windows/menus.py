@@ -29,7 +29,7 @@ def build_menus(window: QMainWindow, entries: list[MenuEntry], keys: list[KeyEnt
         menus[menu].addAction(action)
         actions[text] = action
     for key, slot, _ in keys:
-        QShortcut(QKeySequence(key), window, activated=slot)
+        QShortcut(QKeySequence(key), window).activated.connect(slot)
     return actions
 
 

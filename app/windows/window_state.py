@@ -12,7 +12,7 @@ from app.settings import Settings
 
 
 def _encode(state: QByteArray) -> str:
-    return base64.b64encode(bytes(state)).decode()
+    return base64.b64encode(state.data()).decode()
 
 
 def _decode(text: str) -> QByteArray:
