@@ -85,7 +85,7 @@ class FeatureCache:
     def put(self, path: str | os.PathLike, cfg: FeatureConfig, kind: str, arrays: dict[str, np.ndarray]) -> Path:
         entry, key = self._entry(file_identity(path), cfg, kind)
         with atomic_write(entry) as f:
-            np.savez(f, __key__=np.array(key), **arrays)
+            np.savez(f, __key__=np.array(key), **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds as allow_pickle
         self.evict(keep=entry)
         return entry
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from damer_core import __version__
 from damer_core.cli_options import add_cache, add_progress, add_train_options, feature_cache, feature_presets, train_config
+from damer_core.cli_parser import Parser
 from damer_core.contract import events
 from damer_core.contract.errors import AudioError, UsageError
 from damer_core.contract.safe_text import shown
@@ -242,8 +243,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from damer_core.cli_parser import Parser
+def build_parser() -> Parser:
     from damer_core.selection_cli import add_selection_commands
     from damer_core.training.config import FINE_TUNE_DEFAULTS
 

@@ -74,7 +74,7 @@ _LIBSNDFILE_REASONS = {
 }
 
 
-def soundfile_blocks(path: Path, native: NativeStderr) -> tuple[int, int, Iterator[np.ndarray]]:
+def soundfile_blocks(path: Path, native: NativeStderr) -> tuple[int, int, Blocks]:
     import soundfile as sf
 
     try:
@@ -153,6 +153,7 @@ def ffmpeg_blocks(path: Path) -> tuple[int, int, Iterator[np.ndarray]]:
         )
         watchdog = threading.Timer(FFMPEG_TIMEOUT_S, proc.kill)
         watchdog.start()
+        assert proc.stdout is not None and proc.stderr is not None  # both are pipes
         try:
             frame_bytes = 4 * channels
             while True:

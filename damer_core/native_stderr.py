@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO, TextIO
 
 log = logging.getLogger("damer_core.audio")  # the name the warnings have always been logged under
 
@@ -29,7 +30,7 @@ class NativeStderr:
 
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
-        self._file = None
+        self._file: IO[bytes] | None = None  # made on the first capture, kept for the next
         self.lines: list[str] = []
 
     @contextmanager
@@ -50,13 +51,14 @@ class NativeStderr:
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile()
+            captured = self._file
             if sys.stderr is not None:
                 sys.stderr.flush()  # Python's own pending text belongs on the terminal
             saved = os.dup(2)
         except (OSError, ValueError, AttributeError):
             return None
         try:
-            os.dup2(self._file.fileno(), 2)
+            os.dup2(captured.fileno(), 2)
         except OSError:
             os.close(saved)
             return None
@@ -64,11 +66,14 @@ class NativeStderr:
 
     def _keep_captured(self) -> None:
         """Every line native code wrote while it decoded this file: the decoder's chatter, for the log."""
+        captured = self._file
+        if captured is None:
+            return
         try:
-            self._file.seek(0)
-            data = self._file.read()
-            self._file.seek(0)
-            self._file.truncate()
+            captured.seek(0)
+            data = captured.read()
+            captured.seek(0)
+            captured.truncate()
         except OSError:
             return
         self.lines += [text for text in (raw.decode(errors="replace").strip() for raw in data.splitlines()) if text]
@@ -96,7 +101,7 @@ class _python_stderr_to:
     def __init__(self, saved: int):
         self.previous = sys.stderr
         try:
-            self.stream = open(os.dup(saved), "w", encoding="utf-8", errors="backslashreplace", buffering=1)
+            self.stream: TextIO | None = open(os.dup(saved), "w", encoding="utf-8", errors="backslashreplace", buffering=1)
         except (OSError, ValueError):
             self.stream = None
             return

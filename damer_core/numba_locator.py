@@ -15,7 +15,7 @@ from numba.core.caching import _hash_source_file
 try:
     from numba.core.caching import UserProvidedCacheLocator
 except ImportError:  # numba before 0.61 named it privately
-    from numba.core.caching import _UserProvidedCacheLocator as UserProvidedCacheLocator
+    from numba.core.caching import _UserProvidedCacheLocator as UserProvidedCacheLocator  # type: ignore[attr-defined,no-redef]
 
 
 class BundleCacheLocator(UserProvidedCacheLocator):

@@ -16,6 +16,7 @@ import glob
 import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from damer_core.contract.fileutil import atomic_write, first_line
 from damer_core.contract.safe_text import from_spreadsheet_cell, spreadsheet_cell
@@ -24,7 +25,7 @@ from damer_core.contract.safe_text import from_spreadsheet_cell, spreadsheet_cel
 COLUMNS = ["path", "valence", "arousal", "confidence", "emotion", "duration", "error", "warning"]
 TEXT_COLUMNS = ("path", "emotion", "error", "warning")  # the others are numbers this program formats
 # File names travel as the OS gives them: bytes that are not UTF-8 are written back as the same bytes.
-ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}
+ENCODING: dict[str, Any] = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
 def is_results_file(path: Path) -> bool:

@@ -46,7 +46,7 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """``arrays`` (unpacked views) packed into ``path``, atomically."""
     tmp = f"{path}.part"
     with open(tmp, "wb") as f:
-        np.savez(f, **pack(arrays))
+        np.savez(f, **pack(arrays))  # type: ignore[arg-type]  # numpy's stub reads **kwds as allow_pickle
     os.replace(tmp, path)
 
 

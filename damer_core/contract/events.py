@@ -347,8 +347,9 @@ def markdown() -> str:
             "|---|---|---|",
         ]
         for f in dataclasses.fields(cls):
-            optional = "" if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING else \
-                f" (default `{json.dumps(f.default if f.default is not dataclasses.MISSING else f.default_factory())}`)"
+            default = f.default if f.default is not dataclasses.MISSING else \
+                f.default_factory() if callable(f.default_factory) else dataclasses.MISSING
+            optional = "" if default is dataclasses.MISSING else f" (default `{json.dumps(default)}`)"
             kind = str(f.type).replace(" | ", " or ")
             lines.append(f"| `{f.name}` | {kind} | {f.metadata['doc'].replace('|', chr(92) + '|')}{optional} |")
         lines.append("")

@@ -107,6 +107,14 @@ class DAMER(nn.Module):
     the tonal and rhythmic cues the spectrogram streams miss; the Mel and cochleogram heads, and
     with them PCL's agreement, stay as in the paper."""
 
+    # the per-band standardisation, registered as buffers (they travel inside the checkpoint)
+    mel_mean: torch.Tensor
+    mel_std: torch.Tensor
+    coch_mean: torch.Tensor
+    coch_std: torch.Tensor
+    desc_mean: torch.Tensor
+    desc_std: torch.Tensor
+
     def __init__(self, cfg: ModelConfig = ModelConfig()):
         super().__init__()
         self.cfg = cfg

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from damer_core.configs import from_checked_dict
 from damer_core.contract.dimensions import DIMENSIONS
@@ -137,7 +138,8 @@ class TrainConfig:
         bad = [m for m in off if m not in ABLATION_MODULES]
         if bad:
             raise InputError(f"unknown module(s) {', '.join(bad)}; choose from {', '.join(ABLATION_MODULES)}")
-        return replace(self, **{m: False for m in off})
+        switched_off: dict[str, Any] = {m: False for m in off}
+        return replace(self, **switched_off)
 
     @property
     def modules(self) -> str:

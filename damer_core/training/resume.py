@@ -43,7 +43,8 @@ def data_fingerprint(fs) -> str:
 
 def resumed_run(out: Path, state: dict) -> dict:
     """The identity of the run whose ``last.pt`` is ``state``; refuses a checkpoint of another run."""
-    run = state.get("run") if isinstance(state.get("run"), dict) else {}
+    stored = state.get("run")
+    run: dict = stored if isinstance(stored, dict) else {}
     try:
         folder_run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):

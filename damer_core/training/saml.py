@@ -93,8 +93,8 @@ class MomentumEncoder:
     def update(self, model: nn.Module) -> None:
         for k, q in zip(self.model.parameters(), model.parameters()):
             k.mul_(self.momentum).add_(q.detach(), alpha=1.0 - self.momentum)
-        for k, q in zip(self.model.buffers(), model.buffers()):
-            k.copy_(q)
+        for buffer, source in zip(self.model.buffers(), model.buffers()):
+            buffer.copy_(source)
 
     @torch.no_grad()
     def keys(self, mel: torch.Tensor, coch: torch.Tensor, descriptors: torch.Tensor | None = None) -> torch.Tensor:
