@@ -43,16 +43,7 @@ class AppState(QObject):
         log.info("active model: %s", path or "the built-in model")
         self.settings.active_model = stored_choice(path)
         self.settings.save()
-        self._update(announce=True)
-
-    def recheck_model(self) -> None:
-        """The model in use looked up again (its file may be gone or replaced); announced if it changed."""
-        self._update(announce=False)
-
-    def _update(self, announce: bool) -> None:
-        before, now = self.model, ModelInUse.of(self.settings.active_model)
-        if before.key != now.key:
+        before, self.model = self.model, ModelInUse.of(self.settings.active_model)
+        if before.key != self.model.key:
             self.previous_key = before.key
-        self.model = now
-        if announce or now != before:
-            self.model_changed.emit(now, before)
+        self.model_changed.emit(self.model, before)
