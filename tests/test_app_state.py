@@ -1,8 +1,9 @@
 """The app's one owner of shared state: the current track and the model in use, each announced
 once when it changes, the model computed once per choice and remembered in the settings."""
 
-from app.settings import Settings
 from app_helpers import app_state
+
+from app.settings import Settings
 
 
 def test_a_track_is_announced_with_its_id_and_title(qtbot):
