@@ -41,8 +41,8 @@ def test_every_menu_action_runs(scanned_window, qtbot):
     """Triggered as from the menu (triggered(checked=False)); a slot that took `checked` for an
     argument (the calibration session did) raises, and pytest-qt fails the test."""
     w = scanned_window
-    assert {"Calibration session...", "User guide", "Keyboard shortcuts", "About DAMER Explorer"} <= set(w.actions)
-    for text, action in w.actions.items():
+    assert {"Calibration session...", "User guide", "Keyboard shortcuts", "About DAMER Explorer"} <= set(w.menu_actions)
+    for text, action in w.menu_actions.items():
         if text == "Quit":
             continue
         close_dialogs_while(action.trigger)
