@@ -244,7 +244,7 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
 
     progress = progress or Progress("none")
     progress.task("featurising", len(tracks))
-    results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(tracks)
+    results: list[tuple[np.ndarray, ...] | None] = [None] * len(tracks)  # (mel, coch[, descriptors]) of a track
     skipped: list[str] = []
 
     def one(i: int):
@@ -264,11 +264,12 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
             results[i] = windows
             progress.advance()
     keep = [i for i, r in enumerate(results) if r is not None]
+    kept = [r for r in results if r is not None]
     if not keep:
         raise DatasetError(f"{description.get('name', 'data set')}: none of the {len(tracks)} audio files could be read")
-    mel = np.concatenate([results[i][0] for i in keep])
-    coch = np.concatenate([results[i][1] for i in keep])
-    counts = [results[i][0].shape[0] for i in keep]
+    mel = np.concatenate([r[0] for r in kept])
+    coch = np.concatenate([r[1] for r in kept])
+    counts = [r[0].shape[0] for r in kept]
     rep = lambda attr: np.repeat([getattr(tracks[i], attr) for i in keep], counts)  # noqa: E731
     desc = {**description, "n_tracks": len(keep), "n_samples": int(mel.shape[0]), "skipped": skipped,
             "feature_preset": cfg.name}
@@ -276,7 +277,7 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     if any(tracks[i].group for i in keep):  # a track without a group is a group of its own
         groups = np.repeat([tracks[i].group or f"\0track:{tracks[i].track_id}" for i in keep], counts).astype(str)
         desc["split_group"] = description.get("split_group", "group")
-    descriptors = np.concatenate([results[i][2] for i in keep]) if kind != "model" else None
+    descriptors = np.concatenate([r[2] for r in kept]) if kind != "model" else None
     return FeatureSet(mel, coch, rep("valence").astype(np.float64), rep("arousal").astype(np.float64),
                       np.repeat(np.arange(len(keep)), counts), cfg, desc, groups,
                       np.array([tracks[i].track_id for i in keep], dtype=str), descriptors)

@@ -61,7 +61,7 @@ def split_tracks(fs: FeatureSet, seed: int = 0, test_fraction: float = 0.3, val_
     tracks, first = np.unique(fs.track, return_index=True)
     classes = _track_classes(fs, tracks, first)
     by_group = fs.group is not None
-    track_group = fs.group[first] if by_group else tracks.astype(str)
+    track_group = fs.group[first] if fs.group is not None else tracks.astype(str)
     groups, group_of_track = np.unique(track_group, return_inverse=True)
     class_ids, class_of_track = np.unique(classes, return_inverse=True)
     counts = np.zeros((groups.size, class_ids.size))
@@ -83,7 +83,8 @@ def split_tracks(fs: FeatureSet, seed: int = 0, test_fraction: float = 0.3, val_
     _fill_empty_parts(part_of_group, counts, fractions, order)
     part_of_track = part_of_group[group_of_track]
     part_of_window = part_of_track[np.searchsorted(tracks, fs.track)]
-    return Split(*(np.flatnonzero(part_of_window == p) for p in range(3)), by_group=by_group)
+    train, val, test = (np.flatnonzero(part_of_window == p) for p in range(3))
+    return Split(train, val, test, by_group=by_group)
 
 
 def _fill_empty_parts(part_of_group: np.ndarray, counts: np.ndarray, fractions: np.ndarray, order: np.ndarray) -> None:
