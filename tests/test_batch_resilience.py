@@ -89,26 +89,31 @@ def test_streamed_predict_analyses_every_file_after_a_bad_one(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_ctrl_c_during_predict_keeps_the_finished_files(tmp_path, fmt):
-    files = [tagged(tmp_path / f"t{i}.flac", 20.0, seed=i) for i in range(40)]  # more than are done 0.3 s after the first
+    """The interrupt lands while work is proved to remain: the child is stopped (SIGSTOP) once its
+    first result is on disk, the files it has finished are counted while it cannot move, and only
+    then is Ctrl-C sent and the child let go. A sleep before the signal raced a fast machine."""
+    files = [tagged(tmp_path / f"t{i}.flac", 20.0, seed=i) for i in range(40)]
     out = tmp_path / f"out.{fmt}"
     with open(out, "w") as stdout:
-        # a DAMER network: slow enough per file that the interrupt lands while files remain
         proc = subprocess.Popen([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(NETWORK),
                                  "--format", fmt, *map(str, files)], stdout=stdout, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 600  # a safety net against a hang, not a speed limit
-        while str(files[0]) not in out.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        while str(files[0]) not in out.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGSTOP)
+        finished = sum(str(f) in out.read_text() for f in files)
+        assert proc.poll() is None and finished < len(files), "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)  # pending while stopped: delivered as the child goes on
+        proc.send_signal(signal.SIGCONT)
         _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 130 and "interrupted after" in err and "Traceback" not in err
+    assert proc.returncode == 130 and "interrupted after" in err and "Traceback" not in err, err
     text = out.read_text()
     if fmt == "json":
         done = json.loads(text)  # a complete JSON array, however far it got
-        assert 1 <= len(done) < len(files) and all("valence" in d for d in done)
+        assert finished <= len(done) < len(files) and all("valence" in d for d in done)
     else:
         rows = list(csv.DictReader(io.StringIO(text)))
-        assert 1 <= len(rows) < len(files) and all(row["valence"] for row in rows)
+        assert finished <= len(rows) < len(files) and all(row["valence"] for row in rows)
 
 
 def test_a_folder_of_5000_tiny_files_gives_every_file_its_line(tmp_path):
