@@ -26,6 +26,7 @@ from damer_core.contract.errors import InputError
 from damer_core.crossval import grouped_folds, run_damer_folds
 from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import Split, split_tracks
+from damer_core.models.header import DESCRIPTOR_HEAD, STACK
 from damer_core.progress import Progress
 from damer_core.scoring import quadrant_report, quadrant_scores, softmax, track_means
 from damer_core.selection import (
@@ -237,19 +238,16 @@ def _write_bundle(out: Path, fs: FeatureSet, recipe: Recipe, report: dict, progr
     """best.pt: DAMER's joint head, the descriptor head and their stack, or the descriptor head
     alone (no DAMER weights); the build's report travels in it, and beside it as report.json."""
     from damer_core.checkpoint import save_atomic, with_checksums
-    from damer_core.model import ModelConfig
     from damer_core.training.run import DataArgs, make_bundle
 
     data_args = DataArgs(str(fs.description.get("root", "")), preset=recipe.preset)
     if trainer is not None:
         entry = {"state_dict": trainer.best_state, "epoch": trainer.best_epoch, "temperature": 1.0,
                  "temperature_source": "none: the combination is calibrated (its temperature)", "metrics": {}}
-        bundle = make_bundle(fs, recipe.damer, trainer.mcfg.to_dict(), {QUADRANT: entry}, data_args)
+        bundle = make_bundle(fs, recipe.damer, trainer.mcfg.to_dict(), {QUADRANT: entry}, data_args, STACK)
         bundle["combination"] = combination.to_state()
     else:
-        cfg = fs.feature_config
-        mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone, n_classes=4)
-        bundle = make_bundle(fs, recipe.damer, mcfg.to_dict(), {}, data_args)
+        bundle = make_bundle(fs, recipe.damer, {}, {}, data_args, DESCRIPTOR_HEAD)
     bundle.update(descriptor_head=head.to_state(), recipe=recipe.to_dict(), report=report)
     if "test" in report:
         t = report["test"][recipe.model]

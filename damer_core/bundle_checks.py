@@ -18,9 +18,10 @@ from damer_core.bundle_fields import check_numbers as _check_numbers
 from damer_core.bundle_fields import is_int as _is_int
 from damer_core.bundle_fields import show_value as _show
 from damer_core.contract.errors import BundleError
+from damer_core.models.header import DAMER, DESCRIPTOR_HEAD, KINDS, NETWORK_KINDS, STACK
 
 FORMAT = "damer-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the kind named at the top level (damer_core.models.header); 1 is still read
 MAX_NESTING = 32
 
 # (type, low, high) for every FeatureConfig and ModelConfig field. The ranges hold every preset and
@@ -250,38 +251,65 @@ def check_bundle(data: Any, path: str | os.PathLike = "<bundle>") -> dict:
     path = Path(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise BundleError(path, "not a DAMER model bundle (no 'format: damer-bundle' marker)")
-    for key in ("format_version", "feature_config", "model_config", "dimensions"):
-        if key not in data:
-            raise BundleError(path, f"incomplete bundle: missing '{key}'")
+    if "format_version" not in data:
+        raise BundleError(path, "incomplete bundle: missing 'format_version'")
     version = data["format_version"]
     if _is_int(version) and version > FORMAT_VERSION:
         raise BundleError(path, f"written by a newer damer-core (bundle format {version}); update to use it")
+    try:
+        _check("format_version", version, (int, 1, FORMAT_VERSION))
+    except _FieldError as e:
+        raise BundleError(path, str(e)) from None
+    networks = version == 1 or data.get("kind") in NETWORK_KINDS  # version 1 always held a model_config
+    for key in ("feature_config",) + (("model_config", "dimensions") if networks else ()) + (("kind",) if version != 1 else ()):
+        if key not in data:
+            raise BundleError(path, f"incomplete bundle: missing '{key}'")
     problem = _structure_problem(data)
     if problem:
         raise BundleError(path, f"refused: {problem}")
     try:
-        _check("format_version", version, (int, 1, FORMAT_VERSION))
+        if version != 1:
+            _check_kind(data)
         feature = _check_feature_config(data["feature_config"])
-        model = _check_model_config(data["model_config"], feature)
-        dims = data["dimensions"]
+        model = _check_model_config(data["model_config"], feature) if networks else None
+        dims = data["dimensions"] if networks else {}
         if not isinstance(dims, dict):
             raise _FieldError("dimensions", dims, "must be a dict of arousal and/or valence weights")
         if not dims and "descriptor_head" not in data:
             raise BundleError(path, "bundle holds no trained dimension")
         for dim, entry in dims.items():
-            if model.n_classes == 4 and dim != QUADRANT:
+            if model is not None and model.n_classes == 4 and dim != QUADRANT:
                 raise _FieldError("dimensions key", dim, "must be quadrant (the model has the 4-way quadrant head)")
-            if model.n_classes == 2 and dim not in DIMENSIONS:
+            if model is not None and model.n_classes == 2 and dim not in DIMENSIONS:
                 raise _FieldError("dimensions key", dim, f"must be {' or '.join(DIMENSIONS)}")
             _check_entry(dim, entry)
         _check_metadata(data)
         descriptor_checks.check_parts(data, dims)
     except _FieldError as e:
         raise BundleError(path, str(e)) from None
-    expected = _expected_weights(model)
-    for dim, entry in dims.items():
-        _check_weights(path, dim, entry, expected)
+    if model is not None:
+        expected = _expected_weights(model)
+        for dim, entry in dims.items():
+            _check_weights(path, dim, entry, expected)
     descriptor_checks.check_tensors(path, data)
-    data["feature_config"], data["model_config"] = feature.to_dict(), model.to_dict()
+    data["feature_config"] = feature.to_dict()
+    if model is not None:
+        data["model_config"] = model.to_dict()
     return data
+
+
+def _check_kind(data: dict) -> None:
+    """A version-2 bundle's ``kind`` is one this version knows, and its parts are that kind's."""
+    kind = data["kind"]
+    if kind not in KINDS:
+        raise _FieldError("kind", kind, f"must be one of {', '.join(KINDS)} (a newer damer-core may know it)")
+    has_head, has_dims = "descriptor_head" in data, bool(data.get("dimensions"))
+    if kind == DESCRIPTOR_HEAD and ("model_config" in data or "dimensions" in data):
+        raise _FieldError("kind", kind, "a descriptor-head bundle holds no network (no model_config or dimensions)")
+    if kind == DESCRIPTOR_HEAD and not has_head:
+        raise _FieldError("descriptor_head", MISSING, "a descriptor-head bundle needs its descriptor head")
+    if kind == DAMER and has_head:
+        raise _FieldError("kind", kind, "a DAMER bundle holds no descriptor head (that is a stack)")
+    if kind == STACK and not (has_head and has_dims and "combination" in data):
+        raise _FieldError("kind", kind, "a stack needs DAMER weights, a descriptor head and their combination")
 

@@ -12,13 +12,18 @@ from damer_core.contract.builtin import is_builtin
 from damer_core.contract.safe_text import shown
 
 
-def bundle_summary(b: dict) -> dict:
-    """The bundle without its weights (and resume state): what `info --json` prints."""
+def bundle_summary(b: dict, path: str = "<bundle>") -> dict:
+    """The bundle without its weights (and resume state), with its model's description (kind,
+    what it predicts, its figures): what `info --json` prints and the app reads."""
+    from damer_core.models import from_bundle
+
     slim = {k: v for k, v in b.items() if k not in ("dimensions", "resume")}
-    slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
+    if "dimensions" in b:
+        slim["dimensions"] = {d: {"epoch": e.get("epoch"), "metrics": e.get("metrics")} for d, e in b["dimensions"].items()}
     for part in ("descriptor_head", "combination"):
         if part in b:
             slim[part] = {k: v for k, v in b[part].items() if k not in ("state_dict", checkpoint.CHECKSUM)}
+    slim["description"] = from_bundle(b, path).describe().to_dict()
     return slim
 
 
@@ -26,7 +31,7 @@ def info_text(path: str, as_json: bool = False) -> str:
     """`info`'s output for one bundle: its summary as indented JSON, or :func:`describe_bundle`'s lines."""
     b = checkpoint.load_checkpoint(path)
     if as_json:
-        return json.dumps({"builtin": is_builtin(path), **bundle_summary(b)}, indent=2, default=str)
+        return json.dumps({"builtin": is_builtin(path), **bundle_summary(b, path)}, indent=2, default=str)
     return "\n".join(shown(line, limit=2000) for line in describe_bundle(b, path))  # a bundle's text is untrusted
 
 
@@ -34,7 +39,7 @@ def info_line(path: str) -> tuple[str, bool]:
     """`info --jsonl`'s line for one bundle (an 'info' or a 'bundle_error' event) and whether the
     bundle could be read."""
     try:  # through the module, where a test can replace load_checkpoint
-        summary = bundle_summary(checkpoint.load_checkpoint(path))
+        summary = bundle_summary(checkpoint.load_checkpoint(path), path)
         return events.Info(path, is_builtin(path), summary).to_json(), True
     except checkpoint.BundleError as e:
         return events.BundleError(path, str(e)).to_json(), False
@@ -45,31 +50,50 @@ def info_line(path: str) -> tuple[str, bool]:
 
 
 def describe_bundle(b: dict, path: str) -> list[str]:
-    """`damer-core info` text: configs, data, split and each dimension's validation and test figures."""
+    """`damer-core info` text: what kind of model it is, its configs, data, split and each part's
+    validation and test figures."""
     from damer_core.contract.safe_text import figure
+    from damer_core.models import from_bundle
+    from damer_core.models.header import NETWORK_KINDS
 
-    fc, mc, tc, data = b["feature_config"], b["model_config"], b.get("train_config", {}), b.get("data", {})
-    kind = "DAMER bundle" if b["dimensions"] else "descriptor-head bundle (no DAMER network)"
-    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: {kind} "
-             f"v{b['format_version']} (damer-core {b.get('damer_core_version', '?')}, created {b.get('created', '?')})"]
-    if b["dimensions"]:  # a descriptor head alone has no network, so no features, model or training of one
-        lines += [f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
-                  f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
-                  f"  model: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
-                  f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
-                  f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"
-                  + (", joint 4-way quadrant head" if mc.get("n_classes", 2) == 4 else "")
-                  + (f", {mc['n_descriptors']} musical descriptors in the fusion layer" if mc.get("n_descriptors") else "")]
-        mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
-        lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
-                     f"seed {tc.get('seed', '?')}, modules {mods}")
+    model = from_bundle(b, path)
+    h, about = model.header, model.describe()
+    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: {about.kind_name} "
+             f"(kind {h.kind}, bundle format v{h.upgraded_from or h.format_version}, damer-core {h.damer_core_version or '?'}, "
+             f"created {h.created or '?'})",
+             f"  model: {about.summary}; predicts {' and '.join(about.dimensions)}"]
+    if h.kind in NETWORK_KINDS:
+        lines += _network_lines(b, h)
+    data = h.data
     lines.append(f"  data: {data.get('name', '?')} ({data.get('format', '?')}), {data.get('n_tracks', '?')} tracks, "
                  f"{data.get('n_samples', '?')} windows")
-    split = b.get("split")
-    if split:
-        lines.append(
-            f"  split by {split['by']}: {split['train']} train / {split['val']} validation / {split['test']} test tracks"
-        )
+    if h.split:
+        lines.append(f"  split by {h.split['by']}: {h.split['train']} train / {h.split['val']} validation / "
+                     f"{h.split['test']} test tracks")
+    for part, q in h.quadrant.items():
+        lines.append(f"  quadrants, {'validation' if part == 'val' else part} ({q['n']} tracks): "
+                     f"acc {figure(q['acc'])} macro-F1 {figure(q['macro_f1'])}")
+    lines += _combination_lines(b, h)
+    if h.resumable:
+        lines.append("  resumable: yes (a last.pt checkpoint)")
+    return lines
+
+
+def _network_lines(b: dict, h) -> list[str]:
+    """The DAMER networks' features, model, training and each network's figures."""
+    from damer_core.contract.safe_text import figure
+
+    fc, mc, tc = h.feature_config, b["model_config"], h.train_config
+    lines = [f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
+             f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
+             f"  network: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
+             f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
+             f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"
+             + (", joint 4-way quadrant head" if mc.get("n_classes", 2) == 4 else "")
+             + (f", {mc['n_descriptors']} musical descriptors in the fusion layer" if mc.get("n_descriptors") else "")]
+    mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
+    lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
+                 f"seed {tc.get('seed', '?')}, modules {mods}")
     for dim, entry in b["dimensions"].items():
         metrics = entry.get("metrics", {})
         if "fuse" in metrics:  # a bundle from before the validation part: one "held-out" report
@@ -81,22 +105,16 @@ def describe_bundle(b: dict, path: str) -> list[str]:
             parts.append(f"{name} acc {figure(m.get('acc'))} f1 {figure(m.get('f1'))} auc {figure(m.get('auc'))}")
         temp = f", temperature {entry['temperature']:.2f}" if "temperature" in entry else ""
         lines.append(f"  {dim}: epoch {entry.get('epoch', '?')}{temp}; " + "; ".join(parts))
-    for part, q in b.get("quadrant", {}).items():
-        lines.append(f"  quadrants, {'validation' if part == 'val' else part} ({q['n']} tracks): "
-                     f"acc {figure(q['acc'])} macro-F1 {figure(q['macro_f1'])}")
-    lines += _combination_lines(b)
-    if "resume" in b:
-        lines.append("  resumable: yes (a last.pt checkpoint)")
     return lines
 
 
-def _combination_lines(b: dict) -> list[str]:
+def _combination_lines(b: dict, h) -> list[str]:
     """The descriptor head, the stack if any, and the build's test and cross-validation figures."""
     if "descriptor_head" not in b:
         return []
     from damer_core.contract.safe_text import figure
 
-    head, comb, report = b["descriptor_head"], b.get("combination"), b.get("report", {})
+    head, comb, report = b["descriptor_head"], b.get("combination"), h.report
     how = (f"stacked with DAMER, temperature {comb.get('temperature', 1.0):.2f}" if comb is not None
            else f"alone (no DAMER network), temperature {head.get('temperature', 1.0):.2f}")
     lines = [f"  descriptor head: {head['kind']}, groups {', '.join(head['groups'])}; {how}"]

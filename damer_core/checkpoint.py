@@ -35,14 +35,16 @@ from damer_core.bundle_checks import (  # noqa: F401 - re-exported: callers impo
 )
 from damer_core.contract.errors import BundleError
 from damer_core.contract.fileutil import atomic_write
+from damer_core.models.header import UPGRADED_FROM, upgrade_version_1
 
 
 def with_checksums(bundle: dict) -> dict:
     """``bundle`` with each dimension's ``weights_sha256``, for :func:`load_checkpoint` to verify."""
-    dims = {d: {**e, CHECKSUM: weights_sha256(e["state_dict"])} for d, e in bundle["dimensions"].items()}
+    dims = {d: {**e, CHECKSUM: weights_sha256(e["state_dict"])} for d, e in bundle.get("dimensions", {}).items()}
     parts = {k: {**bundle[k], CHECKSUM: weights_sha256(bundle[k]["state_dict"])}
              for k in ("descriptor_head", "combination") if k in bundle}
-    return {**bundle, "dimensions": dims, **parts}
+    kept = {k: v for k, v in bundle.items() if k != UPGRADED_FROM}  # what is written is version 2 itself
+    return {**kept, **({"dimensions": dims} if "dimensions" in bundle else {}), **parts}
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
@@ -91,7 +93,7 @@ def _check_file(path: Path) -> None:
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """Load with ``weights_only=True`` and check every field (:func:`check_bundle`); errors are
-    :class:`BundleError`."""
+    :class:`BundleError`. A version-1 bundle comes back as version 2 (its kind named)."""
     import torch
 
     path = Path(path)
@@ -111,7 +113,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         if "zip" in msg.lower() or "central directory" in msg.lower() or isinstance(e, EOFError):
             raise BundleError(path, "truncated or corrupt file (not a complete checkpoint)") from None
         raise BundleError(path, f"cannot be read ({msg})") from None
-    return check_bundle(data, path)
+    return upgrade_version_1(check_bundle(data, path))
 
 
 def build_models(bundle: dict, path: str | os.PathLike = "<bundle>") -> dict:

@@ -9,7 +9,6 @@ import os
 import numpy as np
 
 from damer_core.contract import trajectory
-from damer_core.features import FrameSequence
 from damer_core.inference import Predictor
 from damer_core.predictions import Trajectory
 
@@ -55,20 +54,15 @@ def warm_up(predictor: Predictor) -> None:
 
 
 def _features(predictor: Predictor, y: np.ndarray, name: str) -> dict[str, dict[str, np.ndarray]]:
+    """The kinds a trajectory needs beyond a static prediction's (frames, descriptors per point)."""
     from damer_core.extract import KINDS
 
-    kinds = (("frames",) if predictor.models else ()) + (
-        ("trajectory_descriptors",) if predictor.uses_descriptors or predictor.fusion_descriptors else ())
+    model = predictor.model
+    kinds = [k for k in model.feature_kinds(True) if k not in model.feature_kinds(False)]
     return {k: KINDS[k](y, predictor.feature_config, name) for k in kinds}
 
 
 def _predicted(predictor: Predictor, y: np.ndarray, seconds: float, name: str) -> Trajectory:
-    feats = _features(predictor, y, name)
-    if not predictor.models:
-        traj = predictor.descriptor_trajectory(feats["trajectory_descriptors"])
-    else:
-        f = feats["frames"]
-        traj = predictor.trajectory_from_frames(FrameSequence(f["mel"], f["coch"]), seconds, fast=True,
-                                                descriptors=feats.get("trajectory_descriptors", {}).get("windows"))
+    traj = predictor.model.trajectory(_features(predictor, y, name), fast=True)
     keep = traj.times <= seconds - 1.0
     return Trajectory(traj.times[keep], traj.valence[keep], traj.arousal[keep], traj.confidence[keep])

@@ -78,7 +78,7 @@ def test_the_predictor_combines_damer_and_descriptors(built):
 
     root, data = built
     p = Predictor(root / "all" / "best.pt", "cpu", NoCache())
-    assert p.uses_descriptors and p.dimensions == ["arousal", "valence"]
+    assert p.model.kind == "stack" and p.dimensions == ["arousal", "valence"]
     song = next((data / "Q1").glob("*.ogg"))
     pred = p.predict_file(song)
     assert len(pred.trajectory.times) == len(pred.trajectory.valence) > 0
@@ -86,9 +86,9 @@ def test_the_predictor_combines_damer_and_descriptors(built):
     from damer_core.extract import track_features
 
     feats = track_features(song, p.feature_config, p.kinds(False), NoCache())
-    damer = p.predict_windows(feats["train"]["mel"], feats["train"]["coch"])
-    q = p.combination.probabilities(damer.quadrant.mean(axis=0, keepdims=True),
-                                    p.descriptor_head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True))
+    damer = p.model.networks.predict_windows(feats["train"]["mel"], feats["train"]["coch"])
+    q = p.model.combination.probabilities(damer.quadrant.mean(axis=0, keepdims=True),
+                                          p.model.head.head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True))
     assert pred.valence == pytest.approx(2 * (q[0, 0] + q[0, 3]) - 1, abs=1e-5)
     assert pred.arousal == pytest.approx(2 * (q[0, 0] + q[0, 1]) - 1, abs=1e-5)
 
@@ -185,7 +185,7 @@ def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path)
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "cv").exists() or not list((tmp_path / "cv").glob("fold*.npz"))  # no network was trained
     bundle = load_checkpoint(tmp_path / "head" / "best.pt")
-    assert bundle["dimensions"] == {} and "combination" not in bundle
+    assert bundle["kind"] == "descriptor-head" and "dimensions" not in bundle and "combination" not in bundle
     assert 0.05 <= bundle["descriptor_head"]["temperature"] <= 20
     report = bundle["report"]
     assert report["test"]["descriptor_head"]["n"] == report["test"]["n"] > 0
@@ -193,7 +193,7 @@ def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path)
     assert report["test"]["n"] == stack_build["n"]  # the same test part as the stack's build
     p = Predictor(tmp_path / "head" / "best.pt", "cpu", NoCache())
     assert (
-        p.models == {} and p.dimensions == ["arousal", "valence"] and p.kinds(True) == ("trajectory_descriptors", "descriptors")
+        p.model.kind == "descriptor-head" and p.dimensions == ["arousal", "valence"] and p.kinds(True) == ("trajectory_descriptors", "descriptors")
     )
     song = next((data / "Q2").glob("*.ogg"))
     pred = p.predict_file(song)

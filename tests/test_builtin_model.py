@@ -30,7 +30,8 @@ def test_the_bundle_is_small_safe_and_calibrated(builtin_on):
     assert builtin_on.stat().st_size < 20 * 1024 * 1024
     b = load_checkpoint(builtin_on)  # weights_only: a checkpoint can never run code
     # the recipe chosen by grouped cross-validation: the descriptor head alone (docs/MODEL_CARD.md)
-    assert b["dimensions"] == {} and b["descriptor_head"]["kind"] == "kernel" and b["recipe"]["model"] == "descriptor_head"
+    assert b["kind"] == "descriptor-head" and b["format_version"] == 2 and "dimensions" not in b and "model_config" not in b
+    assert b["descriptor_head"]["kind"] == "kernel" and b["recipe"]["model"] == "descriptor_head"
     assert b["feature_config"]["name"] == "context" and b["data"]["format"] == "4q"
     report = b["report"]
     assert report["fit_on"] == {"part": "all", "tracks": 720, "seconds": report["fit_on"]["seconds"]}

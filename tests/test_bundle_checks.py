@@ -170,8 +170,8 @@ TAMPERED = [  # (id, edit, what the line must say)
     ),
     ("epoch", entry_field("epoch", -1), "dimensions.arousal.epoch = -1: must be an integer"),
     ("checksum-str", entry_field(CHECKSUM, "abc"), f"dimensions.arousal.{CHECKSUM} = 'abc': must be 64 hexadecimal"),
-    ("version-abc", top("format_version", "abc"), "bundle field format_version = 'abc': must be 1"),
-    ("version-0", top("format_version", 0), "bundle field format_version = 0: must be 1"),
+    ("version-abc", top("format_version", "abc"), "bundle field format_version = 'abc': must be an integer from 1 to 2"),
+    ("version-0", top("format_version", 0), "bundle field format_version = 0: must be an integer from 1 to 2"),
     ("version-new", top("format_version", 99), "written by a newer damer-core (bundle format 99)"),
     ("version-none", delete("format_version"), "incomplete bundle: missing 'format_version'"),
     ("split", top("split", {"by": "track"}), "bundle field split.train is missing: must be an integer"),
@@ -325,7 +325,7 @@ def test_info_jsonl_words_each_kind_of_bad_file(tmp_path, capsys, good, monkeypa
     assert code == 1 and len(lines) == 4 and lines[3]["event"] == "info"
     assert [e["message"] for e in lines[:3]] == [
         "folder.pt: is a folder, not a bundle file (choose the .pt file inside it)",
-        "version.pt: bundle field format_version = 'abc': must be 1",
+        "version.pt: bundle field format_version = 'abc': must be an integer from 1 to 2",
         "cut.pt: truncated or corrupt file (not a complete checkpoint)",
     ]
     import damer_core.checkpoint

@@ -95,9 +95,10 @@ def test_a_fusion_model_trains_bundles_and_predicts_files(fusion_run):
     assert state["desc_mean"].shape == (N_DESCRIPTORS,) and float(state["desc_std"].min()) > 0
     from damer_core.bundle_info import describe_bundle
 
-    assert f"{N_DESCRIPTORS} musical descriptors in the fusion layer" in describe_bundle(bundle, str(best))[2]
+    lines = describe_bundle(bundle, str(best))
+    assert "(kind damer," in lines[0] and f"{N_DESCRIPTORS} musical descriptors in the fusion layer" in lines[1]
     p = Predictor(best)
-    assert p.fusion_descriptors and "train_descriptors" in p.kinds(False) and "trajectory_descriptors" in p.kinds(True)
+    assert p.model.fusion_descriptors and "train_descriptors" in p.kinds(False) and "trajectory_descriptors" in p.kinds(True)
     song = labels.parent / "s03.wav"  # major and fast
     pred = p.predict_file(song)
     static = p.predict_static(song)
@@ -107,11 +108,11 @@ def test_a_fusion_model_trains_bundles_and_predicts_files(fusion_run):
     feats = track_features(song, p.feature_config, p.kinds(False))
     mel, coch = feats["train"]["mel"], feats["train"]["coch"]
     d = feats["train_descriptors"]["windows"]
-    a = p.predict_windows(mel, coch, descriptors=d)
-    b = p.predict_windows(mel, coch, descriptors=d[::-1].copy() * 0.0)
+    a = p.model.predict_windows(mel, coch, descriptors=d)
+    b = p.model.predict_windows(mel, coch, descriptors=d[::-1].copy() * 0.0)
     assert not np.allclose(a.valence, b.valence)
     with pytest.raises(ValueError, match="descriptors"):
-        p.predict_windows(mel, coch)
+        p.model.predict_windows(mel, coch)
 
 
 @pytest.mark.slow

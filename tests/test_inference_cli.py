@@ -36,7 +36,7 @@ def test_trajectory_of_a_real_recording(trained_bundle, real_tracks):
     assert np.all((traj.confidence >= 0) & (traj.confidence <= 1))
     assert traj.valence[0] == traj.valence[1]  # before 1 s: the first full window
     mel, coch = track_training_windows(track, p.feature_config)
-    static = p.predict_windows(mel, coch)
+    static = p.model.predict_windows(mel, coch)
     assert pred.valence == pytest.approx(float(static.valence.mean()), abs=1e-6)
     assert traj.at(10.2) == 20
 

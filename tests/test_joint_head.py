@@ -91,10 +91,10 @@ def test_predictor_reads_both_dimensions_from_the_quadrant_head(joint_bundle):
     rng = np.random.default_rng(0)
     mel = rng.normal(size=(5, 128, 87)).astype(np.float32)
     coch = rng.normal(size=(5, 84, 87)).astype(np.float32)
-    pred = p.predict_windows(mel, coch)
+    pred = p.model.predict_windows(mel, coch)
     with torch.inference_mode():
-        out = p.models["quadrant"](torch.from_numpy(mel), torch.from_numpy(coch))
-    q = torch.softmax(out.z_fuse / p.temperature["quadrant"], -1).numpy()
+        out = p.model.networks["quadrant"](torch.from_numpy(mel), torch.from_numpy(coch))
+    q = torch.softmax(out.z_fuse / p.model.temperature["quadrant"], -1).numpy()
     np.testing.assert_allclose(pred.probability["valence"], q[:, 0] + q[:, 3], atol=1e-5)
     np.testing.assert_allclose(pred.probability["arousal"], q[:, 0] + q[:, 1], atol=1e-5)
     r = torch.exp(-js_divergence(torch.softmax(out.z_mel, -1), torch.softmax(out.z_coch, -1))).numpy()

@@ -59,12 +59,12 @@ def test_host_batch_sorts_and_pins_only_for_a_gpu(monkeypatch):
 
 
 def test_inference_copies_through_pinned_memory_without_blocking_on_a_gpu(monkeypatch):
-    from damer_core.inference import Predictor
+    from damer_core.models.damer import DamerNetworks
 
     copies = []
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: copies.append("pin") or self)
     monkeypatch.setattr(torch.Tensor, "to", lambda self, *a, **k: copies.append((str(a[0]), k)) or self)
-    p = Predictor.__new__(Predictor)
+    p = DamerNetworks.__new__(DamerNetworks)
     p.device = torch.device("cuda")
     p._to_device(np.zeros((2, 4, 3), np.float64))
     assert copies == ["pin", ("cuda", {"non_blocking": True})]

@@ -58,7 +58,7 @@ def test_the_static_pass_matches_the_full_prediction_and_skips_the_trajectory(so
     analysis = Analysis(str(MODEL), cache=NoCache())
     full = analysis.predictor.predict_file(song)
     calls = []
-    monkeypatch.setattr(Predictor, "trajectory_from_frames", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(type(analysis.predictor.model), "trajectory", lambda *a, **k: calls.append(1))
     out = run_jobs(analysis, [events.Job("static", str(song))])
     static = out[1]
     assert isinstance(static, events.Static) and not calls

@@ -13,6 +13,8 @@ import numpy as np
 
 from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
+from damer_core.models.header import DAMER as DAMER_KIND
+from damer_core.models.header import DESCRIPTOR_HEAD, STACK, BundleHeader
 from damer_core.contract import events
 from damer_core.contract.errors import InputError
 from damer_core.contract.fileutil import atomic_write
@@ -46,13 +48,19 @@ class DataArgs:
                 "unlabelled": self.unlabelled, "drop_conflicts": self.drop_conflicts}
 
 
-def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dict, data_args: DataArgs) -> dict:
+def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dict, data_args: DataArgs,
+                kind: str = DAMER_KIND) -> dict:
+    """A bundle of ``kind`` (damer_core.models.header.KINDS) with DAMER's ``dims``; a descriptor
+    head alone holds no network fields."""
+    if kind == DESCRIPTOR_HEAD:
+        network: dict = {}
+    else:
+        network = {"model_config": model_config, "dimensions": dims}
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "damer_core_version": __version__,
+        "format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "damer_core_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "feature_config": fs.feature_config.to_dict(), "model_config": model_config,
+        "feature_config": fs.feature_config.to_dict(), **network,
         "train_config": tcfg.to_dict(), "data": fs.description, "data_args": data_args.to_dict(),
-        "dimensions": dims,
     }
 
 
@@ -162,7 +170,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         if data_args is None:
             raise InputError("a data set is needed (--dataset)")
         init_bundle = load_checkpoint(init) if init else None
-        if init_bundle is not None and not init_bundle["dimensions"]:  # a descriptor head alone: no network to tune
+        init_kind = BundleHeader.read(init_bundle).kind if init_bundle is not None else None
+        if init_kind == DESCRIPTOR_HEAD:  # no network to tune: the head is refitted in seconds
             from damer_core.training.combined import fine_tune_head_only
 
             best = fine_tune_head_only(init_bundle, str(init), data_args, tcfg, out, progress, cache)
@@ -245,7 +254,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         if ctx.is_main:
             _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=True, split=split,
                         quadrants=quadrants, run=run)
-            if init_bundle is not None and "descriptor_head" in init_bundle and QUADRANT in trainers:
+            if init_kind == STACK and QUADRANT in trainers:
                 _add_combined_parts(out / BEST, init_bundle, fs, split, trainers[QUADRANT], data_args, tcfg, progress, cache)
             summary = {d: {"epoch": t.best_epoch, "temperature": t.final["temperature"], **t.final["metrics"]}
                        for d, t in trainers.items()}
@@ -275,6 +284,7 @@ def _add_combined_parts(best: Path, init_bundle: dict, fs: FeatureSet, split: Sp
     parts = fine_tune_parts(init_bundle, fs, split, trainer.best_state, data_args, tcfg, progress, cache)
     bundle = load_checkpoint(best)
     bundle.update(parts if parts is not None else {k: init_bundle[k] for k in ("descriptor_head", "combination")})
+    bundle["kind"] = STACK
     bundle["dimensions"][QUADRANT].update(
         temperature=1.0, temperature_source="none: the combination with the descriptor head is calibrated"
     )

@@ -1,0 +1,40 @@
+"""A model's figures on tracks it never saw, read from its header: a build's test part, a
+fine-tune's held-out labels, or a training run's quadrant scores (written once for every kind)."""
+
+from __future__ import annotations
+
+from damer_core.contract.dimensions import DIMENSIONS
+from damer_core.contract.model_card import Figure, FineTuneCheck
+from damer_core.models.header import BundleHeader
+
+
+def quadrant_figure(header: BundleHeader) -> Figure | None:
+    """The quadrant macro-F1 a run or build recorded: test part first, else validation."""
+    for part in ("test", "val"):
+        q = header.quadrant.get(part)
+        if q:
+            return Figure.of(q.get("macro_f1"), (q.get("interval") or {}).get("macro_f1"), q.get("n"), part)
+    return None
+
+
+def built_figures(header: BundleHeader, member: str) -> tuple[dict[str, Figure], Figure | None]:
+    """(AUC per dimension, macro-F1) of a build's test part for ``member`` ("stack",
+    "descriptor_head"), scored once with bootstrap intervals; ({}, None) where there is none."""
+    report = (header.report.get("test") or {}).get(member)
+    if not report:
+        return {}, None
+    n, ci = report.get("n"), report.get("interval") or {}
+    auc = {d: Figure.of(report.get(f"{d}_auc"), ci.get(f"{d}_auc"), n) for d in DIMENSIONS if f"{d}_auc" in report}
+    return auc, Figure.of(report.get("macro_f1"), ci.get("macro_f1"), n)
+
+
+def fine_tune_figures(header: BundleHeader) -> tuple[dict[str, Figure], FineTuneCheck | None]:
+    """(AUC per dimension after, macro-F1 before and after) on a fine-tune's held-out labels."""
+    tune = header.report.get("fine_tune") or {}
+    if not tune.get("n"):
+        return {}, None
+    b, a, n = tune["before"], tune["after"], tune["n"]
+    ci = a.get("interval") or {}
+    auc = {d: Figure.of(a.get(f"{d}_auc"), ci.get(f"{d}_auc"), n, "held-out") for d in DIMENSIONS if f"{d}_auc" in a}
+    before = Figure.of(b.get("macro_f1"), (b.get("interval") or {}).get("macro_f1"), n, "held-out")
+    return auc, FineTuneCheck(before, Figure.of(a.get("macro_f1"), ci.get("macro_f1"), n, "held-out"))
