@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from app.analysis.active_model import ModelInUse, stored_choice
+from app.analysis.model_info import ModelDescriber
 from app.settings import Settings
+from damer_core.contract.model_card import ModelDescription
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ class CurrentTrack:
 class AppState(QObject):
     track_changed = Signal(object)  # CurrentTrack
     model_changed = Signal(object, object)  # ModelInUse now, the one before
+    model_described = Signal(object)  # the model in use's ModelDescription (None: none, or unreadable)
 
     def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -32,6 +35,9 @@ class AppState(QObject):
         self.track = CurrentTrack()
         self.model = ModelInUse.of(settings.active_model)
         self.previous_key = ""  # the model in use before a change: the table shows its values until replaced
+        self.description: ModelDescription | None = None  # what the model in use is, once its child has read it
+        self.description_problem = ""  # why it could not be read
+        self._describer: ModelDescriber | None = None
 
     def open_track(self, path: str, track_id: int, title: str) -> None:
         self.track = CurrentTrack(path, track_id, title)
@@ -46,4 +52,21 @@ class AppState(QObject):
         before, self.model = self.model, ModelInUse.of(self.settings.active_model)
         if before.key != self.model.key:
             self.previous_key = before.key
+            self.description, self.description_problem = None, ""
         self.model_changed.emit(self.model, before)
+        if before.key != self.model.key and self._describer is not None:  # someone has asked what it is
+            self.describe_model()
+
+    def describe_model(self) -> None:
+        """Read what the model in use is (its kind, figures, the settings its fine-tune takes) in a
+        child; ``model_described`` announces it."""
+        if self._describer is None:
+            self._describer = ModelDescriber(self)
+            self._describer.described.connect(self._described)
+        self._describer.describe(self.model.path)
+
+    def _described(self, path: str, description: ModelDescription | None, why: str) -> None:
+        if path != self.model.path:  # an answer about a model no longer in use
+            return
+        self.description, self.description_problem = description, why
+        self.model_described.emit(description)

@@ -100,22 +100,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -- evaluate ---------------------------------------------------------------------------------
 def _evaluate_bundle(args) -> int:
-    from damer_core.checkpoint import build_models, load_checkpoint
-    from damer_core.datasets import load_dataset
-    from damer_core.evaluation import bundle_report_text, score_bundle
+    from damer_core.datasets import load_evaluation_sets
+    from damer_core.evaluation import model_report_text, score_model
     from damer_core.features import FeatureConfig
+    from damer_core.models import load_model
     from damer_core.progress import Progress
 
     check_json_out(args.json)
 
-    bundle = load_checkpoint(args.checkpoint)
-    models = build_models(bundle, args.checkpoint)
-    cfg = FeatureConfig.from_dict(bundle["feature_config"])
-    fs = load_dataset(args.dataset, args.format, args.scale, cfg, Progress(args.progress), feature_cache(args),
-                      descriptors=any(m.cfg.n_descriptors for m in models.values()))  # a fusion model needs them
+    model = load_model(args.checkpoint)
+    cfg = FeatureConfig.from_dict(model.header.feature_config)
+    sets = load_evaluation_sets(model.evaluation_sets(), args.dataset, args.format, args.scale, cfg,
+                                Progress(args.progress), feature_cache(args))
     part = "all" if args.all else args.part
-    report = score_bundle(bundle, models, fs, part)
-    print(bundle_report_text(report, bundle, fs, part, Path(args.checkpoint).name, args.dataset))
+    report = score_model(model, sets, part)
+    fs = sets[model.evaluation_sets()[0]]
+    print(model_report_text(report, model, fs, part, Path(args.checkpoint).name, args.dataset))
     write_json(args.json, report)
     return 0
 

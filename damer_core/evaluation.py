@@ -1,15 +1,19 @@
-"""Scoring a trained bundle on one part of a data set (`damer-core evaluate --checkpoint`, the
-model card): per dimension and head accuracy / F1 / AUC with 95 % bootstrap intervals over
-tracks, the 4-quadrant accuracy and macro-F1 where both dimensions are predicted, and the
-calibration error of the fused head before and after the bundle's temperature; and the Table II / V
+"""Scoring a trained model of any kind on one part of a data set (`damer-core evaluate
+--checkpoint`, the model card): per dimension accuracy / F1 / AUC with 95 % bootstrap intervals
+over tracks beside the majority class (DAMER networks: each head, and the calibration error of the
+fused head before and after the bundle's temperature; a stack: each member), the 4-quadrant
+accuracy and macro-F1 where both dimensions are predicted; and the Table II / V
 style tables of `damer-core evaluate` without --checkpoint, next to the paper's own figures."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from damer_core.datasets.base import DIMENSIONS, FeatureSet
 from damer_core.datasets.split import MIN_TRACKS, Split, split_tracks
+from damer_core.models.header import BundleHeader
 from damer_core.scoring import calibrated, confusion, part_means, quadrant_scores
 from damer_core.targets import quadrant_probabilities
 from damer_core.training.calibration import calibration_report
@@ -22,35 +26,35 @@ from damer_core.training.metrics import (
     roc_auc,
 )
 
+if TYPE_CHECKING:
+    from damer_core.models.base import Model
+    from damer_core.models.damer import DamerNetworks
+
 PART_NAMES = {"train": "training part", "val": "validation part", "test": "test part", "all": "all labelled tracks"}
 _BINARY = {"acc": lambda y, p: accuracy(y, p >= 0.5), "f1": lambda y, p: f1_positive(y, p >= 0.5), "auc": roc_auc}
 
 
-def bundle_split(fs: FeatureSet, bundle: dict) -> Split:
-    """The split the bundle's seed and fractions give on ``fs``."""
-    tc = bundle.get("train_config", {})
-    return split_tracks(fs, int(tc.get("seed", 0)), float(tc.get("test_fraction", 0.3)),
-                        float(tc.get("val_fraction", 0.15)))
+def header_split(fs: FeatureSet, header: BundleHeader) -> Split:
+    """The split the model's seed and fractions give on ``fs``."""
+    tc = header.train_config
+    return split_tracks(fs, int(tc.get("seed", 0)), float(tc.get("test_fraction", 0.3)), float(tc.get("val_fraction", 0.15)))
 
 
-def part_indices(fs: FeatureSet, bundle: dict, part: str) -> np.ndarray:
-    """Windows of ``part`` ("train", "val", "test" or "all") under the split the bundle was trained
+def part_indices(fs: FeatureSet, header: BundleHeader, part: str) -> np.ndarray:
+    """Windows of ``part`` ("train", "val", "test" or "all") under the split the model was trained
     with (its seed and fractions, applied to ``fs``)."""
-    return np.arange(len(fs)) if part == "all" else bundle_split(fs, bundle).part(part)
+    return np.arange(len(fs)) if part == "all" else header_split(fs, header).part(part)
 
 
-def split_mismatch(fs: FeatureSet, bundle: dict) -> str:
-    """Why the bundle's split cannot be trusted on ``fs`` ("" when it matches the one it was trained
+def split_mismatch(fs: FeatureSet, header: BundleHeader) -> str:
+    """Why the model's split cannot be trusted on ``fs`` ("" when it matches the one it was trained
     with): it was trained on other data, with other fractions, or before splits were recorded."""
     from damer_core.training.run import split_summary
 
-    recorded = bundle.get("split")
     name = fs.description.get("name", "this data set")
-    if recorded is None:
+    if header.split is None:
         return "the bundle records no split (trained by an older damer-core, 70/30 without a validation part)"
-    if bundle.get("data", {}).get("name") != fs.description.get("name") or recorded != split_summary(
-        fs, bundle_split(fs, bundle)
-    ):
+    if header.data.get("name") != fs.description.get("name") or header.split != split_summary(fs, header_split(fs, header)):
         return f"the bundle was trained on other data or another split than {name}'s"
     return ""
 
@@ -61,7 +65,8 @@ def report_warnings(report: dict) -> list[str]:
     for dim, d in report["dimensions"].items():
         if d["n_tracks"] < MIN_TRACKS:
             out.append(f"{dim}: only {d['n_tracks']} tracks in this part; the figures are unreliable")
-        if not np.isfinite(d["heads"].get("fuse", d["heads"].get("probe", {})).get("auc", np.nan)):
+        main = next((d["heads"][h] for h in ("fuse", "model", "probe") if h in d["heads"]), {})
+        if not np.isfinite(main.get("auc", np.nan)):
             out.append(f"{dim}: this part holds one class only; AUC is n/a")
     return out
 
@@ -99,27 +104,67 @@ def add_quadrant(report: dict, per_dim: dict[str, tuple[np.ndarray, np.ndarray, 
     report["quadrant"] = quadrant_with_intervals(v_true, a_true, p_v, p_a)
 
 
-def score_bundle(bundle: dict, models: dict, fs: FeatureSet, part: str, device="cpu") -> dict:
-    """The report of ``models`` (from :func:`damer_core.checkpoint.build_models`) on ``part``."""
-    from damer_core.training.heads import head_margins
+def score_model(model: Model, sets: dict[str, FeatureSet], part: str) -> dict:
+    """The report of a model of any kind on ``part`` of the labelled data in ``sets`` (its
+    evaluation sets, damer_core.models.base.Model.evaluation_sets): per dimension the model's
+    per-track figures with intervals beside the majority class of the part; DAMER networks also
+    each head and the calibration; a stack also each member; the quadrants where both are predicted."""
+    from damer_core.models.damer import DamerNetworks
 
-    idx_all = part_indices(fs, bundle, part)
+    if isinstance(model, DamerNetworks):
+        return score_networks(model, sets[model.evaluation_sets()[0]], part)
+    fs = sets[model.evaluation_sets()[0]]
+    idx_all = part_indices(fs, model.header, part)
+    truth = {dim: _track_truth(fs, idx_all, dim) for dim in model.dimensions}
+    labelled = np.unique(np.concatenate([ids for ids, _ in truth.values()]))
+    p = model.track_probabilities(sets, labelled)
+    members = {name: member.track_probabilities(sets, labelled) for name, member in model.members()}
     report: dict = {"part": part, "dimensions": {}}
     per_dim = {}
-    for dim, model in models.items():
+    for dim, (ids, y) in truth.items():
+        rows = np.searchsorted(labelled, ids)
+        heads = {"model": binary_with_intervals(y, p[dim][rows])}
+        heads.update({name: binary_with_intervals(y, mp[dim][rows]) for name, mp in members.items()})
+        heads["majority"] = binary_with_intervals(y, np.full(y.size, float(y.mean() >= 0.5) if y.size else 0.5))
+        report["dimensions"][dim] = {"heads": heads, "n_tracks": int(y.size)}
+        per_dim[dim] = (ids, y, p[dim][rows])
+    add_quadrant(report, per_dim)
+    return report
+
+
+def _track_truth(fs: FeatureSet, idx_all: np.ndarray, dim: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the track ids labelled on ``dim`` among windows ``idx_all``, sorted; each one's 0/1 label)."""
+    idx = np.sort(idx_all[~np.isnan(fs.values(dim)[idx_all])])
+    if idx.size == 0:
+        return np.zeros(0, dtype=fs.track_ids.dtype), np.zeros(0, int)
+    tracks, y = part_means(fs, idx, fs.binary(dim)[idx].astype(float))
+    ids = fs.track_ids[tracks]
+    order = np.argsort(ids)
+    return ids[order], y[order].round().astype(int)
+
+
+def score_networks(model: DamerNetworks, fs: FeatureSet, part: str) -> dict:
+    """DAMER networks' report on ``part``: each head (Mel, cochleogram, fused) per dimension, the
+    fused head's calibration, and the quadrants."""
+    from damer_core.training.heads import head_margins
+
+    idx_all = part_indices(fs, model.header, part)
+    report: dict = {"part": part, "dimensions": {}}
+    per_dim = {}
+    for dim, network in model.networks.items():
         idx = np.sort(idx_all[~np.isnan(fs.values(dim)[idx_all])])
-        temperature = float(bundle["dimensions"][dim].get("temperature", 1.0))
-        margins = head_margins(model, fs, idx, device)
+        temperature = model.temperature[dim]
+        margins = head_margins(network, fs, idx, model.device)
         y_windows = fs.binary(dim)[idx]
         tracks = np.unique(fs.track[idx])
         y = part_means(fs, idx, y_windows.astype(float))[1].round().astype(int) if idx.size else np.zeros(0, int)
         heads = {}
         for head, margin in margins.items():
             t = temperature if head == "fuse" else 1.0
-            p = part_means(fs, idx, calibrated(margin, t))[1] if idx.size else np.zeros(0)
-            heads[head] = binary_with_intervals(y, p)
+            prob = part_means(fs, idx, calibrated(margin, t))[1] if idx.size else np.zeros(0)
+            heads[head] = binary_with_intervals(y, prob)
             if head == "fuse":
-                per_dim[dim] = (tracks, y, p)
+                per_dim[dim] = (tracks, y, prob)
         report["dimensions"][dim] = {"heads": heads, "n_tracks": int(y.size), "temperature": temperature,
                                      "calibration": calibration_report(margins["fuse"], y_windows, temperature)}
     add_quadrant(report, per_dim)
@@ -127,7 +172,7 @@ def score_bundle(bundle: dict, models: dict, fs: FeatureSet, part: str, device="
 
 
 def probe_report(probe: dict) -> dict:
-    """:func:`damer_core.baseline.linear_probe` results in the report shape of :func:`score_bundle`."""
+    """:func:`damer_core.baseline.linear_probe` results in the report shape of :func:`score_model`."""
     report: dict = {"part": "test", "dimensions": {}}
     for dim, r in probe.items():
         report["dimensions"][dim] = {"heads": {"probe": binary_with_intervals(r["y"], r["p"])},
@@ -144,7 +189,13 @@ def _pct(ci: dict) -> str:
     return f"{100 * ci['value']:5.1f} [{100 * ci['low']:4.1f}, {100 * ci['high']:5.1f}]".ljust(20)
 
 
-HEAD_LABELS = {"fuse": "DAMER (fused)", "mel": "Mel head", "coch": "cochl. head", "probe": "linear probe"}
+HEAD_LABELS = {"fuse": "DAMER (fused)", "mel": "Mel head", "coch": "cochl. head", "probe": "linear probe",
+               "model": "the model", "DAMER": "member DAMER", "descriptor head": "member head",
+               "majority": "majority class"}
+
+
+def _head_order(head: str) -> int:
+    return list(HEAD_LABELS).index(head) if head in HEAD_LABELS else len(HEAD_LABELS)
 
 
 def format_report(report: dict, title: str) -> str:
@@ -153,9 +204,10 @@ def format_report(report: dict, title: str) -> str:
 
     lines = [title, f"{'':<22}{'Acc':<20}{'F1':<20}{'AUC':<20}"]
     for dim, d in report["dimensions"].items():
-        for head in (h for h in HEAD_LABELS if h in d["heads"]):
+        for head in sorted(d["heads"], key=_head_order):
             h = d["heads"][head]
-            lines.append(f"{dim[:7]:<8}{HEAD_LABELS[head]:<14}" + "".join(_pct(h[f"{m}_ci"]) for m in ("acc", "f1", "auc")))
+            cells = "".join(_pct(h[f"{m}_ci"]) for m in ("acc", "f1", "auc"))
+            lines.append(f"{dim[:7]:<8}{HEAD_LABELS.get(head, head)[:14]:<14}{cells}")
     q = report.get("quadrant")
     if q:
         lines.append(f"quadrants ({q['n_tracks']} tracks): accuracy {_pct(q['acc']).strip()}, "
@@ -169,16 +221,21 @@ def format_report(report: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def bundle_report_text(report: dict, bundle: dict, fs: FeatureSet, part: str, bundle_name: str, dataset: str) -> str:
-    """`evaluate --checkpoint`'s text: the report under its title, the warnings (a split the bundle
+def model_report_text(report: dict, model: Model, fs: FeatureSet, part: str, bundle_name: str, dataset: str) -> str:
+    """`evaluate --checkpoint`'s text: the report under its title, the warnings (a split the model
     was not trained with among them) and, on a data set of the paper, the paper's DAMER row."""
-    tc = bundle.get("train_config", {})
+    h = model.header
     how = "" if part == "all" else (f", split by {'artist/group' if fs.group is not None else 'track'}, "
-                                    f"seed {tc.get('seed', 0)}")
+                                    f"seed {h.split_seed}")
     name = fs.description.get("name", dataset)
-    lines = [format_report(report, f"{bundle_name} on {name}: {PART_NAMES[part]}{how}")]
+    about = model.describe()
+    lines = [format_report(report, f"{bundle_name} ({about.kind_name}) on {name}: {PART_NAMES[part]}{how}")]
     warnings = report_warnings(report)
-    mismatch = "" if part == "all" else split_mismatch(fs, bundle)
+    mismatch = "" if part == "all" else split_mismatch(fs, h)
+    if h.data.get("name") == fs.description.get("name") and (part == "all" or h.report.get("fit_on", {}).get("part") == "all"):
+        warnings.append(f"the model learned from {h.data_name}'s tracks (fitted on "
+                        f"{'all of them' if h.report.get('fit_on', {}).get('part') == 'all' else 'its train part'}): "
+                        "these figures are not held-out figures")
     if mismatch:
         warnings.append(f"{mismatch}: its '{part}' part here may hold tracks it learned from "
                         "(use --all to score it on another data set)")

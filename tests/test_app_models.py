@@ -11,7 +11,7 @@ from conftest import DATA
 
 from app.playback import player as player_mod
 from app.training.panel import TrainingPanel
-from app.training.registry import ModelRegistry
+from app.training.registry import COLUMNS, ModelRegistry
 from app.windows.main_window import MainWindow
 from damer_core.contract.builtin import BUILTIN_NAME
 from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
@@ -74,9 +74,11 @@ def test_registry_lists_the_built_in_model_first_and_keeps_it(qtbot, tmp_path, m
     reg.show()
     qtbot.waitUntil(lambda: not reg.proc.running and bool(reg.info), timeout=60_000)
     reg._fill()
-    assert reg.table.item(0, 0).text() == BUILTIN_NAME and "built-in" in reg.table.item(0, 6).text()
-    assert reg.table.item(0, 3).text() == "context" and float(reg.table.item(0, 4).text().split()[0]) > 0.5  # test AUC
-    assert reg.table.item(0, 5).text().endswith("(216 tracks)") and "[" in reg.table.item(0, 5).text()
+    col = {name: reg.table.item(0, c).text() for c, name in enumerate(COLUMNS)}
+    assert col["Model"] == BUILTIN_NAME and "built-in" in col["Status"] and col["Kind"] == "descriptor head"
+    assert col["Created"] == "2026-12-02 10:47"  # the bundle's own creation time
+    assert col["Preset"] == "context" and float(col["Arousal AUC"].split()[0]) > 0.5  # test AUC
+    assert col["Valence AUC"].endswith("(216 tracks)") and "[" in col["Valence AUC"]
     assert reg.support.text().startswith(f"Best supported: {BUILTIN_NAME} (checked on 216 tracks it never saw)")
     reg.table.selectRow(0)
     reg.delete(confirm=False)

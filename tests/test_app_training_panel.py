@@ -250,3 +250,41 @@ def test_a_run_that_warned_asks_before_it_is_used(qtbot, tmp_path, monkeypatch):
     panel.on_event(done_event(str(tmp_path / "runs" / "mine-2" / "best.pt")))
     qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)  # no question this time
     assert used[-1].endswith("mine-2/best.pt")
+
+
+def test_fine_tuning_the_descriptor_head_shows_only_what_applies(qtbot, tmp_path, monkeypatch):
+    """The built-in model is a descriptor head: its fine-tune is a refit in seconds, so the panel
+    asks the model (a real `info` child) and hides epochs, batch size, learning rate, modules,
+    dimensions, device and the pool; training from scratch shows them all again."""
+    from pathlib import Path
+
+    builtin = Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt"
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    state = app_state(str(builtin))
+    panel = TrainingPanel(state)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.finetune.isChecked() and panel.windowTitle() == "Train or fine-tune a model"
+    qtbot.waitUntil(lambda: state.description is not None, timeout=60_000)
+    hidden = [panel.epochs, panel.batch, panel.lr, panel.dims, panel.device, panel.pool]
+    assert not any(w.isVisible() for w in hidden) and panel.seed.isVisible()
+    assert not any(cb.isVisible() for cb in panel.modules.values())
+    assert "descriptor head" in panel.kind_note.text() and "no epochs" in panel.settings_note.text()
+    panel.finetune.setChecked(False)  # DAMER from scratch: every setting is the run's
+    assert all(w.isVisible() for w in hidden) and panel.kind_note.text() == ""
+
+
+def test_a_refit_reports_before_and_after_and_cannot_be_resumed(panel, tmp_path):
+    panel.run_dir = tmp_path / "run"
+    panel.run_dir.mkdir()
+    (panel.run_dir / "last.pt").write_bytes(b"an unfinished run's checkpoint")
+    panel.on_finished(130, "")  # stopped before its end: Resume goes on
+    assert panel.resume_btn.isEnabled()
+    panel.on_event(events.RefitStart("descriptor-head", 40, {"by": "artist", "train": 20, "val": 8, "test": 12}))
+    assert not panel.graphics.isVisible() and "28 labelled tracks; 12 held out" in panel.status.text()
+    figures = lambda f1: {"macro_f1": f1, "valence_acc": 0.7, "arousal_acc": 0.8, "interval": {"macro_f1": [0.4, 0.9]}}  # noqa: E731
+    panel.on_event(events.Refitted(str(tmp_path / "run" / "best.pt"), "descriptor-head", 12, figures(0.6), figures(0.65)))
+    text = panel.status.text()
+    assert "on 12 held-out labelled tracks: 0.600 [0.40, 0.90] before, 0.650 [0.40, 0.90] after" in text, text
+    panel.on_finished(0, "")
+    assert panel.use_btn.isEnabled() and not panel.resume_btn.isEnabled()  # a finished run has nothing to resume

@@ -87,8 +87,8 @@ def test_the_predictor_combines_damer_and_descriptors(built):
 
     feats = track_features(song, p.feature_config, p.kinds(False), NoCache())
     damer = p.model.networks.predict_windows(feats["train"]["mel"], feats["train"]["coch"])
-    q = p.model.combination.probabilities(damer.quadrant.mean(axis=0, keepdims=True),
-                                          p.model.head.head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True))
+    p_head = p.model.head.head.probabilities(feats["descriptors"]["windows"]).mean(axis=0, keepdims=True)
+    q = p.model.combination.probabilities(damer.quadrant.mean(axis=0, keepdims=True), p_head)
     assert pred.valence == pytest.approx(2 * (q[0, 0] + q[0, 3]) - 1, abs=1e-5)
     assert pred.arousal == pytest.approx(2 * (q[0, 0] + q[0, 1]) - 1, abs=1e-5)
 
@@ -108,8 +108,8 @@ def test_a_recipe_with_two_networks_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_info_and_the_models_dialog_read_a_combined_bundle(built):
-    from app.training.registry import auc_figure
     from damer_core.contract import events
+    from damer_core.contract.model_card import ModelDescription
 
     root, _ = built
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", str(root / "tv" / "best.pt")],
@@ -123,8 +123,10 @@ def test_info_and_the_models_dialog_read_a_combined_bundle(built):
     report = json.loads((root / "tv" / "report.json").read_text())["test"]["stack"]
     lo, hi = report["interval"]["valence_auc"]
     n = report["n"]
-    assert auc_figure(info, "valence") == (f"{report['valence_auc']:.3f} [{lo:.2f}, {hi:.2f}] ({n} tracks)", n)
-    assert auc_figure(info, "arousal")[0].startswith(f"{report['arousal_auc']:.3f}")
+    described = ModelDescription.from_dict(info["description"])
+    assert described.kind == "stack" and described.members == ("DAMER", "descriptor head")
+    assert described.auc_text("valence") == f"{report['valence_auc']:.3f} [{lo:.2f}, {hi:.2f}] ({n} tracks)"
+    assert described.auc_text("arousal").startswith(f"{report['arousal_auc']:.3f}")
 
 
 @pytest.mark.slow
@@ -193,7 +195,8 @@ def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path)
     assert report["test"]["n"] == stack_build["n"]  # the same test part as the stack's build
     p = Predictor(tmp_path / "head" / "best.pt", "cpu", NoCache())
     assert (
-        p.model.kind == "descriptor-head" and p.dimensions == ["arousal", "valence"] and p.kinds(True) == ("trajectory_descriptors", "descriptors")
+        p.model.kind == "descriptor-head" and p.dimensions == ["arousal", "valence"]
+        and p.kinds(True) == ("trajectory_descriptors", "descriptors")
     )
     song = next((data / "Q2").glob("*.ogg"))
     pred = p.predict_file(song)
@@ -204,6 +207,32 @@ def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path)
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "info", str(tmp_path / "head" / "best.pt")],
                        capture_output=True, text=True)
     assert "alone (no DAMER network)" in r.stdout, r.stdout
+    assert "descriptor head (kind descriptor-head, bundle format v2" in r.stdout.splitlines()[0]
+    ev = subprocess.run([sys.executable, "-m", "damer_core.cli", "evaluate", "--checkpoint", str(tmp_path / "head" / "best.pt"),
+                         "--dataset", str(data), "--part", "test", "--json", str(tmp_path / "ev.json")],
+                        capture_output=True, text=True)
+    assert ev.returncode == 0, ev.stderr
+    scored = json.loads((tmp_path / "ev.json").read_text())
+    # the same test part, the same probabilities: evaluate agrees with the build's own score
+    assert scored["quadrant"]["n_tracks"] == report["test"]["n"]
+    assert scored["quadrant"]["macro_f1"]["value"] == pytest.approx(report["test"]["descriptor_head"]["macro_f1"])
+    assert "the model" in ev.stdout and "majority class" in ev.stdout and "quadrants" in ev.stdout
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_stack_and_each_member_on_the_builds_test_part(built, tmp_path):
+    root, data = built
+    bundle = root / "tv" / "best.pt"
+    ev = subprocess.run([sys.executable, "-m", "damer_core.cli", "evaluate", "--checkpoint", str(bundle), "--dataset", str(data),
+                         "--part", "test", "--json", str(tmp_path / "ev.json")], capture_output=True, text=True)
+    assert ev.returncode == 0, ev.stderr
+    scored = json.loads((tmp_path / "ev.json").read_text())
+    built_test = json.loads((root / "tv" / "report.json").read_text())["test"]
+    assert scored["quadrant"]["macro_f1"]["value"] == pytest.approx(built_test["stack"]["macro_f1"], abs=1e-9)
+    assert set(scored["dimensions"]["valence"]["heads"]) == {"model", "DAMER", "descriptor head", "majority"}
+    head_acc = scored["dimensions"]["valence"]["heads"]["descriptor head"]["acc"]
+    assert head_acc == pytest.approx(built_test["descriptor_head"]["valence_acc"], abs=1e-9)
+    assert "stack of DAMER and the descriptor head" in ev.stdout and "member DAMER" in ev.stdout
 
 
 @pytest.mark.slow
@@ -219,37 +248,21 @@ def test_fine_tuning_a_descriptor_head_alone_trains_no_network_and_reports_befor
             "--progress", "jsonl")
     assert r.returncode == 0, r.stderr
     evs = [events.parse(line) for line in r.stdout.splitlines() if line.startswith("{")]
-    done = next(e for e in evs if isinstance(e, events.Done))
-    assert not any(isinstance(e, events.Epoch) for e in evs)  # no network was trained
-    tuned = load_checkpoint(done.bundle)
-    assert tuned["dimensions"] == {} and tuned["report"]["fine_tune"]["n"] > 0
+    # its own events: no DAMER run dressed up (no Start with 0 epochs, no Epoch, no Done with "fuse" metrics)
+    assert not any(isinstance(e, (events.Start, events.Epoch, events.Done)) for e in evs)
+    start = next(e for e in evs if isinstance(e, events.RefitStart))
+    refitted = next(e for e in evs if isinstance(e, events.Refitted))
+    assert start.kind == refitted.kind == "descriptor-head" and start.split["test"] == refitted.n > 0
+    tuned = load_checkpoint(refitted.bundle)
+    assert tuned["kind"] == "descriptor-head" and "dimensions" not in tuned and tuned["report"]["fine_tune"]["n"] > 0
     assert set(tuned["report"]["fine_tune"]) == {"before", "after", "n"}
-    assert done.quadrant["test"]["n"] == tuned["report"]["fine_tune"]["n"]
-
-
-def test_the_models_dialog_says_which_figure_to_trust():
-    from app.training.registry import SMALL_PART, held_out_check
-
-    report = lambda f1, n: {"macro_f1": f1, "n": n, "interval": {"macro_f1": [f1 - 0.1, f1 + 0.1]}}  # noqa: E731
-    shipped = {"recipe": {"model": "descriptor_head"}, "report": {"test": {"descriptor_head": report(0.695, 216)}}}
-    assert held_out_check(shipped) == ("macro-F1 0.69 [0.59, 0.79] on 216 test tracks", 216)
-    tuned = {"report": {"fine_tune": {"before": report(0.6, 12), "after": report(0.7, 12), "n": 12}}}
-    text, n = held_out_check(tuned)
-    assert n == 12 < SMALL_PART and "on 12 held-out labels: better (too few to tell)" in text
-    worse = {"report": {"fine_tune": {"before": report(0.7, 40), "after": report(0.6, 40), "n": 40}}}
-    assert held_out_check(worse)[0].endswith("on 40 held-out labels: not better")
-    assert held_out_check({}) == ("", 0)
+    assert refitted.after["macro_f1"] == tuned["report"]["fine_tune"]["after"]["macro_f1"]
+    assert 0 <= refitted.before["macro_f1"] <= 1 and "interval" in refitted.after
 
 
 def test_the_models_dialog_says_in_words_whose_figures_to_trust():
-    from app.training.registry import auc_figure, support_summary
+    from app.training.registry import support_summary
 
-    tiny = {"dimensions": {"valence": {"metrics": {"test": {"fuse": {"auc": 1.0, "n": 12}}}}}}
-    assert auc_figure(tiny, "valence") == ("1.000 (12 tracks)", 12)
-    assert auc_figure(tiny, "arousal") == ("not predicted", 0)
-    joint = {"dimensions": {"quadrant": {"metrics": {"val": {"fuse": {
-        "valence_auc": 0.8, "n": 40, "interval": {"valence_auc": [0.7, 0.9]}}}}}}}
-    assert auc_figure(joint, "valence") == ("0.800 [0.70, 0.90] (validation, 40 tracks)", 40)
     text = support_summary([("built-in", 216), ("mine-1", 12), ("old", 0)])
     assert text.startswith("Best supported: built-in (checked on 216 tracks it never saw)")
     assert "mine-1: checked on fewer than 30 tracks, too few to show it is better or worse" in text

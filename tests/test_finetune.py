@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from synthdata import memo_arrays, write_song
 
-from damer_core.checkpoint import build_models, load_checkpoint
+from damer_core.checkpoint import load_checkpoint
 from damer_core.cli import main as cli_main
 from damer_core.datasets import load_dataset
-from damer_core.evaluation import score_bundle
+from damer_core.evaluation import score_model
 from damer_core.inference import Predictor
+from damer_core.models import load_model
 from damer_core.training.config import FINE_TUNE_DEFAULTS
 
 pytestmark = pytest.mark.slow  # real fine-tuning runs
@@ -40,8 +41,7 @@ def mean_valence(bundle, paths):
 
 
 def accuracy_elsewhere(bundle, fs):
-    b = load_checkpoint(bundle)
-    report = score_bundle(b, build_models(b), fs, "all")
+    report = score_model(load_model(bundle), {"model": fs}, "all")
     return {d: report["dimensions"][d]["heads"]["fuse"]["acc"] for d in ("arousal", "valence")}
 
 

@@ -41,7 +41,8 @@ def v1_stack_bundle() -> dict:
     b = tiny_bundle()
     b["model_config"] = {**TINY.to_dict(), "n_classes": 4}
     torch.manual_seed(0)
-    from damer_core.model import DAMER as Network, ModelConfig
+    from damer_core.model import DAMER as Network
+    from damer_core.model import ModelConfig
 
     b["dimensions"] = {"quadrant": {**tiny_entry(), "state_dict": Network(ModelConfig(**b["model_config"])).state_dict()}}
     b["descriptor_head"], b["combination"] = head_state(), combination_state()
@@ -98,3 +99,24 @@ def test_each_kind_describes_itself_with_the_figures_it_has(tmp_path):
     from damer_core.contract.model_card import ModelDescription
 
     assert ModelDescription.from_dict(stack.to_dict()) == stack  # what crosses to the app comes back the same
+
+
+def test_a_fine_tunes_verdict_never_contradicts_itself():
+    from damer_core.contract.model_card import FineTuneCheck, Figure, fine_tune_verdict
+
+    def check(before, after, lo, hi, n):
+        return FineTuneCheck(Figure(before, n=n, part="held-out"), Figure(after, lo, hi, n, "held-out"))
+
+    assert fine_tune_verdict(check(0.6, 0.7, 0.6, 0.8, 12)) == "too few held-out labels to tell"  # never "better (too few)"
+    assert fine_tune_verdict(check(0.5, 0.7, 0.6, 0.8, 40)) == "better"
+    assert fine_tune_verdict(check(0.7, 0.6, 0.5, 0.7, 40)).startswith("no clear change")
+    assert fine_tune_verdict(check(0.8, 0.6, 0.5, 0.7, 40)) == "worse"
+
+
+def test_only_the_dimensions_a_model_predicts_have_figures(tmp_path):
+    one = tiny_bundle()
+    del one["dimensions"]["arousal"]
+    one["dimensions"]["valence"]["metrics"] = {"test": {"fuse": {"auc": 1.0, "n": 12}}}
+    d = load_model(write(tmp_path / "v.pt", one)).describe()
+    assert d.dimensions == ("valence",) and d.auc_text("valence") == "1.000 (12 tracks)"
+    assert d.auc_text("arousal") == "not predicted" and d.macro_f1 is None  # no quadrants from one dimension

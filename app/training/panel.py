@@ -1,6 +1,8 @@
 """The training panel: choose data and settings, run `damer-core train --progress jsonl` as a
-child process, and plot its losses, metrics and the PCL / SAML dynamics live. Cancel keeps the
-last checkpoint; Resume continues it; a crash is shown with its error."""
+child process, and plot its losses, metrics and the PCL / SAML dynamics live. Fine-tuning asks the
+model in use which settings apply (a descriptor head is refitted in seconds: no epochs, no curves)
+and shows only those. Cancel keeps the last checkpoint; Resume continues an unfinished run; a crash
+is shown with its error."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from app.child import CoreProcess
 from app.paths import bundle_name, data_dir
 from app.state import AppState
 from app.training.curves import TrainingCurves
-from app.training.values import default_settings, done_summary, settings_note
+from app.training.values import default_settings, done_summary, refit_summary, settings_note
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.fileutil import atomic_write
@@ -53,7 +55,7 @@ class TrainingPanel(QWidget):
     def __init__(self, state: AppState, labels_export: Callable[[Path], int] | None = None,
                  library_folders: Callable[[], list[str]] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle("Train a DAMER model")
+        self.setWindowTitle("Train or fine-tune a model")
         self.state = state  # the model in use: fine-tuning starts from it; "Use this model" changes it
         self.labels_export = labels_export  # callable(path) writing "my labels"
         self.library_folders = library_folders or (lambda: [])
@@ -65,6 +67,7 @@ class TrainingPanel(QWidget):
         self.devices_proc.event_read.connect(self._devices)
         self.run_dir: Path | None = None
         self.finished_bundle = ""
+        self.run_finished = False  # the last run ended with its model: nothing to resume
         self.used_bundle = ""  # the finished bundle "Use this model" activated
         self.used_model = ""  # the model in use it became (its copy in the models folder)
         self.asked_to_use = ""  # the finished bundle "Use this model" asked for, until the state announces it
@@ -72,6 +75,8 @@ class TrainingPanel(QWidget):
         self.finished_warnings: list[str] = []  # the finished run's, which "Use this model" shows
         self._build()
         state.model_changed.connect(self._model_changed)
+        state.model_described.connect(self._show_applicable_settings)
+        self._show_applicable_settings()
         self.devices_proc.start(["devices"])
 
     # -- layout ---------------------------------------------------------------------------------
@@ -114,6 +119,9 @@ class TrainingPanel(QWidget):
         form.addRow("", row)
         form.addRow("", self.pool)
         form.addRow("", self.finetune)
+        self.kind_note = QLabel()
+        self.kind_note.setWordWrap(True)
+        form.addRow("", self.kind_note)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch)
         form.addRow("Learning rate", self.lr)
@@ -122,9 +130,14 @@ class TrainingPanel(QWidget):
         form.addRow("Dimensions", self.dims)
         form.addRow("Device", self.device)
         form.addRow("", self.settings_note)
+        self.form = form
+        self.setting_rows: dict[str, QWidget | QHBoxLayout] = {
+            "epochs": self.epochs, "batch_size": self.batch, "lr": self.lr, "seed": self.seed, "modules": mods,
+            "dimensions": self.dims, "device": self.device, "pool": self.pool}
         self.finetune.setChecked(bool(self.state.model.path))
         self._apply_defaults(self.finetune.isChecked())
         self.finetune.toggled.connect(self._apply_defaults)
+        self.finetune.toggled.connect(lambda _: self._show_applicable_settings())
         for spin in (self.epochs, self.batch, self.lr, self.seed):
             spin.valueChanged.connect(self._update_settings_note)
         for cb in self.modules.values():
@@ -163,11 +176,34 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.graphics, 5)
         self._set_running(False)
 
+    def applicable_settings(self) -> tuple[str, ...]:
+        """The settings a run with the current choice takes: all of them to train DAMER from
+        scratch; when fine-tuning, the ones the model in use names (all until it is described)."""
+        if not self.finetune.isChecked():
+            return tuple(self.setting_rows)
+        d = self.state.description
+        return d.settings if d is not None else tuple(self.setting_rows)
+
+    def _show_applicable_settings(self, *_: object) -> None:
+        """Only the rows that the run would use; a fine-tune reads what the model in use is first."""
+        if self.finetune.isChecked() and self.state.description is None and self.state.model.path:
+            self.state.describe_model()
+        applies = self.applicable_settings()
+        for name, row in self.setting_rows.items():
+            self.form.setRowVisible(row, name in applies)
+        d = self.state.description
+        self.kind_note.setText(f"Fine-tunes the model in use: {d.kind_name} ({d.summary})"
+                               if self.finetune.isChecked() and d is not None else "")
+        self._update_settings_note()
+
     def chosen_settings(self) -> dict[str, object]:
-        """The settings default_settings() names, as the form shows them now."""
+        """The settings default_settings() names that apply, as the form shows them now."""
         modules = "+".join(m.upper() for m, cb in self.modules.items() if cb.isChecked()) or "baseline"  # TrainConfig.modules
-        return {"epochs": self.epochs.value(), "batch size": self.batch.value(), "learning rate": self.lr.value(),
-                "seed": self.seed.value(), "modules": modules, "dimensions": self.dims.currentText()}
+        shown = {"epochs": ("epochs", self.epochs.value()), "batch_size": ("batch size", self.batch.value()),
+                 "lr": ("learning rate", self.lr.value()), "seed": ("seed", self.seed.value()),
+                 "modules": ("modules", modules), "dimensions": ("dimensions", self.dims.currentText())}
+        applies = self.applicable_settings()
+        return dict(v for k, v in shown.items() if k in applies)
 
     def _update_settings_note(self) -> None:
         text = settings_note(self.finetune.isChecked(), self.chosen_settings())
@@ -256,6 +292,7 @@ class TrainingPanel(QWidget):
             self.status.setText(str(e))
             return
         self._reset_plots()
+        self.run_finished = False
         log.info("training started: damer-core %s", " ".join(args))
         self.log.appendPlainText("$ damer-core " + " ".join(args))
         self.proc.start(args)
@@ -321,12 +358,14 @@ class TrainingPanel(QWidget):
         self.running_changed.emit(running)
         self.start_btn.setEnabled(not running)
         self.cancel_btn.setEnabled(running)
-        self.resume_btn.setEnabled(not running and self.run_dir is not None)
+        resumable = self.run_dir is not None and (self.run_dir / "last.pt").is_file() and not self.run_finished
+        self.resume_btn.setEnabled(not running and resumable)
 
     # -- child output ---------------------------------------------------------------------------
     def _reset_plots(self) -> None:
         self.warnings = []
         self.graphics.clear_curves()
+        self.graphics.setVisible(True)
 
     def on_event(self, ev: events.Event) -> None:
         if isinstance(ev, events.Epoch):
@@ -344,13 +383,21 @@ class TrainingPanel(QWidget):
             self.log_line(f"warning: {ev.text}")
         elif isinstance(ev, events.Message):
             self.log_line(ev.text)
-        elif isinstance(ev, events.Done):
-            log.info("training finished: %s (%s)", ev.bundle, done_summary(ev))
+        elif isinstance(ev, events.RefitStart):
+            self.warnings = []
+            self.graphics.setVisible(False)  # no epochs to chart: the result is the before/after below
+            split = ev.split or {}
+            self.status.setText(f"Refitting the {ev.kind.replace('-', ' ')} on {split.get('train', 0) + split.get('val', 0)} "
+                                f"labelled tracks; {split.get('test', 0)} held out to compare it with the base model...")
+        elif isinstance(ev, (events.Done, events.Refitted)):
+            summary = done_summary(ev) if isinstance(ev, events.Done) else refit_summary(ev)
+            log.info("training finished: %s (%s)", ev.bundle, summary)
             self.finished_warnings = list(self.warnings)
             warned = (f"\nFinished with {len(self.warnings)} warning(s): {self.warnings[0]}"
                       + (" ..." if len(self.warnings) > 1 else "") if self.warnings else "")
-            self.status.setText(f"Finished: {ev.bundle}\n{done_summary(ev)}{warned}")
+            self.status.setText(f"Finished: {ev.bundle}\n{summary}{warned}")
             self.finished_bundle = ev.bundle
+            self.run_finished = True
             self._update_use_button()
             self.model_ready.emit(ev.bundle)
 

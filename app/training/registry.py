@@ -29,28 +29,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.analysis.active_model import ModelInUse
+from app.analysis.model_info import READ, description_of, file_key
 from app.child import CoreProcess
 from app.paths import models_dir
 from app.state import AppState
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
+from damer_core.contract.model_card import FEW_TRACKS, ModelDescription
 from damer_core.contract.safe_text import shown, shown_path
 
-COLUMNS = ["Model", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified",
+COLUMNS = ["Model", "Kind", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified",
            "Held-out check"]
-SMALL_PART = 30  # a held-out part of fewer tracks is too small to rank models: its figure is greyed
-# (path, mtime_ns, size) -> the child's `info` or `bundle_error` line: shared by every dialog, so
-# reopening the dialog or refreshing after an import reads only the new bundles.
-_READ: dict[tuple[str, int, int], events.Info | events.BundleError] = {}
-
-
-def file_key(p: Path) -> tuple[str, int, int] | None:
-    try:
-        st = p.stat()
-    except OSError:
-        return None
-    return str(p), st.st_mtime_ns, st.st_size
+SMALL_PART = FEW_TRACKS  # a held-out part of fewer tracks is too small to rank models: its figure is greyed
 
 
 def file_cells(key: tuple[str, int, int] | None) -> list[str]:
@@ -60,34 +51,16 @@ def file_cells(key: tuple[str, int, int] | None) -> list[str]:
     return [f"{key[2] / 1e6:.1f} MB", datetime.fromtimestamp(key[1] / 1e9).strftime("%Y-%m-%d %H:%M")]
 
 
-def auc_figure(info: dict, dim: str) -> tuple[str, int]:
-    """(text, tracks) of the dimension's held-out AUC with its 95 % interval where the bundle holds
-    one, e.g. "0.859 [0.81, 0.91], 216 tracks": of a built model's test part, of the dimension's own
-    network or of the joint quadrant head ("validation" where a run has no test part yet)."""
-    test = info.get("report", {}).get("test", {})
-    built = test.get(info.get("recipe", {}).get("model", ""))
-    if built is not None:  # a model from damer-core build: its test figures
-        return _figure(built, f"{dim}_auc", "test")
-    dims = info.get("dimensions", {})
-    if dim not in dims and "quadrant" not in dims:
-        return ("not predicted" if info else ""), 0
-    m = dims[dim if dim in dims else "quadrant"].get("metrics", {}) or {}
-    if "fuse" in m:  # a bundle from before the validation part
-        m = {"held-out": m}
-    part = next((p for p in ("test", "val", "held-out") if p in m), None)
-    if part is None:
-        return "", 0
-    return _figure(m[part].get("fuse") or {}, "auc" if dim in dims else f"{dim}_auc", part)
-
-
-def _figure(report: dict, key: str, part: str) -> tuple[str, int]:
-    v, n = report.get(key), int(report.get("n") or 0)
-    text = "n/a" if v is None or v != v else f"{v:.3f}"  # NaN: a one-class part
-    lo, hi = (report.get("interval") or {}).get(key, (None, None))
-    if lo is not None and hi is not None and lo == lo and hi == hi:
-        text += f" [{lo:.2f}, {hi:.2f}]"
-    where = "" if part == "test" else {"val": "validation", "held-out": "held-out"}[part] + ", "
-    return text + (f" ({where}{n} tracks)" if n else (f" ({where.rstrip(', ')})" if where else "")), n
+def description_cells(d: ModelDescription | None) -> tuple[list[str], dict[str, int], tuple[str, int]]:
+    """(kind, data, created, preset, arousal AUC, valence AUC cells; each dimension's held-out
+    tracks; the held-out check and its tracks) of a model's description ("" while unread)."""
+    if d is None:
+        return ["", "", "", "", "", ""], {}, ("", 0)
+    data = f"{d.data} ({d.n_tracks if d.n_tracks is not None else '?'} tracks)"
+    cells = [d.kind_name, data, d.created[:16].replace("T", " "), d.feature_preset,
+             d.auc_text("arousal"), d.auc_text("valence")]
+    tracks = {dim: d.auc[dim].n for dim in d.auc}
+    return cells, tracks, d.held_out_text()
 
 
 def support_summary(checked: list[tuple[str, int]]) -> str:
@@ -111,28 +84,6 @@ def support_summary(checked: list[tuple[str, int]]) -> str:
     return "; ".join(parts) + "."
 
 
-def held_out_check(info: dict) -> tuple[str, int]:
-    """A bundle's quadrant macro-F1 on tracks it never saw, with their number and 95 % interval;
-    for a fine-tune, before and after on the labels held out from it. Returns (text, n)."""
-    report = info.get("report", {})
-    tune = report.get("fine_tune") or {}
-    if tune.get("n"):
-        b, a = tune["before"], tune["after"]
-        lo, hi = a.get("interval", {}).get("macro_f1", [float("nan")] * 2)
-        better = "better" if a["macro_f1"] > b["macro_f1"] else "not better"
-        text = (f"macro-F1 {b['macro_f1']:.2f} before, {a['macro_f1']:.2f} [{lo:.2f}, {hi:.2f}] after, "
-                f"on {tune['n']} held-out labels: {better}")
-        return (text + (" (too few to tell)" if tune["n"] < SMALL_PART else "")), int(tune["n"])
-    built = report.get("test", {}).get(info.get("recipe", {}).get("model", ""))
-    if built:
-        lo, hi = built.get("interval", {}).get("macro_f1", [float("nan")] * 2)
-        return f"macro-F1 {built['macro_f1']:.2f} [{lo:.2f}, {hi:.2f}] on {built['n']} test tracks", int(built["n"])
-    q = info.get("quadrant", {}).get("test")
-    if q:
-        return f"macro-F1 {q['macro_f1']:.2f} on {q['n']} test tracks", int(q["n"])
-    return "", 0
-
-
 class ModelRegistry(QDialog):
     """Model > Models...: choosing a model changes the state's model in use; the rows follow it."""
 
@@ -143,7 +94,7 @@ class ModelRegistry(QDialog):
         self.setWindowTitle("Models")
         self.resize(900, 360)
         self.state = state
-        self.info: dict[str, dict] = {}
+        self.info: dict[str, ModelDescription | None] = {}
         self.errors: dict[str, str] = {}
         self.keys: dict[str, tuple[str, int, int] | None] = {}  # path -> file_key when listed
         self.reading: set[str] = set()  # paths the running child has still to report
@@ -193,9 +144,9 @@ class ModelRegistry(QDialog):
         paths = self.paths()
         self.keys = {str(p): file_key(p) for p in paths}
         for key in self.keys.values():
-            if key in _READ:
-                self._store(_READ[key])
-        unread = [p for p, key in self.keys.items() if key is not None and key not in _READ]
+            if key in READ:
+                self._store(READ[key])
+        unread = [p for p, key in self.keys.items() if key is not None and key not in READ]
         if self.proc.running:
             self._refresh_again = bool(unread)  # one child at a time: the rest once it is done
         elif unread:
@@ -205,7 +156,7 @@ class ModelRegistry(QDialog):
 
     def _store(self, ev: events.Info | events.BundleError) -> None:
         if isinstance(ev, events.Info):
-            self.info[ev.path] = {"path": ev.path, "builtin": ev.builtin, **ev.bundle}
+            self.info[ev.path] = description_of(ev)
         else:
             self.errors[ev.path] = ev.message
 
@@ -216,7 +167,7 @@ class ModelRegistry(QDialog):
         self.reading.discard(path)
         key = self.keys[path]
         if key is not None:
-            _READ[key] = ev
+            READ[key] = ev
         self._store(ev)
         self._fill()
 
@@ -235,19 +186,15 @@ class ModelRegistry(QDialog):
         self.table.setRowCount(len(paths))
         checked: list[tuple[str, int]] = []
         for r, p in enumerate(paths):
-            info, err = self.info.get(str(p), {}), self.errors.get(str(p))
-            data = info.get("data", {})
-            status = err or ("active" if str(p) == self.active else ("ok" if info else "reading..."))
+            known, err = str(p) in self.info, self.errors.get(str(p))
+            status = err or ("active" if str(p) == self.active else ("ok" if known else "reading..."))
             if is_builtin(p) and not err:
                 status += " (built-in, fine-tunable)"
             name = BUILTIN_NAME if is_builtin(p) else p.stem
-            (arousal, n_a), (valence, n_v) = auc_figure(info, "arousal"), auc_figure(info, "valence")
-            check, n = held_out_check(info)
+            described, per_dim, (check, n) = description_cells(self.info.get(str(p)))
+            n_a, n_v = per_dim.get("arousal", 0), per_dim.get("valence", 0)
             checked.append((name, n or max(n_a, n_v)))
-            cells = [name, f"{data.get('name', '')} ({data.get('n_tracks', '?')} tracks)" if info else "",
-                     str(info.get("created", ""))[:16].replace("T", " "),
-                     info.get("feature_config", {}).get("name", ""), arousal, valence, status,
-                     *file_cells(self.keys.get(str(p))), check]
+            cells = [name, *described, status, *file_cells(self.keys.get(str(p))), check]
             tracks = {COLUMNS.index("Arousal AUC"): n_a, COLUMNS.index("Valence AUC"): n_v, len(cells) - 1: n}
             for c, text in enumerate(cells):
                 text = shown(text, limit=200)  # a bundle's strings are untrusted: no control characters, capped
@@ -300,8 +247,8 @@ class ModelRegistry(QDialog):
             old = file_key(p)
             p.rename(target)
             new = file_key(target)
-            if old in _READ and new is not None:  # a rename keeps mtime and size: no need to read it again
-                _READ[new] = dataclasses.replace(_READ[old], path=str(target))
+            if old in READ and new is not None:  # a rename keeps mtime and size: no need to read it again
+                READ[new] = dataclasses.replace(READ[old], path=str(target))
             if self.active == str(p):
                 self.state.choose_model(str(target))
             self.refresh()

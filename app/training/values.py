@@ -41,6 +41,16 @@ def done_summary(ev: events.Done) -> str:
     return "; ".join(lines)
 
 
+def refit_summary(ev: events.Refitted) -> str:
+    """A refit's figures: the base model and the refitted one on the same held-out labels."""
+    if not ev.n:
+        return "no labelled tracks were held out, so the refit could not be compared with the base model"
+    return (f"quadrant macro-F1 on {ev.n} held-out labelled tracks: {with_interval(ev.before, 'macro_f1')} before, "
+            f"{with_interval(ev.after, 'macro_f1')} after; valence acc {figure(ev.before.get('valence_acc'))} -> "
+            f"{figure(ev.after.get('valence_acc'))}, arousal acc {figure(ev.before.get('arousal_acc'))} -> "
+            f"{figure(ev.after.get('arousal_acc'))}")
+
+
 def default_settings(finetune: bool) -> dict[str, int | float | str]:
     """The settings a run starts from: the paper's (TrainConfig), or FINE_TUNE_DEFAULTS over them."""
     from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
@@ -68,6 +78,8 @@ def settings_note(finetune: bool, chosen: dict[str, object]) -> str:
     changed = [f"{k} {_show(v)} (default {_show(defaults[k])})" for k, v in chosen.items() if not _same(v, defaults[k])]
     if changed:
         return f"Changed from {which}: {', '.join(changed)}."
+    if finetune and "epochs" not in chosen:
+        return "This model is refitted in seconds: it has no network, so no epochs or learning rate."
     if finetune:
         return (f"Settings are the fine-tuning defaults: {defaults['epochs']} epochs, learning rate "
                 f"{_show(defaults['learning rate'])}; the rest as in the paper.")

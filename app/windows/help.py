@@ -4,13 +4,16 @@ are) and the user guide (the README's walk-through, rendered from the README its
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from app.paths import config_dir, data_dir
+from app.state import AppState
 from damer_core import __version__
+from damer_core.contract.model_card import ModelDescription
 from damer_core.contract.paths import resources_dir
 
 GUIDE_SECTIONS = ("Using the app", "Curator's walk-through", "The built-in model")
@@ -37,13 +40,25 @@ def shortcuts_markdown(shortcuts: list[tuple[str, str]]) -> str:
     return f"| Key | Does |\n|---|---|\n{rows}\n"
 
 
-def about_markdown(model: str, model_label: str) -> str:
+def about_markdown(model: str, description: ModelDescription | None, problem: str = "") -> str:
+    """About: the version, the model in use as it is (its kind and what it learned from, from its
+    own description; "reading..." until the child has read it) and where the files are."""
     from damer_core.cache import default_cache_dir
+    from damer_core.contract.builtin import BUILTIN_NAME, is_builtin
 
+    name = (BUILTIN_NAME if is_builtin(model) else Path(model).name) if model else "none"
+    if not model:
+        what = ""
+    elif description is not None:
+        figure = description.held_out_text()[0]
+        what = (f"  \n{description.kind_name}: {description.summary}; learned from {description.data}"
+                + (f"  \nOn tracks it never saw: {figure}" if figure else ""))
+    else:
+        what = f"  \n(cannot be described: {problem})" if problem else "  \n(reading what it is...)"
     return (f"# DAMER Explorer {__version__}\n\n"
-            "See and label the emotion of music: valence and arousal predicted by DAMER, "
-            "labelled on the circle by curators.\n\n"
-            f"**Model in use:** {model_label}  \n`{model or 'none'}`\n\n"
+            "See and label the emotion of music: valence and arousal predicted by the model in use "
+            "(DAMER networks, the descriptor head or a stack of both), labelled on the circle by curators.\n\n"
+            f"**Model in use:** {name}{what}  \n`{model or 'none'}`\n\n"
             f"**Library and models:** `{data_dir()}`  \n"
             f"**Settings:** `{config_dir()}`  \n"
             f"**Feature cache:** `{default_cache_dir()}`\n\n"
@@ -54,8 +69,10 @@ def about_markdown(model: str, model_label: str) -> str:
 class TextWindow(QDialog):
     """Markdown in a read-only browser with a Close button; links open in the system browser."""
 
-    def __init__(self, title: str, markdown: str, parent: QWidget | None = None, base: Path | None = None):
+    def __init__(self, title: str, markdown: str, parent: QWidget | None = None, base: Path | None = None,
+                 source: Callable[[], str] | None = None):
         super().__init__(parent)
+        self.source = source  # where refresh() gets the text again
         self.setWindowTitle(title)
         lay = QVBoxLayout(self)
         self.text = QTextBrowser()
@@ -68,6 +85,10 @@ class TextWindow(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         lay.addWidget(buttons)
+
+    def refresh(self, *_: object) -> None:
+        if self.source is not None:
+            self.text.setMarkdown(self.source())
 
 
 def guide_window(parent: QWidget | None = None) -> TextWindow:
@@ -86,12 +107,14 @@ def shortcuts_window(shortcuts: list[tuple[str, str]], parent: QWidget | None = 
     return window
 
 
-def about_window(model: str, parent: QWidget | None = None) -> TextWindow:
-    """About, naming the model in use (``model``: its file, "" when there is none)."""
-    from damer_core.contract.builtin import is_builtin
+def about_window(state: AppState, parent: QWidget | None = None) -> TextWindow:
+    """About, naming the model in use as it is; it fills in once the model's description is read."""
+    def text() -> str:
+        return about_markdown(state.model.path, state.description, state.description_problem)
 
-    label = ("the built-in model (DAMER trained on 4Q)" if model and is_builtin(model)
-             else Path(model).name if model else "none")
-    window = TextWindow("About DAMER Explorer", about_markdown(model, label), parent)
+    window = TextWindow("About DAMER Explorer", text(), parent, source=text)
+    state.model_described.connect(window.refresh)
+    if state.description is None and state.model.path:
+        state.describe_model()
     window.resize(620, 420)
     return window

@@ -95,7 +95,7 @@ class OtherWindows:
         self.help_window.show()
 
     def show_about(self) -> None:
-        self.help_window = about_window(self.parts.state.model.path, self.parts.parent)
+        self.help_window = about_window(self.parts.state, self.parts.parent)
         self.help_window.show()
 
     def start_calibration(self, track_ids: list[int] | None = None) -> None:

@@ -211,6 +211,24 @@ class Done(Event):
     quadrant: dict = doc("{val, test: {acc, macro_f1, n}} when both dimensions were trained", {})
 
 
+@event("refit_start", "a model without a network (a descriptor head) is refitted on labels: seconds, no epochs")
+@dataclass(frozen=True)
+class RefitStart(Event):
+    kind: str = doc("the model's kind (damer_core.models.header.KINDS)")
+    n_tracks: int = doc("labelled tracks in the data")
+    split: dict = doc("{by, train, val, test}: tracks per part; train + validation refit it, test compares")
+
+
+@event("refitted", "a refit finished: the base model and the refitted one on the held-out labels")
+@dataclass(frozen=True)
+class Refitted(Event):
+    bundle: str = doc("best.pt")
+    kind: str = doc("the model's kind")
+    n: int = doc("held-out labelled tracks both are scored on (0: none held out)")
+    before: dict = doc("the base model's quadrant figures on them: macro_f1, valence_acc, arousal_acc, interval, ...")
+    after: dict = doc("the refitted model's, the same figures")
+
+
 # -- analysis ---------------------------------------------------------------------------------
 @event("prediction", "one file's static V-A and trajectory (predict, the analysis worker)")
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from damer_core.features import CLIP, FeatureConfig
 from damer_core.progress import Progress
 
 __all__ = ["DIMENSIONS", "DatasetError", "FeatureSet", "LabelledTrack", "FORMATS", "detect_format",
-           "load_dataset", "load_unlabelled", "Split", "split_tracks"]
+           "load_dataset", "load_descriptor_set", "load_evaluation_sets", "load_unlabelled", "Split", "split_tracks"]
 
 
 def load_dataset(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
@@ -68,6 +68,16 @@ def load_descriptor_set(path: str | Path, fmt: str = "auto", scale: str | None =
         raise DatasetError(f"{path}: precomputed arrays hold no audio to compute musical descriptors from")
     tracks, desc = labelled_tracks(path, _checked_format(path, fmt), scale, progress=progress)
     return featurise(tracks, cfg, desc, progress, cache, kind="descriptors")
+
+
+def load_evaluation_sets(kinds: tuple[str, ...], path: str | Path, fmt: str = "auto", scale: str | None = None,
+                         cfg: FeatureConfig = CLIP, progress: Progress | None = None, cache=None) -> dict[str, FeatureSet]:
+    """The FeatureSets a model is scored on, by kind (damer_core.models.base.Model.evaluation_sets):
+    "model", "model+descriptors" (DAMER windows) and "descriptors" (descriptor windows)."""
+    loaders = {"model": lambda: load_dataset(path, fmt, scale, cfg, progress, cache),
+               "model+descriptors": lambda: load_dataset(path, fmt, scale, cfg, progress, cache, descriptors=True),
+               "descriptors": lambda: load_descriptor_set(path, fmt, scale, cfg, progress, cache)}
+    return {kind: loaders[kind]() for kind in kinds}
 
 
 def _check_kind(path: Path, fmt: str) -> None:

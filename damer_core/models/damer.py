@@ -265,7 +265,8 @@ class DamerNetworks:
         return ModelDescription(
             kind=self.kind, kind_name=h.kind_name, summary=summary, data=h.data_name, n_tracks=h.data.get("n_tracks"),
             created=h.created, feature_preset=str(h.feature_config.get("name", "")), dimensions=self.dimensions,
-            auc=self.auc_figures(), macro_f1=quadrant_figure(h), settings=self.settings)
+            auc=self.auc_figures(), macro_f1=quadrant_figure(h) if len(self.dimensions) == 2 else None,
+            settings=self.settings)
 
     def auc_figures(self) -> dict[str, Figure]:
         """Each dimension's AUC on the network's held-out part (test, else validation)."""

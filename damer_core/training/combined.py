@@ -13,6 +13,7 @@ from damer_core.contract import events
 from damer_core.datasets.base import DatasetError, FeatureSet
 from damer_core.datasets.split import Split, split_tracks
 from damer_core.descriptor_head import DescriptorHead, fine_tune_descriptor_head
+from damer_core.models.header import DESCRIPTOR_HEAD as DESCRIPTOR_HEAD_KIND
 from damer_core.progress import Progress
 from damer_core.scoring import quadrant_report, softmax, track_means
 from damer_core.targets import QUADRANT, class_labels
@@ -94,17 +95,16 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     y = class_labels(ds.valence, ds.arousal, QUADRANT)
     split = split_tracks(ds, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     count = lambda idx: int(np.unique(ds.track[idx]).size)  # noqa: E731
-    progress.emit(events.Start(
-        dims=[QUADRANT], epochs=0, device="cpu", world_size=1, n_samples=len(ds), n_tracks=ds.n_tracks,
-        feature_preset="descriptors", modules="descriptor head", always_on="", out=str(out),
-        split={"by": ds.description.get("split_group", "track"), "train": count(split.train),
-               "val": count(split.val), "test": count(split.test)}))
+    progress.emit(events.RefitStart(kind=DESCRIPTOR_HEAD_KIND, n_tracks=ds.n_tracks, split={
+        "by": ds.description.get("split_group", "track"), "train": count(split.train), "val": count(split.val),
+        "test": count(split.test)}))
     fit = np.concatenate([split.train, split.val])
     fit = fit[y[fit] >= 0]
     if fit.size == 0:
         raise DatasetError("no labelled track has both valence and arousal: the descriptor head learns quadrants")
     head = fine_tune_descriptor_head(base, ds.descriptors[fit], y[fit])
-    progress.message(f"descriptor head fine-tuned on {count(fit)} tracks (no network: this model has none)")
+    progress.message(f"descriptor head refitted on {count(fit)} labelled tracks, pulled towards the base model "
+                     "(seconds: it has no network to train)")
     test = np.sort(split.test[y[split.test] >= 0])
     report = {"n": 0}
     if test.size:
@@ -121,11 +121,6 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     best = save_atomic(with_checksums(bundle), out / "best.pt")
-    after = report.get("after", {})
-    metrics = {QUADRANT: {"epoch": 0, "temperature": head.temperature,
-                          "test": {"fuse": {"acc": after.get("quadrant_acc"), "f1": after.get("macro_f1"),
-                                            "auc": float(np.nanmean([after["valence_auc"], after["arousal_auc"]])),
-                                            "n": report["n"]}}}} if after else {}
-    quadrant = {"test": {"acc": after["quadrant_acc"], "macro_f1": after["macro_f1"], "n": report["n"]}} if after else {}
-    progress.emit(events.Done(bundle=str(best), last="", metrics=metrics, quadrant=quadrant))
+    progress.emit(events.Refitted(bundle=str(best), kind=DESCRIPTOR_HEAD_KIND, n=report["n"],
+                                  before=report.get("before", {}), after=report.get("after", {})))
     return best

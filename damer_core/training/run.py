@@ -13,8 +13,6 @@ import numpy as np
 
 from damer_core import __version__
 from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
-from damer_core.models.header import DAMER as DAMER_KIND
-from damer_core.models.header import DESCRIPTOR_HEAD, STACK, BundleHeader
 from damer_core.contract import events
 from damer_core.contract.errors import InputError
 from damer_core.contract.fileutil import atomic_write
@@ -22,6 +20,8 @@ from damer_core.contract.safe_text import figure
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
 from damer_core.features import FeatureConfig, preset
+from damer_core.models.header import DAMER as DAMER_KIND
+from damer_core.models.header import DESCRIPTOR_HEAD, STACK, BundleHeader
 from damer_core.progress import Progress
 from damer_core.scoring import part_means
 from damer_core.scoring import quadrant_scores as scored
