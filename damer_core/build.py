@@ -132,10 +132,10 @@ def build(model_fs: FeatureSet, descriptor_fs: FeatureSet, recipe: Recipe, out: 
     fit_idx = np.concatenate([split.train, split.val]) if fit_on == "train+val" else np.arange(len(model_fs))
     test_idx = split.test if fit_on == "train+val" else np.zeros(0, np.int64)
     trainer, test_logits = _train_damer(model_fs, fit_idx, test_idx, recipe.damer, device, progress)
-    fit_tracks = set(model_fs.track_ids[np.unique(model_fs.track[fit_idx])])
-    in_fit = np.isin(descriptor_fs.track_ids[descriptor_fs.track], list(fit_tracks))
+    fit_tracks = set(model_fs.ids[np.unique(model_fs.track[fit_idx])])
+    in_fit = np.isin(descriptor_fs.ids[descriptor_fs.track], list(fit_tracks))
     y_desc = class_labels(descriptor_fs.valence, descriptor_fs.arousal, QUADRANT)
-    head = fit_descriptor_head(descriptor_fs.descriptors[in_fit], y_desc[in_fit], seed=recipe.damer.seed,
+    head = fit_descriptor_head(descriptor_fs.window_descriptors[in_fit], y_desc[in_fit], seed=recipe.damer.seed,
                                **recipe.descriptor_head)
     report = dict(report_from or {})
     if test_idx.size:
@@ -164,17 +164,17 @@ def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Pa
     progress.message(f"descriptor head: temperature {temperature:.2f} from {len(y_w)} out-of-fold windows "
                      f"of {len(oof.y)} tracks")
     tracks, p_cal = track_means(np.concatenate([w[2] for w in windows]), softmax(logits_w, temperature))
-    rows = {t: i for i, t in enumerate(ds.track_ids[tracks])}
+    rows = {t: i for i, t in enumerate(ds.ids[tracks])}
     calibrated_oof = OutOfFold(oof.name, oof.track_ids, oof.fold, oof.y, p_cal[[rows[t] for t in oof.track_ids]])
     fit_idx = np.concatenate([split.train, split.val]) if fit_on == "train+val" else np.arange(len(ds))
     y = class_labels(ds.valence, ds.arousal, QUADRANT)
     fit_idx = fit_idx[y[fit_idx] >= 0]
-    head = fit_descriptor_head(ds.descriptors[fit_idx], y[fit_idx], seed=recipe.damer.seed, **recipe.descriptor_head)
+    head = fit_descriptor_head(ds.window_descriptors[fit_idx], y[fit_idx], seed=recipe.damer.seed, **recipe.descriptor_head)
     head.temperature = temperature
     report = dict(report_from or {})
     if fit_on == "train+val":
         idx = np.sort(split.test[y[split.test] >= 0])
-        _, p = track_means(ds.track[idx], head.probabilities(ds.descriptors[idx]))
+        _, p = track_means(ds.track[idx], head.probabilities(ds.window_descriptors[idx]))
         _, y_t = track_means(ds.track[idx], y[idx].astype(float))
         y_t = y_t.round().astype(np.int64)
         prior = np.full((y_t.size, 4), 0.25) + 1e-9 * np.arange(4)
@@ -220,12 +220,12 @@ def _score_test(model_fs, descriptor_fs, test_idx, test_logits, head, combinatio
     """The test part, scored once: the chosen stack and the runner-up (the descriptor head alone)."""
     idx = np.sort(test_idx)
     tracks, p_damer = track_means(model_fs.track[idx], softmax(test_logits))
-    ids = model_fs.track_ids[tracks]
+    ids = model_fs.ids[tracks]
     _, y = track_means(model_fs.track[idx], class_labels(model_fs.valence[idx], model_fs.arousal[idx], QUADRANT).astype(float))
     y = y.round().astype(np.int64)
-    rows = np.isin(descriptor_fs.track_ids[descriptor_fs.track], ids)
-    d_tracks, p_head = track_means(descriptor_fs.track[rows], head.probabilities(descriptor_fs.descriptors[rows]))
-    order = {t: i for i, t in enumerate(descriptor_fs.track_ids[d_tracks])}
+    rows = np.isin(descriptor_fs.ids[descriptor_fs.track], ids)
+    d_tracks, p_head = track_means(descriptor_fs.track[rows], head.probabilities(descriptor_fs.window_descriptors[rows]))
+    order = {t: i for i, t in enumerate(descriptor_fs.ids[d_tracks])}
     p_head = p_head[[order[t] for t in ids]]
     p_stack = combination.probabilities(p_damer, p_head)
     prior = np.full((y.size, 4), 0.25) + 1e-9 * np.arange(4)
@@ -241,7 +241,7 @@ def _write_bundle(out: Path, fs: FeatureSet, recipe: Recipe, report: dict, progr
     from damer_core.training.run import DataArgs, make_bundle
 
     data_args = DataArgs(str(fs.description.get("root", "")), preset=recipe.preset)
-    if trainer is not None:
+    if trainer is not None and combination is not None:
         entry = {"state_dict": trainer.best_state, "epoch": trainer.best_epoch, "temperature": 1.0,
                  "temperature_source": "none: the combination is calibrated (its temperature)", "metrics": {}}
         bundle = make_bundle(fs, recipe.damer, trainer.mcfg.to_dict(), {QUADRANT: entry}, data_args, STACK)

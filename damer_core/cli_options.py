@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from typing import Any
 
 from damer_core.contract.errors import InputError, UsageError
 
@@ -30,7 +31,7 @@ def train_config(args):
     tcfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     if getattr(args, "init", None) and not args.config:  # fine-tuning adjusts a model, it does not replace it
         tcfg = replace(tcfg, **FINE_TUNE_DEFAULTS)
-    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+    flags: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
              "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
     tcfg = replace(tcfg, **{k: v for k, v in flags.items() if v is not None})
     if args.dims:

@@ -65,7 +65,7 @@ def report_warnings(report: dict) -> list[str]:
     for dim, d in report["dimensions"].items():
         if d["n_tracks"] < MIN_TRACKS:
             out.append(f"{dim}: only {d['n_tracks']} tracks in this part; the figures are unreliable")
-        main = next((d["heads"][h] for h in ("fuse", "model", "probe") if h in d["heads"]), {})
+        main: dict = next((d["heads"][h] for h in ("fuse", "model", "probe") if h in d["heads"]), {})
         if not np.isfinite(main.get("auc", np.nan)):
             out.append(f"{dim}: this part holds one class only; AUC is n/a")
     return out
@@ -136,9 +136,9 @@ def _track_truth(fs: FeatureSet, idx_all: np.ndarray, dim: str) -> tuple[np.ndar
     """(the track ids labelled on ``dim`` among windows ``idx_all``, sorted; each one's 0/1 label)."""
     idx = np.sort(idx_all[~np.isnan(fs.values(dim)[idx_all])])
     if idx.size == 0:
-        return np.zeros(0, dtype=fs.track_ids.dtype), np.zeros(0, int)
+        return np.zeros(0, dtype=fs.ids.dtype), np.zeros(0, int)
     tracks, y = part_means(fs, idx, fs.binary(dim)[idx].astype(float))
-    ids = fs.track_ids[tracks]
+    ids = fs.ids[tracks]
     order = np.argsort(ids)
     return ids[order], y[order].round().astype(int)
 

@@ -107,8 +107,13 @@ def _pack(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return display.pack(arrays) if kind == "display" else arrays
 
 
-def _unpack(kind: str, arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
-    return display.unpack(arrays) if kind == "display" and arrays is not None else arrays
+def _unpack(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return display.unpack(arrays) if kind == "display" else arrays
+
+
+def _as_stored(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays as the cache will give them back (the views in 8 bits): shown the same either way."""
+    return _unpack(kind, _pack(kind, arrays))
 
 
 def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str, ...],
@@ -123,10 +128,11 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
     cfgs = {k: (DISPLAY if k == "display" else cfg) for k in kinds}
     check_audio_file(path)  # the cache reads the file for its key: a folder or a FIFO must fail here, in words
     try:
-        out = {k: _unpack(k, cache.get(path, cfgs[k], CACHE_KINDS[k])) for k in kinds}
+        cached = {k: cache.get(path, cfgs[k], CACHE_KINDS[k]) for k in kinds}
     except OSError as e:  # the file went away or changed between the check and the read
         raise AudioError(path, f"cannot be read ({e.strerror or e})") from None
-    missing = [k for k, v in out.items() if v is None]
+    out = {k: _unpack(k, v) for k, v in cached.items() if v is not None}
+    missing = [k for k, v in cached.items() if v is None]
     shown = on_display if on_display is not None else (lambda arrays: None)
     if "display" in kinds and "display" not in missing:
         shown(out["display"])
@@ -135,14 +141,14 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
         if stream.expected_frames > LONG_SECONDS * stream.rate:
             loudness = _streamed(stream, cfg, missing, out)
             if "display" in missing:
-                out["display"] = _unpack("display", _pack("display", out["display"]))  # shown as stored
+                out["display"] = _as_stored("display", out["display"])  # shown as stored
                 shown(out["display"])
         else:
             y, loudness = samples_for_model(stream)
             for k in sorted(missing, key=lambda k: k != "display"):  # the views first: the window waits for them
                 out[k] = KINDS[k](y, cfgs[k], str(path))
                 if k == "display":
-                    out[k] = _unpack(k, _pack(k, out[k]))
+                    out[k] = _as_stored(k, out[k])
                     shown(out[k])
         for k in (
             "frames",

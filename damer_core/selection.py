@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,13 +98,13 @@ def descriptor_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, w
     ids, folds, ys, ps = [], [], [], []
     for k in sorted(set(fold_of.values())):
         train, held = (fold >= 0) & (fold != k), fold == k
-        head = fit_descriptor_head(ds.descriptors[train], y[train], **head_args)
-        p_windows = head.probabilities(ds.descriptors[held])
+        head = fit_descriptor_head(ds.window_descriptors[train], y[train], **head_args)
+        p_windows = head.probabilities(ds.window_descriptors[held])
         if windows is not None:
             windows.append((y[held], p_windows, ds.track[held]))
         tracks, p = track_means(ds.track[held], p_windows)
         _, y_t = track_means(ds.track[held], y[held].astype(np.float64))
-        ids.append(ds.track_ids[tracks])
+        ids.append(ds.ids[tracks])
         folds.append(np.full(tracks.size, k))
         ys.append(y_t.round().astype(np.int64))
         ps.append(p)
@@ -149,7 +150,7 @@ def score_table(candidates: list[OutOfFold]) -> str:
 
 
 # -- the comparison `damer-core select` prints -------------------------------------------------------
-DESCRIPTOR_CANDIDATES = {  # name: fit_descriptor_head arguments
+DESCRIPTOR_CANDIDATES: dict[str, dict[str, Any]] = {  # name: fit_descriptor_head arguments
     "descriptor head, linear (C 0.01)": {"kind": "linear", "c": 0.01},
     "descriptor head, kernel (C 1)": {"kind": "kernel", "c": 1.0},
     "descriptor head, kernel (C 3)": {"kind": "kernel", "c": 3.0},
@@ -187,7 +188,7 @@ def compare(ds: FeatureSet, fold_of: dict[int, int], damer_dirs: dict[str, Path]
 
 def check_same_folds(damer: OutOfFold, fold_of: dict[int, int], ds: FeatureSet) -> None:
     """A DAMER folder made on other folds (another seed, k or data) cannot be compared."""
-    fold_by_id = {str(ds.track_ids[t]): f for t, f in fold_of.items()}
+    fold_by_id = {str(ds.ids[t]): f for t, f in fold_of.items()}
     wrong = [t for t, f in zip(damer.track_ids, damer.fold) if fold_by_id.get(str(t)) != f]
     if wrong or len(damer.track_ids) != len(fold_by_id):
         raise ValueError(f"{damer.name}: its folds are not this comparison's ({len(wrong)} tracks differ, "

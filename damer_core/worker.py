@@ -16,13 +16,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from damer_core.audio import AudioError
 from damer_core.cache import FeatureCache
 from damer_core.contract import display, events
 from damer_core.features import DISPLAY
 from damer_core.inference import Interrupted
+
+if TYPE_CHECKING:
+    from damer_core.inference import Predictor
 
 
 class Analysis:
@@ -31,12 +34,12 @@ class Analysis:
     def __init__(self, checkpoint: str | None, device: str = "cpu", cache: FeatureCache | None = None):
         self.checkpoint, self.device = checkpoint or "", device
         self.cache = cache if cache is not None else FeatureCache()
-        self._predictor = None
+        self._predictor: Predictor | None = None
         self.interrupts: set[str] = set()  # paths whose preemptible job should stop (filled by the stdin reader)
         self._lock = threading.Lock()
 
     @property
-    def predictor(self):
+    def predictor(self) -> Predictor | None:
         if self._predictor is None and self.checkpoint:
             from damer_core.inference import Predictor
 
@@ -57,7 +60,7 @@ class Analysis:
             return emit(events.Error(f"worker: unknown job '{job.op}'"))
         if job.op in ("static", "track") and self.predictor is None and not (job.op == "track" and job.views_npz):
             return emit(events.Error(f"worker: a '{job.op}' job needs a model (none is loaded)"))
-        kinds = ("display",) if job.views_npz and job.op != "static" else ()
+        kinds: tuple[str, ...] = ("display",) if job.views_npz and job.op != "static" else ()
         if self.predictor and job.op in ("static", "track"):
             kinds += self.predictor.kinds(trajectory=job.op == "track")
         if not kinds:
@@ -90,7 +93,7 @@ class Analysis:
             if opening is not None:
                 emit(events.TrajectoryPart(job.path, opening[0].smoothed().to_dict(), opening[1]))
         feats = track_features(job.path, cfg, kinds, self.cache, store=("display",), on_display=views)
-        if job.op == "static":
+        if p is not None and job.op == "static":
             emit(events.Static(**p.static_from_features(job.path, feats).to_dict()))
         elif p is not None and job.op == "track":  # a views-only job (no model, or op "views") stops at the views
             def part(so_far, points: int) -> None:
@@ -105,7 +108,7 @@ def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:
     """Answers jobs until ``jobs`` ends; returns the number of jobs done. A thread reads stdin, so
     an ``interrupt`` reaches the job it is meant for while that job runs."""
     t0 = time.perf_counter()
-    if analysis.checkpoint:
+    if analysis.predictor is not None:
         from damer_core.opening import warm_up
 
         warm_up(analysis.predictor)  # load and compile now: the first job should not pay for it

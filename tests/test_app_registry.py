@@ -10,14 +10,18 @@ from conftest import ROOT
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from app.training.registry import ModelRegistry
+from app.training.registry import COLUMNS, ModelRegistry
 
 BUNDLE = ROOT / "resources" / "models" / "damer-4q.pt"  # a real bundle, used here as an ordinary one
 
 
-def rows(reg: ModelRegistry) -> dict[str, list[str]]:
-    return {reg.table.item(r, 0).text(): [reg.table.item(r, c).text() for c in range(reg.table.columnCount())]
+def rows(reg: ModelRegistry) -> dict[str, dict[str, str]]:
+    """Each row's cells by column name."""
+    return {reg.table.item(r, 0).text(): {name: reg.table.item(r, c).text() for c, name in enumerate(COLUMNS)}
             for r in range(reg.table.rowCount())}
+
+
+FIGURES = ("Kind", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC")  # what the child reads
 
 
 def registry_with(qtbot, tmp_path: Path, monkeypatch, name: str) -> tuple[ModelRegistry, Path]:
@@ -49,9 +53,11 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     qtbot.waitUntil(lambda: not reg.proc.running and len(reg.info) + len(reg.errors) == 2, timeout=60_000)
     reg._fill()
     listed = rows(reg)
-    assert listed["good"][3] == "clip" and float(listed["good"][4].split()[0]) >= 0.9 and listed["good"][6] == "ok"
-    assert listed["good"][4].endswith(" tracks)")  # the figure says how many tracks it rests on
-    assert listed["broken"][6].startswith("broken.pt: truncated or corrupt")
+    good = listed["good"]
+    assert good["Preset"] == "clip" and float(good["Arousal AUC"].split()[0]) >= 0.9 and good["Status"] == "ok"
+    assert good["Kind"] == "DAMER network"
+    assert listed["good"]["Arousal AUC"].endswith(" tracks)")  # the figure says how many tracks it rests on
+    assert listed["broken"]["Status"].startswith("broken.pt: truncated or corrupt")
     activated = []
     reg.state.model_changed.connect(lambda now, before: activated.append(now.path))
     reg.table.selectRow(0)  # broken.pt sorts first
@@ -68,10 +74,12 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
 def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkeypatch):
     reg, models = registry_with(qtbot, tmp_path, monkeypatch, "first.pt")
     first = rows(reg)["first"]  # before the child has said anything: the file system's facts
-    assert reg.proc.running and first[6] == "reading..." and first[7].endswith(" MB") and first[8][:2] == "20"
+    assert reg.proc.running and first["Status"] == "reading..." and first["Kind"] == ""
+    assert first["Size"].endswith(" MB") and first["Modified"][:2] == "20"
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
     first = rows(reg)["first"]
-    assert first[3] == "context" and float(first[4].split()[0]) > 0.5 and first[6] == "ok"
+    assert first["Preset"] == "context" and float(first["Arousal AUC"].split()[0]) > 0.5 and first["Status"] == "ok"
+    assert first["Kind"] == "descriptor head" and first["Created"] == "2026-12-02 10:47"
 
     def import_second() -> None:  # what MainWindow does: copy the bundle in, then refresh the dialog
         shutil.copy2(BUNDLE, models / "second.pt")
@@ -80,20 +88,20 @@ def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkey
     qtbot.mouseClick(button(reg, "Import..."), Qt.MouseButton.LeftButton)
     now = rows(reg)
     assert now["first"] == first  # the rows already read keep their details
-    assert now["second"][6] == "reading..." and now["second"][7] == first[7]
+    assert now["second"]["Status"] == "reading..." and now["second"]["Size"] == first["Size"]
     assert [Path(a).name for a in reg.proc.proc.arguments() if a.endswith(".pt")] == ["second.pt"]
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
-    assert rows(reg)["second"][3:7] == first[3:7]
+    assert rows(reg)["second"].items() >= {k: first[k] for k in FIGURES}.items()
 
     again = ModelRegistry(app_state())  # reopened: everything is known, no child at all
     qtbot.addWidget(again)
-    assert not again.proc.running and rows(again)["second"][3:7] == first[3:7]
+    assert not again.proc.running and rows(again)["second"].items() >= {k: first[k] for k in FIGURES}.items()
 
     (models / "first.pt").write_bytes(b"PK\x03\x04 not really a zip")  # changed on disk: read again
     qtbot.mouseClick(button(again, "Refresh"), Qt.MouseButton.LeftButton)
-    assert again.proc.running and rows(again)["first"][6] == "reading..."
+    assert again.proc.running and rows(again)["first"]["Status"] == "reading..."
     qtbot.waitUntil(lambda: not again.proc.running, timeout=120_000)
-    assert rows(again)["first"][6].startswith("first.pt: truncated or corrupt") and rows(again)["second"][6] == "ok"
+    assert rows(again)["first"]["Status"].startswith("first.pt: truncated or corrupt") and rows(again)["second"]["Status"] == "ok"
 
 
 def test_the_delete_button_asks_before_it_deletes(qtbot, tmp_path, monkeypatch):

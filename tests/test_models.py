@@ -102,7 +102,7 @@ def test_each_kind_describes_itself_with_the_figures_it_has(tmp_path):
 
 
 def test_a_fine_tunes_verdict_never_contradicts_itself():
-    from damer_core.contract.model_card import FineTuneCheck, Figure, fine_tune_verdict
+    from damer_core.contract.model_card import Figure, FineTuneCheck, fine_tune_verdict
 
     def check(before, after, lo, hi, n):
         return FineTuneCheck(Figure(before, n=n, part="held-out"), Figure(after, lo, hi, n, "held-out"))

@@ -279,7 +279,8 @@ class TrainingPanel(QWidget):
 
         dims = tuple(d for d in self.dims.currentText().split(",") if d)
         tcfg = replace(TrainConfig(), epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
-                       seed=self.seed.value(), dims=dims, **{m: cb.isChecked() for m, cb in self.modules.items()})
+                       seed=self.seed.value(), dims=dims, dsaf=self.modules["dsaf"].isChecked(),
+                       pcl=self.modules["pcl"].isChecked(), saml=self.modules["saml"].isChecked())
         problems = tcfg.problems()
         if problems:
             raise ValueError("Check the settings: " + "; ".join(problems))

@@ -203,6 +203,20 @@ class FeatureSet:
         return tracks, self.valence[first], self.arousal[first]
 
     @property
+    def ids(self) -> np.ndarray:
+        """The data set's id of track i (its index as text where the data set names none)."""
+        if self.track_ids is not None:
+            return self.track_ids
+        return np.arange(int(self.track.max()) + 1 if self.track.size else 0).astype(str)
+
+    @property
+    def window_descriptors(self) -> np.ndarray:
+        """The musical descriptors of each window; DatasetError where they were not computed."""
+        if self.descriptors is None:
+            raise DatasetError(f"{self.description.get('name', 'this data set')}: loaded without its musical descriptors")
+        return self.descriptors
+
+    @property
     def n_tracks(self) -> int:
         return int(np.unique(self.track).size)
 

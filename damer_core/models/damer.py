@@ -238,12 +238,12 @@ class DamerNetworks:
         from damer_core.training.heads import head_logits
 
         fs = sets[self.evaluation_sets()[0]]
-        idx = np.flatnonzero(np.isin(fs.track_ids[fs.track], track_ids))
+        idx = np.flatnonzero(np.isin(fs.ids[fs.track], track_ids))
         out: dict[str, np.ndarray] = {}
         for dim, net in self.networks.items():
             p = softmax(head_logits(net, fs, idx, self.device)["fuse"], self.temperature[dim] if calibrated else 1.0)
             tracks, mean = track_means(fs.track[np.sort(idx)], p)
-            order = {t: i for i, t in enumerate(fs.track_ids[tracks])}
+            order = {t: i for i, t in enumerate(fs.ids[tracks])}
             rows = mean[[order[t] for t in track_ids]]
             if dim == QUADRANT:
                 out[QUADRANT] = rows

@@ -73,9 +73,9 @@ class DescriptorHeadModel:
 
     def track_probabilities(self, sets: dict[str, FeatureSet], track_ids: np.ndarray) -> dict[str, np.ndarray]:
         fs = sets["descriptors"]
-        idx = np.flatnonzero(np.isin(fs.track_ids[fs.track], track_ids))
-        tracks, mean = track_means(fs.track[idx], self.head.probabilities(fs.descriptors[idx]))
-        order = {t: i for i, t in enumerate(fs.track_ids[tracks])}
+        idx = np.flatnonzero(np.isin(fs.ids[fs.track], track_ids))
+        tracks, mean = track_means(fs.track[idx], self.head.probabilities(fs.window_descriptors[idx]))
+        order = {t: i for i, t in enumerate(fs.ids[tracks])}
         q = mean[[order[t] for t in track_ids]]
         p_v, p_a = dimension_probabilities(q)
         return {QUADRANT: q, "valence": p_v, "arousal": p_a}

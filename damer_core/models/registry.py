@@ -4,7 +4,7 @@ the object of its kind. A new kind is one class here and one name in header.KIND
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from damer_core.models.header import DAMER, DESCRIPTOR_HEAD, STACK, BundleHeader
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from damer_core.models.base import Model
 
 
-def model_class(kind: str) -> type:
+def model_class(kind: str) -> Any:
     from damer_core.models.damer import DamerNetworks
     from damer_core.models.head import DescriptorHeadModel
     from damer_core.models.stack import StackModel

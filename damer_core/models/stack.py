@@ -62,7 +62,7 @@ class StackModel:
         if descriptors is None or damer.quadrant is None:
             raise ValueError("this model combines DAMER with musical descriptors: both are needed")
         p = self.combination.probabilities(damer.quadrant, self.head.head.probabilities(descriptors))
-        return dimension_prediction(p, damer.reliability)
+        return dimension_prediction(p, np.asarray(damer.reliability))
 
     def static(self, feats: Features) -> WindowPrediction:
         """The stack was fitted on tracks' mean probabilities: DAMER's windows averaged, then combined."""

@@ -6,6 +6,8 @@ test part), with the number of tracks and bootstrap intervals."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from damer_core.combination import Combination
@@ -40,7 +42,7 @@ def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state
     if fit.size == 0:
         progress.message("the descriptor head is kept as it was (no track has both valence and arousal labels)")
         return None
-    head = fine_tune_descriptor_head(base_head, ds.descriptors[fit], y[fit])
+    head = fine_tune_descriptor_head(base_head, ds.window_descriptors[fit], y[fit])
     progress.message(f"descriptor head fine-tuned on {np.unique(ds.track[fit]).size} tracks")
     report = _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination)
     return {"descriptor_head": head.to_state(),
@@ -58,13 +60,13 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
         return {"n": 0}
     idx, didx = np.sort(idx), np.sort(didx)
     tracks, y = track_means(fs.track[idx], class_labels(fs.valence[idx], fs.arousal[idx], QUADRANT).astype(float))
-    ids = fs.track_ids[tracks]
-    d_tracks = ds.track_ids[np.unique(ds.track[didx])]
+    ids = fs.ids[tracks]
+    d_tracks = ds.ids[np.unique(ds.track[didx])]
     if set(d_tracks) != set(ids):
         return {"n": 0}
     order = {t: i for i, t in enumerate(d_tracks)}
     rows = [order[t] for t in ids]
-    out = {}
+    out: dict[str, Any] = {}
     for when, state, h in (
         ("before", init_bundle["dimensions"][QUADRANT]["state_dict"], base_head),
         ("after", tuned_state, head),
@@ -72,7 +74,7 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
         model = DAMER(ModelConfig.from_dict(init_bundle["model_config"]))
         model.load_state_dict(state)
         _, p_damer = track_means(fs.track[idx], softmax(head_logits(model, fs, idx, "cpu")["fuse"]))
-        _, p_head = track_means(ds.track[didx], h.probabilities(ds.descriptors[didx]))
+        _, p_head = track_means(ds.track[didx], h.probabilities(ds.window_descriptors[didx]))
         out[when] = quadrant_report(y.round().astype(np.int64), combination.probabilities(p_damer, p_head[rows]))
     out["n"] = int(len(ids))
     return out
@@ -102,16 +104,16 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     fit = fit[y[fit] >= 0]
     if fit.size == 0:
         raise DatasetError("no labelled track has both valence and arousal: the descriptor head learns quadrants")
-    head = fine_tune_descriptor_head(base, ds.descriptors[fit], y[fit])
+    head = fine_tune_descriptor_head(base, ds.window_descriptors[fit], y[fit])
     progress.message(f"descriptor head refitted on {count(fit)} labelled tracks, pulled towards the base model "
                      "(seconds: it has no network to train)")
     test = np.sort(split.test[y[split.test] >= 0])
-    report = {"n": 0}
+    report: dict[str, Any] = {"n": 0}
     if test.size:
         _, y_t = track_means(ds.track[test], y[test].astype(float))
         y_t = y_t.round().astype(np.int64)
-        report = {when: quadrant_report(y_t, track_means(ds.track[test], h.probabilities(ds.descriptors[test]))[1])
-                  for when, h in (("before", base), ("after", head))}
+        for when, h in (("before", base), ("after", head)):
+            report[when] = quadrant_report(y_t, track_means(ds.track[test], h.probabilities(ds.window_descriptors[test]))[1])
         report["n"] = int(y_t.size)
         progress.message(f"{report['n']} held-out tracks: quadrant macro-F1 {report['before']['macro_f1']:.3f} before, "
                          f"{report['after']['macro_f1']:.3f} after")

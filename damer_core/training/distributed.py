@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from damer_core.contract.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class DeviceError(UserError):
@@ -14,7 +18,7 @@ class DeviceError(UserError):
 
 @dataclass
 class Context:
-    device: object  # torch.device
+    device: torch.device
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0

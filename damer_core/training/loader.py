@@ -26,12 +26,10 @@ def host_batch(fs, idx: np.ndarray, pin: bool) -> tuple[torch.Tensor, torch.Tens
     return mel, coch, order
 
 
-def host_descriptors(fs, order: np.ndarray, pin: bool) -> torch.Tensor | None:
-    """The musical descriptors of windows ``order`` (as :func:`host_batch` returned it), or None
-    where the feature set has none."""
-    if fs.descriptors is None:
-        return None
-    d = torch.from_numpy(np.ascontiguousarray(fs.descriptors[order], dtype=np.float32))
+def host_descriptors(fs, order: np.ndarray, pin: bool) -> torch.Tensor:
+    """The musical descriptors of windows ``order`` (as :func:`host_batch` returned it); a
+    DatasetError where the feature set was loaded without them."""
+    d = torch.from_numpy(np.ascontiguousarray(fs.window_descriptors[order], dtype=np.float32))
     return d.pin_memory() if pin else d
 
 

@@ -171,7 +171,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             raise InputError("a data set is needed (--dataset)")
         init_bundle = load_checkpoint(init) if init else None
         init_kind = BundleHeader.read(init_bundle).kind if init_bundle is not None else None
-        if init_kind == DESCRIPTOR_HEAD:  # no network to tune: the head is refitted in seconds
+        if init_bundle is not None and init_kind == DESCRIPTOR_HEAD:  # no network to tune: refitted in seconds
             from damer_core.training.combined import fine_tune_head_only
 
             best = fine_tune_head_only(init_bundle, str(init), data_args, tcfg, out, progress, cache)
@@ -222,7 +222,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                     init_state = init_bundle["dimensions"][dim]["state_dict"]
                     base_temperature = init_bundle["dimensions"][dim].get("temperature")
                 else:
-                    progress.message(f"{Path(init).name} has no {dim} model: training {dim} from scratch")
+                    progress.message(f"{Path(str(init)).name} has no {dim} model: training {dim} from scratch")
             t = DimensionTrainer(fs, dim, tcfg, ctx, split, pool, init_state, base_temperature)
             if resume_state is not None and dim in resume_state.get("resume", {}):
                 t.load_state_dict(resume_state["resume"][dim])
@@ -245,18 +245,18 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         best = out / BEST
         for dim, t in trainers.items():
             if t.final is None:
-                t.finish()
-                c = t.final["calibration"]["val"]
+                final = t.finish()
+                c = final["calibration"]["val"]
                 progress.message(f"{dim}: epoch {t.best_epoch} chosen on validation; temperature "
-                                 f"{t.final['temperature']:.2f} from the {t.final.get('temperature_source', 'validation part')} "
+                                 f"{final['temperature']:.2f} from the {final.get('temperature_source', 'validation part')} "
                                  f"(validation ECE {figure(c['ece_before'])} -> {figure(c['ece_after'])})")
         quadrants = quadrant_scores(fs, split, trainers)
         if ctx.is_main:
             _checkpoint(out, fs, tcfg, trainers, data_args, progress, best_changed=True, split=split,
                         quadrants=quadrants, run=run)
-            if init_kind == STACK and QUADRANT in trainers:
+            if init_bundle is not None and init_kind == STACK and QUADRANT in trainers:
                 _add_combined_parts(out / BEST, init_bundle, fs, split, trainers[QUADRANT], data_args, tcfg, progress, cache)
-            summary = {d: {"epoch": t.best_epoch, "temperature": t.final["temperature"], **t.final["metrics"]}
+            summary = {d: {"epoch": t.best_epoch, "temperature": t.final_report["temperature"], **t.final_report["metrics"]}
                        for d, t in trainers.items()}
             progress.emit(events.Done(bundle=str(best), last=str(out / LAST), metrics=summary, quadrant=quadrants))
             for line in final_report_lines(summary, quadrants):

@@ -96,10 +96,10 @@ class DimensionTrainer:
         else:
             model.set_normalisation(*band_stats(fs.mel, self.train_idx), *band_stats(fs.coch, self.train_idx))
             if self.mcfg.n_descriptors:
-                train_desc = np.asarray(fs.descriptors[self.train_idx], np.float64)
+                train_desc = np.asarray(fs.window_descriptors[self.train_idx], np.float64)
                 model.set_descriptor_normalisation(train_desc.mean(axis=0), train_desc.std(axis=0))
         self.model = model.to(ctx.device)
-        self.net = self.model
+        self.net: torch.nn.Module = self.model
         if ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -193,7 +193,7 @@ class DimensionTrainer:
                 ub = u_order[(step * tc.batch_size) % u_order.size:][:tc.batch_size]
                 umel, ucoch, u_sorted = host_batch(self.unlabelled, ub, False)
                 mel, coch = torch.cat([mel, umel]), torch.cat([coch, ucoch])
-                if uses_desc:
+                if desc is not None:
                     desc = torch.cat([desc, host_descriptors(self.unlabelled, u_sorted, False)])
                 if pin:
                     mel, coch = mel.pin_memory(), coch.pin_memory()
@@ -324,6 +324,13 @@ class DimensionTrainer:
         the recipe takes the last one)."""
         return evaluate_heads(self.model, self.fs, self.val_idx, self.labels, self.ctx.device)
 
+    @property
+    def final_report(self) -> dict:
+        """What :meth:`finish` computed (temperature, calibration, reports); RuntimeError before it."""
+        if self.final is None:
+            raise RuntimeError(f"{self.dim}: training has not finished, so it has no final report")
+        return self.final
+
     def finish(self) -> dict:
         """After the last epoch: the chosen epoch's temperature (fitted on the validation part) and
         its validation and test reports with calibrated probabilities. The test part is scored here
@@ -344,6 +351,8 @@ class DimensionTrainer:
 
     def best_model(self) -> DAMER:
         """The chosen epoch's network, in eval mode, on the run's device."""
+        if self.best_state is None:
+            raise RuntimeError(f"{self.dim}: no epoch has been trained yet, so there is no chosen network")
         model = DAMER(self.mcfg).to(self.ctx.device)
         model.load_state_dict(self.best_state)
         return model.eval()
