@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from app.analysis.active_model import ModelInUse, stored_choice
-from app.analysis.model_info import ModelDescriber
+from app.model_in_use import ModelInUse, stored_choice
+from app.model_info import ModelDescriber
 from app.settings import Settings
 from damer_core.contract.model_card import ModelDescription
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from damer_core.audio import AudioError
+from damer_core.contract.errors import AudioError
 
 log = logging.getLogger(__name__)
 EXPECTED = (AudioError, OSError, ValueError)  # bad input: the one-line message is the whole story

@@ -85,7 +85,7 @@ def first_marker(work: Path) -> None:
     import soundfile as sf
     from PySide6.QtWidgets import QApplication
 
-    from damer_core.synthetic import chord_music
+    from damer_core.audio.synthetic import chord_music
 
     model = ROOT / "resources" / "models" / "damer-4q.pt"
     os.environ["DAMER_BUILTIN_MODEL"] = str(model)

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VIEWS = "import sys; from damer_core.extract import track_display_views\nfor p in sys.argv[1:]: track_display_views(p)"
+VIEWS = "import sys; from damer_core.features.extract import track_display_views\nfor p in sys.argv[1:]: track_display_views(p)"
 
 
 def folder_bytes(folder: Path) -> int:
@@ -38,7 +38,7 @@ def main() -> None:
         args.tracks, args.minutes = 2, 0.25
     import soundfile as sf
 
-    from damer_core.synthetic import chord_music
+    from damer_core.audio.synthetic import chord_music
 
     work = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     tracks = []

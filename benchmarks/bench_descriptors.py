@@ -1,4 +1,4 @@
-"""Musical-descriptor speed (damer_core.descriptors), one thread, as the analysis worker runs.
+"""Musical-descriptor speed (damer_core.features.descriptors), one thread, as the analysis worker runs.
 
     python benchmarks/bench_descriptors.py [--quick]
 
@@ -18,8 +18,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from damer_core import descriptors as D  # noqa: E402
-from damer_core.synthetic import chord_music  # noqa: E402
+from damer_core.audio.synthetic import chord_music  # noqa: E402
+from damer_core.features import descriptors as D  # noqa: E402
 
 
 def best_time(fn, repeats):
@@ -56,9 +56,9 @@ def main() -> None:
     x = D.descriptors_at(streams, times)
     head_line = ""
     try:
-        from damer_core.checkpoint import load_checkpoint
         from damer_core.contract.builtin import default_checkpoint
-        from damer_core.inference import load_combination
+        from damer_core.inference.predictor import load_combination
+        from damer_core.models.checkpoint import load_checkpoint
 
         head, _ = load_combination(load_checkpoint(default_checkpoint(None)))
         if head is not None:

@@ -18,8 +18,8 @@ import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from damer_core import features as F  # noqa: E402
-from damer_core.synthetic import chord_music  # noqa: E402
+from damer_core.audio.synthetic import chord_music  # noqa: E402
+from damer_core.features import spectra as F  # noqa: E402
 
 SR = 22_050
 

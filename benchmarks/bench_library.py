@@ -27,7 +27,7 @@ def make_tracks(folder: Path, n: int, minutes: float) -> list[Path]:
     import numpy as np
     import soundfile as sf
 
-    from damer_core.synthetic import chord_music
+    from damer_core.audio.synthetic import chord_music
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -26,11 +26,11 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VIEWS = "import sys; from damer_core.extract import track_display_views; track_display_views(sys.argv[1])"
+VIEWS = "import sys; from damer_core.features.extract import track_display_views; track_display_views(sys.argv[1])"
 
 
 def write_long_wav(path: Path, hours: float, rate: int = 44_100) -> None:
-    from damer_core.synthetic import chord_music
+    from damer_core.audio.synthetic import chord_music
 
     minute = chord_music(60.0, True, True, rate, seed=0).astype(np.float32)
     stereo = np.stack([minute, 0.8 * minute], axis=1)

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from damer_core.checkpoint import save_atomic
+from damer_core.audio.synthetic import chord_music
 from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import split_tracks
-from damer_core.features import CLIP, frame_sequence
-from damer_core.inference import Predictor
-from damer_core.synthetic import chord_music
+from damer_core.devices import Context, resolve_device
+from damer_core.features.spectra import CLIP, frame_sequence
+from damer_core.inference.predictor import Predictor
+from damer_core.models.checkpoint import save_atomic
 from damer_core.training.config import TrainConfig
-from damer_core.training.distributed import Context, resolve_device
 from damer_core.training.run import DataArgs, make_bundle
 from damer_core.training.trainer import DimensionTrainer
 

@@ -42,7 +42,7 @@ class OnnxModel:
         import onnxruntime as ort
         import torch
 
-        from damer_core.model import ModelOutput
+        from damer_core.models.network import ModelOutput
 
         class Heads(torch.nn.Module):
             def __init__(self, m):
@@ -104,9 +104,9 @@ def options(p) -> dict:
 
 def builtin_model(five: Path, decode_s: float) -> None:
     """The built-in model's whole 5-minute prediction, as the worker makes it (one decode)."""
-    from damer_core.cache import NoCache
-    from damer_core.extract import track_features
-    from damer_core.inference import Predictor
+    from damer_core.features.cache import NoCache
+    from damer_core.features.extract import track_features
+    from damer_core.inference.predictor import Predictor
 
     p = Predictor(ROOT / "resources" / "models" / "damer-4q.pt", "cpu", NoCache())
     kinds = p.kinds(trajectory=True)
@@ -127,11 +127,11 @@ def main() -> None:
     import soundfile as sf
     import torch
 
-    from damer_core.audio import load_for_model
-    from damer_core.cache import NoCache
-    from damer_core.extract import track_frames
-    from damer_core.inference import Predictor, fast_cpu_inference
-    from damer_core.synthetic import chord_music
+    from damer_core.audio.decoding import load_for_model
+    from damer_core.audio.synthetic import chord_music
+    from damer_core.features.cache import NoCache
+    from damer_core.features.extract import track_frames
+    from damer_core.inference.predictor import Predictor, fast_cpu_inference
 
     five = Path(tempfile.mkdtemp()) / "five.flac"
     sf.write(five, chord_music(30.0 if args.quick else 300.0, True, True, 22_050, seed=3), 22_050)  # --quick: 30 s

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from damer_core.metrics import accuracy, bootstrap_interval, macro_f1, roc_auc, top_class_ece
 from damer_core.targets import dimension_probabilities
-from damer_core.training.metrics import accuracy, bootstrap_interval, macro_f1, roc_auc, top_class_ece
 
 if TYPE_CHECKING:
     from damer_core.datasets.base import FeatureSet
@@ -55,7 +55,7 @@ def quadrant_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     p_v, p_a = dimension_probabilities(p)
     v_true, a_true = np.isin(y, (0, 3)), np.isin(y, (0, 1))
     return {"valence_acc": accuracy(v_true, p_v >= 0.5), "arousal_acc": accuracy(a_true, p_a >= 0.5),
-            "quadrant_acc": accuracy(y, pred), "macro_f1": macro_f1(y + 1, pred + 1),
+            "quadrant_acc": accuracy(y, pred), "macro_f1": macro_f1(y, pred),
             "valence_auc": roc_auc(v_true, p_v), "arousal_auc": roc_auc(a_true, p_a), "n": int(y.size)}
 
 

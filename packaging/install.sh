@@ -55,5 +55,5 @@ fi
 $pip install -q -e ".$extra"
 
 # Warm librosa's numba cache once so the first analysis does not pay ~17 s of JIT.
-"$VENV/bin/python" -c "from damer_core.features import warm_up; warm_up()" || true
+"$VENV/bin/python" -c "from damer_core.features.spectra import warm_up; warm_up()" || true
 echo "install.sh: ready ($VENV)"

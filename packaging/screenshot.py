@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def demo_model(work: Path) -> Path:
     import numpy as np
 
-    from damer_core.audio import normalise_loudness
-    from damer_core.features import CLIP, segment_features
-    from damer_core.synthetic import chord_music
+    from damer_core.audio.decoding import normalise_loudness
+    from damer_core.audio.synthetic import chord_music
+    from damer_core.features.spectra import CLIP, segment_features
 
     rng = np.random.default_rng(0)
     memo = work / "demo" / "memo"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from damer_core.synthetic import chord_music
+from damer_core.audio.synthetic import chord_music
 
 SR = 22_050
 

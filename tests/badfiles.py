@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 from wavcraft import wav_bytes
 
-from damer_core.synthetic import chord_music
+from damer_core.audio.synthetic import chord_music
 
 SR = 22_050
 

@@ -1,4 +1,4 @@
-"""Synthetic data sets whose labels follow from the audio (damer_core.synthetic), laid out like
+"""Synthetic data sets whose labels follow from the audio (damer_core.audio.synthetic), laid out like
 the real releases."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from damer_core.audio import normalise_loudness
-from damer_core.features import CLIP, segment_features
-from damer_core.synthetic import chord_music
+from damer_core.audio.decoding import normalise_loudness
+from damer_core.audio.synthetic import chord_music
+from damer_core.features.spectra import CLIP, segment_features
 
 SR = 22_050
 

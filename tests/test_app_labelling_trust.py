@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
 from app.labelling.labels import LabelRecorder, labels_for, static_labels
-from app.labelling.va_circle import MARKER_MAX_RADIUS
+from app.widgets.va_circle import MARKER_MAX_RADIUS
 
 
 def evening(w) -> str:

@@ -12,8 +12,8 @@ from app.library.table_model import COLUMNS
 from app.playback.views import DB_RANGE, SpectrogramViews, cochleogram_levels
 from app.windows.help import GUIDE_SECTIONS, guide_markdown, readme_path
 from damer_core import __version__
-from damer_core.features import display_views
-from damer_core.synthetic import chord_music
+from damer_core.audio.synthetic import chord_music
+from damer_core.features.spectra import display_views
 
 
 def close_dialogs_while(action) -> list[str]:
@@ -153,7 +153,7 @@ def test_zoomed_views_page_with_the_playhead_unless_the_user_scrolled_away(long_
 
 
 def test_the_cochleogram_gets_the_mel_views_contrast(real_tracks, qtbot):
-    from damer_core.extract import track_display_views
+    from damer_core.features.extract import track_display_views
 
     for path in real_tracks[:2]:
         v = track_display_views(str(path))

@@ -36,10 +36,10 @@ def test_records_reach_the_rotating_file_once(logs, tmp_path):
     assert path == tmp_path / "data" / "logs" / LOG_NAME
     root_handlers = list(logging.getLogger().handlers)
     assert setup_logging(tmp_path / "elsewhere") == path and logging.getLogger().handlers == root_handlers
-    logging.getLogger("damer_core.audio").warning("x.mp3: decoder warnings: one (1 line)")
+    logging.getLogger("damer_core.audio.decoding").warning("x.mp3: decoder warnings: one (1 line)")
     logging.getLogger("app.labelling.controller").info("a curator's label point")
     text = path.read_text()
-    assert "WARNING damer_core.audio: x.mp3: decoder warnings" in text and "INFO app.labelling.controller:" in text
+    assert "WARNING damer_core.audio.decoding: x.mp3: decoder warnings" in text and "INFO app.labelling.controller:" in text
     assert text.count("a curator's label point") == 1  # one handler, however often set up
     for i in range(60):
         logging.getLogger("app.test").info("filler line %d, long enough to fill 2 kB soon", i)

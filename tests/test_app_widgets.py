@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from app.labelling.va_circle import VACircleWidget
 from app.playback.views import SpectrogramViews
+from app.widgets.va_circle import VACircleWidget
+from damer_core.audio.synthetic import chord_music
 from damer_core.contract.emotions import load_emotion_terms
-from damer_core.features import display_views
-from damer_core.synthetic import chord_music
+from damer_core.features.spectra import display_views
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 import soundfile as sf
 from wavcraft import wav_bytes, write
 
-from damer_core import audio
-from damer_core.audio import (
+from damer_core.audio import decoding as audio
+from damer_core.audio.decoding import (
     AudioError,
     UnsupportedFormat,
     decode,
@@ -16,7 +16,7 @@ from damer_core.audio import (
     normalise_loudness,
     select_segment,
 )
-from damer_core.synthetic import tone
+from damer_core.audio.synthetic import tone
 
 SR = 22_050
 

@@ -6,8 +6,8 @@ import numpy as np
 import soundfile as sf
 from wavcraft import wav_bytes
 
-from damer_core.audio import AudioError, load_for_model
-from damer_core.synthetic import chord_music
+from damer_core.audio.decoding import AudioError, load_for_model
+from damer_core.audio.synthetic import chord_music
 
 SR = 22_050
 MUST_FAIL = "must_fail"

@@ -11,9 +11,9 @@ import pytest
 import torch
 from test_bad_training_data import patch_array, random_arrays
 
-from damer_core.checkpoint import load_checkpoint
 from damer_core.datasets import DatasetError, load_dataset
 from damer_core.datasets import arrays as arrays_mod
+from damer_core.models.checkpoint import load_checkpoint
 from damer_core.training import trainer as trainer_mod
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from app_helpers import tagged
 
-from damer_core.audio import AudioError
-from damer_core.extract import track_display_views
+from damer_core.audio.decoding import AudioError
+from damer_core.features.extract import track_display_views
 
 pytestmark = pytest.mark.slow  # thousands of files through predict in child processes
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from test_fourq import fourq_folder
 
-from damer_core.checkpoint import load_checkpoint
+from damer_core.models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow  # fits and cross-validates real models
 
@@ -73,8 +73,8 @@ def test_the_shipped_build_uses_every_track_and_keeps_the_test_figures(built):
 
 @pytest.mark.slow
 def test_the_predictor_combines_damer_and_descriptors(built):
-    from damer_core.cache import NoCache
-    from damer_core.inference import Predictor
+    from damer_core.features.cache import NoCache
+    from damer_core.inference.predictor import Predictor
 
     root, data = built
     p = Predictor(root / "all" / "best.pt", "cpu", NoCache())
@@ -83,7 +83,7 @@ def test_the_predictor_combines_damer_and_descriptors(built):
     pred = p.predict_file(song)
     assert len(pred.trajectory.times) == len(pred.trajectory.valence) > 0
     assert np.isfinite(pred.trajectory.valence).all() and np.isfinite([pred.valence, pred.arousal]).all()
-    from damer_core.extract import track_features
+    from damer_core.features.extract import track_features
 
     feats = track_features(song, p.feature_config, p.kinds(False), NoCache())
     damer = p.model.networks.predict_windows(feats["train"]["mel"], feats["train"]["coch"])
@@ -94,8 +94,8 @@ def test_the_predictor_combines_damer_and_descriptors(built):
 
 
 def test_a_recipe_with_two_networks_is_refused(tmp_path):
-    from damer_core.build import Recipe
     from damer_core.contract.errors import InputError
+    from damer_core.evaluation.build import Recipe
 
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"preset": "context", "damer": {"dims": ["arousal", "valence"]}}))
@@ -131,7 +131,7 @@ def test_info_and_the_models_dialog_read_a_combined_bundle(built):
 
 @pytest.mark.slow
 def test_fine_tuning_a_combined_bundle_tunes_both_parts_and_compares_on_held_out_labels(built, tmp_path):
-    from damer_core.descriptor_head import DescriptorHead
+    from damer_core.models.descriptor_head import DescriptorHead
 
     root, data = built
     base = load_checkpoint(root / "all" / "best.pt")
@@ -151,8 +151,8 @@ def test_fine_tuning_a_combined_bundle_tunes_both_parts_and_compares_on_held_out
 
 
 def test_fine_tuning_the_descriptor_head_follows_labels_as_far_as_they_go():
-    from damer_core.descriptor_head import fine_tune_descriptor_head, fit_descriptor_head
-    from damer_core.descriptors import NAMES
+    from damer_core.features.descriptors import NAMES
+    from damer_core.models.descriptor_head import fine_tune_descriptor_head, fit_descriptor_head
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, len(NAMES)))
@@ -177,8 +177,8 @@ def head_recipe(folder):
 
 @pytest.mark.slow
 def test_a_descriptor_head_alone_builds_calibrates_and_predicts(built, tmp_path):
-    from damer_core.cache import NoCache
-    from damer_core.inference import Predictor
+    from damer_core.features.cache import NoCache
+    from damer_core.inference.predictor import Predictor
 
     root, data = built
     recipe = head_recipe(tmp_path)

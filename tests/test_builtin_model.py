@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import DATA, ROOT
 
-from damer_core.checkpoint import load_checkpoint
 from damer_core.contract.builtin import BUILTIN_FILE, builtin_model_path, default_checkpoint, is_builtin
+from damer_core.models.checkpoint import load_checkpoint
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_predict_and_info_use_it_by_default(builtin_on):
 def test_a_damaged_descriptor_head_is_refused_in_one_line(builtin_on):
     import torch
 
-    from damer_core.checkpoint import BundleError, check_bundle
+    from damer_core.models.checkpoint import BundleError, check_bundle
 
     def damaged(edit):
         b = load_checkpoint(builtin_on)

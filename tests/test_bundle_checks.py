@@ -11,8 +11,9 @@ import pytest
 import torch
 from conftest import ROOT
 
-from damer_core import cli
-from damer_core.checkpoint import (
+from damer_core.cli import main as cli
+from damer_core.features.spectra import CLIP, PRESETS, FeatureConfig
+from damer_core.models.checkpoint import (
     CHECKSUM,
     FEATURE_BOUNDS,
     FORMAT,
@@ -23,8 +24,7 @@ from damer_core.checkpoint import (
     save_atomic,
     with_checksums,
 )
-from damer_core.features import CLIP, PRESETS, FeatureConfig
-from damer_core.model import DAMER, ModelConfig
+from damer_core.models.network import DAMER, ModelConfig
 
 BUILTIN = ROOT / "tests" / "data" / "damer-4q-binary.pt"  # a DAMER network bundle: its weights are what these checks mutate
 TINY = ModelConfig(d_model=16, n_heads=2, n_layers=1, fusion_dim=16)
@@ -207,12 +207,12 @@ def test_bounds_cover_every_config_field_and_every_preset_loads(tmp_path):
 
 @pytest.mark.parametrize("tampered", ["sample_rate", "n_fft"])
 def test_refused_before_any_feature_extraction(tmp_path, capsys, monkeypatch, real_tracks, tampered):
-    import damer_core.inference
+    import damer_core.inference.predictor
 
     def never(*args, **kwargs):
         raise AssertionError("features were extracted with a tampered config")
 
-    monkeypatch.setattr(damer_core.inference, "track_features", never)
+    monkeypatch.setattr(damer_core.inference.predictor, "track_features", never)
     bundle = tiny_bundle()
     bundle["feature_config"][tampered] = {"sample_rate": 10**9, "n_fft": 2**28}[tampered]
     path = write(tmp_path / "model.pt", bundle)
@@ -328,16 +328,16 @@ def test_info_jsonl_words_each_kind_of_bad_file(tmp_path, capsys, good, monkeypa
         "version.pt: bundle field format_version = 'abc': must be an integer from 1 to 2",
         "cut.pt: truncated or corrupt file (not a complete checkpoint)",
     ]
-    import damer_core.checkpoint
+    import damer_core.models.checkpoint
 
-    real = damer_core.checkpoint.load_checkpoint
+    real = damer_core.models.checkpoint.load_checkpoint
 
     def surprise(path):
         if str(path).endswith("version.pt"):
             raise RuntimeError("something nobody foresaw\nsecond line")
         return real(path)
 
-    monkeypatch.setattr(damer_core.checkpoint, "load_checkpoint", surprise)
+    monkeypatch.setattr(damer_core.models.checkpoint, "load_checkpoint", surprise)
     code, lines = info_lines(capsys, version, good)
     assert code == 1 and [e["event"] for e in lines] == ["bundle_error", "info"]
     assert lines[0]["message"] == "version.pt: cannot be read (something nobody foresaw second line)"

@@ -3,10 +3,10 @@ import os
 import numpy as np
 import soundfile as sf
 
-from damer_core import extract
-from damer_core.cache import FeatureCache, file_identity
-from damer_core.features import CLIP
-from damer_core.synthetic import chord_music
+from damer_core.audio.synthetic import chord_music
+from damer_core.features import extract
+from damer_core.features.cache import FeatureCache, file_identity
+from damer_core.features.spectra import CLIP
 
 SR = 22_050
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from app_helpers import tagged
 
-from damer_core import extract
-from damer_core.cache import FeatureCache, NoCache
-from damer_core.features import CLIP
+from damer_core.features import extract
+from damer_core.features.cache import FeatureCache, NoCache
+from damer_core.features.spectra import CLIP
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"
@@ -54,8 +54,8 @@ def test_predict_keeps_nothing_in_the_cache_unless_asked(tmp_path):
 
 
 def test_views_are_cached_in_8_bits_and_shown_as_stored(tmp_path):
-    from damer_core.audio import load_for_model
-    from damer_core.features import display_views
+    from damer_core.audio.decoding import load_for_model
+    from damer_core.features.spectra import display_views
 
     track = tagged(tmp_path / "t.flac", 20, seed=5)
     exact = display_views(load_for_model(track))

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from damer_core.checkpoint import FORMAT, BundleError, build_models, load_checkpoint, save_atomic
-from damer_core.model import DAMER, ModelConfig
+from damer_core.models.checkpoint import FORMAT, BundleError, build_models, load_checkpoint, save_atomic
+from damer_core.models.network import DAMER, ModelConfig
 
 
 class Payload:

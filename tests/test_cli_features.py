@@ -4,7 +4,7 @@ import sys
 
 import soundfile as sf
 
-from damer_core.synthetic import chord_music
+from damer_core.audio.synthetic import chord_music
 
 
 def test_features_command_featurises_and_reports_bad_files(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from damer_core import cli
+from damer_core.cli import main as cli
 
 
 def usage_error(capsys, *argv: str) -> str:

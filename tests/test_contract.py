@@ -42,4 +42,4 @@ def test_the_contract_loads_only_the_standard_library_and_numpy():
 
 def test_the_probe_sees_a_heavy_import():
     """The check above would fail if a contract module imported the model code (torch)."""
-    assert "torch" in loaded_by(["damer_core.model.damer"])
+    assert "torch" in loaded_by(["damer_core.models.network.damer"])

@@ -130,8 +130,8 @@ def test_the_dialog_names_the_files_and_rescans_the_folders_when_asked(qtbot, tm
 def test_a_feature_cache_that_is_a_file_or_holds_garbage_never_stops_a_prediction(tmp_path):
     from app_helpers import tagged
 
-    from damer_core.cache import FeatureCache
-    from damer_core.inference import Predictor
+    from damer_core.features.cache import FeatureCache
+    from damer_core.inference.predictor import Predictor
 
     model = str(ROOT / "resources" / "models" / "damer-4q.pt")
     track = tagged(tmp_path / "t.ogg", 5.0, seed=4)

@@ -199,7 +199,7 @@ def test_the_format_registry_gives_the_cli_choices_and_every_format_module_is_in
     import pkgutil
 
     import damer_core.datasets as datasets
-    from damer_core.cli import build_parser
+    from damer_core.cli.main import build_parser
     from damer_core.datasets.registry import REGISTRY
 
     modules = [m.name for m in pkgutil.iter_modules(datasets.__path__)]

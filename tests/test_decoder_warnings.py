@@ -1,5 +1,5 @@
 """What libmpg123 (inside libsndfile) prints on fd 2 about damaged MP3 frames it conceals goes to
-the ``damer_core.audio`` log, one line per file, never to the user's terminal."""
+the ``damer_core.audio.decoding`` log, one line per file, never to the user's terminal."""
 
 import logging
 import os
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from damer_core.audio import NativeStderr, decode
-from damer_core.synthetic import chord_music
+from damer_core.audio.decoding import NativeStderr, decode
+from damer_core.audio.synthetic import chord_music
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = 22_050
@@ -24,7 +24,7 @@ needs_mp3 = pytest.mark.skipif("MP3" not in sf.available_formats(), reason="this
 DECODE = """
 import logging, os, sys, threading
 logging.basicConfig(stream=sys.stdout, format="LOG %(name)s %(levelname)s %(message)s")
-from damer_core.audio import decode
+from damer_core.audio.decoding import decode
 def one(path):
     n = decode(path, 22050).samples.shape[0]
     sys.stdout.write(f"decoded {os.path.basename(path)} {n}\\n")  # one write: print() may interleave with the log
@@ -66,7 +66,7 @@ def test_libmpg123_warnings_go_to_the_log_not_the_terminal(tmp_path):
         "clean.flac", "damaged.mp3", "damaged.mp3"]
     logged = [line for line in res.stdout.splitlines() if line.startswith("LOG")]
     assert len(logged) == 1, res.stdout
-    assert re.fullmatch(rf"LOG damer_core\.audio WARNING {re.escape(str(bad))}: decoder warnings: "
+    assert re.fullmatch(rf"LOG damer_core\.audio\.decoding WARNING {re.escape(str(bad))}: decoder warnings: "
                         r"(\[src/libmpg123/\S+\] error: |Note: ).+ \(\d+ lines?\)", logged[0]), logged[0]
 
 
@@ -86,7 +86,7 @@ def test_fd2_is_restored_when_the_native_call_fails(tmp_path, capfd, caplog):
     after = os.fstat(2)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
     os.write(2, b"after\n")
-    with caplog.at_level(logging.WARNING, logger="damer_core.audio"):
+    with caplog.at_level(logging.WARNING, logger="damer_core.audio.decoding"):
         native.report()
     assert capfd.readouterr().err == "after\n"
     assert caplog.messages == [(f"{tmp_path / 'x.mp3'}: decoder warnings: [src/libmpg123/layer3.c:1] error: "
@@ -98,7 +98,7 @@ def test_clean_files_log_nothing(tmp_path, capfd, caplog):
     paths = [tmp_path / "clean.mp3", tmp_path / "clean.ogg"]
     for p in paths:
         sf.write(p, chord_music(4.0, True, True, SR, seed=3), SR, format=p.suffix[1:].upper())
-    with caplog.at_level(logging.DEBUG, logger="damer_core.audio"):
+    with caplog.at_level(logging.DEBUG, logger="damer_core.audio.decoding"):
         for p in paths:
             assert decode(p, SR).samples.shape[0] > 3 * SR
     assert caplog.records == [] and capfd.readouterr().err == ""
@@ -116,7 +116,7 @@ def test_any_librarys_chatter_goes_to_the_log_and_python_text_to_the_terminal(tm
     code = f"""
 import logging, os, sys
 logging.basicConfig(stream=sys.stdout, format="LOG %(message)s")
-from damer_core.native_stderr import NativeStderr
+from damer_core.audio.native_stderr import NativeStderr
 native = NativeStderr("y.mp3")
 with native.capture():
     sys.stderr.write("featurising [#####     ] 5/10\\n")

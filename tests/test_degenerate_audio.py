@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 from app_helpers import tagged
 
-from damer_core.audio import LoudnessMeter, loudness_lufs
-from damer_core.cache import FeatureCache
-from damer_core.inference import Predictor
+from damer_core.audio.decoding import LoudnessMeter, loudness_lufs
+from damer_core.features.cache import FeatureCache
+from damer_core.inference.predictor import Predictor
 
 SR = 22_050
 BUILTIN = Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt"

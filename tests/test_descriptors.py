@@ -1,4 +1,4 @@
-"""Musical descriptors (damer_core.descriptors) on generated audio whose key, mode and tempo are
+"""Musical descriptors (damer_core.features.descriptors) on generated audio whose key, mode and tempo are
 known, and against librosa computed directly on the same frames."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import librosa
 import numpy as np
 import pytest
 
-from damer_core import descriptors as D
+from damer_core.features import descriptors as D
 
 SR = D.SAMPLE_RATE
 
@@ -132,7 +132,7 @@ def test_a_very_short_clip_gives_one_window():
 
 
 def test_blocks_give_the_whole_track_values():
-    """A long file is described block by block (damer_core.extract's streamed path): the same
+    """A long file is described block by block (damer_core.features.extract's streamed path): the same
     windows as from the whole track, to filter-edge precision."""
     rng = np.random.default_rng(3)
     y = np.concatenate([chords(C_MAJOR, repeats=3), clicks(130, 24.0), chords(C_MINOR, repeats=3)])

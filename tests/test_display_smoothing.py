@@ -16,7 +16,7 @@ MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "d
 
 
 def test_displayed_raw_values_match_what_the_model_smoothed(tmp_path):
-    from damer_core.inference import Predictor
+    from damer_core.inference.predictor import Predictor
 
     result = Predictor(MODEL, "cpu").predict_file(tagged(tmp_path / "t.ogg", 20.0, seed=2)).to_dict()
     shown = trajectory.displayed({**result["trajectory_raw"], "raw": True})

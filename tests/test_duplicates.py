@@ -97,7 +97,7 @@ def test_a_labels_csv_averages_annotators_and_uses_exact_repeats_once(tmp_path):
 
 
 def test_train_takes_the_flag_and_keeps_it_for_a_resume():
-    from damer_core.cli import _data_args, build_parser
+    from damer_core.cli.main import _data_args, build_parser
 
     args = build_parser().parse_command(["train", "--dataset", "x", "--drop-conflicts"])
     assert _data_args(args).drop_conflicts is True and _data_args(args).to_dict()["drop_conflicts"] is True

@@ -102,7 +102,7 @@ def test_every_user_facing_error_shares_one_base():
     import app.library.db as library_db
     from damer_core.contract.errors import AudioError, BundleError, InputError, UnsupportedFormat, UsageError, UserError
     from damer_core.datasets import DatasetError
-    from damer_core.training.distributed import DeviceError
+    from damer_core.devices import DeviceError
     from damer_core.training.resume import ResumeError
     from damer_core.training.run_folder import RunFolderError
     from damer_core.training.trainer import TrainingDiverged

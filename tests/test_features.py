@@ -3,8 +3,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from damer_core import features as F
-from damer_core.synthetic import tone
+from damer_core.audio.synthetic import tone
+from damer_core.features import spectra as F
 
 SR = 22_050
 

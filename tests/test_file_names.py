@@ -93,7 +93,7 @@ def test_predict_on_stdout_gives_each_name_back(odd_folder):
 
 
 def test_predict_output_finishes_and_a_rerun_skips_every_name(odd_folder, tmp_path):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     results = tmp_path / "results.csv"
     assert main(["predict", "--checkpoint", MODEL, "--output", str(results), str(odd_folder)]) == 0
@@ -105,7 +105,7 @@ def test_predict_output_finishes_and_a_rerun_skips_every_name(odd_folder, tmp_pa
 
 
 def test_files_from_lists_names_as_bytes_and_repeats_run_once(odd_folder, tmp_path, capsys):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     listed = tmp_path / "list.txt"
     chosen = [n for n in NAMES if b"\n" not in n and b"\r" not in n][:5]
@@ -173,7 +173,7 @@ def test_a_playlist_lists_names_as_they_are(odd_folder, tmp_path):
 
 
 def test_files_from_keeps_spaces_and_carriage_returns_inside_names(odd_folder, tmp_path):
-    from damer_core.cli import _listed_files
+    from damer_core.cli.main import _listed_files
 
     listed = tmp_path / "list.txt"
     names = [b" lead space.ogg", b"car\rriage.ogg", b"trail space .ogg", b"bad\xff\xfe.ogg"]
@@ -194,8 +194,8 @@ def test_a_lone_surrogate_in_a_labels_json_is_one_line(tmp_path):
 
 
 def test_a_model_whose_path_is_not_utf8_keys_its_predictions(tmp_path):
-    from app.analysis.active_model import prediction_key
     from app.library.db import LibraryDB
+    from app.model_in_use import prediction_key
 
     model = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.pt")
     Path(model).write_bytes(b"x")

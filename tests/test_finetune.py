@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from synthdata import memo_arrays, write_song
 
-from damer_core.checkpoint import load_checkpoint
-from damer_core.cli import main as cli_main
+from damer_core.cli.main import main as cli_main
 from damer_core.datasets import load_dataset
-from damer_core.evaluation import score_model
-from damer_core.inference import Predictor
+from damer_core.evaluation.evaluate import score_model
+from damer_core.inference.predictor import Predictor
 from damer_core.models import load_model
+from damer_core.models.checkpoint import load_checkpoint
 from damer_core.training.config import FINE_TUNE_DEFAULTS
 
 pytestmark = pytest.mark.slow  # real fine-tuning runs

@@ -11,12 +11,12 @@ import pytest
 import torch
 from synthdata import write_song
 
-from damer_core.checkpoint import load_checkpoint
-from damer_core.descriptors import NAMES, descriptors_at, frame_streams
-from damer_core.extract import KINDS, track_features
-from damer_core.features import CLIP, training_segment, training_window_ends
-from damer_core.inference import Predictor
-from damer_core.model import DAMER, ModelConfig
+from damer_core.features.descriptors import NAMES, descriptors_at, frame_streams
+from damer_core.features.extract import KINDS, track_features
+from damer_core.features.spectra import CLIP, training_segment, training_window_ends
+from damer_core.inference.predictor import Predictor
+from damer_core.models.checkpoint import load_checkpoint
+from damer_core.models.network import DAMER, ModelConfig
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train
 
@@ -93,7 +93,7 @@ def test_a_fusion_model_trains_bundles_and_predicts_files(fusion_run):
     assert bundle["train_config"]["descriptors"] is True
     state = bundle["dimensions"]["quadrant"]["state_dict"]
     assert state["desc_mean"].shape == (N_DESCRIPTORS,) and float(state["desc_std"].min()) > 0
-    from damer_core.bundle_info import describe_bundle
+    from damer_core.models.bundle_info import describe_bundle
 
     lines = describe_bundle(bundle, str(best))
     assert "(kind damer," in lines[0] and f"{N_DESCRIPTORS} musical descriptors in the fusion layer" in lines[1]
@@ -132,7 +132,7 @@ def test_a_fusion_model_learns_the_quadrants_from_music(fusion_run):
 @pytest.mark.slow
 def test_evaluate_scores_a_fusion_model_with_its_descriptors(fusion_run, tmp_path, capsys):
     """The paper's two networks with the descriptors (evaluate --checkpoint scores one-dimension networks)."""
-    from damer_core import cli
+    from damer_core.cli import main as cli
 
     labels, _ = fusion_run
     two = train(DataArgs(str(labels)), TrainConfig(epochs=2, batch_size=8, descriptors=True), tmp_path / "run", "cpu")

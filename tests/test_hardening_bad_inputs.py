@@ -11,8 +11,8 @@ from badfiles import bad_folder
 
 from app.library import scanner
 from app.library.db import LibraryDB
-from damer_core.audio import AudioError
-from damer_core.extract import track_display_views
+from damer_core.audio.decoding import AudioError
+from damer_core.features.extract import track_display_views
 
 
 @pytest.fixture(scope="module")

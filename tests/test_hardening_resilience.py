@@ -24,10 +24,10 @@ from app_helpers import music_folder, tagged
 from app.labelling.labels import LabelRecorder, labels_for
 from app.library import scanner
 from app.library.db import LibraryDB, LibraryLocked
-from damer_core.cache import FeatureCache
-from damer_core.checkpoint import load_checkpoint, save_atomic
-from damer_core.extract import CACHE_KINDS, track_features
-from damer_core.features import CLIP
+from damer_core.features.cache import FeatureCache
+from damer_core.features.extract import CACHE_KINDS, track_features
+from damer_core.features.spectra import CLIP
+from damer_core.models.checkpoint import load_checkpoint, save_atomic
 
 pytestmark = pytest.mark.slow  # fills disks, kills processes, trains
 

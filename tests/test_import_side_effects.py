@@ -1,5 +1,5 @@
 """Importing damer_core changes nothing in the process: numba's cache folder is set where librosa
-is first imported (damer_core/numba_env.py), not when damer_core is."""
+is first imported (damer_core/features/numba_env.py), not when damer_core is."""
 
 import os
 import subprocess
@@ -11,8 +11,9 @@ from conftest import ROOT
 IMPORTS = """
 import os, sys
 before = dict(os.environ)
-import damer_core, damer_core.cli, damer_core.inference, damer_core.audio, damer_core.checkpoint, damer_core.extract
-import damer_core.evaluation, damer_core.predict
+import damer_core, damer_core.cli.main, damer_core.inference.predictor, damer_core.audio.decoding
+import damer_core.models.checkpoint, damer_core.features.extract
+import damer_core.evaluation.evaluate, damer_core.inference.predict
 assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())
 assert "numba" not in sys.modules and "librosa" not in sys.modules
 """
@@ -20,7 +21,7 @@ assert "numba" not in sys.modules and "librosa" not in sys.modules
 FEATURES = """
 import os, sys
 import numpy as np
-from damer_core.features import CLIP, frame_sequence
+from damer_core.features.spectra import CLIP, frame_sequence
 seq = frame_sequence(np.random.default_rng(0).normal(size=2 * 22050).astype(np.float32), CLIP)
 assert np.isfinite(seq.mel).all() and np.isfinite(seq.coch).all()
 import numba
@@ -54,7 +55,7 @@ def test_numba_set_up_while_another_thread_imports_it():
     script = textwrap.dedent("""
         import sys, types
         sys.modules["numba.core.config"] = types.ModuleType("numba.core.config")  # half-imported
-        from damer_core.numba_env import configure_numba_cache
+        from damer_core.features.numba_env import configure_numba_cache
         configure_numba_cache(); configure_numba_cache()
         print("ok")
     """)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from synthdata import write_song
 
-from damer_core.checkpoint import load_checkpoint
 from damer_core.contract.emotions import load_emotion_terms, read_point
-from damer_core.extract import track_training_windows
-from damer_core.inference import Predictor
+from damer_core.features.extract import track_training_windows
+from damer_core.inference.predictor import Predictor
+from damer_core.models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow  # trains and predicts through the CLI in child processes
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from damer_core.checkpoint import BundleError, check_bundle, load_checkpoint
+from damer_core.calibration import fit_temperature, fit_temperature_logits, multiclass_log_loss
 from damer_core.contract.errors import InputError
+from damer_core.models.checkpoint import BundleError, check_bundle, load_checkpoint
 from damer_core.scoring import softmax
 from damer_core.targets import class_labels, dimension_probabilities, quadrant_index, quadrant_probabilities
-from damer_core.training.calibration import fit_temperature, fit_temperature_logits, multiclass_log_loss
 from damer_core.training.config import TrainConfig
 from damer_core.training.run import DataArgs, train
 
@@ -83,8 +83,8 @@ def test_one_network_learns_the_four_quadrants(joint_bundle):
 
 @pytest.mark.slow
 def test_predictor_reads_both_dimensions_from_the_quadrant_head(joint_bundle):
-    from damer_core.inference import Predictor
-    from damer_core.model.maths import js_divergence
+    from damer_core.inference.predictor import Predictor
+    from damer_core.models.network.maths import js_divergence
 
     p = Predictor(joint_bundle)
     assert p.dimensions == ["arousal", "valence"]

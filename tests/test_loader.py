@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from damer_core.training.loader import host_batch, prefetched
+from damer_core.models.network.loader import host_batch, prefetched
 
 
 class Arrays:
@@ -59,7 +59,7 @@ def test_host_batch_sorts_and_pins_only_for_a_gpu(monkeypatch):
 
 
 def test_inference_copies_through_pinned_memory_without_blocking_on_a_gpu(monkeypatch):
-    from damer_core.models.damer import DamerNetworks
+    from damer_core.models.networks import DamerNetworks
 
     copies = []
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: copies.append("pin") or self)

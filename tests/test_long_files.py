@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from app_helpers import tagged
 
-from damer_core import extract
-from damer_core.cache import FeatureCache
-from damer_core.features import CLIP, preset
+from damer_core.features import extract
+from damer_core.features.cache import FeatureCache
+from damer_core.features.spectra import CLIP, preset
 
 
 @pytest.mark.parametrize("cfg", [CLIP, preset("context")], ids=["clip", "context"])
@@ -32,7 +32,7 @@ def test_streamed_features_equal_the_in_memory_ones(tmp_path, monkeypatch, cfg):
 
 
 def test_a_file_that_changes_between_the_two_passes_says_so(tmp_path, monkeypatch):
-    from damer_core.audio import AudioError, DecodeStream, blocks_for_model
+    from damer_core.audio.decoding import AudioError, DecodeStream, blocks_for_model
 
     track = tagged(tmp_path / "t.wav", 20.0, seed=1)
     n, _, blocks = blocks_for_model(DecodeStream(track, 22_050))
@@ -47,7 +47,7 @@ def test_streaming_with_a_hop_longer_than_a_frame(tmp_path):
     must not lose its place (it did: 448x off)."""
     from dataclasses import replace
 
-    from damer_core.features import BandEnergies, band_energies
+    from damer_core.features.spectra import BandEnergies, band_energies
 
     cfg = replace(CLIP, frame_length=512, n_fft=512, hop_length=2048)
     y = np.random.default_rng(0).standard_normal(22_050 * 7 + 123).astype(np.float32) * 0.1
@@ -62,9 +62,9 @@ def test_streaming_with_a_hop_longer_than_a_frame(tmp_path):
 
 def test_streamed_descriptors_give_the_built_in_models_prediction(tmp_path, monkeypatch):
     """The descriptor kinds on the streamed path: the segment's descriptors exactly, the trajectory's
-    block by block (damer_core.descriptors.BlockDescriptors), and the same prediction."""
-    from damer_core.cache import NoCache
-    from damer_core.inference import Predictor
+    block by block (damer_core.features.descriptors.BlockDescriptors), and the same prediction."""
+    from damer_core.features.cache import NoCache
+    from damer_core.inference.predictor import Predictor
 
     track = tagged(tmp_path / "long.flac", 95.0, seed=4)
     p = Predictor(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt", "cpu", NoCache())

@@ -3,24 +3,38 @@
 import numpy as np
 import pytest
 
-from damer_core.scoring import calibrated
-from damer_core.training.calibration import calibration_report, fit_temperature
-from damer_core.training.metrics import (
+from damer_core.calibration import calibration_report, fit_temperature
+from damer_core.metrics import (
     binary_report,
     bootstrap_interval,
     expected_calibration_error,
     macro_f1,
-    quadrant_of,
-    quadrant_report,
+    roc_auc,
 )
+from damer_core.scoring import calibrated, quadrant_scores
+from damer_core.targets import quadrant_index
 
 
-def test_quadrants_from_two_binary_decisions():
-    assert quadrant_of([1, 0, 0, 1], [1, 1, 0, 0]).tolist() == [1, 2, 3, 4]
-    r = quadrant_report([1, 0, 0, 1], [1, 1, 0, 0], [0.9, 0.2, 0.4, 0.3], [0.8, 0.7, 0.1, 0.2])
-    assert r["acc"] == 0.75  # the last track: valence predicted low, so Q3 instead of Q4
+def test_quadrants_have_one_code_0_to_3():
+    assert quadrant_index([1, 0, 0, 1], [1, 1, 0, 0]).tolist() == [0, 1, 2, 3]  # Q1..Q4
+    p = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1], [0.1, 0.1, 0.7, 0.1]])
+    r = quadrant_scores(np.array([0, 1, 2, 3]), p)
+    assert r["quadrant_acc"] == 0.75  # the last track: Q3 instead of Q4
     assert r["macro_f1"] == pytest.approx(np.mean([1, 1, 2 / 3, 0]))
     assert macro_f1([1, 1, 2, 2], [1, 1, 2, 2]) == 1.0
+
+
+def test_the_written_out_metrics_agree_with_scikit_learn():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        y, pred = rng.integers(0, 4, 60), rng.integers(0, 4, 60)
+        pred[pred == 3] = 2  # a class never predicted
+        labels = np.union1d(y, pred)
+        assert macro_f1(y, pred) == pytest.approx(f1_score(y, pred, labels=labels, average="macro"))
+        yb, score = rng.integers(0, 2, 60), rng.normal(size=60).round(1)  # ties
+        assert roc_auc(yb, score) == pytest.approx(roc_auc_score(yb, score))
 
 
 def test_undefined_auc_is_nan_not_zero():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from damer_core.model import DAMER, ModelConfig
+from damer_core.models.network import DAMER, ModelConfig
 
 
 @pytest.mark.parametrize("t", [87, 44])

@@ -7,11 +7,11 @@ import pytest
 import torch
 from test_bundle_checks import TINY, refused, tiny_bundle, tiny_entry, write
 
-from damer_core.checkpoint import load_checkpoint
-from damer_core.combination import Combination
-from damer_core.descriptor_head import fit_descriptor_head
-from damer_core.descriptors import NAMES
+from damer_core.features.descriptors import NAMES
 from damer_core.models import DAMER, DESCRIPTOR_HEAD, STACK, BundleHeader, from_bundle, load_model
+from damer_core.models.checkpoint import load_checkpoint
+from damer_core.models.combination import Combination
+from damer_core.models.descriptor_head import fit_descriptor_head
 from damer_core.models.header import kind_of_version_1, upgrade_version_1
 
 
@@ -41,8 +41,8 @@ def v1_stack_bundle() -> dict:
     b = tiny_bundle()
     b["model_config"] = {**TINY.to_dict(), "n_classes": 4}
     torch.manual_seed(0)
-    from damer_core.model import DAMER as Network
-    from damer_core.model import ModelConfig
+    from damer_core.models.network import DAMER as Network
+    from damer_core.models.network import ModelConfig
 
     b["dimensions"] = {"quadrant": {**tiny_entry(), "state_dict": Network(ModelConfig(**b["model_config"])).state_dict()}}
     b["descriptor_head"], b["combination"] = head_state(), combination_state()

@@ -34,7 +34,7 @@ def clips(tmp_path_factory) -> Path:
 
 # -- 1. never overwrite what the user owns ----------------------------------------------------
 def _predict(*args: str) -> int:
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     return main(["predict", "--checkpoint", MODEL, *args])
 
@@ -80,7 +80,7 @@ def test_an_earlier_results_file_is_resumed_not_refused(clips, tmp_path):
 
 
 def test_train_out_refuses_a_folder_of_other_files(tmp_path, capsys):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     music = tmp_path / "Music"
     music.mkdir()
@@ -203,7 +203,7 @@ def test_label_export_reads_back_exactly_through_the_training_loader(tmp_path):
 def _bundle_with(tmp_path, **fields) -> Path:
     import torch
 
-    from damer_core.checkpoint import load_checkpoint
+    from damer_core.models.checkpoint import load_checkpoint
 
     b = load_checkpoint(MODEL)
     b.update(fields)
@@ -213,7 +213,7 @@ def _bundle_with(tmp_path, **fields) -> Path:
 
 
 def test_info_shows_a_bundles_strings_without_their_escapes(tmp_path, capsys):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     evil = "\x1b]0;owned\x07\x1b[2J\rFAKE: all tests passed\u202e"
     path = _bundle_with(tmp_path, created=evil, damer_core_version=evil,
@@ -232,7 +232,7 @@ def test_info_shows_a_bundles_strings_without_their_escapes(tmp_path, capsys):
     ("data", {"y" * 5000: 1}, "5,000 characters"),
 ])
 def test_bundle_checks_bound_text_and_lists(tmp_path, field, value, words, capsys):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     path = _bundle_with(tmp_path, **{field: value})
     assert main(["info", str(path)]) == 2
@@ -276,7 +276,7 @@ def test_a_file_that_only_looks_like_results_is_not_ours(content, clips, tmp_pat
 
 
 def test_a_json_report_never_replaces_a_users_file(tmp_path, capsys):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     thesis = tmp_path / "thesis.txt"
     thesis.write_text("chapter 1")
@@ -287,7 +287,7 @@ def test_a_json_report_never_replaces_a_users_file(tmp_path, capsys):
 
 
 def test_a_stray_run_json_does_not_make_a_run_folder(tmp_path, capsys):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -302,7 +302,7 @@ def test_a_failed_checkpoint_write_names_the_file(tmp_path, monkeypatch):
 
     import torch
 
-    from damer_core.checkpoint import save_atomic
+    from damer_core.models.checkpoint import save_atomic
 
     def full(*a, **k):
         raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0")
@@ -336,7 +336,7 @@ def test_an_atomic_write_follows_a_link_and_keeps_the_files_mode(tmp_path):
 
 
 def test_info_lists_no_more_than_the_three_quadrant_parts(tmp_path, capsys):
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     path = _bundle_with(tmp_path, quadrant={f"p{i}": {"n": 1, "acc": 0.5, "macro_f1": 0.5} for i in range(99_000)})
     assert main(["info", str(path)]) == 2

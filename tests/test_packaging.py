@@ -76,7 +76,7 @@ def test_built_app_opens_a_recording_and_exits_cleanly(tmp_path):
     assert "Traceback" not in res.stderr
     settings = json.loads((tmp_path / "config" / "settings.json").read_text())
     assert settings["volume"] == pytest.approx(0.8)  # settings were saved on the way out
-    # numba's cache goes where damer_core puts it (damer_core/numba_locator.py), not ~/.cache/numba
+    # numba's cache goes where damer_core puts it (damer_core/features/numba_locator.py), not ~/.cache/numba
     assert (tmp_path / "xdg-cache" / "damer-explorer" / "numba").is_dir()
     assert not (tmp_path / "xdg-cache" / "numba").exists()
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from damer_core.model import DAMER, ModelConfig
+from damer_core.models.network import DAMER, ModelConfig
 from damer_core.training.pcl import js_divergence, pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 

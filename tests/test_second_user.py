@@ -125,7 +125,7 @@ def test_predict_output_into_a_folder_of_another_user_fails_before_any_work(shor
     home = tmp_path / "nobody-home"
     home.mkdir()
     os.chown(home, NOBODY, NOBODY)
-    code = "import sys\nfrom damer_core.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    code = "import sys\nfrom damer_core.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
     out = _as_nobody(code, "predict", "--checkpoint", str(ROOT / "resources" / "models" / "damer-4q.pt"),
                      "--output", str(theirs / "r.csv"), str(ROOT / "tests" / "data" / "vibe_ace.ogg"), home=home)
     assert out.returncode == 2 and "Permission denied" in out.stderr and str(theirs) in out.stderr, out.stderr

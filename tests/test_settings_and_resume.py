@@ -11,8 +11,8 @@ from dataclasses import fields, replace
 import pytest
 from app_helpers import app_state
 
-from damer_core.checkpoint import load_checkpoint
-from damer_core.cli import main
+from damer_core.cli.main import main
+from damer_core.models.checkpoint import load_checkpoint
 from damer_core.training.config import RULES, SEED_MAX, TrainConfig
 
 

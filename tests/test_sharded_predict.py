@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from app_helpers import tagged
 
-from damer_core.sharded import COLUMNS, part_path
+from damer_core.inference.sharded import COLUMNS, part_path
 
 pytestmark = pytest.mark.slow  # torchrun ranks in child processes
 

@@ -6,8 +6,8 @@ import pytest
 
 from damer_core.datasets.base import FeatureSet
 from damer_core.datasets.split import part_warnings, split_tracks
-from damer_core.features import CLIP
-from damer_core.training.heads import selection_score
+from damer_core.features.spectra import CLIP
+from damer_core.models.network.heads import selection_score
 
 
 def feature_set(n_tracks, windows=3, groups=None, seed=0):

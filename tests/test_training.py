@@ -9,11 +9,11 @@ import sys
 import pytest
 import torch
 
-from damer_core.checkpoint import BundleError, load_checkpoint
 from damer_core.contract import events
+from damer_core.devices import DeviceError, resolve_device
+from damer_core.models.checkpoint import BundleError, load_checkpoint
 from damer_core.progress import Progress
 from damer_core.training.config import TrainConfig
-from damer_core.training.distributed import DeviceError, resolve_device
 from damer_core.training.run import DataArgs, train
 from damer_core.training.trainer import amp_settings
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from damer_core.contract.trajectory import SMOOTHING_SIGMA_S, grid, smooth, value_at
-from damer_core.features import CLIP, CONTEXT, frame_count, trajectory_starts, window_end_frame
+from damer_core.features.spectra import CLIP, CONTEXT, frame_count, trajectory_starts, window_end_frame
 
 
 def test_points_lie_on_an_exact_half_second_grid():

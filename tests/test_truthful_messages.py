@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from damer_core.audio import MIN_SECONDS, load_for_model
+from damer_core.audio.decoding import MIN_SECONDS, load_for_model
+from damer_core.audio.synthetic import chord_music
 from damer_core.contract.errors import AudioError
-from damer_core.synthetic import chord_music
 
 MODEL = str(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt")
 SR = 22_050
@@ -43,7 +43,7 @@ FAULTS = [(f, s) for f in ("nan", "inf", "-inf", "overflow", "huge") for s in (1
 
 @pytest.fixture(scope="module")
 def predictor():
-    from damer_core.inference import Predictor
+    from damer_core.inference.predictor import Predictor
 
     return Predictor(MODEL, "cpu")
 
@@ -73,8 +73,8 @@ def test_a_full_stdout_is_named(tmp_path):
 
 
 def test_a_full_disk_during_predict_output_names_the_part_file(tmp_path, monkeypatch, capsys):
-    import damer_core.sharded as sharded
-    from damer_core.cli import main
+    import damer_core.inference.sharded as sharded
+    from damer_core.cli.main import main
 
     path = tmp_path / "ok.wav"
     sf.write(path, chord_music(4.0, True, True, SR, seed=3), SR)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from synthdata import write_song
 
-from damer_core.cache import NoCache
 from damer_core.contract import display, events
-from damer_core.inference import Predictor
-from damer_core.worker import Analysis, serve
+from damer_core.contract.trajectory import displayed
+from damer_core.features.cache import NoCache
+from damer_core.inference.predictor import Predictor
+from damer_core.inference.worker import Analysis, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "resources" / "models" / "damer-4q.pt"  # the descriptor head: no network, no trajectory batches
@@ -35,7 +36,7 @@ def song(tmp_path_factory):
 @pytest.mark.parametrize("model", [MODEL, BUILTIN], ids=["damer-network", "built-in-descriptor-head"])
 def test_a_track_job_gives_views_and_the_same_prediction_as_predict_file(song, tmp_path, monkeypatch, model):
     decodes = []
-    import damer_core.extract as extract
+    import damer_core.features.extract as extract
 
     real = extract.DecodeStream
     monkeypatch.setattr(extract, "DecodeStream", lambda *a, **k: decodes.append(a[0]) or real(*a, **k))
@@ -50,8 +51,10 @@ def test_a_track_job_gives_views_and_the_same_prediction_as_predict_file(song, t
     got = out[2]
     assert got.valence == pytest.approx(expected["valence"], abs=1e-6)
     assert got.arousal == pytest.approx(expected["arousal"], abs=1e-6)
-    assert got.trajectory["t"] == expected["trajectory"]["t"]
-    np.testing.assert_allclose(got.trajectory["valence"], expected["trajectory"]["valence"], atol=1e-4)
+    assert got.trajectory_raw["t"] == expected["trajectory_raw"]["t"]
+    np.testing.assert_allclose(got.trajectory_raw["valence"], expected["trajectory_raw"]["valence"], atol=1e-4)
+    shown = displayed({**got.trajectory_raw, "raw": True})  # what the app shows: smoothed there, once
+    np.testing.assert_allclose(shown["valence"], expected["trajectory"]["valence"], atol=1e-4)
 
 
 def test_the_static_pass_matches_the_full_prediction_and_skips_the_trajectory(song, monkeypatch):
@@ -108,10 +111,11 @@ def test_the_playing_tracks_marker_moves_before_its_whole_trajectory_is_done(tmp
     assert kinds == ["Ready", "TrajectoryPart", "Views", "TrajectoryPart", "Prediction", "Ready", "Prediction",
                      "Ready"], kinds
     part, whole = out[3], out[4]
-    assert part.points == len(whole.trajectory["t"]) == 121
-    assert (
-        0 < len(part.trajectory["t"]) < part.points and part.trajectory["t"] == whole.trajectory["t"][: len(part.trajectory["t"])]
-    )
+    assert whole.trajectory == {}  # the window values only: the app smooths, once
+    assert part.points == len(whole.trajectory_raw["t"]) == 121
+    n = len(part.trajectory["t"])
+    assert 0 < n < part.points and part.trajectory["t"] == whole.trajectory_raw["t"][:n]
+    assert part.trajectory["valence"] == whole.trajectory_raw["valence"][:n]  # the same window values, unsmoothed
 
 
 @pytest.mark.parametrize("model", [MODEL, BUILTIN], ids=["damer-network", "built-in-descriptor-head"])
@@ -127,9 +131,10 @@ def test_the_playing_tracks_first_marker_comes_from_its_opening_before_anything_
     opening = out[1]
     whole = next(e for e in out if isinstance(e, events.Prediction))
     n = len(opening.trajectory["t"])
-    assert opening.points == len(whole.trajectory["t"]) == 81
-    assert opening.trajectory["t"] == whole.trajectory["t"][:n] and opening.trajectory["t"][-1] <= 7.0 and n >= 10
-    for dim in ("valence", "arousal"):  # provisional, but the same music: close to the whole track's
-        np.testing.assert_allclose(opening.trajectory[dim], whole.trajectory[dim][:n], atol=0.35)
+    assert opening.points == len(whole.trajectory_raw["t"]) == 81
+    assert opening.trajectory["t"] == whole.trajectory_raw["t"][:n] and opening.trajectory["t"][-1] <= 7.0 and n >= 10
+    shown_opening, shown_whole = (displayed({**t, "raw": True}) for t in (opening.trajectory, whole.trajectory_raw))
+    for dim in ("valence", "arousal"):  # provisional, but the same music: close to the whole track's, as shown
+        np.testing.assert_allclose(shown_opening[dim], shown_whole[dim][:n], atol=0.35)
     second = kinds[kinds.index("Prediction") + 2:]
     assert second == ["Prediction", "Ready"]  # the library's job: no opening, no parts

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QP
 
 from app.widgets.buttons import on_click
 from app.workers import Worker
-from damer_core.cache import FeatureCache
+from damer_core.facade import FeatureCache
 
 
 def apply_cache_limit(limit_mb: int) -> None:

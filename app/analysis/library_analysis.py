@@ -12,9 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.analysis.active_model import ModelInUse
 from app.analysis.jobs import PLAYING, AnalysisQueue
 from app.library.db import LibraryDB
+from app.model_in_use import ModelInUse
 from app.state import AppState
 from app.workers import Worker
 from damer_core.contract import display, events
@@ -104,9 +104,9 @@ class LibraryAnalysis(QObject):
             self.trajectory_ready.emit(ev.path, displayed(stored))
 
     def _on_part(self, ev: events.TrajectoryPart, key: str) -> None:
-        """Shown, not stored: the whole trajectory follows."""
+        """Shown (smoothed as the whole one is), not stored: the whole trajectory follows."""
         if key == self.queue.key:
-            self.trajectory_ready.emit(ev.path, ev.trajectory)
+            self.trajectory_ready.emit(ev.path, displayed({**ev.trajectory, "raw": True}))
 
     def _on_views(self, path: str, npz: str) -> None:
         """Read off the GUI thread: a 2-hour track's views are tens of MB."""

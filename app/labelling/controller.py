@@ -11,12 +11,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
 
 from app.labelling.labels import FLUSH_BUSY_MS, LabelRecorder, delete_labels, labels_for
-from app.labelling.va_circle import VACircleWidget
 from app.library.db import LibraryDB
 from app.playback.player import Player
 from app.state import CurrentTrack
 from app.widgets.buttons import on_click
 from app.widgets.elided_label import ElidedLabel
+from app.widgets.va_circle import VACircleWidget
 
 SAMPLE_HZ = 20
 

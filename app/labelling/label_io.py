@@ -62,7 +62,7 @@ def import_labels_file(parent: QWidget, db: LibraryDB, path: str, curator: str,
     already have labels, ask first (unless ``existing`` says): averaging silently would change what
     the map and the trainer see without the curator knowing. A file that cannot be read is shown in
     a message box. Returns (whether labels were imported, the status line; "" when there is none)."""
-    from damer_core.datasets import DatasetError
+    from damer_core.facade import DatasetError
 
     try:
         found, _, labelled = read_labels_csv(db, Path(path))

@@ -113,7 +113,7 @@ def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreads
 def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> tuple[list, list[str], set[str]]:
     """The tracks of a ``path,valence,arousal`` CSV that are in the library, the problems (one line
     each) and the paths among them that already have labels, so the caller can ask before mixing."""
-    from damer_core.datasets.labels_csv import load_labels_csv
+    from damer_core.facade import load_labels_csv
 
     tracks, _ = load_labels_csv(Path(path), scale)
     found, problems = [], []

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.library.db import LibraryDB
-from damer_core.audio import AUDIO_EXTENSIONS
 from damer_core.contract import events
 from damer_core.contract.safe_text import shown
+from damer_core.facade import AUDIO_EXTENSIONS
 
 BATCH = 200
 

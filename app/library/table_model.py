@@ -29,7 +29,7 @@ PREDICTED = (4, 5, 6, 7)  # Valence, Arousal, Conf., Emotion: the model's column
 def summarised_part(duration: float) -> str:
     """What a track's table values summarise: the model segment (docs/SPEC.md section 3), which a long
     track's values say nothing beyond; its trajectory covers all of it."""
-    from damer_core.features import CLIP
+    from damer_core.facade import CLIP
 
     start, length = CLIP.segment_start_s, CLIP.segment_length_s
     if duration <= start + length:

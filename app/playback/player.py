@@ -107,7 +107,7 @@ class Player(QObject):
 
     def load(self, path: str, start: float = 0.0, autoplay: bool = False) -> None:
         """Decode in the background at the device's rate; ``loaded`` fires when ready."""
-        from damer_core.audio import decode
+        from damer_core.facade import decode
 
         self.stop()
         self._close_stream()

@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.analysis.active_model import ModelInUse
 from app.analysis.library_analysis import LibraryAnalysis
-from app.labelling.va_circle import VACircleWidget
 from app.library.db import LibraryDB
+from app.model_in_use import ModelInUse
 from app.playback.player import Player
 from app.playback.transport import TransportBar
 from app.playback.views import SpectrogramViews
 from app.state import AppState
+from app.widgets.va_circle import VACircleWidget
 from damer_core.contract.safe_text import shown_name
 from damer_core.contract.trajectory import displayed, value_at
 

@@ -115,7 +115,7 @@ class SpectrogramViews(QWidget):
         self.stack.setCurrentIndex(0)
 
     def set_views(self, views, duration: float) -> None:
-        """``views``: damer_core.features.DisplayViews of the whole track."""
+        """``views``: damer_core.features.spectra.DisplayViews of the whole track."""
         self.duration = duration
         self.following = True
         levels = (DB_RANGE, cochleogram_levels(views.mel_db, views.coch_db))

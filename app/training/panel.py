@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.analysis.active_model import ModelInUse
 from app.child import CoreProcess
+from app.model_in_use import ModelInUse
 from app.paths import bundle_name, data_dir
 from app.state import AppState
 from app.training.curves import TrainingCurves
@@ -275,7 +275,7 @@ class TrainingPanel(QWidget):
         ValueError with one line per problem."""
         from dataclasses import replace
 
-        from damer_core.training.config import TrainConfig
+        from damer_core.facade import TrainConfig
 
         dims = tuple(d for d in self.dims.currentText().split(",") if d)
         tcfg = replace(TrainConfig(), epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),

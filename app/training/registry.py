@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.analysis.active_model import ModelInUse
-from app.analysis.model_info import READ, description_of, file_key
 from app.child import CoreProcess
+from app.model_in_use import ModelInUse
+from app.model_info import READ, description_of, file_key
 from app.paths import models_dir
 from app.state import AppState
 from app.widgets.buttons import on_click

@@ -53,7 +53,7 @@ def refit_summary(ev: events.Refitted) -> str:
 
 def default_settings(finetune: bool) -> dict[str, int | float | str]:
     """The settings a run starts from: the paper's (TrainConfig), or FINE_TUNE_DEFAULTS over them."""
-    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
+    from damer_core.facade import FINE_TUNE_DEFAULTS, TrainConfig
 
     values: dict[str, int | float | str] = {
         "epochs": TrainConfig.epochs, "batch size": TrainConfig.batch_size, "learning rate": TrainConfig.lr,

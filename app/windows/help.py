@@ -43,8 +43,8 @@ def shortcuts_markdown(shortcuts: list[tuple[str, str]]) -> str:
 def about_markdown(model: str, description: ModelDescription | None, problem: str = "") -> str:
     """About: the version, the model in use as it is (its kind and what it learned from, from its
     own description; "reading..." until the child has read it) and where the files are."""
-    from damer_core.cache import default_cache_dir
     from damer_core.contract.builtin import BUILTIN_NAME, is_builtin
+    from damer_core.facade import default_cache_dir
 
     name = (BUILTIN_NAME if is_builtin(model) else Path(model).name) if model else "none"
     if not model:

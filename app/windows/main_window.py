@@ -12,17 +12,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from app.analysis.active_model import ModelInUse
 from app.analysis.cache_dialog import apply_cache_limit
 from app.analysis.library_analysis import LibraryAnalysis
 from app.child import CoreProcess
 from app.labelling.controller import LabellingBar, LabellingController
-from app.labelling.va_circle import VACircleWidget
 from app.library.db import LibraryDB
-from app.library.file_menu import FileMenuActions
 from app.library.panel import LibraryPanel
 from app.library.scan import LibraryScan
 from app.library.table_model import LibraryModel
+from app.model_in_use import ModelInUse
 from app.playback.player import Player
 from app.playback.track_display import TrackDisplay
 from app.playback.transport import TransportBar
@@ -30,6 +28,8 @@ from app.playback.views import SpectrogramViews
 from app.settings import Settings
 from app.state import AppState, CurrentTrack
 from app.widgets.buttons import on_click
+from app.widgets.va_circle import VACircleWidget
+from app.windows.file_menu import FileMenuActions
 from app.windows.menus import KeyEntry, MenuEntry, build_menus, shortcut_list
 from app.windows.other_windows import OtherWindows, WindowParts
 from app.windows.window_state import restore_window, save_window

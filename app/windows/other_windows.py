@@ -18,7 +18,6 @@ from app.analysis.library_analysis import LibraryAnalysis
 from app.labelling.calibration import CalibrationDialog
 from app.labelling.controller import LabellingController
 from app.labelling.emotion_map import EmotionMap, map_points
-from app.labelling.va_circle import VACircleWidget
 from app.library.db import LibraryDB
 from app.library.panel import LibraryPanel
 from app.paths import copy_into_models
@@ -27,6 +26,7 @@ from app.settings import Settings
 from app.state import AppState, CurrentTrack
 from app.training.panel import TrainingPanel
 from app.training.registry import ModelRegistry
+from app.widgets.va_circle import VACircleWidget
 from app.windows.help import TextWindow, about_window, guide_window, shortcuts_window
 from app.windows.log_window import LogWindow, show_log_window
 from damer_core.contract.emotions import EmotionTerm

@@ -241,15 +241,17 @@ class Prediction(Event):
     dimensions: list = doc("what the bundle predicts")
     warning: str = doc("e.g. near-silent audio: no emotion claimed", "")
     smoothing_sigma_s: float = doc("Gaussian smoothing of the shown trajectory", 0.0)
-    trajectory: dict = doc("smoothed {t, valence, arousal, confidence}, 0.5 s grid", {})
-    trajectory_raw: dict = doc("the window values", {})
+    trajectory: dict = doc("smoothed {t, valence, arousal, confidence}, 0.5 s grid (predict's output; the worker "
+                           "sends {}: the app smooths the window values itself)", {})
+    trajectory_raw: dict = doc("the window values {t, valence, arousal, confidence}", {})
 
 
 @event("trajectory_part", "the first part of the playing track's trajectory, while the rest is computed")
 @dataclass(frozen=True)
 class TrajectoryPart(Event):
     path: str = doc("the file")
-    trajectory: dict = doc("smoothed {t, valence, arousal, confidence} from 0 s to as far as computed")
+    trajectory: dict = doc("the window values {t, valence, arousal, confidence} from 0 s to as far as computed "
+                           "(the app smooths them, as it does the whole trajectory)")
     points: int = doc("points on the whole track's 0.5 s grid")
 
 
@@ -315,6 +317,7 @@ class Info(Event):
     path: str = doc("the bundle")
     builtin: bool = doc("the built-in model")
     bundle: dict = doc("the bundle's fields without weights (feature_config, dimensions with metrics, ...)")
+    description: dict = doc("what the model says about itself: damer_core.contract.model_card.ModelDescription", {})
 
 
 @event("bundle_error", "info --jsonl: a bundle that cannot be used")

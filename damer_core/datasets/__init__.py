@@ -8,7 +8,7 @@ from damer_core.datasets.arrays import load_arrays
 from damer_core.datasets.base import DIMENSIONS, DatasetError, FeatureSet, LabelledTrack, featurise, merge_duplicates
 from damer_core.datasets.registry import BY_NAME, FILE_FORMATS, FORMATS, detect_format
 from damer_core.datasets.split import Split, split_tracks
-from damer_core.features import CLIP, FeatureConfig
+from damer_core.features.spectra import CLIP, FeatureConfig
 from damer_core.progress import Progress
 
 __all__ = ["DIMENSIONS", "DatasetError", "FeatureSet", "LabelledTrack", "FORMATS", "detect_format",
@@ -61,7 +61,7 @@ def labelled_tracks(path: Path, fmt: str, scale: str | None, drop_conflicts: boo
 def load_descriptor_set(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
                         progress: Progress | None = None, cache=None) -> FeatureSet:
     """Like :func:`load_dataset`, but each sample is a window's musical descriptors
-    (damer_core.descriptors) in ``FeatureSet.descriptors``, ``mel``/``coch`` empty: the descriptors
+    (damer_core.features.descriptors) in ``FeatureSet.descriptors``, ``mel``/``coch`` empty: the descriptors
     need the audio, so array data sets are refused."""
     path = Path(path)
     if _checked_format(path, fmt) == "arrays":
@@ -94,7 +94,7 @@ def _check_kind(path: Path, fmt: str) -> None:
 def load_unlabelled(folder: str | Path, cfg: FeatureConfig = CLIP, progress: Progress | None = None,
                     cache=None, descriptors: bool = False) -> FeatureSet:
     """Every audio file under ``folder`` as unlabelled windows (PCL's optional pool)."""
-    from damer_core.audio import audio_files
+    from damer_core.audio.decoding import audio_files
 
     folder = Path(folder)
     if not folder.is_dir():

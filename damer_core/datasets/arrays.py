@@ -21,7 +21,7 @@ from damer_core.datasets.base import (
     show_number,
     to_unit_scale,
 )
-from damer_core.features import CLIP, FeatureConfig
+from damer_core.features.spectra import CLIP, FeatureConfig
 
 FILES = ("mel_spec.npy", "cochlegram.npy", "labels/label_a.npy", "labels/label_v.npy")
 # The authors' PMEmo / 1000 Songs arrays: 1 s clips with hop 512 -> 44 frames.

@@ -14,7 +14,7 @@ import numpy as np
 
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.errors import UserError
-from damer_core.features import FeatureConfig
+from damer_core.features.spectra import FeatureConfig
 from damer_core.progress import Progress
 
 SCALES = {
@@ -184,7 +184,7 @@ class FeatureSet:
     description: dict = field(default_factory=dict)
     group: np.ndarray | None = None  # [N] str: the split group (artist) of each window's track, if known
     track_ids: np.ndarray | None = None  # [n_tracks] str: the data set's id of track i (e.g. the 4Q song), if known
-    descriptors: np.ndarray | None = None  # [N, D] musical descriptors of each window (damer_core.descriptors), if computed
+    descriptors: np.ndarray | None = None  # [N, D] musical descriptors of each window (features.descriptors), if computed
 
     def __post_init__(self) -> None:
         n = self.mel.shape[0]
@@ -241,8 +241,8 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     alone ("descriptors": ``mel`` and ``coch`` are then empty ``[N, 0, 0]`` arrays) for every track
     through the feature cache; unreadable tracks are skipped and reported (their names go into
     ``description['skipped']``)."""
-    from damer_core.audio import AudioError
-    from damer_core.extract import track_descriptor_windows, track_features, track_training_windows
+    from damer_core.audio.decoding import AudioError
+    from damer_core.features.extract import track_descriptor_windows, track_features, track_training_windows
 
     if kind not in FEATURISE_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
@@ -306,6 +306,6 @@ def find_file(root: Path, name: str) -> Path | None:
 
 
 def audio_index(root: Path) -> dict[str, Path]:
-    from damer_core.audio import audio_files
+    from damer_core.audio.decoding import audio_files
 
     return {p.stem: p for p in audio_files(root)}

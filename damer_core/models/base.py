@@ -16,9 +16,9 @@ from damer_core.models.header import BundleHeader
 
 if TYPE_CHECKING:
     from damer_core.datasets.base import FeatureSet
-    from damer_core.predictions import Trajectory, WindowPrediction
+    from damer_core.models.predictions import Trajectory, WindowPrediction
 
-Features = dict[str, dict[str, np.ndarray]]  # damer_core.extract's kinds -> their arrays
+Features = dict[str, dict[str, np.ndarray]]  # damer_core.features.extract's kinds -> their arrays
 OnPart = Callable[["Trajectory", int], None]
 
 # The training settings a kind's fine-tune takes (the training panel shows only these).
@@ -43,7 +43,7 @@ class Model(Protocol):
     def to(self, device: str) -> Model: ...
 
     def feature_kinds(self, trajectory: bool) -> tuple[str, ...]:
-        """damer_core.extract's kinds a static prediction (``trajectory`` False) or a whole one needs."""
+        """damer_core.features.extract's kinds a static prediction (``trajectory`` False) or a whole one needs."""
         ...
 
     def static(self, feats: Features) -> WindowPrediction:
@@ -53,7 +53,7 @@ class Model(Protocol):
     def trajectory(self, feats: Features, fast: bool = True, should_stop: Callable[[], bool] | None = None,
                    on_part: OnPart | None = None) -> Trajectory:
         """The whole track's 0.5 s trajectory; ``should_stop`` is asked between batches (True:
-        damer_core.models.damer.Interrupted), ``on_part`` gets the trajectory so far."""
+        damer_core.models.networks.Interrupted), ``on_part`` gets the trajectory so far."""
         ...
 
     def evaluation_sets(self) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def model_class(kind: str) -> Any:
-    from damer_core.models.damer import DamerNetworks
-    from damer_core.models.head import DescriptorHeadModel
+    from damer_core.models.head_alone import DescriptorHeadModel
+    from damer_core.models.networks import DamerNetworks
     from damer_core.models.stack import StackModel
 
     classes: dict[str, type] = {DAMER: DamerNetworks, DESCRIPTOR_HEAD: DescriptorHeadModel, STACK: StackModel}
@@ -22,13 +22,13 @@ def model_class(kind: str) -> Any:
 
 
 def from_bundle(bundle: dict, path: str | os.PathLike = "<bundle>") -> Model:
-    """The model of a loaded, checked bundle (damer_core.checkpoint.load_checkpoint)."""
+    """The model of a loaded, checked bundle (damer_core.models.checkpoint.load_checkpoint)."""
     model: Model = model_class(BundleHeader.read(bundle).kind).from_bundle(bundle, path)
     return model
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> Model:
     """The bundle at ``path`` as its kind's model, on ``device``; problems are BundleErrors."""
-    from damer_core.checkpoint import load_checkpoint
+    from damer_core.models.checkpoint import load_checkpoint
 
     return from_bundle(load_checkpoint(path), path).to(device)

@@ -1,6 +1,6 @@
 """The stack kind (docs/SPEC.md section 5, model selection): DAMER's networks and the descriptor
 head, their quadrant probabilities combined by a multinomial logistic regression fitted on
-out-of-fold predictions (damer_core.combination). The stack is calibrated itself, so DAMER's
+out-of-fold predictions (damer_core.models.combination). The stack is calibrated itself, so DAMER's
 probabilities enter it raw, as they did when it was fitted."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from damer_core.combination import Combination
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
 from damer_core.models.base import Features, OnPart
-from damer_core.models.damer import DamerNetworks
+from damer_core.models.combination import Combination
 from damer_core.models.figures import built_figures, fine_tune_figures, quadrant_figure
-from damer_core.models.head import DescriptorHeadModel
+from damer_core.models.head_alone import DescriptorHeadModel
 from damer_core.models.header import STACK as KIND
 from damer_core.models.header import BundleHeader
-from damer_core.predictions import Trajectory, WindowPrediction, dimension_prediction
+from damer_core.models.networks import DamerNetworks
+from damer_core.models.predictions import Trajectory, WindowPrediction, dimension_prediction
 from damer_core.targets import QUADRANT, dimension_probabilities
 
 if TYPE_CHECKING:

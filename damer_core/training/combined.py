@@ -1,6 +1,6 @@
 """Fine-tuning a combined bundle (DAMER's joint head + the descriptor head + their stack, see
-damer_core.build) on a curator's labels: the network as any fine-tune (damer_core.training.run),
-the descriptor head in seconds (damer_core.descriptor_head.fine_tune_descriptor_head), the stack
+damer_core.evaluation.build) on a curator's labels: the network as any fine-tune (damer_core.training.run),
+the descriptor head in seconds (damer_core.models.descriptor_head.fine_tune_descriptor_head), the stack
 kept. Before and after are compared on the labelled tracks held out from the fine-tune (the run's
 test part), with the number of tracks and bootstrap intervals."""
 
@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from damer_core.combination import Combination
 from damer_core.contract import events
 from damer_core.datasets.base import DatasetError, FeatureSet
 from damer_core.datasets.split import Split, split_tracks
-from damer_core.descriptor_head import DescriptorHead, fine_tune_descriptor_head
+from damer_core.models.combination import Combination
+from damer_core.models.descriptor_head import DescriptorHead, fine_tune_descriptor_head
 from damer_core.models.header import DESCRIPTOR_HEAD as DESCRIPTOR_HEAD_KIND
+from damer_core.models.header import BundleHeader
 from damer_core.progress import Progress
 from damer_core.scoring import quadrant_report, softmax, track_means
 from damer_core.targets import QUADRANT, class_labels
@@ -46,13 +47,13 @@ def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state
     progress.message(f"descriptor head fine-tuned on {np.unique(ds.track[fit]).size} tracks")
     report = _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination)
     return {"descriptor_head": head.to_state(),
-            "combination": combination.to_state(), "report": {**init_bundle.get("report", {}), "fine_tune": report}}
+            "combination": combination.to_state(), "report": {**BundleHeader.read(init_bundle).report, "fine_tune": report}}
 
 
 def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination) -> dict:
     """The base model and the fine-tuned one on the labelled tracks held out from the fine-tune."""
-    from damer_core.model import DAMER, ModelConfig
-    from damer_core.training.heads import head_logits
+    from damer_core.models.network import DAMER, ModelConfig
+    from damer_core.models.network.heads import head_logits
 
     idx = split.test[class_labels(fs.valence[split.test], fs.arousal[split.test], QUADRANT) >= 0]
     didx = dsplit.test[class_labels(ds.valence[dsplit.test], ds.arousal[dsplit.test], QUADRANT) >= 0]
@@ -86,12 +87,12 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     test part compares the base with the tuned head. Writes ``out/best.pt``; returns its path."""
     from pathlib import Path
 
-    from damer_core.checkpoint import save_atomic, with_checksums
     from damer_core.datasets import load_descriptor_set
+    from damer_core.models.checkpoint import save_atomic, with_checksums
 
     base = DescriptorHead.from_state(init_bundle["descriptor_head"])
     cfg = init_bundle["feature_config"]
-    from damer_core.features import FeatureConfig
+    from damer_core.features.spectra import FeatureConfig
 
     ds = load_descriptor_set(data_args.dataset, data_args.format, data_args.scale, FeatureConfig.from_dict(cfg), progress, cache)
     y = class_labels(ds.valence, ds.arousal, QUADRANT)

@@ -73,11 +73,11 @@ class TrainConfig:
     # ("arousal", "valence"): the paper's one network per dimension; ("quadrant",): one network
     # with the joint 4-way quadrant head (docs/SPEC.md section 5, damer_core.targets).
     dims: tuple[str, ...] = DIMENSIONS
-    # True: each window's musical descriptors (damer_core.descriptors) join DAMER's fusion input
+    # True: each window's musical descriptors (damer_core.features.descriptors) join DAMER's fusion input
     # (ModelConfig.n_descriptors; docs/SPEC.md section 5); the data set is then loaded with them.
     descriptors: bool = False
     # "best": the epoch with the best validation score; "last": the last epoch, for a recipe of a
-    # fixed length chosen by cross-validation (damer_core.crossval), which needs no validation part.
+    # fixed length chosen by cross-validation (damer_core.evaluation.crossval), which needs no validation part.
     select_epoch: str = "best"
     seed: int = 0
     test_fraction: float = 0.3

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from damer_core.model.maths import js_divergence
+from damer_core.models.network.maths import js_divergence
 
 
 def progress_rho(epoch: int, total_epochs: int) -> float:

@@ -12,23 +12,22 @@ from pathlib import Path
 import numpy as np
 
 from damer_core import __version__
-from damer_core.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
 from damer_core.contract import events
 from damer_core.contract.errors import InputError
 from damer_core.contract.fileutil import atomic_write
 from damer_core.contract.safe_text import figure
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
-from damer_core.features import FeatureConfig, preset
+from damer_core.devices import Context, setup, teardown
+from damer_core.features.spectra import FeatureConfig, preset
+from damer_core.models.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
 from damer_core.models.header import DAMER as DAMER_KIND
 from damer_core.models.header import DESCRIPTOR_HEAD, STACK, BundleHeader
 from damer_core.progress import Progress
 from damer_core.scoring import part_means
 from damer_core.scoring import quadrant_scores as scored
-from damer_core.targets import QUADRANT
+from damer_core.targets import QUADRANT, quadrant_index
 from damer_core.training.config import TrainConfig
-from damer_core.training.distributed import Context, setup, teardown
-from damer_core.training.metrics import quadrant_of
 from damer_core.training.run_folder import claim_run_folder
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
@@ -338,8 +337,8 @@ def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
     """4-quadrant accuracy and macro-F1 per part, from the calibrated track probabilities (tracks
     labelled on both dimensions) of the joint head, or of the two dimensions' networks; empty
     when only one dimension was trained."""
+    from damer_core.models.network.heads import head_probabilities
     from damer_core.targets import QUADRANT, quadrant_probabilities
-    from damer_core.training.heads import head_probabilities
 
     if not ({"arousal", "valence"} <= set(trainers) or QUADRANT in trainers):
         return {}
@@ -356,7 +355,7 @@ def quadrant_scores(fs: FeatureSet, split: Split, trainers: dict) -> dict:
         p4 = probs[QUADRANT] if QUADRANT in probs else quadrant_probabilities(probs["valence"][:, 1], probs["arousal"][:, 1])
         _, v_true = part_means(fs, idx, fs.binary("valence")[np.sort(idx)].astype(float))
         _, a_true = part_means(fs, idx, fs.binary("arousal")[np.sort(idx)].astype(float))
-        s = scored(quadrant_of(v_true > 0.5, a_true > 0.5) - 1, p4)
+        s = scored(quadrant_index(v_true > 0.5, a_true > 0.5), p4)
         scores[part] = {"acc": s["quadrant_acc"], "macro_f1": s["macro_f1"], "n": s["n"]}
     return scores
 

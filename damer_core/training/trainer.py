@@ -11,21 +11,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from damer_core.contract.errors import InputError
-from damer_core.datasets.base import FeatureSet, show_number
-from damer_core.datasets.split import MIN_TRACKS, Split
-from damer_core.model import DAMER, ModelConfig
-from damer_core.model.maths import cuda_amp_dtype
-from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
-from damer_core.training.augment import spec_augment
-from damer_core.training.calibration import (
+from damer_core.calibration import (
     fit_temperature,
     fit_temperature_logits,
 )
+from damer_core.contract.errors import InputError
+from damer_core.datasets.base import FeatureSet, show_number
+from damer_core.datasets.split import MIN_TRACKS, Split
+from damer_core.devices import Context
+from damer_core.models.network import DAMER, ModelConfig
+from damer_core.models.network.heads import calibration_figures, evaluate_heads, head_logits, no_report, selection_score
+from damer_core.models.network.loader import host_batch, host_descriptors, prefetched
+from damer_core.models.network.maths import cuda_amp_dtype
+from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
+from damer_core.training.augment import spec_augment
 from damer_core.training.config import TrainConfig
-from damer_core.training.distributed import Context
-from damer_core.training.heads import calibration_figures, evaluate_heads, head_logits, no_report, selection_score
-from damer_core.training.loader import host_batch, host_descriptors, prefetched
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 

@@ -5,6 +5,6 @@ import sys
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    from damer_core.cli import main
+    from damer_core.cli.main import main
 
     sys.exit(main())

@@ -1,0 +1,88 @@
+"""What each bundle says about itself (damer_core.contract.model_card.ModelDescription), read by a
+`damer-core info --jsonl` child so torch stays out of the GUI, and cached by (path, modification
+time, size) for every window that asks: the Models dialog, About and the training panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.child import CoreProcess
+from damer_core.contract import events
+from damer_core.contract.model_card import ModelDescription
+
+FileKey = tuple[str, int, int]
+# (path, mtime_ns, size) -> the child's `info` or `bundle_error` line: shared, so reopening the
+# dialog or refreshing after an import reads only the new bundles.
+READ: dict[FileKey, events.Info | events.BundleError] = {}
+
+
+def file_key(p: Path | str) -> FileKey | None:
+    try:
+        st = Path(p).stat()
+    except OSError:
+        return None
+    return str(p), st.st_mtime_ns, st.st_size
+
+
+def description_of(ev: events.Info) -> ModelDescription | None:
+    """The description in an `info` line (None from a damer-core too old to send one)."""
+    try:
+        return ModelDescription.from_dict(ev.description) if ev.description else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def cached_description(path: str) -> ModelDescription | None:
+    key = file_key(path)
+    ev = READ.get(key) if key is not None else None
+    return description_of(ev) if isinstance(ev, events.Info) else None
+
+
+class ModelDescriber(QObject):
+    """Reads one bundle's description at a time, asynchronously; ``described(path, description or
+    None, why)`` once known (at once when cached)."""
+
+    described = Signal(str, object, str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.proc = CoreProcess(self, threads=1)
+        self.proc.event_read.connect(self._on_event)
+        self.proc.finished.connect(self._finished)
+        self.path = ""  # being read
+        self.queued = ""  # asked for while another was read: the latest wins
+
+    def describe(self, path: str) -> None:
+        if not path:
+            self.described.emit("", None, "no model")
+            return
+        known = cached_description(path)
+        if known is not None:
+            self.described.emit(path, known, "")
+        elif self.proc.running:
+            self.queued = path
+        else:
+            self.path = path
+            self.proc.start(["info", "--jsonl", path])
+
+    def _on_event(self, ev: events.Event) -> None:
+        if not isinstance(ev, (events.Info, events.BundleError)) or ev.path != self.path:
+            return
+        key = file_key(ev.path)
+        if key is not None:
+            READ[key] = ev
+        if isinstance(ev, events.Info):
+            self.described.emit(ev.path, description_of(ev), "")
+        else:
+            self.described.emit(ev.path, None, ev.message)
+        self.path = ""
+
+    def _finished(self, code: int, error: str) -> None:
+        if self.path:  # never reported
+            self.described.emit(self.path, None, error or f"damer-core exited with code {code}")
+            self.path = ""
+        if self.queued:
+            path, self.queued = self.queued, ""
+            self.describe(path)

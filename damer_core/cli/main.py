@@ -1,0 +1,387 @@
+"""The `damer-core` command line: features, train, evaluate, predict, info. Parses the arguments and
+dispatches; the work is done by damer_core's modules (predict's output in :mod:`damer_core.inference.predict`,
+the tables in :mod:`damer_core.evaluation.evaluate`, `info` text in :mod:`damer_core.models.bundle_info`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from damer_core import __version__
+from damer_core.cli.options import add_cache, add_progress, add_train_options, feature_cache, feature_presets, train_config
+from damer_core.cli.parser import Parser
+from damer_core.cli.reports import check_json_out, write_json
+from damer_core.contract import events
+from damer_core.contract.errors import AudioError, UsageError
+from damer_core.contract.safe_text import shown
+
+BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
+
+
+def _audio_files(inputs: list[str]) -> list[Path]:
+    """The audio files named or found under the folders named, each once, in the order given."""
+    from damer_core.audio.decoding import audio_files
+    from damer_core.contract.safe_text import shown_path
+
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = audio_files(p)
+            if not found:
+                print(f"damer-core: {shown_path(p)}: no audio files in this folder", file=sys.stderr)
+            files += found
+        else:
+            files.append(p)
+    unique = list(dict.fromkeys(files))
+    if len(unique) < len(files):
+        print(f"damer-core: {len(files) - len(unique)} repeated file(s) left out: each file is predicted once",
+              file=sys.stderr)
+    return unique
+
+
+# -- features ---------------------------------------------------------------------------------
+def cmd_features(args: argparse.Namespace) -> int:
+    from damer_core.features.extract import featurise_files
+    from damer_core.features.spectra import preset
+
+    cfg, cache = preset(args.preset), feature_cache(args)
+    kinds = ("train", "frames") if args.trajectory else ("train",)
+    return featurise_files(_audio_files(args.inputs), cfg, kinds, cache, args.progress)
+
+
+# -- train ------------------------------------------------------------------------------------
+def _data_args(args):
+    from damer_core.training.run import DataArgs
+
+    if not args.dataset:
+        return None
+    return DataArgs(str(Path(args.dataset).resolve()), args.format, args.scale, args.preset,
+                    str(Path(args.unlabelled).resolve()) if args.unlabelled else None,
+                    bool(getattr(args, "drop_conflicts", False)))
+
+
+def _default_out(args) -> Path:
+    from damer_core.contract.paths import new_run_dir
+
+    return new_run_dir(Path(args.dataset).stem if args.dataset else "run")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from damer_core.progress import Progress
+    from damer_core.training.run import train
+
+    if not args.resume and not args.dataset:
+        raise UsageError("train needs --dataset (or --resume with --out of an interrupted run)")
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out: the folder of the run to continue")
+    from damer_core.contract.builtin import default_checkpoint
+
+    tcfg = train_config(args)
+    out = Path(args.out) if args.out else _default_out(args)
+    if not args.force:
+        from damer_core.training.run_folder import check_run_folder
+
+        check_run_folder(out)
+    if not args.out:
+        print(f"damer-core train: the run goes to {out}", file=sys.stderr)
+    from damer_core.training.resume import given_settings
+
+    if args.resume and args.init:
+        raise UsageError("--resume continues a run as it was started; --init starts a new fine-tune (another --out)")
+    init = default_checkpoint(None if args.init == BUILTIN else args.init) if args.init else None
+    train(_data_args(args), tcfg, out, args.device, Progress(args.progress), init=init,
+          resume=args.resume, cache=feature_cache(args), given=given_settings(args) if args.resume else None)
+    return 0
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+def _evaluate_bundle(args) -> int:
+    from damer_core.datasets import load_evaluation_sets
+    from damer_core.evaluation.evaluate import model_report_text, score_model
+    from damer_core.features.spectra import FeatureConfig
+    from damer_core.models import load_model
+    from damer_core.progress import Progress
+
+    check_json_out(args.json)
+
+    model = load_model(args.checkpoint)
+    cfg = FeatureConfig.from_dict(model.header.feature_config)
+    sets = load_evaluation_sets(model.evaluation_sets(), args.dataset, args.format, args.scale, cfg,
+                                Progress(args.progress), feature_cache(args))
+    part = "all" if args.all else args.part
+    report = score_model(model, sets, part)
+    fs = sets[model.evaluation_sets()[0]]
+    print(model_report_text(report, model, fs, part, Path(args.checkpoint).name, args.dataset))
+    write_json(args.json, report)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from damer_core.datasets import load_dataset, split_tracks
+    from damer_core.evaluation.baseline import linear_probe
+    from damer_core.evaluation.evaluate import format_report, probe_report, report_warnings
+    from damer_core.features.spectra import preset
+    from damer_core.progress import Progress
+
+    check_json_out(args.json)
+
+    tcfg = train_config(args)
+    fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), Progress(args.progress), feature_cache(args))
+    split = split_tracks(fs, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
+    report = probe_report(linear_probe(fs, split, tcfg.dims))
+    for w in report_warnings(report):
+        print(f"warning: {w}")
+    by = "artist/group" if split.by_group else "track"
+    name = fs.description.get("name", args.dataset)
+    print(format_report(report, f"Linear probe (per-band mean/std + logistic regression, C chosen on validation) "
+                                f"on {name}: test part, split by {by}, seed {tcfg.seed}, preset {args.preset}"))
+    write_json(args.json, report)
+    return 0
+
+
+def _train_and_score(args, tcfg, out: Path) -> dict:
+    from damer_core.models.checkpoint import load_checkpoint
+    from damer_core.progress import Progress
+    from damer_core.training.run import train
+
+    best = train(_data_args(args), tcfg, out, args.device, Progress(args.progress), cache=feature_cache(args))
+    dims = load_checkpoint(best)["dimensions"]
+    if any("test" not in e["metrics"] for e in dims.values()):
+        raise UsageError("evaluate reports the test part: --test-fraction must be above 0")
+    return {d: e["metrics"]["test"] for d, e in dims.items()}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from damer_core.evaluation.evaluate import ABLATION_GRID, ablation_off, ablation_table, seeds_table
+
+    if args.checkpoint:
+        if not args.dataset:
+            raise UsageError("evaluate --checkpoint needs --dataset to evaluate on")
+        return _evaluate_bundle(args)
+    if not args.dataset:
+        raise UsageError("evaluate needs --dataset (and --checkpoint to score a trained bundle)")
+    tcfg = train_config(args)
+    root = Path(args.out) if args.out else _default_out(args)
+    name = Path(args.dataset).name
+
+    def seeds(cfg, prefix: str = "") -> list[dict]:
+        return [_train_and_score(args, replace(cfg, seed=tcfg.seed + s), root / f"{prefix}seed{tcfg.seed + s}")
+                for s in range(args.seeds)]
+
+    if args.ablation_table:
+        rows = [("+".join(on), seeds(tcfg.with_ablation(ablation_off(on)), f"{'+'.join(on)}-")) for on in ABLATION_GRID]
+        print(ablation_table(rows, name, args.seeds, tcfg.always_on))
+    else:
+        print(seeds_table(seeds(tcfg), name, args.seeds))
+    return 0
+
+
+# -- predict / info ---------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    from damer_core.contract.builtin import default_checkpoint
+    from damer_core.devices import resolve_device
+    from damer_core.features.cache import NoCache
+    from damer_core.inference.predict import predict_to_output, predict_to_stdout
+    from damer_core.inference.predictor import Predictor
+
+    inputs = list(args.files) + (_listed_files(args.files_from) if args.files_from else [])
+    if not inputs:
+        raise UsageError("predict needs audio files (arguments or --files-from)")
+    cache = feature_cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
+    if args.output:
+        files = _audio_files(inputs)
+        if args.format != "csv":
+            raise UsageError("--output writes --format csv (one row per file, so a rerun can skip what is done)")
+        return predict_to_output(files, Path(args.output), args.checkpoint, args.device, args.progress, cache,
+                                 force=args.force, spreadsheet_safe=not args.csv_raw)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UsageError("under torchrun, give --output results.csv: each rank writes its part and rank 0 merges them")
+    predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), cache)
+    return predict_to_stdout(predictor, _audio_files(inputs), args.format, args.progress,
+                             spreadsheet_safe=not args.csv_raw)
+
+
+def _listed_files(path: str) -> list[str]:
+    """The lines of a ``--files-from`` list, as the OS gives names: bytes that are not UTF-8
+    travel as surrogate escapes (os.fsdecode), so any file name the file system allows works, one
+    per line, nothing stripped but a CRLF's \r (a name may begin or end with spaces)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"--files-from {path}: {e.strerror or e}") from None
+    lines = (raw[:-1] if raw.endswith(b"\r") else raw for raw in data.split(b"\n"))  # a CRLF list too
+    return [os.fsdecode(line) for line in lines if line.strip()]  # names kept whole: spaces and \r inside
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from damer_core.contract.builtin import default_checkpoint
+    from damer_core.models.bundle_info import info_line, info_text
+
+    paths = args.checkpoint or [default_checkpoint(None)]
+    if args.jsonl:  # the app's model registry: every bundle, each a line, bad ones with the reason
+        failed = 0
+        for path in paths:
+            line, ok = info_line(path)
+            failed += not ok
+            print(line, flush=True)
+        return 1 if failed else 0
+    if len(paths) != 1:
+        raise UsageError("info takes one checkpoint (or several with --jsonl)")
+    print(info_text(paths[0], args.json))
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from damer_core.devices import available_devices
+
+    for spec, name in available_devices():  # one JSON object per line, like every other stream
+        print(events.Device(spec, name).to_json())
+    return 0
+
+
+def build_parser() -> Parser:
+    from damer_core.cli.selection import add_selection_commands
+    from damer_core.training.config import FINE_TUNE_DEFAULTS
+
+    parser = Parser(prog="damer-core",
+                    description="DAMER music-emotion model: features, training, evaluation, prediction.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("features", help="pre-extract model features for audio files or folders into the cache")
+    p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
+    p.add_argument("--preset", default="clip", choices=list(feature_presets()))
+    p.add_argument("--trajectory", action="store_true", help="also cache the whole-track frame sequence")
+    add_cache(p)
+    add_progress(p)
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("train", help="train or fine-tune DAMER (paper settings by default)")
+    add_train_options(p)
+    p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default: <data>-<time> in the "
+                                 "user's data folder, the runs the app lists; printed at the start)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--force", action="store_true", help="let --out be a folder that holds other files")
+    p.add_argument("--init", metavar="CHECKPOINT", nargs="?", const=BUILTIN,
+                   help="fine-tune from this bundle, or from the built-in model when no file is named; "
+                        "fine-tuning defaults to {epochs} epochs at lr {lr:g}".format(**FINE_TUNE_DEFAULTS))
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="Table II style report: score a bundle, or train N seeds; --ablation-table for Table V")
+    add_train_options(p)
+    p.add_argument("--checkpoint", help="score this bundle on a part of --dataset instead of training")
+    p.add_argument("--part", choices=["test", "val", "train", "all"], default="test",
+                   help="with --checkpoint: the part of the bundle's own split to score (default test)")
+    p.add_argument("--all", action="store_true", help="with --checkpoint: score on every labelled track (another data set)")
+    p.add_argument("--seeds", type=int, default=1, help="train this many seeds and report mean ± std")
+    p.add_argument("--ablation-table", action="store_true", help="run the Table V grid of modules")
+    p.add_argument("--out", help="folder for the runs' checkpoints")
+    p.add_argument("--json", help="with --checkpoint: also write the metrics to this JSON file")
+    p.set_defaults(func=cmd_evaluate)
+
+    add_selection_commands(sub)
+
+    p = sub.add_parser("baseline", help="a linear probe on per-band statistics, scored on the test part of the same split")
+    add_train_options(p)
+    p.add_argument("--json", help="also write the report to this JSON file")
+    p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser("predict", help="each audio file's V-A, confidence and emotion word (CSV on stdout); "
+                                       "--format json adds the trajectories")
+    p.add_argument("files", nargs="*", help="audio files or folders")
+    p.add_argument("--files-from", help="a text file listing audio files, one per line")
+    p.add_argument("--checkpoint", help="a model bundle (best.pt); default: the built-in model")
+    p.add_argument("--format", choices=["csv", "json", "trajectory-csv"], default="csv",
+                   help="csv (default): a row per file (path, valence, arousal in -1..1, confidence, emotion word, "
+                        "duration, error, warning); json: the same with the smoothed and raw trajectories; "
+                        "trajectory-csv: a row per 0.5 s point")
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
+    p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
+                   help="jsonl: stream one 'prediction' event per file instead of printing at the end")
+    p.add_argument("--output", help="write CSV rows to this file instead of stdout: resumable (a rerun skips what "
+                                    "is done) and sharded under torchrun (each rank a part, rank 0 merges)")
+    p.add_argument("--force", action="store_true",
+                   help="let --output replace a file that is not an earlier output of predict")
+    p.add_argument("--csv-raw", action="store_true",
+                   help="write text cells as they are: by default a cell starting with = + - @ tab or CR gets a "
+                        "leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula")
+    p.add_argument("--cache", action="store_true",
+                   help="also keep the files' model features in the feature cache (off: only the predictions are kept, "
+                        "so analysing a library costs no disk)")
+    add_cache(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("devices", help="the devices training can use, one JSON line each (CUDA GPUs by name, then the CPU)")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("info", help="what a bundle holds: configs, data, metrics (default: the built-in model)")
+    p.add_argument("checkpoint", nargs="*")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--jsonl", action="store_true", help="one JSON line per bundle; unreadable ones say why")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("worker", help="the app's warm analysis process: jobs (JSON lines) on stdin, events on stdout")
+    p.add_argument("--checkpoint", default=None, help="the model bundle (none: spectrogram jobs only)")
+    p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
+    p.set_defaults(func=cmd_worker)
+    return parser
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from damer_core.inference.worker import main as worker_main
+
+    return worker_main(args.checkpoint, args.device)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (the app's Cancel) unwinds like Ctrl+C: checkpoints are atomic, so the last one stays."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def handler(signum, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """What the code raises on purpose for input the user can fix (any other exception, a
+    ValueError included, is a bug and keeps its traceback); OSError: a full disk, a read-only folder."""
+    from damer_core.contract.errors import UserError
+
+    return UserError, OSError
+
+
+def _os_message(e: OSError) -> str:
+    """A full disk or a read-only folder in words, naming the file that could not be written."""
+    if e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    return e.strerror or str(e)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_command(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    _stop_on_sigterm()
+    try:
+        return args.func(args)
+    except _user_errors() as e:
+        raw = _os_message(e) if isinstance(e, OSError) and not isinstance(e, AudioError) else str(e)
+        lines = [shown(line, limit=2000) for line in raw.splitlines() or [""]]  # names from files may hold escapes
+        message = "; ".join(lines)
+        for line in lines:  # one line per problem (a config with several bad settings)
+            print(f"damer-core {args.command}: error: {line}", file=sys.stderr)
+        if getattr(args, "progress", "") == "jsonl":
+            print(events.Error(message).to_json(), flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print(f"damer-core {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The descriptor head kind (docs/SPEC.md sections 4-5): the quadrant from each window's musical
+descriptors (damer_core.models.descriptor_head), no network. A track's static prediction is the mean of
+its windows' probabilities; its trajectory one point per 0.5 s from the window around it. There
+is no second view to agree or disagree, so the reliability r is 1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from damer_core.contract import trajectory as grid
+from damer_core.contract.dimensions import DIMENSIONS
+from damer_core.contract.model_card import ModelDescription
+from damer_core.models.base import HEAD_SETTINGS, Features, OnPart
+from damer_core.models.descriptor_head import DescriptorHead
+from damer_core.models.figures import built_figures, fine_tune_figures, quadrant_figure
+from damer_core.models.header import DESCRIPTOR_HEAD as KIND
+from damer_core.models.header import BundleHeader
+from damer_core.models.predictions import Trajectory, WindowPrediction, dimension_prediction
+from damer_core.scoring import track_means
+from damer_core.targets import QUADRANT, dimension_probabilities
+
+if TYPE_CHECKING:
+    from damer_core.datasets.base import FeatureSet
+
+
+class DescriptorHeadModel:
+    kind: ClassVar[str] = KIND
+
+    def __init__(self, header: BundleHeader, head: DescriptorHead):
+        self.header = header
+        self.head = head
+
+    @classmethod
+    def from_bundle(cls, bundle: dict, path: object = "<bundle>") -> DescriptorHeadModel:
+        return cls(BundleHeader.read(bundle), DescriptorHead.from_state(bundle["descriptor_head"]))
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        return DIMENSIONS
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        return HEAD_SETTINGS
+
+    def members(self) -> list:
+        return []
+
+    def to(self, device: str) -> DescriptorHeadModel:
+        return self  # numpy: nothing to move
+
+    def feature_kinds(self, trajectory: bool) -> tuple[str, ...]:
+        return ("trajectory_descriptors", "descriptors") if trajectory else ("descriptors",)
+
+    def quadrant_means(self, windows: np.ndarray) -> np.ndarray:
+        """The track's quadrant probabilities ``[1, 4]``: the mean of its windows'."""
+        return self.head.probabilities(windows).mean(axis=0, keepdims=True)
+
+    def static(self, feats: Features) -> WindowPrediction:
+        return dimension_prediction(self.quadrant_means(feats["descriptors"]["windows"]), np.ones(1))
+
+    def trajectory(self, feats: Features, fast: bool = True, should_stop: Callable[[], bool] | None = None,
+                   on_part: OnPart | None = None) -> Trajectory:
+        described = feats["trajectory_descriptors"]
+        times = grid.grid(float(described["duration"]))
+        at = dimension_prediction(self.head.probabilities(described["windows"]), np.ones(len(times)))
+        return Trajectory(times, at.valence, at.arousal, at.overall_confidence)
+
+    def evaluation_sets(self) -> tuple[str, ...]:
+        return ("descriptors",)
+
+    def track_probabilities(self, sets: dict[str, FeatureSet], track_ids: np.ndarray) -> dict[str, np.ndarray]:
+        fs = sets["descriptors"]
+        idx = np.flatnonzero(np.isin(fs.ids[fs.track], track_ids))
+        tracks, mean = track_means(fs.track[idx], self.head.probabilities(fs.window_descriptors[idx]))
+        order = {t: i for i, t in enumerate(fs.ids[tracks])}
+        q = mean[[order[t] for t in track_ids]]
+        p_v, p_a = dimension_probabilities(q)
+        return {QUADRANT: q, "valence": p_v, "arousal": p_a}
+
+    def describe(self) -> ModelDescription:
+        h = self.header
+        auc, macro_f1 = built_figures(h, "descriptor_head")
+        tuned_auc, check = fine_tune_figures(h)
+        return ModelDescription(
+            kind=self.kind, kind_name=h.kind_name,
+            summary=f"descriptor head ({self.head.kind}, groups {', '.join(self.head.groups)}), no DAMER network",
+            data=h.data_name, n_tracks=h.data.get("n_tracks"), created=h.created,
+            feature_preset=str(h.feature_config.get("name", "")), dimensions=self.dimensions,
+            auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(h), fine_tune=check, settings=self.settings)
+
+    def bundle_parts(self) -> dict:
+        return {"descriptor_head": self.head.to_state()}
