@@ -15,7 +15,7 @@ from damer_core.targets import dimension_probabilities
 if TYPE_CHECKING:
     from damer_core.datasets.base import FeatureSet
 
-QUADRANT_METRICS = ("valence_acc", "arousal_acc", "quadrant_acc", "macro_f1", "valence_auc")
+QUADRANT_METRICS = ("valence_acc", "arousal_acc", "quadrant_acc", "macro_f1", "valence_auc", "arousal_auc")
 
 
 def track_means(tracks: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ def test_about_names_the_built_in_descriptor_head_truthfully(qtbot, monkeypatch)
     window = about_window(state)
     qtbot.addWidget(window)
     assert "reading what it is" in window.text.toPlainText()  # at once, without waiting for the child
-    qtbot.waitUntil(lambda: "descriptor head:" in window.text.toPlainText(), timeout=60_000)
+    qtbot.waitUntil(lambda: "A descriptor head (" in window.text.toPlainText(), timeout=60_000)
     text = window.text.toPlainText()
     assert "4Q emotion model (built-in)" in text and "no DAMER network" in text and "learned from 4Q" in text
     assert "On tracks it never saw: macro-F1 0.69" in text and "predicted by DAMER" not in text

@@ -269,9 +269,10 @@ def test_fine_tuning_the_descriptor_head_shows_only_what_applies(qtbot, tmp_path
     hidden = [panel.epochs, panel.batch, panel.lr, panel.dims, panel.device, panel.pool]
     assert not any(w.isVisible() for w in hidden) and panel.seed.isVisible()
     assert not any(cb.isVisible() for cb in panel.modules.values())
+    assert not panel.graphics.isVisible()  # no epochs to chart
     assert "descriptor head" in panel.kind_note.text() and "no epochs" in panel.settings_note.text()
     panel.finetune.setChecked(False)  # DAMER from scratch: every setting is the run's
-    assert all(w.isVisible() for w in hidden) and panel.kind_note.text() == ""
+    assert all(w.isVisible() for w in hidden) and panel.kind_note.text() == "" and panel.graphics.isVisible()
 
 
 def test_a_refit_reports_before_and_after_and_cannot_be_resumed(panel, tmp_path):

@@ -92,7 +92,7 @@ def test_each_kind_describes_itself_with_the_figures_it_has(tmp_path):
     assert d.held_out_text() == ("macro-F1 0.61 [0.50, 0.70] on 40 test tracks", 40)
     net = load_model(write(tmp_path / "net.pt", tiny_bundle()))
     n = net.describe()
-    assert n.kind == DAMER and n.summary == "DAMER, a network per dimension (arousal, valence)" and "epochs" in n.settings
+    assert n.kind == DAMER and n.title == "DAMER network (one network per dimension: arousal, valence)" and "epochs" in n.settings
     assert n.auc["arousal"].text() == "n/a (validation, 40 tracks)"  # a one-class validation part: AUC undefined
     stack = load_model(write(tmp_path / "stack.pt", v1_stack_bundle())).describe()
     assert stack.kind == STACK and stack.members == ("DAMER", "descriptor head") and "joint quadrant head" in stack.summary

@@ -191,8 +191,9 @@ class TrainingPanel(QWidget):
         applies = self.applicable_settings()
         for name, row in self.setting_rows.items():
             self.form.setRowVisible(row, name in applies)
+        self.graphics.setVisible("epochs" in applies)  # a refit has no epochs to chart: its result is the status
         d = self.state.description
-        self.kind_note.setText(f"Fine-tunes the model in use: {d.kind_name} ({d.summary})"
+        self.kind_note.setText(f"Fine-tunes the model in use: {d.title}"
                                if self.finetune.isChecked() and d is not None else "")
         self._update_settings_note()
 
@@ -366,7 +367,7 @@ class TrainingPanel(QWidget):
     def _reset_plots(self) -> None:
         self.warnings = []
         self.graphics.clear_curves()
-        self.graphics.setVisible(True)
+        self.graphics.setVisible("epochs" in self.applicable_settings())
 
     def on_event(self, ev: events.Event) -> None:
         if isinstance(ev, events.Epoch):

@@ -62,7 +62,7 @@ class FineTuneCheck:
 class ModelDescription:
     kind: str  # damer_core.models.header.KINDS
     kind_name: str  # in words: "DAMER network", "descriptor head", ...
-    summary: str  # one line: what the model is ("DAMER, joint quadrant head, descriptors in the fusion layer")
+    summary: str  # what this one is within its kind ("joint quadrant head, 42 musical descriptors in the fusion layer")
     data: str  # the data it learned from
     n_tracks: int | None
     created: str  # ISO time the bundle was written
@@ -73,6 +73,11 @@ class ModelDescription:
     fine_tune: FineTuneCheck | None = None
     settings: tuple[str, ...] = ()  # the training settings that apply when fine-tuning it
     members: tuple[str, ...] = ()  # a stack's members, by kind name
+
+    @property
+    def title(self) -> str:
+        """Its kind and what this one is, in words: "descriptor head (kernel, groups ...; no DAMER network)"."""
+        return f"{self.kind_name} ({self.summary})" if self.summary else self.kind_name
 
     def to_dict(self) -> dict:
         return asdict(self)

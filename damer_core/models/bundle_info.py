@@ -61,7 +61,7 @@ def describe_bundle(b: dict, path: str) -> list[str]:
     lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: {about.kind_name} "
              f"(kind {h.kind}, bundle format v{h.upgraded_from or h.format_version}, damer-core {h.damer_core_version or '?'}, "
              f"created {h.created or '?'})",
-             f"  model: {about.summary}; predicts {' and '.join(about.dimensions)}"]
+             f"  model: {about.title}; predicts {' and '.join(about.dimensions)}"]
     if h.kind in NETWORK_KINDS:
         lines += _network_lines(b, h)
     data = h.data

@@ -86,7 +86,7 @@ class DescriptorHeadModel:
         tuned_auc, check = fine_tune_figures(h)
         return ModelDescription(
             kind=self.kind, kind_name=h.kind_name,
-            summary=f"descriptor head ({self.head.kind}, groups {', '.join(self.head.groups)}), no DAMER network",
+            summary=f"{self.head.kind}, groups {', '.join(self.head.groups)}; no DAMER network",
             data=h.data_name, n_tracks=h.data.get("n_tracks"), created=h.created,
             feature_preset=str(h.feature_config.get("name", "")), dimensions=self.dimensions,
             auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(h), fine_tune=check, settings=self.settings)

@@ -259,9 +259,9 @@ class DamerNetworks:
     # -- description and storage ---------------------------------------------------------------
     def describe(self) -> ModelDescription:
         h, mc = self.header, self.model_config
-        form = "joint quadrant head" if self.joint else "a network per dimension (" + ", ".join(self.networks) + ")"
+        form = "joint quadrant head" if self.joint else "one network per dimension: " + ", ".join(self.networks)
         extras = [f"{mc['n_descriptors']} musical descriptors in the fusion layer"] if mc.get("n_descriptors") else []
-        summary = ", ".join([f"DAMER, {form}"] + extras)
+        summary = ", ".join([form] + extras)
         return ModelDescription(
             kind=self.kind, kind_name=h.kind_name, summary=summary, data=h.data_name, n_tracks=h.data.get("n_tracks"),
             created=h.created, feature_preset=str(h.feature_config.get("name", "")), dimensions=self.dimensions,

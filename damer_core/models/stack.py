@@ -92,7 +92,7 @@ class StackModel:
         net = self.networks.describe()
         return ModelDescription(
             kind=self.kind, kind_name=h.kind_name,
-            summary=f"{net.summary}, stacked with the descriptor head ({self.head.head.kind})",
+            summary=f"DAMER with {net.summary}, stacked with a {self.head.head.kind} descriptor head",
             data=h.data_name, n_tracks=h.data.get("n_tracks"), created=h.created,
             feature_preset=str(h.feature_config.get("name", "")), dimensions=self.dimensions,
             auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(h), fine_tune=check, settings=self.settings,

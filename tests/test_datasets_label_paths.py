@@ -5,7 +5,7 @@ or holds a NUL is refused with its row."""
 import json
 
 import pytest
-from test_bad_training_data import refused
+from test_datasets_bad_data import refused
 
 from damer_core.datasets.labels_csv import load_labels_csv
 from damer_core.datasets.labels_json import load_labels_json

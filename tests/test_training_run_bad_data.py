@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from test_bad_training_data import patch_array, random_arrays
+from test_datasets_bad_data import patch_array, random_arrays
 
 from damer_core.datasets import DatasetError, load_dataset
 from damer_core.datasets import arrays as arrays_mod
