@@ -80,7 +80,7 @@ def main() -> None:
             d: {"state_dict": t.model.state_dict(), "metrics": {"val": rec["val"]}, "epoch": 1} for d in ("arousal", "valence")
         }
         path = save_atomic(make_bundle(fs, t.tcfg, t.mcfg.to_dict(), dims, DataArgs("bench")), Path(tmp) / "b.pt")
-        pred = Predictor(path, str(device))
+        pred = Predictor(path, str(device)).model  # DAMER networks: their windows, directly
         one_m, one_c = fs.mel[:1], fs.coch[:1]
         pred.predict_windows(one_m, one_c)
         reps = 20

@@ -76,10 +76,11 @@ class OnnxModel:
 
 
 def options(p) -> dict:
-    """name -> (models to use, keyword arguments of trajectory_from_frames); None where unavailable."""
+    """name -> (networks to use, keyword arguments of trajectory_from_frames); None where unavailable.
+    ``p``: damer_core.models.networks.DamerNetworks."""
     import torch
 
-    base = dict(p.models)
+    base = dict(p.networks)
     threads = torch.get_num_threads()
     out = {"float32, batch 256": (base, dict(batch=256, fast=False)),
            "float32, batch 64": (base, dict(batch=64, fast=False)),
@@ -113,7 +114,7 @@ def builtin_model(five: Path, decode_s: float) -> None:
     whole_s, pred = timed(lambda: p.predict_file(five))
     feats = track_features(five, p.feature_config, kinds, NoCache())
     head_s, _ = timed(lambda: p.predict_from_features(five, feats))
-    print(f"built-in model ({'descriptor head' if not p.models else 'with DAMER'}): 5-minute track, "
+    print(f"built-in model ({p.model.describe().title}): 5-minute track, "
           f"{len(pred.trajectory.times)} points: {whole_s:.2f} s in all (decode + loudness {decode_s:.2f} s, "
           f"features {whole_s - decode_s - head_s:.2f} s, model {head_s:.3f} s)")
 
@@ -132,19 +133,23 @@ def main() -> None:
     from damer_core.features.cache import NoCache
     from damer_core.features.extract import track_frames
     from damer_core.inference.predictor import Predictor, fast_cpu_inference
+    from damer_core.models.networks import DamerNetworks
 
     five = Path(tempfile.mkdtemp()) / "five.flac"
     sf.write(five, chord_music(30.0 if args.quick else 300.0, True, True, 22_050, seed=3), 22_050)  # --quick: 30 s
     decode_s, _ = timed(lambda: load_for_model(five), 1)
     builtin_model(five, decode_s)
-    p = Predictor(args.model, "cpu", NoCache())
+    predictor = Predictor(args.model, "cpu", NoCache())
+    p = predictor.model  # DAMER networks: their trajectory from frames, the networks swapped per option
+    if not isinstance(p, DamerNetworks):
+        raise SystemExit(f"{args.model}: a bundle of DAMER networks is needed (this is a {p.describe().kind_name})")
     feat_s, (seq, dur) = timed(lambda: track_frames(five, p.feature_config, NoCache()), 1)
     print(f"5-minute track: decode + loudness {decode_s:.2f} s, features {feat_s - decode_s:.2f} s, "
           f"torch {torch.get_num_threads()} threads, native bf16: {fast_cpu_inference()}")
     real = sorted(Path(args.audio).glob("*.ogg"))[:1 if args.quick else None]
     real_seqs = [track_frames(r, p.feature_config, NoCache()) for r in real]
     reference = [p.trajectory_from_frames(s, d, fast=False) for s, d in real_seqs]
-    base = dict(p.models)
+    base = dict(p.networks)
     results = []
     for name, option in options(p).items():
         if args.quick and ("compile" in name or "int8" in name or "256" in name):  # a check that the script runs
@@ -152,7 +157,7 @@ def main() -> None:
         if option is None:
             print(f"{name:40s} skipped")
             continue
-        p.models, kw = option
+        p.networks, kw = option
         kw = dict(kw)
         threads = kw.pop("threads", None)
         if threads:
@@ -175,7 +180,7 @@ def main() -> None:
         results.append((seconds, name, kept))
         print(f"{name:40s} model {seconds:5.2f} s   largest probability change on {len(real)} real recordings "
               f"{diff:.4f}   {'kept' if kept else 'refused'}")
-    p.models = base
+    p.networks = base
     best = min(r for r in results if r[2])
     chosen = "bf16 autocast, batch 64" if fast_cpu_inference() else "float32, batch 64"
     print(f"fastest within 0.01: {best[1]} ({best[0]:.2f} s); the app uses: {chosen} "
