@@ -60,6 +60,13 @@ def dimension_probabilities(p_quadrant: np.ndarray) -> tuple[np.ndarray, np.ndar
     return p @ VALENCE_HIGH, p @ AROUSAL_HIGH
 
 
+def by_dimension(p_quadrant: np.ndarray) -> dict[str, np.ndarray]:
+    """Quadrant probabilities ``[n, 4]`` with each dimension's P(high) beside them, keyed as a
+    model's track probabilities are ("quadrant", "valence", "arousal")."""
+    p_v, p_a = dimension_probabilities(p_quadrant)
+    return {QUADRANT: p_quadrant, "valence": p_v, "arousal": p_a}
+
+
 def quadrant_probabilities(p_valence: np.ndarray, p_arousal: np.ndarray) -> np.ndarray:
     """``[n, 4]`` quadrant probabilities of two independent binary decisions (the paper's form)."""
     v, a = np.asarray(p_valence, np.float64), np.asarray(p_arousal, np.float64)

@@ -4,7 +4,7 @@ fine-tune's held-out labels, or a training run's quadrant scores (written once f
 from __future__ import annotations
 
 from damer_core.contract.dimensions import DIMENSIONS
-from damer_core.contract.model_card import Figure, FineTuneCheck
+from damer_core.contract.model_card import Figure, FineTuneCheck, ModelDescription
 from damer_core.models.header import BundleHeader
 
 
@@ -38,3 +38,17 @@ def fine_tune_figures(header: BundleHeader) -> tuple[dict[str, Figure], FineTune
     auc = {d: Figure.of(a.get(f"{d}_auc"), ci.get(f"{d}_auc"), n, "held-out") for d in DIMENSIONS if f"{d}_auc" in a}
     before = Figure.of(b.get("macro_f1"), (b.get("interval") or {}).get("macro_f1"), n, "held-out")
     return auc, FineTuneCheck(before, Figure.of(a.get("macro_f1"), ci.get("macro_f1"), n, "held-out"))
+
+
+def described(header: BundleHeader, kind: str, summary: str, dimensions: tuple[str, ...], settings: tuple[str, ...],
+              report_key: str, members: tuple[str, ...] = ()) -> ModelDescription:
+    """A built or fine-tuned model's description: a fine-tune's held-out figures first, else the
+    build's test part for ``report_key``, else the quadrant record of its run."""
+    auc, macro_f1 = built_figures(header, report_key)
+    tuned_auc, check = fine_tune_figures(header)
+    return ModelDescription(
+        kind=kind, kind_name=header.kind_name, summary=summary, data=header.data_name,
+        n_tracks=header.data.get("n_tracks"), created=header.created,
+        feature_preset=str(header.feature_config.get("name", "")), dimensions=dimensions,
+        auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(header), fine_tune=check, settings=settings,
+        members=members)

@@ -15,12 +15,12 @@ from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
 from damer_core.models.base import HEAD_SETTINGS, Features, OnPart
 from damer_core.models.descriptor_head import DescriptorHead
-from damer_core.models.figures import built_figures, fine_tune_figures, quadrant_figure
+from damer_core.models.figures import described
 from damer_core.models.header import DESCRIPTOR_HEAD as KIND
 from damer_core.models.header import BundleHeader
 from damer_core.models.predictions import Trajectory, WindowPrediction, dimension_prediction
 from damer_core.scoring import track_means
-from damer_core.targets import QUADRANT, dimension_probabilities
+from damer_core.targets import by_dimension
 
 if TYPE_CHECKING:
     from damer_core.datasets.base import FeatureSet
@@ -76,20 +76,11 @@ class DescriptorHeadModel:
         idx = np.flatnonzero(np.isin(fs.ids[fs.track], track_ids))
         tracks, mean = track_means(fs.track[idx], self.head.probabilities(fs.window_descriptors[idx]))
         order = {t: i for i, t in enumerate(fs.ids[tracks])}
-        q = mean[[order[t] for t in track_ids]]
-        p_v, p_a = dimension_probabilities(q)
-        return {QUADRANT: q, "valence": p_v, "arousal": p_a}
+        return by_dimension(mean[[order[t] for t in track_ids]])
 
     def describe(self) -> ModelDescription:
-        h = self.header
-        auc, macro_f1 = built_figures(h, "descriptor_head")
-        tuned_auc, check = fine_tune_figures(h)
-        return ModelDescription(
-            kind=self.kind, kind_name=h.kind_name,
-            summary=f"{self.head.kind}, groups {', '.join(self.head.groups)}; no DAMER network",
-            data=h.data_name, n_tracks=h.data.get("n_tracks"), created=h.created,
-            feature_preset=str(h.feature_config.get("name", "")), dimensions=self.dimensions,
-            auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(h), fine_tune=check, settings=self.settings)
+        summary = f"{self.head.kind}, groups {', '.join(self.head.groups)}; no DAMER network"
+        return described(self.header, self.kind, summary, self.dimensions, self.settings, "descriptor_head")
 
     def bundle_parts(self) -> dict:
         return {"descriptor_head": self.head.to_state()}

@@ -21,7 +21,7 @@ from damer_core.models.header import DAMER as KIND
 from damer_core.models.header import BundleHeader
 from damer_core.models.predictions import Trajectory, WindowPrediction, dimension_prediction
 from damer_core.scoring import softmax, track_means
-from damer_core.targets import QUADRANT, quadrant_probabilities
+from damer_core.targets import QUADRANT, by_dimension, quadrant_probabilities
 
 if TYPE_CHECKING:
     import torch
@@ -246,10 +246,7 @@ class DamerNetworks:
             order = {t: i for i, t in enumerate(fs.ids[tracks])}
             rows = mean[[order[t] for t in track_ids]]
             if dim == QUADRANT:
-                out[QUADRANT] = rows
-                from damer_core.targets import dimension_probabilities
-
-                out["valence"], out["arousal"] = dimension_probabilities(rows)
+                out.update(by_dimension(rows))
             else:
                 out[dim] = rows[:, 1]
         if QUADRANT not in out and set(DIMENSIONS) <= set(out):

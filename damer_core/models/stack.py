@@ -14,13 +14,13 @@ from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
 from damer_core.models.base import Features, OnPart
 from damer_core.models.combination import Combination
-from damer_core.models.figures import built_figures, fine_tune_figures, quadrant_figure
+from damer_core.models.figures import described
 from damer_core.models.head_alone import DescriptorHeadModel
 from damer_core.models.header import STACK as KIND
 from damer_core.models.header import BundleHeader
 from damer_core.models.networks import DamerNetworks
 from damer_core.models.predictions import Trajectory, WindowPrediction, dimension_prediction
-from damer_core.targets import QUADRANT, dimension_probabilities
+from damer_core.targets import QUADRANT, by_dimension
 
 if TYPE_CHECKING:
     from damer_core.datasets.base import FeatureSet
@@ -81,22 +81,12 @@ class StackModel:
     def track_probabilities(self, sets: dict[str, FeatureSet], track_ids: np.ndarray) -> dict[str, np.ndarray]:
         p_damer = self.networks.track_probabilities(sets, track_ids, calibrated=False)[QUADRANT]
         p_head = self.head.track_probabilities(sets, track_ids)[QUADRANT]
-        q = self.combination.probabilities(p_damer, p_head)
-        p_v, p_a = dimension_probabilities(q)
-        return {QUADRANT: q, "valence": p_v, "arousal": p_a}
+        return by_dimension(self.combination.probabilities(p_damer, p_head))
 
     def describe(self) -> ModelDescription:
-        h = self.header
-        auc, macro_f1 = built_figures(h, "stack")
-        tuned_auc, check = fine_tune_figures(h)
-        net = self.networks.describe()
-        return ModelDescription(
-            kind=self.kind, kind_name=h.kind_name,
-            summary=f"DAMER with {net.summary}, stacked with a {self.head.head.kind} descriptor head",
-            data=h.data_name, n_tracks=h.data.get("n_tracks"), created=h.created,
-            feature_preset=str(h.feature_config.get("name", "")), dimensions=self.dimensions,
-            auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(h), fine_tune=check, settings=self.settings,
-            members=tuple(name for name, _ in self.members()))
+        summary = f"DAMER with {self.networks.describe().summary}, stacked with a {self.head.head.kind} descriptor head"
+        return described(self.header, self.kind, summary, self.dimensions, self.settings, "stack",
+                         tuple(name for name, _ in self.members()))
 
     def bundle_parts(self) -> dict:
         return {**self.networks.bundle_parts(), **self.head.bundle_parts(), "combination": self.combination.to_state()}
