@@ -92,6 +92,8 @@ def test_info_and_evaluate_commands(trained_bundle, synth_memo, tiny_memo):
         bundle_test = load_checkpoint(trained_bundle)["dimensions"][dim]["metrics"]["test"]["fuse"]["acc"]
         assert acc == pytest.approx(100 * bundle_test, abs=0.06)  # the same part as training scored
     assert "quadrants (" in ev.stdout and "calibration (windows): temperature" in ev.stdout
+    majority = {line.split()[0]: float(re.findall(r"\d+\.\d", line)[0]) for line in lines if "majority class" in line}
+    assert set(majority) == {"arousal", "valence"} and all(majority[d] < fused[d][0] for d in majority)  # the baseline beside it
     assert "warning" not in ev.stdout  # the split it was trained with: nothing to warn about
     other = cli("evaluate", "--checkpoint", trained_bundle, "--dataset", tiny_memo, "--progress", "none")
     assert other.returncode == 0 and "warning: the bundle was trained on other data or another split" in other.stdout

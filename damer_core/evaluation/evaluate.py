@@ -124,11 +124,16 @@ def score_model(model: Model, sets: dict[str, FeatureSet], part: str) -> dict:
         rows = np.searchsorted(labelled, ids)
         heads = {"model": binary_with_intervals(y, p[dim][rows])}
         heads.update({name: binary_with_intervals(y, mp[dim][rows]) for name, mp in members.items()})
-        heads["majority"] = binary_with_intervals(y, np.full(y.size, float(y.mean() >= 0.5) if y.size else 0.5))
+        heads["majority"] = majority_class(y)
         report["dimensions"][dim] = {"heads": heads, "n_tracks": int(y.size)}
         per_dim[dim] = (ids, y, p[dim][rows])
     add_quadrant(report, per_dim)
     return report
+
+
+def majority_class(y: np.ndarray) -> dict:
+    """The baseline beside every figure: always the part's more common class (AUC 0.5)."""
+    return binary_with_intervals(y, np.full(y.size, float(y.mean() >= 0.5) if y.size else 0.5))
 
 
 def _track_truth(fs: FeatureSet, idx_all: np.ndarray, dim: str) -> tuple[np.ndarray, np.ndarray]:
@@ -164,6 +169,7 @@ def score_networks(model: DamerNetworks, fs: FeatureSet, part: str) -> dict:
             heads[head] = binary_with_intervals(y, prob)
             if head == "fuse":
                 per_dim[dim] = (tracks, y, prob)
+        heads["majority"] = majority_class(y)
         report["dimensions"][dim] = {"heads": heads, "n_tracks": int(y.size), "temperature": temperature,
                                      "calibration": calibration_report(margins["fuse"], y_windows, temperature)}
     add_quadrant(report, per_dim)
