@@ -33,6 +33,19 @@ def part_means(fs: FeatureSet, idx: np.ndarray, values: np.ndarray) -> tuple[np.
     return track_means(fs.track[np.sort(idx)], values)
 
 
+def windows_of(fs: FeatureSet, track_ids: np.ndarray) -> np.ndarray:
+    """The indices, sorted, of the windows of the tracks whose data-set ids are ``track_ids``."""
+    return np.flatnonzero(np.isin(fs.ids[fs.track], track_ids))
+
+
+def means_by_id(fs: FeatureSet, idx: np.ndarray, values: np.ndarray, track_ids: np.ndarray) -> np.ndarray:
+    """:func:`part_means` of windows ``np.sort(idx)`` (``values`` aligned with them), one row per
+    id of ``track_ids``, in that order: two data sets' predictions of the same tracks side by side."""
+    tracks, means = part_means(fs, idx, values)
+    row = {t: i for i, t in enumerate(fs.ids[tracks])}
+    return means[[row[t] for t in track_ids]]
+
+
 def calibrated(margin: np.ndarray, temperature: float) -> np.ndarray:
     """P(high) from the fused logit margin z_high - z_low."""
     return 1.0 / (1.0 + np.exp(-np.asarray(margin, dtype=np.float64) / temperature))

@@ -34,12 +34,20 @@ from app.model_in_use import ModelInUse
 from app.paths import bundle_name, data_dir
 from app.state import AppState
 from app.training.curves import TrainingCurves
-from app.training.values import default_settings, done_summary, refit_summary, settings_note
+from app.training.values import (
+    default_settings,
+    done_summary,
+    epoch_status,
+    finished_status,
+    refit_status,
+    refit_summary,
+    settings_note,
+    start_status,
+)
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.fileutil import atomic_write
 from damer_core.contract.paths import new_run_dir
-from damer_core.contract.safe_text import figure
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +353,6 @@ class TrainingPanel(QWidget):
         self.use_btn.setEnabled(bool(self.finished_bundle) and not in_use)
         self.use_btn.setText("In use" if in_use else "Use this model..." if self.finished_warnings else "Use this model")
 
-
     def resume(self) -> None:
         if self.run_dir is None or not (self.run_dir / "last.pt").is_file():
             self.status.setText("Nothing to resume: no checkpoint of the last run yet")
@@ -374,11 +381,7 @@ class TrainingPanel(QWidget):
             self.add_epoch(ev)
         elif isinstance(ev, events.Start):
             self.warnings = []  # the run's warnings follow its start (a resumed run's again)
-            split = ev.split or {}
-            parts = (f"; split by {split['by']}: {split['train']} train / {split['val']} validation / "
-                     f"{split['test']} test tracks" if split else "")
-            self.status.setText(f"Training {'+'.join(ev.dims)} on {ev.n_tracks} tracks ({ev.n_samples} windows), "
-                                f"{ev.epochs} epochs on {ev.device}{parts}")
+            self.status.setText(start_status(ev))
         elif isinstance(ev, events.TrainingWarning):
             log.warning("training: %s", ev.text)
             self.warnings.append(ev.text)
@@ -388,16 +391,12 @@ class TrainingPanel(QWidget):
         elif isinstance(ev, events.RefitStart):
             self.warnings = []
             self.graphics.setVisible(False)  # no epochs to chart: the result is the before/after below
-            split = ev.split or {}
-            self.status.setText(f"Refitting the {ev.kind.replace('-', ' ')} on {split.get('train', 0) + split.get('val', 0)} "
-                                f"labelled tracks; {split.get('test', 0)} held out to compare it with the base model...")
+            self.status.setText(refit_status(ev))
         elif isinstance(ev, (events.Done, events.Refitted)):
             summary = done_summary(ev) if isinstance(ev, events.Done) else refit_summary(ev)
             log.info("training finished: %s (%s)", ev.bundle, summary)
             self.finished_warnings = list(self.warnings)
-            warned = (f"\nFinished with {len(self.warnings)} warning(s): {self.warnings[0]}"
-                      + (" ..." if len(self.warnings) > 1 else "") if self.warnings else "")
-            self.status.setText(f"Finished: {ev.bundle}\n{summary}{warned}")
+            self.status.setText(finished_status(ev.bundle, summary, self.warnings))
             self.finished_bundle = ev.bundle
             self.run_finished = True
             self._update_use_button()
@@ -405,10 +404,7 @@ class TrainingPanel(QWidget):
 
     def add_epoch(self, ev: events.Epoch) -> None:
         self.graphics.add_epoch(ev)
-        v = ev.val["fuse"]
-        warn = f"\nwarning: {self.warnings[-1]}" if self.warnings else ""
-        self.status.setText(f"{ev.dim} epoch {ev.epoch}/{ev.epochs}: loss {ev.loss['total']:.3f}, "
-                            f"validation acc {figure(v['acc'])}, auc {figure(v['auc'])}{warn}")
+        self.status.setText(epoch_status(ev, self.warnings[-1] if self.warnings else ""))
 
     def log_line(self, text: str) -> None:
         if text:

@@ -41,6 +41,36 @@ def done_summary(ev: events.Done) -> str:
     return "; ".join(lines)
 
 
+def start_status(ev: events.Start) -> str:
+    """A training run's first line: what it trains, on what, and its split."""
+    split = ev.split or {}
+    parts = (f"; split by {split['by']}: {split['train']} train / {split['val']} validation / "
+             f"{split['test']} test tracks" if split else "")
+    return (f"Training {'+'.join(ev.dims)} on {ev.n_tracks} tracks ({ev.n_samples} windows), "
+            f"{ev.epochs} epochs on {ev.device}{parts}")
+
+
+def epoch_status(ev: events.Epoch, last_warning: str = "") -> str:
+    v = ev.val["fuse"]
+    warn = f"\nwarning: {last_warning}" if last_warning else ""
+    return (f"{ev.dim} epoch {ev.epoch}/{ev.epochs}: loss {ev.loss['total']:.3f}, "
+            f"validation acc {figure(v['acc'])}, auc {figure(v['auc'])}{warn}")
+
+
+def refit_status(ev: events.RefitStart) -> str:
+    """A refit's first line: how many labelled tracks refit it and how many are held out."""
+    split = ev.split or {}
+    return (f"Refitting the {ev.kind.replace('-', ' ')} on {split.get('train', 0) + split.get('val', 0)} "
+            f"labelled tracks; {split.get('test', 0)} held out to compare it with the base model...")
+
+
+def finished_status(bundle: str, summary: str, warnings: list[str]) -> str:
+    """A finished run: its bundle, its figures, and its warnings if it had any."""
+    warned = (f"\nFinished with {len(warnings)} warning(s): {warnings[0]}" + (" ..." if len(warnings) > 1 else "")
+              if warnings else "")
+    return f"Finished: {bundle}\n{summary}{warned}"
+
+
 def refit_summary(ev: events.Refitted) -> str:
     """A refit's figures: the base model and the refitted one on the same held-out labels."""
     if not ev.n:

@@ -36,7 +36,7 @@ from damer_core.metrics import top_class_ece
 from damer_core.models.combination import Combination, fit_combination, stack_features
 from damer_core.models.header import DESCRIPTOR_HEAD, STACK
 from damer_core.progress import Progress
-from damer_core.scoring import quadrant_report, quadrant_scores, softmax, track_means
+from damer_core.scoring import means_by_id, quadrant_report, quadrant_scores, softmax, track_means, windows_of
 from damer_core.targets import QUADRANT, class_labels
 from damer_core.training.config import TrainConfig
 
@@ -223,10 +223,8 @@ def _score_test(model_fs, descriptor_fs, test_idx, test_logits, head, combinatio
     ids = model_fs.ids[tracks]
     _, y = track_means(model_fs.track[idx], class_labels(model_fs.valence[idx], model_fs.arousal[idx], QUADRANT).astype(float))
     y = y.round().astype(np.int64)
-    rows = np.isin(descriptor_fs.ids[descriptor_fs.track], ids)
-    d_tracks, p_head = track_means(descriptor_fs.track[rows], head.probabilities(descriptor_fs.window_descriptors[rows]))
-    order = {t: i for i, t in enumerate(descriptor_fs.ids[d_tracks])}
-    p_head = p_head[[order[t] for t in ids]]
+    rows = windows_of(descriptor_fs, ids)
+    p_head = means_by_id(descriptor_fs, rows, head.probabilities(descriptor_fs.window_descriptors[rows]), ids)
     p_stack = combination.probabilities(p_damer, p_head)
     prior = np.full((y.size, 4), 0.25) + 1e-9 * np.arange(4)
     return {"test": {"stack": quadrant_report(y, p_stack, seed), "descriptor_head": quadrant_report(y, p_head, seed),

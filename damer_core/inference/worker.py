@@ -101,9 +101,8 @@ class Analysis:
 
             # the playing track (views_npz) moves its marker before its whole trajectory is done
             whole = p.predict_from_features(job.path, feats, lambda: self._stop_requested(job),
-                                            part if job.views_npz else None).to_dict()
-            whole["trajectory"] = {}  # the window values only: the app smooths what it shows, once
-            emit(events.Prediction(**whole))
+                                            part if job.views_npz else None)
+            emit(events.Prediction(**whole.to_dict(smoothed=False)))
 
 
 def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:

@@ -82,6 +82,7 @@ def describe_bundle(b: dict, path: str) -> list[str]:
 def _network_lines(b: dict, h) -> list[str]:
     """The DAMER networks' features, model, training and each network's figures."""
     from damer_core.contract.safe_text import figure
+    from damer_core.models.networks import part_reports
 
     fc, mc, tc = h.feature_config, b["model_config"], h.train_config
     lines = [f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
@@ -95,11 +96,8 @@ def _network_lines(b: dict, h) -> list[str]:
     lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
                  f"seed {tc.get('seed', '?')}, modules {mods}")
     for dim, entry in b["dimensions"].items():
-        metrics = entry.get("metrics", {})
-        if "fuse" in metrics:  # a bundle from before the validation part: one "held-out" report
-            metrics = {"held-out": metrics}
         parts = []
-        for part, report in metrics.items():
+        for part, report in part_reports(entry).items():
             m = report.get("fuse", {})
             name = {"val": "validation", "test": "test"}.get(part, part)
             parts.append(f"{name} acc {figure(m.get('acc'))} f1 {figure(m.get('f1'))} auc {figure(m.get('auc'))}")

@@ -19,7 +19,7 @@ from damer_core.models.figures import described
 from damer_core.models.header import DESCRIPTOR_HEAD as KIND
 from damer_core.models.header import BundleHeader
 from damer_core.models.predictions import Trajectory, WindowPrediction, dimension_prediction
-from damer_core.scoring import track_means
+from damer_core.scoring import means_by_id, windows_of
 from damer_core.targets import by_dimension
 
 if TYPE_CHECKING:
@@ -73,10 +73,8 @@ class DescriptorHeadModel:
 
     def track_probabilities(self, sets: dict[str, FeatureSet], track_ids: np.ndarray) -> dict[str, np.ndarray]:
         fs = sets["descriptors"]
-        idx = np.flatnonzero(np.isin(fs.ids[fs.track], track_ids))
-        tracks, mean = track_means(fs.track[idx], self.head.probabilities(fs.window_descriptors[idx]))
-        order = {t: i for i, t in enumerate(fs.ids[tracks])}
-        return by_dimension(mean[[order[t] for t in track_ids]])
+        idx = windows_of(fs, track_ids)
+        return by_dimension(means_by_id(fs, idx, self.head.probabilities(fs.window_descriptors[idx]), track_ids))
 
     def describe(self) -> ModelDescription:
         summary = f"{self.head.kind}, groups {', '.join(self.head.groups)}; no DAMER network"

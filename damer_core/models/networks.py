@@ -20,7 +20,7 @@ from damer_core.models.figures import quadrant_figure
 from damer_core.models.header import DAMER as KIND
 from damer_core.models.header import BundleHeader
 from damer_core.models.predictions import Trajectory, WindowPrediction, dimension_prediction
-from damer_core.scoring import softmax, track_means
+from damer_core.scoring import means_by_id, softmax, windows_of
 from damer_core.targets import QUADRANT, by_dimension, quadrant_probabilities
 
 if TYPE_CHECKING:
@@ -53,6 +53,13 @@ def _native_bf16() -> bool:
     except OSError:  # not Linux: no cheap way to know, so float32
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def part_reports(entry: dict) -> dict[str, dict]:
+    """A network's reports by part ("val", "test"); a bundle from before the validation part had
+    one report, shown as "held-out"."""
+    metrics = entry.get("metrics", {}) or {}
+    return {"held-out": metrics} if "fuse" in metrics else metrics
 
 
 class DamerNetworks:
@@ -238,13 +245,11 @@ class DamerNetworks:
         from damer_core.models.network.heads import head_logits
 
         fs = sets[self.evaluation_sets()[0]]
-        idx = np.flatnonzero(np.isin(fs.ids[fs.track], track_ids))
+        idx = windows_of(fs, track_ids)
         out: dict[str, np.ndarray] = {}
         for dim, net in self.networks.items():
             p = softmax(head_logits(net, fs, idx, self.device)["fuse"], self.temperature[dim] if calibrated else 1.0)
-            tracks, mean = track_means(fs.track[np.sort(idx)], p)
-            order = {t: i for i, t in enumerate(fs.ids[tracks])}
-            rows = mean[[order[t] for t in track_ids]]
+            rows = means_by_id(fs, idx, p, track_ids)
             if dim == QUADRANT:
                 out.update(by_dimension(rows))
             else:
@@ -269,10 +274,7 @@ class DamerNetworks:
         """Each dimension's AUC on the network's held-out part (test, else validation)."""
         out = {}
         for dim in self.dimensions:
-            entry = self.entries[QUADRANT if self.joint else dim]
-            metrics = entry.get("metrics", {}) or {}
-            if "fuse" in metrics:  # a bundle from before the validation part: one held-out report
-                metrics = {"held-out": metrics}
+            metrics = part_reports(self.entries[QUADRANT if self.joint else dim])
             part = next((p for p in ("test", "val", "held-out") if p in metrics), None)
             if part is None:
                 continue

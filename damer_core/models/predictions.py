@@ -124,10 +124,12 @@ class TrackPrediction:
     dims: tuple[str, ...] = DIMENSIONS
     warning: str = ""  # e.g. near-silent audio: no emotion is claimed (centre, confidence 0)
 
-    def to_dict(self) -> dict:
-        """``trajectory`` is the smoothed one the app shows; ``trajectory_raw`` the window values."""
+    def to_dict(self, smoothed: bool = True) -> dict:
+        """``trajectory`` is the smoothed one the app shows ({} without ``smoothed``: the analysis
+        worker sends the window values only, the app smooths them once); ``trajectory_raw`` the window values."""
         v, a = _json_values(np.array([self.valence, self.arousal]), 6)
         return {"path": self.path, "valence": v, "arousal": a, "confidence": self.confidence,
                 "duration": self.duration, "dimensions": list(self.dims), "warning": self.warning,
                 "smoothing_sigma_s": trajectory.SMOOTHING_SIGMA_S,
-                "trajectory": self.trajectory.smoothed().to_dict(), "trajectory_raw": self.trajectory.to_dict()}
+                "trajectory": self.trajectory.smoothed().to_dict() if smoothed else {},
+                "trajectory_raw": self.trajectory.to_dict()}
