@@ -59,24 +59,27 @@ def labelled_tracks(path: Path, fmt: str, scale: str | None, drop_conflicts: boo
 
 
 def load_descriptor_set(path: str | Path, fmt: str = "auto", scale: str | None = None, cfg: FeatureConfig = CLIP,
-                        progress: Progress | None = None, cache=None) -> FeatureSet:
+                        progress: Progress | None = None, cache=None, embeddings: bool = False) -> FeatureSet:
     """Like :func:`load_dataset`, but each sample is a window's musical descriptors
     (damer_core.features.descriptors) in ``FeatureSet.descriptors``, ``mel``/``coch`` empty: the descriptors
-    need the audio, so array data sets are refused."""
+    need the audio, so array data sets are refused. ``embeddings``: each window's row also carries
+    musicnn's embedding (damer_core.features.head_inputs)."""
     path = Path(path)
     if _checked_format(path, fmt) == "arrays":
         raise DatasetError(f"{path}: precomputed arrays hold no audio to compute musical descriptors from")
     tracks, desc = labelled_tracks(path, _checked_format(path, fmt), scale, progress=progress)
-    return featurise(tracks, cfg, desc, progress, cache, kind="descriptors")
+    return featurise(tracks, cfg, desc, progress, cache, kind="descriptors+embeddings" if embeddings else "descriptors")
 
 
 def load_evaluation_sets(kinds: tuple[str, ...], path: str | Path, fmt: str = "auto", scale: str | None = None,
                          cfg: FeatureConfig = CLIP, progress: Progress | None = None, cache=None) -> dict[str, FeatureSet]:
     """The FeatureSets a model is scored on, by kind (damer_core.models.base.Model.evaluation_sets):
-    "model", "model+descriptors" (DAMER windows) and "descriptors" (descriptor windows)."""
+    "model", "model+descriptors" (DAMER windows), "descriptors" and "descriptors+embeddings"
+    (descriptor windows, with musicnn's embedding)."""
     loaders = {"model": lambda: load_dataset(path, fmt, scale, cfg, progress, cache),
                "model+descriptors": lambda: load_dataset(path, fmt, scale, cfg, progress, cache, descriptors=True),
-               "descriptors": lambda: load_descriptor_set(path, fmt, scale, cfg, progress, cache)}
+               "descriptors": lambda: load_descriptor_set(path, fmt, scale, cfg, progress, cache),
+               "descriptors+embeddings": lambda: load_descriptor_set(path, fmt, scale, cfg, progress, cache, True)}
     return {kind: loaders[kind]() for kind in kinds}
 
 

@@ -230,7 +230,7 @@ class FeatureSet:
         return (self.values(dim) > 0).astype(np.int64)
 
 
-FEATURISE_KINDS = ("model", "model+descriptors", "descriptors")
+FEATURISE_KINDS = ("model", "model+descriptors", "descriptors", "descriptors+embeddings")
 
 
 def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict,
@@ -238,18 +238,24 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
               kind: str = "model") -> FeatureSet:
     """Model windows (``kind`` "model"), model windows with the musical descriptors of each
     ("model+descriptors", for a DAMER whose fusion layer takes them) or musical-descriptor windows
-    alone ("descriptors": ``mel`` and ``coch`` are then empty ``[N, 0, 0]`` arrays) for every track
+    alone ("descriptors": ``mel`` and ``coch`` are then empty ``[N, 0, 0]`` arrays; with musicnn's
+    embedding of each window, "descriptors+embeddings") for every track
     through the feature cache; unreadable tracks are skipped and reported (their names go into
     ``description['skipped']``)."""
     from damer_core.audio.decoding import AudioError
-    from damer_core.features.extract import track_descriptor_windows, track_features, track_training_windows
+    from damer_core.features.extract import (
+        track_descriptor_windows,
+        track_features,
+        track_head_rows,
+        track_training_windows,
+    )
 
     if kind not in FEATURISE_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
 
     def windows_of(path):
-        if kind == "descriptors":
-            d = track_descriptor_windows(path, cfg, cache)
+        if kind in ("descriptors", "descriptors+embeddings"):
+            d = (track_head_rows if kind == "descriptors+embeddings" else track_descriptor_windows)(path, cfg, cache)
             return np.zeros((d.shape[0], 0, 0), np.float32), np.zeros((d.shape[0], 0, 0), np.float32), d
         if kind == "model+descriptors":
             f = track_features(path, cfg, ("train", "train_descriptors"), cache)

@@ -52,14 +52,20 @@ def _train(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray
     return {"mel": mel, "coch": coch, "duration": np.array(y.shape[0] / cfg.sample_rate)}
 
 
+def _static_segment(y: np.ndarray, cfg: FeatureConfig, path: str) -> np.ndarray:
+    """The part of the track a static descriptor-head prediction looks at (at least one 4 s window)."""
+    from damer_core.features.descriptors import WINDOW_S
+
+    return select_segment(y, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path,
+                          min_length_s=WINDOW_S)
+
+
 def _descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
     """The model segment's musical descriptors, a 4 s window every second (damer_core.features.descriptors):
     what a descriptor head trains on and a track's static prediction averages."""
-    from damer_core.features.descriptors import WINDOW_S, clip_descriptors
+    from damer_core.features.descriptors import clip_descriptors
 
-    seg = select_segment(y, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, path=path,
-                         min_length_s=WINDOW_S)
-    return {"windows": clip_descriptors(seg), "duration": np.array(y.shape[0] / cfg.sample_rate)}
+    return {"windows": clip_descriptors(_static_segment(y, cfg, path)), "duration": np.array(y.shape[0] / cfg.sample_rate)}
 
 
 def _train_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
@@ -82,6 +88,22 @@ def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dic
     return {"windows": descriptors_at(frame_streams(y), grid(duration)), "duration": np.array(duration)}
 
 
+def _embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    """musicnn's embedding of each 3 s patch of the model segment that the static descriptors
+    look at (damer_core.features.musicnn), with each patch's centre in seconds into the segment."""
+    from damer_core.features.musicnn import embed
+
+    return {**embed(_static_segment(y, cfg, path), cfg.sample_rate), "duration": np.array(y.shape[0] / cfg.sample_rate)}
+
+
+def _trajectory_embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
+    """musicnn's embedding of each 3 s patch of the whole track, side by side: each trajectory
+    point uses the nearest patch (about 28 ms a patch on a 2-core CPU, so none overlap)."""
+    from damer_core.features.musicnn import embed
+
+    return {**embed(y, cfg.sample_rate), "duration": np.array(y.shape[0] / cfg.sample_rate)}
+
+
 def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
     v = display_views(y, MODEL_SAMPLE_RATE)
     return {"mel_db": v.mel_db, "coch_db": v.coch_db, "mel_freqs": v.mel_freqs,
@@ -91,13 +113,15 @@ def _display(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarr
 KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray]]] = {
     "frames": _frames, "train": _train, "display": _display, "descriptors": _descriptors,
     "trajectory_descriptors": _trajectory_descriptors, "train_descriptors": _train_descriptors,
+    "embeddings": _embeddings, "trajectory_embeddings": _trajectory_embeddings,
 }
 
 
 # The cache key of each kind; a new version where the way a kind is computed changed (train.v2:
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
 CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v2",
-               "trajectory_descriptors": "trajectory_descriptors.v2", "train_descriptors": "train_descriptors.v1"}
+               "trajectory_descriptors": "trajectory_descriptors.v2", "train_descriptors": "train_descriptors.v1",
+               "embeddings": "embeddings.msd_musicnn.v1", "trajectory_embeddings": "trajectory_embeddings.msd_musicnn.v1"}
 # frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in
 # 8 bits (0.31 dB steps, a quarter of the disk)
 
@@ -156,6 +180,8 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
             "descriptors",
             "trajectory_descriptors",
             "train_descriptors",
+            "embeddings",
+            "trajectory_embeddings",
         ):  # predictions flag a near-silent track
             if k in missing:
                 out[k].update(lufs=np.array(loudness.lufs), audible=np.array(loudness.audible), **stream.faults.shares())
@@ -180,6 +206,11 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
         from damer_core.features.descriptors import BlockDescriptors
 
         described = BlockDescriptors(grid(n / cfg.sample_rate))
+    embedded = None
+    if "trajectory_embeddings" in kinds:
+        from damer_core.features.musicnn import BlockEmbeddings
+
+        embedded = BlockEmbeddings(stream.rate)
     seg_start, seg_len = int(round(cfg.segment_start_s * stream.rate)), int(round(cfg.segment_length_s * stream.rate))
     seg_lo = seg_start if n >= seg_start + seg_len else max(0, n - seg_len)
     segment = np.zeros(min(seg_len, n), dtype=np.float32)
@@ -189,6 +220,8 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
             acc.feed(block)
         if described is not None:
             described.feed(block)
+        if embedded is not None:
+            embedded.feed(block)
         lo, hi = max(pos, seg_lo), min(pos + block.shape[0], seg_lo + segment.shape[0])
         if hi > lo:
             segment[lo - seg_lo:hi - seg_lo] = block[lo - pos:hi - pos]
@@ -204,14 +237,17 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
         out["train"] = {**_train(segment, cfg, str(stream.path)), "duration": np.array(n / cfg.sample_rate)}
     if described is not None:
         out["trajectory_descriptors"] = {"windows": described.finish(), "duration": np.array(n / cfg.sample_rate)}
+    if embedded is not None:
+        out["trajectory_embeddings"] = {**embedded.finish(), "duration": np.array(n / cfg.sample_rate)}
     if "train_descriptors" in kinds:
         out["train_descriptors"] = {
             **_train_descriptors(segment, cfg, str(stream.path)),
             "duration": np.array(n / cfg.sample_rate),
         }
-    if "descriptors" in kinds:  # the segment is all the static descriptors look at
-        out["descriptors"] = {**_descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path)),
-                              "duration": np.array(n / cfg.sample_rate)}
+    for kind in ("descriptors", "embeddings"):  # the segment is all the static descriptors look at
+        if kind in kinds:
+            out[kind] = {**KINDS[kind](segment, replace(cfg, segment_start_s=0.0), str(stream.path)),
+                         "duration": np.array(n / cfg.sample_rate)}
     return loudness
 
 
@@ -233,6 +269,15 @@ def track_descriptor_windows(path: str | os.PathLike, cfg: FeatureConfig,
                              cache: FeatureCache | None = None) -> np.ndarray:
     """``[W, D]`` musical descriptors of the track's model segment (damer_core.features.descriptors)."""
     return track_features(path, cfg, ("descriptors",), cache)["descriptors"]["windows"]
+
+
+def track_head_rows(path: str | os.PathLike, cfg: FeatureConfig, cache: FeatureCache | None = None) -> np.ndarray:
+    """``[W, D + 200]`` the model segment's descriptor windows, each with musicnn's embedding of
+    its nearest patch (damer_core.features.head_inputs)."""
+    from damer_core.features.head_inputs import static_rows
+
+    f = track_features(path, cfg, ("descriptors", "embeddings"), cache)
+    return static_rows(f["descriptors"]["windows"], f["embeddings"])
 
 
 def track_display_views(path: str | os.PathLike, cache: FeatureCache | None = None) -> DisplayViews:

@@ -24,7 +24,8 @@ GAMMA = (float, 0.0, 100.0)
 def check_parts(data: dict, dims: dict) -> None:
     """The descriptor head (damer_core.models.descriptor_head) and the stack that combines it with DAMER
     (damer_core.inference.predictor): their settings; the tensors are checked by _check_descriptor_tensors."""
-    from damer_core.features.descriptors import GROUPS, NAMES
+    from damer_core.features.descriptors import NAMES
+    from damer_core.features.head_inputs import INPUT_GROUPS
     from damer_core.models.descriptor_head import KINDS
 
     if COMBINATION in data and DESCRIPTOR_HEAD not in data:
@@ -47,8 +48,8 @@ def check_parts(data: dict, dims: dict) -> None:
     if head["kind"] not in KINDS:
         raise FieldError(f"{DESCRIPTOR_HEAD}.kind", head["kind"], f"must be {' or '.join(KINDS)}")
     groups = head["groups"]
-    if not (isinstance(groups, list) and groups and all(g in GROUPS for g in groups)):
-        raise FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"must be a list of {', '.join(GROUPS)}")
+    if not (isinstance(groups, list) and groups and all(g in INPUT_GROUPS for g in groups)):
+        raise FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"must be a list of {', '.join(INPUT_GROUPS)}")
     if head["n_descriptors"] != len(NAMES):
         raise FieldError(f"{DESCRIPTOR_HEAD}.n_descriptors", head["n_descriptors"],
                           f"must be {len(NAMES)} (made by another version of the descriptors)")
@@ -78,10 +79,10 @@ def check_tensors(path: Path, data: dict) -> None:
     if DESCRIPTOR_HEAD not in data:
         return
 
-    from damer_core.features.descriptors import group_columns
+    from damer_core.features.head_inputs import input_columns
 
     head = data[DESCRIPTOR_HEAD]
-    d = int(group_columns(head["groups"]).size)
+    d = int(input_columns(head["groups"]).size)
     m = int(head["state_dict"].get("landmarks", torch.zeros(0, 0)).shape[0]) if head["kind"] == "kernel" else 0
     f = m if head["kind"] == "kernel" else d
     shapes = {f"{DESCRIPTOR_HEAD}.mean": (d,), f"{DESCRIPTOR_HEAD}.std": (d,), f"{DESCRIPTOR_HEAD}.coef": (4, f),

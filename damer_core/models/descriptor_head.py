@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from damer_core.features.descriptors import NAMES, group_columns
+from damer_core.features.descriptors import NAMES
+from damer_core.features.head_inputs import input_columns, uses_embeddings
 from damer_core.scoring import softmax
 
 KINDS = ("linear", "kernel")
@@ -39,10 +40,15 @@ class DescriptorHead:
 
     @property
     def columns(self) -> np.ndarray:
-        return group_columns(self.groups)
+        return input_columns(self.groups)
+
+    @property
+    def embedded(self) -> bool:
+        """Whether its rows carry musicnn's embedding (damer_core.features.head_inputs)."""
+        return uses_embeddings(self.groups)
 
     def features(self, x: np.ndarray) -> np.ndarray:
-        """What the logistic regression sees for descriptor rows ``x`` ``[n, len(NAMES)]``."""
+        """What the logistic regression sees for rows ``x`` (damer_core.features.head_inputs)."""
         return self._expand((np.asarray(x, np.float64)[:, self.columns] - self.mean) / self.std)
 
     def _expand(self, z: np.ndarray) -> np.ndarray:
@@ -81,7 +87,7 @@ def fit_descriptor_head(x: np.ndarray, y: np.ndarray, kind: str = "kernel", c: f
                         groups: tuple[str, ...] = ("timbre", "tonal", "rhythm", "dynamics"),
                         gamma_scale: float = 1.0, landmarks: int = 400, seed: int = 0,
                         warm: DescriptorHead | None = None) -> DescriptorHead:
-    """Fit on descriptor rows ``x`` ``[n, len(NAMES)]`` with class labels ``y`` (0..C-1).
+    """Fit on rows ``x`` (descriptors, and the embedding when ``groups`` name it) with class labels ``y`` (0..C-1).
     ``gamma_scale`` multiplies the RBF width's default 1 / D. ``warm``: keep that head's
     standardisation and landmarks and refit only the classifier (fine-tuning on a curator's few
     labels, in seconds)."""
@@ -90,7 +96,7 @@ def fit_descriptor_head(x: np.ndarray, y: np.ndarray, kind: str = "kernel", c: f
 
     if kind not in KINDS:
         raise ValueError(f"unknown descriptor head {kind!r}; choose one of {', '.join(KINDS)}")
-    cols = group_columns(groups)
+    cols = input_columns(groups)
     x = np.asarray(x, np.float64)[:, cols]
     if warm is not None:
         mean, std = warm.mean, warm.std

@@ -1,5 +1,6 @@
 """The descriptor head kind (docs/SPEC.md sections 4-5): the quadrant from each window's musical
-descriptors (damer_core.models.descriptor_head), no network. A track's static prediction is the mean of
+descriptors (damer_core.models.descriptor_head), and musicnn's embedding of the window where the
+head was fitted with it (damer_core.features.head_inputs); no DAMER network. A track's static prediction is the mean of
 its windows' probabilities; its trajectory one point per 0.5 s from the window around it. There
 is no second view to agree or disagree, so the reliability r is 1."""
 
@@ -13,6 +14,7 @@ import numpy as np
 from damer_core.contract import trajectory as grid
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
+from damer_core.features.head_inputs import static_rows, trajectory_rows
 from damer_core.models.base import HEAD_SETTINGS, Features, OnPart
 from damer_core.models.descriptor_head import DescriptorHead
 from damer_core.models.figures import described
@@ -52,32 +54,44 @@ class DescriptorHeadModel:
         return self  # numpy: nothing to move
 
     def feature_kinds(self, trajectory: bool) -> tuple[str, ...]:
-        return ("trajectory_descriptors", "descriptors") if trajectory else ("descriptors",)
+        static = ("descriptors", "embeddings") if self.head.embedded else ("descriptors",)
+        if not trajectory:
+            return static
+        return ("trajectory_descriptors", *static) + (("trajectory_embeddings",) if self.head.embedded else ())
 
-    def quadrant_means(self, windows: np.ndarray) -> np.ndarray:
+    def static_rows(self, feats: Features) -> np.ndarray:
+        """The rows the head reads for the model segment's windows (damer_core.features.head_inputs)."""
+        windows = feats["descriptors"]["windows"]
+        return static_rows(windows, feats["embeddings"]) if self.head.embedded else windows
+
+    def quadrant_means(self, rows: np.ndarray) -> np.ndarray:
         """The track's quadrant probabilities ``[1, 4]``: the mean of its windows'."""
-        return self.head.probabilities(windows).mean(axis=0, keepdims=True)
+        return self.head.probabilities(rows).mean(axis=0, keepdims=True)
 
     def static(self, feats: Features) -> WindowPrediction:
-        return dimension_prediction(self.quadrant_means(feats["descriptors"]["windows"]), np.ones(1))
+        return dimension_prediction(self.quadrant_means(self.static_rows(feats)), np.ones(1))
 
     def trajectory(self, feats: Features, fast: bool = True, should_stop: Callable[[], bool] | None = None,
                    on_part: OnPart | None = None) -> Trajectory:
         described = feats["trajectory_descriptors"]
         times = grid.grid(float(described["duration"]))
-        at = dimension_prediction(self.head.probabilities(described["windows"]), np.ones(len(times)))
+        rows = described["windows"]
+        if self.head.embedded:
+            rows = trajectory_rows(rows, feats["trajectory_embeddings"], times)
+        at = dimension_prediction(self.head.probabilities(rows), np.ones(len(times)))
         return Trajectory(times, at.valence, at.arousal, at.overall_confidence)
 
     def evaluation_sets(self) -> tuple[str, ...]:
-        return ("descriptors",)
+        return ("descriptors+embeddings",) if self.head.embedded else ("descriptors",)
 
     def track_probabilities(self, sets: dict[str, FeatureSet], track_ids: np.ndarray) -> dict[str, np.ndarray]:
-        fs = sets["descriptors"]
+        fs = sets[self.evaluation_sets()[0]]
         idx = windows_of(fs, track_ids)
         return by_dimension(means_by_id(fs, idx, self.head.probabilities(fs.window_descriptors[idx]), track_ids))
 
     def describe(self) -> ModelDescription:
-        summary = f"{self.head.kind}, groups {', '.join(self.head.groups)}; no DAMER network"
+        ears = "; musicnn (MSD) embeddings, ISC licence, Pons & Serra 2019" if self.head.embedded else ""
+        summary = f"{self.head.kind}, groups {', '.join(self.head.groups)}{ears}; no DAMER network"
         return described(self.header, self.kind, summary, self.dimensions, self.settings, "descriptor_head")
 
     def bundle_parts(self) -> dict:

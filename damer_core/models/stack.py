@@ -35,8 +35,11 @@ class StackModel:
 
     @classmethod
     def from_bundle(cls, bundle: dict, path: object = "<bundle>") -> StackModel:
-        return cls(BundleHeader.read(bundle), DamerNetworks.from_bundle(bundle, str(path)),
-                   DescriptorHeadModel.from_bundle(bundle), Combination.from_state(bundle["combination"]))
+        head = DescriptorHeadModel.from_bundle(bundle)
+        if head.head.embedded:  # DAMER's trajectory hands the head descriptors alone
+            raise ValueError(f"{path}: a stack whose descriptor head reads musicnn's embedding is not supported")
+        return cls(BundleHeader.read(bundle), DamerNetworks.from_bundle(bundle, str(path)), head,
+                   Combination.from_state(bundle["combination"]))
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -68,7 +71,7 @@ class StackModel:
         """The stack was fitted on tracks' mean probabilities: DAMER's windows averaged, then combined."""
         damer = self.networks.static(feats)
         p_damer = np.asarray(damer.quadrant).mean(axis=0, keepdims=True)
-        p = self.combination.probabilities(p_damer, self.head.quadrant_means(feats["descriptors"]["windows"]))
+        p = self.combination.probabilities(p_damer, self.head.quadrant_means(self.head.static_rows(feats)))
         return dimension_prediction(p, np.array([np.mean(np.asarray(damer.reliability))]))
 
     def trajectory(self, feats: Features, fast: bool = True, should_stop: Callable[[], bool] | None = None,

@@ -1,0 +1,237 @@
+"""MSD_musicnn in PyTorch: Pons & Serra's musically motivated CNN for music tagging (musicnn
+0.1.0, ISC licence, trained on the Million Song Dataset's 50 top tags), read top to bottom next
+to the original's ``musicnn/models.py``. Its weights were converted once from the package's
+TensorFlow checkpoint by ``packaging/convert_musicnn.py``; nothing here needs TensorFlow.
+
+Input: patches ``[B, 187, 96]`` (3 s of 16 kHz audio, 96 log-mel bands; :func:`log_mel` makes
+them). Output: the 50 tags' logits and the 200-d penultimate layer, the embedding that the
+emotion heads use (docs/SPEC.md section 5b).
+
+The order of each block is the original's: conv -> ReLU -> batch norm (epsilon 1e-3).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SAMPLE_RATE = 16_000
+N_FFT = 512
+HOP = 256
+N_MELS = 96
+PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
+PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE
+EMBEDDING_SIZE = 200
+BN_EPS = 1e-3
+
+MSD_TAGS = ("rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
+            "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul",
+            "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental", "punk", "oldies",
+            "blues", "hard rock", "ambient", "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop",
+            "70s", "party", "country", "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal",
+            "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy")
+
+
+PATCH_SAMPLES = PATCH_FRAMES * HOP  # 47,872: a patch's own audio gives 188 centred frames, of which 187 are kept
+
+
+def log_mel(y: np.ndarray) -> np.ndarray:
+    """``[..., frames, 96]`` the original's input for 16 kHz mono ``y`` (``[..., samples]``):
+    librosa's (Slaney) mel power spectrogram, cast to float16 as the original stores it, then
+    log10(10000 x + 1). The log is taken in float32: the original's float16 product overflows to
+    inf above x = 6.55 (a loud tone)."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=np.asarray(y, np.float32), sr=SAMPLE_RATE, hop_length=HOP, n_fft=N_FFT,
+                                         n_mels=N_MELS)
+    return np.log10(10000.0 * np.swapaxes(mel, -1, -2).astype(np.float16).astype(np.float32) + 1.0)
+
+
+class MusicnnOutput(NamedTuple):
+    logits: torch.Tensor  # [B, 50] the MSD tags (sigmoid: the taggram)
+    penultimate: torch.Tensor  # [B, 200]
+
+
+class FrequencyMaxBlock(nn.Module):
+    """A front-end branch: conv over (time, frequency) -> ReLU -> BN, then max over frequency."""
+
+    def __init__(self, filters: int, kernel: tuple[int, int], time_pad: tuple[int, int]):
+        super().__init__()
+        self.time_pad = time_pad
+        self.conv = nn.Conv2d(1, filters, kernel)
+        self.bn = nn.BatchNorm2d(filters, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, T, F] -> [B, filters, T]
+        x = F.pad(x, (0, 0, *self.time_pad))
+        return self.bn(F.relu(self.conv(x))).amax(dim=3)
+
+
+def same_padding(kernel: int) -> tuple[int, int]:
+    """TensorFlow's "same" padding of an even kernel: one more after than before."""
+    return (kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2
+
+
+class MidEndLayer(nn.Module):
+    """Conv1d over time (kernel 7, padded 3 each side) -> ReLU -> BN."""
+
+    def __init__(self, channels_in: int, channels: int):
+        super().__init__()
+        self.conv = nn.Conv1d(channels_in, channels, 7, padding=3)
+        self.bn = nn.BatchNorm1d(channels, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(F.relu(self.conv(x)))
+
+
+class Musicnn(nn.Module):
+    def __init__(self, n_tags: int = len(MSD_TAGS), midend: int = 64, units: int = EMBEDDING_SIZE):
+        super().__init__()
+        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
+        timbral, temporal = int(1.6 * 128), int(1.6 * 32)  # 204 and 51 filters
+        self.timbral = nn.ModuleList([FrequencyMaxBlock(timbral, (7, int(share * N_MELS)), (3, 3))
+                                      for share in (0.4, 0.7)])
+        self.temporal = nn.ModuleList([FrequencyMaxBlock(temporal, (k, 1), same_padding(k)) for k in (128, 64, 32)])
+        front = 2 * timbral + 3 * temporal  # 561
+        self.midend = nn.ModuleList([MidEndLayer(front, midend), MidEndLayer(midend, midend),
+                                     MidEndLayer(midend, midend)])
+        pooled = 2 * (front + 3 * midend)  # [max, mean] of 753 channels
+        self.pool_bn = nn.BatchNorm1d(pooled, eps=BN_EPS)
+        self.dense = nn.Linear(pooled, units)
+        self.dense_bn = nn.BatchNorm1d(units, eps=BN_EPS)
+        self.tags = nn.Linear(units, n_tags)
+
+    def features(self, patches: torch.Tensor) -> torch.Tensor:
+        """``[B, 753, T]``: the front-end's 561 channels and the mid-end's three layers of 64."""
+        x = self.input_bn(patches.unsqueeze(1))
+        front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)
+        first = self.midend[0](front)
+        second = self.midend[1](first) + first
+        third = self.midend[2](second) + second
+        return torch.cat([front, first, second, third], dim=1)
+
+    def forward(self, patches: torch.Tensor) -> MusicnnOutput:
+        """``patches`` ``[B, 187, 96]`` (time, mel band)."""
+        feats = self.features(patches)
+        # The original flattens [753, 2] = (channel, [max, mean]): the two interleave channel by channel.
+        pooled = torch.stack([feats.amax(dim=2), feats.mean(dim=2)], dim=2).flatten(1)
+        penultimate = self.dense_bn(F.relu(self.dense(self.pool_bn(pooled))))
+        return MusicnnOutput(self.tags(penultimate), penultimate)
+
+
+WEIGHTS = "musicnn/msd_musicnn.pt"  # under resources/models (packaging/convert_musicnn.py made it)
+
+
+def weights_path() -> Path:
+    from damer_core.contract.paths import resources_dir
+
+    return resources_dir() / "models" / WEIGHTS
+
+
+_loaded: dict[str, Musicnn] = {}
+
+
+def load_musicnn(path: str | os.PathLike | None = None) -> Musicnn:
+    """The port with the converted MSD weights, in eval mode; loaded weights-only, once per process."""
+    path = weights_path() if path is None else path
+    key = str(path)
+    if key not in _loaded:
+        bundle = torch.load(path, map_location="cpu", weights_only=True)
+        net = Musicnn()
+        net.load_state_dict(bundle["state_dict"], strict=False)
+        _loaded[key] = net.eval()
+    return _loaded[key]
+
+
+# How far the port may be from the TensorFlow original on the reference patches. The taggram
+# agrees to 3e-4. The penultimate agrees to 3e-3, not 1e-3: the original's own float32 rounding
+# (a few 1e-6 relative in the mid-end) is amplified up to 122 times by its batch_normalization_9;
+# the port in float64 and in float32 agree to 3e-6, and from the original's own pooled features the
+# port's back-end gives its penultimate to 6e-7 (packaging/convert_musicnn.py, checked once).
+TAGGRAM_TOLERANCE = 1e-3
+PENULTIMATE_TOLERANCE = 5e-3
+
+
+def differences_from_reference(net: Musicnn, reference: str | os.PathLike) -> tuple[float, float]:
+    """The largest differences of the port's taggram and penultimate from the TensorFlow
+    original's on the reference patches (tests/data/musicnn_reference.npz)."""
+    with np.load(reference, allow_pickle=False) as z:
+        patches, taggram, penultimate = z["input"].astype(np.float32), z["taggram"], z["penultimate"]
+    with torch.no_grad():
+        out = net.eval()(torch.from_numpy(patches))
+    return (float(np.abs(torch.sigmoid(out.logits).numpy() - taggram).max()),
+            float(np.abs(out.penultimate.numpy() - penultimate).max()))
+
+
+class BlockEmbeddings:
+    """The penultimate layer of every 3 s patch of a track, side by side with no overlap (the
+    original's default), from audio that arrives in blocks at any rate: it is resampled to 16 kHz
+    as it comes and each patch's log-mel is computed from the patch's own samples, so a long file
+    decoded in a stream and one held in memory give the same values, and only the patches'
+    200 numbers are kept. A track shorter than one patch is repeated to fill it."""
+
+    BATCH = 32
+
+    def __init__(self, rate: int, net: Musicnn | None = None):
+        import soxr
+
+        self.net = net if net is not None else load_musicnn()
+        self.resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+        self.pending = np.zeros(0, np.float32)
+        self.first = np.zeros(0, np.float32)  # kept until a patch is full, for a track shorter than one
+        self.rows: list[np.ndarray] = []
+        self.queued: list[np.ndarray] = []
+
+    def feed(self, block: np.ndarray, last: bool = False) -> None:
+        block = np.asarray(block, np.float32).reshape(-1)
+        if self.resampler is not None:
+            block = self.resampler.resample_chunk(block, last=last)
+        self.pending = np.concatenate([self.pending, block])
+        whole = self.pending.size // PATCH_SAMPLES
+        if whole:
+            self.queued += list(self.pending[:whole * PATCH_SAMPLES].reshape(whole, PATCH_SAMPLES))
+            self.pending = self.pending[whole * PATCH_SAMPLES:]
+        elif not self.rows and not self.queued:
+            self.first = np.concatenate([self.first, block])
+        if len(self.queued) >= self.BATCH:
+            self._embed()
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """``{"patches": [P, 200], "centres": [P]}``: each patch's embedding and its centre in seconds."""
+        self.feed(np.zeros(0, np.float32), last=True)
+        if not self.rows and not self.queued:
+            if self.first.size == 0:
+                raise ValueError("no audio to embed")
+            self.queued = [np.resize(self.first, PATCH_SAMPLES)]  # repeated, never padded with silence
+        self._embed()
+        patches = np.concatenate(self.rows).astype(np.float32)
+        return {"patches": patches, "centres": (np.arange(len(patches)) + 0.5) * PATCH_SAMPLES / SAMPLE_RATE}
+
+    def _embed(self) -> None:
+        if not self.queued:
+            return
+        mel = log_mel(np.stack(self.queued))[:, :PATCH_FRAMES]
+        self.queued = []
+        with torch.inference_mode():
+            self.rows.append(self.net(torch.from_numpy(mel)).penultimate.numpy())
+
+
+def embed(y: np.ndarray, rate: int) -> dict[str, np.ndarray]:
+    """:class:`BlockEmbeddings` of audio held in memory."""
+    acc = BlockEmbeddings(rate)
+    acc.feed(y)
+    return acc.finish()
+
+
+def nearest_patches(centres: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each of ``times`` (seconds), the index of the patch whose centre is nearest."""
+    centres = np.asarray(centres, np.float64)
+    i = np.clip(np.searchsorted(centres, times), 1, max(len(centres) - 1, 1))
+    left = np.clip(i - 1, 0, len(centres) - 1)
+    right = np.clip(i, 0, len(centres) - 1)
+    return np.where(np.abs(centres[left] - times) <= np.abs(centres[right] - times), left, right)

@@ -1,0 +1,128 @@
+"""damer_core.features.musicnn: the PyTorch port of MSD_musicnn gives the TensorFlow original's
+values (tests/data/musicnn_reference.npz, made once by packaging/convert_musicnn.py from the
+original graph on the test recordings), its weights load weights-only with their licence, a
+track's patches are embedded the same in blocks as at once, and a descriptor head that reads the
+embedding is a model of its own that predicts real files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from damer_core.features import musicnn
+from damer_core.features.descriptors import NAMES
+
+DATA = Path(__file__).parent / "data"
+REFERENCE = DATA / "musicnn_reference.npz"
+
+
+@pytest.fixture(scope="module")
+def net():
+    return musicnn.load_musicnn()
+
+
+def test_the_port_gives_the_tensorflow_originals_taggram_and_penultimate(net):
+    taggram, penultimate = musicnn.differences_from_reference(net, REFERENCE)
+    assert taggram <= musicnn.TAGGRAM_TOLERANCE
+    assert penultimate <= musicnn.PENULTIMATE_TOLERANCE
+
+
+def test_a_wrong_layer_order_is_caught_by_the_reference(net, tmp_path):
+    """The check can fail: swapping the two timbral branches (same shapes) breaks it."""
+    broken = musicnn.Musicnn()
+    state = dict(net.state_dict())
+    for key in [k for k in state if k.startswith("timbral.0.bn")]:
+        state[key], state[key.replace("timbral.0", "timbral.1")] = state[key.replace("timbral.0", "timbral.1")], state[key]
+    broken.load_state_dict(state)
+    assert max(musicnn.differences_from_reference(broken, REFERENCE)) > 0.05
+
+
+@pytest.mark.parametrize("index,name", [(0, "vibe_ace.ogg"), (3, "hungarian_dance_5.ogg")])
+def test_the_input_is_the_originals_log_mel(index, name):
+    import librosa
+
+    with np.load(REFERENCE) as z:
+        assert str(z["source"][index]) == name
+        expected = z["input"][index].astype(np.float32)
+    y, _ = librosa.load(DATA / name, sr=musicnn.SAMPLE_RATE)
+    got = musicnn.log_mel(y)[:musicnn.PATCH_FRAMES]
+    assert got.shape == expected.shape == (187, 96)
+    assert np.abs(got - expected).max() < 5e-3  # the original keeps its log in float16
+
+
+def test_the_weights_are_a_weights_only_file_with_the_licence():
+    bundle = torch.load(musicnn.weights_path(), map_location="cpu", weights_only=True)
+    assert "Universitat Pompeu Fabra" in bundle["licence"] and "Pons" in bundle["attribution"]
+    assert sum(t.numel() for t in bundle["state_dict"].values()) == 792_079
+    assert (musicnn.weights_path().parent / "LICENSE.md").read_text().startswith("Copyright (c) Music Technology Group")
+
+
+def test_patches_embedded_in_blocks_match_the_whole_track(net):
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal(22_050 * 10)).astype(np.float32)
+    whole = musicnn.embed(y, 22_050)
+    acc = musicnn.BlockEmbeddings(22_050, net)
+    for i in range(0, y.size, 7_001):
+        acc.feed(y[i:i + 7_001])
+    blocks = acc.finish()
+    assert whole["patches"].shape == (3, musicnn.EMBEDDING_SIZE)  # 10 s: three whole 3 s patches, side by side
+    np.testing.assert_allclose(blocks["patches"], whole["patches"], atol=1e-5)
+    np.testing.assert_allclose(whole["centres"], (np.arange(3) + 0.5) * musicnn.PATCH_SAMPLES / musicnn.SAMPLE_RATE)
+
+
+def test_a_track_shorter_than_a_patch_is_repeated_not_padded(net):
+    t = np.arange(22_050) / 22_050
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    short = musicnn.embed(tone, 22_050)["patches"]
+    longer = musicnn.embed(np.tile(tone, 3), 22_050)["patches"]
+    assert short.shape == (1, musicnn.EMBEDDING_SIZE)
+    assert np.abs(short[0] - longer[0]).max() < 0.05 * np.abs(longer[0]).max()
+
+
+def test_each_time_takes_the_nearest_patch():
+    centres = np.array([1.5, 4.5, 7.5])
+    assert musicnn.nearest_patches(centres, np.array([0.0, 2.9, 3.1, 6.0, 20.0])).tolist() == [0, 0, 1, 1, 2]
+
+
+def test_a_windows_row_carries_its_nearest_patchs_embedding():
+    from damer_core.features.head_inputs import input_columns, static_rows, trajectory_rows
+
+    descriptors = np.zeros((5, len(NAMES)), np.float32)
+    patches = {"patches": np.arange(3)[:, None] * np.ones((1, 200), np.float32), "centres": np.array([1.5, 4.5, 7.5])}
+    rows = static_rows(descriptors, patches)  # windows [0, 4), [1, 5), ... centred at 2, 3, 4, 5, 6
+    assert rows.shape == (5, len(NAMES) + 200)
+    assert rows[:, -1].tolist() == [0, 0, 1, 1, 1]  # a tie goes to the earlier patch
+    assert trajectory_rows(descriptors[:3], patches, np.array([0.5, 6.0, 9.5]))[:, -1].tolist() == [0, 1, 2]
+    assert input_columns(("dynamics", "musicnn")).size == 4 + 200
+    with pytest.raises(ValueError, match="unknown input group"):
+        input_columns(("mood",))
+
+
+def embedded_head_bundle(tmp_path):
+    """The built-in bundle with its head refitted on rows that carry the embedding."""
+    from damer_core.models.checkpoint import load_checkpoint, save_atomic, with_checksums
+    from damer_core.models.descriptor_head import fit_descriptor_head
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, len(NAMES) + 200))
+    y = np.arange(80) % 4
+    x[:, len(NAMES)] += 3 * y
+    head = fit_descriptor_head(x, y, kind="linear", groups=("timbre", "dynamics", "musicnn"))
+    bundle = load_checkpoint(Path(__file__).parents[1] / "resources" / "models" / "damer-4q.pt")
+    bundle["descriptor_head"] = head.to_state()
+    return save_atomic(with_checksums(bundle), tmp_path / "ears.pt")
+
+
+def test_a_head_that_reads_the_embedding_predicts_a_real_file(tmp_path):
+    from damer_core.features.cache import FeatureCache
+    from damer_core.inference.predictor import Predictor
+
+    p = Predictor(embedded_head_bundle(tmp_path), "cpu", FeatureCache(tmp_path / "cache"))
+    assert "embeddings" in p.kinds(False) and "trajectory_embeddings" in p.kinds(True)
+    assert "musicnn" in p.model.describe().summary
+    pred = p.predict_file(DATA / "vibe_ace.ogg")
+    assert -1 <= pred.valence <= 1 and -1 <= pred.arousal <= 1
+    valence = np.asarray(pred.trajectory.valence)
+    assert valence.size == len(pred.trajectory.times) > 100 and np.isfinite(valence).all()
+    assert np.std(valence) > 0  # the patches differ along the track, so does the marker
