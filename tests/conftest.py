@@ -78,3 +78,11 @@ def scanned_window(qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
     yield w
     w.close()
+
+
+def builtin_created() -> str:
+    """The built-in bundle's own creation time as the Models dialog shows it (not the file's mtime)."""
+    import torch
+
+    created = torch.load(ROOT / "resources" / "models" / "damer-4q.pt", map_location="cpu", weights_only=True)["created"]
+    return created[:16].replace("T", " ")

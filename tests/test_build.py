@@ -270,3 +270,24 @@ def test_the_models_dialog_says_in_words_whose_figures_to_trust():
     assert support_summary([("a", 12), ("b", 8)]).startswith("No model here was checked on 30 or more")
     assert "also enough to compare: b (100); where the intervals overlap" in support_summary([("a", 216), ("b", 100)])
     assert support_summary([]) == ""
+
+
+@pytest.mark.slow
+def test_evaluate_against_another_model_gives_paired_differences(built, tmp_path):
+    root, data = built
+    run = lambda *a: subprocess.run([sys.executable, "-m", "damer_core.cli", "evaluate", "--dataset", str(data),  # noqa: E731
+                                     "--part", "test", *a], capture_output=True, text=True)
+    tv = str(root / "tv" / "best.pt")
+    r = run("--checkpoint", tv, "--against", tv, "--json", str(tmp_path / "same.json"))
+    assert r.returncode == 0, r.stderr
+    same = json.loads((tmp_path / "same.json").read_text())["against"]
+    assert same["n_tracks"] > 0 and all(d == {"value": 0.0, "low": 0.0, "high": 0.0} for d in same["difference"].values())
+    r = run("--checkpoint", tv, "--against", str(root / "all" / "best.pt"), "--json", str(tmp_path / "other.json"))
+    assert r.returncode == 0, r.stderr
+    other = json.loads((tmp_path / "other.json").read_text())
+    d = other["against"]["difference"]["macro_f1"]
+    assert d["value"] == pytest.approx(other["against"]["model"]["macro_f1"] - other["against"]["against"]["macro_f1"])
+    assert d["low"] <= d["value"] <= d["high"]
+    assert other["against"]["model"]["macro_f1"] == pytest.approx(other["quadrant"]["macro_f1"]["value"])  # one quadrant figure
+    assert "tv/best.pt against all/best.pt" in r.stdout and "| macro f1 |" in r.stdout
+    assert "warning: best.pt: the model learned from" in r.stdout  # the shipped form learned from the test part

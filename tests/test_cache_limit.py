@@ -50,7 +50,10 @@ def test_predict_keeps_nothing_in_the_cache_unless_asked(tmp_path):
     assert subprocess.run(run, env=env, capture_output=True, timeout=600).returncode == 0
     assert FeatureCache(tmp_path / "cache").entries() == []
     assert subprocess.run(run + ["--cache"], env=env, capture_output=True, timeout=600).returncode == 0
-    assert len(FeatureCache(tmp_path / "cache").entries()) == 2  # frames and training windows
+    from damer_core.models import load_model
+
+    kinds = load_model(BUILTIN).feature_kinds(trajectory=True)  # the built-in's: descriptors and embeddings, both ways
+    assert len(FeatureCache(tmp_path / "cache").entries()) == len(kinds) == 4
 
 
 def test_views_are_cached_in_8_bits_and_shown_as_stored(tmp_path):

@@ -63,7 +63,9 @@ def about_markdown(model: str, description: ModelDescription | None, problem: st
             f"**Settings:** `{config_dir()}`  \n"
             f"**Feature cache:** `{default_cache_dir()}`\n\n"
             "Code: MIT licence. Built-in model: trained on the 4Q audio emotion data set "
-            "(Panda, Malheiro & Paiva 2018), for research use; see docs/MODEL_CARD.md.\n")
+            "(Panda, Malheiro & Paiva 2018), for research use; it listens through musicnn's MSD tagger "
+            "(J. Pons and X. Serra 2019, Music Technology Group, Universitat Pompeu Fabra; ISC licence, "
+            "resources/models/musicnn/). See docs/MODEL_CARD.md.\n")
 
 
 class TextWindow(QDialog):

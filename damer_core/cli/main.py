@@ -116,6 +116,21 @@ def _evaluate_bundle(args) -> int:
     report = score_model(model, sets, part)
     fs = sets[model.evaluation_sets()[0]]
     print(model_report_text(report, model, fs, part, Path(args.checkpoint).name, args.dataset))
+    if args.against:
+        from damer_core.evaluation.evaluate import learned_from
+        from damer_core.evaluation.paired import paired_report, paired_text
+
+        against = load_model(args.against)
+        missing = tuple(k for k in against.evaluation_sets() if k not in sets)
+        sets.update(load_evaluation_sets(missing, args.dataset, args.format, args.scale, cfg, Progress(args.progress),
+                                         feature_cache(args)))
+        report["against"] = paired_report(model, against, sets, part)
+        print()
+        a, b = Path(args.checkpoint), Path(args.against)
+        same = a.name == b.name  # two runs' best.pt: their folders tell them apart
+        print(paired_text(report["against"], *(f"{p.parent.name}/{p.name}" if same else p.name for p in (a, b))))
+        for warning in learned_from(against.header, fs, part):
+            print(f"warning: {b.name}: {warning}")
     write_json(args.json, report)
     return 0
 
@@ -274,6 +289,9 @@ def build_parser() -> Parser:
     p = sub.add_parser("evaluate", help="Table II style report: score a bundle, or train N seeds; --ablation-table for Table V")
     add_train_options(p)
     p.add_argument("--checkpoint", help="score this bundle on a part of --dataset instead of training")
+    p.add_argument("--against", metavar="BUNDLE",
+                   help="with --checkpoint: also score this bundle on the same tracks, and the difference with a "
+                        "paired bootstrap interval")
     p.add_argument("--part", choices=["test", "val", "train", "all"], default="test",
                    help="with --checkpoint: the part of the bundle's own split to score (default test)")
     p.add_argument("--all", action="store_true", help="with --checkpoint: score on every labelled track (another data set)")

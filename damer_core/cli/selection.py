@@ -31,7 +31,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
 def cmd_select(args: argparse.Namespace) -> int:
     from damer_core.datasets import load_descriptor_set, split_tracks
     from damer_core.evaluation.crossval import grouped_folds
-    from damer_core.evaluation.selection import compare, fold_scores, score_table
+    from damer_core.evaluation.selection import chosen, compare, fold_scores, score_table
     from damer_core.features.spectra import preset
     from damer_core.progress import Progress
 
@@ -45,22 +45,27 @@ def cmd_select(args: argparse.Namespace) -> int:
         if not sep or not name or not folder:
             raise UsageError(f"--damer: expected NAME=FOLDER, got {item!r}")
         damer_dirs[name] = Path(folder)
-    ds = load_descriptor_set(args.dataset, args.format, args.scale, preset(args.preset), progress, feature_cache(args))
+    ds = load_descriptor_set(args.dataset, args.format, args.scale, preset(args.preset), progress, feature_cache(args),
+                             embeddings=not args.no_embeddings)
     split = split_tracks(ds, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     fold_of = grouped_folds(ds, split, args.folds, tcfg.seed)
     candidates, groups = compare(ds, fold_of, damer_dirs, progress)
     print(f"Grouped {args.folds}-fold cross-validation by artist inside the {len(fold_of)} train + validation tracks "
           "(the test part is not used); per fold mean ± std, and pooled:")
     print(score_table(candidates))
+    winner = chosen(candidates)
+    print(f"\nChosen by the rule fixed beforehand (the highest mean fold macro-F1 among heads that read windows): "
+          f"{winner.name}")
     print("\nDescriptor groups (kernel head):")
     print(score_table(list(groups.values())))
-    write_json(args.json, {c.name: fold_scores(c) for c in candidates + list(groups.values())})
+    write_json(args.json, {"chosen": winner.name, **{c.name: fold_scores(c) for c in candidates + list(groups.values())}})
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from damer_core.datasets import load_dataset, load_descriptor_set
     from damer_core.evaluation.build import Recipe, build
+    from damer_core.features.head_inputs import uses_embeddings
     from damer_core.features.spectra import preset
     from damer_core.models.checkpoint import load_checkpoint
     from damer_core.progress import Progress
@@ -71,9 +76,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.report_from:
         report_from = {k: v for k, v in load_checkpoint(args.report_from).get("report", {}).items() if k == "test"}
     cfg = preset(recipe.preset)
-    model_fs = load_dataset(args.dataset, args.format, args.scale, cfg, progress, feature_cache(args),
-                            descriptors=recipe.damer.descriptors)
-    descriptor_fs = load_descriptor_set(args.dataset, args.format, args.scale, cfg, progress, feature_cache(args))
+    descriptor_fs = load_descriptor_set(args.dataset, args.format, args.scale, cfg, progress, feature_cache(args),
+                                        embeddings=uses_embeddings(recipe.descriptor_head.get("groups", ())))
+    model_fs = descriptor_fs if recipe.model == "descriptor_head" else load_dataset(  # a head needs no DAMER windows
+        args.dataset, args.format, args.scale, cfg, progress, feature_cache(args), descriptors=recipe.damer.descriptors)
     build(model_fs, descriptor_fs, recipe, Path(args.out), Path(args.cv_dir), args.fit_on, args.device, progress,
           report_from)
     return 0
@@ -94,6 +100,8 @@ def add_selection_commands(sub) -> None:
     p.add_argument("--folds", type=int, default=5, help="the folds damer-core cv used (default 5)")
     p.add_argument("--damer", action="append", metavar="NAME=FOLDER", help="a DAMER recipe's damer-core cv folder")
     p.add_argument("--json", help="also write every candidate's per-fold figures to this JSON file")
+    p.add_argument("--no-embeddings", action="store_true",
+                   help="leave out the candidates that read musicnn's embedding (no network runs on the audio)")
     p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("build", help="build a model from a recipe: DAMER's joint head, the descriptor head and their "

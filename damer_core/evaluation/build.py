@@ -145,7 +145,7 @@ def build(model_fs: FeatureSet, descriptor_fs: FeatureSet, recipe: Recipe, out: 
     report["calibration"] = {"temperature": stack.combination.temperature, "ece_before": stack.ece_before,
                              "ece_after": stack.ece_after, "fitted_on": "stack's cross-fitted out-of-fold predictions"}
     report["fit_on"] = {"part": fit_on, "tracks": len(fit_tracks), "seconds": round(time.perf_counter() - t0, 1)}
-    return _write_bundle(out, model_fs, recipe, report, progress, head, trainer, stack.combination)
+    return _write_bundle(out, model_fs, split, recipe, report, progress, head, trainer, stack.combination)
 
 
 def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Path, fit_on: str,
@@ -189,7 +189,7 @@ def _build_descriptor_head(ds: FeatureSet, split: Split, recipe: Recipe, out: Pa
                              "fitted_on": "the head's out-of-fold windows (grouped folds of the train + validation tracks)"}
     report["fit_on"] = {"part": fit_on, "tracks": int(np.unique(ds.track[fit_idx]).size),
                         "seconds": round(time.perf_counter() - t0, 1)}
-    return _write_bundle(out, ds, recipe, report, progress, head)
+    return _write_bundle(out, ds, split, recipe, report, progress, head)
 
 
 def _cv_summary(oof: OutOfFold) -> dict:
@@ -231,12 +231,14 @@ def _score_test(model_fs, descriptor_fs, test_idx, test_logits, head, combinatio
                      "class_prior": quadrant_scores(y, prior), "n": int(y.size)}}
 
 
-def _write_bundle(out: Path, fs: FeatureSet, recipe: Recipe, report: dict, progress: Progress, head,
+def _write_bundle(out: Path, fs: FeatureSet, split: Split, recipe: Recipe, report: dict, progress: Progress, head,
                   trainer=None, combination: Combination | None = None) -> Path:
     """best.pt: DAMER's joint head, the descriptor head and their stack, or the descriptor head
-    alone (no DAMER weights); the build's report travels in it, and beside it as report.json."""
+    alone (no DAMER weights); the build's report travels in it, and beside it as report.json. The
+    data set's split is recorded (what `evaluate` checks its parts against; a fit on all the
+    tracks says so in its report)."""
     from damer_core.models.checkpoint import save_atomic, with_checksums
-    from damer_core.training.run import DataArgs, make_bundle
+    from damer_core.training.run import DataArgs, make_bundle, split_summary
 
     data_args = DataArgs(str(fs.description.get("root", "")), preset=recipe.preset)
     if trainer is not None and combination is not None:
@@ -246,7 +248,7 @@ def _write_bundle(out: Path, fs: FeatureSet, recipe: Recipe, report: dict, progr
         bundle["combination"] = combination.to_state()
     else:
         bundle = make_bundle(fs, recipe.damer, {}, {}, data_args, DESCRIPTOR_HEAD)
-    bundle.update(descriptor_head=head.to_state(), recipe=recipe.to_dict(), report=report)
+    bundle.update(descriptor_head=head.to_state(), recipe=recipe.to_dict(), report=report, split=split_summary(fs, split))
     if "test" in report:
         t = report["test"][recipe.model]
         bundle["quadrant"] = {"test": {"acc": t["quadrant_acc"], "macro_f1": t["macro_f1"], "n": t["n"]}}

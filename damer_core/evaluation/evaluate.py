@@ -23,7 +23,7 @@ from damer_core.metrics import (
 )
 from damer_core.models.header import BundleHeader
 from damer_core.scoring import calibrated, confusion, part_means, quadrant_scores
-from damer_core.targets import quadrant_index, quadrant_probabilities
+from damer_core.targets import QUADRANT, quadrant_index, quadrant_probabilities
 
 if TYPE_CHECKING:
     from damer_core.models.base import Model
@@ -80,18 +80,22 @@ def binary_with_intervals(y: np.ndarray, p: np.ndarray) -> dict:
     return {**binary_report(y, p), **{f"{m}_ci": with_interval(fn, (y, p)) for m, fn in _BINARY.items()}}
 
 
-def quadrant_with_intervals(v_true, a_true, p_valence, p_arousal) -> dict:
-    """4-quadrant accuracy and macro-F1 (with intervals) and the confusion matrix, per track."""
+def quadrant_with_intervals(v_true, a_true, p_valence, p_arousal, p_quadrant: np.ndarray | None = None) -> dict:
+    """4-quadrant accuracy and macro-F1 (with intervals) and the confusion matrix, per track, from
+    the model's quadrant probabilities, or those of its two dimensions."""
     y = quadrant_index(np.asarray(v_true) > 0.5, np.asarray(a_true) > 0.5)
-    p = quadrant_probabilities(p_valence, p_arousal)
+    p = quadrant_probabilities(p_valence, p_arousal) if p_quadrant is None else p_quadrant
     return {"n_tracks": int(y.size), "acc": with_interval(lambda yy, pp: quadrant_scores(yy, pp)["quadrant_acc"], (y, p)),
             "macro_f1": with_interval(lambda yy, pp: quadrant_scores(yy, pp)["macro_f1"], (y, p)),
             "confusion": confusion(y, p)}
 
 
-def add_quadrant(report: dict, per_dim: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+def add_quadrant(report: dict, per_dim: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 p_quadrant: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """``per_dim[dim] = (track ids, truth, P(high))``; adds the quadrant scores over the tracks
-    labelled on both dimensions."""
+    labelled on both dimensions, from the model's own quadrant probabilities ``p_quadrant`` =
+    (sorted track ids, ``[n, 4]``) where it has them (a quadrant model's argmax is not always the
+    quadrant of its two marginals')."""
     if not {"arousal", "valence"} <= set(per_dim):
         return
     both = np.intersect1d(per_dim["arousal"][0], per_dim["valence"][0])
@@ -100,7 +104,8 @@ def add_quadrant(report: dict, per_dim: dict[str, tuple[np.ndarray, np.ndarray, 
     pick = {d: np.searchsorted(per_dim[d][0], both) for d in DIMENSIONS}
     v_true, p_v = per_dim["valence"][1][pick["valence"]], per_dim["valence"][2][pick["valence"]]
     a_true, p_a = per_dim["arousal"][1][pick["arousal"]], per_dim["arousal"][2][pick["arousal"]]
-    report["quadrant"] = quadrant_with_intervals(v_true, a_true, p_v, p_a)
+    p = None if p_quadrant is None else p_quadrant[1][np.searchsorted(p_quadrant[0], both)]
+    report["quadrant"] = quadrant_with_intervals(v_true, a_true, p_v, p_a, p)
 
 
 def score_model(model: Model, sets: dict[str, FeatureSet], part: str) -> dict:
@@ -127,7 +132,7 @@ def score_model(model: Model, sets: dict[str, FeatureSet], part: str) -> dict:
         heads["majority"] = majority_class(y)
         report["dimensions"][dim] = {"heads": heads, "n_tracks": int(y.size)}
         per_dim[dim] = (ids, y, p[dim][rows])
-    add_quadrant(report, per_dim)
+    add_quadrant(report, per_dim, (labelled, p[QUADRANT]) if QUADRANT in p else None)
     return report
 
 
@@ -226,6 +231,20 @@ def format_report(report: dict, title: str) -> str:
     return "\n".join(lines)
 
 
+def learned_from(h: BundleHeader, fs: FeatureSet, part: str) -> list[str]:
+    """Warnings where the model may have learned from the tracks of ``part`` of ``fs``."""
+    warnings = []
+    mismatch = "" if part == "all" else split_mismatch(fs, h)
+    if h.data.get("name") == fs.description.get("name") and (part == "all" or h.report.get("fit_on", {}).get("part") == "all"):
+        warnings.append(f"the model learned from {h.data_name}'s tracks (fitted on "
+                        f"{'all of them' if h.report.get('fit_on', {}).get('part') == 'all' else 'its train part'}): "
+                        "these figures are not held-out figures")
+    if mismatch:
+        warnings.append(f"{mismatch}: its '{part}' part here may hold tracks it learned from "
+                        "(use --all to score it on another data set)")
+    return warnings
+
+
 def model_report_text(report: dict, model: Model, fs: FeatureSet, part: str, bundle_name: str, dataset: str) -> str:
     """`evaluate --checkpoint`'s text: the report under its title, the warnings (a split the model
     was not trained with among them) and, on a data set of the paper, the paper's DAMER row."""
@@ -235,16 +254,7 @@ def model_report_text(report: dict, model: Model, fs: FeatureSet, part: str, bun
     name = fs.description.get("name", dataset)
     about = model.describe()
     lines = [format_report(report, f"{bundle_name} ({about.kind_name}) on {name}: {PART_NAMES[part]}{how}")]
-    warnings = report_warnings(report)
-    mismatch = "" if part == "all" else split_mismatch(fs, h)
-    if h.data.get("name") == fs.description.get("name") and (part == "all" or h.report.get("fit_on", {}).get("part") == "all"):
-        warnings.append(f"the model learned from {h.data_name}'s tracks (fitted on "
-                        f"{'all of them' if h.report.get('fit_on', {}).get('part') == 'all' else 'its train part'}): "
-                        "these figures are not held-out figures")
-    if mismatch:
-        warnings.append(f"{mismatch}: its '{part}' part here may hold tracks it learned from "
-                        "(use --all to score it on another data set)")
-    lines += [f"warning: {w}" for w in warnings]
+    lines += [f"warning: {w}" for w in report_warnings(report) + learned_from(h, fs, part)]
     paper = paper_row(name)
     if paper:
         lines.append(format_table(paper, "For comparison: the paper's DAMER row (its own 70/30 split, %)"))

@@ -32,7 +32,8 @@ def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state
     base_head = DescriptorHead.from_state(init_bundle["descriptor_head"])
     combination = Combination.from_state(init_bundle["combination"])
     try:
-        ds = load_descriptor_set(data_args.dataset, data_args.format, data_args.scale, fs.feature_config, progress, cache)
+        ds = load_descriptor_set(data_args.dataset, data_args.format, data_args.scale, fs.feature_config, progress, cache,
+                                 embeddings=base_head.embedded)
     except DatasetError as e:
         progress.message(f"the descriptor head is kept as it was ({e})")
         return None
@@ -94,7 +95,8 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     cfg = init_bundle["feature_config"]
     from damer_core.features.spectra import FeatureConfig
 
-    ds = load_descriptor_set(data_args.dataset, data_args.format, data_args.scale, FeatureConfig.from_dict(cfg), progress, cache)
+    ds = load_descriptor_set(data_args.dataset, data_args.format, data_args.scale, FeatureConfig.from_dict(cfg), progress,
+                             cache, embeddings=base.embedded)  # musicnn stays frozen: only the head is refitted
     y = class_labels(ds.valence, ds.arousal, QUADRANT)
     split = split_tracks(ds, tcfg.seed, tcfg.test_fraction, tcfg.val_fraction)
     count = lambda idx: int(np.unique(ds.track[idx]).size)  # noqa: E731

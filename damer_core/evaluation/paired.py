@@ -1,0 +1,69 @@
+"""Two models on the same labelled tracks (`damer-core evaluate --checkpoint A --against B`):
+each one's quadrant figures and their difference with a paired bootstrap interval over tracks
+(every resample takes the same tracks for both models), so whether A beats B is not read from two
+overlapping intervals."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from damer_core.contract.errors import InputError
+from damer_core.evaluation.evaluate import PART_NAMES, _track_truth, part_indices
+from damer_core.metrics import bootstrap_interval
+from damer_core.scoring import quadrant_scores
+from damer_core.targets import QUADRANT, quadrant_index, quadrant_probabilities
+
+if TYPE_CHECKING:
+    from damer_core.datasets.base import FeatureSet
+    from damer_core.models.base import Model
+
+METRICS = ("valence_acc", "arousal_acc", "quadrant_acc", "macro_f1", "valence_auc", "arousal_auc")
+
+
+def quadrant_of(p: dict[str, np.ndarray]) -> np.ndarray:
+    """A model's quadrant probabilities ``[n, 4]``: its own, or from its two dimensions'."""
+    if QUADRANT in p:
+        return p[QUADRANT]
+    if not {"valence", "arousal"} <= set(p):
+        raise InputError("the quadrant figures need a model that predicts both valence and arousal")
+    return quadrant_probabilities(p["valence"], p["arousal"])
+
+
+def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], part: str, seed: int = 0) -> dict:
+    """``model`` and ``against`` on the tracks of ``model``'s ``part`` labelled on both dimensions:
+    each one's figures and ``model`` minus ``against`` with a 95 % paired bootstrap interval."""
+    fs = sets[model.evaluation_sets()[0]]
+    idx = part_indices(fs, model.header, part)
+    (v_ids, v), (a_ids, a) = (_track_truth(fs, idx, d) for d in ("valence", "arousal"))
+    ids = np.intersect1d(v_ids, a_ids)
+    if ids.size == 0:
+        raise InputError(f"no track of the {PART_NAMES[part]} is labelled on both valence and arousal")
+    y = quadrant_index(v[np.searchsorted(v_ids, ids)] > 0.5, a[np.searchsorted(a_ids, ids)] > 0.5)
+    p_model = quadrant_of(model.track_probabilities(sets, ids))
+    p_against = quadrant_of(against.track_probabilities(sets, ids))
+    first, second = quadrant_scores(y, p_model), quadrant_scores(y, p_against)
+    difference = {}
+    for m in METRICS:
+        lo, hi = bootstrap_interval(lambda yy, pm, pa, m=m: quadrant_scores(yy, pm)[m] - quadrant_scores(yy, pa)[m],
+                                    (y, p_model, p_against), seed=seed)
+        difference[m] = {"value": first[m] - second[m], "low": lo, "high": hi}
+    return {"part": part, "n_tracks": int(ids.size), "model": first, "against": second, "difference": difference}
+
+
+def paired_text(report: dict, name: str, against: str) -> str:
+    """The paired report as a table a person reads: percentages, macro-F1 as a fraction."""
+    def cell(m: str, v: float) -> str:
+        return f"{v:+.3f}" if m == "macro_f1" else f"{100 * v:+.1f}"
+
+    lines = [f"{name} against {against}, on the same {report['n_tracks']} tracks of the {PART_NAMES[report['part']]} "
+             "(difference with a 95 % paired bootstrap interval over tracks):",
+             f"| figure | {name} | {against} | difference [interval] |", "|---|---|---|---|"]
+    for m in METRICS:
+        d = report["difference"][m]
+        a, b = report["model"][m], report["against"][m]
+        shown = (f"{a:.3f}", f"{b:.3f}") if m == "macro_f1" else (f"{100 * a:.1f}", f"{100 * b:.1f}")
+        lines.append(f"| {m.replace('_', ' ')} | {shown[0]} | {shown[1]} | {cell(m, d['value'])} "
+                     f"[{cell(m, d['low'])}, {cell(m, d['high'])}] |")
+    return "\n".join(lines)
