@@ -104,7 +104,7 @@ def first_marker(work: Path) -> None:
     app = QApplication.instance() or QApplication([])
     w = MainWindow()
     w.show()
-    while w.analysis.queue.proc is None or not w.analysis.queue._ready:  # the worker warms up with the window
+    while not w.analysis.queue.ready:  # the worker warms up with the window
         app.processEvents()
         time.sleep(0.005)
     beat = Heartbeat()

@@ -1,0 +1,82 @@
+"""musicnn's embedding (damer_core.features.musicnn), as the analysis worker computes it.
+
+    python benchmarks/bench_musicnn.py [--quick] [--threads 1]
+
+Prints the time of one 3 s patch (log-mel + network) in float32, with bf16 autocast and with
+torch.compile, and how far each option moves the penultimate and the taggram on real-like audio
+(an option is worth keeping only if it moves nothing by more than 0.01); then a 30 s clip's
+static patches and a 5-minute track's trajectory patches (side by side, no overlap), in float32,
+in memory and decoded in blocks. --quick: 10 s and 40 s of audio, one repeat, no compile.
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def best_time(fn, repeats):
+    fn()  # warm: librosa's filter banks, the weights
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the app's worker uses 1 on 2 cores)")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from damer_core.audio.synthetic import chord_music
+    from damer_core.features import musicnn
+
+    rate = 22_050
+    clip_s, track_s, repeats = (10.0, 40.0, 1) if args.quick else (30.0, 300.0, 3)
+    clip = chord_music(clip_s, True, True, rate, seed=0)
+    track = chord_music(track_s, False, False, rate, seed=1)
+    net = musicnn.load_musicnn()
+    batch = torch.from_numpy(musicnn.log_mel(np.resize(clip, (8, musicnn.PATCH_SAMPLES)))[:, :musicnn.PATCH_FRAMES])
+
+    def run(model, bf16=False):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(batch)
+        return torch.sigmoid(out.logits.float()).numpy(), out.penultimate.float().numpy()
+
+    ref_tags, ref_pen = run(net)
+    mel_s = best_time(lambda: musicnn.log_mel(np.resize(clip, (8, musicnn.PATCH_SAMPLES))), repeats) / 8
+    print(f"log-mel: {1000 * mel_s:.1f} ms per 3 s patch")
+    options = {"float32": (net, False), "bf16 autocast": (net, True)}
+    if not args.quick:
+        options["torch.compile, float32"] = (torch.compile(net), False)
+    for name, (model, bf16) in options.items():
+        seconds = best_time(lambda m=model, b=bf16: run(m, b), repeats) / len(batch)
+        tags, pen = run(model, bf16)
+        print(f"{name:24s} {1000 * seconds:6.1f} ms per patch (batch 8, {args.threads} thread(s)); "
+              f"moves the taggram by {np.abs(tags - ref_tags).max():.4f}, the penultimate by {np.abs(pen - ref_pen).max():.4f}")
+
+    t_clip = best_time(lambda: musicnn.embed(clip, rate), repeats)
+    t_track = best_time(lambda: musicnn.embed(track, rate), repeats)
+    n_track = len(musicnn.embed(track, rate)["patches"])
+
+    def blocked():
+        acc = musicnn.BlockEmbeddings(rate, net)
+        for i in range(0, track.size, 1 << 16):
+            acc.feed(track[i:i + (1 << 16)])
+        return acc.finish()
+
+    t_blocked = best_time(blocked, repeats)
+    print(f"{clip_s:.0f} s clip (static): {len(musicnn.embed(clip, rate)['patches'])} patches in {t_clip:.2f} s")
+    print(f"{track_s / 60:.1f}-minute track (trajectory): {n_track} patches in {t_track:.2f} s in memory, "
+          f"{t_blocked:.2f} s decoded in blocks")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
