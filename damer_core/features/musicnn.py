@@ -148,7 +148,7 @@ def load_musicnn(path: str | os.PathLike | None = None) -> Musicnn:
         net = Musicnn()
         net.load_state_dict(bundle["state_dict"], strict=False)
         # channels-last convolutions: the same values, a fifth faster on one CPU thread (bench_musicnn.py)
-        _loaded[key] = net.eval().to(memory_format=torch.channels_last)
+        _loaded[key] = net.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # accepted at run time, missing from the stubs
     return _loaded[key]
 
 
