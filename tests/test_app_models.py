@@ -75,7 +75,7 @@ def test_registry_lists_the_built_in_model_first_and_keeps_it(qtbot, tmp_path, m
     qtbot.waitUntil(lambda: not reg.proc.running and bool(reg.info), timeout=60_000)
     reg._fill()
     col = {name: reg.table.item(0, c).text() for c, name in enumerate(COLUMNS)}
-    assert col["Model"] == BUILTIN_NAME and "built-in" in col["Status"] and col["Kind"] == "descriptor head"
+    assert col["Model"] == BUILTIN_NAME and "built-in" in col["Status"] and col["Kind"] == "musicnn embedding head"
     assert col["Created"] == builtin_created()  # the bundle's own creation time
     assert col["Preset"] == "context" and float(col["Arousal AUC"].split()[0]) > 0.5  # test AUC
     assert col["Valence AUC"].endswith("(216 tracks)") and "[" in col["Valence AUC"]

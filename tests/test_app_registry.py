@@ -79,7 +79,7 @@ def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkey
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
     first = rows(reg)["first"]
     assert first["Preset"] == "context" and float(first["Arousal AUC"].split()[0]) > 0.5 and first["Status"] == "ok"
-    assert first["Kind"] == "descriptor head" and first["Created"] == builtin_created()
+    assert first["Kind"] == "musicnn embedding head" and first["Created"] == builtin_created()
 
     def import_second() -> None:  # what MainWindow does: copy the bundle in, then refresh the dialog
         shutil.copy2(BUNDLE, models / "second.pt")

@@ -270,7 +270,7 @@ def test_fine_tuning_the_descriptor_head_shows_only_what_applies(qtbot, tmp_path
     assert not any(w.isVisible() for w in hidden) and panel.seed.isVisible()
     assert not any(cb.isVisible() for cb in panel.modules.values())
     assert not panel.graphics.isVisible()  # no epochs to chart
-    assert "descriptor head" in panel.kind_note.text() and "no epochs" in panel.settings_note.text()
+    assert "musicnn embedding head" in panel.kind_note.text() and "no epochs" in panel.settings_note.text()
     panel.finetune.setChecked(False)  # DAMER from scratch: every setting is the run's
     assert all(w.isVisible() for w in hidden) and panel.kind_note.text() == "" and panel.graphics.isVisible()
 

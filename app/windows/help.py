@@ -57,7 +57,7 @@ def about_markdown(model: str, description: ModelDescription | None, problem: st
         what = f"  \n(cannot be described: {problem})" if problem else "  \n(reading what it is...)"
     return (f"# DAMER Explorer {__version__}\n\n"
             "See and label the emotion of music: valence and arousal predicted by the model in use "
-            "(DAMER networks, the descriptor head or a stack of both), labelled on the circle by curators.\n\n"
+            "(DAMER networks, a descriptor or embedding head, or a stack), labelled on the circle by curators.\n\n"
             f"**Model in use:** {name}{what}  \n`{model or 'none'}`\n\n"
             f"**Library and models:** `{data_dir()}`  \n"
             f"**Settings:** `{config_dir()}`  \n"

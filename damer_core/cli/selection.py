@@ -31,7 +31,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
 def cmd_select(args: argparse.Namespace) -> int:
     from damer_core.datasets import load_descriptor_set, split_tracks
     from damer_core.evaluation.crossval import grouped_folds
-    from damer_core.evaluation.selection import chosen, compare, fold_scores, score_table
+    from damer_core.evaluation.selection import chosen, compare, fold_scores, level_with_best, score_table
     from damer_core.features.spectra import preset
     from damer_core.progress import Progress
 
@@ -54,7 +54,9 @@ def cmd_select(args: argparse.Namespace) -> int:
           "(the test part is not used); per fold mean ± std, and pooled:")
     print(score_table(candidates))
     winner = chosen(candidates)
-    print(f"\nChosen by the rule fixed beforehand (the highest mean fold macro-F1 among heads that read windows): "
+    level = ", ".join(c.name for c in level_with_best(candidates))
+    print(f"\nLevel with the best (within one fold standard deviation of its macro-F1): {level}.\n"
+          f"Chosen (docs/SPEC.md section 5: of those, pretrained ears first, then the fewest fitted numbers): "
           f"{winner.name}")
     print("\nDescriptor groups (kernel head):")
     print(score_table(list(groups.values())))

@@ -41,13 +41,14 @@ def fine_tune_figures(header: BundleHeader) -> tuple[dict[str, Figure], FineTune
 
 
 def described(header: BundleHeader, kind: str, summary: str, dimensions: tuple[str, ...], settings: tuple[str, ...],
-              report_key: str, members: tuple[str, ...] = ()) -> ModelDescription:
+              report_key: str, members: tuple[str, ...] = (), kind_name: str = "") -> ModelDescription:
     """A built or fine-tuned model's description: a fine-tune's held-out figures first, else the
-    build's test part for ``report_key``, else the quadrant record of its run."""
+    build's test part for ``report_key``, else the quadrant record of its run. ``kind_name``: what
+    it is in words, where its kind's name says less (a head that reads no descriptors)."""
     auc, macro_f1 = built_figures(header, report_key)
     tuned_auc, check = fine_tune_figures(header)
     return ModelDescription(
-        kind=kind, kind_name=header.kind_name, summary=summary, data=header.data_name,
+        kind=kind, kind_name=kind_name or header.kind_name, summary=summary, data=header.data_name,
         n_tracks=header.data.get("n_tracks"), created=header.created,
         feature_preset=str(header.feature_config.get("name", "")), dimensions=dimensions,
         auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(header), fine_tune=check, settings=settings,

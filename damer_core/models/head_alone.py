@@ -14,7 +14,7 @@ import numpy as np
 from damer_core.contract import trajectory as grid
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
-from damer_core.features.head_inputs import static_rows, trajectory_rows
+from damer_core.features.head_inputs import EMBEDDING_GROUP, static_rows, trajectory_rows
 from damer_core.models.base import HEAD_SETTINGS, Features, OnPart
 from damer_core.models.descriptor_head import DescriptorHead
 from damer_core.models.figures import described
@@ -92,7 +92,9 @@ class DescriptorHeadModel:
     def describe(self) -> ModelDescription:
         ears = "; musicnn (MSD) embeddings, ISC licence, Pons & Serra 2019" if self.head.embedded else ""
         summary = f"{self.head.kind}, groups {', '.join(self.head.groups)}{ears}; no DAMER network"
-        return described(self.header, self.kind, summary, self.dimensions, self.settings, "descriptor_head")
+        embedding_only = self.head.groups == (EMBEDDING_GROUP,)
+        return described(self.header, self.kind, summary, self.dimensions, self.settings, "descriptor_head",
+                         kind_name="musicnn embedding head" if embedding_only else "")
 
     def bundle_parts(self) -> dict:
         return {"descriptor_head": self.head.to_state()}
