@@ -29,9 +29,10 @@ def cli(*args):
 def test_the_bundle_is_small_safe_and_calibrated(builtin_on):
     assert builtin_on.stat().st_size < 20 * 1024 * 1024
     b = load_checkpoint(builtin_on)  # weights_only: a checkpoint can never run code
-    # the recipe chosen by grouped cross-validation: the descriptor head alone (docs/MODEL_CARD.md)
+    # the recipe chosen by grouped cross-validation: musicnn's embedding, a linear head (docs/MODEL_CARD.md)
     assert b["kind"] == "descriptor-head" and b["format_version"] == 2 and "dimensions" not in b and "model_config" not in b
-    assert b["descriptor_head"]["kind"] == "kernel" and b["recipe"]["model"] == "descriptor_head"
+    assert b["descriptor_head"]["kind"] == "linear" and b["recipe"]["model"] == "descriptor_head"
+    assert b["descriptor_head"]["groups"] == ["musicnn"] == b["recipe"]["descriptor_head"]["groups"]
     assert b["feature_config"]["name"] == "context" and b["data"]["format"] == "4q"
     report = b["report"]
     assert report["fit_on"] == {"part": "all", "tracks": 720, "seconds": report["fit_on"]["seconds"]}
