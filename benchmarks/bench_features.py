@@ -13,10 +13,10 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 
-import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
+import timing  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 from damer_core.audio.synthetic import chord_music  # noqa: E402
 from damer_core.features import spectra as F  # noqa: E402
@@ -28,14 +28,7 @@ REPEATS = 5
 
 
 def best_time(fn, repeats=None):
-    repeats = REPEATS if repeats is None else repeats
-    fn()  # warm: filter banks, caches
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return timing.best_time(fn, REPEATS if repeats is None else repeats)
 
 
 def peak_mb(fn):

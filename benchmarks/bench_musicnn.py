@@ -11,19 +11,9 @@ in memory and decoded in blocks. --quick: 10 s and 40 s of audio, one repeat, no
 
 import argparse
 import os
-import time
 
 import numpy as np
-
-
-def best_time(fn, repeats):
-    fn()  # warm: librosa's filter banks, the weights
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from timing import best_time  # benchmarks/timing.py, beside this script
 
 
 def main() -> None:
