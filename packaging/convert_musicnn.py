@@ -9,8 +9,9 @@
    from ``musicnn.extractor.extractor()``, which returns the first patch's penultimate for every
    patch.
 2. ``pack`` runs in the project's environment: it maps the variables onto the port's state dict
-   (HWIO -> OIHW, dense kernels transposed), checks the port against the reference to 1e-3, and
-   saves a weights-only bundle with the licence notice.
+   (HWIO -> OIHW, dense kernels transposed), checks the port against the reference (the taggram
+   to 1e-3; the penultimate layer to 5e-3, see damer_core.features.musicnn.PENULTIMATE_TOLERANCE),
+   and saves a weights-only bundle with the licence notice.
 
     TF_USE_LEGACY_KERAS=1 scratch/bin/python packaging/convert_musicnn.py export \\
         --out /tmp/msd_musicnn_tf.npz --reference tests/data/musicnn_reference.npz \\

@@ -51,3 +51,9 @@ def test_train_without_out_keeps_its_run_in_the_users_data_folder(tiny_memo, tmp
 def test_predict_help_says_what_it_prints():
     text = cli.build_parser().commands()["predict"].format_help()
     assert "csv (default)" in " ".join(text.split()) and "emotion word" in text
+
+
+def test_evaluate_against_needs_the_model_it_is_compared_with(capsys):
+    assert cli.main(["evaluate", "--dataset", "somewhere", "--against", "other.pt"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("damer-core evaluate: error: ") and "--against" in message and "--checkpoint" in message

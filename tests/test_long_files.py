@@ -61,14 +61,15 @@ def test_streaming_with_a_hop_longer_than_a_frame(tmp_path):
 
 
 def test_streamed_descriptors_give_the_built_in_models_prediction(tmp_path, monkeypatch):
-    """The descriptor kinds on the streamed path: the segment's descriptors exactly, the trajectory's
-    block by block (damer_core.features.descriptors.BlockDescriptors), and the same prediction."""
+    """The descriptor and embedding kinds on the streamed path: the segment's descriptors exactly, the
+    trajectory's block by block (damer_core.features.descriptors.BlockDescriptors), musicnn's patches
+    (damer_core.features.musicnn.BlockEmbeddings), and the same prediction."""
     from damer_core.features.cache import NoCache
     from damer_core.inference.predictor import Predictor
 
     track = tagged(tmp_path / "long.flac", 95.0, seed=4)
     p = Predictor(Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt", "cpu", NoCache())
-    kinds = p.kinds(trajectory=True)
+    kinds = tuple(dict.fromkeys(p.kinds(trajectory=True) + ("trajectory_descriptors",)))  # the built-in reads no descriptors
     whole = extract.track_features(track, p.feature_config, kinds, NoCache())
     monkeypatch.setattr(extract, "LONG_SECONDS", 30)
     streamed = extract.track_features(track, p.feature_config, kinds, NoCache())
@@ -76,6 +77,8 @@ def test_streamed_descriptors_give_the_built_in_models_prediction(tmp_path, monk
     a, b = whole["trajectory_descriptors"]["windows"], streamed["trajectory_descriptors"]["windows"]
     assert a.shape == b.shape
     assert np.median(np.abs(a - b) / (np.abs(a).max(axis=0) + 1e-3)) < 1e-4
+    for kind in ("embeddings", "trajectory_embeddings"):  # musicnn's patches: the same in blocks as at once
+        np.testing.assert_allclose(streamed[kind]["patches"], whole[kind]["patches"], atol=1e-4)
     got, expected = p.predict_from_features(track, streamed), p.predict_from_features(track, whole)
     assert (got.valence, got.arousal) == (pytest.approx(expected.valence, abs=1e-3), pytest.approx(expected.arousal, abs=1e-3))
     np.testing.assert_allclose(got.trajectory.valence, expected.trajectory.valence, atol=0.05)

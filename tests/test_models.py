@@ -120,3 +120,20 @@ def test_only_the_dimensions_a_model_predicts_have_figures(tmp_path):
     d = load_model(write(tmp_path / "v.pt", one)).describe()
     assert d.dimensions == ("valence",) and d.auc_text("valence") == "1.000 (12 tracks)"
     assert d.auc_text("arousal") == "not predicted" and d.macro_f1 is None  # no quadrants from one dimension
+
+
+def test_a_stack_whose_head_reads_musicnn_is_refused_in_one_line(tmp_path):
+    """DAMER's trajectory hands a stack's head descriptors alone: such a bundle would load and then
+    fail on the first track, so it is refused where bundles are checked, and so is its recipe."""
+    from damer_core.contract.errors import InputError
+    from damer_core.evaluation.build import Recipe
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, len(NAMES) + 200))
+    b = v1_stack_bundle()
+    b["descriptor_head"] = fit_descriptor_head(x, np.arange(40) % 4, kind="linear", groups=("timbre", "musicnn")).to_state()
+    refused(write(tmp_path / "stack.pt", b), "descriptor_head.groups", "cannot read musicnn")
+    recipe = tmp_path / "stack.json"
+    recipe.write_text('{"preset": "context", "descriptor_head": {"kind": "linear", "groups": ["timbre", "musicnn"]}}')
+    with pytest.raises(InputError, match="stack.json: not a valid recipe .*cannot read musicnn"):
+        Recipe.from_file(recipe)

@@ -118,9 +118,13 @@ def _evaluate_bundle(args) -> int:
     print(model_report_text(report, model, fs, part, Path(args.checkpoint).name, args.dataset))
     if args.against:
         from damer_core.evaluation.evaluate import learned_from
-        from damer_core.evaluation.paired import paired_report, paired_text
+        from damer_core.evaluation.paired import heard_before, paired_report, paired_text
 
         against = load_model(args.against)
+        if against.header.feature_config != model.header.feature_config:
+            raise UsageError(f"--against {Path(args.against).name}: its features are made another way "
+                             f"(preset {against.header.feature_config.get('name')!r}, not "
+                             f"{model.header.feature_config.get('name')!r}); compare models of one preset")
         missing = tuple(k for k in against.evaluation_sets() if k not in sets)
         sets.update(load_evaluation_sets(missing, args.dataset, args.format, args.scale, cfg, Progress(args.progress),
                                          feature_cache(args)))
@@ -129,7 +133,7 @@ def _evaluate_bundle(args) -> int:
         a, b = Path(args.checkpoint), Path(args.against)
         same = a.name == b.name  # two runs' best.pt: their folders tell them apart
         print(paired_text(report["against"], *(f"{p.parent.name}/{p.name}" if same else p.name for p in (a, b))))
-        for warning in learned_from(against.header, fs, part):
+        for warning in learned_from(against.header, fs, part) + heard_before(against.header, fs, report["against"]):
             print(f"warning: {b.name}: {warning}")
     write_json(args.json, report)
     return 0
@@ -173,6 +177,8 @@ def _train_and_score(args, tcfg, out: Path) -> dict:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from damer_core.evaluation.evaluate import ABLATION_GRID, ablation_off, ablation_table, seeds_table
 
+    if args.against and not args.checkpoint:
+        raise UsageError("evaluate --against compares with the model of --checkpoint: give both")
     if args.checkpoint:
         if not args.dataset:
             raise UsageError("evaluate --checkpoint needs --dataset to evaluate on")

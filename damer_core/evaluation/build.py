@@ -67,10 +67,13 @@ class Recipe:
             model = data.get("model", "stack")
             if model not in MODELS:
                 raise ValueError(f"model must be {' or '.join(MODELS)}")
+            head = dict(data.get("descriptor_head", {"kind": "kernel", "c": 1.0}))
+            if model == "stack" and "musicnn" in head.get("groups", ()):
+                raise ValueError("a stack's descriptor head cannot read musicnn (DAMER's trajectory hands it descriptors)")
             damer = TrainConfig.from_dict({**data.get("damer", {"dims": [QUADRANT]}), "select_epoch": "last"})
             if damer.dims != (QUADRANT,):
                 raise ValueError("damer.dims must be [\"quadrant\"]: the stack combines quadrant probabilities")
-            return cls(data["preset"], damer, model, dict(data.get("descriptor_head", {"kind": "kernel", "c": 1.0})),
+            return cls(data["preset"], damer, model, head,
                        float(data.get("combination_c", 1.0)), int(data.get("folds", 4)))
         except (OSError, ValueError, KeyError, TypeError, InputError) as e:
             raise InputError(f"{path.name}: not a valid recipe ({e})") from None

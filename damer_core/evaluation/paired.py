@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from damer_core.contract.errors import InputError
-from damer_core.evaluation.evaluate import PART_NAMES, _track_truth, part_indices
+from damer_core.evaluation.evaluate import PART_NAMES, _track_truth, header_split, part_indices
 from damer_core.metrics import bootstrap_interval
+from damer_core.models.header import BundleHeader
 from damer_core.scoring import quadrant_scores
 from damer_core.targets import QUADRANT, quadrant_index, quadrant_probabilities
 
@@ -49,7 +50,20 @@ def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], par
         lo, hi = bootstrap_interval(lambda yy, pm, pa, m=m: quadrant_scores(yy, pm)[m] - quadrant_scores(yy, pa)[m],
                                     (y, p_model, p_against), seed=seed)
         difference[m] = {"value": first[m] - second[m], "low": lo, "high": hi}
-    return {"part": part, "n_tracks": int(ids.size), "model": first, "against": second, "difference": difference}
+    return {"part": part, "n_tracks": int(ids.size), "track_ids": ids.tolist(), "model": first, "against": second,
+            "difference": difference}
+
+
+def heard_before(header: BundleHeader, fs: FeatureSet, report: dict) -> list[str]:
+    """A warning where ``header``'s model learned from some of the compared tracks (its own split,
+    applied to ``fs``, puts them in its train or validation part): its figures are then flattered."""
+    if header.report.get("fit_on", {}).get("part") == "all" or header.data.get("name") != fs.description.get("name"):
+        return []  # learned_from says so already, or it learned from other data
+    split = header_split(fs, header)
+    learned = set(fs.ids[np.unique(fs.track[np.concatenate([split.train, split.val])])])
+    heard = sum(t in learned for t in report["track_ids"])
+    return [f"{heard} of the {report['n_tracks']} compared tracks were in its own train or validation part: "
+            "its figures are flattered"] if heard else []
 
 
 def paired_text(report: dict, name: str, against: str) -> str:

@@ -97,8 +97,8 @@ def _embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.nd
 
 
 def _trajectory_embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
-    """musicnn's embedding of each 3 s patch of the whole track, side by side: each trajectory
-    point uses the nearest patch (about 28 ms a patch on a 2-core CPU, so none overlap)."""
+    """musicnn's embedding of each 3 s patch of the whole track, side by side (no overlap: a patch
+    costs 40-90 ms on this 2-core CPU, README *Performance*); each trajectory point uses the nearest."""
     from damer_core.features.musicnn import embed
 
     return {**embed(y, cfg.sample_rate), "duration": np.array(y.shape[0] / cfg.sample_rate)}

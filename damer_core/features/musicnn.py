@@ -146,7 +146,10 @@ def load_musicnn(path: str | os.PathLike | None = None) -> Musicnn:
     if key not in _loaded:
         bundle = torch.load(path, map_location="cpu", weights_only=True)
         net = Musicnn()
-        net.load_state_dict(bundle["state_dict"], strict=False)
+        missing, unexpected = net.load_state_dict(bundle["state_dict"], strict=False)
+        missing = [k for k in missing if not k.endswith("num_batches_tracked")]  # not saved: unused in eval mode
+        if missing or unexpected or bundle.get("format") != "musicnn-weights":
+            raise ValueError(f"{path}: not musicnn's weights ({len(missing)} missing, {len(unexpected)} unexpected)")
         # channels-last convolutions: the same values, a fifth faster on one CPU thread (bench_musicnn.py)
         _loaded[key] = net.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # accepted at run time, missing from the stubs
     return _loaded[key]
@@ -179,7 +182,7 @@ class BlockEmbeddings:
     decoded in a stream and one held in memory give the same values, and only the patches'
     200 numbers are kept. A track shorter than one patch is repeated to fill it."""
 
-    BATCH = 32
+    BATCH = 8  # patches per forward pass: about 160 MB of activations, as fast per patch as 32
 
     def __init__(self, rate: int, net: Musicnn | None = None):
         import soxr
@@ -217,12 +220,13 @@ class BlockEmbeddings:
         return {"patches": patches, "centres": (np.arange(len(patches)) + 0.5) * PATCH_SAMPLES / SAMPLE_RATE}
 
     def _embed(self) -> None:
-        if not self.queued:
-            return
-        mel = log_mel(np.stack(self.queued))[:, :PATCH_FRAMES]
-        self.queued = []
-        with torch.inference_mode():
-            self.rows.append(self.net(torch.from_numpy(mel)).penultimate.numpy())
+        """The queued patches through the network, at most :attr:`BATCH` at a time (a patch's
+        activations take about 20 MB: a whole track at once would take gigabytes)."""
+        queued, self.queued = self.queued, []
+        for i in range(0, len(queued), self.BATCH):
+            mel = log_mel(np.stack(queued[i:i + self.BATCH]))[:, :PATCH_FRAMES]
+            with torch.inference_mode():
+                self.rows.append(self.net(torch.from_numpy(mel)).penultimate.numpy())
 
 
 def embed(y: np.ndarray, rate: int) -> dict[str, np.ndarray]:

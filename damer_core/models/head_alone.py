@@ -14,6 +14,7 @@ import numpy as np
 from damer_core.contract import trajectory as grid
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
+from damer_core.features.descriptors import NAMES
 from damer_core.features.head_inputs import EMBEDDING_GROUP, static_rows, trajectory_rows
 from damer_core.models.base import HEAD_SETTINGS, Features, OnPart
 from damer_core.models.descriptor_head import DescriptorHead
@@ -53,11 +54,18 @@ class DescriptorHeadModel:
     def to(self, device: str) -> DescriptorHeadModel:
         return self  # numpy: nothing to move
 
+    @property
+    def reads_descriptors(self) -> bool:
+        return self.head.groups != (EMBEDDING_GROUP,)
+
     def feature_kinds(self, trajectory: bool) -> tuple[str, ...]:
+        """The static descriptors always: their windows are what a track's prediction averages
+        over, as when the head was fitted. A trajectory's descriptors only where the head reads them."""
         static = ("descriptors", "embeddings") if self.head.embedded else ("descriptors",)
         if not trajectory:
             return static
-        return ("trajectory_descriptors", *static) + (("trajectory_embeddings",) if self.head.embedded else ())
+        return ((("trajectory_descriptors",) if self.reads_descriptors else ()) + static
+                + (("trajectory_embeddings",) if self.head.embedded else ()))
 
     def static_rows(self, feats: Features) -> np.ndarray:
         """The rows the head reads for the model segment's windows (damer_core.features.head_inputs)."""
@@ -73,11 +81,17 @@ class DescriptorHeadModel:
 
     def trajectory(self, feats: Features, fast: bool = True, should_stop: Callable[[], bool] | None = None,
                    on_part: OnPart | None = None) -> Trajectory:
-        described = feats["trajectory_descriptors"]
-        times = grid.grid(float(described["duration"]))
-        rows = described["windows"]
-        if self.head.embedded:
-            rows = trajectory_rows(rows, feats["trajectory_embeddings"], times)
+        if not self.reads_descriptors:
+            embedded = feats["trajectory_embeddings"]
+            times = grid.grid(float(embedded["duration"]))
+            unread = np.zeros((len(times), len(NAMES)), np.float32)  # columns the head does not read
+            rows = trajectory_rows(unread, embedded, times)
+        else:
+            described = feats["trajectory_descriptors"]
+            times = grid.grid(float(described["duration"]))
+            rows = described["windows"]
+            if self.head.embedded:
+                rows = trajectory_rows(rows, feats["trajectory_embeddings"], times)
         at = dimension_prediction(self.head.probabilities(rows), np.ones(len(times)))
         return Trajectory(times, at.valence, at.arousal, at.overall_confidence)
 
@@ -92,9 +106,8 @@ class DescriptorHeadModel:
     def describe(self) -> ModelDescription:
         ears = "; musicnn (MSD) embeddings, ISC licence, Pons & Serra 2019" if self.head.embedded else ""
         summary = f"{self.head.kind}, groups {', '.join(self.head.groups)}{ears}; no DAMER network"
-        embedding_only = self.head.groups == (EMBEDDING_GROUP,)
         return described(self.header, self.kind, summary, self.dimensions, self.settings, "descriptor_head",
-                         kind_name="musicnn embedding head" if embedding_only else "")
+                         kind_name="" if self.reads_descriptors else "musicnn embedding head")
 
     def bundle_parts(self) -> dict:
         return {"descriptor_head": self.head.to_state()}

@@ -35,9 +35,7 @@ class StackModel:
 
     @classmethod
     def from_bundle(cls, bundle: dict, path: object = "<bundle>") -> StackModel:
-        head = DescriptorHeadModel.from_bundle(bundle)
-        if head.head.embedded:  # DAMER's trajectory hands the head descriptors alone
-            raise ValueError(f"{path}: a stack whose descriptor head reads musicnn's embedding is not supported")
+        head = DescriptorHeadModel.from_bundle(bundle)  # never one that reads musicnn (descriptor_checks refuses it)
         return cls(BundleHeader.read(bundle), DamerNetworks.from_bundle(bundle, str(path)), head,
                    Combination.from_state(bundle["combination"]))
 
