@@ -126,3 +126,27 @@ def test_a_head_that_reads_the_embedding_predicts_a_real_file(tmp_path):
     valence = np.asarray(pred.trajectory.valence)
     assert valence.size == len(pred.trajectory.times) > 100 and np.isfinite(valence).all()
     assert np.std(valence) > 0  # the patches differ along the track, so does the marker
+
+
+def test_the_segments_patches_are_the_tracks_own_so_a_trajectory_shares_them(tmp_path):
+    """The static kind takes the track's patches whose centres lie in the model segment: computed
+    alone or beside the trajectory's (which then runs each patch once), the values are the same."""
+    import soundfile as sf
+
+    from damer_core.audio.synthetic import chord_music
+    from damer_core.features import extract
+    from damer_core.features.cache import NoCache
+    from damer_core.features.spectra import preset
+
+    track = tmp_path / "t.flac"
+    sf.write(track, chord_music(100.0, True, False, 22_050, seed=7), 22_050)  # segment 15-75 s of 100 s
+    cfg = preset("context")
+    alone = extract.track_features(track, cfg, ("embeddings",), NoCache())["embeddings"]
+    both = extract.track_features(track, cfg, ("embeddings", "trajectory_embeddings"), NoCache())
+    np.testing.assert_allclose(both["embeddings"]["patches"], alone["patches"], atol=1e-5)
+    np.testing.assert_allclose(both["embeddings"]["centres"], alone["centres"])
+    first = int(np.ceil(15.0 / musicnn.PATCH_SECONDS - 0.5))  # the first patch centred after 15 s
+    assert alone["centres"][0] == pytest.approx(musicnn.patch_centre(first) - 15.0)
+    assert len(alone["patches"]) == 20 and np.all(np.diff(alone["centres"]) > 0)
+    track_patches = both["trajectory_embeddings"]["patches"]
+    np.testing.assert_allclose(track_patches[first:first + 20], alone["patches"], atol=1e-5)

@@ -249,6 +249,27 @@ def _check_length(path: Path, n: int, rate: int) -> None:
         raise too_short(path, n, rate)
 
 
+def _segment_plan(n: int, sample_rate: int, start_s: float, length_s: float,
+                  min_length_s: float | None) -> tuple[int, int, int]:
+    """(lo, hi, length): the model segment is ``y[lo:hi]``, repeated to ``length`` samples."""
+    seg = int(round(length_s * sample_rate))
+    start = int(round(start_s * sample_rate))
+    if n >= start + seg:
+        return start, start + seg, seg
+    if n >= seg:
+        return n - seg, n, seg
+    need = seg if min_length_s is None else min(seg, int(np.ceil(min_length_s * sample_rate)))
+    return 0, n, max(n, need)
+
+
+def segment_span(n: int, sample_rate: int, start_s: float = 15.0, length_s: float = 60.0,
+                 min_length_s: float | None = None) -> tuple[int, int] | None:
+    """Where :func:`select_segment` takes the segment from a track of ``n`` samples, in samples,
+    or None where it repeats the track to fill it."""
+    lo, hi, length = _segment_plan(n, sample_rate, start_s, length_s, min_length_s)
+    return (lo, hi) if hi - lo == length else None
+
+
 def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, length_s: float = 60.0,
                    path: str | os.PathLike = "<audio>", min_length_s: float | None = None) -> np.ndarray:
     """The model segment (docs/SPEC.md section 3): ``start_s`` to ``start_s + length_s`` when the track is
@@ -257,16 +278,9 @@ def select_segment(y: np.ndarray, sample_rate: int, start_s: float = 15.0, lengt
     60 s input); with ``min_length_s`` one model window (``clip``), so a 30 s clip stays 30 s and
     gives no repeated windows. Under 3 s raises :class:`AudioError`."""
     n = y.shape[0]
-    seg = int(round(length_s * sample_rate))
-    start = int(round(start_s * sample_rate))
     if n < MIN_SECONDS * sample_rate:
         raise too_short(path, n, sample_rate)
-    if n >= start + seg:
-        return y[start:start + seg]
-    if n >= seg:
-        return y[n - seg:]
-    need = seg if min_length_s is None else min(seg, int(np.ceil(min_length_s * sample_rate)))
-    if n >= need:
-        return y
-    reps = -(-need // n)
-    return np.tile(y, reps)[:need]
+    lo, hi, length = _segment_plan(n, sample_rate, start_s, length_s, min_length_s)
+    if hi - lo == length:
+        return y[lo:hi]
+    return np.tile(y[lo:hi], -(-length // (hi - lo)))[:length]

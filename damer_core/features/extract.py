@@ -19,6 +19,7 @@ from damer_core.audio.decoding import (
     blocks_for_model,
     check_audio_file,
     samples_for_model,
+    segment_span,
     select_segment,
 )
 from damer_core.contract import display
@@ -88,12 +89,34 @@ def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dic
     return {"windows": descriptors_at(frame_streams(y), grid(duration)), "duration": np.array(duration)}
 
 
+def _static_span(n: int, cfg: FeatureConfig) -> tuple[float, float] | None:
+    """Where the static descriptors' segment lies in a track of ``n`` samples, in seconds (None: repeated)."""
+    from damer_core.features.descriptors import WINDOW_S
+
+    span = segment_span(n, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, min_length_s=WINDOW_S)
+    return None if span is None else (span[0] / cfg.sample_rate, span[1] / cfg.sample_rate)
+
+
+def _static_of(track: dict[str, np.ndarray], n: int, cfg: FeatureConfig) -> dict[str, np.ndarray]:
+    """The static kind from the track's own patches: those whose centre lies in the segment, their
+    centres counted from the segment's start (a trajectory and the static prediction share them)."""
+    from damer_core.features.musicnn import patches_within
+
+    span = _static_span(n, cfg)
+    assert span is not None, "a repeated segment has no patches of the track's own"
+    return {**patches_within(track, span), "duration": np.array(n / cfg.sample_rate)}
+
+
 def _embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
-    """musicnn's embedding of each 3 s patch of the model segment that the static descriptors
-    look at (damer_core.features.musicnn), with each patch's centre in seconds into the segment."""
+    """musicnn's embedding of the 3 s patches (on the track's own grid) whose centres lie in the
+    model segment that the static descriptors look at (damer_core.features.musicnn), with each
+    patch's centre in seconds into the segment; a track too short for one segment is repeated."""
     from damer_core.features.musicnn import embed
 
-    return {**embed(_static_segment(y, cfg, path), cfg.sample_rate), "duration": np.array(y.shape[0] / cfg.sample_rate)}
+    span = _static_span(y.shape[0], cfg)
+    if span is None:
+        return {**embed(_static_segment(y, cfg, path), cfg.sample_rate), "duration": np.array(y.shape[0] / cfg.sample_rate)}
+    return _static_of(embed(y, cfg.sample_rate, within=span), y.shape[0], cfg)
 
 
 def _trajectory_embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
@@ -121,7 +144,7 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
 CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v2",
                "trajectory_descriptors": "trajectory_descriptors.v2", "train_descriptors": "train_descriptors.v1",
-               "embeddings": "embeddings.msd_musicnn.v1", "trajectory_embeddings": "trajectory_embeddings.msd_musicnn.v1"}
+               "embeddings": "embeddings.msd_musicnn.v2", "trajectory_embeddings": "trajectory_embeddings.msd_musicnn.v1"}
 # frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in
 # 8 bits (0.31 dB steps, a quarter of the disk)
 
@@ -169,7 +192,11 @@ def track_features(path: str | os.PathLike, cfg: FeatureConfig, kinds: tuple[str
                 shown(out["display"])
         else:
             y, loudness = samples_for_model(stream)
-            for k in sorted(missing, key=lambda k: k != "display"):  # the views first: the window waits for them
+            # the views first (the window waits for them); the track's patches before the segment's (shared)
+            for k in sorted(missing, key=lambda k: (k != "display", k != "trajectory_embeddings")):
+                if k == "embeddings" and "trajectory_embeddings" in out and _static_span(y.shape[0], cfg) is not None:
+                    out[k] = _static_of(out["trajectory_embeddings"], y.shape[0], cfg)
+                    continue
                 out[k] = KINDS[k](y, cfgs[k], str(path))
                 if k == "display":
                     out[k] = _as_stored(k, out[k])
@@ -207,10 +234,10 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
 
         described = BlockDescriptors(grid(n / cfg.sample_rate))
     embedded = None
-    if "trajectory_embeddings" in kinds:
+    if "trajectory_embeddings" in kinds or "embeddings" in kinds:  # one pass over the track's patches for both
         from damer_core.features.musicnn import BlockEmbeddings
 
-        embedded = BlockEmbeddings(stream.rate)
+        embedded = BlockEmbeddings(stream.rate, within=None if "trajectory_embeddings" in kinds else _static_span(n, cfg))
     seg_start, seg_len = int(round(cfg.segment_start_s * stream.rate)), int(round(cfg.segment_length_s * stream.rate))
     seg_lo = seg_start if n >= seg_start + seg_len else max(0, n - seg_len)
     segment = np.zeros(min(seg_len, n), dtype=np.float32)
@@ -238,16 +265,19 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     if described is not None:
         out["trajectory_descriptors"] = {"windows": described.finish(), "duration": np.array(n / cfg.sample_rate)}
     if embedded is not None:
-        out["trajectory_embeddings"] = {**embedded.finish(), "duration": np.array(n / cfg.sample_rate)}
+        patches = embedded.finish()
+        if "trajectory_embeddings" in kinds:
+            out["trajectory_embeddings"] = {**patches, "duration": np.array(n / cfg.sample_rate)}
+        if "embeddings" in kinds:
+            out["embeddings"] = _static_of(patches, n, cfg)
     if "train_descriptors" in kinds:
         out["train_descriptors"] = {
             **_train_descriptors(segment, cfg, str(stream.path)),
             "duration": np.array(n / cfg.sample_rate),
         }
-    for kind in ("descriptors", "embeddings"):  # the segment is all the static descriptors look at
-        if kind in kinds:
-            out[kind] = {**KINDS[kind](segment, replace(cfg, segment_start_s=0.0), str(stream.path)),
-                         "duration": np.array(n / cfg.sample_rate)}
+    if "descriptors" in kinds:  # the segment is all the static descriptors look at
+        out["descriptors"] = {**_descriptors(segment, replace(cfg, segment_start_s=0.0), str(stream.path)),
+                              "duration": np.array(n / cfg.sample_rate)}
     return loudness
 
 

@@ -26,7 +26,6 @@ N_FFT = 512
 HOP = 256
 N_MELS = 96
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
-PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE
 EMBEDDING_SIZE = 200
 BN_EPS = 1e-3
 
@@ -39,6 +38,7 @@ MSD_TAGS = ("rock", "pop", "alternative", "indie", "electronic", "female vocalis
 
 
 PATCH_SAMPLES = PATCH_FRAMES * HOP  # 47,872: a patch's own audio gives 188 centred frames, of which 187 are kept
+PATCH_SECONDS = PATCH_SAMPLES / SAMPLE_RATE
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
@@ -184,9 +184,14 @@ class BlockEmbeddings:
 
     BATCH = 8  # patches per forward pass: about 160 MB of activations, as fast per patch as 32
 
-    def __init__(self, rate: int, net: Musicnn | None = None):
+    def __init__(self, rate: int, net: Musicnn | None = None, within: tuple[float, float] | None = None):
+        """``within``: only the patches whose centre lies in that span of seconds go through the
+        network (a static segment's, on the track's own patch grid)."""
         import soxr
 
+        self.within = within
+        self.index = 0  # the next whole patch's place on the track's grid
+        self.kept: list[int] = []
         self.net = net if net is not None else load_musicnn()
         self.resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
         self.pending = np.zeros(0, np.float32)
@@ -201,23 +206,30 @@ class BlockEmbeddings:
         self.pending = np.concatenate([self.pending, block])
         whole = self.pending.size // PATCH_SAMPLES
         if whole:
-            self.queued += list(self.pending[:whole * PATCH_SAMPLES].reshape(whole, PATCH_SAMPLES))
+            for patch in self.pending[:whole * PATCH_SAMPLES].reshape(whole, PATCH_SAMPLES):
+                if self._wanted(self.index):
+                    self.queued.append(patch)
+                    self.kept.append(self.index)
+                self.index += 1
             self.pending = self.pending[whole * PATCH_SAMPLES:]
         elif not self.rows and not self.queued:
             self.first = np.concatenate([self.first, block])
         if len(self.queued) >= self.BATCH:
             self._embed()
 
+    def _wanted(self, index: int) -> bool:
+        return self.within is None or self.within[0] <= patch_centre(index) < self.within[1]
+
     def finish(self) -> dict[str, np.ndarray]:
-        """``{"patches": [P, 200], "centres": [P]}``: each patch's embedding and its centre in seconds."""
+        """``{"patches": [P, 200], "centres": [P]}``: each patch's embedding and its centre in
+        seconds from the track's start."""
         self.feed(np.zeros(0, np.float32), last=True)
         if not self.rows and not self.queued:
-            if self.first.size == 0:
-                raise ValueError("no audio to embed")
-            self.queued = [np.resize(self.first, PATCH_SAMPLES)]  # repeated, never padded with silence
+            if self.first.size == 0 or self.index:
+                raise ValueError("no patch to embed" if self.index else "no audio to embed")
+            self.queued, self.kept = [np.resize(self.first, PATCH_SAMPLES)], [0]  # repeated, never padded with silence
         self._embed()
-        patches = np.concatenate(self.rows).astype(np.float32)
-        return {"patches": patches, "centres": (np.arange(len(patches)) + 0.5) * PATCH_SAMPLES / SAMPLE_RATE}
+        return {"patches": np.concatenate(self.rows).astype(np.float32), "centres": patch_centre(np.array(self.kept))}
 
     def _embed(self) -> None:
         """The queued patches through the network, at most :attr:`BATCH` at a time (a patch's
@@ -229,11 +241,23 @@ class BlockEmbeddings:
                 self.rows.append(self.net(torch.from_numpy(mel)).penultimate.numpy())
 
 
-def embed(y: np.ndarray, rate: int) -> dict[str, np.ndarray]:
+def patch_centre(index):
+    """The centre in seconds of the track's patch number ``index`` (patches lie side by side from 0)."""
+    return (np.asarray(index) + 0.5) * PATCH_SECONDS
+
+
+def embed(y: np.ndarray, rate: int, within: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
     """:class:`BlockEmbeddings` of audio held in memory."""
-    acc = BlockEmbeddings(rate)
+    acc = BlockEmbeddings(rate, within=within)
     acc.feed(y)
     return acc.finish()
+
+
+def patches_within(embedded: dict[str, np.ndarray], within: tuple[float, float]) -> dict[str, np.ndarray]:
+    """The patches of a whole track's embedding whose centre lies in ``within`` (seconds), with
+    their centres counted from its start: what :class:`BlockEmbeddings` with ``within`` gives."""
+    keep = (embedded["centres"] >= within[0]) & (embedded["centres"] < within[1])
+    return {"patches": embedded["patches"][keep], "centres": embedded["centres"][keep] - within[0]}
 
 
 def nearest_patches(centres: np.ndarray, times: np.ndarray) -> np.ndarray:
