@@ -46,6 +46,9 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     librosa's (Slaney) mel power spectrogram, cast to float16 as the original stores it, then
     log10(10000 x + 1). The log is taken in float32: the original's float16 product overflows to
     inf above x = 6.55 (a loud tone)."""
+    from damer_core.features.numba_env import configure_numba_cache
+
+    configure_numba_cache()  # before librosa (and numba) is first imported: where its compiled code is kept
     import librosa
 
     mel = librosa.feature.melspectrogram(y=np.asarray(y, np.float32), sr=SAMPLE_RATE, hop_length=HOP, n_fft=N_FFT,
