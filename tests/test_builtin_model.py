@@ -95,7 +95,8 @@ def test_a_damaged_descriptor_head_is_refused_in_one_line(builtin_on):
         b["descriptor_head"]["state_dict"]["coef"][0, 0] = float("nan")
     assert "descriptor_head.state_dict[coef] contains NaN" in damaged(nan_weight)
 
-    def other_descriptors(b):
+    def other_descriptors(b):  # a head that reads descriptors, made by another version of them
+        b["descriptor_head"]["groups"] = ["dynamics", "musicnn"]
         b["descriptor_head"]["n_descriptors"] = 99
     assert "made by another version of the descriptors" in damaged(other_descriptors)
 

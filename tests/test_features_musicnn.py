@@ -15,6 +15,7 @@ from damer_core.features.descriptors import NAMES
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "musicnn_reference.npz"
+ROOT_MODELS = Path(__file__).parents[1] / "resources" / "models"
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def embedded_head_bundle(tmp_path):
     y = np.arange(80) % 4
     x[:, len(NAMES)] += 3 * y
     head = fit_descriptor_head(x, y, kind="linear", groups=("timbre", "dynamics", "musicnn"))
-    bundle = load_checkpoint(Path(__file__).parents[1] / "resources" / "models" / "damer-4q.pt")
+    bundle = load_checkpoint(ROOT_MODELS / "damer-4q.pt")
     bundle["descriptor_head"] = head.to_state()
     return save_atomic(with_checksums(bundle), tmp_path / "ears.pt")
 
@@ -150,3 +151,20 @@ def test_the_segments_patches_are_the_tracks_own_so_a_trajectory_shares_them(tmp
     assert len(alone["patches"]) == 20 and np.all(np.diff(alone["centres"]) > 0)
     track_patches = both["trajectory_embeddings"]["patches"]
     np.testing.assert_allclose(track_patches[first:first + 20], alone["patches"], atol=1e-5)
+
+
+def test_a_head_on_musicnn_alone_does_not_depend_on_the_number_of_descriptors(tmp_path):
+    """It reads none of them (its columns follow whatever descriptors the rows carry); a head that
+    reads descriptors is refused when their number changed."""
+    from damer_core.contract.errors import BundleError
+    from damer_core.models import load_model
+    from damer_core.models.checkpoint import load_checkpoint, save_atomic
+
+    bundle = load_checkpoint(ROOT_MODELS / "damer-4q.pt")
+    assert bundle["descriptor_head"]["groups"] == ["musicnn"]
+    bundle["descriptor_head"]["n_descriptors"] = len(NAMES) + 5  # as a later version's descriptors would
+    assert load_model(save_atomic(bundle, tmp_path / "ears.pt")).head.groups == ("musicnn",)
+    other = load_checkpoint(embedded_head_bundle(tmp_path))
+    other["descriptor_head"]["n_descriptors"] = len(NAMES) + 5
+    with pytest.raises(BundleError, match="n_descriptors"):
+        load_checkpoint(save_atomic(other, tmp_path / "both.pt"))

@@ -52,7 +52,7 @@ def check_parts(data: dict, dims: dict) -> None:
         raise FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"must be a list of {', '.join(INPUT_GROUPS)}")
     if dims and EMBEDDING_GROUP in groups:  # DAMER's trajectory hands the stack's head descriptors alone
         raise FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"a stack's descriptor head cannot read {EMBEDDING_GROUP}")
-    if head["n_descriptors"] != len(NAMES):
+    if head["n_descriptors"] != len(NAMES) and groups != [EMBEDDING_GROUP]:  # a head on musicnn alone reads none
         raise FieldError(f"{DESCRIPTOR_HEAD}.n_descriptors", head["n_descriptors"],
                           f"must be {len(NAMES)} (made by another version of the descriptors)")
     check_field(f"{DESCRIPTOR_HEAD}.gamma", head["gamma"], GAMMA)
