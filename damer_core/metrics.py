@@ -86,20 +86,27 @@ def bootstrap_interval(statistic, arrays: tuple[np.ndarray, ...], n_resamples: i
                        level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(*arrays)`` resampling rows (tracks) with
     replacement; resamples where the statistic is undefined (NaN) are dropped."""
+    return bootstrap_intervals(lambda *a: {"": statistic(*a)}, arrays, ("",), n_resamples, seed, level)[""]
+
+
+def bootstrap_intervals(statistics, arrays: tuple[np.ndarray, ...], keys: tuple[str, ...], n_resamples: int = 2000,
+                        seed: int = 0, level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """:func:`bootstrap_interval` of each of ``keys`` in the dict ``statistics(*arrays)`` returns,
+    from one set of resamples: the rows one call per figure would draw, each resample scored once."""
     n = len(arrays[0])
-    if n == 0:
-        return float("nan"), float("nan")
+    kept: dict[str, list[float]] = {key: [] for key in keys}
     rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_resamples):
+    for _ in range(n_resamples if n else 0):
         rows = rng.integers(0, n, n)
-        v = statistic(*(a[rows] for a in arrays))
-        if v == v:
-            values.append(v)
-    if not values:
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)
+        figures = statistics(*(a[rows] for a in arrays))
+        for key in keys:
+            if figures[key] == figures[key]:
+                kept[key].append(figures[key])
+    out = {}
+    for key, v in kept.items():
+        lo, hi = np.quantile(v, [(1 - level) / 2, 1 - (1 - level) / 2]) if v else (float("nan"), float("nan"))
+        out[key] = (float(lo), float(hi))
+    return out
 
 
 def quadrant_probability_report(y_quadrant: np.ndarray, p_quadrant: np.ndarray) -> dict[str, float]:

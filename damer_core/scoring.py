@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from damer_core.metrics import accuracy, bootstrap_interval, macro_f1, roc_auc, top_class_ece
+from damer_core.metrics import accuracy, bootstrap_intervals, macro_f1, roc_auc, top_class_ece
 from damer_core.targets import dimension_probabilities
 
 if TYPE_CHECKING:
@@ -76,8 +76,7 @@ def quadrant_report(y: np.ndarray, p: np.ndarray, seed: int = 0) -> dict:
     """:func:`quadrant_scores` with 95 % bootstrap intervals over tracks, the confusion matrix and
     the top-class calibration error: what a model's test part reports."""
     point = quadrant_scores(y, p)
-    intervals = {m: bootstrap_interval(lambda yy, pp, m=m: quadrant_scores(yy, pp)[m], (y, p), seed=seed)
-                 for m in QUADRANT_METRICS}
+    intervals = bootstrap_intervals(quadrant_scores, (y, p), QUADRANT_METRICS, seed=seed)
     return {**point, "interval": intervals, "confusion": confusion(y, p), "ece": top_class_ece(y, p)}
 
 

@@ -119,7 +119,7 @@ def score_model(model: Model, sets: dict[str, FeatureSet], part: str) -> dict:
         return score_networks(model, sets[model.evaluation_sets()[0]], part)
     fs = sets[model.evaluation_sets()[0]]
     idx_all = part_indices(fs, model.header, part)
-    truth = {dim: _track_truth(fs, idx_all, dim) for dim in model.dimensions}
+    truth = {dim: track_truth(fs, idx_all, dim) for dim in model.dimensions}
     labelled = np.unique(np.concatenate([ids for ids, _ in truth.values()]))
     p = model.track_probabilities(sets, labelled)
     members = {name: member.track_probabilities(sets, labelled) for name, member in model.members()}
@@ -141,7 +141,7 @@ def majority_class(y: np.ndarray) -> dict:
     return binary_with_intervals(y, np.full(y.size, float(y.mean() >= 0.5) if y.size else 0.5))
 
 
-def _track_truth(fs: FeatureSet, idx_all: np.ndarray, dim: str) -> tuple[np.ndarray, np.ndarray]:
+def track_truth(fs: FeatureSet, idx_all: np.ndarray, dim: str) -> tuple[np.ndarray, np.ndarray]:
     """(the track ids labelled on ``dim`` among windows ``idx_all``, sorted; each one's 0/1 label)."""
     idx = np.sort(idx_all[~np.isnan(fs.values(dim)[idx_all])])
     if idx.size == 0:

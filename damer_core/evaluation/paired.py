@@ -10,26 +10,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from damer_core.contract.errors import InputError
-from damer_core.evaluation.evaluate import PART_NAMES, _track_truth, header_split, part_indices
-from damer_core.metrics import bootstrap_interval
+from damer_core.evaluation.evaluate import PART_NAMES, header_split, part_indices, track_truth
+from damer_core.metrics import bootstrap_intervals
 from damer_core.models.header import BundleHeader
-from damer_core.scoring import quadrant_scores
-from damer_core.targets import QUADRANT, quadrant_index, quadrant_probabilities
+from damer_core.scoring import QUADRANT_METRICS, quadrant_scores
+from damer_core.targets import QUADRANT, quadrant_index
 
 if TYPE_CHECKING:
     from damer_core.datasets.base import FeatureSet
     from damer_core.models.base import Model
 
-METRICS = ("valence_acc", "arousal_acc", "quadrant_acc", "macro_f1", "valence_auc", "arousal_auc")
-
 
 def quadrant_of(p: dict[str, np.ndarray]) -> np.ndarray:
-    """A model's quadrant probabilities ``[n, 4]``: its own, or from its two dimensions'."""
-    if QUADRANT in p:
-        return p[QUADRANT]
-    if not {"valence", "arousal"} <= set(p):
+    """A model's quadrant probabilities ``[n, 4]`` (every kind gives them where it predicts both
+    dimensions: Model.track_probabilities)."""
+    if QUADRANT not in p:
         raise InputError("the quadrant figures need a model that predicts both valence and arousal")
-    return quadrant_probabilities(p["valence"], p["arousal"])
+    return p[QUADRANT]
 
 
 def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], part: str, seed: int = 0) -> dict:
@@ -37,7 +34,7 @@ def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], par
     each one's figures and ``model`` minus ``against`` with a 95 % paired bootstrap interval."""
     fs = sets[model.evaluation_sets()[0]]
     idx = part_indices(fs, model.header, part)
-    (v_ids, v), (a_ids, a) = (_track_truth(fs, idx, d) for d in ("valence", "arousal"))
+    (v_ids, v), (a_ids, a) = (track_truth(fs, idx, d) for d in ("valence", "arousal"))
     ids = np.intersect1d(v_ids, a_ids)
     if ids.size == 0:
         raise InputError(f"no track of the {PART_NAMES[part]} is labelled on both valence and arousal")
@@ -45,11 +42,14 @@ def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], par
     p_model = quadrant_of(model.track_probabilities(sets, ids))
     p_against = quadrant_of(against.track_probabilities(sets, ids))
     first, second = quadrant_scores(y, p_model), quadrant_scores(y, p_against)
-    difference = {}
-    for m in METRICS:
-        lo, hi = bootstrap_interval(lambda yy, pm, pa, m=m: quadrant_scores(yy, pm)[m] - quadrant_scores(yy, pa)[m],
-                                    (y, p_model, p_against), seed=seed)
-        difference[m] = {"value": first[m] - second[m], "low": lo, "high": hi}
+
+    def differences(yy: np.ndarray, pm: np.ndarray, pa: np.ndarray) -> dict[str, float]:
+        one, other = quadrant_scores(yy, pm), quadrant_scores(yy, pa)
+        return {m: one[m] - other[m] for m in QUADRANT_METRICS}
+
+    intervals = bootstrap_intervals(differences, (y, p_model, p_against), QUADRANT_METRICS, seed=seed)
+    difference = {m: {"value": first[m] - second[m], "low": intervals[m][0], "high": intervals[m][1]}
+                  for m in QUADRANT_METRICS}
     return {"part": part, "n_tracks": int(ids.size), "track_ids": ids.tolist(), "model": first, "against": second,
             "difference": difference}
 
@@ -74,7 +74,7 @@ def paired_text(report: dict, name: str, against: str) -> str:
     lines = [f"{name} against {against}, on the same {report['n_tracks']} tracks of the {PART_NAMES[report['part']]} "
              "(difference with a 95 % paired bootstrap interval over tracks):",
              f"| figure | {name} | {against} | difference [interval] |", "|---|---|---|---|"]
-    for m in METRICS:
+    for m in QUADRANT_METRICS:
         d = report["difference"][m]
         a, b = report["model"][m], report["against"][m]
         shown = (f"{a:.3f}", f"{b:.3f}") if m == "macro_f1" else (f"{100 * a:.1f}", f"{100 * b:.1f}")

@@ -9,7 +9,7 @@ import torch
 
 from damer_core.calibration import calibration_report, multiclass_calibration_report
 from damer_core.datasets.base import FeatureSet
-from damer_core.metrics import binary_report, bootstrap_interval, quadrant_probability_report
+from damer_core.metrics import binary_report, bootstrap_intervals, quadrant_probability_report
 from damer_core.models.network import DAMER
 from damer_core.models.network.loader import device_batch
 from damer_core.scoring import part_means, softmax
@@ -81,6 +81,6 @@ def evaluate_heads(model: DAMER, fs: FeatureSet, idx: np.ndarray, labels: np.nda
     out: dict[str, dict] = {head: report(y, part_means(fs, idx, p)[1]) for head, p in probs.items()}
     if intervals:
         p_fuse = part_means(fs, idx, probs["fuse"])[1]
-        out["fuse"]["interval"] = {k: list(bootstrap_interval(lambda yy, pp, k=k: report(yy, pp)[k], (y, p_fuse),
-                                                                n_resamples=1000)) for k in keys}
+        bounds = bootstrap_intervals(report, (y, p_fuse), keys, n_resamples=1000)
+        out["fuse"]["interval"] = {k: list(v) for k, v in bounds.items()}
     return out
