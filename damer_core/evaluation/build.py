@@ -32,6 +32,7 @@ from damer_core.evaluation.selection import (
     damer_out_of_fold,
     descriptor_out_of_fold,
 )
+from damer_core.features.head_inputs import uses_embeddings
 from damer_core.metrics import top_class_ece
 from damer_core.models.combination import Combination, fit_combination, stack_features
 from damer_core.models.header import DESCRIPTOR_HEAD, STACK
@@ -68,7 +69,7 @@ class Recipe:
             if model not in MODELS:
                 raise ValueError(f"model must be {' or '.join(MODELS)}")
             head = dict(data.get("descriptor_head", {"kind": "kernel", "c": 1.0}))
-            if model == "stack" and "musicnn" in head.get("groups", ()):
+            if model == "stack" and uses_embeddings(head.get("groups", ())):
                 raise ValueError("a stack's descriptor head cannot read musicnn (DAMER's trajectory hands it descriptors)")
             damer = TrainConfig.from_dict({**data.get("damer", {"dims": [QUADRANT]}), "select_epoch": "last"})
             if damer.dims != (QUADRANT,):

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from damer_core.datasets.base import FeatureSet
+from damer_core.features.descriptors import GROUPS, NAMES
+from damer_core.features.head_inputs import EMBEDDING_GROUP, input_columns, uses_embeddings
 from damer_core.models.combination import fit_combination, stack_features
 from damer_core.scoring import quadrant_scores, softmax, track_means
 from damer_core.targets import QUADRANT, class_labels, quadrant_probabilities
@@ -150,8 +152,8 @@ def score_table(candidates: list[OutOfFold]) -> str:
 
 
 # -- the comparison `damer-core select` prints -------------------------------------------------------
-DESCRIPTORS = ("timbre", "tonal", "rhythm", "dynamics")
-WITH_EMBEDDING = (*DESCRIPTORS, "musicnn")
+DESCRIPTORS = tuple(GROUPS)
+WITH_EMBEDDING = (*DESCRIPTORS, EMBEDDING_GROUP)
 DESCRIPTOR_CANDIDATES: dict[str, dict[str, Any]] = {  # name: fit_descriptor_head arguments
     "descriptor head, linear (C 0.01)": {"kind": "linear", "c": 0.01},
     "descriptor head, kernel (C 1)": {"kind": "kernel", "c": 1.0},
@@ -159,8 +161,8 @@ DESCRIPTOR_CANDIDATES: dict[str, dict[str, Any]] = {  # name: fit_descriptor_hea
 }
 # Heads that read musicnn's embedding of each window (damer_core.features.head_inputs); the same folds.
 EMBEDDING_CANDIDATES: dict[str, dict[str, Any]] = {
-    "musicnn embedding alone, linear (C 0.01)": {"kind": "linear", "c": 0.01, "groups": ("musicnn",)},
-    "musicnn embedding alone, kernel (C 1)": {"kind": "kernel", "c": 1.0, "groups": ("musicnn",)},
+    "musicnn embedding alone, linear (C 0.01)": {"kind": "linear", "c": 0.01, "groups": (EMBEDDING_GROUP,)},
+    "musicnn embedding alone, kernel (C 1)": {"kind": "kernel", "c": 1.0, "groups": (EMBEDDING_GROUP,)},
     "descriptors + musicnn, linear (C 0.01)": {"kind": "linear", "c": 0.01, "groups": WITH_EMBEDDING},
     "descriptors + musicnn, kernel (C 1)": {"kind": "kernel", "c": 1.0, "groups": WITH_EMBEDDING},
     "descriptors + musicnn, kernel (C 3)": {"kind": "kernel", "c": 3.0, "groups": WITH_EMBEDDING},
@@ -206,8 +208,6 @@ def compare(ds: FeatureSet, fold_of: dict[int, int], damer_dirs: dict[str, Path]
     descriptor heads, the heads that read musicnn's embedding (when ``ds``'s rows carry it), late
     fusion and clip-level concatenation, each DAMER recipe alone and stacked with the kernel
     descriptor head. Returns (candidates in table order, descriptor-group ablations of the kernel head)."""
-    from damer_core.features.descriptors import NAMES
-
     say = progress.message if progress is not None else (lambda text: None)
     embedded = ds.window_descriptors.shape[1] > len(NAMES)
     heads = {}
@@ -227,8 +227,6 @@ def compare(ds: FeatureSet, fold_of: dict[int, int], damer_dirs: dict[str, Path]
         out.append(damer.aligned(ref.track_ids))
         out.append(stacked_out_of_fold([out[-1], ref], f"{name} + descriptor head (stacked)"))
     groups = {}
-    from damer_core.features.descriptors import GROUPS
-
     for g in GROUPS:
         say(f"cross-validating the kernel head on {g} only, and without {g}")
         groups[f"{g} only"] = descriptor_out_of_fold(ds, fold_of, f"{g} only", kind="kernel", c=1.0, groups=(g,))
@@ -240,8 +238,6 @@ def compare(ds: FeatureSet, fold_of: dict[int, int], damer_dirs: dict[str, Path]
 def fitted_numbers(args: dict[str, Any], landmarks: int = 400) -> int:
     """How many numbers a head recipe fits (musicnn's frozen weights not counted): a linear head's
     weights, or a kernel head's landmarks, whitening and weights."""
-    from damer_core.features.head_inputs import input_columns
-
     d = int(input_columns(args.get("groups", DESCRIPTORS)).size)
     m = args.get("landmarks", landmarks)
     return 4 * (d + 1) if args["kind"] == "linear" else m * d + m * m + 4 * (m + 1)
@@ -259,7 +255,7 @@ def level_with_best(candidates: list[OutOfFold]) -> list[OutOfFold]:
 def chosen(candidates: list[OutOfFold]) -> OutOfFold:
     """The rule above."""
     args = {**DESCRIPTOR_CANDIDATES, **EMBEDDING_CANDIDATES}
-    return min(level_with_best(candidates), key=lambda c: ("musicnn" not in args[c.name].get("groups", ()),
+    return min(level_with_best(candidates), key=lambda c: (not uses_embeddings(args[c.name].get("groups", ())),
                                                             fitted_numbers(args[c.name])))
 
 

@@ -19,6 +19,11 @@ def uses_embeddings(groups: tuple[str, ...] | list[str]) -> bool:
     return EMBEDDING_GROUP in groups
 
 
+def reads_descriptors(groups: tuple[str, ...] | list[str]) -> bool:
+    """Whether a head on ``groups`` reads any descriptor column (an embedding head reads none)."""
+    return any(g != EMBEDDING_GROUP for g in groups)
+
+
 def input_columns(groups: tuple[str, ...] | list[str]) -> np.ndarray:
     """Column indices of the named groups in a row: descriptors in :data:`NAMES` order, then the
     embedding's 200 columns."""

@@ -25,7 +25,7 @@ def check_parts(data: dict, dims: dict) -> None:
     """The descriptor head (damer_core.models.descriptor_head) and the stack that combines it with DAMER
     (damer_core.inference.predictor): their settings; the tensors are checked by _check_descriptor_tensors."""
     from damer_core.features.descriptors import NAMES
-    from damer_core.features.head_inputs import EMBEDDING_GROUP, INPUT_GROUPS
+    from damer_core.features.head_inputs import EMBEDDING_GROUP, INPUT_GROUPS, reads_descriptors, uses_embeddings
     from damer_core.models.descriptor_head import KINDS
 
     if COMBINATION in data and DESCRIPTOR_HEAD not in data:
@@ -50,9 +50,9 @@ def check_parts(data: dict, dims: dict) -> None:
     groups = head["groups"]
     if not (isinstance(groups, list) and groups and all(g in INPUT_GROUPS for g in groups)):
         raise FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"must be a list of {', '.join(INPUT_GROUPS)}")
-    if dims and EMBEDDING_GROUP in groups:  # DAMER's trajectory hands the stack's head descriptors alone
+    if dims and uses_embeddings(groups):  # DAMER's trajectory hands the stack's head descriptors alone
         raise FieldError(f"{DESCRIPTOR_HEAD}.groups", groups, f"a stack's descriptor head cannot read {EMBEDDING_GROUP}")
-    if head["n_descriptors"] != len(NAMES) and groups != [EMBEDDING_GROUP]:  # a head on musicnn alone reads none
+    if head["n_descriptors"] != len(NAMES) and reads_descriptors(groups):  # a head on musicnn alone reads none
         raise FieldError(f"{DESCRIPTOR_HEAD}.n_descriptors", head["n_descriptors"],
                           f"must be {len(NAMES)} (made by another version of the descriptors)")
     check_field(f"{DESCRIPTOR_HEAD}.gamma", head["gamma"], GAMMA)

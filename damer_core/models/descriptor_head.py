@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from damer_core.features.descriptors import NAMES
-from damer_core.features.head_inputs import input_columns, uses_embeddings
+from damer_core.features.head_inputs import input_columns, reads_descriptors, uses_embeddings
 from damer_core.scoring import softmax
 
 KINDS = ("linear", "kernel")
@@ -46,6 +46,10 @@ class DescriptorHead:
     def embedded(self) -> bool:
         """Whether its rows carry musicnn's embedding (damer_core.features.head_inputs)."""
         return uses_embeddings(self.groups)
+
+    @property
+    def reads_descriptors(self) -> bool:
+        return reads_descriptors(self.groups)
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """What the logistic regression sees for rows ``x`` (damer_core.features.head_inputs)."""

@@ -15,7 +15,7 @@ from damer_core.contract import trajectory as grid
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
 from damer_core.features.descriptors import NAMES
-from damer_core.features.head_inputs import EMBEDDING_GROUP, static_rows, trajectory_rows
+from damer_core.features.head_inputs import static_rows, trajectory_rows
 from damer_core.models.base import HEAD_SETTINGS, Features, OnPart
 from damer_core.models.descriptor_head import DescriptorHead
 from damer_core.models.figures import described
@@ -54,17 +54,13 @@ class DescriptorHeadModel:
     def to(self, device: str) -> DescriptorHeadModel:
         return self  # numpy: nothing to move
 
-    @property
-    def reads_descriptors(self) -> bool:
-        return self.head.groups != (EMBEDDING_GROUP,)
-
     def feature_kinds(self, trajectory: bool) -> tuple[str, ...]:
         """The static descriptors always: their windows are what a track's prediction averages
         over, as when the head was fitted. A trajectory's descriptors only where the head reads them."""
         static = ("descriptors", "embeddings") if self.head.embedded else ("descriptors",)
         if not trajectory:
             return static
-        return ((("trajectory_descriptors",) if self.reads_descriptors else ()) + static
+        return ((("trajectory_descriptors",) if self.head.reads_descriptors else ()) + static
                 + (("trajectory_embeddings",) if self.head.embedded else ()))
 
     def static_rows(self, feats: Features) -> np.ndarray:
@@ -81,7 +77,7 @@ class DescriptorHeadModel:
 
     def trajectory(self, feats: Features, fast: bool = True, should_stop: Callable[[], bool] | None = None,
                    on_part: OnPart | None = None) -> Trajectory:
-        if not self.reads_descriptors:
+        if not self.head.reads_descriptors:
             embedded = feats["trajectory_embeddings"]
             times = grid.grid(float(embedded["duration"]))
             unread = np.zeros((len(times), len(NAMES)), np.float32)  # columns the head does not read
@@ -107,7 +103,7 @@ class DescriptorHeadModel:
         ears = "; musicnn (MSD) embeddings, ISC licence, Pons & Serra 2019" if self.head.embedded else ""
         summary = f"{self.head.kind}, groups {', '.join(self.head.groups)}{ears}; no DAMER network"
         return described(self.header, self.kind, summary, self.dimensions, self.settings, "descriptor_head",
-                         kind_name="" if self.reads_descriptors else "musicnn embedding head")
+                         kind_name="" if self.head.reads_descriptors else "musicnn embedding head")
 
     def bundle_parts(self) -> dict:
         return {"descriptor_head": self.head.to_state()}
