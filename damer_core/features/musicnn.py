@@ -197,8 +197,7 @@ class BlockEmbeddings:
         self.kept: list[int] = []
         self.net = net if net is not None else load_musicnn()
         self.resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
-        self.pending = np.zeros(0, np.float32)
-        self.first = np.zeros(0, np.float32)  # kept until a patch is full, for a track shorter than one
+        self.pending = np.zeros(0, np.float32)  # until a patch is full: all of a track shorter than one
         self.rows: list[np.ndarray] = []
         self.queued: list[np.ndarray] = []
 
@@ -215,8 +214,6 @@ class BlockEmbeddings:
                     self.kept.append(self.index)
                 self.index += 1
             self.pending = self.pending[whole * PATCH_SAMPLES:]
-        elif not self.rows and not self.queued:
-            self.first = np.concatenate([self.first, block])
         if len(self.queued) >= self.BATCH:
             self._embed()
 
@@ -228,9 +225,9 @@ class BlockEmbeddings:
         seconds from the track's start."""
         self.feed(np.zeros(0, np.float32), last=True)
         if not self.rows and not self.queued:
-            if self.first.size == 0 or self.index:
+            if self.index or self.pending.size == 0:
                 raise ValueError("no patch to embed" if self.index else "no audio to embed")
-            self.queued, self.kept = [np.resize(self.first, PATCH_SAMPLES)], [0]  # repeated, never padded with silence
+            self.queued, self.kept = [np.resize(self.pending, PATCH_SAMPLES)], [0]  # repeated, never padded with silence
         self._embed()
         return {"patches": np.concatenate(self.rows).astype(np.float32), "centres": patch_centre(np.array(self.kept))}
 
