@@ -89,12 +89,17 @@ def _trajectory_descriptors(y: np.ndarray, cfg: FeatureConfig, path: str) -> dic
     return {"windows": descriptors_at(frame_streams(y), grid(duration)), "duration": np.array(duration)}
 
 
-def _static_span(n: int, cfg: FeatureConfig) -> tuple[float, float] | None:
-    """Where the static descriptors' segment lies in a track of ``n`` samples, in seconds (None: repeated)."""
+def _segment_bounds(n: int, cfg: FeatureConfig) -> tuple[int, int] | None:
+    """Where the static descriptors' segment lies in a track of ``n`` samples (None: repeated)."""
     from damer_core.features.descriptors import WINDOW_S
 
-    span = segment_span(n, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, min_length_s=WINDOW_S)
-    return None if span is None else (span[0] / cfg.sample_rate, span[1] / cfg.sample_rate)
+    return segment_span(n, cfg.sample_rate, cfg.segment_start_s, cfg.segment_length_s, min_length_s=WINDOW_S)
+
+
+def _static_span(n: int, cfg: FeatureConfig) -> tuple[float, float] | None:
+    """:func:`_segment_bounds` in seconds."""
+    bounds = _segment_bounds(n, cfg)
+    return None if bounds is None else (bounds[0] / cfg.sample_rate, bounds[1] / cfg.sample_rate)
 
 
 def _static_of(track: dict[str, np.ndarray], n: int, cfg: FeatureConfig) -> dict[str, np.ndarray]:
@@ -238,9 +243,10 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
         from damer_core.features.musicnn import BlockEmbeddings
 
         embedded = BlockEmbeddings(stream.rate, within=None if "trajectory_embeddings" in kinds else _static_span(n, cfg))
-    seg_start, seg_len = int(round(cfg.segment_start_s * stream.rate)), int(round(cfg.segment_length_s * stream.rate))
-    seg_lo = seg_start if n >= seg_start + seg_len else max(0, n - seg_len)
-    segment = np.zeros(min(seg_len, n), dtype=np.float32)
+    bounds = _segment_bounds(n, cfg)
+    assert bounds is not None, "a file streamed in blocks is long enough for its segment"
+    seg_lo, seg_hi = bounds
+    segment = np.zeros(seg_hi - seg_lo, dtype=np.float32)
     pos = 0
     for block in blocks():
         for acc in bands.values():
