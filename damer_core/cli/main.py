@@ -117,24 +117,15 @@ def _evaluate_bundle(args) -> int:
     fs = sets[model.evaluation_sets()[0]]
     print(model_report_text(report, model, fs, part, Path(args.checkpoint).name, args.dataset))
     if args.against:
-        from damer_core.evaluation.evaluate import learned_from
-        from damer_core.evaluation.paired import heard_before, paired_report, paired_text
+        from damer_core.evaluation.paired import against_text, comparable, paired_report
 
-        against = load_model(args.against)
-        if against.header.feature_config != model.header.feature_config:
-            raise UsageError(f"--against {Path(args.against).name}: its features are made another way "
-                             f"(preset {against.header.feature_config.get('name')!r}, not "
-                             f"{model.header.feature_config.get('name')!r}); compare models of one preset")
+        against = comparable(model, load_model(args.against), Path(args.against).name)
         missing = tuple(k for k in against.evaluation_sets() if k not in sets)
         sets.update(load_evaluation_sets(missing, args.dataset, args.format, args.scale, cfg, Progress(args.progress),
                                          feature_cache(args)))
         report["against"] = paired_report(model, against, sets, part)
         print()
-        a, b = Path(args.checkpoint), Path(args.against)
-        same = a.name == b.name  # two runs' best.pt: their folders tell them apart
-        print(paired_text(report["against"], *(f"{p.parent.name}/{p.name}" if same else p.name for p in (a, b))))
-        for warning in learned_from(against.header, fs, part) + heard_before(against.header, fs, report["against"]):
-            print(f"warning: {b.name}: {warning}")
+        print(against_text(report["against"], Path(args.checkpoint), Path(args.against), against.header, fs))
     write_json(args.json, report)
     return 0
 

@@ -5,12 +5,13 @@ overlapping intervals."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from damer_core.contract.errors import InputError
-from damer_core.evaluation.evaluate import PART_NAMES, header_split, part_indices, track_truth
+from damer_core.contract.errors import InputError, UsageError
+from damer_core.evaluation.evaluate import PART_NAMES, header_split, learned_from, part_indices, track_truth
 from damer_core.metrics import bootstrap_intervals
 from damer_core.models.header import BundleHeader
 from damer_core.scoring import QUADRANT_METRICS, quadrant_scores
@@ -19,6 +20,16 @@ from damer_core.targets import QUADRANT, quadrant_index
 if TYPE_CHECKING:
     from damer_core.datasets.base import FeatureSet
     from damer_core.models.base import Model
+
+
+def comparable(model: Model, against: Model, name: str) -> Model:
+    """``against``, where its features are made the way ``model``'s are (one data set loaded once
+    serves both); else a one-line refusal naming it."""
+    if against.header.feature_config != model.header.feature_config:
+        raise UsageError(f"--against {name}: its features are made another way "
+                         f"(preset {against.header.feature_config.get('name')!r}, not "
+                         f"{model.header.feature_config.get('name')!r}); compare models of one preset")
+    return against
 
 
 def quadrant_of(p: dict[str, np.ndarray]) -> np.ndarray:
@@ -81,3 +92,13 @@ def paired_text(report: dict, name: str, against: str) -> str:
         lines.append(f"| {m.replace('_', ' ')} | {shown[0]} | {shown[1]} | {cell(m, d['value'])} "
                      f"[{cell(m, d['low'])}, {cell(m, d['high'])}] |")
     return "\n".join(lines)
+
+
+def against_text(report: dict, model_path: Path, against_path: Path, against_header: BundleHeader,
+                 fs: FeatureSet) -> str:
+    """The paired table under the two bundles' names (their folders too where both are a run's
+    best.pt), and the warnings where the second learned from the compared tracks."""
+    same = model_path.name == against_path.name
+    names = (f"{p.parent.name}/{p.name}" if same else p.name for p in (model_path, against_path))
+    warnings = learned_from(against_header, fs, report["part"]) + heard_before(against_header, fs, report)
+    return "\n".join([paired_text(report, *names)] + [f"warning: {against_path.name}: {w}" for w in warnings])
