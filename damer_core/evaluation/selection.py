@@ -189,9 +189,9 @@ def clip_level_out_of_fold(ds: FeatureSet, fold_of: dict[int, int], name: str, c
 
     y_w = class_labels(ds.valence, ds.arousal, QUADRANT)
     tracks = np.array(sorted(fold_of))
-    x = np.stack([np.hstack([ds.window_descriptors[ds.track == t].mean(0), ds.window_descriptors[ds.track == t].std(0)])
-                  for t in tracks])
-    y = np.array([int(np.round(y_w[ds.track == t].mean())) for t in tracks])
+    rows = [ds.track == t for t in tracks]
+    x = np.stack([np.hstack([ds.window_descriptors[r].mean(0), ds.window_descriptors[r].std(0)]) for r in rows])
+    y = np.array([int(np.round(y_w[r].mean())) for r in rows])
     fold = np.array([fold_of[t] for t in tracks])
     p = np.zeros((tracks.size, 4))
     for k in np.unique(fold):
