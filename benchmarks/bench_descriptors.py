@@ -4,7 +4,7 @@
 
 Prints the time of the frame streams (one STFT and librosa's features) and of the window
 statistics for a 30 s clip (a training clip: windows every second), a 5-minute track's trajectory
-(a window every 0.5 s) and the same track decoded in blocks (a long file's path), and the
+(a window every 0.5 s) and the same track decoded in blocks (a long file's path), and
 a kernel descriptor head (400 landmarks) on those windows. --quick: 10 s and 40 s of audio, one repeat.
 """
 
