@@ -33,6 +33,7 @@ N_FFT = 2048
 HOP = 512
 FRAME_RATE = SAMPLE_RATE / HOP
 WINDOW_S = 4.0  # a window's span, as the context preset's model window
+CLIP_HOP_S = 1.0  # a static prediction's windows: one a second from the segment's start
 SEGMENT_S = 2.0  # the mode is also measured over 2 s segments inside a window
 TEMPO_BPM = (40.0, 240.0)
 
@@ -261,7 +262,7 @@ def descriptors_at(streams: Streams, end_times: np.ndarray, seconds: float = WIN
     return window_descriptors(streams, starts, length)
 
 
-def clip_descriptors(y: np.ndarray, seconds: float = WINDOW_S, hop_s: float = 1.0) -> np.ndarray:
+def clip_descriptors(y: np.ndarray, seconds: float = WINDOW_S, hop_s: float = CLIP_HOP_S) -> np.ndarray:
     """Descriptors of the windows of ``seconds`` every ``hop_s`` over all of ``y`` (one window if
     ``y`` is shorter): what a track's static prediction averages over."""
     streams = frame_streams(y)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from damer_core.features.descriptors import GROUPS, NAMES, WINDOW_S, group_columns
+from damer_core.features.descriptors import CLIP_HOP_S, GROUPS, NAMES, WINDOW_S, group_columns
 from damer_core.features.musicnn import EMBEDDING_SIZE, nearest_patches
 
 EMBEDDING_GROUP = "musicnn"
 INPUT_GROUPS = (*GROUPS, EMBEDDING_GROUP)
-STATIC_HOP_S = 1.0  # clip_descriptors' windows: WINDOW_S long, one a second from the segment's start
 
 
 def uses_embeddings(groups: tuple[str, ...] | list[str]) -> bool:
@@ -38,7 +37,7 @@ def input_columns(groups: tuple[str, ...] | list[str]) -> np.ndarray:
 
 def static_rows(descriptors: np.ndarray, embeddings: dict[str, np.ndarray]) -> np.ndarray:
     """The model segment's descriptor windows ``[W, D]``, each with its nearest patch's embedding."""
-    centres = np.arange(len(descriptors)) * STATIC_HOP_S + WINDOW_S / 2
+    centres = np.arange(len(descriptors)) * CLIP_HOP_S + WINDOW_S / 2  # clip_descriptors' windows
     return _joined(descriptors, embeddings, centres)
 
 
