@@ -28,7 +28,11 @@ class AlreadyRunning(LibraryLocked):
 class InstanceLock:
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LibraryLocked(f"{self.db_path.parent}: the app's data folder cannot be made ({e.strerror or e}); "
+                                "fix its permissions or set DAMER_DATA_DIR to a folder you can write") from None
         self._lock = QLockFile(str(self.db_path) + ".lock")
         # 0: never stale by age, only when the process that made it is gone (e.g. after kill -9)
         self._lock.setStaleLockTime(0)
@@ -44,11 +48,26 @@ class InstanceLock:
                 who = f"process {pid}" + (f" on {host}" if host and host != os.uname().nodename else "")
             raise AlreadyRunning(f"{self.db_path}: DAMER Explorer is already running with this library ({who}); "
                                  "switch to that window or close it first")
-        raise LibraryLocked(f"{self.db_path}: cannot create the lock file next to the library "
-                            "(is the folder read-only?)")
+        raise LibraryLocked(f"{self.db_path}.lock: cannot create the lock file next to the library "
+                            f"({why_unwritable(self.db_path.parent)})")
 
     def release(self) -> None:
         self._lock.unlock()
+
+
+def why_unwritable(folder: Path) -> str:
+    """What stops a file being written in ``folder``, as the system says it (a full disk, a
+    read-only file system, permissions), found by trying."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder) as f:
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return e.strerror or str(e)
+    return "the system gave no reason; try again"
 
 
 def server_name(db_path: Path) -> str:

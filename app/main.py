@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     _start_log()
     smoke = os.environ.get("DAMER_EXPLORER_SMOKE")
     db_path = default_db_path()
-    lock = InstanceLock(db_path)
     try:
+        lock = InstanceLock(db_path)
         lock.acquire()
     except AlreadyRunning as e:
         return _defer_to_running(db_path, args[0] if args else "", e, smoke)
@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse(e, smoke)
     connect_instance(server, window)
     window.show()
+    quit_on_signals(window)
+    log.info("window shown")
     if recoveries:
         _report_recoveries(window, recoveries, smoke)
     if args:
@@ -135,6 +137,41 @@ def _refuse(error: Exception, smoke: str | None) -> int:
     if not smoke:
         QMessageBox.critical(None, "DAMER Explorer", str(error))
     return 2
+
+
+def quit_on_signals(window: MainWindow) -> None:
+    """Ctrl-C in the terminal (SIGINT) and SIGTERM close the window as its close button does, and
+    quit. Python runs a signal handler only between its own bytecodes, which Qt's event loop does
+    not run while idle: the signal's wake-up byte goes to a socket the loop watches."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    ours, wakeup = socket.socketpair()
+    for sock in (ours, wakeup):
+        sock.setblocking(False)
+    signal.set_wakeup_fd(wakeup.fileno())
+    notifier = QSocketNotifier(ours.fileno(), QSocketNotifier.Type.Read, window)
+
+    def drain() -> None:  # the handlers below have run by the time this Python code runs
+        try:
+            ours.recv(256)
+        except OSError:
+            pass
+
+    def close_and_quit(signum: int, frame: object) -> None:
+        log.info("%s: closing", signal.Signals(signum).name)
+        QTimer.singleShot(0, lambda: (window.close(), QApplication.quit()))
+
+    notifier.activated.connect(drain)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close_and_quit)
+    _KEPT.extend([ours, wakeup, notifier])
+
+
+_KEPT: list = []  # the wake-up sockets and their notifier live as long as the app
 
 
 def connect_instance(server: InstanceServer, window: MainWindow) -> None:

@@ -86,3 +86,48 @@ class ModelDescriber(QObject):
         if self.queued:
             path, self.queued = self.queued, ""
             self.describe(path)
+
+
+class ModelChecker(QObject):
+    """Tries a bundle before it is used, in a `damer-core info --jsonl --check` child (its fields,
+    then predictions on generated sounds: damer_core.inference.vetting), one at a time, the latest
+    asked winning. ``checked(path, why)``: ``why`` is "" when it passed. A bundle that passed is
+    remembered by (path, modification time, size)."""
+
+    checked = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.proc = CoreProcess(self, threads=1)
+        self.proc.event_read.connect(self._on_event)
+        self.proc.finished.connect(self._finished)
+        self.path = ""  # being tried
+        self.queued = ""
+        self.passed: set[FileKey] = set()
+
+    def check(self, path: str) -> None:
+        key = file_key(path)
+        if key is not None and key in self.passed:
+            self.checked.emit(path, "")
+        elif self.proc.running:
+            self.queued = path
+        else:
+            self.path = path
+            self.proc.start(["info", "--jsonl", "--check", path])
+
+    def _on_event(self, ev: events.Event) -> None:
+        if not isinstance(ev, (events.Info, events.BundleError)) or ev.path != self.path:
+            return
+        key = file_key(ev.path)
+        if isinstance(ev, events.Info) and key is not None:
+            self.passed.add(key)
+        self.checked.emit(ev.path, "" if isinstance(ev, events.Info) else ev.message)
+        self.path = ""
+
+    def _finished(self, code: int, error: str) -> None:
+        if self.path:  # never answered: the child crashed or was killed
+            self.checked.emit(self.path, f"{Path(self.path).name}: could not be tried ({error or f'exit status {code}'})")
+            self.path = ""
+        if self.queued:
+            path, self.queued = self.queued, ""
+            self.check(path)

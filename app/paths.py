@@ -22,13 +22,55 @@ def bundle_name(path: str | Path) -> str:
     return shown(name, limit=120).replace("/", "-")  # UTF-8, printable: the path travels as text (Qt, child arguments)
 
 
+class ImportRefused(ValueError):
+    """A bundle that cannot be brought into the models folder; ``str()`` is one line naming it."""
+
+
+def import_problem(src: str | Path) -> str:
+    """Why ``src`` cannot be imported as a model bundle ("" when it is a regular file that can be read)."""
+    import os
+    import stat
+
+    name = shown(str(src), 1000)
+    try:
+        st = os.stat(src)
+    except OSError as e:
+        return f"{name}: {'no such file' if isinstance(e, FileNotFoundError) else (e.strerror or e)}"
+    if stat.S_ISDIR(st.st_mode):
+        return f"{name}: is a folder; choose a model bundle file (.pt)"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{name}: is not a regular file (a pipe, a socket or a device); choose a model bundle file (.pt)"
+    if not os.access(src, os.R_OK):
+        return f"{name}: cannot be read (permission denied)"
+    return ""
+
+
+def in_models_folder(src: str | Path) -> bool:
+    try:
+        return Path(src).resolve().parent == models_dir().resolve()
+    except (OSError, RuntimeError):  # a link loop: not one of ours
+        return False
+
+
 def copy_into_models(src: str | Path) -> Path:
     """The bundle ``src`` as it lies in the models folder: itself when it is there already, else a
-    copy named after it (:func:`bundle_name`) that never overwrites another model (``name-2.pt``...)."""
+    copy named after it (:func:`bundle_name`) that never overwrites another model (``name-2.pt``...).
+    The copy is atomic (damer_core.contract.fileutil.atomic_write): a full disk leaves nothing
+    behind. Problems are one-line :class:`ImportRefused`."""
+    from damer_core.contract.fileutil import atomic_write
+
     src = Path(src)
-    if src.resolve().parent == models_dir().resolve():
+    problem = import_problem(src)
+    if problem:
+        raise ImportRefused(problem)
+    if in_models_folder(src):
         return src
     dest = free_path(models_dir() / f"{bundle_name(src)}.pt")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dest)
+    try:
+        with open(src, "rb") as f, atomic_write(dest) as out:
+            shutil.copyfileobj(f, out)
+    except OSError as e:
+        where = e.filename or dest
+        raise ImportRefused(f"{shown(str(where), 1000)}: the model could not be copied into the models folder "
+                            f"({e.strerror or e}); nothing was changed") from None
     return dest

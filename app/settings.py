@@ -4,12 +4,16 @@ platformdirs config directory. Unknown or mistyped values in the file fall back 
 from __future__ import annotations
 
 import json
+import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from app.paths import config_dir
 from damer_core.contract.fileutil import atomic_write
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,12 +52,33 @@ class Settings:
                 setattr(s, f.name, value)
         return s
 
-    def save(self) -> None:
+    def save(self) -> bool:
+        """Write the settings; False when they cannot be (a read-only config folder, a full
+        disk). The app goes on: the problem is logged, and ``when_unsaved`` is told, once per problem."""
         try:
             with atomic_write(self.path()) as f:
                 f.write(json.dumps(asdict(self), indent=1).encode())
-        except OSError:
-            pass  # a read-only config folder must not crash the app on exit
+        except OSError as e:
+            problem = (f"{self.path()}: the settings cannot be saved ({e.strerror or e}); the model in use and "
+                       "other choices will not be kept after this session")
+            if problem != _Unsaved.last:
+                _Unsaved.last = problem
+                log.warning("%s", problem)
+                if _Unsaved.tell is not None:
+                    _Unsaved.tell(problem)
+            return False
+        _Unsaved.last = ""
+        return True
+
+    @staticmethod
+    def when_unsaved(tell: Callable[[str], None] | None) -> None:
+        """``tell(problem)`` once for each new reason the settings could not be saved."""
+        _Unsaved.tell = tell
+
+
+class _Unsaved:
+    last = ""  # the problem already told
+    tell: Callable[[str], None] | None = None
 
 
 RANGES = {"volume": (0.0, 1.0), "cache_limit_mb": (0, 1 << 24)}

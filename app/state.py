@@ -5,12 +5,13 @@ of asking the settings or each other (napari's model / view split)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
 from app.model_in_use import ModelInUse, stored_choice
-from app.model_info import ModelDescriber
+from app.model_info import ModelChecker, ModelDescriber
 from app.settings import Settings
 from damer_core.contract.model_card import ModelDescription
 
@@ -28,6 +29,8 @@ class AppState(QObject):
     track_changed = Signal(object)  # CurrentTrack
     model_changed = Signal(object, object)  # ModelInUse now, the one before
     model_described = Signal(object)  # the model in use's ModelDescription (None: none, or unreadable)
+    model_refused = Signal(str, str)  # a model the user picked that failed its check: path, why (one line)
+    model_checking = Signal(str)  # a model the user picked is being tried
 
     def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,10 +41,42 @@ class AppState(QObject):
         self.description: ModelDescription | None = None  # what the model in use is, once its child has read it
         self.description_problem = ""  # why it could not be read
         self._describer: ModelDescriber | None = None
+        self._checker: ModelChecker | None = None
+        self._bring_in: dict[str, Callable[[str], str] | None] = {}  # models being tried -> how each comes in
 
     def open_track(self, path: str, track_id: int, title: str) -> None:
         self.track = CurrentTrack(path, track_id, title)
         self.track_changed.emit(self.track)
+
+    def try_model(self, path: str, bring_in: Callable[[str], str] | None = None) -> None:
+        """A model the user picked ("" = the built-in model) becomes the model in use once it has
+        passed its check in a child (ModelChecker); ``bring_in`` then gives the path to use (a copy
+        in the models folder) or raises ValueError with one line. On failure the model in use stays
+        and ``model_refused`` says why. The built-in model was checked when it was built."""
+        from damer_core.contract.builtin import is_builtin
+
+        if not path or is_builtin(path):
+            self.choose_model(path)
+            return
+        if self._checker is None:
+            self._checker = ModelChecker(self)
+            self._checker.checked.connect(self._checked)
+        self._bring_in[path] = bring_in
+        self.model_checking.emit(path)
+        self._checker.check(path)
+
+    def _checked(self, path: str, why: str) -> None:
+        bring_in = self._bring_in.pop(path, None)
+        if not why and bring_in is not None:
+            try:
+                path = bring_in(path)
+            except ValueError as e:
+                why = str(e)
+        if why:
+            log.warning("model not used: %s", why)
+            self.model_refused.emit(path, why)
+        else:
+            self.choose_model(path)
 
     def choose_model(self, path: str) -> None:
         """The user's choice ("" = the built-in model), remembered; announced even when it is the

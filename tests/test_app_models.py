@@ -99,6 +99,7 @@ def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_p
     w.add_folder(str(real_music(tmp_path / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
     w.windows.import_model(str(valence_only))
+    qtbot.waitUntil(lambda: w.settings.active_model != "", timeout=120_000)  # once it passed its check
     qtbot.waitUntil(lambda: not w.analysis.running and w.db.tracks(w.state.model.key)[0].analysed, timeout=240_000)
     row = w.db.tracks(w.state.model.key)[0]
     assert row.arousal is None and row.valence is not None
@@ -145,3 +146,71 @@ def test_a_file_outside_the_library_keeps_its_marker_after_the_analysis(window, 
     w.on_position(20.0)
     assert w.circle.message == "" and w.circle.marker is not None and w.trajectory is not None
     w.close()
+
+
+# -- a bad model never becomes the app's model (hardening round four) ----------------------------
+def bad_model_files(root) -> dict:
+    """Generated bad picks, each of a class: bytes that are no bundle, a bundle whose fields pass
+    but whose head is constant (zero weights), a folder, a pipe, a path that does not exist."""
+    import os
+
+    import torch
+
+    from damer_core.models.bundle_fields import CHECKSUM
+    from damer_core.models.checkpoint import load_checkpoint, save_atomic
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "noise.pt").write_bytes(os.urandom(5000))
+    constant = load_checkpoint(DATA.parent.parent / "resources" / "models" / "damer-4q.pt")
+    constant["descriptor_head"]["state_dict"]["coef"] = torch.zeros_like(constant["descriptor_head"]["state_dict"]["coef"])
+    constant["descriptor_head"].pop(CHECKSUM, None)
+    save_atomic(constant, root / "constant.pt")
+    (root / "folder.pt").mkdir()
+    os.mkfifo(root / "pipe.pt")
+    return {"noise.pt": "truncated or corrupt file", "constant.pt": "predicts the same",
+            "folder.pt": "is a folder", "pipe.pt": "is not a regular file", "gone.pt": "no such file"}
+
+
+def test_a_bad_model_is_refused_in_one_dialog_and_the_model_in_use_stays(window, qtbot, tmp_path):
+    from app.paths import models_dir
+
+    w = window()
+    in_use = w.state.model
+    for name, words in bad_model_files(tmp_path / "picks").items():
+        w.windows.refusal = None
+        w.windows.import_model(str(tmp_path / "picks" / name))
+        qtbot.waitUntil(lambda: w.windows.refusal is not None, timeout=120_000)
+        text = w.windows.refusal.text()
+        assert name in text and words in text and "No model is in use still." in text, text
+        assert w.windows.refusal.isVisible()
+        w.windows.refusal.close()
+        assert w.state.model == in_use and w.settings.active_model == ""
+        assert not (models_dir().is_dir() and list(models_dir().iterdir()))  # nothing copied in
+
+
+def test_a_good_model_passes_its_check_and_comes_into_the_models_folder(window, qtbot, tmp_path):
+    from app.paths import models_dir
+
+    mine = tmp_path / "mine.pt"
+    shutil.copy(DATA.parent.parent / "resources" / "models" / "damer-4q.pt", mine)
+    w = window()
+    w.windows.import_model(str(mine))
+    qtbot.waitUntil(lambda: w.settings.active_model != "", timeout=120_000)
+    assert w.settings.active_model == str(models_dir() / "mine.pt") and w.windows.refusal is None
+    assert w.state.model.path == str(models_dir() / "mine.pt")
+
+
+def test_a_link_loop_in_the_models_folder_is_one_unreadable_row(window, qtbot):
+    from app.paths import models_dir
+
+    models_dir().mkdir(parents=True)
+    (models_dir() / "a.pt").symlink_to(models_dir() / "b.pt")
+    (models_dir() / "b.pt").symlink_to(models_dir() / "a.pt")
+    w = window()
+    w.windows.show_registry()
+    reg = w.windows.registry
+    names = [reg.table.item(r, 0).text() for r in range(reg.table.rowCount())]
+    assert names == ["a", "b"]  # the tests' environment has no built-in model (conftest)
+    statuses = [reg.table.item(r, COLUMNS.index("Status")).text() for r in (0, 1)]
+    assert all("cannot be read (Too many levels of symbolic links)" in s for s in statuses), statuses
+    reg.close()

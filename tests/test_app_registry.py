@@ -64,8 +64,8 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     reg.set_active()
     assert activated == [] and "Cannot use it" in reg.status.text()
     reg.table.selectRow(1)
-    reg.set_active()
-    assert activated == [str(models / "good.pt")]
+    reg.set_active()  # tried first in a child (app.model_info.ModelChecker), then used
+    qtbot.waitUntil(lambda: activated == [str(models / "good.pt")], timeout=120_000)
     reg.table.selectRow(0)
     reg.delete(confirm=False)
     assert not (models / "broken.pt").exists() and (models / "good.pt").exists()

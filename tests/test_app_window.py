@@ -95,8 +95,8 @@ def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
     w = open_window(qtbot)
     w.add_folder(str(music_folder(dirs / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
-    w.windows.import_model(str(trained_bundle))  # copies into the data dir, sets it active, analyses
-    assert w.settings.active_model.startswith(str(dirs / "data" / "models"))
+    w.windows.import_model(str(trained_bundle))  # tries it, copies it into the data dir, sets it active, analyses
+    qtbot.waitUntil(lambda: w.settings.active_model.startswith(str(dirs / "data" / "models")), timeout=120_000)
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=180_000)
     rows = w.db.tracks(w.state.model.key)
     assert all(r.valence is not None and -1 <= r.valence <= 1 for r in rows), rows

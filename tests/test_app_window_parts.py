@@ -34,6 +34,29 @@ def test_a_bundle_is_copied_into_the_models_folder_without_overwriting_another(t
     assert copy_into_models(tmp_path / "mine.pt").name == "mine.pt"
 
 
+@pytest.mark.parametrize("free_kb", [0, 600])
+def test_a_copy_that_fills_the_disk_leaves_nothing_and_names_the_file(tmp_path, monkeypatch, small_disk, free_kb):
+    """A real full (or nearly full) disk under the models folder: one line naming the file and the
+    problem, and no partial bundle left where the Models dialog would list it."""
+    import os
+
+    from disks import fill
+
+    from app.paths import ImportRefused, copy_into_models, models_dir
+
+    monkeypatch.setenv("DAMER_DATA_DIR", str(small_disk / "data"))
+    models_dir().mkdir(parents=True)
+    big = tmp_path / "big.pt"
+    big.write_bytes(os.urandom(2 << 20))
+    filler = fill(small_disk)
+    if free_kb:  # room for a part of the bundle, not all of it
+        filler.write_bytes(filler.read_bytes()[: -free_kb * 1024])
+    with pytest.raises(ImportRefused) as e:
+        copy_into_models(big)
+    assert "big.pt" in str(e.value) and "No space left on device" in str(e.value) and "\n" not in str(e.value)
+    assert list(models_dir().iterdir()) == []
+
+
 def test_predictions_csv_lists_the_analysed_tracks(db, tmp_path):
     from app.library.exports import PREDICTION_COLUMNS, export_predictions
 

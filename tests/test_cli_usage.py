@@ -3,6 +3,11 @@ it was given to, runs kept in the user's data folder, and `predict` printing wha
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from damer_core.cli import main as cli
@@ -57,3 +62,48 @@ def test_evaluate_against_needs_the_model_it_is_compared_with(capsys):
     assert cli.main(["evaluate", "--dataset", "somewhere", "--against", "other.pt"]) == 2
     message = capsys.readouterr().err
     assert message.startswith("damer-core evaluate: error: ") and "--against" in message and "--checkpoint" in message
+
+
+# -- the standard streams as the caller leaves them (hardening round four) -------------------------
+def _run(args: list[str], env_extra: dict | None = None, close: str = "") -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "damer_core.cli", *args]
+    if close:  # a stream closed by the caller, as `cmd >&-` does
+        cmd = ["bash", "-c", f'exec "$@" {close}', "damer-core", *cmd]
+    return subprocess.run(cmd, capture_output=True, env={**os.environ, **(env_extra or {})}, timeout=600)
+
+
+BUILTIN = Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt"
+
+
+@pytest.fixture(scope="module")
+def odd_names(tmp_path_factory):
+    from app_helpers import tagged
+
+    root = tmp_path_factory.mktemp("names")
+    return [tagged(root / name, 3.0, seed=i) for i, name in enumerate(["café.flac", "ümlaut ♪.flac", "plain.flac"])]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_predict_into_a_closed_stdout_is_refused_before_any_work(odd_names, fmt):
+    r = _run(["predict", "--format", fmt, str(odd_names[2])], close=">&-")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.count("\n") == 1, err
+    assert "standard output is closed" in err and "--output FILE" in err and "Traceback" not in err
+
+
+def test_info_with_a_closed_stdout_says_so_and_train_does_not_need_it(tmp_path):
+    r = _run(["info"], close=">&-")
+    assert r.returncode == 2 and "standard output is closed" in r.stderr.decode()
+    r = _run(["train", "--dataset", str(tmp_path / "nowhere")], close=">&-")
+    assert r.returncode == 2 and "standard output" not in r.stderr.decode()  # its own error, about the data
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_names_an_encoding_cannot_spell_are_escaped_not_a_crash(odd_names, encoding, fmt):
+    r = _run(["predict", "--checkpoint", str(BUILTIN), "--format", fmt, *map(str, odd_names)], {"PYTHONIOENCODING": encoding})
+    out, err = r.stdout.decode(encoding), r.stderr.decode(encoding, "replace")
+    assert r.returncode == 0 and "Traceback" not in err, err
+    if fmt == "csv":
+        assert len(out.strip().splitlines()) == 1 + len(odd_names)
+    assert "plain.flac" in out and "\\u266a" in out  # the note, escaped

@@ -226,6 +226,17 @@ def test_row_numbers_are_line_numbers_past_blank_lines_and_multi_line_cells(tmp_
     assert refused(load_labels_csv, csv) == "labels.csv, row 8: valence is NaN; labels must be finite numbers"
 
 
+@pytest.mark.parametrize("encoding,named", [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"),
+                                            ("utf-32", "UTF-32")])
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_a_unicode_text_csv_is_named_with_what_to_do(tmp_path, encoding, named, sep):
+    """Excel's "Unicode text" (UTF-16 with a byte-order mark, tabs) and its relatives, generated."""
+    body = sep.join(["path", "valence", "arousal"]) + "\n" + sep.join(["café.wav", "0.5", "-0.5"]) + "\n"
+    (tmp_path / "labels.csv").write_bytes(body.encode(encoding))
+    message = refused(load_labels_csv, tmp_path / "labels.csv")
+    assert message.startswith(f"labels.csv: is {named} text") and "CSV UTF-8" in message
+
+
 def test_short_rows_are_named_not_a_traceback(tmp_path):
     (tmp_path / "labels.csv").write_text("path,valence,arousal\na.wav,0.1,0.2\nb.wav,0.5\n")
     assert refused(load_labels_csv, tmp_path / "labels.csv") == "labels.csv, row 3: arousal is not a number ('')"

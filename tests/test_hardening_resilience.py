@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app_helpers import music_folder, tagged
+from disks import fill
 
 from app.labelling.labels import LabelRecorder, labels_for
 from app.library import scanner
@@ -69,33 +70,7 @@ def integrity(db_path: Path) -> str:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-# -- a full disk --------------------------------------------------------------------------------
-@pytest.fixture
-def small_disk():
-    """A real 64 MiB tmpfs, filled up on demand with :func:`fill`."""
-    d = Path(tempfile.mkdtemp(prefix="damer-tmpfs-"))
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(d)], capture_output=True, text=True)
-    if res.returncode != 0:
-        os.rmdir(d)
-        pytest.skip(f"cannot mount a small tmpfs here ({res.stderr.strip()})")
-    yield d
-    subprocess.run(["umount", "-l", str(d)], check=False)
-    os.rmdir(d)
-
-
-def fill(disk: Path) -> Path:
-    """Write until the disk is full; delete the returned file to free the space again."""
-    filler = disk / "filler"
-    with open(filler, "wb", buffering=0) as f:
-        for block in (1 << 20, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * block)
-            except OSError as e:
-                assert e.errno == 28  # ENOSPC
-    return filler
-
-
+# -- a full disk (tests/disks.py) ------------------------------------------------------------
 def test_full_disk_under_the_feature_cache_keeps_entries_and_results(small_disk, tmp_path):
     cache = FeatureCache(small_disk / "features")
     track = tagged(tmp_path / "song.flac", 3, seed=4)
@@ -354,3 +329,30 @@ def test_a_read_only_run_folder_fails_before_any_work(tmp_path):
     finally:
         subprocess.run(["umount", "-l", str(d)], check=False)
         os.rmdir(d)
+
+
+def test_full_disk_under_predict_output_names_the_file_and_the_rerun_resumes(small_disk, tmp_path):
+    files = [tagged(tmp_path / f"t{i}.flac", 3.0, seed=i) for i in range(2)]
+    out = small_disk / "out.csv"
+    cmd = [sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint",
+           str(ROOT / "resources" / "models" / "damer-4q.pt"), "--output", str(out), *map(str, files)]
+    filler = fill(small_disk)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "No space left on device" in r.stderr and "out.csv" in r.stderr, r.stderr
+    assert not [p for p in small_disk.iterdir() if p.stat().st_size == 0]  # no stub left to block the rerun
+    filler.unlink()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(out.read_text().splitlines()) == 1 + len(files)
+
+
+def test_an_empty_part_left_by_an_older_run_does_not_block_the_rerun(tmp_path):
+    files = [tagged(tmp_path / "t.flac", 3.0, seed=1)]
+    out = tmp_path / "out.csv"
+    (tmp_path / "out.csv.part0").write_bytes(b"")
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint",
+                        str(ROOT / "resources" / "models" / "damer-4q.pt"), "--output", str(out), *map(str, files)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(out.read_text().splitlines()) == 2 and not (tmp_path / "out.csv.part0").exists()

@@ -70,3 +70,63 @@ def test_output_needs_csv_and_torchrun_needs_output(tmp_path):
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", str(track)], capture_output=True, text=True,
                        timeout=300, env={**ENV, "WORLD_SIZE": "2", "RANK": "0"})
     assert r.returncode == 2 and "under torchrun, give --output" in r.stderr
+
+
+# -- two writers, one results file ----------------------------------------------------------------
+def predict_into(out: Path, files: list[Path]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
+                             "--output", str(out), *map(str, files)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def lock_holder(out: Path) -> subprocess.Popen:
+    """A process that holds ``out``'s results lock as a live predict does, until it is killed."""
+    code = ("import sys, time; from pathlib import Path; from damer_core.contract.fileutil import hold_lock; "
+            "from damer_core.inference.predict import lock_path; "
+            f"lock = hold_lock(lock_path(Path({str(out)!r})), busy=str, remove=True); print('held', flush=True); time.sleep(600)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=ENV)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_writer_is_refused_while_a_live_one_writes_the_results(tmp_path):
+    files = collection(tmp_path / "music", 3)
+    out = tmp_path / "results.csv"
+    part = part_path(out, 0)
+    part.write_text(",".join(COLUMNS) + "\n" + ",".join([str(files[0]), "0.1000", "0.2000", "0.5000", "excited",
+                                                       "4.0000", "", ""]) + "\n")
+    before = part.read_bytes()
+    holder = lock_holder(out)
+    try:
+        r = predict_into(out, files)
+        _, err = r.communicate(timeout=600)
+        assert r.returncode == 2, err
+        assert err.count("\n") == 1 and "results.csv: another damer-core predict (pid" in err and "wait for it" in err
+        assert part.read_bytes() == before and not out.exists()  # the live writer's part is untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    r = predict_into(out, files)  # the holder died without releasing anything: its lock is taken over
+    _, err = r.communicate(timeout=600)
+    assert r.returncode == 0, err
+    assert [g["path"] for g in rows(out)] == [str(f) for f in files]
+    assert rows(out)[0]["valence"] == "0.1000"  # the dead writer's row is kept
+    assert not list(tmp_path.glob(".results.csv.lock")) and not list(tmp_path.glob("results.csv.part*"))
+
+
+@pytest.mark.parametrize("delay", [0.0, 2.0])
+def test_two_writers_started_together_never_lose_a_row(tmp_path, delay):
+    """Generated: two predicts into one file, started ``delay`` s apart. Whatever the timing, each
+    one either writes or is refused in one line, and the file ends with every row exactly once."""
+    import time
+
+    files = collection(tmp_path / "music", 6)
+    out = tmp_path / "conc.csv"
+    first = predict_into(out, files)
+    time.sleep(delay)
+    second = predict_into(out, files)
+    results = [p.communicate(timeout=600) + (p.returncode,) for p in (first, second)]
+    for _, err, code in results:
+        assert code == 0 or (code == 2 and "another damer-core predict" in err), err
+    assert [g["path"] for g in rows(out)] == [str(f) for f in files]
+    assert all(g["valence"] for g in rows(out))

@@ -138,3 +138,55 @@ def test_the_playing_tracks_first_marker_comes_from_its_opening_before_anything_
         np.testing.assert_allclose(shown_opening[dim], shown_whole[dim][:n], atol=0.35)
     second = kinds[kinds.index("Prediction") + 2:]
     assert second == ["Prediction", "Ready"]  # the library's job: no opening, no parts
+
+
+def broken_bundles(tmp_path: Path) -> dict[str, Path]:
+    """Generated models that cannot load: random bytes, a file that is gone."""
+    import os
+
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(os.urandom(5000))
+    return {"random bytes": noise, "missing file": tmp_path / "gone.pt"}
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "missing file"])
+def test_a_model_that_cannot_load_leaves_the_spectrograms_and_says_why_once(song, tmp_path, kind):
+    model = broken_bundles(tmp_path)[kind]
+    npz = tmp_path / "views.npz"
+    out = run_jobs(Analysis(str(model), cache=NoCache()),
+                   [events.Job("track", str(song), str(npz)), events.Job("static", str(song))])
+    kinds = [type(e) for e in out]
+    assert kinds == [events.Error, events.Ready, events.Views, events.Ready, events.Error, events.Ready]
+    assert out[0].message.startswith("the model cannot be used (") and model.name in out[0].message
+    assert display.read_npz(npz).mel_db.shape[0] == 128  # the spectrograms need no model
+    assert out[4].message == out[0].message
+
+
+def test_a_model_that_fails_while_it_predicts_still_gives_the_views(song, tmp_path, monkeypatch):
+    """A bundle whose numbers pass every check but crash the computation (a raw numpy error once)."""
+    from damer_core.models.descriptor_head import DescriptorHead
+
+    def crash(self, x):
+        raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+
+    monkeypatch.setattr(DescriptorHead, "probabilities", crash)
+    monkeypatch.setattr("damer_core.inference.opening.warm_up", lambda p: None)  # found on the first track instead
+    npz = tmp_path / "views.npz"
+    out = run_jobs(Analysis(str(BUILTIN), cache=NoCache()), [events.Job("track", str(song), str(npz))])
+    errors = [e for e in out if isinstance(e, events.Error)]
+    assert len(errors) == 1 and errors[0].message.startswith("the model cannot be used (ValueError: matmul")
+    assert any(isinstance(e, events.Views) for e in out) and display.read_npz(npz).mel_db.shape[0] == 128
+    assert isinstance(out[-1], events.Ready)
+
+
+def test_the_worker_ends_when_its_stdin_is_closed_or_missing(tmp_path):
+    import subprocess
+    import sys
+
+    for stdin in (subprocess.DEVNULL, None):
+        cmd = [sys.executable, "-m", "damer_core.cli", "worker"]
+        if stdin is None:  # no stdin at all: file descriptor 0 closed by the parent
+            cmd = ["bash", "-c", 'exec "$@" <&-', "worker", *cmd]
+        r = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert '"event": "ready"' in r.stdout

@@ -84,6 +84,14 @@ def support_summary(checked: list[tuple[str, int]]) -> str:
     return "; ".join(parts) + "."
 
 
+def unreadable_reason(path: str) -> str:
+    try:
+        Path(path).stat()
+    except OSError as e:
+        return e.strerror or str(e)
+    return "it went away"
+
+
 class ModelRegistry(QDialog):
     """Model > Models...: choosing a model changes the state's model in use; the rows follow it."""
 
@@ -146,6 +154,9 @@ class ModelRegistry(QDialog):
         for key in self.keys.values():
             if key in READ:
                 self._store(READ[key])
+        for p, key in self.keys.items():
+            if key is None:  # a link loop, a dangling link, a file gone since the listing
+                self.errors[p] = f"cannot be read ({unreadable_reason(p)})"
         unread = [p for p, key in self.keys.items() if key is not None and key not in READ]
         if self.proc.running:
             self._refresh_again = bool(unread)  # one child at a time: the rest once it is done
@@ -225,7 +236,7 @@ class ModelRegistry(QDialog):
         if str(p) in self.errors:
             self.status.setText(f"Cannot use it: {shown(self.errors[str(p)])}")
             return
-        self.state.choose_model(str(p))
+        self.state.try_model(str(p))
 
     def _refuse_builtin(self, p: Path, what: str) -> bool:
         if is_builtin(p):

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.analysis.cache_dialog import CacheDialog
 from app.analysis.jobs import LIBRARY
@@ -20,7 +21,7 @@ from app.labelling.controller import LabellingController
 from app.labelling.emotion_map import EmotionMap, map_points
 from app.library.db import LibraryDB
 from app.library.panel import LibraryPanel
-from app.paths import copy_into_models
+from app.paths import copy_into_models, import_problem
 from app.playback.player import Player
 from app.settings import Settings
 from app.state import AppState, CurrentTrack
@@ -61,9 +62,16 @@ class OtherWindows:
         self.help_window: TextWindow | None = None
         self.cache_dialog: CacheDialog | None = None
         self.log_window: LogWindow | None = None
+        self.refusal: QMessageBox | None = None  # the last "Model not used" dialog
+        self.unsaved: QMessageBox | None = None  # the "Settings not saved" dialog (once per problem)
+        Settings.when_unsaved(self.settings_not_saved)
         p.state.track_changed.connect(self._track_changed)
+        p.state.model_refused.connect(self.refuse_model)
+        p.state.model_changed.connect(self._model_changed)
+        p.state.model_checking.connect(lambda path: p.say(f"Trying the model {Path(path).name}...", 15000))
 
     def close_all(self) -> None:
+        Settings.when_unsaved(None)
         if self.training is not None:
             self.training.cancel()
             self.training.close()
@@ -139,14 +147,39 @@ class OtherWindows:
         self.registry.show()
 
     def import_model(self, path: str | None = None) -> None:
-        """Use a bundle, copied into the models folder first (app.paths.copy_into_models)."""
+        """Try a bundle (AppState.try_model) and use it if it passes: from outside the models folder
+        it is tried where it lies, then copied in (app.paths.copy_into_models)."""
         if not path:
             path, _ = QFileDialog.getOpenFileName(self.parts.parent, "Import a DAMER model bundle", str(Path.home()),
                                                   "Model bundles (*.pt)")
-        if path:
-            self.parts.state.choose_model(str(copy_into_models(path)))
-            if self.registry is not None and self.registry.isVisible():
-                self.registry.refresh()
+        if not path:
+            return
+        problem = import_problem(path)
+        if problem:  # a folder, a pipe, a missing file: no child is started to read it
+            self.refuse_model(path, problem)
+            return
+        self.parts.state.try_model(path, bring_in=lambda p: str(copy_into_models(p)))
+
+    def _model_changed(self, now, before) -> None:
+        if self.registry is not None and self.registry.isVisible():
+            self.registry.refresh()
+
+    def refuse_model(self, path: str, why: str) -> None:
+        """One dialog, not modal: the model in use stays, and says so."""
+        kept = self.parts.state.model
+        name = Path(kept.chosen).name if kept.chosen else "the built-in model"
+        stays = f"The model in use stays {name}." if kept.path else "No model is in use still."
+        self.refusal = self._warning("Model not used", f"{why}\n\n{stays}")
+
+    def settings_not_saved(self, problem: str) -> None:
+        self.unsaved = self._warning("Settings not saved", problem)
+
+    def _warning(self, title: str, text: str) -> QMessageBox:
+        """A warning that does not block: the window goes on while it is shown."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.parts.parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
 
     def show_training(self) -> None:
         from app.labelling.labels import export_labels

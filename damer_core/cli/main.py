@@ -14,6 +14,7 @@ from damer_core import __version__
 from damer_core.cli.options import add_cache, add_progress, add_train_options, feature_cache, feature_presets, train_config
 from damer_core.cli.parser import Parser
 from damer_core.cli.reports import check_json_out, write_json
+from damer_core.cli.streams import RESULTS_ON_STDOUT, usable_streams
 from damer_core.contract import events
 from damer_core.contract.errors import AudioError, UsageError
 from damer_core.contract.safe_text import shown
@@ -234,16 +235,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     from damer_core.models.bundle_info import info_line, info_text
 
     paths = args.checkpoint or [default_checkpoint(None)]
+    from damer_core.inference.vetting import check_predictions
+
+    check = check_predictions if args.check else None  # the app, before a model becomes the one in use
     if args.jsonl:  # the app's model registry: every bundle, each a line, bad ones with the reason
         failed = 0
         for path in paths:
-            line, ok = info_line(path)
+            line, ok = info_line(path, check)
             failed += not ok
             print(line, flush=True)
         return 1 if failed else 0
     if len(paths) != 1:
         raise UsageError("info takes one checkpoint (or several with --jsonl)")
-    print(info_text(paths[0], args.json))
+    text = info_text(paths[0], args.json)
+    if check is not None:
+        check(paths[0])
+    print(text)
     return 0
 
 
@@ -337,6 +344,8 @@ def build_parser() -> Parser:
     p.add_argument("checkpoint", nargs="*")
     p.add_argument("--json", action="store_true")
     p.add_argument("--jsonl", action="store_true", help="one JSON line per bundle; unreadable ones say why")
+    p.add_argument("--check", action="store_true",
+                   help="also predict generated sounds: refuse a model that cannot, or that says the same for all")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("worker", help="the app's warm analysis process: jobs (JSON lines) on stdin, events on stdout")
@@ -383,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     _stop_on_sigterm()
     try:
+        usable_streams(args.command, writes_stdout=args.command in RESULTS_ON_STDOUT and not getattr(args, "output", None))
         return args.func(args)
     except _user_errors() as e:
         raw = _os_message(e) if isinstance(e, OSError) and not isinstance(e, AudioError) else str(e)

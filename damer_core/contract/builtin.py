@@ -34,7 +34,7 @@ def is_builtin(path: str | os.PathLike) -> bool:
     builtin = builtin_model_path()
     try:
         return builtin is not None and Path(path).resolve() == builtin.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
         return False
 
 

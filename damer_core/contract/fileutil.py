@@ -93,3 +93,66 @@ def first_line(path: Path, limit: int = 4096) -> bytes:
     """The first line of a file (at most ``limit`` bytes), to recognise a program's own output."""
     with open(path, "rb") as f:
         return f.readline(limit).rstrip(b"\r\n")
+
+
+class LockHeld(InputError):
+    """Another live process holds the lock; its message names the file and that process."""
+
+
+class HeldLock:
+    """An exclusive lock held until :meth:`close`; with ``remove``, its file goes away then."""
+
+    def __init__(self, file: BinaryIO, path: Path, remove: bool):
+        self.file, self.path, self.remove = file, path, remove
+
+    def close(self) -> None:
+        if self.file.closed:
+            return
+        if self.remove:  # while still locked: a process waiting on this file sees it gone and starts over
+            self.path.unlink(missing_ok=True)
+        self.file.close()
+
+    def __enter__(self) -> HeldLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def hold_lock(lock_path: Path, busy: Callable[[str], str], remove: bool = False) -> HeldLock:
+    """Take an exclusive lock on ``lock_path`` (created if missing) until the returned lock is
+    closed, and write this process's id in it. The kernel drops the lock when its process ends,
+    however it ends, so a lock file left by a dead process is simply taken over. Raises
+    :class:`LockHeld` with ``busy(holder)`` when a live process holds it, OSError when the
+    file cannot be made."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: nothing to lock with; the caller's other checks still apply
+        return HeldLock(open(lock_path, "a+b", buffering=0), lock_path, remove)
+    while True:  # unbuffered: nothing is left to write when it closes, even on a full disk
+        lock = open(lock_path, "a+b", buffering=0)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read(200).decode("utf-8", "replace").strip() or "another process"
+            lock.close()
+            raise LockHeld(busy(holder)) from None
+        if _same_inode(lock, lock_path):
+            break
+        lock.close()  # its holder removed it as we opened it: lock the file that is there now
+    try:
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}".encode())
+    except OSError:
+        pass  # a full disk: the lock holds all the same; a refused process names no pid
+    return HeldLock(lock, lock_path, remove)
+
+
+def _same_inode(f: BinaryIO, path: Path) -> bool:
+    try:
+        a, b = os.fstat(f.fileno()), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

@@ -37,6 +37,7 @@ def read_table(path: Path, required: list[str], require_rows: bool = True) -> It
     if not path.is_file():
         raise DatasetError(f"{path}: is a folder, not a CSV file" if path.is_dir() else f"missing file {path}")
     try:
+        _check_encoding(path)
         with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
             sample = f.readline(MAX_LINE)  # the header decides: rows may hold either character freely
             f.seek(0)
@@ -58,6 +59,20 @@ def read_table(path: Path, required: list[str], require_rows: bool = True) -> It
         raise DatasetError(f"{path.name}: cannot be read ({one_line(e)})") from None
     if require_rows and n == 0:
         raise DatasetError(f"{path.name}: has a header but no rows")
+
+
+def _check_encoding(path: Path) -> None:
+    """UTF-8 (or ASCII) is read; UTF-16 and UTF-32, which spreadsheets write as "Unicode text",
+    are named with what to do instead of a header of garbled characters."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    encoding = next((name for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                                             (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")) if head.startswith(bom)), "")
+    if not encoding and head and head.count(b"\x00") > len(head) // 4:  # UTF-16 without its mark: every other byte 0
+        encoding = "UTF-16"
+    if encoding:
+        raise DatasetError(f"{path.name}: is {encoding} text (a spreadsheet's \"Unicode text\"); save it as "
+                           "\"CSV UTF-8 (comma delimited)\" and use that file")
 
 
 def _check_header(path: Path, header: list[str], required: list[str]) -> None:

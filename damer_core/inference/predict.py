@@ -78,8 +78,6 @@ def predict_to_stdout(predictor, files: list[Path], fmt: str, progress_mode: str
     stream = progress_mode == "jsonl"
     progress = Progress(progress_mode)
     progress.task("predicting", len(files))
-    if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 goes out as the bytes it is
-        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         writer = None if stream else PredictionWriter(sys.stdout, fmt, spreadsheet_safe)
     except OSError as e:
@@ -122,18 +120,20 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
     from damer_core.contract.fileutil import check_output_file
     from damer_core.devices import setup, teardown
     from damer_core.inference.predictor import Predictor
-    from damer_core.inference.sharded import is_results_file, merge, part_files, predict_shard
+    from damer_core.inference.sharded import is_empty_file, is_results_file, merge, part_files, predict_shard
     from damer_core.progress import Progress
 
     check_output_file(output, force=force, own=is_results_file, inputs=files, what="the results CSV")
     for part in part_files(output):  # the parts a merge reads and removes
-        check_output_file(part, own=is_results_file, what="a part of the results CSV",
+        check_output_file(part, own=lambda p: is_results_file(p) or is_empty_file(p), what="a part of the results CSV",
                           force_hint="move it away (it is not a part this command wrote)")
     keep = not output.exists() or is_results_file(output)  # else --force: replaced once the run is done
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     ctx = setup(device)
+    lock = None
     try:
+        lock = _claim_output(output, ctx)
         predictor = Predictor(default_checkpoint(checkpoint), str(ctx.device), cache)
         progress = Progress(progress_mode if ctx.is_main else "none")
         progress.task(f"predicting (rank {ctx.rank} of {ctx.world_size})", -(-len(files) // ctx.world_size))
@@ -160,4 +160,40 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
             print(f"damer-core: {rows} rows in {shown(str(output), 1000)} ({n} predicted by rank 0 this run)", file=sys.stderr)
         return 0
     finally:
+        if lock is not None:
+            lock.close()
         teardown(ctx)
+
+
+def lock_path(output: Path) -> Path:
+    """Held by the run writing ``output`` (all its ranks, through rank 0), from its first part row to the merge."""
+    return output.with_name(f".{output.name}.lock")
+
+
+def _claim_output(output: Path, ctx):
+    """Rank 0 locks ``output`` for the whole run, before any part is read or written: a second
+    ``predict`` into the same file would rewrite a part that this run then merges and deletes.
+    Every rank of a refused run stops with the same message."""
+    from damer_core.contract.fileutil import LockHeld, hold_lock
+
+    lock, refusal = None, ""
+    if ctx.is_main:
+        try:
+            lock = hold_lock(lock_path(output), remove=True, busy=lambda holder: (
+                f"{shown(str(output), 1000)}: another damer-core predict ({holder}) is writing these results; "
+                "wait for it to finish (then run this command again to add what it lacks) or choose another --output"))
+        except LockHeld as e:
+            refusal = str(e)
+        except OSError as e:
+            refusal = f"{shown(str(output), 1000)}: cannot write next to the results ({e.strerror or e}); choose another --output"
+    if ctx.distributed:
+        import torch.distributed as dist
+
+        shared = [refusal]
+        dist.broadcast_object_list(shared, src=0)
+        refusal = shared[0]
+    if refusal:
+        from damer_core.contract.errors import InputError
+
+        raise InputError(refusal)
+    return lock

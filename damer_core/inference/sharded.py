@@ -28,6 +28,14 @@ TEXT_COLUMNS = ("path", "emotion", "error", "warning")  # the others are numbers
 ENCODING: dict[str, Any] = {"encoding": "utf-8", "errors": "surrogateescape"}
 
 
+def is_empty_file(path: Path) -> bool:
+    """A file of 0 bytes: nothing in it can be lost (a part an older version began on a full disk)."""
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
+
+
 def is_results_file(path: Path) -> bool:
     """True when ``path`` is an earlier ``predict --output`` (or one of its parts) to resume: the
     results header, then rows of exactly its columns, each with a path; only the last line may be
@@ -118,25 +126,24 @@ def predict_shard(files: list[Path], output: Path, rank: int, world: int,
     part = part_path(output, rank)
     safe = spreadsheet_safe
     done = (finished(read_rows(output, safe)) if keep_output else set()) | finished(read_rows(part, safe))
-    if part.is_file():  # drop a row cut off by a crash before appending after it
-        rows = read_rows(part, safe)
-        with atomic_write(part) as f:
-            f.write(_csv_text(rows, spreadsheet_safe).encode(**ENCODING))
+    # The part is (re)written whole before rows are appended: with its header when new (a full
+    # disk then leaves no empty stub), without a row cut off by a crash when resumed.
+    with atomic_write(part) as f:
+        f.write(_csv_text(read_rows(part, safe), spreadsheet_safe).encode(**ENCODING))
     todo = [f for i, f in enumerate(files) if i % world == rank and str(f) not in done]
-    new = not part.is_file()
-    with open(part, "a", newline="", **ENCODING) as out:
-        writer = csv.writer(out)  # "\r\n" (RFC 4180): a name holding \r is quoted
-        if new:
-            writer.writerow(COLUMNS)
-        for path in todo:
-            result = predict_one(path)
-            try:
+    try:
+        with open(part, "a", newline="", **ENCODING) as out:
+            writer = csv.writer(out)  # "\r\n" (RFC 4180): a name holding \r is quoted
+            for path in todo:
+                result = predict_one(path)
                 writer.writerow(safe_row(row_of(result), spreadsheet_safe))
                 out.flush()
-            except OSError as e:  # a full disk: name the file
-                raise OSError(e.errno, e.strerror or str(e), str(part)) from None
-            if on_file is not None:
-                on_file(result)
+                if on_file is not None:
+                    on_file(result)
+    except OSError as e:  # a full disk, also when closing: name the file
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), str(part)) from None
+        raise
     return len(todo)
 
 

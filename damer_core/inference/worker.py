@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from damer_core.audio.decoding import AudioError
@@ -35,16 +34,29 @@ class Analysis:
         self.checkpoint, self.device = checkpoint or "", device
         self.cache = cache if cache is not None else FeatureCache()
         self._predictor: Predictor | None = None
+        self.model_problem = ""  # why the model cannot be used: the spectrograms go on without it
         self.interrupts: set[str] = set()  # paths whose preemptible job should stop (filled by the stdin reader)
         self._lock = threading.Lock()
 
     @property
     def predictor(self) -> Predictor | None:
-        if self._predictor is None and self.checkpoint:
+        if self._predictor is None and self.checkpoint and not self.model_problem:
             from damer_core.inference.predictor import Predictor
 
-            self._predictor = Predictor(self.checkpoint, self.device, self.cache)
+            try:
+                self._predictor = Predictor(self.checkpoint, self.device, self.cache)
+            except Exception as e:  # noqa: BLE001 - any failure of the model's; the views need none
+                self.give_up_model(e)
         return self._predictor
+
+    def give_up_model(self, e: Exception) -> str:
+        """The model is dropped for the rest of this worker's life; the views go on."""
+        from damer_core.contract.errors import UserError
+
+        detail = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        self._predictor = None
+        self.model_problem = f"the model cannot be used ({detail}); choose another under Model > Models..."
+        return self.model_problem
 
     def interrupt(self, path: str) -> None:
         with self._lock:
@@ -59,7 +71,7 @@ class Analysis:
         if job.op not in ("static", "track", "views"):
             return emit(events.Error(f"worker: unknown job '{job.op}'"))
         if job.op in ("static", "track") and self.predictor is None and not (job.op == "track" and job.views_npz):
-            return emit(events.Error(f"worker: a '{job.op}' job needs a model (none is loaded)"))
+            return emit(events.Error(self.model_problem or f"worker: a '{job.op}' job needs a model (none is loaded)"))
         kinds: tuple[str, ...] = ("display",) if job.views_npz and job.op != "static" else ()
         if self.predictor and job.op in ("static", "track"):
             kinds += self.predictor.kinds(trajectory=job.op == "track")
@@ -73,6 +85,10 @@ class Analysis:
             emit(events.FileError(job.path, f"{job.path}: cannot be read ({e.strerror or e})"))
         except Interrupted:
             emit(events.Interrupted(job.path))
+        except Exception as e:  # noqa: BLE001 - the model failed, not the file: say so, and show the views
+            emit(events.Error(self.give_up_model(e)))
+            if job.op == "track" and job.views_npz:
+                self.run(job, emit)
         finally:
             with self._lock:
                 self.interrupts.discard(job.path)
@@ -112,7 +128,12 @@ def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:
     if analysis.predictor is not None:
         from damer_core.inference.opening import warm_up
 
-        warm_up(analysis.predictor)  # load and compile now: the first job should not pay for it
+        try:
+            warm_up(analysis.predictor)  # load and compile now: the first job should not pay for it
+        except Exception as e:  # noqa: BLE001 - the model's failure, found before any track needs it
+            analysis.give_up_model(e)
+    if analysis.model_problem:
+        _write(out, events.Error(analysis.model_problem))
     asked: queue.Queue[events.Job | events.Error | None] = queue.Queue()
     threading.Thread(target=_read_jobs, args=(jobs, asked, analysis), daemon=True).start()
     _write(out, events.Ready(analysis.checkpoint, analysis.device, round(time.perf_counter() - t0, 3)))
@@ -131,21 +152,25 @@ def serve(analysis: Analysis, jobs: TextIO, out: TextIO) -> int:
 def _read_jobs(jobs: TextIO, asked: queue.Queue[events.Job | events.Error | None], analysis: Analysis) -> None:
     """Every line parsed as the event it is, as it arrives: an interrupt acts at once (on the job
     running now), a job waits its turn, anything else is answered with an error in its turn."""
-    for line in jobs:
-        if not line.strip():
-            continue
-        try:
-            ev = events.parse(line)
-        except events.EventError as e:
-            asked.put(events.Error(f"worker: {e}"))
-            continue
-        if isinstance(ev, events.Interrupt):
-            analysis.interrupt(ev.path)
-        elif isinstance(ev, events.Job):
-            asked.put(ev)
-        else:
-            asked.put(events.Error(f"worker: expected a job, got '{ev.KIND}'"))
-    asked.put(None)
+    try:
+        for line in jobs or ():  # no stdin at all (closed by the parent): no jobs
+            if not line.strip():
+                continue
+            try:
+                ev = events.parse(line)
+            except events.EventError as e:
+                asked.put(events.Error(f"worker: {e}"))
+                continue
+            if isinstance(ev, events.Interrupt):
+                analysis.interrupt(ev.path)
+            elif isinstance(ev, events.Job):
+                asked.put(ev)
+            else:
+                asked.put(events.Error(f"worker: expected a job, got '{ev.KIND}'"))
+    except (OSError, ValueError) as e:  # stdin broken or closed under the reader
+        asked.put(events.Error(f"worker: stdin cannot be read ({e}); stopping"))
+    finally:
+        asked.put(None)  # whatever ended the reading, the worker ends: it never waits for ever
 
 
 def _write(out: TextIO, ev: events.Event) -> None:
@@ -157,7 +182,5 @@ def main(checkpoint: str | None, device: str) -> int:
     """The ``damer-core worker`` command (stdin: jobs, stdout: events)."""
     from damer_core.devices import resolve_device
 
-    if checkpoint and not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"{checkpoint}: no such model bundle")
     serve(Analysis(checkpoint, str(resolve_device(device)) if checkpoint else "cpu"), sys.stdin, sys.stdout)
     return 0

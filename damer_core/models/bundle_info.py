@@ -4,6 +4,7 @@ few lines of text on its configs, data, split and each dimension's validation an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from damer_core.contract import events
@@ -35,11 +36,13 @@ def info_text(path: str, as_json: bool = False) -> str:
     return "\n".join(shown(line, limit=2000) for line in describe_bundle(b, path))  # a bundle's text is untrusted
 
 
-def info_line(path: str) -> tuple[str, bool]:
+def info_line(path: str, check: Callable[[str], object] | None = None) -> tuple[str, bool]:
     """`info --jsonl`'s line for one bundle (an 'info' or a 'bundle_error' event) and whether the
-    bundle could be read."""
+    bundle could be read; with ``check`` (it raises BundleError), also whether it passed that."""
     try:  # through the module, where a test can replace load_checkpoint
         summary = bundle_summary(checkpoint.load_checkpoint(path), path)
+        if check is not None:
+            check(path)
         return events.Info(path, is_builtin(path), summary, summary["description"]).to_json(), True
     except checkpoint.BundleError as e:
         return events.BundleError(path, str(e)).to_json(), False

@@ -39,7 +39,7 @@ class Combination:
     @classmethod
     def from_state(cls, state: dict) -> Combination:
         sd = state["state_dict"]
-        return cls(sd["coef"].numpy().astype(np.float64), sd["intercept"].numpy().astype(np.float64),
+        return cls(sd["coef"].double().numpy(), sd["intercept"].double().numpy(),  # bfloat16 too
                    float(state["temperature"]))
 
 

@@ -19,6 +19,10 @@ from damer_core.models.bundle_fields import (
 
 DESCRIPTOR_HEAD, COMBINATION = "descriptor_head", "combination"
 GAMMA = (float, 0.0, 100.0)
+# Floors and ceilings a fitted head never comes near, but past which it predicts one constant:
+# fit_descriptor_head adds 1e-6 to every std (stored in float32, 1e-6 reads 9.99e-7), its gamma
+# is 1/D for at most a few hundred columns, and standardised data and their weights stay small.
+STD_FLOOR, GAMMA_FLOOR, MAGNITUDE = 1e-7, 1e-5, 1e6
 
 
 def check_parts(data: dict, dims: dict) -> None:
@@ -84,12 +88,17 @@ def check_tensors(path: Path, data: dict) -> None:
     from damer_core.features.head_inputs import input_columns
 
     head = data[DESCRIPTOR_HEAD]
+    kernel = head["kind"] == "kernel"
     d = int(input_columns(head["groups"]).size)
-    m = int(head["state_dict"].get("landmarks", torch.zeros(0, 0)).shape[0]) if head["kind"] == "kernel" else 0
-    f = m if head["kind"] == "kernel" else d
-    shapes = {f"{DESCRIPTOR_HEAD}.mean": (d,), f"{DESCRIPTOR_HEAD}.std": (d,), f"{DESCRIPTOR_HEAD}.coef": (4, f),
+    landmarks = head["state_dict"].get("landmarks")
+    m = int(landmarks.shape[0]) if kernel and isinstance(landmarks, torch.Tensor) and landmarks.dim() == 2 else 0
+    if kernel and m == 0:
+        raise BundleError(path, f"bundle field {DESCRIPTOR_HEAD}.state_dict[landmarks] holds no landmark: "
+                                "a kernel head needs at least one")
+    shapes = {f"{DESCRIPTOR_HEAD}.mean": (d,), f"{DESCRIPTOR_HEAD}.std": (d,), f"{DESCRIPTOR_HEAD}.coef": (4, m if kernel else d),
               f"{DESCRIPTOR_HEAD}.intercept": (4,),
-              f"{DESCRIPTOR_HEAD}.landmarks": (m, d) if m else None, f"{DESCRIPTOR_HEAD}.projection": (m, m) if m else None,
+              f"{DESCRIPTOR_HEAD}.landmarks": (m, d) if kernel else None,
+              f"{DESCRIPTOR_HEAD}.projection": (m, m) if kernel else None,
               f"{COMBINATION}.coef": (4, 8), f"{COMBINATION}.intercept": (4,)}
     for name, shape in shapes.items():
         section, key = name.split(".")
@@ -102,8 +111,15 @@ def check_tensors(path: Path, data: dict) -> None:
             raise BundleError(path, f"bundle field {section}.state_dict[{key}] has shape {list(t.shape)}, needs {list(shape)}")
         if not bool(torch.isfinite(t).all()):
             raise BundleError(path, f"bundle field {section}.state_dict[{key}] contains NaN or inf")
-    if not bool((head["state_dict"]["std"] > 0).all()):
-        raise BundleError(path, f"bundle field {DESCRIPTOR_HEAD}.state_dict[std] holds values <= 0")
+        if t.numel() and float(t.abs().max()) > MAGNITUDE:
+            raise BundleError(path, f"bundle field {section}.state_dict[{key}] holds a value of {float(t.abs().max()):.3g}: "
+                                    f"beyond {MAGNITUDE:.0e}, no fitted model holds such numbers (it would not move)")
+    if not bool((head["state_dict"]["std"] >= STD_FLOOR).all()):
+        raise BundleError(path, f"bundle field {DESCRIPTOR_HEAD}.state_dict[std] holds values below {STD_FLOOR:g}: "
+                                "each input would be multiplied beyond use and every prediction saturate")
+    if kernel and float(head["gamma"]) < GAMMA_FLOOR:
+        raise BundleError(path, f"bundle field {DESCRIPTOR_HEAD}.gamma is {head['gamma']!r}: a kernel head needs at least "
+                                f"{GAMMA_FLOOR:g} (at 0 every track looks the same to it)")
     for section in (s for s in (DESCRIPTOR_HEAD, COMBINATION) if s in data):
         digest = data[section].get(CHECKSUM)
         if digest is not None and weights_sha256(data[section]["state_dict"]) != digest:

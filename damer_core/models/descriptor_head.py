@@ -81,7 +81,7 @@ class DescriptorHead:
     @classmethod
     def from_state(cls, state: dict) -> DescriptorHead:
         sd = state["state_dict"]
-        arrays = {k: sd[k].detach().cpu().numpy().astype(np.float64) for k in
+        arrays = {k: sd[k].detach().cpu().double().numpy() for k in  # float16, bfloat16... as float64
                   ("mean", "std", "coef", "intercept", "landmarks", "projection")}
         return cls(kind=str(state["kind"]), groups=tuple(state["groups"]), gamma=float(state["gamma"]),
                    temperature=float(state["temperature"]), **arrays)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from damer_core.contract.errors import InputError
+from damer_core.contract.fileutil import LockHeld, hold_lock
 
 
 class RunFolderError(InputError):
@@ -46,25 +47,12 @@ def claim_run_folder(out: Path):
     """Create ``out`` and hold an exclusive lock on it for the run, before any data is read: two
     runs with the same --out would overwrite each other's checkpoints, and a folder that cannot be
     written should fail now, not after an epoch. Returns the open lock file (close it to release)."""
+    busy = lambda holder: (f"{out}: another damer-core train ({holder}) is writing to this run folder; "  # noqa: E731
+                           "wait for it to finish or choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        lock = open(out / ".train.lock", "a+")
+        return hold_lock(out / ".train.lock", busy)
+    except LockHeld as e:
+        raise RunFolderError(str(e)) from None
     except OSError as e:
         raise RunFolderError(f"{out}: cannot write the run folder ({e.strerror or e}); choose another --out") from None
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the folder is checked but not locked
-        return lock
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "another process"
-        lock.close()
-        raise RunFolderError(f"{out}: another damer-core train ({holder}) is writing to this run folder; "
-                             "wait for it to finish or choose another --out") from None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"pid {os.getpid()}")
-    lock.flush()
-    return lock
