@@ -6,7 +6,7 @@ Prints the time of one 3 s patch (log-mel + network) in float32, with bf16 autoc
 torch.compile, and how far each option moves the penultimate and the taggram on real-like audio
 (an option is worth keeping only if it moves nothing by more than 0.01); then a 30 s clip's
 static patches and a 5-minute track's trajectory patches (side by side, no overlap), in float32,
-in memory and decoded in blocks. --quick: 10 s and 40 s of audio, one repeat, no compile.
+in memory and decoded in blocks. --quick: 6 s and 15 s of audio, one repeat, no compile.
 """
 
 import argparse
@@ -28,7 +28,7 @@ def main() -> None:
     from damer_core.features import musicnn
 
     rate = 22_050
-    clip_s, track_s, repeats = (10.0, 40.0, 1) if args.quick else (30.0, 300.0, 3)
+    clip_s, track_s, repeats = (6.0, 15.0, 1) if args.quick else (30.0, 300.0, 3)
     clip = chord_music(clip_s, True, True, rate, seed=0)
     track = chord_music(track_s, False, False, rate, seed=1)
     net = musicnn.load_musicnn()

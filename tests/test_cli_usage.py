@@ -98,8 +98,7 @@ def test_info_with_a_closed_stdout_says_so_and_train_does_not_need_it(tmp_path):
     assert r.returncode == 2 and "standard output" not in r.stderr.decode()  # its own error, about the data
 
 
-@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
-@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize("encoding,fmt", [("ascii", "csv"), ("latin-1", "json")])
 def test_names_an_encoding_cannot_spell_are_escaped_not_a_crash(odd_names, encoding, fmt):
     r = _run(["predict", "--checkpoint", str(BUILTIN), "--format", fmt, *map(str, odd_names)], {"PYTHONIOENCODING": encoding})
     out, err = r.stdout.decode(encoding), r.stderr.decode(encoding, "replace")

@@ -6,13 +6,14 @@ becomes the one in use."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 
 from damer_core.contract.errors import BundleError
 
-SECONDS = 12.0
+SECONDS = 8.0
 # Below this spread of the mean valence and arousal over the sounds, the model is taken as constant.
 # A working model moves by tenths between silence-like noise, loud bursts, a low chord and clicks.
 CONSTANT_SPREAD = 1e-3
@@ -35,22 +36,37 @@ def generated_sounds(sample_rate: int, seconds: float = SECONDS) -> dict[str, np
     return {name: y.astype(np.float32) for name, y in sounds.items()}
 
 
+def sound_features(cfg, kinds: tuple[str, ...]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """Each generated sound's features of ``kinds``, brought to the loudness every track is
+    analysed at; computed once per feature settings (a process that checks many models pays once)."""
+    key = (json.dumps(cfg.to_dict(), sort_keys=True), kinds)
+    if key not in _FEATURES:
+        from damer_core.audio.decoding import gain_to_target, metered
+        from damer_core.features.extract import KINDS
+
+        out = {}
+        for name, y in generated_sounds(cfg.sample_rate, max(SECONDS, cfg.window_seconds + 4.0)).items():
+            y = y * np.float32(gain_to_target(metered(y, cfg.sample_rate).loudness().lufs))
+            out[name] = {k: KINDS[k](y, cfg, f"<{name}>") for k in kinds}
+        _FEATURES[key] = out
+    return _FEATURES[key]
+
+
+_FEATURES: dict[tuple[str, tuple[str, ...]], dict] = {}
+
+
 def check_predictions(path: str | os.PathLike, device: str = "cpu") -> dict[str, tuple[float, float]]:
     """Load the bundle at ``path`` (all its checks) and predict each test sound; returns each
     sound's mean (valence, arousal). Raises :class:`BundleError` when it cannot predict, predicts
     something that is not a number, or predicts the same for all of them."""
-    from damer_core.audio.decoding import gain_to_target, metered
-    from damer_core.features.extract import KINDS
     from damer_core.inference.predictor import Predictor
 
     predictor = Predictor(path, device)
-    cfg, model = predictor.feature_config, predictor.model
-    kinds = model.feature_kinds(True)
+    model = predictor.model
     means: dict[str, tuple[float, float]] = {}
-    for name, y in generated_sounds(cfg.sample_rate, max(SECONDS, cfg.window_seconds + 4.0)).items():
-        y = y * np.float32(gain_to_target(metered(y, cfg.sample_rate).loudness().lufs))
+    for name, feats in sound_features(predictor.feature_config, model.feature_kinds(True)).items():
         try:
-            traj = model.trajectory({k: KINDS[k](y, cfg, f"<{name}>") for k in kinds}, fast=True)
+            traj = model.trajectory(feats, fast=True)
             v, a = float(np.mean(traj.valence)), float(np.mean(traj.arousal))
         except Exception as e:  # noqa: BLE001 - whatever its weights make the code do, it is the model's fault
             detail = " ".join(str(e).split())[:200] or type(e).__name__
