@@ -117,7 +117,7 @@ def test_deleting_a_label_asks_first(scanned_window, qtbot, button):
 
 @pytest.mark.parametrize("answer,expected_v", [("Skip those tracks", 0.5), ("Add beside them", 0.0),
                                                 ("Replace my labels", -0.5), ("Cancel", 0.5)])
-def test_importing_over_existing_labels_asks_what_to_do(scanned_window, tmp_path, answer, expected_v):
+def test_importing_over_existing_labels_asks_what_to_do(scanned_window, qtbot, tmp_path, answer, expected_v):
     w = scanned_window
     w.label_bar.curator.setText("ann")
     labelled, other = w.model.rows[0], w.model.rows[1]
@@ -128,12 +128,14 @@ def test_importing_over_existing_labels_asks_what_to_do(scanned_window, tmp_path
     csv_path.write_text(f"path,valence,arousal\n{labelled.path},-0.5,-0.5\n{other.path},0.1,0.2\n")
     asked = answer_dialog(answer)
     w.files.import_labels(str(csv_path))
+    qtbot.waitUntil(lambda: w.files.importing is None, timeout=30_000)  # read and written off the GUI thread
     assert asked and "1 of the 2 tracks in this file already have labels" in asked[0]
     labels = static_labels(w.db)
     assert labels[labelled.path][0] == pytest.approx(expected_v)
     assert (other.path in labels) == (answer != "Cancel")
     message = w.statusBar().currentMessage()
-    assert {"Skip those tracks": "1 skipped", "Add beside them": "averaged with the labels already there",
+    assert {"Skip those tracks": "1 already labelled, left as they were",
+            "Add beside them": "averaged with the labels already there",
             "Replace my labels": "replacing your own labels", "Cancel": "nothing changed"}[answer] in message
 
 
@@ -203,3 +205,31 @@ def test_a_track_change_while_asked_deletes_nothing(scanned_window, qtbot):
     qtbot.mouseClick(w.label_bar.delete, Qt.MouseButton.LeftButton)
     assert len(labels_for(w.db, nxt.id)) == 1 and len(labels_for(w.db, first)) == 1
     assert "the track changed" in w.label_bar.status.text()
+
+
+def test_a_big_labels_file_is_read_once_off_the_gui_thread_and_strangers_are_counted(scanned_window, qtbot, tmp_path,
+                                                                                        monkeypatch):
+    """Generated: 2 rows for tracks of the library among 20,000 for files it does not hold."""
+    import threading
+
+    import app.labelling.labels as labels_mod
+    from damer_core import facade
+
+    w = scanned_window
+    rows = [f"{w.model.rows[0].path},0.5,0.5", f"{w.model.rows[1].path},-0.5,0.25"]
+    rows += [f"/elsewhere/stranger{i:05d}.flac,0.1,0.1" for i in range(20_000)]
+    csv_path = tmp_path / "big.csv"
+    csv_path.write_text("path,valence,arousal\n" + "\n".join(rows) + "\n")
+    reads = []
+    real = facade.load_labels_csv
+    monkeypatch.setattr(facade, "load_labels_csv",
+                        lambda *a, **k: reads.append(threading.current_thread().name) or real(*a, **k))
+    w.files.import_labels(str(csv_path))
+    assert w.files.importing is not None  # the call returned before the file was read
+    qtbot.waitUntil(lambda: w.files.importing is None, timeout=60_000)
+    assert reads == ["label-import"]  # once, and not on the GUI thread
+    message = w.statusBar().currentMessage()
+    assert message.startswith("imported 2 labels; not imported: 20000 of its tracks are not in the library (e.g. ")
+    assert message.endswith("and 19997 more)") and message.count("stranger") == 3
+    assert set(static_labels(w.db)) == {w.model.rows[0].path, w.model.rows[1].path}
+    assert labels_mod.EXAMPLES == 3

@@ -4,11 +4,14 @@ database work are app.labelling.labels'."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.labelling.labels import export_labels, import_labels_csv, read_labels_csv
+from app.labelling.labels import LabelFile, export_labels, read_labels_csv, write_labels
 from app.library.db import LibraryDB
 from damer_core.contract.errors import InputError
 from damer_core.contract.safe_text import shown, shown_path
@@ -56,26 +59,74 @@ def ask_existing_labels(parent: QWidget, total: int, labelled: list[str]) -> str
     return next((answer for button, answer in buttons.items() if button is clicked), "cancel")
 
 
-def import_labels_file(parent: QWidget, db: LibraryDB, path: str, curator: str,
-                       existing: str | None = None) -> tuple[bool, str]:
-    """Import a ``path,valence,arousal`` CSV as labels by ``curator``. When some of its tracks
-    already have labels, ask first (unless ``existing`` says): averaging silently would change what
-    the map and the trainer see without the curator knowing. A file that cannot be read is shown in
-    a message box. Returns (whether labels were imported, the status line; "" when there is none)."""
-    from damer_core.facade import DatasetError
+class LabelImport(QObject):
+    """File > Import labels CSV, off the GUI thread: the file is read (and matched to the library)
+    in a thread with its own connection to the library, the curator is asked on the GUI thread when
+    some tracks already have labels, and the labels are written in a thread again. ``finished(imported,
+    status line)`` once it is over; the whole file is read once."""
 
-    try:
-        found, _, labelled = read_labels_csv(db, Path(path))
-        existing = existing or (ask_existing_labels(parent, len(found), sorted(labelled)) if labelled else "add")
+    finished = Signal(bool, str)
+    _read = Signal(object, str)  # LabelFile or None, the reason it could not be read
+    _written = Signal(int, object)  # imported, problems
+
+    def __init__(self, parent: QWidget, db_path: Path, curator: str, existing: str | None = None):
+        super().__init__(parent)
+        self.parent_widget, self.db_path, self.curator, self.existing = parent, db_path, curator, existing
+        self.file: LabelFile | None = None
+        self._read.connect(self._on_read)
+        self._written.connect(self._on_written)
+
+    def start(self, path: str) -> None:
+        threading.Thread(target=self._read_file, args=(path,), name="label-import", daemon=True).start()
+
+    def _in_thread(self, work):
+        from damer_core.facade import DatasetError
+
+        try:
+            db = LibraryDB(self.db_path)
+        except Exception as e:  # noqa: BLE001 - reported in the window, whatever stopped it
+            return None, shown(str(e), 2000)
+        try:
+            return work(db), ""
+        except (DatasetError, OSError, sqlite3.Error) as e:
+            return None, shown(str(e), 2000)
+        finally:
+            db.close()
+
+    def _read_file(self, path: str) -> None:
+        file, why = self._in_thread(lambda db: read_labels_csv(db, Path(path)))
+        self._read.emit(file, why)
+
+    def _on_read(self, file: LabelFile | None, why: str) -> None:
+        if file is None:
+            QMessageBox.warning(self.parent_widget, "Import labels", why)
+            self.finished.emit(False, "")
+            return
+        self.file = file
+        existing = self.existing or (ask_existing_labels(self.parent_widget, len(file.found), sorted(file.labelled))
+                                     if file.labelled else "add")
         if existing == "cancel":
-            return False, "Import cancelled: nothing changed"
-        n, problems = import_labels_csv(db, Path(path), curator, existing=existing)
-    except DatasetError as e:
-        QMessageBox.warning(parent, "Import labels", shown(str(e), 2000))
-        return False, ""
-    added = {
-        "add": ", averaged with the labels already there on {k}",
-        "replace": ", replacing your own labels among {k} already labelled",
-        "skip": "",
-    }[existing].format(k=f"{len(labelled)} track(s)")
-    return True, f"imported {n} labels{added}" + (f", {len(problems)} skipped" if problems else "")
+            self.finished.emit(False, "Import cancelled: nothing changed")
+            return
+        self.existing = existing
+        threading.Thread(target=self._write, name="label-import", daemon=True).start()
+
+    def _write(self) -> None:
+        assert self.file is not None and self.existing is not None
+        file, existing = self.file, self.existing
+        result, why = self._in_thread(lambda db: write_labels(db, file, self.curator, existing))
+        self._written.emit(*(result if result is not None else (-1, [why])))
+
+    def _on_written(self, n: int, problems: list[str]) -> None:
+        if n < 0:
+            QMessageBox.warning(self.parent_widget, "Import labels", problems[0])
+            self.finished.emit(False, "")
+            return
+        assert self.file is not None and self.existing is not None
+        added = {
+            "add": ", averaged with the labels already there on {k}",
+            "replace": ", replacing your own labels among {k} already labelled",
+            "skip": "",
+        }[self.existing].format(k=f"{len(self.file.labelled)} track(s)") if self.file.labelled else ""
+        left_out = f"; not imported: {'; '.join(problems)}" if problems else ""
+        self.finished.emit(True, f"imported {n} labels{added}{left_out}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -110,21 +111,46 @@ def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreads
     return len(labels)
 
 
-def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> tuple[list, list[str], set[str]]:
-    """The tracks of a ``path,valence,arousal`` CSV that are in the library, the problems (one line
-    each) and the paths among them that already have labels, so the caller can ask before mixing."""
+@dataclass
+class LabelFile:
+    """What a labels CSV holds for this library, read once: its tracks found here (library id,
+    path, valence, arousal), those it names that are not (counted, the first few named: a file of
+    a million strangers costs no more memory than a count), and which found ones have labels."""
+    found: list[tuple[int, str, float, float]]
+    not_in_library: int = 0
+    examples: list[str] = field(default_factory=list)
+    labelled: set[str] = field(default_factory=set)
+
+    def problems(self) -> list[str]:
+        if not self.not_in_library:
+            return []
+        more = self.not_in_library - len(self.examples)
+        return [f"{self.not_in_library} of its tracks are not in the library (e.g. {', '.join(self.examples)}"
+                + (f" and {more} more)" if more > 0 else ")")]
+
+
+EXAMPLES = 3
+
+
+def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> LabelFile:
+    """The tracks of a ``path,valence,arousal`` CSV that are in the library, so the caller can ask
+    before mixing them with the labels already there; read in one pass, matched by one query."""
     from damer_core.facade import load_labels_csv
 
     tracks, _ = load_labels_csv(Path(path), scale)
-    found, problems = [], []
+    ids = db.track_ids()
+    out = LabelFile([])
     for tr in tracks:  # every label is a finite number in scale: the loader refuses the file otherwise
-        track_id = db.track_id(str(tr.path))
+        track_id = ids.get(str(tr.path))
         if track_id is None:
-            problems.append(f"{tr.track_id}: not in the library")
+            out.not_in_library += 1
+            if len(out.examples) < EXAMPLES:
+                out.examples.append(str(tr.track_id))
         else:
-            found.append((track_id, tr))
+            out.found.append((track_id, str(tr.path), float(tr.valence), float(tr.arousal)))
     labelled = db.labelled_paths()
-    return found, problems, {str(tr.path) for _, tr in found if str(tr.path) in labelled}
+    out.labelled = {p for _, p, _, _ in out.found if p in labelled}
+    return out
 
 
 IMPORT_MODES = ("add", "replace", "skip")  # beside existing labels (averaged) / replace the curator's / leave those tracks
@@ -133,21 +159,29 @@ IMPORT_MODES = ("add", "replace", "skip")  # beside existing labels (averaged) /
 def import_labels_csv(db: LibraryDB, path: Path, curator: str, scale: str = "-1..1",
                       existing: str = "add") -> tuple[int, list[str]]:
     """Static labels from a ``path,valence,arousal`` CSV for tracks in the library; returns (imported,
-    problems). Each becomes a one-point label so it trains like a drawn one. ``existing`` says what
-    happens on a track that is already labelled (IMPORT_MODES); the problems list names each."""
+    problems). See :func:`write_labels`."""
+    return write_labels(db, read_labels_csv(db, path, scale), curator, existing)
+
+
+def write_labels(db: LibraryDB, file: LabelFile, curator: str, existing: str = "add") -> tuple[int, list[str]]:
+    """The tracks of a read labels file as labels by ``curator``; returns (imported, problems).
+    Each becomes a one-point label so it trains like a drawn one. ``existing`` says what happens
+    on a track that is already labelled (IMPORT_MODES); the problems say what was left out."""
     if existing not in IMPORT_MODES:
         raise ValueError(f"existing must be one of {IMPORT_MODES}, not {existing!r}")
-    found, problems, labelled = read_labels_csv(db, path, scale)
-    imported = 0
-    for track_id, tr in found:
-        if str(tr.path) in labelled:
+    problems = file.problems()
+    imported = kept = 0
+    for track_id, path, valence, arousal in file.found:
+        if path in file.labelled:
             if existing == "skip":
-                problems.append(f"{tr.track_id}: already labelled, left as it was")
+                kept += 1
                 continue
             if existing == "replace":
                 delete_labels(db, track_id, curator)
         rec = LabelRecorder(db, track_id, curator)
-        rec.add(0.0, tr.valence, tr.arousal)
+        rec.add(0.0, valence, arousal)
         rec.flush()
         imported += 1
+    if kept:
+        problems.append(f"{kept} already labelled, left as they were")
     return imported, problems

@@ -261,6 +261,10 @@ class LibraryDB:
         row = self.conn.execute("SELECT id FROM tracks WHERE path = CAST(? AS TEXT)", (fs_param(path),)).fetchone()
         return row[0] if row else None
 
+    def track_ids(self) -> dict[str, int]:
+        """Every track's library id by its path (one query, for matching many paths at once)."""
+        return {path: track_id for track_id, path in self.conn.execute("SELECT id, path FROM tracks")}
+
     def track_path(self, track_id: int) -> str:
         row = self.conn.execute("SELECT path FROM tracks WHERE id = ?", (track_id,)).fetchone()
         if row is None:

@@ -23,6 +23,7 @@ class FileMenuActions:
                  labels_changed: Callable[[], None]) -> None:
         self.parent, self.db, self.state, self.settings = parent, db, state, settings
         self.labelling, self.table, self.say, self.labels_changed = labelling, table, say, labels_changed
+        self.importing: label_io.LabelImport | None = None  # a labels file being imported
 
     def export_labels(self, path: str | None = None) -> None:
         path = path or label_io.ask_export_path(self.parent)
@@ -31,12 +32,24 @@ class FileMenuActions:
             self.say(label_io.export_labels_file(self.db, path, self.settings.spreadsheet_safe_csv), 10000)
 
     def import_labels(self, path: str | None = None, existing: str | None = None) -> None:
-        """Import a ``path,valence,arousal`` CSV as labels by the current curator; app.labelling.label_io
-        asks first when some of its tracks already have labels (unless ``existing`` says)."""
+        """Import a ``path,valence,arousal`` CSV as labels by the current curator, off the GUI thread
+        (app.labelling.label_io.LabelImport); it asks first when some of its tracks already have
+        labels (unless ``existing`` says). One import at a time."""
+        if self.importing is not None:
+            self.say("A labels file is being imported; wait for it to finish", 5000)
+            return
         path = path or label_io.ask_import_path(self.parent)
         if not path:
             return
-        imported, message = label_io.import_labels_file(self.parent, self.db, path, self.labelling.curator, existing)
+        self.importing = label_io.LabelImport(self.parent, self.db.path, self.labelling.curator, existing)
+        self.importing.finished.connect(self._imported)
+        self.say(f"Importing labels from {Path(path).name}...", 60000)
+        self.importing.start(path)
+
+    def _imported(self, imported: bool, message: str) -> None:
+        if self.importing is not None:
+            self.importing.deleteLater()
+        self.importing = None
         if imported:
             self.labels_changed()
         if message:
