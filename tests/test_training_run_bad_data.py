@@ -121,3 +121,56 @@ def test_a_stale_row_among_many_is_skipped_with_its_row_number(tmp_path, bad):
     assert fs.n_tracks == 6
     (skipped,) = fs.description["skipped"]
     assert skipped.startswith(f"labels.csv, row 5: {bad}: ")
+
+
+# -- inputs that partly fail (hardening round four) -----------------------------------------------
+def labels_with_strangers(root, good: int, missing: int):
+    """``good`` generated recordings and ``missing`` rows naming files that do not exist."""
+    from app_helpers import tagged
+
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "labels.csv", "w") as f:
+        f.write("path,valence,arousal\n")
+        for i in range(good):
+            tagged(root / f"s{i}.wav", 4, seed=i)
+            f.write(f"s{i}.wav,{0.5 if i % 2 else -0.5},0.4\n")
+        for i in range(missing):
+            f.write(f"gone/missing{i:07d}.wav,0.1,0.1\n")
+    return root / "labels.csv"
+
+
+def test_a_labels_file_of_mostly_missing_files_is_refused_with_the_count_in_flat_memory(tmp_path):
+    import tracemalloc
+
+    csv = labels_with_strangers(tmp_path, 3, 30_000)
+    tracemalloc.start()
+    with pytest.raises(DatasetError) as e:
+        load_dataset(csv)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    message = str(e.value)
+    assert message.startswith("labels.csv: 30000 of 30003 tracks cannot be used (30000 file not found (")
+    assert "missing0000000.wav" in message and "and 29997 more)" in message and "\n" not in message
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB for 30,000 bad rows"  # flat: rows are counted, not kept
+
+
+def test_a_few_missing_files_are_summarised_and_the_rest_loads(tmp_path, capsys):
+    from damer_core.progress import Progress
+
+    csv = labels_with_strangers(tmp_path, 4, 3)
+    fs = load_dataset(csv, progress=Progress("human"))
+    assert fs.n_tracks == 4 and fs.description["skipped_counts"] == {"file not found": 3}
+    assert fs.description["skipped"][0] == "labels.csv, row 6: missing0000000.wav: file not found"
+    err = capsys.readouterr().err
+    assert "skipped 3 of 7 rows: 3 file not found (gone/missing0000000.wav, " in err
+    assert err.count("missing000000") <= 3  # one summary, not a line per row
+
+
+def test_train_says_skipped_rows_once_and_refuses_a_file_it_cannot_use(tmp_path):
+    csv = labels_with_strangers(tmp_path, 2, 5_000)
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "train", "--dataset", str(csv), "--out",
+                        str(tmp_path / "run"), "--epochs", "1", "--device", "cpu"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "5000 of 5002 tracks cannot be used" in r.stderr and r.stderr.count("missing") <= 6, r.stderr[-2000:]
+    assert not (tmp_path / "run" / "best.pt").exists()

@@ -121,6 +121,45 @@ def _same_label(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
+class Skipped:
+    """Rows or files left out, counted by reason with the first few of each named: a file of a
+    million bad rows costs a few counters, not a million messages."""
+
+    EXAMPLES = 3
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.named: dict[str, list[str]] = {}
+
+    def add(self, reason: str, name: str) -> bool:
+        """Count one; True while it is among the first few of its reason (worth a line of its own)."""
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        names = self.named.setdefault(reason, [])
+        if len(names) < self.EXAMPLES:
+            names.append(name)
+            return True
+        return False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """``"1000 file not found (a.wav, b.wav, c.wav and 997 more); 2 cannot be decoded (x, y)"``."""
+        parts = []
+        for reason, n in sorted(self.counts.items(), key=lambda kv: -kv[1]):
+            names = self.named[reason]
+            more = f" and {n - len(names)} more" if n > len(names) else ""
+            parts.append(f"{n} {reason} ({', '.join(names)}{more})")
+        return "; ".join(parts)
+
+    def refuse_if_most(self, what: str, total: int, used: int) -> None:
+        """Training on the few rows that are left would look like success: stop when more than half are unusable."""
+        if self.total and self.total > used:
+            raise DatasetError(f"{what}: {self.total} of {total} tracks cannot be used ({self.summary()}); "
+                               "fix the paths or the files (relative paths are read from the labels file's folder)")
+
+
 def merge_duplicates(tracks: list[LabelledTrack], what: str, average: bool = False,
                      drop_conflicts: bool = False) -> tuple[list[LabelledTrack], list[str], int]:
     """The one rule for rows that name the same track (its id, or its file for a labels file):
@@ -265,33 +304,41 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     progress = progress or Progress("none")
     progress.task("featurising", len(tracks))
     results: list[tuple[np.ndarray, ...] | None] = [None] * len(tracks)  # (mel, coch[, descriptors]) of a track
-    skipped: list[str] = []
+    skipped, examples = Skipped(), list(description.get("skipped", []))  # the loader's too (files not found)
+    for reason, n in description.get("skipped_counts", {}).items():
+        skipped.counts[reason], skipped.named[reason] = n, []
 
     def one(i: int):
         try:
             windows = windows_of(tracks[i].path)
         except AudioError as e:
-            return i, None, f"{tracks[i].where}: {e}" if tracks[i].where else str(e)
+            return i, None, e.reason, f"{tracks[i].where}: {e}" if tracks[i].where else str(e)
         if not all(np.isfinite(w).all() for w in windows):
-            return i, None, f"{tracks[i].path.name}: its features are not finite numbers"
-        return i, windows, None
+            return i, None, "features not finite", f"{tracks[i].path.name}: its features are not finite numbers"
+        return i, windows, "", None
 
     with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
-        for i, windows, error in pool.map(one, range(len(tracks))):
-            if error:
-                skipped.append(error)
+        for i, windows, reason, error in pool.map(one, range(len(tracks))):
+            if error and skipped.add(reason, tracks[i].path.name):  # the first few each a line, the rest counted
+                examples.append(error)
                 progress.message(f"skipped {error}", error=error)
             results[i] = windows
             progress.advance()
     keep = [i for i, r in enumerate(results) if r is not None]
     kept = [r for r in results if r is not None]
+    name = description.get("name", "data set")
     if not keep:
-        raise DatasetError(f"{description.get('name', 'data set')}: none of the {len(tracks)} audio files could be read")
+        raise DatasetError(f"{name}: none of the {len(tracks)} audio files could be read"
+                           + (f" ({skipped.summary()})" if skipped.total else ""))
+    skipped.refuse_if_most(name, len(keep) + skipped.total, len(keep))
+    if skipped.total > len(examples):
+        progress.message(f"skipped {skipped.total} tracks in all: {skipped.summary()}")
     mel = np.concatenate([r[0] for r in kept])
     coch = np.concatenate([r[1] for r in kept])
     counts = [r[0].shape[0] for r in kept]
     rep = lambda attr: np.repeat([getattr(tracks[i], attr) for i in keep], counts)  # noqa: E731
-    desc = {**description, "n_tracks": len(keep), "n_samples": int(mel.shape[0]), "skipped": skipped,
+    desc = {**description, "n_tracks": len(keep), "n_samples": int(mel.shape[0]), "skipped": examples,
+            "skipped_counts": skipped.counts,
             "feature_preset": cfg.name}
     groups = None
     if any(tracks[i].group for i in keep):  # a track without a group is a group of its own

@@ -8,6 +8,7 @@ train/validation/test split."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from damer_core.contract.safe_text import from_spreadsheet_cell, shown
@@ -15,6 +16,7 @@ from damer_core.datasets.base import (
     DatasetError,
     DataSetFormat,
     LabelledTrack,
+    Skipped,
     check_scale,
     clip,
     label_value,
@@ -101,13 +103,39 @@ def _unguarded(row: dict, root: Path) -> dict:
     return out
 
 
-def load_labels_csv(path: Path, scale: str = "-1..1") -> tuple[list[LabelledTrack], dict]:
+def load_labels_csv(path: Path, scale: str = "-1..1", audio_only: bool = False) -> tuple[list[LabelledTrack], dict]:
+    """The labelled tracks of a labels CSV. ``audio_only`` (training): rows whose file does not
+    exist are counted, not kept (memory stays flat however many), and the file is refused when
+    they are most of it."""
     check_scale(scale)
-    tracks = [label_track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale)
-              for r in read_table(path, list(LABEL_KEYS))]
+    rows = (label_track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale)
+            for r in read_table(path, list(LABEL_KEYS)))
+    return labelled_file(path, "csv", scale, rows, audio_only)
+
+
+def labelled_file(path: Path, fmt: str, scale: str, rows: Iterable[LabelledTrack], audio_only: bool
+                  ) -> tuple[list[LabelledTrack], dict]:
+    """A labels file's tracks (one per file, annotators averaged) and description; see :func:`load_labels_csv`."""
+    skipped, tracks, n, examples = Skipped(), [], 0, []
+    for track in rows:
+        n += 1
+        if audio_only and not track.path.exists():  # a folder or a pipe is named by the decoder, in featurise
+            if skipped.add("file not found", track.track_id or track.path.name):
+                examples.append(f"{track.where}: {track.path.name}: file not found")
+        else:
+            tracks.append(track)
+    if audio_only and not tracks and skipped.total:
+        raise DatasetError(f"{path.name}: none of its {n} rows names an audio file that exists ({skipped.summary()}); "
+                           "fix the paths (relative paths are read from the file's folder)")
+    skipped.refuse_if_most(path.name, n, len(tracks))
     merged, warnings, averaged = merge_annotators(tracks, path.name)
-    return merged, description(path, "csv", scale, merged, len(tracks), warnings, averaged)
+    if skipped.total:
+        warnings = [*warnings, f"skipped {skipped.total} of {n} rows: {skipped.summary()}"]
+    desc = description(path, fmt, scale, merged, n, warnings, averaged)
+    if skipped.total:
+        desc["skipped"], desc["skipped_counts"] = examples, skipped.counts
+    return merged, desc
 
 
 FORMAT = DataSetFormat("csv", "a labels .csv", lambda path: path.suffix.lower() == ".csv",
-                       lambda path, scale: load_labels_csv(path, scale or "-1..1"), suffix=".csv")
+                       lambda path, scale: load_labels_csv(path, scale or "-1..1", audio_only=True), suffix=".csv")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from damer_core.datasets.base import SCALE_RANGES, DatasetError, DataSetFormat, LabelledTrack, clip, one_line
-from damer_core.datasets.labels_csv import LABEL_KEYS, description, label_track, merge_annotators
+from damer_core.datasets.labels_csv import LABEL_KEYS, label_track, labelled_file
 
 
 def _json_items(path: Path) -> tuple[list, str]:
@@ -32,22 +32,22 @@ def _json_items(path: Path) -> tuple[list, str]:
     return items, scale
 
 
-def load_labels_json(path: Path) -> tuple[list[LabelledTrack], dict]:
+def load_labels_json(path: Path, audio_only: bool = False) -> tuple[list[LabelledTrack], dict]:
     """The app's JSON export: ``{"labels": [{"path", "valence", "arousal", ...}]}`` on its declared
     ``scale`` (the app writes -1..1, the default)."""
     items, scale = _json_items(path)
-    tracks = []
-    for i, it in enumerate(items):
-        where = f"{path.name}, labels[{i}]"
-        if not isinstance(it, dict):
-            raise DatasetError(f"{where}: not an object with path, valence and arousal")
-        missing = [k for k in LABEL_KEYS if k not in it]
-        if missing:
-            raise DatasetError(f"{where}: missing {', '.join(missing)}")
-        tracks.append(label_track(path, it, where, scale))
-    merged, warnings, averaged = merge_annotators(tracks, path.name)
-    return merged, description(path, "labels-json", scale, merged, len(tracks), warnings, averaged)
+
+    def rows():
+        for i, it in enumerate(items):
+            where = f"{path.name}, labels[{i}]"
+            if not isinstance(it, dict):
+                raise DatasetError(f"{where}: not an object with path, valence and arousal")
+            missing = [k for k in LABEL_KEYS if k not in it]
+            if missing:
+                raise DatasetError(f"{where}: missing {', '.join(missing)}")
+            yield label_track(path, it, where, scale)
+    return labelled_file(path, "labels-json", scale, rows(), audio_only)
 
 
 FORMAT = DataSetFormat("labels-json", "a labels .json", lambda path: path.suffix.lower() == ".json",
-                       lambda path, scale: load_labels_json(path), suffix=".json")
+                       lambda path, scale: load_labels_json(path, audio_only=True), suffix=".json")
