@@ -163,3 +163,49 @@ def test_each_failure_has_one_line_reason(tmp_path, case, reason):
         decode(p)
     msg = str(err.value)
     assert msg.startswith(f"{case}.wav: ") and reason in msg and "\n" not in msg
+
+
+# -- a chained Ogg (hardening round four) -----------------------------------------------------------
+def chained_ogg(path, seconds=(3.0, 2.0), rate=22_050):
+    """Ogg Vorbis streams one after another in one file (what cat and some recorders write)."""
+    import soundfile as sf
+
+    parts = []
+    for i, s in enumerate(seconds):
+        part = path.with_name(f"part{i}.ogg")
+        t = np.arange(int(s * rate)) / rate
+        sf.write(part, (0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t)).astype(np.float32), rate, format="OGG")
+        parts.append(part.read_bytes())
+    path.write_bytes(b"".join(parts))
+    return path
+
+
+@pytest.mark.parametrize("seconds", [(3.0, 2.0), (1.0, 1.0, 2.5)])
+def test_a_chained_ogg_is_decoded_whole(tmp_path, seconds):
+    import shutil
+
+    from damer_core.audio.decoders import ogg_chains
+    from damer_core.audio.decoding import DecodeStream
+
+    path = chained_ogg(tmp_path / "chained.ogg", seconds)
+    assert ogg_chains(path) == len(seconds)
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    frames = sum(b.shape[0] for b in DecodeStream(path, 22_050))
+    assert frames / 22_050 == pytest.approx(sum(seconds), abs=0.05)  # not only the first stream's
+
+
+def test_a_chained_ogg_without_ffmpeg_says_why_it_cannot_be_read_whole(tmp_path, monkeypatch):
+    import shutil
+
+    from damer_core.audio.decoding import DecodeStream
+    from damer_core.contract.errors import UnsupportedFormat
+
+    path = chained_ogg(tmp_path / "chained.ogg")
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "ffmpeg" else real(name, *a, **k))
+    with pytest.raises(UnsupportedFormat, match=r"chained.ogg: is a chained Ogg file \(2 streams one after another\)"):
+        DecodeStream(path, 22_050)
+    single = tmp_path / "single.ogg"
+    single.write_bytes(path.with_name("part0.ogg").read_bytes())
+    assert sum(b.shape[0] for b in DecodeStream(single, 22_050)) / 22_050 == pytest.approx(3.0, abs=0.05)

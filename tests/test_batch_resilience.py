@@ -143,3 +143,80 @@ def test_a_folder_of_5000_tiny_files_gives_every_file_its_line(tmp_path):
     assert len(rows) == 5000 and r.stderr.count("damer-core: skipped") == 5000
     assert all(row["error"].startswith(reasons[Path(row["path"]).suffix[1:]]) for row in rows)
     assert r.returncode == 1  # every file failed: the exit code says so
+
+
+# -- folders that cannot be listed (hardening round four) --------------------------------------------
+NOBODY = 65534
+
+
+def as_nobody(cmd: list[str]) -> list[str]:
+    import shutil
+
+    if os.geteuid() != 0:
+        return cmd
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: cannot drop privileges to test permissions")
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
+
+
+@pytest.mark.parametrize("given", ["its parent", "itself"])
+def test_a_folder_that_cannot_be_listed_is_said_reason_first_and_the_rest_goes_on(given):
+    import shutil
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="damer-perm-"))  # pytest's tmp_path is private to root
+    try:
+        listed_or_not(tmp_path, given)
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwX", str(tmp_path)], check=False)
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def shared_numba_cache() -> str:
+    """A numba cache the unprivileged user can write, kept between runs (compiling costs ~20 s)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / "damer-tests-numba-shared"
+    ours = os.environ.get("NUMBA_CACHE_DIR")
+    if ours and Path(ours).is_dir():  # what this suite compiled already (conftest's cache)
+        shutil.copytree(ours, folder, dirs_exist_ok=True)
+    folder.mkdir(exist_ok=True)
+    subprocess.run(["chmod", "-R", "a+rwX", str(folder)], check=False)
+    return str(folder)
+
+
+def listed_or_not(tmp_path: Path, given: str) -> None:
+    root = tmp_path / "music"
+    (root / "locked").mkdir(parents=True)
+    good = tagged(root / "good.flac", 3.0, seed=1)
+    tagged(root / "locked" / "hidden.flac", 3.0, seed=2)
+    for d in (tmp_path, root):
+        os.chmod(d, 0o755)
+    os.chmod(good, 0o644)
+    os.chmod(root / "locked", 0o000)
+    try:
+        inputs = [str(root)] if given == "its parent" else [str(root / "locked"), str(good)]
+        r = subprocess.run(as_nobody([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
+                                      "--format", "csv", *inputs]),
+                           capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": shared_numba_cache(),
+                                "HOME": str(tmp_path)})
+    finally:
+        os.chmod(root / "locked", 0o755)
+    assert r.returncode == 0, r.stderr
+    assert f"damer-core: skipped a folder (permission denied): {root / 'locked'}" in r.stderr
+    assert "no audio files in this folder" not in r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [row["path"] for row in rows] == [str(good)] and rows[0]["valence"]
+
+
+def test_a_path_longer_than_the_system_allows_gets_its_row_and_the_batch_goes_on(tmp_path):
+    good = tagged(tmp_path / "good.flac", 3.0, seed=1)
+    too_long = "/".join(["x" * 200] * 25) + "/song.flac"  # over PATH_MAX (4096)
+    r = core("predict", "--checkpoint", BUILTIN, "--format", "csv", too_long, str(good))
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [row["path"] for row in rows] == [too_long, str(good)]
+    assert "name too long" in rows[0]["error"].lower() and rows[1]["valence"]
+    assert "Traceback" not in r.stderr

@@ -173,7 +173,7 @@ def test_a_playlist_lists_names_as_they_are(odd_folder, tmp_path):
 
 
 def test_files_from_keeps_spaces_and_carriage_returns_inside_names(odd_folder, tmp_path):
-    from damer_core.cli.main import _listed_files
+    from damer_core.cli.inputs import listed_files as _listed_files
 
     listed = tmp_path / "list.txt"
     names = [b" lead space.ogg", b"car\rriage.ogg", b"trail space .ogg", b"bad\xff\xfe.ogg"]

@@ -139,6 +139,25 @@ def _ffprobe(path: Path) -> tuple[int, int]:
     return rate, channels
 
 
+def ogg_chains(path: Path) -> int:
+    """How many Ogg streams follow one another in ``path`` (a "chained" Ogg: a stream that begins
+    after another ended, as internet radio records and some tools write). libsndfile decodes only
+    the first; ffmpeg decodes them all. Page headers are read, not the audio: a few kB per MB."""
+    chains, ended = 0, True
+    with open(path, "rb") as f:
+        while len(header := f.read(27)) == 27 and header[:4] == b"OggS":
+            flags, segments = header[5], header[26]
+            if flags & 0x02 and ended:  # a beginning of stream after the previous ones ended
+                chains, ended = chains + 1, False
+            if flags & 0x04:
+                ended = True
+            lacing = f.read(segments)
+            if len(lacing) < segments:
+                break
+            f.seek(sum(lacing), os.SEEK_CUR)
+    return chains
+
+
 def ffmpeg_blocks(path: Path) -> tuple[int, int, Iterator[np.ndarray]]:
     if shutil.which("ffmpeg") is None:
         raise UnsupportedFormat(path, "needs ffmpeg to decode (install it, e.g. `apt install ffmpeg`)")

@@ -26,6 +26,7 @@ from damer_core.audio.decoders import (  # noqa: F401 - re-exported: callers imp
     SOUNDFILE_EXTENSIONS,
     check_audio_file,
     ffmpeg_blocks,
+    ogg_chains,
     soundfile_blocks,
 )
 from damer_core.audio.loudness import (  # noqa: F401 - re-exported
@@ -48,9 +49,29 @@ MIN_SECONDS = 3.0
 MAX_SECONDS = 2 * 3600.0  # decoding stops with an error past this: guards huge or bogus headers
 
 
-def audio_files(folder: str | os.PathLike) -> list[Path]:
-    """Every audio file (by extension) under ``folder``, recursively, sorted."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+def audio_files(folder: str | os.PathLike, unreadable: Callable[[Path, str], None] | None = None) -> list[Path]:
+    """Every audio file (by extension) under ``folder``, recursively (links followed, each folder
+    once), sorted. A folder that cannot be listed (permission denied, a path too long) is passed
+    to ``unreadable(folder, reason)`` and the walk goes on."""
+    found, seen = [], set()
+
+    def cannot_list(e: OSError) -> None:
+        if unreadable is not None:
+            unreadable(Path(e.filename or folder), e.strerror or str(e))
+
+    for root, dirs, files in os.walk(os.fspath(folder), onerror=cannot_list, followlinks=True):
+        try:
+            st = os.stat(root)
+        except OSError as e:
+            cannot_list(e)
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:  # a link back up the tree: listed once
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        found += [Path(root, f) for f in files if Path(f).suffix.lower() in AUDIO_EXTENSIONS and Path(root, f).is_file()]
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,12 @@ class DecodeStream:
         ext = self.path.suffix.lower()
         self._native = NativeStderr(self.path)
         if ext in FFMPEG_EXTENSIONS:
+            return ffmpeg_blocks(self.path)
+        if ext in (".ogg", ".oga") and ogg_chains(self.path) > 1:  # libsndfile would stop after the first
+            if shutil.which("ffmpeg") is None:
+                raise UnsupportedFormat(self.path, f"is a chained Ogg file ({ogg_chains(self.path)} streams one after "
+                                                   "another): only ffmpeg decodes all of it (install it, e.g. "
+                                                   "`apt install ffmpeg`)")
             return ffmpeg_blocks(self.path)
         try:
             return soundfile_blocks(self.path, self._native)

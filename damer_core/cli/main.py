@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from damer_core import __version__
+from damer_core.cli.inputs import audio_inputs, listed_files
 from damer_core.cli.options import add_cache, add_progress, add_train_options, feature_cache, feature_presets, train_config
 from damer_core.cli.parser import Parser
 from damer_core.cli.reports import check_json_out, write_json
@@ -22,28 +23,6 @@ from damer_core.contract.safe_text import shown
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
 
 
-def _audio_files(inputs: list[str]) -> list[Path]:
-    """The audio files named or found under the folders named, each once, in the order given."""
-    from damer_core.audio.decoding import audio_files
-    from damer_core.contract.safe_text import shown_path
-
-    files: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            found = audio_files(p)
-            if not found:
-                print(f"damer-core: {shown_path(p)}: no audio files in this folder", file=sys.stderr)
-            files += found
-        else:
-            files.append(p)
-    unique = list(dict.fromkeys(files))
-    if len(unique) < len(files):
-        print(f"damer-core: {len(files) - len(unique)} repeated file(s) left out: each file is predicted once",
-              file=sys.stderr)
-    return unique
-
-
 # -- features ---------------------------------------------------------------------------------
 def cmd_features(args: argparse.Namespace) -> int:
     from damer_core.features.extract import featurise_files
@@ -51,7 +30,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
     cfg, cache = preset(args.preset), feature_cache(args)
     kinds = ("train", "frames") if args.trajectory else ("train",)
-    return featurise_files(_audio_files(args.inputs), cfg, kinds, cache, args.progress)
+    return featurise_files(audio_inputs(args.inputs), cfg, kinds, cache, args.progress)
 
 
 # -- train ------------------------------------------------------------------------------------
@@ -201,12 +180,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from damer_core.inference.predict import predict_to_output, predict_to_stdout
     from damer_core.inference.predictor import Predictor
 
-    inputs = list(args.files) + (_listed_files(args.files_from) if args.files_from else [])
+    inputs = list(args.files) + (listed_files(args.files_from) if args.files_from else [])
     if not inputs:
         raise UsageError("predict needs audio files (arguments or --files-from)")
     cache = feature_cache(args) if args.cache else NoCache()  # the predictions are what a library keeps
     if args.output:
-        files = _audio_files(inputs)
+        files = audio_inputs(inputs)
         if args.format != "csv":
             raise UsageError("--output writes --format csv (one row per file, so a rerun can skip what is done)")
         return predict_to_output(files, Path(args.output), args.checkpoint, args.device, args.progress, cache,
@@ -214,20 +193,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise UsageError("under torchrun, give --output results.csv: each rank writes its part and rank 0 merges them")
     predictor = Predictor(default_checkpoint(args.checkpoint), str(resolve_device(args.device)), cache)
-    return predict_to_stdout(predictor, _audio_files(inputs), args.format, args.progress,
+    return predict_to_stdout(predictor, audio_inputs(inputs), args.format, args.progress,
                              spreadsheet_safe=not args.csv_raw)
-
-
-def _listed_files(path: str) -> list[str]:
-    """The lines of a ``--files-from`` list, as the OS gives names: bytes that are not UTF-8
-    travel as surrogate escapes (os.fsdecode), so any file name the file system allows works, one
-    per line, nothing stripped but a CRLF's \r (a name may begin or end with spaces)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise UsageError(f"--files-from {path}: {e.strerror or e}") from None
-    lines = (raw[:-1] if raw.endswith(b"\r") else raw for raw in data.split(b"\n"))  # a CRLF list too
-    return [os.fsdecode(line) for line in lines if line.strip()]  # names kept whole: spaces and \r inside
 
 
 def cmd_info(args: argparse.Namespace) -> int:
