@@ -114,3 +114,43 @@ def test_a_library_of_fifty_thousand_tracks_is_one_job_per_file():
     assert s.pending(LIBRARY) == s.pending(IDLE) == 50_000 and s.pass_total == 100_000
     first = s.next_job()
     assert first is not None and (first.job.op, first.job.path) == ("static", paths[0])
+
+
+def test_a_pass_fed_in_steps_counts_each_job_once_and_ends_only_when_fed():
+    s, seen = schedule_with_log()
+    s.begin_pass()
+    s.extend_pass(SONGS[:2], [])
+    s.extend_pass(SONGS[1:3], [])  # s1's static again while queued: the same job, counted once
+    assert [(q.job.op, q.job.path[-6:]) for q in (s.next_job(), s.job_ended())] == [("static", "s0.wav")] * 2
+    assert run_all(s) == [("static", "s1.wav"), ("static", "s2.wav")]
+    assert seen["finished"] == []  # everything fed so far is done, but more is coming
+    s.extend_pass(SONGS[3:], SONGS[:1])
+    s.end_feeding()
+    assert s.pass_total == 5
+    assert run_all(s) == [("static", "s3.wav"), ("track", "s0.wav")]
+    assert seen["finished"] == ["analysed 5 jobs"]
+
+
+def test_the_players_jobs_are_demoted_among_a_large_pass_without_losing_any():
+    """Generated: a 20,000-track pass and the player moving through 50 tracks of it."""
+    s, _ = schedule_with_log()
+    paths = [f"/music/{i:05d}.wav" for i in range(20_000)]
+    s.start_pass(paths, paths)
+    for i in range(50):
+        s.submit("track", paths[i], PLAYING, f"/tmp/{i}.npz")
+    assert s.pending(PLAYING) == 1 and s.pending() == 40_000 and s.pass_total == 40_000
+    assert s.next_job().job.path == paths[49]  # the track playing now comes first
+
+
+def test_a_large_pass_is_submitted_in_steps_off_the_gui_threads_one_turn(qtbot):
+    from app.analysis.jobs import PASS_STEP, AnalysisQueue
+
+    q = AnalysisQueue()
+    q.set_paused_below(PLAYING)  # nothing runs: the queue alone is looked at, no worker starts
+    paths = [f"/music/{i:05d}.wav" for i in range(20_000)]
+    q.start_pass(paths, paths + paths[:10])  # repeated paths are one job each
+    assert q.pending() == PASS_STEP  # the call returned after one step; the rest follow turn by turn
+    qtbot.waitUntil(lambda: not q.schedule.feeding, timeout=60_000)
+    assert q.pending() == 40_000 and q.schedule.pass_total == 40_000 and q.pass_running
+    assert q.cancel_pass() == 40_000 and not q.pass_running
+    q.shutdown()

@@ -5,7 +5,9 @@ and the model loaded once per model, not per request). What runs next is the sch
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterator
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -15,6 +17,7 @@ from damer_core.contract import events
 
 __all__ = ["IDLE", "LIBRARY", "PLAYING", "AnalysisQueue", "QueuedJob", "WorkerChannel"]
 MAX_RESTARTS = 3  # worker deaths in a row, without a job finishing, before the queue gives up
+PASS_STEP = 2000  # library-pass jobs submitted per turn of the event loop (a few ms)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,7 @@ class AnalysisQueue(QObject):
         self.checkpoint = ""
         self._ready = False  # the worker said "ready": it takes the next job
         self._restarts = 0
+        self._feed: Iterator[tuple[str, str]] | None = None  # the library pass's jobs not yet submitted
 
     @property
     def key(self) -> str:
@@ -102,6 +106,7 @@ class AnalysisQueue(QObject):
         if checkpoint == self.checkpoint and key == self.key:
             return
         self.checkpoint = checkpoint
+        self._feed = None  # the pass of the model before: the window asks again
         self.schedule.set_model(key)
         self._stop_worker()
         self._dispatch()
@@ -114,10 +119,26 @@ class AnalysisQueue(QObject):
         self._dispatch()
 
     def start_pass(self, static_paths: list[str], trajectory_paths: list[str]) -> None:
-        self.schedule.start_pass(static_paths, trajectory_paths)
+        """The library pass, submitted PASS_STEP jobs per turn of the event loop: 100,000 jobs at
+        once would hold the GUI thread for most of a second."""
+        self.schedule.begin_pass()
+        self._feed = iter([("static", p) for p in static_paths] + [("track", p) for p in trajectory_paths])
+        self._feed_step()
+
+    def _feed_step(self) -> None:
+        if self._feed is None:
+            return
+        step = list(itertools.islice(self._feed, PASS_STEP))
+        self.schedule.extend_pass([p for op, p in step if op == "static"], [p for op, p in step if op == "track"])
+        if len(step) == PASS_STEP:
+            QTimer.singleShot(0, self._feed_step)
+        else:
+            self._feed = None
+            self.schedule.end_feeding()
         self._dispatch()
 
     def cancel_pass(self) -> int:
+        self._feed = None
         return self.schedule.cancel_pass()
 
     def pending(self, priority: int | None = None) -> int:
@@ -145,6 +166,7 @@ class AnalysisQueue(QObject):
             self._start_worker()
 
     def shutdown(self) -> None:
+        self._feed = None
         self.schedule.clear()
         channel_proc = self.channel.proc
         self._stop_worker()

@@ -40,12 +40,14 @@ class JobSchedule:
                  on_pass_finished: Callable[[str], None] | None = None):
         self._heap: list[QueuedJob] = []
         self._queued: dict[tuple[str, str], QueuedJob] = {}
+        self._playing: dict[tuple[str, str], QueuedJob] = {}  # the queued PLAYING jobs (few): demoted without a scan
         self._order = itertools.count()
         self.running: QueuedJob | None = None
         self.interrupted = False  # the running job stopped early: queued again when it ends
         self.key = ""  # the model's prediction key new jobs are asked for under
         self.paused_below: int | None = None  # e.g. while training runs: only jobs more urgent than this run
         self.pass_counts: dict[str, list[int]] = {}  # op -> [done, total] in the library pass
+        self.feeding = False  # a pass is being submitted in steps: it cannot be over yet
         self._pass_t0 = 0.0
         self._on_progress = on_progress or (lambda done, total, left: None)
         self._on_pass_finished = on_pass_finished or (lambda message: None)
@@ -73,14 +75,25 @@ class JobSchedule:
     def _push(self, q: QueuedJob) -> None:
         old = self._queued.get(q.ident)
         if old is not None:
-            old.dropped = True
+            self._drop(old)
         self._queued[q.ident] = q
+        if q.priority == PLAYING:
+            self._playing[q.ident] = q
         heapq.heappush(self._heap, q)
 
     def _drop(self, q: QueuedJob) -> None:
         q.dropped = True
         if self._queued.get(q.ident) is q:
             del self._queued[q.ident]
+        if self._playing.get(q.ident) is q:
+            del self._playing[q.ident]
+
+    def _joins_pass(self, q: QueuedJob) -> None:
+        """``q`` is now one of the library pass's jobs: counted once in its total."""
+        if not q.in_pass:
+            q.in_pass = True
+            if q.job.op in self.pass_counts:
+                self.pass_counts[q.job.op][1] += 1
 
     # -- asking -----------------------------------------------------------------------------------
     def submit(self, op: str, path: str, priority: int, views_npz: str = "", in_pass: bool = False) -> str:
@@ -93,23 +106,27 @@ class JobSchedule:
         twin = self._queued.get((op, path))
         if twin is not None:
             if priority >= twin.priority:
-                twin.in_pass |= in_pass
+                if in_pass:
+                    self._joins_pass(twin)
                 return ""
             self._drop(twin)
-            in_pass, views_npz = in_pass or twin.in_pass, views_npz or twin.job.views_npz
+            views_npz = views_npz or twin.job.views_npz
         running = self.running
         if in_pass and running is not None and running.ident == (op, path):
-            running.in_pass = True  # running already: counted when it ends
+            self._joins_pass(running)  # running already: counted when it ends
             return ""
         job = events.Job(op, path, views_npz, preemptible=priority == IDLE)
-        self._push(QueuedJob(priority, next(self._order), job, self.key, in_pass))
+        q = QueuedJob(priority, next(self._order), job, self.key, twin is not None and twin.in_pass)
+        self._push(q)
+        if in_pass:
+            self._joins_pass(q)
         if priority == PLAYING and running is not None and running.job.preemptible:
             return running.job.path
         return ""
 
     def _demote_playing(self, path: str) -> None:
         """The player moved on: its queued jobs for other files drop to background trajectories."""
-        for q in [q for q in self._queued.values() if q.priority == PLAYING and q.job.path != path]:
+        for q in [q for q in self._playing.values() if q.job.path != path]:
             self._drop(q)
             if q.job.op == "track" or q.in_pass:
                 self._push(QueuedJob(IDLE, q.order, events.Job(q.job.op, q.job.path, "", True), q.key, q.in_pass))
@@ -125,21 +142,40 @@ class JobSchedule:
         self._end_pass("")
 
     def clear(self) -> None:
-        self._heap, self._queued = [], {}
+        self._heap, self._queued, self._playing = [], {}, {}
         self.running, self.interrupted = None, False
 
     # -- the library pass -------------------------------------------------------------------------
     def start_pass(self, static_paths: list[str], trajectory_paths: list[str]) -> None:
-        """Every static V-A first, then the trajectories in idle time."""
+        """Every static V-A first, then the trajectories in idle time (all at once; a large
+        library is fed in steps by :meth:`begin_pass`, :meth:`extend_pass`, :meth:`end_feeding`)."""
+        self.begin_pass()
+        self.extend_pass(static_paths, trajectory_paths)
+        self.end_feeding()
+
+    def begin_pass(self) -> None:
+        """A new library pass; the jobs of an earlier one still queued or running stay in it."""
+        self.pass_counts = {op: [0, 0] for op in OPS}
+        for q in list(self._queued.values()) + ([self.running] if self.running else []):
+            if q.in_pass:
+                self.pass_counts[q.job.op][1] += 1
+        self._pass_t0 = time.monotonic()
+        self.feeding = True
+
+    def extend_pass(self, static_paths: list[str], trajectory_paths: list[str]) -> None:
         for path in static_paths:
             self.submit("static", path, LIBRARY, in_pass=True)
         for path in trajectory_paths:
             self.submit("track", path, IDLE, in_pass=True)
-        in_pass = [q for q in list(self._queued.values()) + ([self.running] if self.running else []) if q.in_pass]
-        self.pass_counts = {op: [0, sum(1 for q in in_pass if q.job.op == op)] for op in OPS}
-        self._pass_t0 = time.monotonic()
+
+    def end_feeding(self) -> None:
+        self.feeding = False
         if self.pass_total:
-            self._on_progress(0, self.pass_total, -1.0)
+            self._on_progress(self.pass_done, self.pass_total, -1.0)
+        if self.pass_done >= self.pass_total:
+            self._end_pass(f"analysed {self.pass_total} jobs" if self.pass_total else "")
+        if not self.pass_total:
+            self.pass_counts = {}
 
     def cancel_pass(self) -> int:
         """Drop the library pass's queued jobs (the running one finishes); returns how many."""
@@ -156,10 +192,11 @@ class JobSchedule:
         self.pass_counts[q.job.op][0] += 1
         done, total = self.pass_done, self.pass_total
         self._on_progress(done, total, (time.monotonic() - self._pass_t0) / done * (total - done))
-        if done >= total:
+        if done >= total and not self.feeding:
             self._end_pass(f"analysed {total} jobs")
 
     def _end_pass(self, message: str) -> None:
+        self.feeding = False
         if self.pass_total:
             self.pass_counts = {}
             self._on_pass_finished(message)
