@@ -172,7 +172,11 @@ def shown():
     print(f"window {time.time() - t0:.3f}", flush=True)
     beats["last"] = time.perf_counter()
     timer.start(10)
+    QTimer.singleShot(2_000, again)
     QTimer.singleShot(10_000, done)
+def again():  # the pass begun anew with the window up, as a change of model does
+    w.analysis.cancel_pass()
+    w.analyse_library()
 def done():
     print(f"stall {beats['worst'] * 1000:.1f} queued {w.analysis.queue.pending()} rows {len(w.model.rows)}", flush=True)
     w.close(); app.quit()
@@ -225,7 +229,8 @@ def big_library(work: Path, n: int) -> dict:
     window_s = float(lines["window"])
     stall_ms, queued, rows = lines["stall"].replace(" queued ", " ").replace(" rows ", " ").split()
     print(f"launch to window: {window_s:.2f} s; longest GUI stall: {float(stall_ms):.0f} ms "
-          f"(launch to 10 s after the window; {rows} tracks in the table, {queued} analysis jobs queued)")
+          f"(launch to 10 s after the window, the library pass begun anew at 2 s; {rows} tracks in the table, "
+          f"{queued} analysis jobs queued)")
     print("targets at 50,000 tracks: window < 5 s, stall < 50 ms")
     rows = 20_000 if n <= 300 else 1_000_000
     import_s, import_stall_ms = import_stall(work, rows)

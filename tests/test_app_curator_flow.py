@@ -36,7 +36,9 @@ def test_label_train_activate_map(qtbot, scanned_window):
     asked = answer_dialog("Use it anyway")
     panel.use_btn.click()
     assert "This run warned" in asked[0]
-    assert w.settings.active_model.endswith(".pt")
+    qtbot.waitUntil(lambda: w.settings.active_model.endswith(".pt") or w.windows.refusal is not None,
+                    timeout=120_000)  # once the model passed its check in a child
+    assert w.windows.refusal is None, w.windows.refusal.text()
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=300_000)
     rows = w.db.tracks(w.state.model.key)
     assert all(r.valence is not None for r in rows)

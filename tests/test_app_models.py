@@ -99,7 +99,8 @@ def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_p
     w.add_folder(str(real_music(tmp_path / "music")))
     qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
     w.windows.import_model(str(valence_only))
-    qtbot.waitUntil(lambda: w.settings.active_model != "", timeout=120_000)  # once it passed its check
+    qtbot.waitUntil(lambda: w.settings.active_model != "" or w.windows.refusal is not None, timeout=120_000)
+    assert w.windows.refusal is None, w.windows.refusal.text()  # it passed its check
     qtbot.waitUntil(lambda: not w.analysis.running and w.db.tracks(w.state.model.key)[0].analysed, timeout=240_000)
     row = w.db.tracks(w.state.model.key)[0]
     assert row.arousal is None and row.valence is not None

@@ -63,6 +63,7 @@ def check_predictions(path: str | os.PathLike, device: str = "cpu") -> dict[str,
 
     predictor = Predictor(path, device)
     model = predictor.model
+    dims = model.dimensions  # a model of one dimension leaves the other NaN: only what it predicts is checked
     means: dict[str, tuple[float, float]] = {}
     for name, feats in sound_features(predictor.feature_config, model.feature_kinds(True)).items():
         try:
@@ -72,11 +73,13 @@ def check_predictions(path: str | os.PathLike, device: str = "cpu") -> dict[str,
             detail = " ".join(str(e).split())[:200] or type(e).__name__
             raise BundleError(path, f"cannot predict ({type(e).__name__}: {detail}); the bundle is damaged or "
                                     "was made by an incompatible program") from None
-        if not (np.isfinite(v) and np.isfinite(a)):
+        if not all(np.isfinite(x) for x, dim in ((v, "valence"), (a, "arousal")) if dim in dims):
             raise BundleError(path, f"predicts no number (NaN or inf) for generated {name}: its weights are damaged")
         means[name] = (v, a)
-    v_all, a_all = np.array([m[0] for m in means.values()]), np.array([m[1] for m in means.values()])
-    if max(np.ptp(v_all), np.ptp(a_all)) < CONSTANT_SPREAD:
-        raise BundleError(path, f"predicts the same (valence {v_all[0]:+.2f}, arousal {a_all[0]:+.2f}) for very "
-                                "different sounds: its weights make it constant, so its predictions would mean nothing")
+    spread = [np.ptp([m[i] for m in means.values()]) for i, dim in enumerate(("valence", "arousal")) if dim in dims]
+    if max(spread) < CONSTANT_SPREAD:
+        first = next(iter(means.values()))
+        said = ", ".join(f"{dim} {x:+.2f}" for x, dim in zip(first, ("valence", "arousal")) if dim in dims)
+        raise BundleError(path, f"predicts the same ({said}) for very different sounds: its weights make it "
+                                "constant, so its predictions would mean nothing")
     return means
