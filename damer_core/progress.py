@@ -10,6 +10,8 @@ from typing import TextIO
 from damer_core.contract import events
 from damer_core.contract.safe_text import shown
 
+LINE_EVERY_S = 10.0  # without a terminal: a progress line this often, as git and pip write to a log
+
 
 class Progress:
     """``task(name, total)`` starts a counted task, ``advance()`` moves it, ``event(kind, **data)``
@@ -53,8 +55,13 @@ class Progress:
         tty = hasattr(out, "isatty") and out.isatty()
         finished = self._done >= self._total
         now = time.monotonic()
-        if not tty and not finished:
-            return  # a log file gets one line per task, not a carriage-return animation
+        if not tty:  # a log file or a pipe: a line when the task starts, every LINE_EVERY_S, and at the end
+            starting = self._done == 0
+            if not (starting or finished or now - self._last_draw >= LINE_EVERY_S):
+                return
+            self._last_draw = now
+            print(f"{self._task}: {self._done}/{self._total}" + (" done" if finished else ""), file=out, flush=True)
+            return
         if not force and now - self._last_draw < 0.1:
             return
         self._last_draw = now
@@ -65,7 +72,7 @@ class Progress:
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
         end = "\n" if finished else ""
         print(
-            f"{chr(13) if tty else ''}{self._task}: [{bar}] {self._done}/{self._total}  "
+            f"\r{self._task}: [{bar}] {self._done}/{self._total}  "
             f"{elapsed:5.1f}s elapsed, ~{eta:5.1f}s left",
             end=end,
             file=out,

@@ -132,3 +132,66 @@ def test_closing_during_the_rest_ends_the_session_for_good(scanned_window, qtbot
     assert w.state.track.path == playing and len(ended) == 1 and dlg.index == 0
     dlg._track_ended()  # a track ending after the session changes nothing
     assert not dlg.timer.isActive()
+
+
+def test_calibration_labels_are_kept_apart_from_the_curators_labels(scanned_window, tmp_path):
+    """Newcomer's report: a session's labels became ordinary labels (averaged into them, trained on,
+    drawn on the map). They measure the curator: their own set, exported as such."""
+    import csv
+
+    from app.labelling.labels import export_labels, labels_for, static_labels
+    from app.training.values import my_labels_text
+
+    w = scanned_window
+    db = w.db
+    a, b = w.model.rows[0], w.model.rows[1]
+    mine = LabelRecorder(db, a.id, "ann")
+    mine.add(0.0, 0.5, 0.5)
+    mine.flush()
+    session = start_session(db, "ann", b.id)
+    for track, value in ((a, -0.5), (b, 0.25), (b, 0.3)):  # a labelled track, and the duplicate twice
+        rec = LabelRecorder(db, track.id, "ann", session)
+        rec.add(0.0, value, value)
+        rec.flush()
+    finish_session(db, session)
+    assert static_labels(db) == {a.path: (0.5, 0.5)}  # not averaged with the session's -0.5; b not labelled
+    assert db.labelled_paths() == {a.path} and [lb.valence for lb in labels_for(db)] == [0.5]
+    rows = {r.path: r for r in db.tracks("")}
+    assert rows[a.path].labelled and not rows[b.path].labelled  # the Labelled column
+    assert db.label_counts() == (1, 1, 3)
+    said = my_labels_text(*db.label_counts())
+    assert said.startswith("your 1 label on 1 track in this library; 3 calibration labels kept apart")
+    assert export_labels(db, tmp_path / "mine.csv") == 1
+    assert export_labels(db, tmp_path / "calibration.csv", calibration=True) == 3
+    exported = list(csv.DictReader(open(tmp_path / "calibration.csv")))
+    assert [r["session"] for r in exported] == [str(session)] * 3 and exported[0]["valence"] == "-0.5000"
+    db.delete_labels(b.id, "ann")  # Delete label on the track: the session's labels stay with the session
+    assert db.label_counts() == (1, 1, 3)
+
+
+def test_a_session_says_its_length_and_plays_excerpts_of_unlabelled_tracks_first(scanned_window, qtbot, monkeypatch):
+    """Newcomer's report: a 16-minute session (whole tracks, one of 5 minutes) that reused labelled tracks."""
+    from app.labelling import calibration
+    from app.windows.other_windows import choose_calibration_tracks
+
+    w = scanned_window
+    rows = w.model.rows
+    rec = LabelRecorder(w.db, rows[0].id, "ann")
+    rec.add(0.0, 0.1, 0.1)
+    rec.flush()
+    for _ in range(5):  # random order, the unlabelled always first
+        picked = choose_calibration_tracks([r.id for r in rows], w.db.labelled_paths(), w.db, n=len(rows) - 1)
+        assert rows[0].id not in picked and len(set(picked)) == len(rows) - 1
+    w.windows.start_calibration()
+    dlg = w.windows.calibration
+    n = len(dlg.track_ids) + 1
+    minutes = round((n * 30 + (n - 1) * 15) / 60)
+    assert dlg.info.text().startswith(f"{n} excerpts of 30 s from {n - 1} tracks") and f"about {minutes} min" in dlg.info.text()
+    dlg.rest.setChecked(False)
+    assert f"about {round(n * 30 / 60)} min" in dlg.info.text()
+    dlg.rest.setChecked(True)
+    monkeypatch.setattr(calibration, "EXCERPT_SECONDS", 1)
+    dlg.start_btn.click()
+    qtbot.waitUntil(lambda: dlg.timer.isActive(), timeout=30_000)  # the excerpt played: the rest began
+    assert w.player.state == "paused" and w.player.position < 3 and dlg.info.text().startswith("Rest:")
+    dlg.close()

@@ -45,7 +45,7 @@ def test_selection_becomes_a_playlist(emap, tmp_path):
 def test_more_like_this_and_click_to_play(emap, qtbot):
     assert [p.title for p in nearest(points(), 0.6, 0.6, 2, exclude="/m/a.flac")] == ["D", "B"]
     emap.show_similar("/m/a.flac")
-    assert emap.similar.item(0).text().startswith("D - Z")
+    assert emap.similar.item(0).text().startswith("D - Z  (")
     with qtbot.waitSignal(emap.play_requested) as sig:
         emap._clicked(emap.scatter, [emap.scatter.points()[2]])
     assert sig.args[0] == "/m/c.flac"
@@ -74,3 +74,28 @@ def test_lasso_drawn_with_the_mouse_selects_what_it_encloses(emap, qtbot, tmp_pa
     assert vb.viewRange()[0] == pytest.approx([-1.2, 1.2], abs=0.3)  # drawing did not pan the view
     emap.lasso.setChecked(False)
     assert emap.roi.isVisible() and emap.lasso_path == []
+
+
+@pytest.mark.parametrize("keys", ["Esc", "Ctrl+W"])
+def test_escape_and_ctrl_w_close_the_map(emap, qtbot, keys):
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    emap.activateWindow()
+    emap.setFocus()
+    qtbot.waitUntil(emap.isActiveWindow, timeout=5000)
+    QTest.keySequence(emap, QKeySequence(keys))
+    assert not emap.isVisible()
+
+
+def test_more_like_this_rows_read_as_words_and_the_playing_track_is_ringed(emap):
+    emap.show_similar("/m/d.flac")
+    rows = [emap.similar.item(i).text() for i in range(emap.similar.count())]
+    assert rows[0] == "A - X  (excited)"  # title, artist, the word it reads as: no bare number
+    assert "C  (" in rows[-1] and "C -" not in rows[-1]  # no artist: no dangling dash
+    assert all(not r.rstrip(")").split("(")[-1].replace(".", "").isdigit() for r in rows)
+    assert "apart on the V-A circle" in emap.similar.item(0).toolTip()
+    ring = emap.playing.points()
+    assert len(ring) == 1 and (ring[0].pos().x(), ring[0].pos().y()) == pytest.approx((0.55, 0.5))
+    emap.set_points(points()[:3])  # the playing track left the map (a model without it)
+    assert len(emap.playing.points()) == 0

@@ -12,6 +12,7 @@ BUILTIN = Path(__file__).resolve().parent.parent / "resources" / "models" / "dam
 
 def test_about_names_the_built_in_model_truthfully(qtbot, monkeypatch):
     monkeypatch.delenv("DAMER_BUILTIN_MODEL")  # the tests switch it off; here it is the model in use
+    monkeypatch.setattr("app.model_info.READ", {})  # not read yet in this process, whatever ran before
     state = app_state(str(BUILTIN))
     window = about_window(state)
     qtbot.addWidget(window)

@@ -177,3 +177,48 @@ def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_wind
     w._refresh_track(other)
     row = w.model.rows[w.model.row_for_path(other)]
     assert row.previous and row.valence == 0.3
+
+
+# -- finding by feeling (newcomer's report) -------------------------------------------------------
+FEELING_ROWS = [  # title, valence, arousal: each where a word of the circle sits
+    ("Joy", 0.8, 0.2), ("Rush", 0.5, 0.7), ("Fury", -0.6, 0.7), ("Dread", -0.7, 0.3), ("Tears", -0.7, -0.3),
+    ("Dusk", -0.3, -0.7), ("Still", 0.3, -0.8), ("Breeze", 0.6, -0.5), ("Lake", 0.8, -0.2), ("Unknown", None, None)]
+
+
+@pytest.fixture
+def feeling_panel(qtbot):
+    from app.library.panel import LibraryPanel
+
+    model = LibraryModel(load_emotion_terms())
+    panel = LibraryPanel(model)
+    qtbot.addWidget(panel)
+    model.set_rows([TrackRow(i, f"/m/{t}.flac", t, "", "", 60.0, v, a, None if v is None else 0.8, analysed=v is not None)
+                    for i, (t, v, a) in enumerate(FEELING_ROWS)])
+    panel.update_count()
+    return panel
+
+
+def shown_titles(panel) -> set[str]:
+    return {panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount())}
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("happy", {"Joy", "Rush"}), ("Calm", {"Still", "Breeze", "Lake"}), ("high energy", {"Joy", "Rush", "Fury", "Dread"}),
+    ("  sad ", {"Tears", "Dusk"}), ("angry", {"Fury", "Dread"}), ("relaxed", {"Still", "Breeze", "Lake"}),
+    ("negative", {"Fury", "Dread", "Tears", "Dusk"}), ("low energy", {"Tears", "Dusk", "Still", "Breeze", "Lake"}),
+])
+def test_words_of_feeling_find_the_part_of_the_circle_they_name(feeling_panel, qtbot, query, expected):
+    qtbot.keyClicks(feeling_panel.search, query)
+    assert shown_titles(feeling_panel) == expected
+    assert feeling_panel.count.text() == f"{len(expected)} of 10 tracks"  # the count follows the filter
+
+
+def test_an_empty_search_result_says_why(feeling_panel, qtbot):
+    qtbot.keyClicks(feeling_panel.search, "zzzz")
+    text = feeling_panel.count.text()
+    assert text.startswith('0 of 10 tracks: no title, artist, album or emotion word holds "zzzz"') and "happy" in text
+    feeling_panel.search.clear()
+    assert feeling_panel.count.text() == "10 tracks"
+    feeling_panel.model.set_rows([TrackRow(1, "/m/x.flac", "X", "", "", 60.0)])  # nothing analysed yet
+    qtbot.keyClicks(feeling_panel.search, "happy")
+    assert feeling_panel.count.text().startswith('0 of 1 track: none is analysed yet, so none can feel "happy"')

@@ -91,3 +91,30 @@ def test_unreadable_track_reports_an_error(qtbot, tmp_path):
     with qtbot.waitSignal(p.error, timeout=10_000) as err:
         p.load(str(bad))
     assert err.args[0].startswith("bad.flac: ") and p.state == "empty"
+
+
+@pytest.mark.parametrize("width", [1600, 1920])
+def test_the_no_sound_reason_is_readable_in_the_window_and_in_the_log(qtbot, monkeypatch, tmp_path, width, caplog):
+    """Newcomer's report: the reason got 0 px (the seek slider took the whole stretch) even at 1920 px."""
+    from app.windows.main_window import MainWindow
+
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(width, 1000)
+    w.show()
+    qtbot.waitExposed(w)
+    status = w.transport.sound_status
+    assert status.isVisible() and status.text() == "No sound: no audio output device found"
+    assert status.width() >= status.fontMetrics().horizontalAdvance("No sound: ...")
+    assert status.grab().width() > 0 and "No sound" in painted_text(status)
+    assert any("no sound: no audio output device found" in r.getMessage() for r in caplog.records)
+    w.close()
+
+
+def painted_text(label) -> str:  # what the label paints (elided), not the text it was given
+    from PySide6.QtWidgets import QLabel
+
+    return QLabel.text(label)

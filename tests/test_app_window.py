@@ -182,3 +182,57 @@ def test_opening_and_playing_a_track_imports_neither_torch_librosa_nor_numba(tmp
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-800:]
     assert "shown: ['ok', 'ok'] heavy:  marker:" in res.stdout, res.stdout + res.stderr[-800:]
+
+
+def test_keys_a_listener_expects_in_the_table_and_the_search_box(qtbot, dirs, monkeypatch):
+    monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
+    w = open_window(qtbot)
+    w.add_folder(str(music_folder(dirs / "music")))
+    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    table, search, rows = w.library.table, w.library.search, w.library.proxy.rowCount()
+    assert rows >= 3
+    table.setFocus()
+    table.selectRow(0)
+    qtbot.keyClick(table, Qt.Key.Key_End)
+    assert table.currentIndex().row() == rows - 1 and table.horizontalScrollBar().value() == 0
+    qtbot.keyClick(table, Qt.Key.Key_Home)
+    assert table.currentIndex().row() == 0
+    w.open_track(w.library.path_at(0), autoplay=True)
+    qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    search.setFocus()
+    before = w.player.position
+    qtbot.keyClick(search, Qt.Key.Key_Right)  # an empty search box: Right seeks
+    assert w.player.position == pytest.approx(min(before + 5, w.player.duration), abs=0.05)
+    qtbot.keyClicks(search, "zzzz")
+    assert w.library.proxy.rowCount() == 0
+    qtbot.keyClick(search, Qt.Key.Key_Left)  # with text: the cursor moves, the player does not
+    assert w.player.position == pytest.approx(min(before + 5, w.player.duration), abs=0.05)
+    qtbot.keyClick(search, Qt.Key.Key_Escape)
+    assert search.text() == "" and w.library.proxy.rowCount() == rows and table.hasFocus()
+    w.close()
+
+
+def test_the_worker_ends_quietly_on_a_model_change_and_on_quit(qtbot, dirs, monkeypatch, caplog, qtlog):
+    """Newcomer's report: a model switch logged the worker's 'Exception ignored ... KeyboardInterrupt',
+    and every quit printed 'QProcess: Destroyed while process ... is still running.'"""
+    import logging
+    import shutil
+
+    builtin = Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt"
+    monkeypatch.setenv("DAMER_BUILTIN_MODEL", str(builtin))
+    caplog.set_level(logging.INFO)
+    w = open_window(qtbot)
+    w.analysis.queue.warm()
+    qtbot.waitUntil(lambda: w.analysis.queue.ready, timeout=120_000)
+    other = dirs / "other.pt"
+    shutil.copy(builtin, other)
+    w.state.choose_model(str(other))  # the worker of the model before is stopped
+    w.analysis.queue.warm()
+    qtbot.waitUntil(lambda: w.analysis.queue.ready, timeout=120_000)
+    qtbot.wait(2500)  # past the stop's grace: the old worker has ended by itself or been terminated
+    w.close()
+    said = [r.getMessage() for r in caplog.records] + [m.message for m in qtlog.records]
+    noise = [s for s in said if any(x in s for x in ("Exception ignored", "KeyboardInterrupt", "Traceback",
+                                                       "Destroyed while process"))]
+    assert noise == []

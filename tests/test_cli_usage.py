@@ -106,3 +106,22 @@ def test_names_an_encoding_cannot_spell_are_escaped_not_a_crash(odd_names, encod
     if fmt == "csv":
         assert len(out.strip().splitlines()) == 1 + len(odd_names)
     assert "plain.flac" in out and "\\u266a" in out  # the note, escaped
+
+
+def test_without_a_terminal_progress_is_said_in_lines_as_git_and_pip_do(monkeypatch, capsys):
+    from damer_core import progress as progress_mod
+
+    clock = iter(range(0, 1000, 11))  # 11 s between calls: each advance is a line
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: next(clock))
+    p = progress_mod.Progress("human")
+    p.task("predicting", 3)
+    for _ in range(3):
+        p.advance()
+    assert capsys.readouterr().err.splitlines() == ["predicting: 0/3", "predicting: 1/3", "predicting: 2/3",
+                                                    "predicting: 3/3 done"]
+
+
+def test_predict_into_a_log_says_what_it_does(odd_names):
+    r = _run(["predict", "--checkpoint", str(BUILTIN), str(odd_names[2])])  # stderr is a pipe, not a terminal
+    err = r.stderr.decode()
+    assert r.returncode == 0 and err.splitlines() == ["predicting: 0/1", "predicting: 1/1 done"], err

@@ -69,6 +69,9 @@ def test_predict_command_json_and_csv(trained_bundle, tmp_path):
     terms = load_emotion_terms()
     assert rows[0]["emotion"] == read_point(out[0]["valence"], out[0]["arousal"], terms).word
     assert rows[1]["error"] and rows[1]["emotion"] == "" and rows[1]["valence"] == ""
+    assert [o["emotion"] for o in out] == [r["emotion"] for r in rows]  # json has every field csv has
+    assert set(rows[0]) - {"error", "warning"} <= set(out[0])  # a good file has no error to say
+    assert list(out[0]).index("emotion") < list(out[0]).index("trajectory")
     traj = cli("predict", good, "--checkpoint", trained_bundle, "--format", "trajectory-csv").stdout.splitlines()
     assert traj[0] == "path,t,valence,arousal,confidence,valence_smoothed,arousal_smoothed,confidence_smoothed"
     assert len(traj) == 26

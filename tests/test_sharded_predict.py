@@ -38,7 +38,7 @@ def test_two_ranks_share_the_files_and_rank_0_merges_them(tmp_path):
     got = rows(out)
     assert [g["path"] for g in got] == [str(f) for f in files]  # the input order, one row each
     assert all(g["valence"] and not g["error"] for g in got)
-    assert "6 rows in" in r.stderr and "(3 predicted by rank 0 this run)" in r.stderr
+    assert "6 rows in" in r.stderr and "(3 predicted now by the first of 2 processes)" in r.stderr
     assert not list(tmp_path.glob("results.csv.part*"))
 
 
@@ -54,7 +54,7 @@ def test_a_rerun_predicts_only_what_is_not_done(tmp_path):
                         "--format", "csv", "--output", str(out), *map(str, files)],
                        capture_output=True, text=True, timeout=900, env=ENV)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "(3 predicted by rank 0 this run)" in r.stderr  # the failed, the cut-off and the new one
+    assert "(3 predicted now, 1 kept from before)" in r.stderr  # the failed, the cut-off and the new one
     got = {g["path"]: g for g in rows(out)}
     assert list(got) == [str(f) for f in files]
     assert got[str(files[0])]["valence"] == "0.1000"  # kept, not predicted again

@@ -17,6 +17,7 @@ from damer_core.contract import events
 
 __all__ = ["IDLE", "LIBRARY", "PLAYING", "AnalysisQueue", "QueuedJob", "WorkerChannel"]
 MAX_RESTARTS = 3  # worker deaths in a row, without a job finishing, before the queue gives up
+STOP_GRACE_MS = 1000  # an idle worker ends within this once its stdin closes; a busy one is terminated then
 PASS_STEP = 2000  # library-pass jobs submitted per turn of the event loop (a few ms)
 
 log = logging.getLogger(__name__)
@@ -54,20 +55,32 @@ class WorkerChannel(QObject):
             proc.deleteLater()
         self.stopped.emit(code, error)
 
-    def stop(self) -> None:
-        """End the worker: its stdin closed, then terminated, killed after 5 s if need be."""
+    def stop(self, wait_ms: int = 0) -> None:
+        """End the worker: its stdin closed (an idle worker ends by itself), terminated after
+        STOP_GRACE_MS (a worker in the middle of a job ends at once and quietly), killed after 5 s
+        if need be. ``wait_ms``: the app is closing, wait for it here (never "destroyed while
+        running")."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
         proc.finished.disconnect(self._finished)
         proc.event_read.disconnect(self.event_read)
-        if proc.running:
-            proc.proc.closeWriteChannel()
-            proc.proc.terminate()
-            QTimer.singleShot(5000, proc.proc.kill)
-            proc.proc.finished.connect(proc.deleteLater)
-        else:
+        if not proc.running:
             proc.deleteLater()
+            return
+        proc.proc.closeWriteChannel()
+        if wait_ms:
+            if not proc.proc.waitForFinished(wait_ms):
+                proc.proc.terminate()
+                if not proc.proc.waitForFinished(wait_ms):
+                    proc.proc.kill()
+                    proc.proc.waitForFinished(wait_ms)
+            proc.deleteLater()
+            return
+        # with proc as the timers' context: dropped once it is deleted (after its process ended)
+        QTimer.singleShot(STOP_GRACE_MS, proc, proc.proc.terminate)
+        QTimer.singleShot(5000, proc, proc.proc.kill)
+        proc.proc.finished.connect(proc.deleteLater)
 
 
 class AnalysisQueue(QObject):
@@ -168,10 +181,9 @@ class AnalysisQueue(QObject):
     def shutdown(self) -> None:
         self._feed = None
         self.schedule.clear()
-        channel_proc = self.channel.proc
-        self._stop_worker()
-        if channel_proc is not None and channel_proc.running:
-            channel_proc.proc.waitForFinished(1000)  # the app is closing: let it end cleanly
+        self._ready = False
+        self.schedule.forget_running()
+        self.channel.stop(wait_ms=1000)  # the app is closing: the worker ends before its QProcess goes
 
     # -- the worker -----------------------------------------------------------------------------
     def _dispatch(self) -> None:

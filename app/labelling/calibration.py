@@ -1,6 +1,6 @@
 """Calibration session as in the Memo2496 protocol: a set of tracks with one covert duplicate; the
-curator labels each while it plays, with an optional 15 s rest between tracks and a cap on the
-session's length; at the end the mean distance between the duplicate's two labels is compared
+curator labels each 30 s excerpt while it plays, with an optional 15 s rest between them, the
+session's length said up front and capped; at the end the mean distance between the duplicate's two labels is compared
 with the 0.25 threshold, shown and stored."""
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from app.widgets.buttons import on_click
 log = logging.getLogger(__name__)
 
 REST_SECONDS = 15
+EXCERPT_SECONDS = 30  # each presentation: the track's first half minute, not the whole of a 5-minute track
+
+
+def session_minutes(presentations: int, rest: bool) -> float:
+    """How long a session lasts at most: each excerpt, and a rest after each but the last."""
+    return (presentations * EXCERPT_SECONDS + (presentations - 1) * REST_SECONDS * rest) / 60
 
 
 def plan(track_ids: list[int], seed: int | None = None) -> tuple[list[int], int]:
@@ -47,7 +53,7 @@ def finish_session(db: LibraryDB, session_id: int) -> tuple[float, bool | None]:
     """Distance between the duplicate's two labels in this session and the verdict (None when the
     duplicate was not labelled twice); stored with the session."""
     curator, dup = db.calibration_session(session_id)
-    labels = [lb for lb in labels_for(db, dup, curator) if lb.session_id == session_id]
+    labels = [lb for lb in labels_for(db, dup, curator, calibration=True) if lb.session_id == session_id]
     distance, passed = float("nan"), None
     if len(labels) >= 2:
         distance = trajectory_distance(labels[0].points, labels[1].points)
@@ -78,9 +84,10 @@ class CalibrationDialog(QDialog):
         self.rest = QCheckBox(f"{REST_SECONDS} s rest after each track")
         self.rest.setChecked(True)
         self.cap = QSpinBox(minimum=1, maximum=600, value=60, suffix=" min")
-        self.info = QLabel(f"{len(track_ids)} tracks, one of them presented twice without notice. "
-                           "Label each while it plays.")
+        self.info = QLabel()
         self.info.setWordWrap(True)
+        self.rest.toggled.connect(self._say_length)
+        self._say_length()
         self.start_btn = QPushButton("Start")
         self.next_btn = QPushButton("Next track")
         self.next_btn.setEnabled(False)
@@ -98,6 +105,14 @@ class CalibrationDialog(QDialog):
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self._tick_rest)
         self.player.finished.connect(self._track_ended)
+        self.player.position_changed.connect(self._position)
+
+    def _say_length(self, *_) -> None:
+        """The session's length, said before it starts."""
+        n = len(self.track_ids) + 1
+        self.info.setText(f"{n} excerpts of {EXCERPT_SECONDS} s from {len(self.track_ids)} tracks (one of them "
+                          f"presented twice without notice), about {session_minutes(n, self.rest.isChecked()):.0f} min "
+                          "in all. Label each while it plays.")
 
     def start(self) -> None:
         self.order, dup = plan(self.track_ids)
@@ -114,6 +129,19 @@ class CalibrationDialog(QDialog):
 
     def running(self) -> bool:
         return self.session_id is not None and self.next_btn.isEnabled()
+
+    def _position(self, seconds: float) -> None:
+        if self.running() and self.isVisible() and seconds >= EXCERPT_SECONDS and self.rest_left <= 0 \
+                and not self.timer.isActive():
+            self._excerpt_over()
+
+    def _excerpt_over(self) -> None:
+        """The excerpt has played: a rest, then the next (at once without rests)."""
+        self.player.pause()
+        if self.rest.isChecked():
+            self._track_ended()
+        else:
+            self.advance()
 
     def _track_ended(self) -> None:
         if self.running() and self.isVisible():

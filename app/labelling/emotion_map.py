@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QMouseEvent, QPolygonF
+from PySide6.QtGui import QKeySequence, QMouseEvent, QPolygonF, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -87,6 +87,12 @@ def nearest(points: list[MapPoint], v: float, a: float, n: int = 10, exclude: st
     return sorted(others, key=lambda p: math.hypot(p.valence - v, p.arousal - a))[:n]
 
 
+def similar_row(p: MapPoint, word: str) -> str:
+    """A "More like this" row: the title, the artist when known, and the emotion word it reads as."""
+    who = f" - {p.artist}" if p.artist.strip() else ""
+    return f"{p.title}{who}" + (f"  ({word})" if word else "")
+
+
 class EmotionMap(QWidget):
     play_requested = Signal(object)
 
@@ -152,10 +158,18 @@ class EmotionMap(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addLayout(body, 1)
+        self.playing = pg.ScatterPlotItem(size=22, symbol="o", pen=pg.mkPen((20, 20, 20), width=2.5), brush=None)
+        self.plot.addItem(self.playing)  # a ring around the track that is playing
+        self.playing_path = ""
+        closing = {"Esc", "Ctrl+W"} | {k.toString() for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Close)}
+        for keys in sorted(closing - {""}):  # each once: a key bound twice would be ambiguous and do nothing
+            QShortcut(QKeySequence(keys), self).activated.connect(self.close)
 
     def set_points(self, points: list[MapPoint]) -> None:
         self.points = points
         self.refresh()
+        if self.playing_path:
+            self.show_similar(self.playing_path)
 
     def visible(self) -> list[MapPoint]:
         quad = QUADRANTS[self.quadrant.currentText()]
@@ -242,13 +256,18 @@ class EmotionMap(QWidget):
             return 0
 
     def show_similar(self, path: str) -> None:
+        """The playing track ringed on the map, and the tracks nearest it listed."""
         me = next((p for p in self.points if p.path == path), None)
+        self.playing_path = path
+        self.playing.setData([{"pos": (me.valence, me.arousal)}] if me is not None else [])
         self.similar.clear()
         if me is None:
             self.similar_title.setText("More like this: the playing track is not analysed yet")
             return
-        self.similar_title.setText(f"More like this: {me.title}")
+        self.similar_title.setText(f"More like this: {me.title} (nearest on the circle first)")
         for p in nearest(self.points, me.valence, me.arousal, 12, exclude=path):
-            item = QListWidgetItem(f"{p.title} - {p.artist}  ({math.hypot(p.valence - me.valence, p.arousal - me.arousal):.2f})")
+            item = QListWidgetItem(similar_row(p, read_point(p.valence, p.arousal, self.terms).word))
+            item.setToolTip(f"{p.path}\n{math.hypot(p.valence - me.valence, p.arousal - me.arousal):.2f} apart on the "
+                            "V-A circle (0: the same place, 2: opposite sides)")
             item.setData(256, p.path)
             self.similar.addItem(item)

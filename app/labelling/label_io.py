@@ -17,19 +17,21 @@ from damer_core.contract.errors import InputError
 from damer_core.contract.safe_text import shown, shown_path
 
 
-def ask_export_path(parent: QWidget) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, "Export labels", str(Path.home() / "labels.csv"), "Labels (*.csv *.json)")
+def ask_export_path(parent: QWidget, name: str = "labels.csv") -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, "Export labels", str(Path.home() / name), "Labels (*.csv *.json)")
     return path
 
 
-def export_labels_file(db: LibraryDB, path: str, spreadsheet_safe: bool = True) -> str:
-    """Write every label to ``path`` (CSV or JSON by its extension); returns the status line (what
-    went wrong, naming the file, when it could not be written: nothing is left half-written)."""
+def export_labels_file(db: LibraryDB, path: str, spreadsheet_safe: bool = True, calibration: bool = False) -> str:
+    """Write every label (or every calibration session's label) to ``path`` (CSV or JSON by its
+    extension); returns the status line (what went wrong, naming the file, when it could not be
+    written: nothing is left half-written)."""
+    what = "calibration labels" if calibration else "labels"
     try:
-        n = export_labels(db, Path(path), spreadsheet_safe=spreadsheet_safe)
+        n = export_labels(db, Path(path), spreadsheet_safe=spreadsheet_safe, calibration=calibration)
     except (OSError, InputError) as e:
-        return f"Labels not exported: {export_error(path, e)}"
-    return f"exported {n} labels to {path} (train on it: damer-core train --dataset {path})"
+        return f"{what.capitalize()} not exported: {export_error(path, e)}"
+    return f"exported {n} {what} to {path} (train on it: Model > Train a model..., a labels file)"
 
 
 def export_error(path: str, e: Exception) -> str:

@@ -57,8 +57,10 @@ class LabelRecorder:
         return True
 
 
-def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None = None) -> list[Label]:
-    return db.labels(track_id, curator)
+def labels_for(db: LibraryDB, track_id: int | None = None, curator: str | None = None,
+               calibration: bool = False) -> list[Label]:
+    """The ordinary labels, or with ``calibration`` those of calibration sessions (kept apart)."""
+    return db.labels(track_id, curator, calibration)
 
 
 def static_labels(db: LibraryDB) -> dict[str, tuple[float, float]]:
@@ -85,7 +87,8 @@ def trajectory_distance(a: list[tuple[float, float, float]], b: list[tuple[float
     return float(np.hypot(*(va - vb).T).mean())
 
 
-def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreadsheet_safe: bool = True) -> int:
+def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreadsheet_safe: bool = True,
+                  calibration: bool = False) -> int:
     """CSV (``path,valence,arousal,curator,n_points,artist``; static labels in [-1, 1]) or JSON (the
     same plus each trajectory), by the file's extension; both are what `damer-core train --dataset`
     reads (which takes a CSV's apostrophe-guarded cells back: ``spreadsheet_safe``), and its split
@@ -93,21 +96,23 @@ def export_labels(db: LibraryDB, path: Path, curator: str | None = None, spreads
     from app.library.exports import write_csv
     from damer_core.contract.fileutil import atomic_write, check_output_file
 
-    labels = labels_for(db, curator=curator)
+    labels = labels_for(db, curator=curator, calibration=calibration)  # a calibration set only when asked for
     path = Path(path)
+    session = {"session": lambda lb: lb.session_id} if calibration else {}  # which calibration session drew it
     if path.suffix.lower() == ".json":
-        data = {"format": "damer-labels", "scale": "-1..1",
+        data = {"format": "damer-labels", "scale": "-1..1", **({"set": "calibration"} if calibration else {}),
                 "labels": [{"path": lb.path, "valence": lb.valence, "arousal": lb.arousal, "curator": lb.curator,
-                            "artist": lb.artist,
+                            "artist": lb.artist, **{k: f(lb) for k, f in session.items()},
                             "trajectory": {"t": [p[0] for p in lb.points], "valence": [p[1] for p in lb.points],
                                            "arousal": [p[2] for p in lb.points]}} for lb in labels]}
         check_output_file(path, force=True, what="the export")
         with atomic_write(path) as f:
             f.write(json.dumps(data, indent=1).encode())  # ASCII: a name that is not UTF-8 as \udcxx escapes
     else:
-        write_csv(path, ["path", "valence", "arousal", "curator", "n_points", "artist"],
-                  [[lb.path, f"{lb.valence:.4f}", f"{lb.arousal:.4f}", lb.curator, lb.n_points, lb.artist]
-                   for lb in labels], {"path", "curator", "artist"}, spreadsheet_safe)
+        write_csv(path, ["path", "valence", "arousal", "curator", "n_points", "artist", *session],
+                  [[lb.path, f"{lb.valence:.4f}", f"{lb.arousal:.4f}", lb.curator, lb.n_points, lb.artist,
+                    *(f(lb) for f in session.values())] for lb in labels],
+                  {"path", "curator", "artist"}, spreadsheet_safe)
     return len(labels)
 
 

@@ -21,7 +21,10 @@ from app.library.db_file import (  # noqa: F401 - the errors are imported from h
 from app.library.schema import MIGRATIONS
 from app.paths import data_dir
 
-_LABELLED = "EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0)"
+# A calibration session's labels measure the curator and are kept apart: they are not what a
+# track is labelled as (the Labelled column, the map, training), unless the curator exports them.
+_ORDINARY = "l.session_id IS NULL"
+_LABELLED = f"EXISTS (SELECT 1 FROM labels l WHERE l.track_id = t.id AND l.n_points > 0 AND {_ORDINARY})"
 
 
 def _mean(values) -> float | None:
@@ -338,10 +341,12 @@ class LibraryDB:
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
 
-    def labels(self, track_id: int | None = None, curator: str | None = None) -> list[Label]:
-        """Labels with at least one point, oldest first; of one track and / or curator when given."""
+    def labels(self, track_id: int | None = None, curator: str | None = None, calibration: bool = False) -> list[Label]:
+        """Labels with at least one point, oldest first; of one track and / or curator when given.
+        The ordinary labels, or with ``calibration`` those drawn in calibration sessions."""
         sql = ("SELECT l.id, l.track_id, t.path, l.curator, l.valence, l.arousal, l.n_points, t.artist, l.session_id "
-               "FROM labels l JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0")
+               "FROM labels l JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0 AND "
+               + ("l.session_id IS NOT NULL" if calibration else _ORDINARY))
         args: list = []
         if track_id is not None:
             sql += " AND l.track_id = ?"
@@ -361,19 +366,26 @@ class LibraryDB:
     def static_labels(self) -> dict[str, tuple[float, float]]:
         """path -> mean of the static labels of every curator who labelled the track."""
         rows = self.conn.execute("SELECT t.path, AVG(l.valence), AVG(l.arousal) FROM labels l "
-                                 "JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0 GROUP BY t.path")
+                                 f"JOIN tracks t ON t.id = l.track_id WHERE l.n_points > 0 AND {_ORDINARY} GROUP BY t.path")
         return {p: (v, a) for p, v, a in rows}
 
     def labelled_paths(self) -> set[str]:
         """Paths of the tracks with at least one label that has points."""
         rows = self.conn.execute("SELECT DISTINCT t.path FROM labels l JOIN tracks t ON t.id = l.track_id "
-                                 "WHERE l.n_points > 0")
+                                 f"WHERE l.n_points > 0 AND {_ORDINARY}")
         return {p for p, in rows}
 
+    def label_counts(self) -> tuple[int, int, int]:
+        """(ordinary labels, the tracks they label, calibration labels kept apart)."""
+        labels, tracks, calibration = self.conn.execute(
+            f"SELECT COALESCE(SUM({_ORDINARY}), 0), COUNT(DISTINCT CASE WHEN {_ORDINARY} THEN l.track_id END), "
+            "COALESCE(SUM(l.session_id IS NOT NULL), 0) FROM labels l WHERE l.n_points > 0").fetchone()
+        return int(labels), int(tracks), int(calibration)
+
     def delete_labels(self, track_id: int, curator: str) -> int:
-        """Remove a curator's labels of a track; returns how many."""
+        """Remove a curator's labels of a track (not those of a calibration session); returns how many."""
         with self.conn:
-            return self.conn.execute("DELETE FROM labels WHERE track_id = ? AND curator = ?",
+            return self.conn.execute("DELETE FROM labels WHERE track_id = ? AND curator = ? AND session_id IS NULL",
                                      (track_id, curator)).rowcount
 
     # -- calibration sessions -------------------------------------------------------------------

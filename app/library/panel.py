@@ -37,6 +37,7 @@ class LibraryPanel(QWidget):
     track_activated = Signal(object)  # path
     cancel_requested = Signal()
     folder_chosen = Signal(str)  # from the empty library's greeting: a folder to add, "" to ask for one
+    seek_step = Signal(float)  # Left / Right typed in an empty search box: seconds to move the player by
 
     def __init__(self, model: LibraryModel, parent=None):
         super().__init__(parent)
@@ -88,6 +89,30 @@ class LibraryPanel(QWidget):
         self.show_progress(None)
         self.count = ElidedLabel()
         lay.addWidget(self.count)
+        for changed in (self.proxy.modelReset, self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.layoutChanged):
+            changed.connect(self.update_count)
+        self.search.textChanged.connect(self.update_count)
+
+    def update_count(self, *_) -> None:
+        """How many tracks the table shows: all of them, or how many match the search, and when
+        none does, why."""
+        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        tracks = f"{total} track{'s' if total != 1 else ''}"
+        if not self.proxy.searching:
+            self.count.setText(tracks)
+            return
+        text = f"{shown} of {tracks}"
+        if shown == 0:
+            query = self.search.text().strip()
+            analysed = sum(r.valence is not None for r in self.model.rows)
+            if self.proxy.arc is not None and not analysed:
+                text += f": none is analysed yet, so none can feel \"{query}\"; the analysis runs in the background"
+            elif self.proxy.arc is not None:
+                text += f": none of the {analysed} analysed tracks feels \"{query}\""
+            else:
+                text += (f": no title, artist, album or emotion word holds \"{query}\" (words of feeling such as "
+                         "happy, calm, sad or high energy find tracks by how they feel)")
+        self.count.setText(text)
 
     def _size_columns(self) -> None:
         """Every short column fits its widest value and header, so the predictions are visible
@@ -111,6 +136,8 @@ class LibraryPanel(QWidget):
         header.customContextMenuRequested.connect(self._header_menu)
         header.sectionResized.connect(self._section_resized)
         self.table.viewport().installEventFilter(self)
+        self.table.installEventFilter(self)
+        self.search.installEventFilter(self)
 
     def _section_resized(self, col: int, old: int, new: int) -> None:
         if col == TITLE and not self._fitting:  # the user dragged it: their width from now on
@@ -128,7 +155,30 @@ class LibraryPanel(QWidget):
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self.fit_title()  # the window, the splitter or a vertical scroll bar changed the room
+        if event.type() == QEvent.Type.KeyPress and watched in (self.table, self.search):
+            if self._key(watched, event.key(), event.modifiers()):
+                return True
         return super().eventFilter(watched, event)
+
+    def _key(self, watched, key: int, modifiers) -> bool:
+        """Keys a listener expects here: Home / End go to the first / last track (a table's own
+        End goes to the last column); in the search box, Esc clears it and gives the table the
+        keys back, and Left / Right seek while it is empty (with text, they move the cursor)."""
+        plain = modifiers in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+        if watched is self.table and plain and key in (Qt.Key.Key_Home, Qt.Key.Key_End):
+            rows = self.proxy.rowCount()
+            if rows:
+                self.table.selectRow(0 if key == Qt.Key.Key_Home else rows - 1)
+                self.table.scrollTo(self.table.currentIndex())
+            return True
+        if watched is self.search and key == Qt.Key.Key_Escape:
+            self.search.clear()
+            self.table.setFocus()
+            return True
+        if watched is self.search and plain and not self.search.text() and key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.seek_step.emit(-5.0 if key == Qt.Key.Key_Left else 5.0)
+            return True
+        return False
 
     def _header_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)

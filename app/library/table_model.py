@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.library.db import TrackRow
-from damer_core.contract.emotions import EmotionTerm, read_point
+from damer_core.contract.emotions import EmotionTerm, feeling_arc, in_arc, read_point
 from damer_core.contract.safe_text import shown_path
 
 NOT_PREDICTED = "n/p"  # the active model does not predict this dimension (a one-dimension bundle)
@@ -183,12 +183,14 @@ class LibraryModel(QAbstractTableModel):
 
 
 class LibraryFilter(QSortFilterProxyModel):
-    """Case-insensitive substring search over title, artist, album and emotion word; sorting is
-    forwarded to the source model."""
+    """Case-insensitive substring search over title, artist, album and emotion word, and a word of
+    feeling finds the part of the circle it names (damer_core.contract.emotions.feeling_arc);
+    sorting is forwarded to the source model."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._needle = ""
+        self.arc: tuple[float, float] | None = None  # the part of the circle the search names, if any
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if column >= 0:
@@ -197,13 +199,21 @@ class LibraryFilter(QSortFilterProxyModel):
     def set_search(self, text: str) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
             self.beginFilterChange()
-            self._needle = text.strip().lower()
+            self._needle, self.arc = text.strip().lower(), feeling_arc(text)
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
-            self._needle = text.strip().lower()
+            self._needle, self.arc = text.strip().lower(), feeling_arc(text)
             self.invalidateRowsFilter()
+
+    @property
+    def searching(self) -> bool:
+        return bool(self._needle)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         model = self.sourceModel()
         assert isinstance(model, LibraryModel)
-        return not self._needle or self._needle in model.search_text[source_row]
+        if not self._needle or self._needle in model.search_text[source_row]:
+            return True
+        r = model.rows[source_row]
+        return (self.arc is not None and r.valence is not None and r.arousal is not None
+                and (r.confidence is None or r.confidence > 0.0) and in_arc(r.valence, r.arousal, self.arc))

@@ -3,6 +3,8 @@ output device and, when there is no sound, why."""
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
@@ -11,6 +13,8 @@ from app.widgets.buttons import on_click
 from app.widgets.elided_label import ElidedLabel
 
 SLIDER_STEPS = 1000
+
+log = logging.getLogger(__name__)
 
 
 class TransportBar(QWidget):
@@ -57,14 +61,14 @@ class TransportBar(QWidget):
         self.devices.setToolTip("Audio output device")
         self.devices.setMinimumWidth(140)
         self.devices.activated.connect(self._device_activated)
-        self.sound_status = ElidedLabel()  # a long reason must not widen the pane
+        self.sound_status = ElidedLabel()  # a long reason must not widen the pane: it is elided, whole in the tooltip
         self.sound_status.setStyleSheet("color: #b55;")
-        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.slider, 3)
         lay.addWidget(self.time)
         lay.addWidget(QLabel("Vol"))
         lay.addWidget(self.volume)
         lay.addWidget(self.devices)
-        lay.addWidget(self.sound_status)
+        lay.addWidget(self.sound_status, 2)  # a share of the row: "No sound" is always readable
         self.duration = 0.0
 
     # Slots are methods, never lambdas returning emit()'s bool: PySide6 mis-counts returned bools.
@@ -86,6 +90,9 @@ class TransportBar(QWidget):
         self.devices.setCurrentIndex(max(0, i))
         self.devices.setEnabled(bool(names))
         self.sound_status.setText(f"No sound: {reason}" if reason else "")
+        self.sound_status.setMinimumWidth(self.fontMetrics().horizontalAdvance("No sound: ...") + 8 if reason else 0)
+        if reason:
+            log.warning("no sound: %s", reason)
 
     def set_playing(self, playing: bool) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay

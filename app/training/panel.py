@@ -39,6 +39,7 @@ from app.training.values import (
     done_summary,
     epoch_status,
     finished_status,
+    my_labels_text,
     refit_status,
     refit_summary,
     settings_note,
@@ -61,11 +62,13 @@ class TrainingPanel(QWidget):
     running_changed = Signal(bool)  # a training child started / ended: the library analysis waits meanwhile
 
     def __init__(self, state: AppState, labels_export: Callable[[Path], int] | None = None,
-                 library_folders: Callable[[], list[str]] | None = None, parent: QWidget | None = None):
+                 library_folders: Callable[[], list[str]] | None = None, parent: QWidget | None = None,
+                 label_counts: Callable[[], tuple[int, int, int]] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Train or fine-tune a model")
         self.state = state  # the model in use: fine-tuning starts from it; "Use this model" changes it
         self.labels_export = labels_export  # callable(path) writing "my labels"
+        self.label_counts = label_counts or (lambda: (0, 0, 0))  # (labels, tracks, calibration labels kept apart)
         self.library_folders = library_folders or (lambda: [])
         self.proc = CoreProcess(self)
         self.proc.event_read.connect(self.on_event)
@@ -219,12 +222,16 @@ class TrainingPanel(QWidget):
         self.settings_note.setText(text)
         self.settings_note.setToolTip(text)  # the whole note, should it be longer than its lines
 
+    def refresh_source(self) -> None:
+        self._source_changed(self.source.currentIndex())
+
     def _source_changed(self, index: int) -> None:
         """"My labels" come from this library: no folder or file to choose."""
         mine = index == MY_LABELS
         self.path.setEnabled(not mine)
         self.browse_btn.setEnabled(not mine)
-        self.path.setPlaceholderText("your labels in this library are used" if mine else "folder or file")
+        self.path.setPlaceholderText(my_labels_text(*self.label_counts()) if mine else "folder or file")
+        self.path.setToolTip(self.path.placeholderText())
 
     def _apply_defaults(self, finetune: bool) -> None:
         """Fine-tuning settings (damer_core's FINE_TUNE_DEFAULTS) or the paper's."""
@@ -418,4 +425,3 @@ class TrainingPanel(QWidget):
         elif code != 0:
             log.error("training failed: %s", error or f"damer-core exited with code {code}")
             self.status.setText(f"Training failed: {error or f'damer-core exited with code {code}'}")
-

@@ -114,3 +114,12 @@ def settings_note(finetune: bool, chosen: dict[str, object]) -> str:
         return (f"Settings are the fine-tuning defaults: {defaults['epochs']} epochs, learning rate "
                 f"{_show(defaults['learning rate'])}; the rest as in the paper.")
     return "Settings are the paper's defaults."
+
+
+def my_labels_text(labels: int, tracks: int, calibration: int) -> str:
+    """What "My labels" trains on, counted; calibration labels measure the curator and stay out."""
+    text = f"your {labels} label{'s' if labels != 1 else ''} on {tracks} track{'s' if tracks != 1 else ''} in this library"
+    if calibration:
+        text += (f"; {calibration} calibration label{'s' if calibration != 1 else ''} kept apart "
+                 "(File > Export calibration labels, then train on that file, to use them)")
+    return text

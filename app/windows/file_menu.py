@@ -25,11 +25,16 @@ class FileMenuActions:
         self.labelling, self.table, self.say, self.labels_changed = labelling, table, say, labels_changed
         self.importing: label_io.LabelImport | None = None  # a labels file being imported
 
-    def export_labels(self, path: str | None = None) -> None:
-        path = path or label_io.ask_export_path(self.parent)
+    def export_labels(self, path: str | None = None, calibration: bool = False) -> None:
+        """Your labels; or (``calibration``) the labels of calibration sessions, kept apart from
+        them: they join a training only through a file like this one."""
+        path = path or label_io.ask_export_path(self.parent, "calibration_labels.csv" if calibration else "labels.csv")
         if path:
             self.labelling.finish()
-            self.say(label_io.export_labels_file(self.db, path, self.settings.spreadsheet_safe_csv), 10000)
+            self.say(label_io.export_labels_file(self.db, path, self.settings.spreadsheet_safe_csv, calibration), 10000)
+
+    def export_calibration_labels(self, path: str | None = None) -> None:
+        self.export_labels(path, calibration=True)
 
     def import_labels(self, path: str | None = None, existing: str | None = None) -> None:
         """Import a ``path,valence,arousal`` CSV as labels by the current curator, off the GUI thread

@@ -1,9 +1,8 @@
 """The Help menu's windows: keyboard shortcuts, About (version, model in use, where the files
-are) and the user guide (the README's walk-through, rendered from the README itself)."""
+are) and the user guide (resources/USER_GUIDE.md, written for people using the app)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,23 +15,12 @@ from damer_core import __version__
 from damer_core.contract.model_card import ModelDescription
 from damer_core.contract.paths import resources_dir
 
-GUIDE_SECTIONS = ("Using the app", "Curator's walk-through", "The built-in model")
+GUIDE = "USER_GUIDE.md"  # in resources/: a guide for people using the app, tasks first (the README is for developers)
 
 
-def readme_path() -> Path | None:
-    """The README: beside resources/ in a source checkout or a desktop build, or in the installed
-    data files (<prefix>/share/damer-explorer)."""
-    for candidate in (resources_dir().parent / "README.md", resources_dir() / "README.md"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def guide_markdown(readme: str) -> str:
-    """The README's sections for a user of the app, in their order in the README."""
-    parts = re.split(r"(?m)^(?=## )", readme)
-    kept = [p for p in parts if p.startswith("## ") and p[3:].splitlines()[0].strip() in GUIDE_SECTIONS]
-    return "\n".join(kept)
+def guide_path() -> Path | None:
+    path = resources_dir() / GUIDE
+    return path if path.is_file() else None
 
 
 def shortcuts_markdown(shortcuts: list[tuple[str, str]]) -> str:
@@ -94,11 +82,11 @@ class TextWindow(QDialog):
 
 
 def guide_window(parent: QWidget | None = None) -> TextWindow:
-    readme = readme_path()
-    if readme is None:
-        text = "The user guide (README.md) is not installed with this copy of DAMER Explorer."
+    guide = guide_path()
+    if guide is None:
+        text = f"The user guide ({GUIDE}) is not installed with this copy of DAMER Explorer."
         return TextWindow("User guide", text, parent)
-    window = TextWindow("User guide", guide_markdown(readme.read_text(encoding="utf-8")), parent, readme.parent)
+    window = TextWindow("User guide", guide.read_text(encoding="utf-8"), parent, guide.parent)
     window.resize(820, 760)
     return window
 

@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
             ("&File", "Rescan library", self.rescan, "F5"),
             ("&File", "Show unreadable files", self.library_scan.show_unreadable, ""),
             ("&File", "Export labels (CSV or JSON)...", self.files.export_labels, ""),
+            ("&File", "Export calibration labels...", self.files.export_calibration_labels, ""),
             ("&File", "Import labels CSV...", self.files.import_labels, ""),
             ("&File", "Export predictions CSV...", self.files.export_predictions, ""),
             ("&File", SPREADSHEET_SAFE, self.toggle_spreadsheet_safe, ""),
@@ -178,6 +179,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.library.track_activated.connect(lambda p: self.open_track(p, autoplay=True))
+        self.library.seek_step.connect(self.seek_relative)
         self.library.cancel_requested.connect(self.cancel_background)
         self.library.folder_chosen.connect(self.add_folder)
         t, p = self.transport, self.player
@@ -243,8 +245,7 @@ class MainWindow(QMainWindow):
     # -- library --------------------------------------------------------------------------------
     def reload_library(self) -> None:
         self.model.set_rows(self.db.tracks(**self._table_values()))
-        n = len(self.model.rows)
-        self.library.count.setText(f"{n} track{'s' if n != 1 else ''}")
+        self.library.update_count()
         self.library.show_empty_state([p for _, p in self.db.folders()])
         if self.state.track.path:
             self.library.select_path(self.state.track.path)

@@ -110,8 +110,7 @@ class OtherWindows:
         """A session over the tracks shown in the table (20 at most, as in the paper)."""
         p = self.parts
         if track_ids is None:
-            ids = p.library.shown_track_ids()
-            track_ids = random.sample(ids, min(20, len(ids)))
+            track_ids = choose_calibration_tracks(p.library.shown_track_ids(), p.db.labelled_paths(), p.db)
         if len(track_ids) < 2:
             p.say("A calibration session needs at least two tracks in the table", 8000)
             return
@@ -189,10 +188,20 @@ class OtherWindows:
             self.training = TrainingPanel(
                 p.state,
                 labels_export=lambda path: export_labels(p.db, path),
-                library_folders=lambda: [folder for _, folder in p.db.folders()])
+                library_folders=lambda: [folder for _, folder in p.db.folders()],
+                label_counts=p.db.label_counts)
             self.training.activate_requested.connect(self.import_model)
             self.training.running_changed.connect(  # one heavy child at a time; the playing track still runs
                 lambda running: p.analysis.queue.set_paused_below(LIBRARY if running else None))
             self.training.resize(1400, 760)
+        self.training.refresh_source()  # the labels counted anew: some may have been drawn meanwhile
         self.training.show()
         self.training.raise_()
+
+
+def choose_calibration_tracks(ids: list[int], labelled: set[str], db: LibraryDB, n: int = 20) -> list[int]:
+    """Up to ``n`` tracks for a session, those the curator has not labelled first (a label they
+    remember would not measure them), each in a random order."""
+    fresh = [i for i in ids if db.track_path(i) not in labelled]
+    known = [i for i in ids if i not in set(fresh)]
+    return random.sample(fresh, min(n, len(fresh))) + random.sample(known, max(0, min(n - len(fresh), len(known))))

@@ -289,8 +289,9 @@ def build_parser() -> Parser:
                         "duration, error, warning); json: the same with the smoothed and raw trajectories; "
                         "trajectory-csv: a row per 0.5 s point")
     p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
-    p.add_argument("--progress", choices=["none", "human", "jsonl"], default="none",
-                   help="jsonl: stream one 'prediction' event per file instead of printing at the end")
+    p.add_argument("--progress", choices=["none", "human", "jsonl"], default="human",
+                   help="human (default): a bar on a terminal, a line every 10 s in a log, on stderr; jsonl: one "
+                        "'prediction' event per file on stdout instead of the results; none: quiet")
     p.add_argument("--output", help="write CSV rows to this file instead of stdout: resumable (a rerun skips what "
                                     "is done) and sharded under torchrun (each rank a part, rank 0 merges)")
     p.add_argument("--force", action="store_true",

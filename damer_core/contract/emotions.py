@@ -73,3 +73,39 @@ def read_point(valence: float, arousal: float, terms: list[EmotionTerm]) -> Read
     if v_known:
         return Reading("positive" if valence > 0 else "negative", None, "arousal")
     return Reading("uncertain", None, "valence and arousal")
+
+
+# Words of feeling and the part of the circle each names (degrees from the positive valence axis,
+# counter-clockwise): the four quadrants (each of the 12 words falls in its own), the halves, and
+# everyday synonyms. A search for "calm" finds relaxed and peaceful tracks too, "high energy"
+# angry and excited ones.
+FEELINGS: dict[tuple[float, float], tuple[str, ...]] = {
+    (0.0, 90.0): ("happy", "joyful", "joy", "cheerful", "glad", "upbeat", "excited", "exciting", "elated", "fun",
+                  "euphoric", "uplifting"),
+    (90.0, 180.0): ("angry", "anger", "tense", "tension", "aggressive", "anxious", "anxiety", "fear", "scary",
+                    "stressful", "furious", "nervous", "agitated"),
+    (180.0, 270.0): ("sad", "sadness", "gloomy", "depressed", "depressing", "melancholy", "melancholic", "tired",
+                     "sorrow", "sorrowful", "bored", "blue", "somber"),
+    (270.0, 360.0): ("calm", "relaxed", "relaxing", "peaceful", "serene", "chill", "mellow", "soothing", "tranquil",
+                     "content", "gentle"),
+    (0.0, 180.0): ("energetic", "high energy", "intense", "powerful", "lively", "dynamic", "aroused"),
+    (180.0, 360.0): ("low energy", "quiet", "soft", "sleepy", "still"),
+    (-90.0, 90.0): ("positive", "pleasant", "bright"),
+    (90.0, 270.0): ("negative", "unpleasant", "dark"),
+}
+FEELING_ARCS = {word: arc for arc, words in FEELINGS.items() for word in words}
+NEUTRAL_RADIUS = 0.05  # a point this near the centre reads as no feeling at all
+
+
+def feeling_arc(query: str) -> tuple[float, float] | None:
+    """The part of the circle a search names ("calm" -> the calm quadrant), or None for any other text."""
+    return FEELING_ARCS.get(" ".join(query.lower().split()))
+
+
+def in_arc(valence: float, arousal: float, arc: tuple[float, float]) -> bool:
+    """Whether the point (valence, arousal) lies in ``arc`` (and is not at the centre)."""
+    if math.hypot(valence, arousal) < NEUTRAL_RADIUS:
+        return False
+    angle = math.degrees(math.atan2(arousal, valence)) % 360.0
+    lo, hi = arc
+    return lo <= angle < hi or lo <= angle - 360.0 < hi

@@ -12,7 +12,7 @@ from typing import TextIO
 from damer_core.contract import events
 from damer_core.contract.errors import AudioError
 from damer_core.contract.safe_text import shown, spreadsheet_cell
-from damer_core.inference.sharded import COLUMNS, row_of, safe_row
+from damer_core.inference.sharded import COLUMNS, emotion_word, row_of, safe_row
 
 
 def predict_one(predictor, path: Path) -> tuple[dict, AudioError | None]:
@@ -50,7 +50,9 @@ class PredictionWriter:
         return "" if x is None else f"{x:.4f}"  # empty: not predicted by this bundle
 
     def write(self, r: dict) -> None:
-        if self.fmt == "json":
+        if self.fmt == "json":  # the fields CSV has (its emotion word too), then the trajectories
+            r = {**{k: v for k, v in r.items() if not k.startswith("trajectory")}, "emotion": emotion_word(r),
+                 **{k: v for k, v in r.items() if k.startswith("trajectory")}}
             self.out.write(("," if self.n else "") + "\n" + json.dumps(r, indent=1))
         elif self.fmt == "csv":
             self.csv.writerow(safe_row(row_of(r), self.safe))
@@ -136,7 +138,8 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
         lock = _claim_output(output, ctx)
         predictor = Predictor(default_checkpoint(checkpoint), str(ctx.device), cache)
         progress = Progress(progress_mode if ctx.is_main else "none")
-        progress.task(f"predicting (rank {ctx.rank} of {ctx.world_size})", -(-len(files) // ctx.world_size))
+        progress.task(f"predicting (process {ctx.rank + 1} of {ctx.world_size})" if ctx.distributed else "predicting",
+                      -(-len(files) // ctx.world_size))
 
         def one(path: Path) -> dict:
             result, error = predict_one(predictor, path)
@@ -157,7 +160,9 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
             dist.barrier()
         if ctx.is_main:
             rows = merge(files, output, ctx.world_size, spreadsheet_safe, keep)
-            print(f"damer-core: {rows} rows in {shown(str(output), 1000)} ({n} predicted by rank 0 this run)", file=sys.stderr)
+            now = (f"{n} predicted now by the first of {ctx.world_size} processes" if ctx.distributed
+                   else f"{n} predicted now, {rows - n} kept from before" if rows > n else f"{n} predicted now")
+            print(f"damer-core: {rows} rows in {shown(str(output), 1000)} ({now})", file=sys.stderr)
         return 0
     finally:
         if lock is not None:

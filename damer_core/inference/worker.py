@@ -179,8 +179,16 @@ def _write(out: TextIO, ev: events.Event) -> None:
 
 
 def main(checkpoint: str | None, device: str) -> int:
-    """The ``damer-core worker`` command (stdin: jobs, stdout: events)."""
+    """The ``damer-core worker`` command (stdin: jobs, stdout: events). It ends when its stdin
+    closes (the app's way to stop it); Ctrl-C in the app's terminal is the app's to handle, and
+    SIGTERM ends it at once and quietly: it holds nothing to save (cache entries are atomic)."""
+    import os
+    import signal
+
     from damer_core.devices import resolve_device
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
 
     serve(Analysis(checkpoint, str(resolve_device(device)) if checkpoint else "cpu"), sys.stdin, sys.stdout)
     return 0
