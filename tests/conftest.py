@@ -6,6 +6,10 @@ from pathlib import Path
 
 # A 1920x1080 virtual screen: the default 800x800 one would clamp restored window sizes.
 os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={Path(__file__).resolve().parent / 'offscreen_screen.json'}")
+# Two pytest-xdist workers on two cores: each computes with one thread (and so do its children),
+# or four threads would fight for the two cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 # A persistent numba cache: librosa's JIT is paid once per machine, not once per test run.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "numba"))
 
@@ -35,19 +39,36 @@ def real_tracks():
     return sorted(DATA.glob("*.ogg"))
 
 
+def made_once(tmp_path_factory, name: str, make):
+    """A session fixture's file made once per test run: with pytest-xdist, by the first worker to
+    ask (a file lock), and read by the others, instead of once per worker."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, shared by its workers
+    with FileLock(str(root / f"{name}.lock")):
+        made = root / f"{name}.path"
+        if made.is_file():
+            return Path(made.read_text())
+        path = make(root / name)
+        made.write_text(str(path))
+        return path
+
+
 @pytest.fixture(scope="session")
 def synth_memo(tmp_path_factory):
     """300 one-second clips, Memo2496 array layout; labels follow from the audio."""
     from synthdata import memo_arrays
 
-    return memo_arrays(tmp_path_factory.mktemp("synth-memo"), 300, seed=0)
+    return made_once(tmp_path_factory, "synth-memo", lambda d: memo_arrays(d, 300, seed=0))
 
 
 @pytest.fixture(scope="session")
 def tiny_memo(tmp_path_factory):
     from synthdata import memo_arrays
 
-    return memo_arrays(tmp_path_factory.mktemp("tiny-memo"), 60, seed=1)
+    return made_once(tmp_path_factory, "tiny-memo", lambda d: memo_arrays(d, 60, seed=1))
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +77,8 @@ def trained_bundle(synth_memo, tmp_path_factory):
     from damer_core.training.config import TrainConfig
     from damer_core.training.run import DataArgs, train
 
-    return train(DataArgs(str(synth_memo)), TrainConfig(epochs=8, batch_size=8), tmp_path_factory.mktemp("run") / "run", "cpu")
+    return made_once(tmp_path_factory, "trained-run",
+                     lambda d: train(DataArgs(str(synth_memo)), TrainConfig(epochs=8, batch_size=8), d / "run", "cpu"))
 
 
 @pytest.fixture

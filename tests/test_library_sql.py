@@ -69,7 +69,8 @@ def test_calibration_session_keeps_its_labels_and_a_verdict(db):
     assert db.calibration_session(sid) == ("kim", a)
     label_id = db.add_label(a, "kim", session_id=sid)
     db.append_label_points(label_id, [(0.0, 0.1, 0.1)], 0.1, 0.1, 1, busy_ms=100)
-    assert [lb.session_id for lb in db.labels(a, "kim")] == [sid]
+    assert [lb.session_id for lb in db.labels(a, "kim", calibration=True)] == [sid]
+    assert db.labels(a, "kim") == [] and db.static_labels() == {}  # kept apart from the curator's labels
     db.end_calibration(sid, math.nan, None)  # the duplicate was not labelled twice: no distance
     assert db.conn.execute("SELECT distance, passed, ended IS NOT NULL FROM calibration_sessions").fetchone() == (
         None, None, 1)

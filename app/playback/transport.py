@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QVBoxLayout, QWidget
 
 from app.library.table_model import format_duration
 from app.widgets.buttons import on_click
@@ -30,8 +30,11 @@ class TransportBar(QWidget):
         super().__init__(parent)
         style = self.style()
         self.buttons = {}
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(4, 2, 4, 2)
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(4, 2, 4, 2)
+        rows.setSpacing(0)
+        lay = QHBoxLayout()
+        rows.addLayout(lay)
         for name, icon, signal, tip in [
             ("previous", QStyle.StandardPixmap.SP_MediaSkipBackward, self.previous, "Previous track (Up)"),
             ("play", QStyle.StandardPixmap.SP_MediaPlay, self.play_pause, "Play / pause (Space)"),
@@ -63,12 +66,12 @@ class TransportBar(QWidget):
         self.devices.activated.connect(self._device_activated)
         self.sound_status = ElidedLabel()  # a long reason must not widen the pane: it is elided, whole in the tooltip
         self.sound_status.setStyleSheet("color: #b55;")
-        lay.addWidget(self.slider, 3)
+        lay.addWidget(self.slider, 1)
         lay.addWidget(self.time)
         lay.addWidget(QLabel("Vol"))
         lay.addWidget(self.volume)
         lay.addWidget(self.devices)
-        lay.addWidget(self.sound_status, 2)  # a share of the row: "No sound" is always readable
+        rows.addWidget(self.sound_status)  # a line of its own under the controls, only when there is no sound
         self.duration = 0.0
 
     # Slots are methods, never lambdas returning emit()'s bool: PySide6 mis-counts returned bools.
@@ -90,7 +93,7 @@ class TransportBar(QWidget):
         self.devices.setCurrentIndex(max(0, i))
         self.devices.setEnabled(bool(names))
         self.sound_status.setText(f"No sound: {reason}" if reason else "")
-        self.sound_status.setMinimumWidth(self.fontMetrics().horizontalAdvance("No sound: ...") + 8 if reason else 0)
+        self.sound_status.setVisible(bool(reason))
         if reason:
             log.warning("no sound: %s", reason)
 
