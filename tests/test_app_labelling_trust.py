@@ -221,15 +221,15 @@ def test_a_big_labels_file_is_read_once_off_the_gui_thread_and_strangers_are_cou
     csv_path = tmp_path / "big.csv"
     csv_path.write_text("path,valence,arousal\n" + "\n".join(rows) + "\n")
     reads = []
-    real = facade.load_labels_csv
-    monkeypatch.setattr(facade, "load_labels_csv",
+    real = facade.label_rows
+    monkeypatch.setattr(facade, "label_rows",
                         lambda *a, **k: reads.append(threading.current_thread().name) or real(*a, **k))
     w.files.import_labels(str(csv_path))
     assert w.files.importing is not None  # the call returned before the file was read
     qtbot.waitUntil(lambda: w.files.importing is None, timeout=60_000)
     assert reads == ["label-import"]  # once, and not on the GUI thread
     message = w.statusBar().currentMessage()
-    assert message.startswith("imported 2 labels; not imported: 20000 of its tracks are not in the library (e.g. ")
+    assert message.startswith("imported 2 labels; not imported: 20000 of its rows name tracks that are not in the library (e.g. ")
     assert message.endswith("and 19997 more)") and message.count("stranger") == 3
     assert set(static_labels(w.db)) == {w.model.rows[0].path, w.model.rows[1].path}
     assert labels_mod.EXAMPLES == 3

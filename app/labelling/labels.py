@@ -130,29 +130,32 @@ class LabelFile:
         if not self.not_in_library:
             return []
         more = self.not_in_library - len(self.examples)
-        return [f"{self.not_in_library} of its tracks are not in the library (e.g. {', '.join(self.examples)}"
-                + (f" and {more} more)" if more > 0 else ")")]
+        return [f"{self.not_in_library} of its rows name tracks that are not in the library "
+                f"(e.g. {', '.join(self.examples)}" + (f" and {more} more)" if more > 0 else ")")]
 
 
 EXAMPLES = 3
+YIELD_EVERY = 200  # rows read between two pauses that let the GUI thread run (1 ms each: 5 s in a million rows)
 
 
 def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> LabelFile:
     """The tracks of a ``path,valence,arousal`` CSV that are in the library, so the caller can ask
     before mixing them with the labels already there; read in one pass, matched by one query."""
-    from damer_core.facade import load_labels_csv
+    from damer_core.facade import label_rows, merge_annotators
 
-    tracks, _ = load_labels_csv(Path(path), scale)
     ids = db.track_ids()
-    out = LabelFile([])
-    for tr in tracks:  # every label is a finite number in scale: the loader refuses the file otherwise
-        track_id = ids.get(str(tr.path))
-        if track_id is None:
-            out.not_in_library += 1
-            if len(out.examples) < EXAMPLES:
-                out.examples.append(str(tr.track_id))
-        else:
-            out.found.append((track_id, str(tr.path), float(tr.valence), float(tr.arousal)))
+    out, here = LabelFile([]), []
+    for n, tr in enumerate(label_rows(Path(path), scale)):  # a row at a time: only the library's tracks are kept
+        if n % YIELD_EVERY == YIELD_EVERY - 1:
+            time.sleep(0.001)  # run from a thread: a Python thread reading steadily starves the GUI thread otherwise
+        if str(tr.path) in ids:
+            here.append(tr)
+            continue
+        out.not_in_library += 1
+        if len(out.examples) < EXAMPLES:
+            out.examples.append(str(tr.track_id))
+    merged, _, _ = merge_annotators(here, Path(path).name)  # one track's rows averaged, as training does
+    out.found = [(ids[str(tr.path)], str(tr.path), float(tr.valence), float(tr.arousal)) for tr in merged]
     labelled = db.labelled_paths()
     out.labelled = {p for _, p, _, _ in out.found if p in labelled}
     return out

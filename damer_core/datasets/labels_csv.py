@@ -8,7 +8,7 @@ train/validation/test split."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from damer_core.contract.safe_text import from_spreadsheet_cell, shown
@@ -107,10 +107,15 @@ def load_labels_csv(path: Path, scale: str = "-1..1", audio_only: bool = False) 
     """The labelled tracks of a labels CSV. ``audio_only`` (training): rows whose file does not
     exist are counted, not kept (memory stays flat however many), and the file is refused when
     they are most of it."""
+    return labelled_file(path, "csv", scale, label_rows(path, scale), audio_only)
+
+
+def label_rows(path: Path, scale: str = "-1..1") -> Iterator[LabelledTrack]:
+    """A labels CSV's rows one at a time, each checked (the file refused at its first bad row):
+    for a caller that keeps only some of a very large file."""
     check_scale(scale)
-    rows = (label_track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale)
+    return (label_track(path, _unguarded(r, path.parent), f"{path.name}, row {r.line}", scale)
             for r in read_table(path, list(LABEL_KEYS)))
-    return labelled_file(path, "csv", scale, rows, audio_only)
 
 
 def labelled_file(path: Path, fmt: str, scale: str, rows: Iterable[LabelledTrack], audio_only: bool
