@@ -16,7 +16,6 @@ WHERE = {
     "DatasetError": "damer_core.datasets.base",  # a labels file's problem, in words
     "load_labels_csv": "damer_core.datasets.labels_csv",  # File > Import labels
     "label_rows": "damer_core.datasets.labels_csv",  # ... read a row at a time
-    "merge_annotators": "damer_core.datasets.labels_csv",  # ... its rows of one file averaged
     "FeatureCache": "damer_core.features.cache",  # the cache dialog
     "default_cache_dir": "damer_core.features.cache",
     "CLIP": "damer_core.features.spectra",  # the default model window, for the table's hints

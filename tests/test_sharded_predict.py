@@ -130,3 +130,21 @@ def test_two_writers_started_together_never_lose_a_row(tmp_path, delay):
         assert code == 0 or (code == 2 and "another damer-core predict" in err), err
     assert [g["path"] for g in rows(out)] == [str(f) for f in files]
     assert all(g["valence"] for g in rows(out))
+
+
+def test_a_rerun_naming_the_files_another_way_predicts_each_file_once(tmp_path):
+    """Reviewer's retry: a run stopped after two files named by absolute path, rerun with the names
+    relative to the folder (and one through ./x/..): each file is one row, the two done are kept."""
+    files = collection(tmp_path / "music", 4)
+    out = tmp_path / "results.csv"
+    done = [",".join([str(f), "0.1000", "0.2000", "0.5000", "excited", "4.0000", "", ""]) for f in files[:2]]
+    part_path(out, 0).write_text(",".join(COLUMNS) + "\n" + "\n".join(done) + "\n")
+    (tmp_path / "x").mkdir()
+    names = ["./x/../music/t0.flac"] + [f"music/{f.name}" for f in files[1:]]
+    r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
+                        "--output", "results.csv", *names], capture_output=True, text=True, timeout=900, env=ENV,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "4 rows in" in r.stderr and "(2 predicted now, 2 kept from before)" in r.stderr
+    got = rows(out)
+    assert len(got) == 4 and [g["valence"] for g in got[:2]] == ["0.1000", "0.1000"]

@@ -134,7 +134,7 @@ def test_a_constant_head_that_passes_the_field_checks_is_caught_by_its_predictio
     load_checkpoint(path)  # the field checks pass
     with pytest.raises(BundleError) as e:
         check_predictions(path)
-    assert str(e.value).startswith("head.pt: predicts the same (valence") and "constant" in str(e.value)
+    assert str(e.value).startswith("head.pt: predicts the same valence (") and "constant" in str(e.value)
 
 
 def test_the_built_in_model_passes_the_check_and_moves_between_the_sounds():
@@ -151,3 +151,33 @@ def test_info_check_refuses_a_constant_model_in_one_line_and_passes_the_built_in
     lines = r.stdout.splitlines()
     assert r.returncode == 1 and len(lines) == 2, r.stderr
     assert '"event": "info"' in lines[0] and '"event": "bundle_error"' in lines[1] and "predicts the same" in lines[1]
+
+
+def one_dead_dimension(state):
+    """Valence's two sides given the same weights: arousal still moves, valence never does."""
+    sd = state["state_dict"]
+    sd["coef"][1], sd["coef"][2] = sd["coef"][0].clone(), sd["coef"][3].clone()  # Q2 = Q1, Q3 = Q4
+    sd["intercept"][1], sd["intercept"][2] = sd["intercept"][0], sd["intercept"][3]
+
+
+def pinned_to_a_corner(state):
+    state["state_dict"]["intercept"][0] += 12.0  # "excited" at near-certainty whatever it hears
+
+
+@pytest.mark.parametrize("head", ["linear descriptors", "linear musicnn"])
+def test_a_model_dead_in_one_dimension_is_refused(head_bundle, head):
+    """Reviewer's retry: it passed a check that asked only for some movement in some dimension."""
+    with pytest.raises(BundleError) as e:
+        check_predictions(head_bundle(head, one_dead_dimension))
+    assert "predicts the same valence (" in str(e.value) and "constant" in str(e.value)
+
+
+@pytest.mark.parametrize("edit", [pinned_to_a_corner, one_dead_dimension])
+def test_the_built_in_model_pinned_to_a_corner_or_dead_in_one_dimension_is_refused(tmp_path, edit):
+    """Reviewer's retry on the shipped model: every track "excited" at 0.99 passed (spread 0.001)."""
+    bundle = load_checkpoint(BUILTIN)
+    edit(bundle["descriptor_head"])
+    bundle["descriptor_head"].pop(CHECKSUM, None)
+    with pytest.raises(BundleError) as e:
+        check_predictions(save_atomic(bundle, tmp_path / "edited.pt"))
+    assert "predicts the same " in str(e.value) and "constant" in str(e.value)

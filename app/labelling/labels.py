@@ -125,13 +125,20 @@ class LabelFile:
     not_in_library: int = 0
     examples: list[str] = field(default_factory=list)
     labelled: set[str] = field(default_factory=set)
+    conflicting: list[str] = field(default_factory=list)  # tracks whose rows disagree: averaged, and said
 
     def problems(self) -> list[str]:
-        if not self.not_in_library:
-            return []
-        more = self.not_in_library - len(self.examples)
-        return [f"{self.not_in_library} of its rows name tracks that are not in the library "
-                f"(e.g. {', '.join(self.examples)}" + (f" and {more} more)" if more > 0 else ")")]
+        said = []
+        if self.not_in_library:
+            more = self.not_in_library - len(self.examples)
+            said.append(f"{self.not_in_library} of its rows name tracks that are not in the library "
+                        f"(e.g. {', '.join(self.examples)}" + (f" and {more} more)" if more > 0 else ")"))
+        if self.conflicting:
+            shown_names = ", ".join(Path(p).name for p in self.conflicting[:EXAMPLES])
+            more = len(self.conflicting) - EXAMPLES
+            said.append(f"{len(self.conflicting)} track(s) have rows with different labels, imported as their "
+                        f"average ({shown_names}" + (f" and {more} more)" if more > 0 else ")"))
+        return said
 
 
 EXAMPLES = 3
@@ -141,21 +148,27 @@ YIELD_EVERY = 200  # rows read between two pauses that let the GUI thread run (1
 def read_labels_csv(db: LibraryDB, path: Path, scale: str = "-1..1") -> LabelFile:
     """The tracks of a ``path,valence,arousal`` CSV that are in the library, so the caller can ask
     before mixing them with the labels already there; read in one pass, matched by one query."""
-    from damer_core.facade import label_rows, merge_annotators
+    from damer_core.facade import label_rows
 
     ids = db.track_ids()
-    out, here = LabelFile([]), []
-    for n, tr in enumerate(label_rows(Path(path), scale)):  # a row at a time: only the library's tracks are kept
+    out = LabelFile([])
+    sums: dict[str, list[float]] = {}  # path -> [sum of valence, sum of arousal, rows, first valence, first arousal]
+    conflicting: dict[str, None] = {}
+    for n, tr in enumerate(label_rows(Path(path), scale)):  # a row at a time; memory grows with tracks, not rows
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             time.sleep(0.001)  # run from a thread: a Python thread reading steadily starves the GUI thread otherwise
-        if str(tr.path) in ids:
-            here.append(tr)
+        key = str(tr.path)
+        if key not in ids:
+            out.not_in_library += 1
+            if len(out.examples) < EXAMPLES:
+                out.examples.append(str(tr.track_id))
             continue
-        out.not_in_library += 1
-        if len(out.examples) < EXAMPLES:
-            out.examples.append(str(tr.track_id))
-    merged, _, _ = merge_annotators(here, Path(path).name)  # one track's rows averaged, as training does
-    out.found = [(ids[str(tr.path)], str(tr.path), float(tr.valence), float(tr.arousal)) for tr in merged]
+        acc = sums.setdefault(key, [0.0, 0.0, 0, tr.valence, tr.arousal])
+        acc[0], acc[1], acc[2] = acc[0] + tr.valence, acc[1] + tr.arousal, acc[2] + 1
+        if (tr.valence, tr.arousal) != (acc[3], acc[4]):
+            conflicting[key] = None  # several annotators' rows are averaged, as training averages them: said
+    out.found = [(ids[key], key, v / k, a / k) for key, (v, a, k, _, _) in sums.items()]
+    out.conflicting = list(conflicting)
     labelled = db.labelled_paths()
     out.labelled = {p for _, p, _, _ in out.found if p in labelled}
     return out

@@ -14,6 +14,7 @@ import csv
 import functools
 import glob
 import io
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,15 @@ def read_rows(path: Path, spreadsheet_safe: bool = True) -> list[dict[str, str]]
     return rows
 
 
+def same_file(path: str) -> str:
+    """A file's key for resuming: one file named two ways (``song.ogg``, ``./a/../song.ogg``, its
+    absolute path, a link to it) is done once."""
+    return os.path.realpath(path)
+
+
 def finished(rows: Iterable[dict[str, str]]) -> set[str]:
-    """Paths predicted without an error (a failed file is tried again on the next run)."""
-    return {row["path"] for row in rows if not row.get("error")}
+    """The files (:func:`same_file`) predicted without an error (a failed one is tried again)."""
+    return {same_file(row["path"]) for row in rows if not row.get("error")}
 
 
 def row_of(result: dict) -> list[str]:
@@ -130,7 +137,7 @@ def predict_shard(files: list[Path], output: Path, rank: int, world: int,
     # disk then leaves no empty stub), without a row cut off by a crash when resumed.
     with atomic_write(part) as f:
         f.write(_csv_text(read_rows(part, safe), spreadsheet_safe).encode(**ENCODING))
-    todo = [f for i, f in enumerate(files) if i % world == rank and str(f) not in done]
+    todo = [f for i, f in enumerate(files) if i % world == rank and same_file(str(f)) not in done]
     try:
         with open(part, "a", newline="", **ENCODING) as out:
             writer = csv.writer(out)  # "\r\n" (RFC 4180): a name holding \r is quoted
@@ -153,13 +160,14 @@ def merge(files: list[Path], output: Path, world: int, spreadsheet_safe: bool = 
     ``keep_output`` False: ``output`` is not an earlier results file (``--force``) and is replaced.
     Returns the number of rows."""
     parts = part_files(output)
-    by_path: dict[str, dict[str, str]] = {}
+    by_file: dict[str, dict[str, str]] = {}  # one row per file (same_file), however it was named
     for source in [output, *parts] if keep_output else parts:
         for row in read_rows(source, spreadsheet_safe):
-            if row["path"] not in by_path or by_path[row["path"]].get("error"):
-                by_path[row["path"]] = row
-    order = {str(f): i for i, f in enumerate(files)}
-    rows = sorted(by_path.values(), key=lambda r: (order.get(r["path"], len(order)), r["path"]))
+            key = same_file(row["path"])
+            if key not in by_file or by_file[key].get("error"):
+                by_file[key] = row
+    order = {same_file(str(f)): i for i, f in enumerate(files)}
+    rows = sorted(by_file.values(), key=lambda r: (order.get(same_file(r["path"]), len(order)), r["path"]))
     with atomic_write(output) as f:
         f.write(_csv_text(rows, spreadsheet_safe).encode(**ENCODING))
     for p in parts:
