@@ -38,7 +38,7 @@ class JobSchedule:
 
     def __init__(self, on_progress: Callable[[int, int, float], None] | None = None,
                  on_pass_finished: Callable[[str], None] | None = None):
-        self._heap: list[QueuedJob] = []
+        self._heap: list[tuple[int, int, QueuedJob]] = []  # (priority, order, job): compared in C, not by __lt__
         self._queued: dict[tuple[str, str], QueuedJob] = {}
         self._playing: dict[tuple[str, str], QueuedJob] = {}  # the queued PLAYING jobs (few): demoted without a scan
         self._order = itertools.count()
@@ -79,7 +79,7 @@ class JobSchedule:
         self._queued[q.ident] = q
         if q.priority == PLAYING:
             self._playing[q.ident] = q
-        heapq.heappush(self._heap, q)
+        heapq.heappush(self._heap, (q.priority, q.order, q))
 
     def _drop(self, q: QueuedJob) -> None:
         q.dropped = True
@@ -182,6 +182,8 @@ class JobSchedule:
         dropped = [q for q in self._queued.values() if q.in_pass and q.priority != PLAYING]
         for q in dropped:
             self._drop(q)
+        self._heap = [entry for entry in self._heap if not entry[2].dropped]  # not popped one by one later
+        heapq.heapify(self._heap)
         self._end_pass(f"analysis cancelled after {self.pass_done} of {self.pass_total} jobs" if dropped else "")
         return len(dropped)
 
@@ -209,9 +211,9 @@ class JobSchedule:
     # -- running ------------------------------------------------------------------------------------
     def runnable(self) -> bool:
         """A job waits that may run now (none runs, and the most urgent is not paused)."""
-        while self._heap and self._heap[0].dropped:
+        while self._heap and self._heap[0][2].dropped:
             heapq.heappop(self._heap)
-        paused = self.paused_below is not None and bool(self._heap) and self._heap[0].priority >= self.paused_below
+        paused = self.paused_below is not None and bool(self._heap) and self._heap[0][0] >= self.paused_below
         return self.running is None and bool(self._heap) and not paused
 
     def next_job(self) -> QueuedJob | None:
@@ -219,7 +221,7 @@ class JobSchedule:
         queued, or the most urgent is paused."""
         if not self.runnable():
             return None
-        q = heapq.heappop(self._heap)
+        q = heapq.heappop(self._heap)[2]
         del self._queued[q.ident]
         self.running = q
         return q
