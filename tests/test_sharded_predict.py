@@ -140,7 +140,8 @@ def test_a_rerun_naming_the_files_another_way_predicts_each_file_once(tmp_path):
     done = [",".join([str(f), "0.1000", "0.2000", "0.5000", "excited", "4.0000", "", ""]) for f in files[:2]]
     part_path(out, 0).write_text(",".join(COLUMNS) + "\n" + "\n".join(done) + "\n")
     (tmp_path / "x").mkdir()
-    names = ["./x/../music/t0.flac"] + [f"music/{f.name}" for f in files[1:]]
+    os.link(files[1], tmp_path / "music" / "hard.flac")  # a hard link to a file done: the same file
+    names = ["./x/../music/t0.flac", "music/hard.flac"] + [f"music/{f.name}" for f in files[2:]]
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(BUILTIN),
                         "--output", "results.csv", *names], capture_output=True, text=True, timeout=900, env=ENV,
                        cwd=tmp_path)

@@ -181,3 +181,18 @@ def test_the_built_in_model_pinned_to_a_corner_or_dead_in_one_dimension_is_refus
     with pytest.raises(BundleError) as e:
         check_predictions(save_atomic(bundle, tmp_path / "edited.pt"))
     assert "predicts the same " in str(e.value) and "constant" in str(e.value)
+
+
+def valence_is_arousal(state):
+    """Two quadrants made impossible: the model can only say "happy" or "sad", never one without the other."""
+    state["state_dict"]["intercept"][1] = -1e4
+    state["state_dict"]["intercept"][3] = -1e4
+
+
+def test_a_model_whose_valence_always_equals_its_arousal_is_refused(tmp_path):
+    """Second retry: both dimensions moved, but always together: one thing, not two."""
+    bundle = load_checkpoint(BUILTIN)
+    valence_is_arousal(bundle["descriptor_head"])
+    bundle["descriptor_head"].pop(CHECKSUM, None)
+    with pytest.raises(BundleError, match="predicts valence equal to arousal for every sound"):
+        check_predictions(save_atomic(bundle, tmp_path / "diagonal.pt"))

@@ -91,8 +91,13 @@ def read_rows(path: Path, spreadsheet_safe: bool = True) -> list[dict[str, str]]
 
 def same_file(path: str) -> str:
     """A file's key for resuming: one file named two ways (``song.ogg``, ``./a/../song.ogg``, its
-    absolute path, a link to it) is done once."""
-    return os.path.realpath(path)
+    absolute path, a symbolic or hard link to it) is done once: its device and inode while it
+    exists, else its resolved path. Relative names resolve from the folder the command runs in."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return os.path.realpath(path)
+    return f"inode:{st.st_dev}:{st.st_ino}"
 
 
 def finished(rows: Iterable[dict[str, str]]) -> set[str]:

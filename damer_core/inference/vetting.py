@@ -82,4 +82,7 @@ def check_predictions(path: str | os.PathLike, device: str = "cpu") -> dict[str,
         if dim in dims and np.ptp(values) < CONSTANT_SPREAD:
             raise BundleError(path, f"predicts the same {dim} ({values[0]:+.2f}) for very different sounds: its "
                                     "weights make it constant, so its predictions would mean nothing")
+    if {"valence", "arousal"} <= set(dims) and max(abs(v - a) for v, a in means.values()) < CONSTANT_SPREAD:
+        raise BundleError(path, "predicts valence equal to arousal for every sound: its weights tell one thing, "
+                                "not two, so its words on the circle would mean nothing")
     return means
