@@ -146,17 +146,7 @@ def test_a_folder_of_5000_tiny_files_gives_every_file_its_line(tmp_path):
 
 
 # -- folders that cannot be listed (hardening round four) --------------------------------------------
-NOBODY = 65534
-
-
-def as_nobody(cmd: list[str]) -> list[str]:
-    import shutil
-
-    if os.geteuid() != 0:
-        return cmd
-    if not shutil.which("setpriv"):
-        pytest.skip("running as root without setpriv: cannot drop privileges to test permissions")
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
+from test_hardening_resilience import unprivileged as as_nobody  # noqa: E402 - the one way to drop root
 
 
 @pytest.mark.parametrize("given", ["its parent", "itself"])
