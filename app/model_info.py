@@ -40,11 +40,12 @@ def cached_description(path: str) -> ModelDescription | None:
     return description_of(ev) if isinstance(ev, events.Info) else None
 
 
-class ModelDescriber(QObject):
-    """Reads one bundle's description at a time, asynchronously; ``described(path, description or
-    None, why)`` once known (at once when cached)."""
+class InfoChild(QObject):
+    """One `damer-core info --jsonl` child at a time, about one bundle; a bundle asked for while
+    another is read waits, the latest asked winning. A subclass says what is known without a
+    child (``_known``), what an answer means (``_answer``) and what no answer means (``_unanswered``)."""
 
-    described = Signal(str, object, str)
+    FLAGS: tuple[str, ...] = ()  # more of `info`'s flags
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -54,22 +55,58 @@ class ModelDescriber(QObject):
         self.path = ""  # being read
         self.queued = ""  # asked for while another was read: the latest wins
 
-    def describe(self, path: str) -> None:
-        if not path:
-            self.described.emit("", None, "no model")
+    def ask(self, path: str) -> None:
+        if self._known(path):
             return
-        known = cached_description(path)
-        if known is not None:
-            self.described.emit(path, known, "")
-        elif self.proc.running:
+        if self.proc.running:
             self.queued = path
         else:
             self.path = path
-            self.proc.start(["info", "--jsonl", path])
+            self.proc.start(["info", "--jsonl", *self.FLAGS, path])
 
     def _on_event(self, ev: events.Event) -> None:
         if not isinstance(ev, (events.Info, events.BundleError)) or ev.path != self.path:
             return
+        self._answer(ev)
+        self.path = ""
+
+    def _finished(self, code: int, error: str) -> None:
+        if self.path:  # never answered: the child crashed or was killed
+            self._unanswered(self.path, code, error)
+            self.path = ""
+        if self.queued:
+            path, self.queued = self.queued, ""
+            self.ask(path)
+
+    def _known(self, path: str) -> bool:
+        return False
+
+    def _answer(self, ev: events.Info | events.BundleError) -> None:
+        raise NotImplementedError
+
+    def _unanswered(self, path: str, code: int, error: str) -> None:
+        raise NotImplementedError
+
+
+class ModelDescriber(InfoChild):
+    """Reads one bundle's description at a time, asynchronously; ``described(path, description or
+    None, why)`` once known (at once when cached)."""
+
+    described = Signal(str, object, str)
+
+    def describe(self, path: str) -> None:
+        self.ask(path)
+
+    def _known(self, path: str) -> bool:
+        if not path:
+            self.described.emit("", None, "no model")
+            return True
+        known = cached_description(path)
+        if known is not None:
+            self.described.emit(path, known, "")
+        return known is not None
+
+    def _answer(self, ev: events.Info | events.BundleError) -> None:
         key = file_key(ev.path)
         if key is not None:
             READ[key] = ev
@@ -77,57 +114,39 @@ class ModelDescriber(QObject):
             self.described.emit(ev.path, description_of(ev), "")
         else:
             self.described.emit(ev.path, None, ev.message)
-        self.path = ""
 
-    def _finished(self, code: int, error: str) -> None:
-        if self.path:  # never reported
-            self.described.emit(self.path, None, error or f"damer-core exited with code {code}")
-            self.path = ""
-        if self.queued:
-            path, self.queued = self.queued, ""
-            self.describe(path)
+    def _unanswered(self, path: str, code: int, error: str) -> None:
+        self.described.emit(path, None, error or f"damer-core exited with code {code}")
 
 
-class ModelChecker(QObject):
+class ModelChecker(InfoChild):
     """Tries a bundle before it is used, in a `damer-core info --jsonl --check` child (its fields,
     then predictions on generated sounds: damer_core.inference.vetting), one at a time, the latest
     asked winning. ``checked(path, why)``: ``why`` is "" when it passed. A bundle that passed is
     remembered by (path, modification time, size)."""
 
+    FLAGS = ("--check",)
     checked = Signal(str, str)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.proc = CoreProcess(self, threads=1)
-        self.proc.event_read.connect(self._on_event)
-        self.proc.finished.connect(self._finished)
-        self.path = ""  # being tried
-        self.queued = ""
         self.passed: set[FileKey] = set()
 
     def check(self, path: str) -> None:
+        self.ask(path)
+
+    def _known(self, path: str) -> bool:
         key = file_key(path)
         if key is not None and key in self.passed:
             self.checked.emit(path, "")
-        elif self.proc.running:
-            self.queued = path
-        else:
-            self.path = path
-            self.proc.start(["info", "--jsonl", "--check", path])
+            return True
+        return False
 
-    def _on_event(self, ev: events.Event) -> None:
-        if not isinstance(ev, (events.Info, events.BundleError)) or ev.path != self.path:
-            return
+    def _answer(self, ev: events.Info | events.BundleError) -> None:
         key = file_key(ev.path)
         if isinstance(ev, events.Info) and key is not None:
             self.passed.add(key)
         self.checked.emit(ev.path, "" if isinstance(ev, events.Info) else ev.message)
-        self.path = ""
 
-    def _finished(self, code: int, error: str) -> None:
-        if self.path:  # never answered: the child crashed or was killed
-            self.checked.emit(self.path, f"{Path(self.path).name}: could not be tried ({error or f'exit status {code}'})")
-            self.path = ""
-        if self.queued:
-            path, self.queued = self.queued, ""
-            self.check(path)
+    def _unanswered(self, path: str, code: int, error: str) -> None:
+        self.checked.emit(path, f"{Path(path).name}: could not be tried ({error or f'exit status {code}'})")
