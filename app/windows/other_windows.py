@@ -202,6 +202,7 @@ class OtherWindows:
 def choose_calibration_tracks(ids: list[int], labelled: set[str], db: LibraryDB, n: int = 20) -> list[int]:
     """Up to ``n`` tracks for a session, those the curator has not labelled first (a label they
     remember would not measure them), each in a random order."""
-    fresh = [i for i in ids if db.track_path(i) not in labelled]
-    known = [i for i in ids if i not in set(fresh)]
+    labelled_ids = {track_id for path, track_id in db.track_ids().items() if path in labelled}  # one query
+    fresh = [i for i in ids if i not in labelled_ids]
+    known = [i for i in ids if i in labelled_ids]
     return random.sample(fresh, min(n, len(fresh))) + random.sample(known, max(0, min(n - len(fresh), len(known))))
