@@ -140,6 +140,18 @@ class Skipped:
             return True
         return False
 
+    @classmethod
+    def of(cls, description: dict) -> Skipped:
+        """What an earlier stage (a labels file's loader) left out, to go on counting from."""
+        out = cls()
+        out.counts = dict(description.get("skipped_counts", {}))
+        out.named = {reason: list(description.get("skipped_named", {}).get(reason, [])) for reason in out.counts}
+        return out
+
+    def describe(self) -> dict:
+        """The description's fields for it, read back by :meth:`of`."""
+        return {"skipped_counts": self.counts, "skipped_named": self.named}
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())
@@ -304,9 +316,7 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     progress = progress or Progress("none")
     progress.task("featurising", len(tracks))
     results: list[tuple[np.ndarray, ...] | None] = [None] * len(tracks)  # (mel, coch[, descriptors]) of a track
-    skipped, examples = Skipped(), list(description.get("skipped", []))  # the loader's too (files not found)
-    for reason, n in description.get("skipped_counts", {}).items():
-        skipped.counts[reason], skipped.named[reason] = n, []
+    skipped, examples = Skipped.of(description), list(description.get("skipped", []))  # the loader's too (files not found)
 
     def one(i: int):
         try:
@@ -338,8 +348,7 @@ def featurise(tracks: list[LabelledTrack], cfg: FeatureConfig, description: dict
     counts = [r[0].shape[0] for r in kept]
     rep = lambda attr: np.repeat([getattr(tracks[i], attr) for i in keep], counts)  # noqa: E731
     desc = {**description, "n_tracks": len(keep), "n_samples": int(mel.shape[0]), "skipped": examples,
-            "skipped_counts": skipped.counts,
-            "feature_preset": cfg.name}
+            **skipped.describe(), "feature_preset": cfg.name}
     groups = None
     if any(tracks[i].group for i in keep):  # a track without a group is a group of its own
         groups = np.repeat([tracks[i].group or f"\0track:{tracks[i].track_id}" for i in keep], counts).astype(str)

@@ -138,7 +138,7 @@ def labelled_file(path: Path, fmt: str, scale: str, rows: Iterable[LabelledTrack
         warnings = [*warnings, f"skipped {skipped.total} of {n} rows: {skipped.summary()}"]
     desc = description(path, fmt, scale, merged, n, warnings, averaged)
     if skipped.total:
-        desc["skipped"], desc["skipped_counts"] = examples, skipped.counts
+        desc.update(skipped=examples, **skipped.describe())
     return merged, desc
 
 
