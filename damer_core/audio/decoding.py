@@ -121,9 +121,10 @@ class DecodeStream:
         self._native = NativeStderr(self.path)
         if ext in FFMPEG_EXTENSIONS:
             return ffmpeg_blocks(self.path)
-        if ext in (".ogg", ".oga") and ogg_chains(self.path) > 1:  # libsndfile would stop after the first
+        chains = ogg_chains(self.path) if ext in (".ogg", ".oga") else 1
+        if chains > 1:  # libsndfile would stop after the first
             if shutil.which("ffmpeg") is None:
-                raise UnsupportedFormat(self.path, f"is a chained Ogg file ({ogg_chains(self.path)} streams one after "
+                raise UnsupportedFormat(self.path, f"is a chained Ogg file ({chains} streams one after "
                                                    "another): only ffmpeg decodes all of it (install it, e.g. "
                                                    "`apt install ffmpeg`)")
             return ffmpeg_blocks(self.path)
