@@ -130,15 +130,17 @@ class LabelFile:
     def problems(self) -> list[str]:
         said = []
         if self.not_in_library:
-            more = self.not_in_library - len(self.examples)
             said.append(f"{self.not_in_library} of its rows name tracks that are not in the library "
-                        f"(e.g. {', '.join(self.examples)}" + (f" and {more} more)" if more > 0 else ")"))
+                        f"(e.g. {_named(self.examples, self.not_in_library)})")
         if self.conflicting:
-            shown_names = ", ".join(Path(p).name for p in self.conflicting[:EXAMPLES])
-            more = len(self.conflicting) - EXAMPLES
             said.append(f"{len(self.conflicting)} track(s) have rows with different labels, imported as their "
-                        f"average ({shown_names}" + (f" and {more} more)" if more > 0 else ")"))
+                        f"average ({_named([Path(p).name for p in self.conflicting[:EXAMPLES]], len(self.conflicting))})")
         return said
+
+
+def _named(names: list[str], total: int) -> str:
+    """The first few of ``total`` named, and how many more there are."""
+    return ", ".join(names) + (f" and {total - len(names)} more" if total > len(names) else "")
 
 
 EXAMPLES = 3
