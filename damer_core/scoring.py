@@ -85,3 +85,18 @@ def confusion(y: np.ndarray, p: np.ndarray) -> list[list[int]]:
     counts = np.zeros((4, 4), dtype=int)
     np.add.at(counts, (np.asarray(y, np.int64), p.argmax(axis=1)), 1)
     return counts.tolist()
+
+
+CHANGE_METRICS = ("macro_f1", "quadrant_acc", "valence_acc", "arousal_acc")
+
+
+def paired_change(y: np.ndarray, p_before: np.ndarray, p_after: np.ndarray, seed: int = 0) -> dict:
+    """after - before of each of :data:`CHANGE_METRICS` on the same tracks, with 95 % intervals
+    from one paired bootstrap (a resample scores both models on the same tracks): whether a
+    change is more than the luck of which tracks were held out."""
+    def change(y_: np.ndarray, b: np.ndarray, a: np.ndarray) -> dict[str, float]:
+        before, after = quadrant_scores(y_, b), quadrant_scores(y_, a)
+        return {k: after[k] - before[k] for k in CHANGE_METRICS}
+
+    return {**change(y, p_before, p_after),
+            "interval": bootstrap_intervals(change, (np.asarray(y), p_before, p_after), CHANGE_METRICS, seed=seed)}

@@ -117,3 +117,35 @@ def test_the_delete_button_asks_before_it_deletes(qtbot, tmp_path, monkeypatch):
     qtbot.mouseClick(button(reg, "Delete"), Qt.MouseButton.LeftButton)
     assert not (models / "mine.pt").exists()
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=60_000)
+
+
+def test_a_finished_run_is_listed_at_once_with_its_own_figures_and_set_active_brings_it_in(qtbot, tmp_path, monkeypatch):
+    """A fine-tune's best.pt is listed as soon as the run ends (once only after "Use this model"),
+    with its own creation time and its held-out check in words; Set active checks it and copies it
+    into the models folder, where its row then is."""
+    from damer_core.models.checkpoint import load_checkpoint, save_atomic, with_checksums
+
+    reg, models = registry_with(qtbot, tmp_path, monkeypatch, "mine.pt")
+    qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
+    run = tmp_path / "data" / "runs" / "my_labels-20261206-120000"
+    run.mkdir(parents=True)
+    bundle = load_checkpoint(BUNDLE)
+    figures = lambda f1: {"macro_f1": f1, "valence_acc": 0.7, "arousal_acc": 0.8, "valence_auc": 0.75,  # noqa: E731
+                          "arousal_auc": 0.85, "interval": {"macro_f1": [f1 - 0.2, f1 + 0.2]}}
+    change = {"macro_f1": 0.1, "interval": {"macro_f1": [-0.1, 0.3]}}
+    bundle.update(created="2026-12-06T12:00:00+00:00",
+                  report={"fine_tune": {"n": 15, "before": figures(0.6), "after": figures(0.7), "change": change}})
+    save_atomic(with_checksums({k: v for k, v in bundle.items() if k != "checksums"}), run / "best.pt")
+    reg.refresh()
+    name = "my_labels-20261206-120000 (training run)"
+    assert rows(reg)[name]["Status"] == "reading..."
+    qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
+    row = rows(reg)[name]
+    assert row["Created"] == "2026-12-06 12:00" and row["Status"].startswith("finished run: Set active copies it")
+    assert row["Arousal AUC"].startswith("0.850") and row["Valence AUC"].startswith("0.750")  # every dimension
+    assert "0.60 before, 0.70 after (change +0.10 [-0.10, +0.30]), on 15 held-out labels: too few" in row["Held-out check"]
+    reg.table.selectRow(list(rows(reg)).index(name))
+    qtbot.mouseClick(button(reg, "Set active"), Qt.MouseButton.LeftButton)
+    copy = models / "my_labels-20261206-120000.pt"
+    qtbot.waitUntil(lambda: reg.state.model.path == str(copy), timeout=120_000)
+    assert name not in rows(reg) and rows(reg)["my_labels-20261206-120000"]["Status"] == "active"

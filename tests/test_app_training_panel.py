@@ -174,8 +174,9 @@ def test_each_dimension_is_plotted_from_epoch_one(panel, qtbot):
     assert pens["arousal"].color() == pens["valence"].color() and pens["arousal"].style() != pens["valence"].style()
 
 
-def done_event(bundle: str) -> events.Done:
-    return events.Done(bundle, bundle.replace("best", "last"), {}, {})
+def done_event(bundle: str, test_tracks: int = 60) -> events.Done:
+    return events.Done(bundle, bundle.replace("best", "last"), {},
+                       {"test": {"acc": 0.7, "macro_f1": 0.6, "n": test_tracks}} if test_tracks else {})
 
 
 def test_use_this_model_says_it_is_in_use(qtbot, tmp_path, monkeypatch):
@@ -250,6 +251,10 @@ def test_a_run_that_warned_asks_before_it_is_used(qtbot, tmp_path, monkeypatch):
     panel.on_event(done_event(str(tmp_path / "runs" / "mine-2" / "best.pt")))
     qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)  # no question this time
     assert used[-1].endswith("mine-2/best.pt")
+    panel.on_event(done_event(str(tmp_path / "runs" / "mine-3" / "best.pt"), test_tracks=12))  # tested on 12 tracks
+    asked = answer_dialog("Keep the current model")
+    qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)
+    assert "its test part holds 12 tracks; fewer than 30" in asked[0] and used[-1].endswith("mine-2/best.pt")
 
 
 def test_fine_tuning_the_descriptor_head_shows_only_what_applies(qtbot, tmp_path, monkeypatch):
@@ -286,6 +291,35 @@ def test_a_refit_reports_before_and_after_and_cannot_be_resumed(panel, tmp_path)
     figures = lambda f1: {"macro_f1": f1, "valence_acc": 0.7, "arousal_acc": 0.8, "interval": {"macro_f1": [0.4, 0.9]}}  # noqa: E731
     panel.on_event(events.Refitted(str(tmp_path / "run" / "best.pt"), "descriptor-head", 12, figures(0.6), figures(0.65)))
     text = panel.status.text()
-    assert "on 12 held-out labelled tracks: 0.600 [0.40, 0.90] before, 0.650 [0.40, 0.90] after" in text, text
+    assert "on 12 held-out labelled tracks: 0.600 [0.40, 0.90] before, 0.650 [0.40, 0.90] after: too few held-out " \
+           "labels to tell" in text, text
     panel.on_finished(0, "")
     assert panel.use_btn.isEnabled() and not panel.resume_btn.isEnabled()  # a finished run has nothing to resume
+
+
+def test_a_refit_on_thin_evidence_asks_before_it_is_used(qtbot, tmp_path, monkeypatch):
+    """15 labels, each held out once: the summary gives the paired change and its verdict, and
+    "Use this model..." asks, naming why; a refit shown to be better on 40 tracks is used at once."""
+    from app_helpers import answer_dialog
+
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    used = []
+    panel = TrainingPanel(app_state())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.activate_requested.connect(used.append)
+    panel.on_event(events.RefitStart("descriptor-head", 15, {"by": "group", "train": 15, "val": 0, "test": 15, "folds": 5}))
+    assert "on 15 labelled tracks; each is held out once (5-fold cross-validation)" in panel.status.text()
+    figures = lambda f1: {"macro_f1": f1, "valence_acc": 0.7, "arousal_acc": 0.8, "interval": {"macro_f1": [0.4, 0.9]}}  # noqa: E731
+    change = lambda lo, hi: {"macro_f1": 0.12, "interval": {"macro_f1": [lo, hi]}}  # noqa: E731
+    bundle = str(tmp_path / "runs" / "mine-1" / "best.pt")
+    panel.on_event(events.Refitted(bundle, "descriptor-head", 15, figures(0.6), figures(0.72), change(0.0, 0.34)))
+    assert "(change +0.12 [+0.00, +0.34]): too few held-out labels to tell" in panel.status.text()
+    assert panel.use_btn.text() == "Use this model..."
+    asked = answer_dialog("Keep the current model")
+    qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)
+    assert used == [] and "The evidence is thin: it was checked on 15 held-out labelled tracks; fewer than 30" in asked[0]
+    panel.on_event(events.Refitted(bundle, "descriptor-head", 40, figures(0.6), figures(0.72), change(0.03, 0.2)))
+    assert "(change +0.12 [+0.03, +0.20]): better; valence acc" in panel.status.text()
+    qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)  # shown to be better: no question
+    assert used == [bundle]

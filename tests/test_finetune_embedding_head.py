@@ -36,5 +36,8 @@ def test_a_fine_tune_refits_the_head_on_the_embedding_and_reports_before_and_aft
     assert tuned.head.groups == base.head.groups == ("musicnn",) and tuned.describe().kind_name == "musicnn embedding head"
     assert np.array_equal(tuned.head.mean, base.head.mean)  # the inputs' standardisation is the base's
     assert not np.allclose(tuned.head.coef, base.head.coef)  # the labels moved the head
-    report = load_checkpoint(refitted.bundle)["report"]["fine_tune"]
-    assert report["n"] == refitted.n > 0 and {"before", "after"} <= set(report)
+    tuned_bundle = load_checkpoint(refitted.bundle)
+    report = tuned_bundle["report"]["fine_tune"]
+    assert report["n"] == refitted.n == len(SONGS) and {"before", "after", "change"} <= set(report)  # each held out once
+    assert report["prior_tracks"] == 720  # the built-in weighs the tracks it learned from
+    assert tuned_bundle["created"] != load_checkpoint(BUILTIN)["created"]  # its own creation time

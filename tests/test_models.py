@@ -113,6 +113,29 @@ def test_a_fine_tunes_verdict_never_contradicts_itself():
     assert fine_tune_verdict(check(0.8, 0.6, 0.5, 0.7, 40)) == "worse"
 
 
+def test_a_fine_tunes_verdict_reads_the_paired_change_and_thin_evidence_is_named():
+    """Both models scored on the same tracks: the paired change's interval decides, not whether
+    the after figure's own interval covers the before figure; what "Use this model" asks about."""
+    from damer_core.contract.model_card import FineTuneCheck, ModelDescription, fine_tune_verdict, thin_evidence
+
+    def check(n, change, interval):
+        return FineTuneCheck.of({"n": n, "before": {"macro_f1": 0.60, "interval": {"macro_f1": [0.45, 0.75]}},
+                                 "after": {"macro_f1": 0.60 + change, "interval": {"macro_f1": [0.5, 0.8]}},
+                                 "change": {"macro_f1": change, "interval": {"macro_f1": interval}}})
+
+    assert FineTuneCheck.of({"n": 0}) is None and "no labelled track was held out" in thin_evidence(None)
+    assert fine_tune_verdict(check(60, 0.05, [0.01, 0.09])) == "better"  # the after interval alone covers 0.60
+    assert thin_evidence(check(60, 0.05, [0.01, 0.09])) == ""
+    assert fine_tune_verdict(check(60, 0.05, [-0.02, 0.12])).startswith("no clear change")
+    assert "not shown to be better" in thin_evidence(check(60, 0.05, [-0.02, 0.12]))
+    assert fine_tune_verdict(check(60, -0.06, [-0.1, -0.02])) == "worse"
+    few = check(15, 0.12, [0.0, 0.34])
+    assert fine_tune_verdict(few) == "too few held-out labels to tell" and "fewer than 30" in thin_evidence(few)
+    text, n = ModelDescription("descriptor-head", "descriptor head", "", "", 15, "", "", ("arousal", "valence"),
+                               fine_tune=few).held_out_text()
+    assert n == 15 and "0.60 before, 0.72 after (change +0.12 [+0.00, +0.34]), on 15 held-out labels" in text
+
+
 def test_only_the_dimensions_a_model_predicts_have_figures(tmp_path):
     one = tiny_bundle()
     del one["dimensions"]["arousal"]

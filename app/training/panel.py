@@ -39,11 +39,13 @@ from app.training.values import (
     done_summary,
     epoch_status,
     finished_status,
+    held_out_doubt,
     my_labels_text,
     refit_status,
     refit_summary,
     settings_note,
     start_status,
+    use_question,
 )
 from app.widgets.buttons import on_click
 from damer_core.contract import events
@@ -84,6 +86,7 @@ class TrainingPanel(QWidget):
         self.asked_to_use = ""  # the finished bundle "Use this model" asked for, until the state announces it
         self.warnings: list[str] = []
         self.finished_warnings: list[str] = []  # the finished run's, which "Use this model" shows
+        self.finished_doubt = ""  # why its held-out check cannot show it is better, which "Use this model" asks about
         self._build()
         state.model_changed.connect(self._model_changed)
         state.model_described.connect(self._show_applicable_settings)
@@ -336,14 +339,11 @@ class TrainingPanel(QWidget):
         self._update_use_button()
 
     def _use_despite_warnings(self) -> bool:
-        """A run that warned (a one-sided or tiny part) may have learnt nothing: asked first."""
-        if not self.finished_warnings:
+        """A run that warned (a one-sided or tiny part) or whose held-out check is thin: asked first."""
+        question = use_question(self.finished_warnings, self.finished_doubt)
+        if not question:
             return True
-        shown = "\n".join(f"- {w}" for w in self.finished_warnings[:6])
-        more = f"\n(and {len(self.finished_warnings) - 6} more)" if len(self.finished_warnings) > 6 else ""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Use this model?",
-                          f"This run warned:\n{shown}{more}\n\nIts predictions may be no better than chance, "
-                          "and its figures cannot show it. Use it anyway?", parent=self)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Use this model?", question, parent=self)
         use = box.addButton("Use it anyway", QMessageBox.ButtonRole.AcceptRole)
         keep = box.addButton("Keep the current model", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)
@@ -358,7 +358,8 @@ class TrainingPanel(QWidget):
             self.in_use.setText("")
         in_use = bool(self.finished_bundle) and self.finished_bundle == self.used_bundle
         self.use_btn.setEnabled(bool(self.finished_bundle) and not in_use)
-        self.use_btn.setText("In use" if in_use else "Use this model..." if self.finished_warnings else "Use this model")
+        asks = self.finished_warnings or self.finished_doubt
+        self.use_btn.setText("In use" if in_use else "Use this model..." if asks else "Use this model")
 
     def resume(self) -> None:
         if self.run_dir is None or not (self.run_dir / "last.pt").is_file():
@@ -403,6 +404,7 @@ class TrainingPanel(QWidget):
             summary = done_summary(ev) if isinstance(ev, events.Done) else refit_summary(ev)
             log.info("training finished: %s (%s)", ev.bundle, summary)
             self.finished_warnings = list(self.warnings)
+            self.finished_doubt = held_out_doubt(ev)
             self.status.setText(finished_status(ev.bundle, summary, self.warnings))
             self.finished_bundle = ev.bundle
             self.run_finished = True

@@ -1,5 +1,6 @@
 """The model registry: the built-in model first (it cannot be renamed or deleted), then every
-bundle the app trained or imported (the models folder), with its data, date, feature preset and
+bundle the app imported or a run was used from (the models folder), then finished training runs
+not used yet (Set active copies one into the models folder), with its data, date, feature preset and
 test metrics read by a `damer-core info --jsonl` child (torch stays out of the GUI). Every row shows
 its file's size and date at once; the child reads only bundles not read before (cached by path,
 modification time and size) and each row fills in as its line arrives. Set active, rename, delete,
@@ -9,6 +10,7 @@ deleted."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -31,12 +33,13 @@ from PySide6.QtWidgets import (
 from app.child import CoreProcess
 from app.model_in_use import ModelInUse
 from app.model_info import READ, description_of, file_key
-from app.paths import models_dir
+from app.paths import bundle_name, copy_into_models, models_dir
 from app.state import AppState
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
 from damer_core.contract.model_card import FEW_TRACKS, ModelDescription
+from damer_core.contract.paths import runs_dir
 from damer_core.contract.safe_text import shown, shown_path
 
 COLUMNS = ["Model", "Kind", "Data", "Created", "Preset", "Arousal AUC", "Valence AUC", "Status", "Size", "Modified",
@@ -82,6 +85,20 @@ def support_summary(checked: list[tuple[str, int]]) -> str:
         parts.append(f"{', '.join(few)}: checked on fewer than {SMALL_PART} tracks, too few to show it is better "
                      "or worse (greyed)")
     return "; ".join(parts) + "."
+
+
+def is_run(path: Path) -> bool:
+    """A training run's best model, where the app's runs go (not yet in the models folder)."""
+    return path.name == "best.pt" and path.parent.parent == runs_dir()
+
+
+def finished_runs() -> list[Path]:
+    """Each training run's best.pt, newest first, except those already copied into the models
+    folder (under the name "Use this model" and Set active give them)."""
+    if not runs_dir().is_dir():
+        return []
+    runs = [p for p in runs_dir().glob("*/best.pt") if not (models_dir() / f"{bundle_name(p)}.pt").exists()]
+    return sorted(runs, key=lambda p: p.parent.name, reverse=True)
 
 
 def unreadable_reason(path: str) -> str:
@@ -141,10 +158,11 @@ class ModelRegistry(QDialog):
         self._fill()
 
     def paths(self) -> list[Path]:
-        """The built-in model (where this install has one), then the user's bundles."""
+        """The built-in model (where this install has one), the user's bundles, then finished
+        training runs not yet brought into the models folder (listed as soon as they finish)."""
         builtin = builtin_model_path()
         own = sorted(models_dir().glob("*.pt")) if models_dir().is_dir() else []
-        return ([builtin] if builtin is not None else []) + own
+        return ([builtin] if builtin is not None else []) + own + finished_runs()
 
     def refresh(self) -> None:
         """List every bundle now, with what is known of it; read the unknown ones in the child."""
@@ -201,7 +219,9 @@ class ModelRegistry(QDialog):
             status = err or ("active" if str(p) == self.active else ("ok" if known else "reading..."))
             if is_builtin(p) and not err:
                 status += " (built-in, fine-tunable)"
-            name = BUILTIN_NAME if is_builtin(p) else p.stem
+            name = BUILTIN_NAME if is_builtin(p) else f"{bundle_name(p)} (training run)" if is_run(p) else p.stem
+            if is_run(p) and known and not err and str(p) != self.active:
+                status = "finished run: Set active copies it into the models folder"
             described, per_dim, (check, n) = description_cells(self.info.get(str(p)))
             n_a, n_v = per_dim.get("arousal", 0), per_dim.get("valence", 0)
             checked.append((name, n or max(n_a, n_v)))
@@ -236,11 +256,15 @@ class ModelRegistry(QDialog):
         if str(p) in self.errors:
             self.status.setText(f"Cannot use it: {shown(self.errors[str(p)])}")
             return
-        self.state.try_model(str(p))
+        self.state.try_model(str(p), bring_in=(lambda q: str(copy_into_models(q))) if is_run(p) else None)
 
     def _refuse_builtin(self, p: Path, what: str) -> bool:
         if is_builtin(p):
             self.status.setText(f"The built-in model cannot be {what}; choose another model as active instead")
+            return True
+        if is_run(p) and what == "renamed":
+            self.status.setText("A training run's model is renamed once it is in the models folder: Set active "
+                                "copies it there")
             return True
         return False
 
@@ -268,9 +292,12 @@ class ModelRegistry(QDialog):
         p = self.selected()
         if p is None or self._refuse_builtin(p, "deleted"):
             return
-        if confirm and QMessageBox.question(self, "Delete model", f"Delete {p.name}?") != QMessageBox.StandardButton.Yes:
+        what = f"the training run {p.parent.name} (its folder: checkpoints and metrics)" if is_run(p) else p.name
+        if confirm and QMessageBox.question(self, "Delete model", f"Delete {what}?") != QMessageBox.StandardButton.Yes:
             return
         was_active = self.active == str(p)
+        if is_run(p):
+            shutil.rmtree(p.parent, ignore_errors=True)
         p.unlink(missing_ok=True)
         if was_active:  # the built-in model takes over
             self.state.choose_model("")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from damer_core.contract import events
+from damer_core.contract.model_card import FEW_TRACKS, FineTuneCheck, fine_tune_verdict, signed_text, thin_evidence
 from damer_core.contract.safe_text import figure
 
 
@@ -58,9 +59,13 @@ def epoch_status(ev: events.Epoch, last_warning: str = "") -> str:
 
 
 def refit_status(ev: events.RefitStart) -> str:
-    """A refit's first line: how many labelled tracks refit it and how many are held out."""
+    """A refit's first line: how many labelled tracks refit it and how they are held out."""
     split = ev.split or {}
-    return (f"Refitting the {ev.kind.replace('-', ' ')} on {split.get('train', 0) + split.get('val', 0)} "
+    what = ev.kind.replace('-', ' ')
+    if split.get("folds"):
+        return (f"Refitting the {what} on {split.get('train', 0)} labelled tracks; each is held out once "
+                f"({split['folds']}-fold cross-validation) to compare the refit with the base model...")
+    return (f"Refitting the {what} on {split.get('train', 0) + split.get('val', 0)} "
             f"labelled tracks; {split.get('test', 0)} held out to compare it with the base model...")
 
 
@@ -72,13 +77,46 @@ def finished_status(bundle: str, summary: str, warnings: list[str]) -> str:
 
 
 def refit_summary(ev: events.Refitted) -> str:
-    """A refit's figures: the base model and the refitted one on the same held-out labels."""
-    if not ev.n:
+    """A refit's figures: the base model and the refitted one on the same held-out labels, the
+    change with its interval, and the verdict in words."""
+    check = FineTuneCheck.of({"n": ev.n, "before": ev.before, "after": ev.after, "change": ev.change})
+    if check is None:
         return "no labelled tracks were held out, so the refit could not be compared with the base model"
+    change = f" (change {signed_text(check.change)})" if check.change is not None else ""
     return (f"quadrant macro-F1 on {ev.n} held-out labelled tracks: {with_interval(ev.before, 'macro_f1')} before, "
-            f"{with_interval(ev.after, 'macro_f1')} after; valence acc {figure(ev.before.get('valence_acc'))} -> "
-            f"{figure(ev.after.get('valence_acc'))}, arousal acc {figure(ev.before.get('arousal_acc'))} -> "
-            f"{figure(ev.after.get('arousal_acc'))}")
+            f"{with_interval(ev.after, 'macro_f1')} after{change}: {fine_tune_verdict(check)}; valence acc "
+            f"{figure(ev.before.get('valence_acc'))} -> {figure(ev.after.get('valence_acc'))}, arousal acc "
+            f"{figure(ev.before.get('arousal_acc'))} -> {figure(ev.after.get('arousal_acc'))}")
+
+
+def held_out_doubt(ev: events.Done | events.Refitted) -> str:
+    """Why a finished run's held-out check cannot show it predicts well ("" when it can): a refit
+    not shown to be better than its base, or a run scored on fewer than FEW_TRACKS test tracks."""
+    if isinstance(ev, events.Refitted):
+        return thin_evidence(FineTuneCheck.of({"n": ev.n, "before": ev.before, "after": ev.after, "change": ev.change}))
+    n = int(((ev.quadrant or {}).get("test") or {}).get("n") or 0)
+    if not n:
+        tests = [(m.get("test") or {}).get("fuse") or {} for m in (ev.metrics or {}).values()]
+        n = min((int(t.get("n") or 0) for t in tests), default=0)
+    if n < FEW_TRACKS:
+        return (f"its test part holds {n} tracks; fewer than {FEW_TRACKS} cannot show how well it predicts"
+                if n else "no track was held out to test it, so nothing shows how well it predicts")
+    return ""
+
+
+def use_question(warnings: list[str], doubt: str) -> str:
+    """What "Use this model..." asks when a run warned or its check is thin ("" when nothing needs asking)."""
+    if not warnings and not doubt:
+        return ""
+    parts = []
+    if warnings:
+        shown = "\n".join(f"- {w}" for w in warnings[:6])
+        more = f"\n(and {len(warnings) - 6} more)" if len(warnings) > 6 else ""
+        parts.append(f"This run warned:\n{shown}{more}\n\nIts predictions may be no better than chance, and its "
+                     "figures cannot show it.")
+    if doubt:
+        parts.append(f"The evidence is thin: {doubt}. Label more tracks and fine-tune again to know.")
+    return "\n\n".join(parts) + "\n\nUse it anyway? The model in use now stays until you do."
 
 
 def default_settings(finetune: bool) -> dict[str, int | float | str]:

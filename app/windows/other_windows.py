@@ -160,6 +160,9 @@ class OtherWindows:
         self.parts.state.try_model(path, bring_in=lambda p: str(copy_into_models(p)))
 
     def _model_changed(self, now, before) -> None:
+        self._refresh_registry()
+
+    def _refresh_registry(self, *_: object) -> None:
         if self.registry is not None and self.registry.isVisible():
             self.registry.refresh()
 
@@ -191,6 +194,7 @@ class OtherWindows:
                 library_folders=lambda: [folder for _, folder in p.db.folders()],
                 label_counts=p.db.label_counts)
             self.training.activate_requested.connect(self.import_model)
+            self.training.model_ready.connect(self._refresh_registry)  # a finished run is listed at once
             self.training.running_changed.connect(  # one heavy child at a time; the playing track still runs
                 lambda running: p.analysis.queue.set_paused_below(LIBRARY if running else None))
             self.training.resize(1400, 760)

@@ -216,7 +216,8 @@ class Done(Event):
 class RefitStart(Event):
     kind: str = doc("the model's kind (damer_core.models.header.KINDS)")
     n_tracks: int = doc("labelled tracks in the data")
-    split: dict = doc("{by, train, val, test}: tracks per part; train + validation refit it, test compares")
+    split: dict = doc("{by, train, val, test, folds}: tracks per part; train + validation refit it, test compares "
+                      "(with folds: every track refits it and each is held out once, by k-fold cross-validation)")
 
 
 @event("refitted", "a refit finished: the base model and the refitted one on the held-out labels")
@@ -227,6 +228,8 @@ class Refitted(Event):
     n: int = doc("held-out labelled tracks both are scored on (0: none held out)")
     before: dict = doc("the base model's quadrant figures on them: macro_f1, valence_acc, arousal_acc, interval, ...")
     after: dict = doc("the refitted model's, the same figures")
+    change: dict = doc("after - before on the same tracks: macro_f1, quadrant_acc, valence_acc, arousal_acc and "
+                       "their paired bootstrap interval", {})
 
 
 # -- analysis ---------------------------------------------------------------------------------

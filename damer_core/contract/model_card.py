@@ -48,14 +48,32 @@ class Figure:
 
 @dataclass(frozen=True)
 class FineTuneCheck:
-    """A fine-tune's quadrant macro-F1 on labels held out from it, before and after."""
+    """A fine-tune's quadrant macro-F1 on labels held out from it, before and after, and the
+    paired change (after - before, its interval from resamples that score both on the same tracks)."""
 
     before: Figure
     after: Figure
+    change: Figure | None = None
 
     @property
     def n(self) -> int:
         return self.after.n
+
+    @classmethod
+    def of(cls, tune: dict) -> FineTuneCheck | None:
+        """From a fine-tune's report (a bundle's ``report["fine_tune"]``, a `refitted` event's
+        fields): None where no labelled track was held out."""
+        n = int(_number(tune.get("n")) or 0)
+        if not n:
+            return None
+
+        def macro_f1(report: Any) -> Figure:
+            report = report if isinstance(report, dict) else {}
+            return Figure.of(report.get("macro_f1"), (report.get("interval") or {}).get("macro_f1"), n, "held-out")
+
+        change = tune.get("change")
+        return cls(macro_f1(tune.get("before")), macro_f1(tune.get("after")),
+                   macro_f1(change) if isinstance(change, dict) and "macro_f1" in change else None)
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class ModelDescription:
         tune = d.get("fine_tune")
         check = None
         if isinstance(tune, dict) and fig(tune.get("before")) and fig(tune.get("after")):
-            check = FineTuneCheck(Figure(**tune["before"]), Figure(**tune["after"]))
+            check = FineTuneCheck(Figure(**tune["before"]), Figure(**tune["after"]), fig(tune.get("change")))
         return cls(kind=str(d["kind"]), kind_name=str(d["kind_name"]), summary=str(d.get("summary", "")),
                    data=str(d.get("data", "")), n_tracks=d.get("n_tracks"), created=str(d.get("created", "")),
                    feature_preset=str(d.get("feature_preset", "")), dimensions=tuple(d.get("dimensions", ())),
@@ -110,7 +128,9 @@ class ModelDescription:
         if self.fine_tune is not None:
             b, a = self.fine_tune.before, self.fine_tune.after
             verdict = fine_tune_verdict(self.fine_tune)
-            return (f"macro-F1 {_v(b.value)} before, {a.text(2).split(' (')[0]} after, on {a.n} held-out labels: "
+            change = self.fine_tune.change
+            moved = f" (change {signed_text(change)})" if change is not None else ""
+            return (f"macro-F1 {_v(b.value)} before, {_v(a.value)} after{moved}, on {a.n} held-out labels: "
                     f"{verdict}"), a.n
         if self.macro_f1 is not None:
             f = self.macro_f1
@@ -123,19 +143,46 @@ FEW_TRACKS = 30  # fewer held-out tracks than this cannot show that one model is
 
 
 def fine_tune_verdict(check: FineTuneCheck) -> str:
-    """In words, without contradicting itself: too few to tell, better, worse, or no clear change."""
+    """In words, without contradicting itself: too few to tell, better, worse, or no clear change;
+    from the paired change's interval where there is one (else the after figure's against before)."""
     b, a = check.before.value, check.after
     if b is None or a.value is None:
         return "no figure"
     if a.n < FEW_TRACKS:
         return "too few held-out labels to tell"
-    if a.low is not None and a.high is not None:
-        if a.low > b:
+    change = check.change
+    low, high = (change.low, change.high) if change is not None else (
+        None if a.low is None else a.low - b, None if a.high is None else a.high - b)
+    if low is not None and high is not None:
+        if low > 0:
             return "better"
-        if a.high < b:
+        if high < 0:
             return "worse"
-        return "no clear change (the interval includes the base model's figure)"
+        return "no clear change (the interval includes no change)"
     return "higher" if a.value > b else "not higher"
+
+
+def thin_evidence(check: FineTuneCheck | None) -> str:
+    """Why a fine-tune's check cannot show it is better ("" when it can): what "Use this model" asks about."""
+    if check is None or check.after.value is None or check.after.n == 0:
+        return "no labelled track was held out, so nothing shows it predicts better than the model it started from"
+    verdict = fine_tune_verdict(check)
+    if verdict == "too few held-out labels to tell":
+        return (f"it was checked on {check.after.n} held-out labelled tracks; fewer than {FEW_TRACKS} cannot show "
+                "that it is better than the model it started from")
+    if verdict != "better":
+        return f"on {check.after.n} held-out labelled tracks it is {verdict.split(' (')[0]}: " \
+               "not shown to be better than the model it started from"
+    return ""
+
+
+def signed_text(change: Figure) -> str:
+    """A change with its sign and interval: "+0.08 [-0.05, +0.21]"."""
+    def sign(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:+.2f}"
+
+    bounds = f" [{sign(change.low)}, {sign(change.high)}]" if change.low is not None and change.high is not None else ""
+    return sign(change.value) + bounds
 
 
 def _v(x: float | None) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from damer_core.contract import events
 from damer_core.contract.builtin import is_builtin
+from damer_core.contract.model_card import FineTuneCheck, fine_tune_verdict, signed_text
 from damer_core.contract.safe_text import shown
 from damer_core.models import checkpoint
 
@@ -136,8 +137,9 @@ def _combination_lines(b: dict, h) -> list[str]:
     for name, cv in report.get("cross_validation", {}).items():
         lines.append(f"  grouped cross-validation ({name.replace('_', ' ')}): macro-F1 {figure(cv['mean']['macro_f1'])} "
                      f"± {figure(cv['std']['macro_f1'])}, valence acc {figure(cv['mean']['valence_acc'])}")
-    tune = report.get("fine_tune")
-    if tune and tune.get("n"):
-        lines.append(f"  fine-tune, {tune['n']} held-out labelled tracks: quadrant macro-F1 before "
-                     f"{figure(tune['before']['macro_f1'])}, after {figure(tune['after']['macro_f1'])}")
+    check = FineTuneCheck.of(report.get("fine_tune") or {})
+    if check is not None:
+        change = f" (change {signed_text(check.change)})" if check.change is not None else ""
+        lines.append(f"  fine-tune, {check.n} held-out labelled tracks: quadrant macro-F1 before "
+                     f"{figure(check.before.value)}, after {figure(check.after.value)}{change}: {fine_tune_verdict(check)}")
     return lines

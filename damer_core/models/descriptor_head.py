@@ -125,28 +125,60 @@ def fit_descriptor_head(x: np.ndarray, y: np.ndarray, kind: str = "kernel", c: f
 
 
 
-def fine_tune_descriptor_head(base: DescriptorHead, x: np.ndarray, y: np.ndarray, strength: float = 1.0) -> DescriptorHead:
-    """``base`` adjusted to a curator's labelled windows in seconds: its standardisation and
-    kernel map are kept, and the classifier is refitted with an L2 pull towards the base's
-    weights (a Gaussian prior centred on them, ``strength`` = the prior's precision). A dozen
-    labels move it a little; hundreds move it as far as they agree."""
+PRIOR_TRACKS = 300.0  # what a base model weighs, in labelled tracks, where it does not say how many it learned from
+MIN_PRIOR_TRACKS = 100.0
+
+
+def prior_tracks(learned_from: object) -> float:
+    """What a base model weighs in a fine-tune: the labelled tracks it learned from (at least
+    MIN_PRIOR_TRACKS; PRIOR_TRACKS where its bundle does not say)."""
+    try:
+        n = float(learned_from)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return PRIOR_TRACKS
+    return max(MIN_PRIOR_TRACKS, n) if n == n else PRIOR_TRACKS
+
+
+def fine_tune_descriptor_head(base: DescriptorHead, x: np.ndarray, y: np.ndarray, track: np.ndarray | None = None,
+                              prior_tracks: float = PRIOR_TRACKS) -> DescriptorHead:
+    """``base`` adjusted to a curator's labelled windows ``x`` (classes ``y``, tracks ``track``)
+    in seconds: its standardisation, kernel map and temperature are kept, and the classifier's
+    weights move from the base's as far as the evidence carries them. Each track weighs one
+    (its windows share it), and the base weighs ``prior_tracks`` tracks: a Gaussian prior centred
+    on its weights whose precision is ``prior_tracks`` times the Fisher information of one
+    track at the base (a Laplace approximation, a block per class, estimated on these windows: the
+directions the labels can move are the ones it measures). n labels
+    move it about n / (n + prior_tracks) of the way to what they alone say: 15 labels barely move
+    a model that learned from 720 tracks, and a curator who keeps disagreeing with it wins in the
+    end. (Checked on 4Q: a prior of 30 tracks, or the earlier pull of strength 1 per window, let
+    15 honest labels cost 10 to 25 points of accuracy on other tracks.)"""
     from scipy.optimize import minimize
 
     f = base.features(x)
     n_classes = base.coef.shape[0]
     y = np.asarray(y, np.int64)
+    track = np.arange(y.size) if track is None else np.asarray(track)
+    _, inverse, counts = np.unique(track, return_inverse=True, return_counts=True)
+    weight = 1.0 / counts[inverse]  # a track's windows share its one vote
     onehot = np.eye(n_classes)[y]
     w0 = np.hstack([base.coef, base.intercept[:, None]])
     fb = np.hstack([f, np.ones((f.shape[0], 1))])
+    p0 = softmax(fb @ w0.T)
+    curvature = weight[:, None] * p0 * (1 - p0)  # [n, C]
+    fisher = np.stack([(fb * curvature[:, [c]]).T @ fb for c in range(n_classes)]) / counts.size  # one track's: [C, F+1, F+1]
+    # Directions these few tracks hardly vary in still vary across music: there, the curvature of
+    # standardised inputs (unit variance each) stands in for the population's
+    spread = curvature.sum(axis=0) / counts.size  # [C]
+    precision = prior_tracks * (fisher + spread[:, None, None] * np.eye(fb.shape[1]))
 
     def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
         w = flat.reshape(w0.shape)
         z = fb @ w.T
         z -= z.max(axis=1, keepdims=True)
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        d = w - w0
-        value = -(onehot * log_p).sum() + 0.5 * strength * (d * d).sum()
-        grad = (np.exp(log_p) - onehot).T @ fb + strength * d
+        pulled = np.matmul(precision, (w - w0)[:, :, None])[:, :, 0]
+        value = -(weight[:, None] * onehot * log_p).sum() + 0.5 * ((w - w0) * pulled).sum()
+        grad = (weight[:, None] * (np.exp(log_p) - onehot)).T @ fb + pulled
         return float(value), grad.ravel()
 
     w = minimize(loss, w0.ravel(), jac=True, method="L-BFGS-B").x.reshape(w0.shape)

@@ -29,15 +29,14 @@ def built_figures(header: BundleHeader, member: str) -> tuple[dict[str, Figure],
 
 
 def fine_tune_figures(header: BundleHeader) -> tuple[dict[str, Figure], FineTuneCheck | None]:
-    """(AUC per dimension after, macro-F1 before and after) on a fine-tune's held-out labels."""
+    """(AUC per dimension after, macro-F1 before and after and their change) on a fine-tune's held-out labels."""
     tune = header.report.get("fine_tune") or {}
-    if not tune.get("n"):
+    check = FineTuneCheck.of(tune)
+    if check is None:
         return {}, None
-    b, a, n = tune["before"], tune["after"], tune["n"]
+    a, n = tune.get("after") or {}, check.n
     ci = a.get("interval") or {}
-    auc = {d: Figure.of(a.get(f"{d}_auc"), ci.get(f"{d}_auc"), n, "held-out") for d in DIMENSIONS if f"{d}_auc" in a}
-    before = Figure.of(b.get("macro_f1"), (b.get("interval") or {}).get("macro_f1"), n, "held-out")
-    return auc, FineTuneCheck(before, Figure.of(a.get("macro_f1"), ci.get("macro_f1"), n, "held-out"))
+    return {d: Figure.of(a.get(f"{d}_auc"), ci.get(f"{d}_auc"), n, "held-out") for d in DIMENSIONS if f"{d}_auc" in a}, check
 
 
 def described(header: BundleHeader, kind: str, summary: str, dimensions: tuple[str, ...], settings: tuple[str, ...],

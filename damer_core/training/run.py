@@ -171,7 +171,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
         init_bundle = load_checkpoint(init) if init else None
         init_kind = BundleHeader.read(init_bundle).kind if init_bundle is not None else None
         if init_bundle is not None and init_kind == DESCRIPTOR_HEAD:  # no network to tune: refitted in seconds
-            from damer_core.training.combined import fine_tune_head_only
+            from damer_core.training.head_refit import fine_tune_head_only
 
             best = fine_tune_head_only(init_bundle, str(init), data_args, tcfg, out, progress, cache)
             finished = True
