@@ -5,7 +5,9 @@ time from double-clicking an unanalysed track to its first marker.
 
 --first-marker (the built-in model, a generated 4-minute FLAC): before = what the window paid per
 track until this change, a cold `damer-core predict` child (torch start, model load, analysis);
-now = the window's warm worker (started with the app), from open_track to the marker.
+now = the window's warm worker (started with the app), from open_track to the marker. Also the
+cold first start of a fresh profile twice: with an empty numba cache (librosa's kernels compiled
+on the first track: the newcomer's 25 s) and with the cache `damer-core warm-up` fills at install.
 
 A 10 ms QTimer heartbeat on the GUI thread measures the longest gap between beats while the
 library scans 2,000 generated files and (with --model) while the library is analysed.
@@ -107,7 +109,7 @@ def first_marker(work: Path) -> None:
     from app.windows.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    cold_first_marker(app, work)
+    cold_first_markers(app, work)
     w = MainWindow()
     w.show()
     while not w.analysis.queue.ready:  # the worker warms up with the window
@@ -138,18 +140,20 @@ def first_marker(work: Path) -> None:
 LIBRARY_TRACKS = 6
 
 
-def cold_first_marker(app, work: Path) -> None:
+def cold_first_marker(app, work: Path, numba_cache: Path, label: str) -> None:
     """A first start as a newcomer makes it: a fresh profile, a folder added, and its first track
-    double-clicked as soon as it is listed, while the worker starts and the library pass begins."""
+    double-clicked as soon as it is listed, while the worker starts and the library pass begins;
+    the worker's compiled-code cache is ``numba_cache`` (empty: an install that never warmed it)."""
     import numpy as np
     import soundfile as sf
 
     from app.windows.main_window import MainWindow
     from damer_core.audio.synthetic import chord_music
 
-    data_before = os.environ["DAMER_DATA_DIR"]
-    os.environ["DAMER_DATA_DIR"] = str(work / "cold-data")
-    folder = work / "cold-library"
+    before = {k: os.environ.get(k) for k in ("DAMER_DATA_DIR", "NUMBA_CACHE_DIR")}
+    os.environ["DAMER_DATA_DIR"] = str(work / f"cold-data-{numba_cache.name}")
+    os.environ["NUMBA_CACHE_DIR"] = str(numba_cache)  # the worker, a child, compiles into (or reads) it
+    folder = work / f"cold-library-{numba_cache.name}"
     folder.mkdir()
     for i in range(LIBRARY_TRACKS):
         y = chord_music(240.0, major=i % 2 == 0, fast=i % 3 == 0, sample_rate=44_100, seed=20 + i)
@@ -161,10 +165,26 @@ def cold_first_marker(app, work: Path) -> None:
         app.processEvents()
         time.sleep(0.005)
     marker, views = open_and_wait(app, w, Path(w.library.path_at(0)))
-    print(f"cold first start ({LIBRARY_TRACKS} 4-minute tracks just added, the worker starting and the library pass "
-          f"beginning): first marker {marker:.2f} s after the double-click, spectrograms {views:.2f} s")
+    print(f"cold first start, {label} ({LIBRARY_TRACKS} 4-minute tracks just added, the worker starting and the "
+          f"library pass beginning): first marker {marker:.2f} s after the double-click, spectrograms {views:.2f} s")
     w.close()
-    os.environ["DAMER_DATA_DIR"] = data_before
+    for k, v in before.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def cold_first_markers(app, work: Path) -> None:
+    """The cold first start twice: an empty compiled-code cache (what an install gave before it
+    ran `damer-core warm-up`), then one that `damer-core warm-up` filled, as install.sh does now."""
+    cold_first_marker(app, work, work / "numba-empty", "empty numba cache (no warm-up)")
+    installed = work / "numba-installed"
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "damer_core.cli", "warm-up"], check=True, capture_output=True, cwd=ROOT,
+                   env={**os.environ, "NUMBA_CACHE_DIR": str(installed)})
+    print(f"damer-core warm-up (install.sh's last step) on an empty cache: {time.perf_counter() - t:.1f} s")
+    cold_first_marker(app, work, installed, "after install's warm-up")
 
 
 def open_and_wait(app, w, track: Path) -> tuple[float, float]:

@@ -54,6 +54,7 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
 fi
 $pip install -q -e ".$extra"
 
-# Warm librosa's numba cache once so the first analysis does not pay ~17 s of JIT.
-"$VENV/bin/python" -c "from damer_core.features.spectra import warm_up; warm_up()" || true
+# The whole analysis once on generated music, so numba compiles librosa's kernels into the user's
+# cache now: on a fresh cache the first track's marker otherwise waits about 20 s for them.
+"$VENV/bin/damer-core" warm-up || echo "install.sh: the warm-up failed; the first track will take longer to analyse"
 echo "install.sh: ready ($VENV)"

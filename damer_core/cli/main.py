@@ -316,11 +316,31 @@ def build_parser() -> Parser:
                    help="also predict generated sounds: refuse a model that cannot, or that says the same for all")
     p.set_defaults(func=cmd_info)
 
+    p = sub.add_parser("warm-up", help="run the analysis once on generated music so that its compiled parts are "
+                                       "cached (install does this: a first track then waits seconds, not half a minute)")
+    p.add_argument("--checkpoint", default=None, help="the model bundle (default: the built-in model)")
+    p.set_defaults(func=cmd_warm_up)
+
     p = sub.add_parser("worker", help="the app's warm analysis process: jobs (JSON lines) on stdin, events on stdout")
     p.add_argument("--checkpoint", default=None, help="the model bundle (none: spectrogram jobs only)")
     p.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
     p.set_defaults(func=cmd_worker)
     return parser
+
+
+def cmd_warm_up(args: argparse.Namespace) -> int:
+    from damer_core.contract.builtin import builtin_model_path
+    from damer_core.inference.warmup import warm_up
+
+    checkpoint = args.checkpoint or (str(builtin_model_path() or "") or None)
+    if checkpoint is None:
+        print("damer-core warm-up: no model (the built-in one is switched off): the spectrograms only", file=sys.stderr)
+    seconds, problems = warm_up(checkpoint)
+    for problem in problems:
+        print(f"damer-core warm-up: {problem}", file=sys.stderr)
+    print(f"damer-core warm-up: the analysis ran once in {seconds:.1f} s; compiled parts cached in "
+          f"{os.environ.get('NUMBA_CACHE_DIR', '?')}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

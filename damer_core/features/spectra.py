@@ -360,11 +360,3 @@ def views_from_bands(mel_p: np.ndarray, coch_p: np.ndarray, cfg: FeatureConfig =
         views.append(db)
     mel_freqs = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmax=cfg.sample_rate / 2)[1:-1]
     return DisplayViews(views[0], views[1], mel_freqs, cfg.gammatone_centre_freqs, cfg.hop_length / cfg.sample_rate)
-
-
-def warm_up() -> None:
-    """Build the filter banks once (and fill librosa's numba cache) so the first real use is fast;
-    packaging/install.sh runs it at install time."""
-    y = np.zeros(2 * MODEL_SAMPLE_RATE, dtype=np.float32)
-    frame_sequence(y, CLIP)
-    display_views(y)

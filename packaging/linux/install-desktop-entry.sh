@@ -19,3 +19,6 @@ cp "$here/share/icons/hicolor/scalable/apps/$id.svg" "$share/icons/hicolor/scala
 cp "$here/share/metainfo/$id.metainfo.xml" "$share/metainfo/"
 command -v update-desktop-database >/dev/null && update-desktop-database -q "$share/applications" || true
 echo "DAMER Explorer added to the application menu ($share/applications/$id.desktop)"
+# The analysis compiles parts of librosa once per user (about 20 s): done now, not on the first track.
+echo "Preparing the analysis once (about 30 s)..."
+"$here/damer-core" warm-up || echo "(the warm-up failed: the first track will take longer to analyse)"
