@@ -222,3 +222,21 @@ def test_an_empty_search_result_says_why(feeling_panel, qtbot):
     feeling_panel.model.set_rows([TrackRow(1, "/m/x.flac", "X", "", "", 60.0)])  # nothing analysed yet
     qtbot.keyClicks(feeling_panel.search, "happy")
     assert feeling_panel.count.text().startswith('0 of 1 track: none is analysed yet, so none can feel "happy"')
+
+
+def test_the_analysis_status_is_read_whole_beside_its_progress_bar(qtbot):
+    """The newcomer read "trajectories ..." at 1600 x 1000: the bar took half the row."""
+    from PySide6.QtWidgets import QLabel
+
+    from app.library.panel import LibraryPanel
+
+    panel = LibraryPanel(LibraryModel(load_emotion_terms()))
+    qtbot.addWidget(panel)
+    panel.resize(600, 500)  # the library's side of a 1600-pixel-wide window
+    panel.show()
+    qtbot.waitExposed(panel)
+    text = "Analysing: emotion 4 / 4, trajectories 1 / 4, about 1 min left"
+    panel.show_progress(text, 5, 8)
+    qtbot.wait(10)
+    assert QLabel.text(panel.progress_label) == text  # what is painted: not elided
+    assert panel.progress.isVisible() and panel.progress.width() >= 80

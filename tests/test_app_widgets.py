@@ -191,3 +191,22 @@ def test_the_previous_models_values_are_shown_greyed_until_replaced():
     assert cell.data(Qt.ItemDataRole.ToolTipRole).startswith("From the model used before")
     model.update_row(0, TrackRow(1, "/a.flac", "A", "", "", 60.0, -0.5, 0.5, 0.9, analysed=True))  # the active model's
     assert cell.data() == "-0.50" and cell.data(Qt.ItemDataRole.ForegroundRole) is None
+
+
+def test_a_marker_at_an_axis_end_never_hides_the_axis_name(circle):
+    """The newcomer saw the marker cover "valence +": the names are painted over the marker."""
+    def dark_pixels(img, rect) -> set[tuple[int, int]]:
+        return {(x, y) for x in range(int(rect.left()), int(rect.right())) for y in range(int(rect.top()), int(rect.bottom()))
+                if img.pixelColor(x, y).lightness() < 140 and img.pixelColor(x, y).hsvSaturation() < 60}  # grey text
+
+    for name, (v, a) in {"valence +": (0.93, -0.05), "arousal +": (0.05, 0.93)}.items():
+        circle.clear()
+        rect = circle.axis_name_rects()[name]
+        text = dark_pixels(circle.grab().toImage(), rect)
+        circle.set_prediction(0.0, v, a, 1.0)  # the biggest marker, over the name
+        covered = circle.grab().toImage()
+        at = circle.to_pixel(v, a)
+        orange = sum(covered.pixelColor(x, y).red() > 150 and covered.pixelColor(x, y).blue() < 120
+                     for x in range(int(at.x()) - 10, int(at.x()) + 10) for y in range(int(at.y()) - 10, int(at.y()) + 10))
+        assert orange > 50  # the marker is there
+        assert len(text) > 20 and len(text & dark_pixels(covered, rect)) >= 0.9 * len(text), name

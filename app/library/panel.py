@@ -82,8 +82,9 @@ class LibraryPanel(QWidget):
         self.progress.setMaximumHeight(16)
         self.cancel = QPushButton("Cancel")
         on_click(self.cancel, self.cancel_requested)
+        self.progress.setMaximumWidth(150)  # the words need the room: "emotion 4 / 4, trajectories 1 / 4, ..."
         row.addWidget(self.progress_label, 1)
-        row.addWidget(self.progress, 1)
+        row.addWidget(self.progress)
         row.addWidget(self.cancel)
         lay.addLayout(row)
         self.show_progress(None)

@@ -171,12 +171,6 @@ class VACircleWidget(QWidget):
         p.drawLine(QPointF(c.x(), r.top()), QPointF(c.x(), r.bottom()))
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
-        p.setFont(small)
-        p.setPen(QColor(fg.red(), fg.green(), fg.blue(), 150))
-        p.drawText(QRectF(r.right() - 70, c.y() + 2, 66, 16), Qt.AlignmentFlag.AlignRight, "valence +")
-        p.drawText(QRectF(r.left() + 4, c.y() + 2, 66, 16), Qt.AlignmentFlag.AlignLeft, "valence -")
-        p.drawText(QRectF(c.x() + 4, r.top() + 2, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal +")
-        p.drawText(QRectF(c.x() + 4, r.bottom() - 18, 80, 16), Qt.AlignmentFlag.AlignLeft, "arousal -")
         p.setBrush(Qt.BrushStyle.NoBrush)
         if self.show_path and len(self.path_points) > 1 and not self.blind:
             p.setPen(QPen(QColor(120, 120, 120, 110), 1.2))
@@ -196,6 +190,7 @@ class VACircleWidget(QWidget):
             p.setPen(QPen(QColor(255, 255, 255), 2))
             p.setBrush(PEN_COLOUR)
             p.drawEllipse(self.to_pixel(*self.pen), 7, 7)
+        self._paint_axis_names(p, small)  # after the marker too: a marker at an axis's end never hides its name
         self._paint_words(p, r)  # after the marker: the highlighted word stays readable
         if self.blind:
             p.setFont(small)
@@ -218,6 +213,24 @@ class VACircleWidget(QWidget):
             p.fillRect(box, QColor(pal.window().color().red(), pal.window().color().green(), pal.window().color().blue(), 225))
             p.drawText(box, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
         p.end()
+
+    def axis_name_rects(self) -> dict[str, QRectF]:
+        r = self.circle_rect()
+        c = r.center()
+        return {"valence +": QRectF(r.right() - 70, c.y() + 2, 66, 16), "valence -": QRectF(r.left() + 4, c.y() + 2, 66, 16),
+                "arousal +": QRectF(c.x() + 4, r.top() + 2, 80, 16), "arousal -": QRectF(c.x() + 4, r.bottom() - 18, 80, 16)}
+
+    def _paint_axis_names(self, p: QPainter, font: QFont) -> None:
+        """Each axis's name at its end, on a pale plate of the window's colour so it reads over the marker."""
+        p.setFont(font)
+        fg, bg = self.palette().windowText().color(), self.palette().window().color()
+        for name, rect in self.axis_name_rects().items():
+            right = name.startswith("valence +")
+            width = p.fontMetrics().horizontalAdvance(name) + 4
+            plate = QRectF(rect.right() - width if right else rect.left() - 2, rect.top(), width, rect.height())
+            p.fillRect(plate, QColor(bg.red(), bg.green(), bg.blue(), 200))
+            p.setPen(QColor(fg.red(), fg.green(), fg.blue(), 170))
+            p.drawText(rect, Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft, name)
 
     def _paint_words(self, p: QPainter, r: QRectF) -> None:
         hot_colour = PEN_COLOUR if self.pen is not None else QColor(200, 70, 20)
