@@ -241,8 +241,9 @@ class ModelRegistry(QDialog):
         self.support.setText(support_summary(checked))
         bad = len(self.errors)
         reading = f"; reading the details of {len(self.reading)}..." if self.reading else ""
-        self.status.setText(f"{len(paths)} model(s) in {models_dir()}" + (f"; {bad} cannot be loaded" if bad else "")
-                            + reading)
+        runs = sum(is_run(p) for p in paths)
+        where = f"{len(paths) - runs} model(s) in {models_dir()}" + (f", {runs} finished training run(s)" if runs else "")
+        self.status.setText(where + (f"; {bad} cannot be loaded" if bad else "") + reading)
 
     def selected(self) -> Path | None:
         rows = self.table.selectionModel().selectedRows()
