@@ -62,6 +62,30 @@ def test_a_rerun_predicts_only_what_is_not_done(tmp_path):
     assert not part.exists()
 
 
+def test_a_rerun_with_another_model_never_keeps_the_first_models_rows(tmp_path):
+    """Once, a rerun with a fine-tuned model into the same results file said "0 predicted now, 43
+    kept from before": every row was the first model's. The file's model is recorded beside it."""
+    files = collection(tmp_path / "music", 2)
+    out = tmp_path / "results.csv"
+    other = tmp_path / "tuned.pt"
+    other.write_bytes((ROOT / "tests" / "data" / "damer-4q-binary.pt").read_bytes())
+
+    def predict(model: Path, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--checkpoint", str(model), "--output",
+                               str(out), *extra, *map(str, files)], capture_output=True, text=True, timeout=900, env=ENV)
+
+    assert predict(BUILTIN).returncode == 0
+    first = out.read_text()
+    r = predict(other)
+    assert r.returncode == 2 and "its rows were predicted by another model (damer-4q.pt); this run uses tuned.pt" in r.stderr
+    assert out.read_text() == first  # nothing lost
+    r = predict(other, "--force")
+    assert r.returncode == 0 and "(2 predicted now)" in r.stderr, r.stderr[-2000:]
+    assert out.read_text() != first
+    r = predict(other.rename(tmp_path / "renamed.pt"))  # the same model under another name: resumed
+    assert r.returncode == 0 and "(0 predicted now, 2 kept from before)" in r.stderr, r.stderr[-2000:]
+
+
 def test_output_needs_csv_and_torchrun_needs_output(tmp_path):
     (track,) = collection(tmp_path / "music", 1)
     r = subprocess.run([sys.executable, "-m", "damer_core.cli", "predict", "--format", "json", "--output",

@@ -122,21 +122,29 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
     from damer_core.contract.fileutil import check_output_file
     from damer_core.devices import setup, teardown
     from damer_core.inference.predictor import Predictor
-    from damer_core.inference.sharded import is_empty_file, is_results_file, merge, part_files, predict_shard
+    from damer_core.inference.sharded import (
+        is_empty_file,
+        is_results_file,
+        merge,
+        model_identity,
+        part_files,
+        predict_shard,
+    )
     from damer_core.progress import Progress
 
     check_output_file(output, force=force, own=is_results_file, inputs=files, what="the results CSV")
     for part in part_files(output):  # the parts a merge reads and removes
         check_output_file(part, own=lambda p: is_results_file(p) or is_empty_file(p), what="a part of the results CSV",
                           force_hint="move it away (it is not a part this command wrote)")
-    keep = not output.exists() or is_results_file(output)  # else --force: replaced once the run is done
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = default_checkpoint(checkpoint)
     ctx = setup(device)
     lock = None
     try:
-        lock = _claim_output(output, ctx)
-        predictor = Predictor(default_checkpoint(checkpoint), str(ctx.device), cache)
+        lock = _claim_output(output, ctx, model_identity(checkpoint), force)
+        keep = not output.exists() or is_results_file(output)  # else --force: replaced once the run is done
+        predictor = Predictor(checkpoint, str(ctx.device), cache)
         progress = Progress(progress_mode if ctx.is_main else "none")
         progress.task(f"predicting (process {ctx.rank + 1} of {ctx.world_size})" if ctx.distributed else "predicting",
                       -(-len(files) // ctx.world_size))
@@ -175,10 +183,11 @@ def lock_path(output: Path) -> Path:
     return output.with_name(f".{output.name}.lock")
 
 
-def _claim_output(output: Path, ctx):
+def _claim_output(output: Path, ctx, identity: dict[str, str], force: bool):
     """Rank 0 locks ``output`` for the whole run, before any part is read or written: a second
     ``predict`` into the same file would rewrite a part that this run then merges and deletes.
-    Every rank of a refused run stops with the same message."""
+    Under the lock it checks which model wrote the rows there (:func:`_same_model`). Every rank
+    of a refused run stops with the same message."""
     from damer_core.contract.fileutil import LockHeld, hold_lock
 
     lock, refusal = None, ""
@@ -187,6 +196,7 @@ def _claim_output(output: Path, ctx):
             lock = hold_lock(lock_path(output), remove=True, busy=lambda holder: (
                 f"{shown(str(output), 1000)}: another damer-core predict ({holder}) is writing these results; "
                 "wait for it to finish (then run this command again to add what it lacks) or choose another --output"))
+            refusal = _same_model(output, identity, force)
         except LockHeld as e:
             refusal = str(e)
         except OSError as e:
@@ -198,7 +208,29 @@ def _claim_output(output: Path, ctx):
         dist.broadcast_object_list(shared, src=0)
         refusal = shared[0]
     if refusal:
+        if lock is not None:
+            lock.close()
         from damer_core.contract.errors import InputError
 
         raise InputError(refusal)
     return lock
+
+
+def _same_model(output: Path, identity: dict[str, str], force: bool) -> str:
+    """"" when the rows already in ``output`` (and its parts) come from the model of this run, or
+    there are none, and the record is then this model's; else the refusal. With ``force`` the
+    other model's rows are removed instead, so the rerun predicts every file with this one (a
+    results file written before records were kept is taken as this model's)."""
+    from damer_core.inference.sharded import part_files, recorded_model, write_model_record
+
+    recorded = recorded_model(output)
+    rows_there = output.exists() or bool(part_files(output))
+    if rows_there and recorded is not None and recorded["sha256"] != identity["sha256"]:
+        if not force:
+            return (f"{shown(str(output), 1000)}: its rows were predicted by another model ({shown(recorded.get('name', '?'))}); "
+                    f"this run uses {shown(identity['name'])}: choose another --output, or add --force to predict every "
+                    "file again with this model")
+        for stale in [output, *part_files(output)]:
+            stale.unlink(missing_ok=True)
+    write_model_record(output, identity)
+    return ""

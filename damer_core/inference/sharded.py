@@ -186,3 +186,39 @@ def _csv_text(rows: list[dict[str, str]], spreadsheet_safe: bool) -> str:
     writer.writerow(COLUMNS)
     writer.writerows(safe_row([row.get(c, "") or "" for c in COLUMNS], spreadsheet_safe) for row in rows)
     return buf.getvalue()
+
+
+def model_record_path(output: Path) -> Path:
+    """Beside the results: which model predicted their rows (a rerun with another one must not keep them)."""
+    return output.with_name(f".{output.name}.model")
+
+
+def model_identity(checkpoint: str | Path) -> dict[str, str]:
+    """The model a results file's rows come from: its file's name and the SHA-256 of its bytes
+    (a copy or a renamed file is the same model; a retrained one is not)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(checkpoint, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"name": Path(checkpoint).name, "sha256": digest.hexdigest()}
+
+
+def recorded_model(output: Path) -> dict[str, str] | None:
+    """The model recorded beside ``output``; None where there is no readable record (results
+    written before records were kept, or no results yet)."""
+    import json
+
+    try:
+        record = json.loads(model_record_path(output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("sha256"), str) else None
+
+
+def write_model_record(output: Path, identity: dict[str, str]) -> None:
+    import json
+
+    with atomic_write(model_record_path(output)) as f:
+        f.write(json.dumps(identity).encode())
