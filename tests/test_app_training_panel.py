@@ -228,15 +228,21 @@ def test_legends_sit_beside_the_curves_not_on_them(panel, qtbot):
         assert legend.height() > 0 and not legend.intersects(plot.vb.sceneBoundingRect()), title
 
 
-def test_a_run_that_warned_asks_before_it_is_used(qtbot, tmp_path, monkeypatch):
-    from app_helpers import answer_dialog
-
+def panel_asking_to_use(qtbot, tmp_path, monkeypatch) -> tuple[TrainingPanel, list[str]]:
+    """A shown panel over its own data folder, and the bundles its "Use this model" asks for."""
     monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    used = []
+    used: list[str] = []
     panel = TrainingPanel(app_state())
     qtbot.addWidget(panel)
     panel.show()
     panel.activate_requested.connect(used.append)
+    return panel, used
+
+
+def test_a_run_that_warned_asks_before_it_is_used(qtbot, tmp_path, monkeypatch):
+    from app_helpers import answer_dialog
+
+    panel, used = panel_asking_to_use(qtbot, tmp_path, monkeypatch)
     warning = "valence: every training track is high valence; the model cannot learn to tell valence apart"
     panel.on_event(events.TrainingWarning(warning, "valence"))
     panel.on_event(done_event(str(tmp_path / "runs" / "mine-1" / "best.pt")))
@@ -302,12 +308,7 @@ def test_a_refit_on_thin_evidence_asks_before_it_is_used(qtbot, tmp_path, monkey
     "Use this model..." asks, naming why; a refit shown to be better on 40 tracks is used at once."""
     from app_helpers import answer_dialog
 
-    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
-    used = []
-    panel = TrainingPanel(app_state())
-    qtbot.addWidget(panel)
-    panel.show()
-    panel.activate_requested.connect(used.append)
+    panel, used = panel_asking_to_use(qtbot, tmp_path, monkeypatch)
     panel.on_event(events.RefitStart("descriptor-head", 15, {"by": "group", "train": 15, "val": 0, "test": 15, "folds": 5}))
     assert "on 15 labelled tracks; each is held out once (5-fold cross-validation)" in panel.status.text()
     figures = lambda f1: {"macro_f1": f1, "valence_acc": 0.7, "arousal_acc": 0.8, "interval": {"macro_f1": [0.4, 0.9]}}  # noqa: E731
