@@ -52,9 +52,19 @@ def in_models_folder(src: str | Path) -> bool:
         return False
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    import filecmp
+
+    try:
+        return b.is_file() and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
 def copy_into_models(src: str | Path) -> Path:
     """The bundle ``src`` as it lies in the models folder: itself when it is there already, else a
-    copy named after it (:func:`bundle_name`) that never overwrites another model (``name-2.pt``...).
+    copy named after it (:func:`bundle_name`) that never overwrites another model (``name-2.pt``...);
+a byte-identical copy already there under that name is reused.
     The copy is atomic (damer_core.contract.fileutil.atomic_write): a full disk leaves nothing
     behind. Problems are one-line :class:`ImportRefused`."""
     from damer_core.contract.fileutil import atomic_write
@@ -65,7 +75,10 @@ def copy_into_models(src: str | Path) -> Path:
         raise ImportRefused(problem)
     if in_models_folder(src):
         return src
-    dest = free_path(models_dir() / f"{bundle_name(src)}.pt")
+    same_name = models_dir() / f"{bundle_name(src)}.pt"
+    if _same_bytes(src, same_name):  # brought in before (Set active, then "Use this model"): that copy
+        return same_name
+    dest = free_path(same_name)
     try:
         with open(src, "rb") as f, atomic_write(dest) as out:
             shutil.copyfileobj(f, out)

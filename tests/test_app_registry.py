@@ -123,6 +123,8 @@ def test_a_finished_run_is_listed_at_once_with_its_own_figures_and_set_active_br
     """A fine-tune's best.pt is listed as soon as the run ends (once only after "Use this model"),
     with its own creation time and its held-out check in words; Set active checks it and copies it
     into the models folder, where its row then is."""
+    from app_helpers import answer_dialog
+
     from damer_core.models.checkpoint import load_checkpoint, save_atomic, with_checksums
 
     reg, models = registry_with(qtbot, tmp_path, monkeypatch, "mine.pt")
@@ -145,7 +147,16 @@ def test_a_finished_run_is_listed_at_once_with_its_own_figures_and_set_active_br
     assert row["Arousal AUC"].startswith("0.850") and row["Valence AUC"].startswith("0.750")  # every dimension
     assert "0.60 before, 0.70 after (change +0.10 [-0.10, +0.30]), on 15 held-out labels: too few" in row["Held-out check"]
     reg.table.selectRow(list(rows(reg)).index(name))
+    asked = answer_dialog("Keep the current model")  # checked on 15 tracks: Set active asks, as "Use this model" does
+    qtbot.mouseClick(button(reg, "Set active"), Qt.MouseButton.LeftButton)
+    assert "The evidence is thin: it was checked on 15 held-out labelled tracks" in asked[0]
+    assert not reg.state.model.path.endswith("my_labels-20261206-120000.pt") and name in rows(reg)
+    answer_dialog("Use it anyway")
     qtbot.mouseClick(button(reg, "Set active"), Qt.MouseButton.LeftButton)
     copy = models / "my_labels-20261206-120000.pt"
     qtbot.waitUntil(lambda: reg.state.model.path == str(copy), timeout=120_000)
     assert name not in rows(reg) and rows(reg)["my_labels-20261206-120000"]["Status"] == "active"
+    from app.paths import copy_into_models
+
+    assert copy_into_models(run / "best.pt") == copy  # "Use this model" afterwards: the same copy, no "-2"
+    assert sorted(p.name for p in models.glob("*.pt")) == ["mine.pt", "my_labels-20261206-120000.pt"]

@@ -134,6 +134,9 @@ def test_a_fine_tunes_verdict_reads_the_paired_change_and_thin_evidence_is_named
     text, n = ModelDescription("descriptor-head", "descriptor head", "", "", 15, "", "", ("arousal", "valence"),
                                fine_tune=few).held_out_text()
     assert n == 15 and "0.60 before, 0.72 after (change +0.12 [+0.00, +0.34]), on 15 held-out labels" in text
+    unmoved = check(15, 0.0, [0.0, 0.0])  # a [+0.00, +0.00] interval read as certainty: said in words
+    assert "(change +0.00, no held-out track's quadrant changed), on 15" in ModelDescription(
+        "descriptor-head", "descriptor head", "", "", 15, "", "", ("arousal", "valence"), fine_tune=unmoved).held_out_text()[0]
 
 
 def test_only_the_dimensions_a_model_predicts_have_figures(tmp_path):

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -33,6 +32,7 @@ from app.child import CoreProcess
 from app.model_in_use import ModelInUse
 from app.paths import bundle_name, data_dir
 from app.state import AppState
+from app.training.confirm import confirm_use
 from app.training.curves import TrainingCurves
 from app.training.values import (
     default_settings,
@@ -340,15 +340,7 @@ class TrainingPanel(QWidget):
 
     def _use_despite_warnings(self) -> bool:
         """A run that warned (a one-sided or tiny part) or whose held-out check is thin: asked first."""
-        question = use_question(self.finished_warnings, self.finished_doubt)
-        if not question:
-            return True
-        box = QMessageBox(QMessageBox.Icon.Warning, "Use this model?", question, parent=self)
-        use = box.addButton("Use it anyway", QMessageBox.ButtonRole.AcceptRole)
-        keep = box.addButton("Keep the current model", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.exec()
-        return box.clickedButton() is use
+        return confirm_use(self, use_question(self.finished_warnings, self.finished_doubt))
 
     def _update_use_button(self) -> None:
         """The button says "In use" (disabled) once the finished model is activated, until another

@@ -181,6 +181,8 @@ def signed_text(change: Figure) -> str:
     def sign(x: float | None) -> str:
         return "n/a" if x is None else f"{x:+.2f}"
 
+    if change.value == change.low == change.high == 0:  # every resample alike: no held-out track's quadrant moved
+        return "+0.00, no held-out track's quadrant changed"
     bounds = f" [{sign(change.low)}, {sign(change.high)}]" if change.low is not None and change.high is not None else ""
     return sign(change.value) + bounds
 
