@@ -28,8 +28,11 @@ def test_a_bundle_is_copied_into_the_models_folder_without_overwriting_another(t
     run.mkdir(parents=True)
     (run / "best.pt").write_bytes(b"weights")
     (tmp_path / "mine.pt").write_bytes(b"other")
-    first, second = copy_into_models(run / "best.pt"), copy_into_models(str(run / "best.pt"))
-    assert (first.name, second.name) == ("memo-1.pt", "memo-1-2.pt") and first.parent == models_dir()
+    first, again = copy_into_models(run / "best.pt"), copy_into_models(str(run / "best.pt"))
+    assert first.name == "memo-1.pt" and first.parent == models_dir()
+    assert again == first  # the same bytes brought in twice (Set active, then "Use this model"): one copy
+    (run / "best.pt").write_bytes(b"weights of a resumed run")  # other bytes under the same name: never overwritten
+    assert copy_into_models(run / "best.pt").name == "memo-1-2.pt"
     assert first.read_bytes() == b"weights" and copy_into_models(first) == first  # already there: used as it is
     assert copy_into_models(tmp_path / "mine.pt").name == "mine.pt"
 
