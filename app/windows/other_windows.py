@@ -21,7 +21,7 @@ from app.labelling.controller import LabellingController
 from app.labelling.emotion_map import EmotionMap, map_points
 from app.library.db import LibraryDB
 from app.library.panel import LibraryPanel
-from app.paths import copy_into_models, import_problem
+from app.paths import bundle_name, copy_into_models, import_problem
 from app.playback.player import Player
 from app.settings import Settings
 from app.state import AppState, CurrentTrack
@@ -68,7 +68,7 @@ class OtherWindows:
         p.state.track_changed.connect(self._track_changed)
         p.state.model_refused.connect(self.refuse_model)
         p.state.model_changed.connect(self._model_changed)
-        p.state.model_checking.connect(lambda path: p.say(f"Trying the model {Path(path).name}...", 15000))
+        p.state.model_checking.connect(lambda path: p.say(f"Trying the model {bundle_name(path)}...", 15000))
 
     def close_all(self) -> None:
         Settings.when_unsaved(None)
