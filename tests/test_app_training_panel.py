@@ -324,3 +324,16 @@ def test_a_refit_on_thin_evidence_asks_before_it_is_used(qtbot, tmp_path, monkey
     assert "(change +0.12 [+0.03, +0.20]): better; valence acc" in panel.status.text()
     qtbot.mouseClick(panel.use_btn, Qt.MouseButton.LeftButton)  # shown to be better: no question
     assert used == [bundle]
+
+
+@pytest.mark.parametrize("keys", ["Esc", "Ctrl+W"])
+def test_escape_and_ctrl_w_close_the_panel(panel, qtbot, keys):
+    """As the emotion map: a newcomer without a window frame could not close it from the keyboard."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    panel.show()
+    panel.activateWindow()
+    qtbot.waitUntil(panel.isActiveWindow, timeout=5000)
+    QTest.keySequence(panel, QKeySequence(keys))
+    assert not panel.isVisible()

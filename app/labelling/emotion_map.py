@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QKeySequence, QMouseEvent, QPolygonF, QShortcut
+from PySide6.QtGui import QMouseEvent, QPolygonF
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.labelling.labels import static_labels
 from app.library.db import LibraryDB
 from app.widgets.buttons import on_click
+from app.widgets.keys import close_on_keys
 from damer_core.contract.emotions import EmotionTerm, read_point
 from damer_core.contract.errors import InputError
 from damer_core.contract.safe_text import shown
@@ -161,9 +162,7 @@ class EmotionMap(QWidget):
         self.playing = pg.ScatterPlotItem(size=22, symbol="o", pen=pg.mkPen((20, 20, 20), width=2.5), brush=None)
         self.plot.addItem(self.playing)  # a ring around the track that is playing
         self.playing_path = ""
-        closing = {"Esc", "Ctrl+W"} | {k.toString() for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Close)}
-        for keys in sorted(closing - {""}):  # each once: a key bound twice would be ambiguous and do nothing
-            QShortcut(QKeySequence(keys), self).activated.connect(self.close)
+        close_on_keys(self)
 
     def set_points(self, points: list[MapPoint]) -> None:
         self.points = points

@@ -48,6 +48,7 @@ from app.training.values import (
     use_question,
 )
 from app.widgets.buttons import on_click
+from app.widgets.keys import close_on_keys
 from damer_core.contract import events
 from damer_core.contract.fileutil import atomic_write
 from damer_core.contract.paths import new_run_dir
@@ -68,6 +69,7 @@ class TrainingPanel(QWidget):
                  label_counts: Callable[[], tuple[int, int, int]] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Train or fine-tune a model")
+        close_on_keys(self)  # a running child goes on: the panel only hides
         self.state = state  # the model in use: fine-tuning starts from it; "Use this model" changes it
         self.labels_export = labels_export  # callable(path) writing "my labels"
         self.label_counts = label_counts or (lambda: (0, 0, 0))  # (labels, tracks, calibration labels kept apart)
