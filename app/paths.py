@@ -52,6 +52,11 @@ def in_models_folder(src: str | Path) -> bool:
         return False
 
 
+def models_path_for(src: str | Path) -> Path:
+    """Where the bundle ``src`` is copied to in the models folder (unless another model holds that name)."""
+    return models_dir() / f"{bundle_name(src)}.pt"
+
+
 def _same_bytes(a: Path, b: Path) -> bool:
     import filecmp
 
@@ -63,8 +68,8 @@ def _same_bytes(a: Path, b: Path) -> bool:
 
 def copy_into_models(src: str | Path) -> Path:
     """The bundle ``src`` as it lies in the models folder: itself when it is there already, else a
-    copy named after it (:func:`bundle_name`) that never overwrites another model (``name-2.pt``...);
-a byte-identical copy already there under that name is reused.
+    copy named after it (:func:`models_path_for`) that never overwrites another model (``name-2.pt``...);
+    a byte-identical copy already there under that name is reused.
     The copy is atomic (damer_core.contract.fileutil.atomic_write): a full disk leaves nothing
     behind. Problems are one-line :class:`ImportRefused`."""
     from damer_core.contract.fileutil import atomic_write
@@ -75,7 +80,7 @@ a byte-identical copy already there under that name is reused.
         raise ImportRefused(problem)
     if in_models_folder(src):
         return src
-    same_name = models_dir() / f"{bundle_name(src)}.pt"
+    same_name = models_path_for(src)
     if _same_bytes(src, same_name):  # brought in before (Set active, then "Use this model"): that copy
         return same_name
     dest = free_path(same_name)

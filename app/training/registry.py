@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from app.child import CoreProcess
 from app.model_in_use import ModelInUse
 from app.model_info import READ, description_of, file_key
-from app.paths import bundle_name, copy_into_models, models_dir
+from app.paths import bundle_name, copy_into_models, models_dir, models_path_for
 from app.state import AppState
 from app.training.confirm import confirm_use
 from app.training.values import use_question
@@ -99,7 +99,7 @@ def finished_runs() -> list[Path]:
     folder (under the name "Use this model" and Set active give them)."""
     if not runs_dir().is_dir():
         return []
-    runs = [p for p in runs_dir().glob("*/best.pt") if not (models_dir() / f"{bundle_name(p)}.pt").exists()]
+    runs = [p for p in runs_dir().glob("*/best.pt") if not models_path_for(p).exists()]
     return sorted(runs, key=lambda p: p.parent.name, reverse=True)
 
 

@@ -2,7 +2,7 @@
 run once on generated music, so that numba compiles librosa's kernels into its cache
 (damer_core.features.numba_env) at install time instead of on a user's first track: a fresh
 cache costs about 20 s of compiling, which a newcomer once waited through before the first
-marker. packaging/install.sh runs it; the desktop build ships its cache filled."""
+marker. packaging/install.sh runs it, and the desktop build's install-desktop-entry.sh."""
 
 from __future__ import annotations
 

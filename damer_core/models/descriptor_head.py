@@ -147,9 +147,9 @@ def fine_tune_descriptor_head(base: DescriptorHead, x: np.ndarray, y: np.ndarray
     (its windows share it), and the base weighs ``prior_tracks`` tracks: a Gaussian prior centred
     on its weights whose precision is ``prior_tracks`` times the Fisher information of one
     track at the base (a Laplace approximation, a block per class, estimated on these windows: the
-directions the labels can move are the ones it measures). n labels
-    move it about n / (n + prior_tracks) of the way to what they alone say: 15 labels barely move
-    a model that learned from 720 tracks, and a curator who keeps disagreeing with it wins in the
+    directions the labels can move are the ones it measures). n labels move it about
+    n / (n + prior_tracks) of the way to what they alone say: 15 labels barely move a model that
+    learned from 720 tracks, and a curator who keeps disagreeing with it wins in the
     end. (Checked on 4Q: a prior of 30 tracks, or the earlier pull of strength 1 per window, let
     15 honest labels cost 10 to 25 points of accuracy on other tracks.)"""
     from scipy.optimize import minimize
