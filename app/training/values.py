@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from damer_core.contract import events
-from damer_core.contract.model_card import FEW_TRACKS, FineTuneCheck, fine_tune_verdict, signed_text, thin_evidence
+from damer_core.contract.model_card import FEW_TRACKS, FineTuneCheck, fine_tune_verdict, thin_evidence
 from damer_core.contract.safe_text import figure
 
 
@@ -76,15 +76,19 @@ def finished_status(bundle: str, summary: str, warnings: list[str]) -> str:
     return f"Finished: {bundle}\n{summary}{warned}"
 
 
+def refit_check(ev: events.Refitted) -> FineTuneCheck | None:
+    """The check a `refitted` event carries (its fields are a fine-tune report's)."""
+    return FineTuneCheck.of({"n": ev.n, "before": ev.before, "after": ev.after, "change": ev.change})
+
+
 def refit_summary(ev: events.Refitted) -> str:
     """A refit's figures: the base model and the refitted one on the same held-out labels, the
     change with its interval, and the verdict in words."""
-    check = FineTuneCheck.of({"n": ev.n, "before": ev.before, "after": ev.after, "change": ev.change})
+    check = refit_check(ev)
     if check is None:
         return "no labelled tracks were held out, so the refit could not be compared with the base model"
-    change = f" (change {signed_text(check.change)})" if check.change is not None else ""
     return (f"quadrant macro-F1 on {ev.n} held-out labelled tracks: {with_interval(ev.before, 'macro_f1')} before, "
-            f"{with_interval(ev.after, 'macro_f1')} after{change}: {fine_tune_verdict(check)}; valence acc "
+            f"{with_interval(ev.after, 'macro_f1')} after{check.change_text()}: {fine_tune_verdict(check)}; valence acc "
             f"{figure(ev.before.get('valence_acc'))} -> {figure(ev.after.get('valence_acc'))}, arousal acc "
             f"{figure(ev.before.get('arousal_acc'))} -> {figure(ev.after.get('arousal_acc'))}")
 
@@ -93,7 +97,7 @@ def held_out_doubt(ev: events.Done | events.Refitted) -> str:
     """Why a finished run's held-out check cannot show it predicts well ("" when it can): a refit
     not shown to be better than its base, or a run scored on fewer than FEW_TRACKS test tracks."""
     if isinstance(ev, events.Refitted):
-        return thin_evidence(FineTuneCheck.of({"n": ev.n, "before": ev.before, "after": ev.after, "change": ev.change}))
+        return thin_evidence(refit_check(ev))
     n = int(((ev.quadrant or {}).get("test") or {}).get("n") or 0)
     if not n:
         tests = [(m.get("test") or {}).get("fuse") or {} for m in (ev.metrics or {}).values()]

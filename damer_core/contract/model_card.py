@@ -75,6 +75,10 @@ class FineTuneCheck:
         return cls(macro_f1(tune.get("before")), macro_f1(tune.get("after")),
                    macro_f1(change) if isinstance(change, dict) and "macro_f1" in change else None)
 
+    def change_text(self) -> str:
+        """" (change +0.08 [-0.05, +0.21])" to follow the after figure; "" where no change was recorded."""
+        return f" (change {signed_text(self.change)})" if self.change is not None else ""
+
 
 @dataclass(frozen=True)
 class ModelDescription:
@@ -128,10 +132,8 @@ class ModelDescription:
         if self.fine_tune is not None:
             b, a = self.fine_tune.before, self.fine_tune.after
             verdict = fine_tune_verdict(self.fine_tune)
-            change = self.fine_tune.change
-            moved = f" (change {signed_text(change)})" if change is not None else ""
-            return (f"macro-F1 {_v(b.value)} before, {_v(a.value)} after{moved}, on {a.n} held-out labels: "
-                    f"{verdict}"), a.n
+            return (f"macro-F1 {_v(b.value)} before, {_v(a.value)} after{self.fine_tune.change_text()}, "
+                    f"on {a.n} held-out labels: {verdict}"), a.n
         if self.macro_f1 is not None:
             f = self.macro_f1
             where = "test tracks" if f.part == "test" else f"{PART_WORDS.get(f.part, f.part)} tracks"

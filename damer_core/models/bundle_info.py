@@ -9,7 +9,7 @@ from pathlib import Path
 
 from damer_core.contract import events
 from damer_core.contract.builtin import is_builtin
-from damer_core.contract.model_card import FineTuneCheck, fine_tune_verdict, signed_text
+from damer_core.contract.model_card import FineTuneCheck, fine_tune_verdict
 from damer_core.contract.safe_text import shown
 from damer_core.models import checkpoint
 
@@ -139,7 +139,6 @@ def _combination_lines(b: dict, h) -> list[str]:
                      f"± {figure(cv['std']['macro_f1'])}, valence acc {figure(cv['mean']['valence_acc'])}")
     check = FineTuneCheck.of(report.get("fine_tune") or {})
     if check is not None:
-        change = f" (change {signed_text(check.change)})" if check.change is not None else ""
-        lines.append(f"  fine-tune, {check.n} held-out labelled tracks: quadrant macro-F1 before "
-                     f"{figure(check.before.value)}, after {figure(check.after.value)}{change}: {fine_tune_verdict(check)}")
+        lines.append(f"  fine-tune, {check.n} held-out labelled tracks: quadrant macro-F1 before {figure(check.before.value)}, "
+                     f"after {figure(check.after.value)}{check.change_text()}: {fine_tune_verdict(check)}")
     return lines

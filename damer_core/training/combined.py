@@ -7,18 +7,17 @@ alone is refitted by damer_core.training.head_refit."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from damer_core.datasets.base import DatasetError, FeatureSet
 from damer_core.datasets.split import Split, split_tracks
 from damer_core.models.combination import Combination
-from damer_core.models.descriptor_head import DescriptorHead, fine_tune_descriptor_head, prior_tracks
+from damer_core.models.descriptor_head import DescriptorHead, fine_tune_descriptor_head
 from damer_core.models.header import BundleHeader
 from damer_core.progress import Progress
 from damer_core.scoring import paired_change, quadrant_report, softmax, track_means
 from damer_core.targets import QUADRANT, class_labels
+from damer_core.training.head_refit import base_weight
 
 
 def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state: dict, data_args, tcfg,
@@ -43,8 +42,7 @@ def fine_tune_parts(init_bundle: dict, fs: FeatureSet, split: Split, tuned_state
     if fit.size == 0:
         progress.message("the descriptor head is kept as it was (no track has both valence and arousal labels)")
         return None
-    prior = prior_tracks(BundleHeader.read(init_bundle).data.get("n_tracks"))
-    head = fine_tune_descriptor_head(base_head, ds.window_descriptors[fit], y[fit], ds.track[fit], prior)
+    head = fine_tune_descriptor_head(base_head, ds.window_descriptors[fit], y[fit], ds.track[fit], base_weight(init_bundle))
     progress.message(f"descriptor head fine-tuned on {np.unique(ds.track[fit]).size} tracks")
     report = _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, head, combination)
     return {"descriptor_head": head.to_state(),
@@ -68,7 +66,7 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
         return {"n": 0}
     order = {t: i for i, t in enumerate(d_tracks)}
     rows = [order[t] for t in ids]
-    out: dict[str, Any] = {}
+    p: dict[str, np.ndarray] = {}
     y_t = y.round().astype(np.int64)
     for when, state, h in (
         ("before", init_bundle["dimensions"][QUADRANT]["state_dict"], base_head),
@@ -78,7 +76,6 @@ def _before_after(init_bundle, fs, split, tuned_state, ds, dsplit, base_head, he
         model.load_state_dict(state)
         _, p_damer = track_means(fs.track[idx], softmax(head_logits(model, fs, idx, "cpu")["fuse"]))
         _, p_head = track_means(ds.track[didx], h.probabilities(ds.window_descriptors[didx]))
-        out[when] = combination.probabilities(p_damer, p_head[rows])
-    out["change"] = paired_change(y_t, out["before"], out["after"])
-    out.update(before=quadrant_report(y_t, out["before"]), after=quadrant_report(y_t, out["after"]), n=int(len(ids)))
-    return out
+        p[when] = combination.probabilities(p_damer, p_head[rows])
+    return {"before": quadrant_report(y_t, p["before"]), "after": quadrant_report(y_t, p["after"]),
+            "change": paired_change(y_t, p["before"], p["after"]), "n": int(len(ids))}

@@ -24,6 +24,26 @@ from damer_core.targets import QUADRANT, class_labels
 FOLDS = 5
 
 
+def base_weight(init_bundle: dict) -> float:
+    """What the base model weighs in a fine-tune, in labelled tracks (descriptor_head.prior_tracks)."""
+    return prior_tracks(BundleHeader.read(init_bundle).data.get("n_tracks"))
+
+
+def held_out_groups(ds: FeatureSet, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(the tracks of ``rows``, each row's index into them, each track's first row, each track's
+    group: its artist where the labels name one, else itself)."""
+    tracks, inverse = np.unique(ds.track[rows], return_inverse=True)
+    first = np.unique(inverse, return_index=True)[1]
+    groups = ds.group[rows][first] if ds.group is not None else tracks.astype(str)
+    return tracks, inverse, first, groups
+
+
+def fold_count(groups: np.ndarray, folds: int = FOLDS) -> int:
+    """The folds the check runs: ``folds``, fewer where there are fewer groups; 0 under two groups."""
+    k = min(folds, np.unique(groups).size)
+    return k if k >= 2 else 0
+
+
 def cross_validated_check(base: DescriptorHead, ds: FeatureSet, rows: np.ndarray, prior: float,
                           folds: int = FOLDS) -> dict[str, Any]:
     """The base model and the fine-tune of it on ``rows`` (labelled windows), each track scored by a
@@ -32,11 +52,9 @@ def cross_validated_check(base: DescriptorHead, ds: FeatureSet, rows: np.ndarray
     from sklearn.model_selection import GroupKFold
 
     y = class_labels(ds.valence[rows], ds.arousal[rows], QUADRANT)
-    tracks, inverse = np.unique(ds.track[rows], return_inverse=True)
-    first = np.unique(inverse, return_index=True)[1]
-    groups = ds.group[rows][first] if ds.group is not None else tracks.astype(str)
-    k = min(folds, np.unique(groups).size)
-    if k < 2:
+    tracks, inverse, first, groups = held_out_groups(ds, rows)
+    k = fold_count(groups, folds)
+    if not k:
         return {"n": 0}
     x = ds.window_descriptors[rows]
     p_after = np.zeros((tracks.size, base.coef.shape[0]))
@@ -66,11 +84,12 @@ def fine_tune_head_only(init_bundle: dict, init_path: str, data_args, tcfg, out,
     rows = np.flatnonzero(y >= 0)
     if rows.size == 0:
         raise DatasetError("no labelled track has both valence and arousal: the descriptor head learns quadrants")
-    n_tracks = int(np.unique(ds.track[rows]).size)
+    tracks, _, _, groups = held_out_groups(ds, rows)
+    n_tracks, k = int(tracks.size), fold_count(groups)
     by = ds.description.get("split_group", "track") if ds.group is not None else "track"
     progress.emit(events.RefitStart(kind=DESCRIPTOR_HEAD, n_tracks=ds.n_tracks, split={
-        "by": by, "train": n_tracks, "val": 0, "test": n_tracks, "folds": min(FOLDS, n_tracks)}))
-    prior = prior_tracks(BundleHeader.read(init_bundle).data.get("n_tracks"))
+        "by": by, "train": n_tracks, "val": 0, "test": n_tracks if k else 0, "folds": k}))
+    prior = base_weight(init_bundle)
     report = cross_validated_check(base, ds, rows, prior)
     head = fine_tune_descriptor_head(base, ds.window_descriptors[rows], y[rows], ds.track[rows], prior)
     progress.message(f"descriptor head refitted on {n_tracks} labelled tracks, pulled towards the base model, "
