@@ -332,7 +332,8 @@ def cmd_warm_up(args: argparse.Namespace) -> int:
     from damer_core.contract.builtin import builtin_model_path
     from damer_core.inference.warmup import warm_up
 
-    checkpoint = args.checkpoint or (str(builtin_model_path() or "") or None)
+    builtin = builtin_model_path()
+    checkpoint = args.checkpoint or (str(builtin) if builtin is not None else None)
     if checkpoint is None:
         print("damer-core warm-up: no model (the built-in one is switched off): the spectrograms only", file=sys.stderr)
     seconds, problems = warm_up(checkpoint)

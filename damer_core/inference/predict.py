@@ -142,7 +142,8 @@ def predict_to_output(files: list[Path], output: Path, checkpoint: str | None, d
     ctx = setup(device)
     lock = None
     try:
-        lock = _claim_output(output, ctx, model_identity(checkpoint), force)
+        identity = model_identity(checkpoint) if ctx.is_main else {}  # the bundle read and hashed once, by rank 0
+        lock = _claim_output(output, ctx, identity, force)
         keep = not output.exists() or is_results_file(output)  # else --force: replaced once the run is done
         predictor = Predictor(checkpoint, str(ctx.device), cache)
         progress = Progress(progress_mode if ctx.is_main else "none")

@@ -198,6 +198,9 @@ def model_identity(checkpoint: str | Path) -> dict[str, str]:
     (a copy or a renamed file is the same model; a retrained one is not)."""
     import hashlib
 
+    from damer_core.models.checkpoint import check_file
+
+    check_file(Path(checkpoint))  # a missing or broken bundle is named as loading it would name it
     digest = hashlib.sha256()
     with open(checkpoint, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -67,7 +67,7 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     """Refuse what is not a complete, uncompressed torch zip before torch reads it: a compressed
     record could inflate far beyond the file's size."""
     if path.is_dir():
@@ -97,7 +97,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     import torch
 
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
