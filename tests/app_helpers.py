@@ -37,6 +37,18 @@ def music_folder(root: Path) -> Path:
     return root
 
 
+def press_in_window(qtbot, window, keys: str) -> None:
+    """``keys`` (a QKeySequence string) typed into ``window`` once it is shown and active."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    window.show()
+    window.activateWindow()
+    window.setFocus()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    QTest.keySequence(window, QKeySequence(keys))
+
+
 def answer_dialog(button_text: str, tries: int = 200) -> list[str]:
     """Click the button whose text contains ``button_text`` in the next modal dialog, as a person
     would; returns the dialog's text once answered (a list, filled later)."""

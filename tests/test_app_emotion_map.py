@@ -78,13 +78,9 @@ def test_lasso_drawn_with_the_mouse_selects_what_it_encloses(emap, qtbot, tmp_pa
 
 @pytest.mark.parametrize("keys", ["Esc", "Ctrl+W"])
 def test_escape_and_ctrl_w_close_the_map(emap, qtbot, keys):
-    from PySide6.QtGui import QKeySequence
-    from PySide6.QtTest import QTest
+    from app_helpers import press_in_window
 
-    emap.activateWindow()
-    emap.setFocus()
-    qtbot.waitUntil(emap.isActiveWindow, timeout=5000)
-    QTest.keySequence(emap, QKeySequence(keys))
+    press_in_window(qtbot, emap, keys)
     assert not emap.isVisible()
 
 

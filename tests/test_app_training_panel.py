@@ -329,11 +329,7 @@ def test_a_refit_on_thin_evidence_asks_before_it_is_used(qtbot, tmp_path, monkey
 @pytest.mark.parametrize("keys", ["Esc", "Ctrl+W"])
 def test_escape_and_ctrl_w_close_the_panel(panel, qtbot, keys):
     """As the emotion map: a newcomer without a window frame could not close it from the keyboard."""
-    from PySide6.QtGui import QKeySequence
-    from PySide6.QtTest import QTest
+    from app_helpers import press_in_window
 
-    panel.show()
-    panel.activateWindow()
-    qtbot.waitUntil(panel.isActiveWindow, timeout=5000)
-    QTest.keySequence(panel, QKeySequence(keys))
+    press_in_window(qtbot, panel, keys)
     assert not panel.isVisible()
