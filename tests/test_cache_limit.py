@@ -52,7 +52,7 @@ def test_predict_keeps_nothing_in_the_cache_unless_asked(tmp_path):
     assert subprocess.run(run + ["--cache"], env=env, capture_output=True, timeout=600).returncode == 0
     from damer_core.models import load_model
 
-    kinds = load_model(BUILTIN).feature_kinds(trajectory=True)  # the built-in's: the segment's descriptors, embeddings
+    kinds = load_model(BUILTIN).feature_kinds(trajectory=True)  # the built-in's: the segment's and the track's embeddings
     assert len(FeatureCache(tmp_path / "cache").entries()) == len(kinds) and "trajectory_embeddings" in kinds
 
 

@@ -29,6 +29,24 @@ def test_the_port_gives_the_tensorflow_originals_taggram_and_penultimate(net):
     assert penultimate <= musicnn.PENULTIMATE_TOLERANCE
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_a_branch_reduces_over_frequency_first_with_the_same_numbers(layout):
+    """In eval mode a front-end branch takes the max or min over frequency before its ReLU and
+    batch norm (by the sign of the norm's scale): the values of conv -> ReLU -> BN -> max."""
+    torch.manual_seed(0)
+    block = musicnn.FrequencyMaxBlock(12, (7, 5), (3, 3))
+    with torch.no_grad():
+        block.bn.weight.copy_(torch.randn(12))  # about half the channels fall: their min is taken
+        block.bn.bias.copy_(torch.randn(12))
+        block.bn.running_mean.copy_(torch.rand(12))
+        block.bn.running_var.copy_(torch.rand(12) + 0.1)
+    block = block.eval().to(memory_format=layout)
+    x = torch.randn(3, 1, 40, 16).contiguous(memory_format=layout)
+    with torch.no_grad():
+        plain = block.bn(torch.relu(block.conv(torch.nn.functional.pad(x, (0, 0, 3, 3))))).amax(dim=3)
+        assert torch.equal(block(x), plain)
+
+
 def test_a_wrong_layer_order_is_caught_by_the_reference(net, tmp_path):
     """The check can fail: swapping the two timbral branches (same shapes) breaks it."""
     broken = musicnn.Musicnn()
@@ -168,3 +186,36 @@ def test_a_head_on_musicnn_alone_does_not_depend_on_the_number_of_descriptors(tm
     other["descriptor_head"]["n_descriptors"] = len(NAMES) + 5
     with pytest.raises(BundleError, match="n_descriptors"):
         load_checkpoint(save_atomic(other, tmp_path / "both.pt"))
+
+
+@pytest.mark.parametrize("seconds", [100.0, 50.0, 3.5])  # the 15-75 s segment; a shorter last part; repeated
+def test_the_static_embeddings_carry_the_windows_a_static_prediction_averages(tmp_path, seconds):
+    """The count is that of the static descriptors' windows, so a head on musicnn alone averages
+    the same windows without describing them: its static prediction is the one it gave from them."""
+    import soundfile as sf
+
+    from damer_core.audio.synthetic import chord_music
+    from damer_core.features import extract
+    from damer_core.features.cache import NoCache
+    from damer_core.features.head_inputs import static_rows
+    from damer_core.features.spectra import preset
+    from damer_core.models import load_model
+
+    track = tmp_path / "t.flac"
+    sf.write(track, chord_music(seconds, False, True, 22_050, seed=3), 22_050)
+    feats = extract.track_features(track, preset("context"), ("descriptors", "embeddings"), NoCache())
+    assert int(feats["embeddings"]["windows"]) == len(feats["descriptors"]["windows"]) > 0
+    model = load_model(ROOT_MODELS / "damer-4q.pt")
+    assert model.feature_kinds(False) == ("embeddings",) and "descriptors" not in model.feature_kinds(True)
+    described = model.head.probabilities(static_rows(feats["descriptors"]["windows"], feats["embeddings"]))
+    alone = model.static({"embeddings": feats["embeddings"]})
+    np.testing.assert_allclose(alone.valence, model.static(feats).valence)
+    np.testing.assert_allclose(alone.valence[0], described[:, [0, 3]].sum(axis=1).mean() * 2 - 1, atol=1e-6)
+
+
+def test_the_window_count_is_clip_descriptors_own():
+    from damer_core.features.descriptors import HOP, SAMPLE_RATE, clip_descriptors, clip_window_count
+
+    for n in (HOP, 3 * SAMPLE_RATE, 4 * SAMPLE_RATE - 1, 4 * SAMPLE_RATE, 4 * SAMPLE_RATE + HOP, int(9.7 * SAMPLE_RATE)):
+        y = np.random.default_rng(n).normal(0, 0.1, n).astype(np.float32)
+        assert clip_window_count(n) == len(clip_descriptors(y)), n

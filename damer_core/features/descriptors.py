@@ -262,13 +262,24 @@ def descriptors_at(streams: Streams, end_times: np.ndarray, seconds: float = WIN
     return window_descriptors(streams, starts, length)
 
 
+def _clip_windows(n_frames: int, seconds: float, hop_s: float) -> tuple[np.ndarray, int]:
+    """The start frames and the length of :func:`clip_descriptors`' windows over ``n_frames``."""
+    length = min(window_frames(seconds), n_frames)
+    return np.arange(0, n_frames - length + 1, window_frames(hop_s)), length
+
+
 def clip_descriptors(y: np.ndarray, seconds: float = WINDOW_S, hop_s: float = CLIP_HOP_S) -> np.ndarray:
     """Descriptors of the windows of ``seconds`` every ``hop_s`` over all of ``y`` (one window if
     ``y`` is shorter): what a track's static prediction averages over."""
     streams = frame_streams(y)
-    length = min(window_frames(seconds), streams.n_frames)
-    starts = np.arange(0, streams.n_frames - length + 1, window_frames(hop_s))
+    starts, length = _clip_windows(streams.n_frames, seconds, hop_s)
     return window_descriptors(streams, starts, length)
+
+
+def clip_window_count(n_samples: int) -> int:
+    """How many windows :func:`clip_descriptors` describes in ``n_samples`` of audio, without
+    describing them (a head that reads only musicnn's embedding still averages over them)."""
+    return len(_clip_windows(1 + n_samples // HOP, WINDOW_S, CLIP_HOP_S)[0])  # centred STFT frames
 
 
 class BlockDescriptors:

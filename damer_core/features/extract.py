@@ -107,9 +107,18 @@ def _static_of(track: dict[str, np.ndarray], n: int, cfg: FeatureConfig) -> dict
     centres counted from the segment's start (a trajectory and the static prediction share them)."""
     from damer_core.features.musicnn import patches_within
 
-    span = _static_span(n, cfg)
-    assert span is not None, "a repeated segment has no patches of the track's own"
-    return {**patches_within(track, span), "duration": np.array(n / cfg.sample_rate)}
+    bounds = _segment_bounds(n, cfg)
+    assert bounds is not None, "a repeated segment has no patches of the track's own"
+    span = (bounds[0] / cfg.sample_rate, bounds[1] / cfg.sample_rate)
+    return {**patches_within(track, span), **_segment_windows(bounds[1] - bounds[0], n, cfg)}
+
+
+def _segment_windows(segment_samples: int, n: int, cfg: FeatureConfig) -> dict[str, np.ndarray]:
+    """The static kind's window count (the static descriptors' windows over the segment, what a
+    head that reads only the embedding averages over) and the track's duration."""
+    from damer_core.features.descriptors import clip_window_count
+
+    return {"windows": np.array(clip_window_count(segment_samples)), "duration": np.array(n / cfg.sample_rate)}
 
 
 def _embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
@@ -120,7 +129,8 @@ def _embeddings(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.nd
 
     span = _static_span(y.shape[0], cfg)
     if span is None:
-        return {**embed(_static_segment(y, cfg, path), cfg.sample_rate), "duration": np.array(y.shape[0] / cfg.sample_rate)}
+        segment = _static_segment(y, cfg, path)
+        return {**embed(segment, cfg.sample_rate), **_segment_windows(segment.shape[0], y.shape[0], cfg)}
     return _static_of(embed(y, cfg.sample_rate, within=span), y.shape[0], cfg)
 
 
@@ -149,9 +159,9 @@ KINDS: dict[str, Callable[[np.ndarray, FeatureConfig, str], dict[str, np.ndarray
 # short tracks are no longer repeated to 60 s), so an older entry is never served.
 CACHE_KINDS = {"frames": "frames.v2", "train": "train.v3", "display": "display.u8", "descriptors": "descriptors.v2",
                "trajectory_descriptors": "trajectory_descriptors.v2", "train_descriptors": "train_descriptors.v1",
-               "embeddings": "embeddings.msd_musicnn.v2", "trajectory_embeddings": "trajectory_embeddings.msd_musicnn.v1"}
+               "embeddings": "embeddings.msd_musicnn.v3", "trajectory_embeddings": "trajectory_embeddings.msd_musicnn.v1"}
 # frames.v2 and train.v3: with the loudness (and train.v3 the duration); display.u8: the views' dB in
-# 8 bits (0.31 dB steps, a quarter of the disk)
+# 8 bits (0.31 dB steps, a quarter of the disk); embeddings.v3: with the static windows' count
 
 
 def _pack(kind: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

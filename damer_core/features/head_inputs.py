@@ -41,6 +41,18 @@ def static_rows(descriptors: np.ndarray, embeddings: dict[str, np.ndarray]) -> n
     return _joined(descriptors, embeddings, centres)
 
 
+def unread_descriptors(n_windows: int) -> np.ndarray:
+    """The descriptor columns of ``n_windows`` rows for a head that reads none of them (zeros:
+    the rows keep one layout whatever the head reads)."""
+    return np.zeros((n_windows, len(NAMES)), np.float32)
+
+
+def embedding_static_rows(embeddings: dict[str, np.ndarray]) -> np.ndarray:
+    """:func:`static_rows` for a head that reads only the embedding: the same windows (their count
+    comes with the static embeddings), their descriptors never computed."""
+    return static_rows(unread_descriptors(int(embeddings["windows"])), embeddings)
+
+
 def trajectory_rows(descriptors: np.ndarray, embeddings: dict[str, np.ndarray], times: np.ndarray) -> np.ndarray:
     """The descriptor windows ending at ``times`` (the trajectory's grid), each with its nearest
     patch's embedding; a window near the start is clamped to the track, as its descriptors are."""

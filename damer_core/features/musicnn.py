@@ -71,8 +71,17 @@ class FrequencyMaxBlock(nn.Module):
         self.bn = nn.BatchNorm2d(filters, eps=BN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, T, F] -> [B, filters, T]
-        x = F.pad(x, (0, 0, *self.time_pad))
-        return self.bn(F.relu(self.conv(x))).amax(dim=3)
+        x = self.conv(F.pad(x, (0, 0, *self.time_pad)))
+        if self.training:  # batch statistics: the batch norm must see every frequency
+            return self.bn(F.relu(x)).amax(dim=3)
+        # ReLU then a fixed per-channel affine map is monotone in each channel (rising where its
+        # scale is positive, falling where negative), so the max over frequency of the outcome is
+        # the outcome of the max or the min: the same numbers with the elementwise work done on
+        # 1/F of the values. Reduced as [B, T, F, C], the conv's channels-last layout: 4x faster.
+        by_time = x.permute(0, 2, 3, 1)
+        rising = (self.bn.weight * torch.rsqrt(self.bn.running_var + self.bn.eps)) >= 0  # type: ignore[operator]
+        extreme = torch.where(rising, by_time.amax(dim=2), by_time.amin(dim=2)).transpose(1, 2)  # [B, C, T]
+        return self.bn(F.relu(extreme).unsqueeze(3)).squeeze(3)
 
 
 def same_padding(kernel: int) -> tuple[int, int]:

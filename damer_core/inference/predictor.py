@@ -48,7 +48,8 @@ class Predictor:
         """The track's V-A: the mean of the rows the model gives (its windows, or the one row of a
         model that averages its windows' probabilities itself)."""
         static = self.model.static(feats)
-        measured = feats["train"] if "train" in feats else feats["descriptors"]  # both carry the level and the length
+        # each carries the level and the length
+        measured = next(feats[k] for k in ("train", "descriptors", "embeddings") if k in feats)
         pred = StaticPrediction(str(path), float(static.valence.mean()), float(static.arousal.mean()),
                                 float(static.overall_confidence.mean()), float(measured["duration"]), tuple(self.dimensions))
         return _flag_unusable_audio(pred, measured)

@@ -14,8 +14,7 @@ import numpy as np
 from damer_core.contract import trajectory as grid
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import ModelDescription
-from damer_core.features.descriptors import NAMES
-from damer_core.features.head_inputs import static_rows, trajectory_rows
+from damer_core.features.head_inputs import embedding_static_rows, static_rows, trajectory_rows, unread_descriptors
 from damer_core.models.base import HEAD_SETTINGS, Features, OnPart
 from damer_core.models.descriptor_head import DescriptorHead
 from damer_core.models.figures import described
@@ -55,9 +54,10 @@ class DescriptorHeadModel:
         return self  # numpy: nothing to move
 
     def feature_kinds(self, trajectory: bool) -> tuple[str, ...]:
-        """The static descriptors always: their windows are what a track's prediction averages
-        over, as when the head was fitted. A trajectory's descriptors only where the head reads them."""
-        static = ("descriptors", "embeddings") if self.head.embedded else ("descriptors",)
+        """The static descriptors' windows are what a track's prediction averages over, as when the
+        head was fitted; the descriptors themselves, static or for a trajectory, only where the head
+        reads them (the static embeddings carry the windows' count)."""
+        static = (("descriptors",) if self.head.reads_descriptors else ()) + (("embeddings",) if self.head.embedded else ())
         if not trajectory:
             return static
         return ((("trajectory_descriptors",) if self.head.reads_descriptors else ()) + static
@@ -65,6 +65,8 @@ class DescriptorHeadModel:
 
     def static_rows(self, feats: Features) -> np.ndarray:
         """The rows the head reads for the model segment's windows (damer_core.features.head_inputs)."""
+        if not self.head.reads_descriptors:
+            return embedding_static_rows(feats["embeddings"])
         windows = feats["descriptors"]["windows"]
         return static_rows(windows, feats["embeddings"]) if self.head.embedded else windows
 
@@ -80,8 +82,7 @@ class DescriptorHeadModel:
         if not self.head.reads_descriptors:
             embedded = feats["trajectory_embeddings"]
             times = grid.grid(float(embedded["duration"]))
-            unread = np.zeros((len(times), len(NAMES)), np.float32)  # columns the head does not read
-            rows = trajectory_rows(unread, embedded, times)
+            rows = trajectory_rows(unread_descriptors(len(times)), embedded, times)
         else:
             described = feats["trajectory_descriptors"]
             times = grid.grid(float(described["duration"]))
