@@ -102,6 +102,25 @@ def test_predictor_reads_both_dimensions_from_the_quadrant_head(joint_bundle):
 
 
 @pytest.mark.slow
+def test_evaluate_scores_a_joint_network_on_both_dimensions(joint_bundle, synth_memo):
+    """`damer-core evaluate --checkpoint` of a joint quadrant head (it failed with "unknown
+    dimension 'quadrant'"): each dimension's figures with intervals, the quadrants, the baseline."""
+    from damer_core.datasets import load_evaluation_sets
+    from damer_core.evaluation.evaluate import score_model
+    from damer_core.models import load_model
+
+    model = load_model(joint_bundle)
+    report = score_model(model, load_evaluation_sets(model.evaluation_sets(), synth_memo), "test")
+    bundle = load_checkpoint(joint_bundle)
+    for dim in ("valence", "arousal"):
+        heads = report["dimensions"][dim]["heads"]
+        assert heads["model"]["acc"] == pytest.approx(bundle["dimensions"]["quadrant"]["metrics"]["test"]["fuse"][f"{dim}_acc"])
+        assert heads["model"]["acc_ci"]["low"] <= heads["model"]["acc"] <= heads["model"]["acc_ci"]["high"]
+        assert "majority" in heads
+    assert report["quadrant"]["macro_f1"]["value"] == pytest.approx(bundle["quadrant"]["test"]["macro_f1"])
+
+
+@pytest.mark.slow
 def test_bundle_checks_tie_the_keys_to_the_head(joint_bundle):
     bundle = load_checkpoint(joint_bundle)
     bundle["dimensions"]["valence"] = bundle["dimensions"].pop("quadrant")

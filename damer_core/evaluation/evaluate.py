@@ -112,10 +112,11 @@ def score_model(model: Model, sets: dict[str, FeatureSet], part: str) -> dict:
     """The report of a model of any kind on ``part`` of the labelled data in ``sets`` (its
     evaluation sets, damer_core.models.base.Model.evaluation_sets): per dimension the model's
     per-track figures with intervals beside the majority class of the part; DAMER networks also
-    each head and the calibration; a stack also each member; the quadrants where both are predicted."""
+    each head and the calibration (a joint quadrant head: its fused head); a stack also each member;
+    the quadrants where both are predicted."""
     from damer_core.models.networks import DamerNetworks
 
-    if isinstance(model, DamerNetworks):
+    if isinstance(model, DamerNetworks) and not model.joint:  # its networks are named by the dimension they predict
         return score_networks(model, sets[model.evaluation_sets()[0]], part)
     fs = sets[model.evaluation_sets()[0]]
     idx_all = part_indices(fs, model.header, part)
