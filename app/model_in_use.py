@@ -55,7 +55,7 @@ def usable_model(chosen: str) -> str:
 
 
 def stored_choice(path: str) -> str:
-    """What Settings.active_model keeps for ``path``: "" for the built-in model."""
-    from damer_core.contract.builtin import is_builtin
+    """What Settings.active_model keeps for ``path``: "" for the default built-in model."""
+    from damer_core.contract.builtin import is_default_builtin
 
-    return "" if path and is_builtin(path) else path
+    return "" if path and is_default_builtin(path) else path

@@ -22,6 +22,13 @@ def bundle_name(path: str | Path) -> str:
     return shown(name, limit=120).replace("/", "-")  # UTF-8, printable: the path travels as text (Qt, child arguments)
 
 
+def model_name(path: str | Path) -> str:
+    """How the app names a model: a built-in one by its name, any other as :func:`bundle_name`."""
+    from damer_core.contract.builtin import builtin_name
+
+    return builtin_name(path) or bundle_name(path)
+
+
 class ImportRefused(ValueError):
     """A bundle that cannot be brought into the models folder; ``str()`` is one line naming it."""
 

@@ -13,7 +13,7 @@ from app.playback import player as player_mod
 from app.training.panel import TrainingPanel
 from app.training.registry import COLUMNS, ModelRegistry
 from app.windows.main_window import MainWindow
-from damer_core.contract.builtin import BUILTIN_NAME
+from damer_core.contract.builtin import BUILTIN_DAMER_NAME, BUILTIN_NAME, builtin_damer_path, builtin_model_path
 from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
 from damer_core.training.run import DataArgs, train
 
@@ -85,6 +85,34 @@ def test_registry_lists_the_built_in_model_first_and_keeps_it(qtbot, tmp_path, m
     assert reg.paths()[0].is_file() and "built-in model cannot be deleted" in reg.status.text()
     reg.rename()
     assert "built-in model cannot be renamed" in reg.status.text()
+
+
+def test_the_built_in_damer_network_is_one_click_away(qtbot, tmp_path, monkeypatch):
+    """The second built-in row: the DAMER network with its own test figures beside the default's;
+    Set active uses it without a check or a copy, it is remembered by its path, and it cannot be
+    deleted or renamed; choosing the default again stores the empty choice."""
+    monkeypatch.delenv("DAMER_BUILTIN_MODEL")
+    monkeypatch.setenv("DAMER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAMER_CONFIG_DIR", str(tmp_path / "config"))
+    state = app_state()
+    reg = ModelRegistry(state)
+    qtbot.addWidget(reg)
+    reg.show()
+    qtbot.waitUntil(lambda: not reg.proc.running and len(reg.info) == 2, timeout=120_000)
+    damer = builtin_damer_path()
+    assert reg.paths()[:2] == [builtin_model_path(), damer]
+    col = {name: reg.table.item(1, c).text() for c, name in enumerate(COLUMNS)}
+    assert col["Model"] == BUILTIN_DAMER_NAME and "built-in" in col["Status"] and "DAMER" in col["Kind"]
+    assert col["Valence AUC"].endswith("(216 tracks)") and col["Arousal AUC"].endswith("(216 tracks)")
+    reg.table.selectRow(1)
+    reg.set_active()
+    assert state.model.path == str(damer) and state.settings.active_model == str(damer)
+    assert "active" in reg.table.item(1, COLUMNS.index("Status")).text()
+    reg.delete(confirm=False)
+    assert damer.is_file() and "built-in model cannot be deleted" in reg.status.text()
+    reg.table.selectRow(0)
+    reg.set_active()
+    assert state.settings.active_model == "" and state.model.path == str(builtin_model_path())
 
 
 @pytest.fixture(scope="module")

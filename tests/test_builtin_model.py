@@ -9,7 +9,19 @@ import numpy as np
 import pytest
 from conftest import DATA, ROOT
 
-from damer_core.contract.builtin import BUILTIN_FILE, builtin_model_path, default_checkpoint, is_builtin
+from damer_core.contract.builtin import (
+    BUILTIN_DAMER_FILE,
+    BUILTIN_DAMER_NAME,
+    BUILTIN_FILE,
+    BUILTIN_NAME,
+    builtin_damer_path,
+    builtin_model_path,
+    builtin_model_paths,
+    builtin_name,
+    default_checkpoint,
+    is_builtin,
+    is_default_builtin,
+)
 from damer_core.models.checkpoint import load_checkpoint
 
 
@@ -111,3 +123,48 @@ def test_a_damaged_descriptor_head_is_refused_in_one_line(builtin_on):
     def flipped_bit(b):
         b["descriptor_head"]["state_dict"]["intercept"][0] += 1.0
     assert "do not match their checksum" in damaged(flipped_bit)
+
+
+def test_the_damer_network_ships_beside_the_default(builtin_on):
+    """The best DAMER variant of the grouped cross-validation (the joint quadrant head with the
+    descriptors in its fusion layer) is a second built-in model: small, weights-only, scored once
+    on the 216 test tracks, and named apart from the default."""
+    damer = builtin_damer_path()
+    assert damer == ROOT / "resources" / "models" / BUILTIN_DAMER_FILE
+    assert builtin_model_paths() == [builtin_on, damer]
+    assert damer.stat().st_size < 20 * 1024 * 1024
+    b = load_checkpoint(damer)
+    assert b["kind"] == "damer" and b["format_version"] == 2 and set(b["dimensions"]) == {"quadrant"}
+    assert b["model_config"]["n_descriptors"] > 0 and b["feature_config"]["name"] == "context"
+    assert b["data"]["format"] == "4q" and b["split"] == {"by": "artist", "train": 396, "val": 108, "test": 216}
+    test = b["quadrant"]["test"]  # scored once, for the last of its 6 epochs
+    assert test["n"] == 216 and 0.25 < test["macro_f1"] <= test["acc"] + 0.05 and b["dimensions"]["quadrant"]["epoch"] == 6
+    assert is_builtin(damer) and not is_default_builtin(damer) and is_default_builtin(builtin_on)
+    assert builtin_name(damer) == BUILTIN_DAMER_NAME and builtin_name(builtin_on) == BUILTIN_NAME
+    assert builtin_name(ROOT / "tests" / "data" / "damer-4q-binary.pt") is None
+    assert default_checkpoint(None) == str(builtin_on)  # the default stays the default
+
+
+def test_an_override_leaves_one_built_in_model(monkeypatch, tmp_path):
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"x")
+    monkeypatch.setenv("DAMER_BUILTIN_MODEL", str(mine))
+    assert builtin_model_paths() == [mine] and builtin_damer_path() is None
+    monkeypatch.setenv("DAMER_BUILTIN_MODEL", "none")
+    assert builtin_model_paths() == [] and not is_builtin(ROOT / "resources" / "models" / BUILTIN_DAMER_FILE)
+
+
+@pytest.mark.slow
+def test_the_damer_network_predicts_real_music(builtin_on):
+    damer = builtin_damer_path()
+    res = cli("predict", DATA / "hungarian_dance_5.ogg", "--checkpoint", damer, "--format", "json",
+              "--cache-dir", ROOT / ".cache" / "test-features")
+    assert res.returncode == 0, res.stderr
+    (pred,) = json.loads(res.stdout)
+    assert -1 <= pred["valence"] <= 1 and -1 <= pred["arousal"] <= 1
+    values = np.array(pred["trajectory_raw"]["valence"])
+    assert np.abs(values).max() < 0.999 and values.std() > 0.01
+    info = cli("info")
+    assert info.returncode == 0 and f"Also built in: {damer}" in info.stdout, info.stdout
+    info = cli("info", damer)
+    assert "(the built-in DAMER network): DAMER network" in info.stdout and "test" in info.stdout, info.stdout

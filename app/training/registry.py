@@ -39,7 +39,7 @@ from app.training.confirm import confirm_use
 from app.training.values import use_question
 from app.widgets.buttons import on_click
 from damer_core.contract import events
-from damer_core.contract.builtin import BUILTIN_NAME, builtin_model_path, is_builtin
+from damer_core.contract.builtin import builtin_model_paths, builtin_name, is_builtin
 from damer_core.contract.model_card import FEW_TRACKS, ModelDescription, thin_evidence
 from damer_core.contract.paths import runs_dir
 from damer_core.contract.safe_text import shown, shown_path
@@ -160,11 +160,11 @@ class ModelRegistry(QDialog):
         self._fill()
 
     def paths(self) -> list[Path]:
-        """The built-in model (where this install has one), the user's bundles, then finished
-        training runs not yet brought into the models folder (listed as soon as they finish)."""
-        builtin = builtin_model_path()
+        """The built-in models (the default, then the DAMER network, where this install has them),
+        the user's bundles, then finished training runs not yet brought into the models folder
+        (listed as soon as they finish)."""
         own = sorted(models_dir().glob("*.pt")) if models_dir().is_dir() else []
-        return ([builtin] if builtin is not None else []) + own + finished_runs()
+        return builtin_model_paths() + own + finished_runs()
 
     def refresh(self) -> None:
         """List every bundle now, with what is known of it; read the unknown ones in the child."""
@@ -221,7 +221,7 @@ class ModelRegistry(QDialog):
             status = err or ("active" if str(p) == self.active else ("ok" if known else "reading..."))
             if is_builtin(p) and not err:
                 status += " (built-in, fine-tunable)"
-            name = BUILTIN_NAME if is_builtin(p) else f"{bundle_name(p)} (training run)" if is_run(p) else p.stem
+            name = builtin_name(p) or (f"{bundle_name(p)} (training run)" if is_run(p) else p.stem)
             if is_run(p) and known and not err and str(p) != self.active:
                 status = "finished run: Set active copies it into the models folder"
             described, per_dim, (check, n) = description_cells(self.info.get(str(p)))

@@ -31,10 +31,10 @@ def shortcuts_markdown(shortcuts: list[tuple[str, str]]) -> str:
 def about_markdown(model: str, description: ModelDescription | None, problem: str = "") -> str:
     """About: the version, the model in use as it is (its kind and what it learned from, from its
     own description; "reading..." until the child has read it) and where the files are."""
-    from damer_core.contract.builtin import BUILTIN_NAME, is_builtin
+    from damer_core.contract.builtin import builtin_name
     from damer_core.facade import default_cache_dir
 
-    name = (BUILTIN_NAME if is_builtin(model) else Path(model).name) if model else "none"
+    name = (builtin_name(model) or Path(model).name) if model else "none"
     if not model:
         what = ""
     elif description is not None:
@@ -50,10 +50,11 @@ def about_markdown(model: str, description: ModelDescription | None, problem: st
             f"**Library and models:** `{data_dir()}`  \n"
             f"**Settings:** `{config_dir()}`  \n"
             f"**Feature cache:** `{default_cache_dir()}`\n\n"
-            "Code: MIT licence. Built-in model: trained on the 4Q audio emotion data set "
-            "(Panda, Malheiro & Paiva 2018), for research use; it listens through musicnn's MSD tagger "
+            "Code: MIT licence. Built-in models: trained on the 4Q audio emotion data set "
+            "(Panda, Malheiro & Paiva 2018), for research use; the default listens through musicnn's MSD tagger "
             "(J. Pons and X. Serra 2019, Music Technology Group, Universitat Pompeu Fabra; ISC licence, "
-            "resources/models/musicnn/). See docs/MODEL_CARD.md.\n")
+            "resources/models/musicnn/), the second is a DAMER network (Model > Models...). "
+            "See docs/MODEL_CARD.md.\n")
 
 
 class TextWindow(QDialog):

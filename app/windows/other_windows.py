@@ -21,7 +21,7 @@ from app.labelling.controller import LabellingController
 from app.labelling.emotion_map import EmotionMap, map_points
 from app.library.db import LibraryDB
 from app.library.panel import LibraryPanel
-from app.paths import bundle_name, copy_into_models, import_problem
+from app.paths import copy_into_models, import_problem, model_name
 from app.playback.player import Player
 from app.settings import Settings
 from app.state import AppState, CurrentTrack
@@ -68,7 +68,7 @@ class OtherWindows:
         p.state.track_changed.connect(self._track_changed)
         p.state.model_refused.connect(self.refuse_model)
         p.state.model_changed.connect(self._model_changed)
-        p.state.model_checking.connect(lambda path: p.say(f"Trying the model {bundle_name(path)}...", 15000))
+        p.state.model_checking.connect(lambda path: p.say(f"Trying the model {model_name(path)}...", 15000))
 
     def close_all(self) -> None:
         Settings.when_unsaved(None)
@@ -169,7 +169,7 @@ class OtherWindows:
     def refuse_model(self, path: str, why: str) -> None:
         """One dialog, not modal: the model in use stays, and says so."""
         kept = self.parts.state.model
-        name = Path(kept.chosen).name if kept.chosen else "the built-in model"
+        name = model_name(kept.chosen) if kept.chosen else "the built-in model"
         stays = f"The model in use stays {name}." if kept.path else "No model is in use still."
         self.refusal = self._warning("Model not used", f"{why}\n\n{stays}")
 

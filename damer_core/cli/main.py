@@ -218,6 +218,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     if check is not None:
         check(paths[0])
     print(text)
+    if not args.checkpoint and not args.json:
+        from damer_core.contract.builtin import builtin_model_paths
+
+        for other in builtin_model_paths()[1:]:
+            print(f"\nAlso built in: {other} (damer-core info {other})")
     return 0
 
 

@@ -1,8 +1,16 @@
-"""The built-in model (docs/SPEC.md section 5): the recipe that won the grouped cross-validation on the 4Q
-audio emotion data set (since 2026-12-02 the descriptor head, docs/MODEL_CARD.md), shipped in
-``resources/models/`` with its model card (docs/MODEL_CARD.md). It is the active model until the
-user chooses another, what `damer-core predict` uses without ``--checkpoint``, and the base that
-fine-tuning starts from. ``DAMER_BUILTIN_MODEL`` points elsewhere, or ``none`` switches it off."""
+"""The built-in models (docs/SPEC.md section 5), shipped in ``resources/models/`` with their model
+card (docs/MODEL_CARD.md):
+
+- the **default**: the recipe that won the grouped cross-validation on the 4Q audio emotion data
+  set (since 2026-12-06 the musicnn embedding head). It is the active model until the user
+  chooses another, what `damer-core predict` uses without ``--checkpoint``, and the base that
+  fine-tuning starts from;
+- the **DAMER network**: the best DAMER variant of the same cross-validation, shipped beside it
+  whenever the default is not a DAMER network, so the paper's network is always one click away
+  in the Models dialog.
+
+``DAMER_BUILTIN_MODEL`` points elsewhere (that file is then the only built-in model), or ``none``
+switches both off."""
 
 from __future__ import annotations
 
@@ -14,32 +22,71 @@ from damer_core.contract.paths import resources_dir
 
 BUILTIN_FILE = "damer-4q.pt"
 BUILTIN_NAME = "4Q emotion model (built-in)"
+BUILTIN_DAMER_FILE = "damer-4q-network.pt"
+BUILTIN_DAMER_NAME = "4Q DAMER network (built-in)"
 
 
-def builtin_model_path() -> Path | None:
-    """The built-in bundle's path, or None where it is switched off or missing from this install."""
+def _overridden() -> tuple[bool, Path | None]:
+    """Whether ``DAMER_BUILTIN_MODEL`` is set, and the one built-in model it leaves (None: switched off)."""
     override = os.environ.get("DAMER_BUILTIN_MODEL")
-    if override is not None:
-        if override.strip().lower() in ("", "none", "off", "0"):
-            return None
-        return Path(override) if Path(override).is_file() else None
+    if override is None:
+        return False, None
+    if override.strip().lower() in ("", "none", "off", "0"):
+        return True, None
+    return True, Path(override) if Path(override).is_file() else None
+
+
+def _shipped(file: str) -> Path | None:
     try:
-        path = resources_dir() / "models" / BUILTIN_FILE
+        path = resources_dir() / "models" / file
     except FileNotFoundError:
         return None
     return path if path.is_file() else None
 
 
-def is_builtin(path: str | os.PathLike) -> bool:
-    builtin = builtin_model_path()
+def builtin_model_path() -> Path | None:
+    """The default built-in bundle's path, or None where it is switched off or missing from this install."""
+    overridden, path = _overridden()
+    return path if overridden else _shipped(BUILTIN_FILE)
+
+
+def builtin_damer_path() -> Path | None:
+    """The built-in DAMER network's path, or None where the built-ins are overridden, switched off
+    or missing from this install."""
+    return None if _overridden()[0] else _shipped(BUILTIN_DAMER_FILE)
+
+
+def builtin_model_paths() -> list[Path]:
+    """Every built-in model of this install, the default first."""
+    return [p for p in (builtin_model_path(), builtin_damer_path()) if p is not None]
+
+
+def _same(path: str | os.PathLike, builtin: Path | None) -> bool:
     try:
         return builtin is not None and Path(path).resolve() == builtin.resolve()
     except (OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
         return False
 
 
+def is_default_builtin(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is the default built-in model (the one an empty choice means)."""
+    return _same(path, builtin_model_path())
+
+
+def is_builtin(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is one of the built-in models (never renamed, deleted or checked again)."""
+    return any(_same(path, p) for p in builtin_model_paths())
+
+
+def builtin_name(path: str | os.PathLike) -> str | None:
+    """The name a built-in model is shown by, or None for any other file."""
+    if is_default_builtin(path):
+        return BUILTIN_NAME
+    return BUILTIN_DAMER_NAME if _same(path, builtin_damer_path()) else None
+
+
 def default_checkpoint(given: str | None) -> str:
-    """``given``, or the built-in model's path; a clear error when neither exists."""
+    """``given``, or the default built-in model's path; a clear error when neither exists."""
     if given:
         return given
     path = builtin_model_path()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from damer_core.contract import events
-from damer_core.contract.builtin import is_builtin
+from damer_core.contract.builtin import is_builtin, is_default_builtin
 from damer_core.contract.model_card import FineTuneCheck, fine_tune_verdict
 from damer_core.contract.safe_text import shown
 from damer_core.models import checkpoint
@@ -53,6 +53,12 @@ def info_line(path: str, check: Callable[[str], object] | None = None) -> tuple[
         return events.BundleError(path, message).to_json(), False
 
 
+def _builtin_words(path: str) -> str:
+    if is_default_builtin(path):
+        return " (the built-in model)"
+    return " (the built-in DAMER network)" if is_builtin(path) else ""
+
+
 def describe_bundle(b: dict, path: str) -> list[str]:
     """`damer-core info` text: what kind of model it is, its configs, data, split and each part's
     validation and test figures."""
@@ -62,7 +68,7 @@ def describe_bundle(b: dict, path: str) -> list[str]:
 
     model = from_bundle(b, path)
     h, about = model.header, model.describe()
-    lines = [f"{Path(path).name}{' (the built-in model)' if is_builtin(path) else ''}: {about.kind_name} "
+    lines = [f"{Path(path).name}{_builtin_words(path)}: {about.kind_name} "
              f"(kind {h.kind}, bundle format v{h.upgraded_from or h.format_version}, damer-core {h.damer_core_version or '?'}, "
              f"created {h.created or '?'})",
              f"  model: {about.title}; predicts {' and '.join(about.dimensions)}"]
