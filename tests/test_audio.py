@@ -209,3 +209,22 @@ def test_a_chained_ogg_without_ffmpeg_says_why_it_cannot_be_read_whole(tmp_path,
     single = tmp_path / "single.ogg"
     single.write_bytes(path.with_name("part0.ogg").read_bytes())
     assert sum(b.shape[0] for b in DecodeStream(single, 22_050)) / 22_050 == pytest.approx(3.0, abs=0.05)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_mono_is_the_mean_of_the_channels_to_the_bit(channels):
+    from damer_core.audio.decoding import _mono
+
+    block = np.random.default_rng(channels).normal(0, 0.3, (10_001, channels)).astype(np.float32)
+    mono = _mono(block)
+    assert mono.shape == (10_001, 1) and mono.dtype == np.float32
+    assert np.array_equal(mono, block.mean(axis=1, keepdims=True, dtype=np.float32))
+
+
+def test_overflowing_samples_are_counted_after_the_quick_check():
+    from damer_core.audio.decoding import OVERFLOW, SampleFaults
+
+    faults = SampleFaults()
+    faults.count(np.array([[0.5, -0.5], [2 * OVERFLOW, 0.0], [-3 * OVERFLOW, np.nan]], np.float32))
+    faults.count(np.zeros((0, 2), np.float32))
+    assert (faults.total, faults.overflowing, faults.non_finite) == (6, 2, 1)

@@ -159,7 +159,7 @@ class DecodeStream:
                 if seen > max_in:
                     raise AudioError(self.path, f"longer than the {self.max_seconds / 3600:g} h limit")
                 if self.mono:
-                    block = block.mean(axis=1, keepdims=True, dtype=np.float32)
+                    block = _mono(block)
                 if resampler is not None:
                     block = resampler.resample_chunk(np.ascontiguousarray(block), last=False)
                 yield _finite(np.asarray(block, dtype=np.float32).reshape(-1, self.channels))
@@ -187,7 +187,7 @@ class SampleFaults:
         finite = np.isfinite(block)
         if not finite.all():
             self.non_finite += int(block.size - np.count_nonzero(finite))
-        if block.dtype.kind == "f":
+        if block.dtype.kind == "f" and block.size and not max(block.max(), -block.min()) <= OVERFLOW:  # NaN: counted
             with np.errstate(invalid="ignore"):
                 self.overflowing += int(np.count_nonzero(np.abs(block) > OVERFLOW))
 
@@ -195,6 +195,16 @@ class SampleFaults:
         """What the features keep, so a prediction can say what is wrong with the audio."""
         n = max(self.total, 1)
         return {"non_finite": np.array(self.non_finite / n), "overflowing": np.array(self.overflowing / n)}
+
+
+def _mono(block: np.ndarray) -> np.ndarray:
+    """``block.mean(axis=1, keepdims=True, dtype=float32)``, the same numbers (its channels summed
+    in order, then divided), a tenth of the time: numpy reduces over a short last axis slowly."""
+    total = block[:, 0].astype(np.float32)  # a copy
+    for c in range(1, block.shape[1]):
+        total += block[:, c]
+    total /= np.float32(block.shape[1])
+    return total[:, None]
 
 
 def _finite(block: np.ndarray) -> np.ndarray:
