@@ -26,6 +26,7 @@ from damer_core.contract import display
 from damer_core.features.cache import FeatureCache
 from damer_core.features.spectra import (
     DISPLAY,
+    MUSICNN,
     BandEnergies,
     DisplayViews,
     FeatureConfig,
@@ -242,6 +243,11 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     n, loudness, blocks = blocks_for_model(stream)
     display_cfg = replace(DISPLAY, sample_rate=stream.rate)
     bands = {k: BandEnergies(display_cfg if k == "display" else cfg, n) for k in kinds if k in ("frames", "display")}
+    midend = None
+    if "frames" in kinds and cfg.mel_path == MUSICNN:  # the Mel stream through musicnn (FeatureConfig.mel_path)
+        from damer_core.features.musicnn import MidEndFrames
+
+        midend = MidEndFrames(cfg.sample_rate, frame_count(n, cfg), cfg.hop_length / cfg.sample_rate)
     described = None
     if "trajectory_descriptors" in kinds:
         from damer_core.contract.trajectory import grid
@@ -265,12 +271,15 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
             described.feed(block)
         if embedded is not None:
             embedded.feed(block)
+        if midend is not None:
+            midend.feed(block)
         lo, hi = max(pos, seg_lo), min(pos + block.shape[0], seg_lo + segment.shape[0])
         if hi > lo:
             segment[lo - seg_lo:hi - seg_lo] = block[lo - pos:hi - pos]
         pos += block.shape[0]
     if "frames" in bands:
         mel, coch = compress(*bands.pop("frames").finish(), cfg)
+        mel = mel if midend is None else midend.finish()
         out["frames"] = {"mel": mel, "coch": coch, "duration": np.array(n / cfg.sample_rate)}
     if "display" in bands:
         v = views_from_bands(*bands.pop("display").finish(), display_cfg)

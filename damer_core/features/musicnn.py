@@ -276,3 +276,83 @@ def nearest_patches(centres: np.ndarray, times: np.ndarray) -> np.ndarray:
     left = np.clip(i - 1, 0, len(centres) - 1)
     right = np.clip(i, 0, len(centres) - 1)
     return np.where(np.abs(centres[left] - times) <= np.abs(centres[right] - times), left, right)
+
+
+MIDEND_CHANNELS = 192  # the mid-end's three layers of 64: DAMER's Mel stream when it listens through musicnn
+FRONT_CHANNELS = 561
+
+
+class MidEndFrames:
+    """musicnn's front and mid-end as a frame sequence for DAMER's Mel stream (docs/SPEC.md
+    section 5b): the mid-end's 192 channels of every 3 s patch (side by side, as the original runs
+    them; the track's last part is the patch that ends where the track ends, of which only the
+    frames past the last whole patch count), each 16 ms frame averaged into the frame of the
+    track's own grid (``hop_s``, frames centred at ``j * hop_s``) that it falls in. Audio arrives in
+    blocks at ``rate``; only the ``[192, n_frames]`` sums are held."""
+
+    def __init__(self, rate: int, n_frames: int, hop_s: float, net: Musicnn | None = None):
+        import soxr
+
+        self.n_frames, self.hop_s = n_frames, hop_s
+        self.net = net if net is not None else load_musicnn()
+        self.resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+        self.sums = np.zeros((n_frames, MIDEND_CHANNELS), np.float64)
+        self.counts = np.zeros(n_frames, np.int64)
+        self.pending = np.zeros(0, np.float32)
+        self.last_patch = np.zeros(0, np.float32)  # the latest whole patch: the tail patch's first part
+        self.queued: list[tuple[np.ndarray, int, int]] = []  # (patch, its first sample, the first sample that counts)
+        self.done = 0  # samples (16 kHz) of whole patches so far
+
+    def feed(self, block: np.ndarray, last: bool = False) -> None:
+        block = np.asarray(block, np.float32).reshape(-1)
+        if self.resampler is not None:
+            block = self.resampler.resample_chunk(block, last=last)
+        self.pending = np.concatenate([self.pending, block])
+        whole = self.pending.size // PATCH_SAMPLES
+        for patch in self.pending[:whole * PATCH_SAMPLES].reshape(whole, PATCH_SAMPLES):
+            self.queued.append((patch, self.done, self.done))
+            self.done += PATCH_SAMPLES
+            self.last_patch = patch
+        self.pending = self.pending[whole * PATCH_SAMPLES:]
+        if len(self.queued) >= BlockEmbeddings.BATCH:
+            self._run()
+
+    def finish(self) -> np.ndarray:
+        """``[192, n_frames]``: each frame's mean; a frame no musicnn frame fell in (at an edge)
+        takes its nearest filled neighbour's."""
+        self.feed(np.zeros(0, np.float32), last=True)
+        if self.pending.size and self.done:
+            tail = np.concatenate([self.last_patch, self.pending])[-PATCH_SAMPLES:]
+            self.queued.append((tail, self.done + self.pending.size - PATCH_SAMPLES, self.done))
+        elif self.pending.size:  # shorter than one patch: repeated to fill it, never padded with silence
+            self.queued.append((np.resize(self.pending, PATCH_SAMPLES), 0, 0))
+        self._run()
+        filled = np.flatnonzero(self.counts)
+        if filled.size == 0:
+            raise ValueError("no audio to describe")
+        frames = np.arange(self.n_frames)
+        after = filled[np.clip(np.searchsorted(filled, frames), 0, filled.size - 1)]
+        before = filled[np.clip(np.searchsorted(filled, frames) - 1, 0, filled.size - 1)]
+        nearest = np.where(np.abs(before - frames) < np.abs(after - frames), before, after)
+        return (self.sums[nearest] / self.counts[nearest, None]).T.astype(np.float32)
+
+    def _run(self) -> None:
+        queued, self.queued = self.queued, []
+        for i in range(0, len(queued), BlockEmbeddings.BATCH):
+            part = queued[i:i + BlockEmbeddings.BATCH]
+            mel = log_mel(np.stack([patch for patch, _, _ in part]))[:, :PATCH_FRAMES]
+            with torch.inference_mode():
+                out = self.net.features(torch.from_numpy(mel))[:, FRONT_CHANNELS:].numpy()  # [B, 192, 187]
+            for (_, first, counts_from), frames in zip(part, out, strict=True):
+                samples = first + np.arange(PATCH_FRAMES) * HOP  # each frame's centre
+                bins = np.rint(samples / SAMPLE_RATE / self.hop_s).astype(np.int64)
+                keep = (samples >= counts_from) & (bins < self.n_frames)
+                np.add.at(self.sums, bins[keep], frames[:, keep].T)
+                self.counts += np.bincount(bins[keep], minlength=self.n_frames)
+
+
+def midend_frames(y: np.ndarray, rate: int, n_frames: int, hop_s: float) -> np.ndarray:
+    """:class:`MidEndFrames` of audio held in memory."""
+    acc = MidEndFrames(rate, n_frames, hop_s)
+    acc.feed(y)
+    return acc.finish()

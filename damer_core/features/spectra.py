@@ -24,6 +24,7 @@ from damer_core.contract.errors import InputError
 from damer_core.features.numba_env import configure_numba_cache
 
 C1_HZ = 32.703195662574764  # 440 * 2 ** (-57 / 12)
+MEL, MUSICNN = "mel", "musicnn"  # what DAMER's Mel stream reads (FeatureConfig.mel_path)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class FeatureConfig:
     power_law: float = 0.3
     preemphasis: float = 0.97
     log_floor: float = 1e-10
+    # "mel": the Mel stream reads the log-Mel bands; "musicnn": musicnn's front and mid-end, its 192
+    # channels (n_mels) on the same frames (docs/SPEC.md section 5b)
+    mel_path: str = MEL
 
     @property
     def gammatone_centre_freqs(self) -> np.ndarray:
@@ -60,7 +64,12 @@ class FeatureConfig:
         return ((self.n_frames - 1) * self.hop_length + (0 if self.center else self.frame_length)) / self.sample_rate
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every setting; ``mel_path`` only where it is not the Mel spectrogram, so the configs (and
+        cache keys) from before it existed are unchanged."""
+        d = asdict(self)
+        if d["mel_path"] == MEL:
+            del d["mel_path"]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -90,7 +99,10 @@ PAPER = FeatureConfig(
 # 43 frames (2 s). The built-in 4Q model uses it: 1 s holds little of the harmony and rhythm that
 # valence depends on.
 CONTEXT = FeatureConfig(name="context", frame_length=2048, hop_length=1024, n_fft=4096, train_hop_frames=43)
-PRESETS = {"clip": CLIP, "context": CONTEXT, "paper": PAPER}
+# `context-musicnn` [decision, docs/SPEC.md section 5b]: `context` with musicnn's front and mid-end as
+# the Mel stream (its 192 channels, averaged onto the same 46 ms frames); the cochleogram as in `context`.
+CONTEXT_MUSICNN = replace(CONTEXT, name="context-musicnn", mel_path=MUSICNN, n_mels=192)
+PRESETS = {"clip": CLIP, "context": CONTEXT, "paper": PAPER, "context-musicnn": CONTEXT_MUSICNN}
 # What the user looks at: finer frames, no pre-emphasis (it would tilt the picture), dB.
 DISPLAY = FeatureConfig(
     name="display", frame_length=2048, hop_length=512, n_fft=2048, center=True,
@@ -266,7 +278,18 @@ class FrameSequence(NamedTuple):
 
 def frame_sequence(y: np.ndarray, cfg: FeatureConfig = CLIP) -> FrameSequence:
     """Model features for every frame of ``y`` (a whole track or a segment)."""
-    return FrameSequence(*compress(*band_energies(y, cfg), cfg))
+    seq = FrameSequence(*compress(*band_energies(y, cfg), cfg))
+    return with_mel_path(seq, y, cfg)
+
+
+def with_mel_path(seq: FrameSequence, y: np.ndarray, cfg: FeatureConfig) -> FrameSequence:
+    """``seq`` with the Mel stream ``cfg.mel_path`` names: musicnn's mid-end frames of ``y`` in
+    place of the log-Mel bands, on the same frames."""
+    if cfg.mel_path == MEL:
+        return seq
+    from damer_core.features.musicnn import midend_frames
+
+    return FrameSequence(midend_frames(y, cfg.sample_rate, seq.n_frames, cfg.hop_length / cfg.sample_rate), seq.coch)
 
 
 def segment_features(y: np.ndarray, cfg: FeatureConfig = CLIP) -> tuple[np.ndarray, np.ndarray]:

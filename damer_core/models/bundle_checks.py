@@ -46,6 +46,7 @@ FEATURE_BOUNDS: dict[str, tuple] = {
     "power_law": (float, 0.01, 10.0),
     "preemphasis": (float, 0.0, 0.99),
     "log_floor": (float, 1e-30, 0.1),
+    "mel_path": (str, 1, 16),
 }
 MODEL_BOUNDS: dict[str, tuple] = {
     "n_frames": (int, 1, 1024),
@@ -85,6 +86,7 @@ def _check_feature_config(raw: Any):
     from damer_core.features.spectra import FeatureConfig
 
     cfg = _check_config("feature", raw, FEATURE_BOUNDS, FeatureConfig)
+    _check_mel_path(cfg)
     if cfg.n_fft < cfg.frame_length:
         raise _FieldError("feature.n_fft", cfg.n_fft, f"must be at least feature.frame_length ({cfg.frame_length})")
     nyquist = cfg.sample_rate / 2
@@ -96,6 +98,16 @@ def _check_feature_config(raw: Any):
         raise _FieldError("feature.n_frames", cfg.n_frames, f"one window with this hop_length and sample_rate "
                                                             f"lasts {cfg.window_seconds:.0f} s; at most {MAX_WINDOW_S:.0f} s")
     return cfg
+
+
+def _check_mel_path(cfg) -> None:
+    from damer_core.features.musicnn import MIDEND_CHANNELS
+    from damer_core.features.spectra import MEL, MUSICNN
+
+    if cfg.mel_path not in (MEL, MUSICNN):
+        raise _FieldError("feature.mel_path", cfg.mel_path, f"must be {MEL} or {MUSICNN}")
+    if cfg.mel_path == MUSICNN and cfg.n_mels != MIDEND_CHANNELS:
+        raise _FieldError("feature.n_mels", cfg.n_mels, f"must be {MIDEND_CHANNELS} (musicnn's mid-end) for the musicnn Mel path")
 
 
 def _check_model_config(raw: Any, feature):

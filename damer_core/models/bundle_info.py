@@ -53,6 +53,12 @@ def info_line(path: str, check: Callable[[str], object] | None = None) -> tuple[
         return events.BundleError(path, message).to_json(), False
 
 
+def _mel_stream(fc: dict) -> str:
+    if fc.get("mel_path") == "musicnn":
+        return f"musicnn's front and mid-end ({fc['n_mels']} channels, MSD, ISC licence)"
+    return f"{fc['n_mels']} Mel"
+
+
 def _builtin_words(path: str) -> str:
     if is_default_builtin(path):
         return " (the built-in model)"
@@ -96,7 +102,7 @@ def _network_lines(b: dict, h) -> list[str]:
 
     fc, mc, tc = h.feature_config, b["model_config"], h.train_config
     lines = [f"  features: preset {fc['name']}, {fc['sample_rate']} Hz, frame {fc['frame_length']}, hop {fc['hop_length']}, "
-             f"T = {fc['n_frames']}, {fc['n_mels']} Mel / {fc['n_gammatone']} gammatone bands",
+             f"T = {fc['n_frames']}, {_mel_stream(fc)} / {fc['n_gammatone']} gammatone bands",
              f"  network: D = {mc['d_model']}, L = {mc['n_layers']}, H = {mc['n_heads']}, D_f = {mc['fusion_dim']}, "
              f"cross-attention {'on' if mc['cross_attention'] else 'off'}, "
              f"band embedding {'on' if mc.get('band_embedding', True) else 'off'}"

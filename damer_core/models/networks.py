@@ -14,7 +14,7 @@ import numpy as np
 
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import Figure, ModelDescription
-from damer_core.features.spectra import FeatureConfig, FrameSequence, trajectory_starts
+from damer_core.features.spectra import MEL, FeatureConfig, FrameSequence, trajectory_starts
 from damer_core.models.base import NETWORK_SETTINGS, Features, OnPart
 from damer_core.models.figures import quadrant_figure
 from damer_core.models.header import DAMER as KIND
@@ -263,6 +263,8 @@ class DamerNetworks:
         h, mc = self.header, self.model_config
         form = "joint quadrant head" if self.joint else "one network per dimension: " + ", ".join(self.networks)
         extras = [f"{mc['n_descriptors']} musical descriptors in the fusion layer"] if mc.get("n_descriptors") else []
+        if self.feature_config.mel_path != MEL:
+            extras.insert(0, "Mel stream through musicnn's front and mid-end (MSD, ISC licence, Pons & Serra 2019)")
         summary = ", ".join([form] + extras)
         return ModelDescription(
             kind=self.kind, kind_name=h.kind_name, summary=summary, data=h.data_name, n_tracks=h.data.get("n_tracks"),
