@@ -104,6 +104,7 @@ def test_the_built_in_damer_network_is_one_click_away(qtbot, tmp_path, monkeypat
     col = {name: reg.table.item(1, c).text() for c, name in enumerate(COLUMNS)}
     assert col["Model"] == BUILTIN_DAMER_NAME and "built-in" in col["Status"] and "DAMER" in col["Kind"]
     assert col["Valence AUC"].endswith("(216 tracks)") and col["Arousal AUC"].endswith("(216 tracks)")
+    assert reg.status.text().startswith("2 built-in, 0 model(s) in ")  # the built-ins are not in the models folder
     reg.table.selectRow(1)
     reg.set_active()
     assert state.model.path == str(damer) and state.settings.active_model == str(damer)

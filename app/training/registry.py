@@ -243,8 +243,9 @@ class ModelRegistry(QDialog):
         self.support.setText(support_summary(checked))
         bad = len(self.errors)
         reading = f"; reading the details of {len(self.reading)}..." if self.reading else ""
-        runs = sum(is_run(p) for p in paths)
-        where = f"{len(paths) - runs} model(s) in {models_dir()}" + (f", {runs} finished training run(s)" if runs else "")
+        runs, builtins = sum(is_run(p) for p in paths), sum(is_builtin(p) for p in paths)
+        where = (f"{builtins} built-in, " if builtins else "") + f"{len(paths) - runs - builtins} model(s) in {models_dir()}"
+        where += f", {runs} finished training run(s)" if runs else ""
         self.status.setText(where + (f"; {bad} cannot be loaded" if bad else "") + reading)
 
     def selected(self) -> Path | None:
