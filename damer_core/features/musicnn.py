@@ -150,9 +150,9 @@ _loaded: dict[str, Musicnn] = {}
 
 def load_musicnn(path: str | os.PathLike | None = None) -> Musicnn:
     """The port with the converted MSD weights, in eval mode; loaded weights-only, once per process.
-    bf16 autocast would be 40 % faster but moves a window's quadrant probabilities by up to 0.016
-    on the shared recordings, more than the 0.01 allowed, and torch.compile costs its compile time
-    in every worker: neither is used."""
+    bf16 autocast is hardly faster since the front end reduces first (29 against 31 ms a patch) and
+    moves the penultimate by 0.04; torch.compile (23 ms) costs its compile time in every worker:
+    neither is used (benchmarks/bench_musicnn.py)."""
     path = weights_path() if path is None else path
     key = str(path)
     if key not in _loaded:
