@@ -14,7 +14,7 @@ MODEL_MISSING = "The active model's file is gone:\n{name}\nChoose another under 
 
 @dataclass(frozen=True)
 class ModelInUse:
-    chosen: str  # Settings.active_model: "" for the built-in model
+    chosen: str  # Settings.active_model: "" for the default built-in model, builtin:<file> for another
     path: str  # the bundle that predicts; "" when there is none
     key: str  # the library's key for its predictions; "" when there is none
 
@@ -26,7 +26,7 @@ class ModelInUse:
     @property
     def why_none(self) -> str:
         """Why there is no model to predict with (the circle says it)."""
-        if self.chosen and not Path(self.chosen).is_file():
+        if self.chosen and not self.path:
             return MODEL_MISSING.format(name=Path(self.chosen).name)
         return NO_MODEL
 
@@ -44,18 +44,21 @@ def prediction_key(model: str) -> str:
 
 
 def usable_model(chosen: str) -> str:
-    """The model to predict with: ``chosen``, else the built-in model; "" when the chosen one's
-    file is gone, or when there is none at all."""
-    from damer_core.contract.builtin import builtin_model_path
+    """The model to predict with: ``chosen`` (a path, or a built-in model other than the default by
+    name), else the default built-in model; "" when the chosen one's file is gone, or when there
+    is none at all."""
+    from damer_core.contract.builtin import builtin_model_path, chosen_path
 
     if chosen:
-        return chosen if Path(chosen).is_file() else ""
+        path = chosen_path(chosen)
+        return path if path and Path(path).is_file() else ""
     builtin = builtin_model_path()
     return str(builtin) if builtin is not None else ""
 
 
 def stored_choice(path: str) -> str:
-    """What Settings.active_model keeps for ``path``: "" for the default built-in model."""
-    from damer_core.contract.builtin import is_default_builtin
+    """What Settings.active_model keeps for ``path``: "" for the default built-in model,
+    ``builtin:<file>`` for another built-in one (damer_core.contract.builtin.builtin_choice)."""
+    from damer_core.contract.builtin import builtin_choice
 
-    return "" if path and is_default_builtin(path) else path
+    return builtin_choice(path)

@@ -107,13 +107,23 @@ def test_the_built_in_damer_network_is_one_click_away(qtbot, tmp_path, monkeypat
     assert reg.status.text().startswith("2 built-in, 0 model(s) in ")  # the built-ins are not in the models folder
     reg.table.selectRow(1)
     reg.set_active()
-    assert state.model.path == str(damer) and state.settings.active_model == str(damer)
+    assert state.model.path == str(damer) and state.settings.active_model == "builtin:damer-4q-network.pt"
     assert "active" in reg.table.item(1, COLUMNS.index("Status")).text()
     reg.delete(confirm=False)
     assert damer.is_file() and "built-in model cannot be deleted" in reg.status.text()
     reg.table.selectRow(0)
     reg.set_active()
     assert state.settings.active_model == "" and state.model.path == str(builtin_model_path())
+
+
+def test_the_app_finds_a_remembered_built_in_again_or_says_it_is_gone(monkeypatch):
+    monkeypatch.delenv("DAMER_BUILTIN_MODEL")
+    from app.model_in_use import MODEL_MISSING, ModelInUse
+
+    assert ModelInUse.of("builtin:damer-4q-network.pt").path == str(builtin_damer_path())
+    gone = ModelInUse.of("builtin:older-network.pt")
+    assert gone.path == "" and gone.why_none == MODEL_MISSING.format(name="builtin:older-network.pt")
+    assert ModelInUse.of("").path == str(builtin_model_path())
 
 
 @pytest.fixture(scope="module")

@@ -168,3 +168,16 @@ def test_the_damer_network_predicts_real_music(builtin_on):
     assert info.returncode == 0 and f"Also built in: {damer}" in info.stdout, info.stdout
     info = cli("info", damer)
     assert "(the built-in DAMER network): DAMER network" in info.stdout and "test" in info.stdout, info.stdout
+
+
+def test_a_chosen_built_in_is_remembered_by_name_not_by_where_it_is_installed(builtin_on, tmp_path):
+    from damer_core.contract.builtin import builtin_choice, chosen_path
+
+    damer = builtin_damer_path()
+    assert builtin_choice(str(builtin_on)) == "" and builtin_choice("") == ""
+    assert builtin_choice(str(damer)) == "builtin:damer-4q-network.pt"
+    assert chosen_path("builtin:damer-4q-network.pt") == str(damer)  # the install that runs now, wherever it is
+    assert chosen_path("builtin:gone.pt") == ""
+    mine = str(tmp_path / "mine.pt")
+    assert builtin_choice(mine) == mine == chosen_path(mine)
+

@@ -169,7 +169,7 @@ class OtherWindows:
     def refuse_model(self, path: str, why: str) -> None:
         """One dialog, not modal: the model in use stays, and says so."""
         kept = self.parts.state.model
-        name = model_name(kept.chosen) if kept.chosen else "the built-in model"
+        name = model_name(kept.path) if kept.chosen and kept.path else "the built-in model"
         stays = f"The model in use stays {name}." if kept.path else "No model is in use still."
         self.refusal = self._warning("Model not used", f"{why}\n\n{stays}")
 

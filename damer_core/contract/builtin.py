@@ -85,6 +85,26 @@ def builtin_name(path: str | os.PathLike) -> str | None:
     return BUILTIN_DAMER_NAME if _same(path, builtin_damer_path()) else None
 
 
+CHOICE_PREFIX = "builtin:"  # a remembered choice of a built-in model other than the default, by its file's name
+
+
+def builtin_choice(path: str) -> str:
+    """What a remembered choice keeps for ``path``: "" for the default built-in model,
+    ``builtin:<file>`` for another built-in one (found again in whatever install runs next), else
+    the path itself."""
+    if not path or is_default_builtin(path):
+        return ""
+    return CHOICE_PREFIX + Path(path).name if is_builtin(path) else path
+
+
+def chosen_path(choice: str) -> str:
+    """The file a remembered choice names ("" where a built-in one is not in this install)."""
+    if not choice.startswith(CHOICE_PREFIX):
+        return choice
+    name = choice[len(CHOICE_PREFIX):]
+    return next((str(p) for p in builtin_model_paths() if p.name == name), "")
+
+
 def default_checkpoint(given: str | None) -> str:
     """``given``, or the default built-in model's path; a clear error when neither exists."""
     if given:
