@@ -13,7 +13,7 @@ from damer_core.features.cache import FeatureCache
 from damer_core.features.spectra import CLIP, preset
 
 
-@pytest.mark.parametrize("cfg", [CLIP, preset("context")], ids=["clip", "context"])
+@pytest.mark.parametrize("cfg", [CLIP, preset("context"), preset("context-musicnn")], ids=["clip", "context", "context-musicnn"])
 def test_streamed_features_equal_the_in_memory_ones(tmp_path, monkeypatch, cfg):
     track = tagged(tmp_path / "long.flac", 95.0, seed=4)  # longer than the 15-75 s model segment
     kinds = ("frames", "train", "display")

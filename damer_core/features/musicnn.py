@@ -187,28 +187,23 @@ def differences_from_reference(net: Musicnn, reference: str | os.PathLike) -> tu
             float(np.abs(out.penultimate.numpy() - penultimate).max()))
 
 
-class BlockEmbeddings:
-    """The penultimate layer of every 3 s patch of a track, side by side with no overlap (the
-    original's default), from audio that arrives in blocks at any rate: it is resampled to 16 kHz
-    as it comes and each patch's log-mel is computed from the patch's own samples, so a long file
-    decoded in a stream and one held in memory give the same values, and only the patches'
-    200 numbers are kept. A track shorter than one patch is repeated to fill it."""
+class PatchStream:
+    """Audio that arrives in blocks at any rate, resampled to 16 kHz as it comes and cut into the
+    track's 3 s patches, side by side from its start (the original's default, no overlap); the
+    patches a subclass queues go through the network :attr:`BATCH` at a time, and only what it
+    keeps of them is held (a long file decoded in a stream and one held in memory give the same
+    values)."""
 
     BATCH = 8  # patches per forward pass: about 160 MB of activations, as fast per patch as 32
 
-    def __init__(self, rate: int, net: Musicnn | None = None, within: tuple[float, float] | None = None):
-        """``within``: only the patches whose centre lies in that span of seconds go through the
-        network (a static segment's, on the track's own patch grid)."""
+    def __init__(self, rate: int, net: Musicnn | None = None):
         import soxr
 
-        self.within = within
-        self.index = 0  # the next whole patch's place on the track's grid
-        self.kept: list[int] = []
         self.net = net if net is not None else load_musicnn()
         self.resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
         self.pending = np.zeros(0, np.float32)  # until a patch is full: all of a track shorter than one
-        self.rows: list[np.ndarray] = []
-        self.queued: list[np.ndarray] = []
+        self.index = 0  # the next whole patch's place on the track's grid
+        self.queued: list[tuple[np.ndarray, object]] = []  # (patch, what the subclass needs to place it)
 
     def feed(self, block: np.ndarray, last: bool = False) -> None:
         block = np.asarray(block, np.float32).reshape(-1)
@@ -216,18 +211,55 @@ class BlockEmbeddings:
             block = self.resampler.resample_chunk(block, last=last)
         self.pending = np.concatenate([self.pending, block])
         whole = self.pending.size // PATCH_SAMPLES
-        if whole:
-            for patch in self.pending[:whole * PATCH_SAMPLES].reshape(whole, PATCH_SAMPLES):
-                if self._wanted(self.index):
-                    self.queued.append(patch)
-                    self.kept.append(self.index)
-                self.index += 1
-            self.pending = self.pending[whole * PATCH_SAMPLES:]
+        for patch in self.pending[:whole * PATCH_SAMPLES].reshape(whole, PATCH_SAMPLES):
+            self._take(patch)
+            self.index += 1
+        self.pending = self.pending[whole * PATCH_SAMPLES:]
         if len(self.queued) >= self.BATCH:
-            self._embed()
+            self._run()
 
-    def _wanted(self, index: int) -> bool:
-        return self.within is None or self.within[0] <= patch_centre(index) < self.within[1]
+    def _take(self, patch: np.ndarray) -> None:
+        """Patch number :attr:`index` of the track: queue it (with its place) or let it go."""
+        raise NotImplementedError
+
+    def _use(self, mel: torch.Tensor, places: list) -> None:
+        """Put a batch of queued patches' log-mel ``[B, 187, 96]`` through the network, in order."""
+        raise NotImplementedError
+
+    def _repeated(self) -> np.ndarray:
+        """A track shorter than one patch, repeated to fill it (never padded with silence)."""
+        return np.resize(self.pending, PATCH_SAMPLES)
+
+    def _run(self) -> None:
+        """The queued patches through the network, at most :attr:`BATCH` at a time (a patch's
+        activations take about 20 MB: a whole track at once would take gigabytes)."""
+        queued, self.queued = self.queued, []
+        for i in range(0, len(queued), self.BATCH):
+            part = queued[i:i + self.BATCH]
+            mel = log_mel(np.stack([patch for patch, _ in part]))[:, :PATCH_FRAMES]
+            with torch.inference_mode():
+                self._use(torch.from_numpy(mel), [place for _, place in part])
+
+
+class BlockEmbeddings(PatchStream):
+    """The penultimate layer of every 3 s patch of a track: only the patches' 200 numbers are kept.
+    A track shorter than one patch is repeated to fill it."""
+
+    def __init__(self, rate: int, net: Musicnn | None = None, within: tuple[float, float] | None = None):
+        """``within``: only the patches whose centre lies in that span of seconds go through the
+        network (a static segment's, on the track's own patch grid)."""
+        super().__init__(rate, net)
+        self.within = within
+        self.kept: list[int] = []
+        self.rows: list[np.ndarray] = []
+
+    def _take(self, patch: np.ndarray) -> None:
+        if self.within is None or self.within[0] <= patch_centre(self.index) < self.within[1]:
+            self.queued.append((patch, self.index))
+
+    def _use(self, mel: torch.Tensor, places: list) -> None:
+        self.rows.append(self.net(mel).penultimate.numpy())
+        self.kept.extend(places)
 
     def finish(self) -> dict[str, np.ndarray]:
         """``{"patches": [P, 200], "centres": [P]}``: each patch's embedding and its centre in
@@ -236,18 +268,9 @@ class BlockEmbeddings:
         if not self.rows and not self.queued:
             if self.index or self.pending.size == 0:
                 raise ValueError("no patch to embed" if self.index else "no audio to embed")
-            self.queued, self.kept = [np.resize(self.pending, PATCH_SAMPLES)], [0]  # repeated, never padded with silence
-        self._embed()
+            self.queued = [(self._repeated(), 0)]
+        self._run()
         return {"patches": np.concatenate(self.rows).astype(np.float32), "centres": patch_centre(np.array(self.kept))}
-
-    def _embed(self) -> None:
-        """The queued patches through the network, at most :attr:`BATCH` at a time (a patch's
-        activations take about 20 MB: a whole track at once would take gigabytes)."""
-        queued, self.queued = self.queued, []
-        for i in range(0, len(queued), self.BATCH):
-            mel = log_mel(np.stack(queued[i:i + self.BATCH]))[:, :PATCH_FRAMES]
-            with torch.inference_mode():
-                self.rows.append(self.net(torch.from_numpy(mel)).penultimate.numpy())
 
 
 def patch_centre(index):
@@ -282,73 +305,55 @@ MIDEND_CHANNELS = 192  # the mid-end's three layers of 64: DAMER's Mel stream wh
 FRONT_CHANNELS = 561
 
 
-class MidEndFrames:
+class MidEndFrames(PatchStream):
     """musicnn's front and mid-end as a frame sequence for DAMER's Mel stream (docs/SPEC.md
-    section 5b): the mid-end's 192 channels of every 3 s patch (side by side, as the original runs
-    them; the track's last part is the patch that ends where the track ends, of which only the
-    frames past the last whole patch count), each 16 ms frame averaged into the frame of the
-    track's own grid (``hop_s``, frames centred at ``j * hop_s``) that it falls in. Audio arrives in
-    blocks at ``rate``; only the ``[192, n_frames]`` sums are held."""
+    section 5b): the mid-end's 192 channels of every 3 s patch (the track's last part is the patch
+    that ends where the track ends, of which only the frames past the last whole patch count), each
+    16 ms frame averaged into the frame of the track's own grid (``hop_s``, frames centred at
+    ``j * hop_s``) that it falls in. Only the ``[n_frames, 192]`` sums are held."""
 
     def __init__(self, rate: int, n_frames: int, hop_s: float, net: Musicnn | None = None):
-        import soxr
-
+        super().__init__(rate, net)
         self.n_frames, self.hop_s = n_frames, hop_s
-        self.net = net if net is not None else load_musicnn()
-        self.resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
-        self.sums = np.zeros((n_frames, MIDEND_CHANNELS), np.float64)
+        self.sums = np.zeros((n_frames, MIDEND_CHANNELS), np.float32)
         self.counts = np.zeros(n_frames, np.int64)
-        self.pending = np.zeros(0, np.float32)
         self.last_patch = np.zeros(0, np.float32)  # the latest whole patch: the tail patch's first part
-        self.queued: list[tuple[np.ndarray, int, int]] = []  # (patch, its first sample, the first sample that counts)
-        self.done = 0  # samples (16 kHz) of whole patches so far
 
-    def feed(self, block: np.ndarray, last: bool = False) -> None:
-        block = np.asarray(block, np.float32).reshape(-1)
-        if self.resampler is not None:
-            block = self.resampler.resample_chunk(block, last=last)
-        self.pending = np.concatenate([self.pending, block])
-        whole = self.pending.size // PATCH_SAMPLES
-        for patch in self.pending[:whole * PATCH_SAMPLES].reshape(whole, PATCH_SAMPLES):
-            self.queued.append((patch, self.done, self.done))
-            self.done += PATCH_SAMPLES
-            self.last_patch = patch
-        self.pending = self.pending[whole * PATCH_SAMPLES:]
-        if len(self.queued) >= BlockEmbeddings.BATCH:
-            self._run()
+    def _take(self, patch: np.ndarray) -> None:
+        start = self.index * PATCH_SAMPLES
+        self.queued.append((patch, (start, start)))  # (its first sample, the first sample whose frames count)
+        self.last_patch = patch
 
     def finish(self) -> np.ndarray:
         """``[192, n_frames]``: each frame's mean; a frame no musicnn frame fell in (at an edge)
         takes its nearest filled neighbour's."""
         self.feed(np.zeros(0, np.float32), last=True)
-        if self.pending.size and self.done:
+        done = self.index * PATCH_SAMPLES
+        if self.pending.size and self.index:
             tail = np.concatenate([self.last_patch, self.pending])[-PATCH_SAMPLES:]
-            self.queued.append((tail, self.done + self.pending.size - PATCH_SAMPLES, self.done))
-        elif self.pending.size:  # shorter than one patch: repeated to fill it, never padded with silence
-            self.queued.append((np.resize(self.pending, PATCH_SAMPLES), 0, 0))
+            self.queued.append((tail, (done + self.pending.size - PATCH_SAMPLES, done)))
+        elif self.pending.size:
+            self.queued.append((self._repeated(), (0, 0)))
         self._run()
         filled = np.flatnonzero(self.counts)
         if filled.size == 0:
             raise ValueError("no audio to describe")
-        frames = np.arange(self.n_frames)
-        after = filled[np.clip(np.searchsorted(filled, frames), 0, filled.size - 1)]
-        before = filled[np.clip(np.searchsorted(filled, frames) - 1, 0, filled.size - 1)]
-        nearest = np.where(np.abs(before - frames) < np.abs(after - frames), before, after)
-        return (self.sums[nearest] / self.counts[nearest, None]).T.astype(np.float32)
+        self.sums[filled] /= self.counts[filled, None]
+        if filled.size < self.n_frames:
+            frames = np.arange(self.n_frames)
+            after = filled[np.clip(np.searchsorted(filled, frames), 0, filled.size - 1)]
+            before = filled[np.clip(np.searchsorted(filled, frames) - 1, 0, filled.size - 1)]
+            self.sums = self.sums[np.where(np.abs(before - frames) < np.abs(after - frames), before, after)]
+        return np.ascontiguousarray(self.sums.T)
 
-    def _run(self) -> None:
-        queued, self.queued = self.queued, []
-        for i in range(0, len(queued), BlockEmbeddings.BATCH):
-            part = queued[i:i + BlockEmbeddings.BATCH]
-            mel = log_mel(np.stack([patch for patch, _, _ in part]))[:, :PATCH_FRAMES]
-            with torch.inference_mode():
-                out = self.net.features(torch.from_numpy(mel))[:, FRONT_CHANNELS:].numpy()  # [B, 192, 187]
-            for (_, first, counts_from), frames in zip(part, out, strict=True):
-                samples = first + np.arange(PATCH_FRAMES) * HOP  # each frame's centre
-                bins = np.rint(samples / SAMPLE_RATE / self.hop_s).astype(np.int64)
-                keep = (samples >= counts_from) & (bins < self.n_frames)
-                np.add.at(self.sums, bins[keep], frames[:, keep].T)
-                self.counts += np.bincount(bins[keep], minlength=self.n_frames)
+    def _use(self, mel: torch.Tensor, places: list) -> None:
+        out = self.net.features(mel)[:, FRONT_CHANNELS:].numpy()  # [B, 192, 187]
+        for (first, counts_from), frames in zip(places, out, strict=True):
+            samples = first + np.arange(PATCH_FRAMES) * HOP  # each frame's centre
+            bins = np.rint(samples / SAMPLE_RATE / self.hop_s).astype(np.int64)
+            keep = (samples >= counts_from) & (bins < self.n_frames)
+            np.add.at(self.sums, bins[keep], frames[:, keep].T)
+            self.counts += np.bincount(bins[keep], minlength=self.n_frames)
 
 
 def midend_frames(y: np.ndarray, rate: int, n_frames: int, hop_s: float) -> np.ndarray:
