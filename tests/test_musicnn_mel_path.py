@@ -117,3 +117,11 @@ def test_a_network_that_listens_through_musicnn_trains_and_predicts_files(musicn
     assert pred.valence == pytest.approx(p.predict_static(song).valence)
     fit = [r for r in (best.parent / "metrics.csv").read_text().splitlines()[1:]]
     assert len(fit) == 5
+
+
+def test_the_opening_keeps_only_the_points_the_whole_tracks_patches_give():
+    from damer_core.inference.opening import trusted_until
+
+    assert trusted_until(CONTEXT, 8.0) == 7.0
+    until = trusted_until(CONTEXT_MUSICNN, 8.0)  # two whole patches end at 5.984 s
+    assert until == pytest.approx(2 * musicnn.PATCH_SECONDS - HOP_S) and 5.9 < until < 5.95

@@ -198,8 +198,9 @@ class SampleFaults:
 
 
 def _mono(block: np.ndarray) -> np.ndarray:
-    """``block.mean(axis=1, keepdims=True, dtype=float32)``, the same numbers (its channels summed
-    in order, then divided), a tenth of the time: numpy reduces over a short last axis slowly."""
+    """``block.mean(axis=1, keepdims=True, dtype=float32)`` in a tenth of the time (numpy reduces
+    over a short last axis slowly): its channels summed in order, then divided, the same numbers
+    for up to 7 channels (numpy sums 8 or more pairwise: within float32 rounding of them)."""
     total = block[:, 0].astype(np.float32)  # a copy
     for c in range(1, block.shape[1]):
         total += block[:, c]

@@ -6,8 +6,8 @@ card (docs/MODEL_CARD.md):
   chooses another, what `damer-core predict` uses without ``--checkpoint``, and the base that
   fine-tuning starts from;
 - the **DAMER network**: the best DAMER variant of the same cross-validation, shipped beside it
-  whenever the default is not a DAMER network, so the paper's network is always one click away
-  in the Models dialog.
+  because the default is not a DAMER network (docs/SPEC.md section 5), so the paper's network is
+  always one click away in the Models dialog.
 
 ``DAMER_BUILTIN_MODEL`` points elsewhere (that file is then the only built-in model), or ``none``
 switches both off."""

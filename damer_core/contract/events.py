@@ -159,7 +159,7 @@ class Start(Event):
     world_size: int = doc("processes (torchrun)")
     n_samples: int = doc("training windows")
     n_tracks: int = doc("tracks")
-    feature_preset: str = doc("clip, context or paper")
+    feature_preset: str = doc("clip, context, paper or context-musicnn")
     modules: str = doc('which of DSAF, PCL, SAML are on: "DSAF+PCL+SAML", "baseline"; "descriptor head" for its stack')
     always_on: str = doc("what no ablation switches off")
     out: str = doc("the run folder")

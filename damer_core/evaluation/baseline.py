@@ -1,7 +1,9 @@
 """A simple baseline for context (`damer-core baseline`): a linear probe on per-band statistics.
 
-Each track becomes one vector, the mean and standard deviation over time of every Mel and
-cochleogram band of its training windows (424 numbers), standardised with the training part's
+Each track becomes one vector, the mean and standard deviation over time of every band of its
+training windows, the Mel stream's and the cochleogram's (424 numbers; with the `context-musicnn`
+preset the Mel stream's bands are musicnn's 192 mid-end channels: a probe on what that DAMER
+reads), standardised with the training part's
 statistics. An L2-regularised logistic regression per dimension is fitted on the training part,
 its regularisation strength chosen on the validation part, and scored on the test part of the
 same split a DAMER run uses. If DAMER cannot beat this, it has learned nothing a band-energy

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from damer_core.contract import trajectory
+from damer_core.features.spectra import MUSICNN, FeatureConfig
 from damer_core.inference.predictor import Predictor
 from damer_core.models.predictions import Trajectory
 
@@ -62,7 +63,19 @@ def _features(predictor: Predictor, y: np.ndarray, name: str) -> dict[str, dict[
     return {k: KINDS[k](y, predictor.feature_config, name) for k in kinds}
 
 
+def trusted_until(cfg: FeatureConfig, seconds: float) -> float:
+    """The last point of an excerpt of ``seconds`` that the whole track's trajectory would give:
+    a second before its end (the spectra's edge); through musicnn (FeatureConfig.mel_path), also
+    a frame before its last whole 3 s patch ends (past it, the excerpt has a patch of its own)."""
+    if cfg.mel_path != MUSICNN:
+        return seconds - 1.0
+    from damer_core.features.musicnn import PATCH_SECONDS
+
+    whole = np.floor(seconds / PATCH_SECONDS) * PATCH_SECONDS
+    return min(seconds - 1.0, whole - cfg.hop_length / cfg.sample_rate)
+
+
 def _predicted(predictor: Predictor, y: np.ndarray, seconds: float, name: str) -> Trajectory:
     traj = predictor.model.trajectory(_features(predictor, y, name), fast=True)
-    keep = traj.times <= seconds - 1.0
+    keep = traj.times <= trusted_until(predictor.feature_config, seconds)
     return Trajectory(traj.times[keep], traj.valence[keep], traj.arousal[keep], traj.confidence[keep])
