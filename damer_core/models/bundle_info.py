@@ -54,7 +54,9 @@ def info_line(path: str, check: Callable[[str], object] | None = None) -> tuple[
 
 
 def _mel_stream(fc: dict) -> str:
-    if fc.get("mel_path") == "musicnn":
+    from damer_core.features.spectra import MUSICNN
+
+    if fc.get("mel_path") == MUSICNN:
         return f"musicnn's front and mid-end ({fc['n_mels']} channels, MSD, ISC licence)"
     return f"{fc['n_mels']} Mel"
 
