@@ -125,3 +125,26 @@ def test_the_opening_keeps_only_the_points_the_whole_tracks_patches_give():
     assert trusted_until(CONTEXT, 8.0) == 7.0
     until = trusted_until(CONTEXT_MUSICNN, 8.0)  # two whole patches end at 5.984 s
     assert until == pytest.approx(2 * musicnn.PATCH_SECONDS - HOP_S) and 5.9 < until < 5.95
+
+
+@pytest.mark.slow
+def test_evaluate_compares_it_with_a_model_of_another_preset_on_the_same_tracks(musicnn_run, tmp_path):
+    """Each model reads the tracks featurised its own way; the pairs are the same tracks."""
+    import json
+
+    from damer_core.cli.main import main
+    from damer_core.training.config import TrainConfig
+    from damer_core.training.run import DataArgs, train
+
+    labels, best = musicnn_run
+    plain = train(DataArgs(str(labels), preset="context"), TrainConfig(epochs=2, batch_size=8, dims=("quadrant",)),
+                  tmp_path / "plain", "cpu")
+    out = tmp_path / "paired.json"
+    assert main(["evaluate", "--dataset", str(labels), "--checkpoint", str(best), "--against", str(plain),
+                 "--json", str(out), "--progress", "none"]) == 0
+    paired = json.loads(out.read_text())["against"]
+    assert paired["n_tracks"] > 0 and paired["model"]["macro_f1"] == pytest.approx(
+        json.loads(out.read_text())["quadrant"]["macro_f1"]["value"])
+    d = paired["difference"]["quadrant_acc"]
+    assert d["value"] == pytest.approx(paired["model"]["quadrant_acc"] - paired["against"]["quadrant_acc"])
+    assert d["low"] <= d["value"] <= d["high"]

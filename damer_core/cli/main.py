@@ -97,13 +97,15 @@ def _evaluate_bundle(args) -> int:
     fs = sets[model.evaluation_sets()[0]]
     print(model_report_text(report, model, fs, part, Path(args.checkpoint).name, args.dataset))
     if args.against:
-        from damer_core.evaluation.paired import against_text, comparable, paired_report
+        from damer_core.evaluation.paired import against_text, paired_report
 
-        against = comparable(model, load_model(args.against), Path(args.against).name)
-        missing = tuple(k for k in against.evaluation_sets() if k not in sets)
-        sets.update(load_evaluation_sets(missing, args.dataset, args.format, args.scale, cfg, Progress(args.progress),
-                                         feature_cache(args)))
-        report["against"] = paired_report(model, against, sets, part)
+        against = load_model(args.against)
+        against_cfg = FeatureConfig.from_dict(against.header.feature_config)
+        against_sets = sets if against_cfg == cfg else {}  # another preset: the same tracks, featurised its way
+        missing = tuple(k for k in against.evaluation_sets() if k not in against_sets)
+        against_sets.update(load_evaluation_sets(missing, args.dataset, args.format, args.scale, against_cfg,
+                                                 Progress(args.progress), feature_cache(args)))
+        report["against"] = paired_report(model, against, sets, part, against_sets=against_sets)
         print()
         print(against_text(report["against"], Path(args.checkpoint), Path(args.against), against.header, fs))
     write_json(args.json, report)

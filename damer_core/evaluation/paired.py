@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from damer_core.contract.errors import InputError, UsageError
+from damer_core.contract.errors import InputError
 from damer_core.evaluation.evaluate import PART_NAMES, header_split, learned_from, part_indices, track_truth
 from damer_core.metrics import bootstrap_intervals
 from damer_core.models.header import BundleHeader
@@ -22,16 +22,6 @@ if TYPE_CHECKING:
     from damer_core.models.base import Model
 
 
-def comparable(model: Model, against: Model, name: str) -> Model:
-    """``against``, where its features are made the way ``model``'s are (one data set loaded once
-    serves both); else a one-line refusal naming it."""
-    if against.header.feature_config != model.header.feature_config:
-        raise UsageError(f"--against {name}: its features are made another way "
-                         f"(preset {against.header.feature_config.get('name')!r}, not "
-                         f"{model.header.feature_config.get('name')!r}); compare models of one preset")
-    return against
-
-
 def quadrant_of(p: dict[str, np.ndarray]) -> np.ndarray:
     """A model's quadrant probabilities ``[n, 4]`` (every kind gives them where it predicts both
     dimensions: Model.track_probabilities)."""
@@ -40,9 +30,11 @@ def quadrant_of(p: dict[str, np.ndarray]) -> np.ndarray:
     return p[QUADRANT]
 
 
-def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], part: str, seed: int = 0) -> dict:
+def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], part: str, seed: int = 0,
+                  against_sets: dict[str, FeatureSet] | None = None) -> dict:
     """``model`` and ``against`` on the tracks of ``model``'s ``part`` labelled on both dimensions:
-    each one's figures and ``model`` minus ``against`` with a 95 % paired bootstrap interval."""
+    each one's figures and ``model`` minus ``against`` with a 95 % paired bootstrap interval.
+    ``against_sets``: the same data set's tracks featurised ``against``'s way, where it differs."""
     fs = sets[model.evaluation_sets()[0]]
     idx = part_indices(fs, model.header, part)
     (v_ids, v), (a_ids, a) = (track_truth(fs, idx, d) for d in ("valence", "arousal"))
@@ -51,7 +43,7 @@ def paired_report(model: Model, against: Model, sets: dict[str, FeatureSet], par
         raise InputError(f"no track of the {PART_NAMES[part]} is labelled on both valence and arousal")
     y = quadrant_index(v[np.searchsorted(v_ids, ids)] > 0.5, a[np.searchsorted(a_ids, ids)] > 0.5)
     p_model = quadrant_of(model.track_probabilities(sets, ids))
-    p_against = quadrant_of(against.track_probabilities(sets, ids))
+    p_against = quadrant_of(against.track_probabilities(sets if against_sets is None else against_sets, ids))
     first, second = quadrant_scores(y, p_model), quadrant_scores(y, p_against)
 
     def differences(yy: np.ndarray, pm: np.ndarray, pa: np.ndarray) -> dict[str, float]:
