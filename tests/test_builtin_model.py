@@ -126,16 +126,18 @@ def test_a_damaged_descriptor_head_is_refused_in_one_line(builtin_on):
 
 
 def test_the_damer_network_ships_beside_the_default(builtin_on):
-    """The best DAMER variant of the grouped cross-validation (the joint quadrant head with the
-    descriptors in its fusion layer) is a second built-in model: small, weights-only, scored once
-    on the 216 test tracks, and named apart from the default."""
+    """The best DAMER variant of the grouped cross-validation (DAMER through musicnn: the joint
+    quadrant head, its Mel stream musicnn's front and mid-end, the descriptors in its fusion layer)
+    is a second built-in model: small, weights-only, scored once on the 216 test tracks, and named
+    apart from the default."""
     damer = builtin_damer_path()
     assert damer == ROOT / "resources" / "models" / BUILTIN_DAMER_FILE
     assert builtin_model_paths() == [builtin_on, damer]
     assert damer.stat().st_size < 20 * 1024 * 1024
     b = load_checkpoint(damer)
     assert b["kind"] == "damer" and b["format_version"] == 2 and set(b["dimensions"]) == {"quadrant"}
-    assert b["model_config"]["n_descriptors"] > 0 and b["feature_config"]["name"] == "context"
+    assert b["model_config"]["n_descriptors"] > 0 and b["model_config"]["n_mel"] == 192
+    assert b["feature_config"]["name"] == "context-musicnn" and b["feature_config"]["mel_path"] == "musicnn"
     assert b["data"]["format"] == "4q" and b["split"] == {"by": "artist", "train": 396, "val": 108, "test": 216}
     test = b["quadrant"]["test"]  # scored once, for the last of its 6 epochs
     assert test["n"] == 216 and 0.25 < test["macro_f1"] <= test["acc"] + 0.05 and b["dimensions"]["quadrant"]["epoch"] == 6
