@@ -5,7 +5,7 @@ them. Each problem is one line naming the file and the field; `info --jsonl` rep
 import json
 import struct
 import zipfile
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 import torch
@@ -30,20 +30,22 @@ BUILTIN = ROOT / "tests" / "data" / "damer-4q-binary.pt"  # a DAMER network bund
 TINY = ModelConfig(d_model=16, n_heads=2, n_layers=1, fusion_dim=16)
 
 
-def tiny_entry() -> dict:
-    return {"state_dict": DAMER(TINY).state_dict(), "epoch": 3, "temperature": 1.5, "temperature_source": "validation part",
+def tiny_entry(model: ModelConfig = TINY) -> dict:
+    return {"state_dict": DAMER(model).state_dict(), "epoch": 3, "temperature": 1.5, "temperature_source": "validation part",
             "calibration": {"val": {"ece_before": 0.1, "ece_after": 0.05, "n": 40}},
             "metrics": {"val": {"fuse": {"acc": 0.9, "auc": float("nan"), "n": 40}}}}
 
 
 def tiny_bundle(feature: FeatureConfig = CLIP) -> dict:
-    """Both dimensions of a small untrained model, with the metadata a trained bundle carries."""
+    """Both dimensions of a small untrained model (as many Mel-stream tokens as ``feature`` gives),
+    with the metadata a trained bundle carries."""
     torch.manual_seed(0)
+    model = replace(TINY, n_mel=feature.n_mels)
     return {"format": FORMAT, "format_version": 1, "damer_core_version": "0.1.0", "created": "2026-01-01T00:00:00",
-            "feature_config": feature.to_dict(), "model_config": TINY.to_dict(), "train_config": {"epochs": 3},
+            "feature_config": feature.to_dict(), "model_config": model.to_dict(), "train_config": {"epochs": 3},
             "data": {"name": "tiny"}, "split": {"by": "track", "train": 10, "val": 3, "test": 5},
             "quadrant": {"test": {"acc": 0.5, "macro_f1": 0.4, "n": 5}},
-            "dimensions": {"arousal": tiny_entry(), "valence": tiny_entry()}}
+            "dimensions": {"arousal": tiny_entry(model), "valence": tiny_entry(model)}}
 
 
 def write(path, bundle: dict, checksums: bool = True):
