@@ -125,7 +125,8 @@ def quadrant_probability_report(y_quadrant: np.ndarray, p_quadrant: np.ndarray) 
     valence = binary_report(VALENCE_HIGH[y].astype(int), p_v)
     arousal = binary_report(AROUSAL_HIGH[y].astype(int), p_a)
     nll = float(-np.mean(np.log(np.clip(p[np.arange(y.size), y], 1e-12, 1.0))))
-    return {"acc": accuracy(y, pred), "f1": macro_f1(y, pred), "auc": float(np.nanmean([valence["auc"], arousal["auc"]])),
+    aucs = [a for a in (valence["auc"], arousal["auc"]) if np.isfinite(a)]  # one class only: undefined
+    return {"acc": accuracy(y, pred), "f1": macro_f1(y, pred), "auc": float(np.mean(aucs)) if aucs else float("nan"),
             "nll": nll, "n": int(y.size), **{f"valence_{k}": v for k, v in valence.items() if k != "n"},
             **{f"arousal_{k}": v for k, v in arousal.items() if k != "n"}}
 
