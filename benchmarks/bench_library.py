@@ -1,9 +1,9 @@
 """Library analysis throughput of the app's warm worker: static V-A first, trajectories later.
 
-    python benchmarks/bench_library.py [--tracks 8] [--minutes 4]
+    python benchmarks/bench_library.py [--tracks 8] [--minutes 4] [--model resources/models/damer-4q-network.pt]
 
 Generates --tracks tracks of --minutes minutes (FLAC, 44.1 kHz stereo, as a music library holds),
-starts `damer-core worker` with the built-in model as the app does, and times its two passes:
+starts `damer-core worker` with the built-in model (or --model) as the app does, and times its two passes:
 the static pass (the model segment's windows: the table's columns and the emotion map) and the
 trajectory pass (the whole track every 0.5 s). Prints tracks per minute for each, and the
 feature-cache bytes each track leaves (the worker keeps no model features).
@@ -63,6 +63,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tracks", type=int, default=8)
     ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--model", default=str(ROOT / "resources" / "models" / "damer-4q.pt"),
+                    help="the bundle the worker predicts with (default: the built-in model)")
     ap.add_argument("--quick", action="store_true", help="a small run that only checks the benchmark works (CI)")
     args = ap.parse_args()
     if args.quick:
@@ -74,7 +76,7 @@ def main() -> None:
     env = {**os.environ, "DAMER_CACHE_DIR": str(work / "cache")}
     threads = max(1, (os.cpu_count() or 2) - 1)  # as the app starts it: a core left for the GUI and the audio
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    model = ROOT / "resources" / "models" / "damer-4q.pt"
+    model = Path(args.model).resolve()  # the worker runs in the repository root
     t0 = time.perf_counter()
     worker = subprocess.Popen([sys.executable, "-m", "damer_core.cli", "worker", "--checkpoint", str(model)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
