@@ -339,11 +339,8 @@ class MidEndFrames(PatchStream):
         if filled.size == 0:
             raise ValueError("no audio to describe")
         self.sums[filled] /= self.counts[filled, None]
-        if filled.size < self.n_frames:
-            frames = np.arange(self.n_frames)
-            after = filled[np.clip(np.searchsorted(filled, frames), 0, filled.size - 1)]
-            before = filled[np.clip(np.searchsorted(filled, frames) - 1, 0, filled.size - 1)]
-            self.sums = self.sums[np.where(np.abs(before - frames) < np.abs(after - frames), before, after)]
+        if filled.size < self.n_frames:  # empty frames lie at the edges only: no two neighbours tie
+            self.sums = self.sums[filled[nearest_patches(filled, np.arange(self.n_frames))]]
         return np.ascontiguousarray(self.sums.T)
 
     def _use(self, mel: torch.Tensor, places: list) -> None:
