@@ -51,9 +51,9 @@ def about_markdown(model: str, description: ModelDescription | None, problem: st
             f"**Settings:** `{config_dir()}`  \n"
             f"**Feature cache:** `{default_cache_dir()}`\n\n"
             "Code: MIT licence. Built-in models: trained on the 4Q audio emotion data set "
-            "(Panda, Malheiro & Paiva 2018), for research use; the default listens through musicnn's MSD tagger "
+            "(Panda, Malheiro & Paiva 2018), for research use; both listen through musicnn's MSD tagger "
             "(J. Pons and X. Serra 2019, Music Technology Group, Universitat Pompeu Fabra; ISC licence, "
-            "resources/models/musicnn/), the second is a DAMER network (Model > Models...). "
+            "resources/models/musicnn/); the second is a DAMER network (Model > Models...). "
             "See docs/MODEL_CARD.md.\n")
 
 
