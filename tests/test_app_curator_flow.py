@@ -32,7 +32,7 @@ def test_label_train_activate_map(qtbot, scanned_window):
     assert panel.use_btn.isEnabled(), panel.status.text() + "\n" + panel.log.toPlainText()[-1500:]
     assert len(panel.curves["arousal.total"].getData()[0]) == 2 and len(panel.curves["valence.total"].getData()[0]) == 2
     # three labels leave the validation and test parts empty: the run warned, so Use asks first
-    assert panel.finished_warnings and panel.use_btn.text() == "Use this model..."
+    assert panel.use.finished_warnings and panel.use_btn.text() == "Use this model..."
     asked = answer_dialog("Use it anyway")
     panel.use_btn.click()
     assert "This run warned" in asked[0]

@@ -29,11 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.child import CoreProcess
-from app.model_in_use import ModelInUse
-from app.paths import bundle_name, data_dir
+from app.paths import data_dir
 from app.state import AppState
-from app.training.confirm import confirm_use
 from app.training.curves import TrainingCurves
+from app.training.use_finished import UseFinishedModel
 from app.training.values import (
     default_settings,
     done_summary,
@@ -45,7 +44,6 @@ from app.training.values import (
     refit_summary,
     settings_note,
     start_status,
-    use_question,
 )
 from app.widgets.buttons import on_click
 from app.widgets.keys import close_on_keys
@@ -61,7 +59,6 @@ NOTE_LINES = 3
 
 class TrainingPanel(QWidget):
     model_ready = Signal(object)  # best.pt of a finished run
-    activate_requested = Signal(object)  # the user wants the finished model active
     running_changed = Signal(bool)  # a training child started / ended: the library analysis waits meanwhile
 
     def __init__(self, state: AppState, labels_export: Callable[[Path], int] | None = None,
@@ -81,16 +78,11 @@ class TrainingPanel(QWidget):
         self.devices_proc = CoreProcess(self, threads=1)
         self.devices_proc.event_read.connect(self._devices)
         self.run_dir: Path | None = None
-        self.finished_bundle = ""
         self.run_finished = False  # the last run ended with its model: nothing to resume
-        self.used_bundle = ""  # the finished bundle "Use this model" activated
-        self.used_model = ""  # the model in use it became (its copy in the models folder)
-        self.asked_to_use = ""  # the finished bundle "Use this model" asked for, until the state announces it
         self.warnings: list[str] = []
-        self.finished_warnings: list[str] = []  # the finished run's, which "Use this model" shows
-        self.finished_doubt = ""  # why its held-out check cannot show it is better, which "Use this model" asks about
+        self.use = UseFinishedModel(state, self)
+        self.activate_requested = self.use.activate_requested
         self._build()
-        state.model_changed.connect(self._model_changed)
         state.model_described.connect(self._show_applicable_settings)
         self._show_applicable_settings()
         self.devices_proc.start(["devices"])
@@ -163,17 +155,13 @@ class TrainingPanel(QWidget):
         self.start_btn = QPushButton("Start")
         self.cancel_btn = QPushButton("Cancel")
         self.resume_btn = QPushButton("Resume")
-        self.use_btn = QPushButton("Use this model")
-        self.use_btn.setToolTip("Make the finished model the active one; the library is re-analysed")
-        self.use_btn.setEnabled(False)
-        on_click(self.use_btn, self._use)
+        self.use_btn = self.use.button
         on_click(self.start_btn, self.start)
         on_click(self.cancel_btn, self.cancel)
         on_click(self.resume_btn, self.resume)
         for b in (self.start_btn, self.cancel_btn, self.resume_btn, self.use_btn):
             buttons.addWidget(b)
-        self.in_use = QLabel()
-        self.in_use.setWordWrap(True)
+        self.in_use = self.use.in_use
         self.status = QLabel("Choose the data, then Start.")
         self.status.setWordWrap(True)
         self.graphics = TrainingCurves()
@@ -324,37 +312,6 @@ class TrainingPanel(QWidget):
     def cancel(self) -> None:
         self.proc.cancel()
 
-    def _use(self) -> None:
-        if not self.finished_bundle or not self._use_despite_warnings():
-            return
-        self.asked_to_use = self.finished_bundle
-        self.activate_requested.emit(self.finished_bundle)  # imported into the models folder, then chosen
-
-    def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
-        """The model in use changed: the finished run's, when "Use this model" asked for it, or
-        another one chosen elsewhere (the models dialog)."""
-        if self.asked_to_use:
-            self.used_bundle, self.used_model = self.asked_to_use, now.path
-            self.asked_to_use = ""
-            name = Path(now.path).stem if now.path and now.key != before.key else bundle_name(self.used_bundle)
-            self.in_use.setText(f"Now using {name} for predictions; the library is re-analysed with it.")
-        self._update_use_button()
-
-    def _use_despite_warnings(self) -> bool:
-        """A run that warned (a one-sided or tiny part) or whose held-out check is thin: asked first."""
-        return confirm_use(self, use_question(self.finished_warnings, self.finished_doubt))
-
-    def _update_use_button(self) -> None:
-        """The button says "In use" (disabled) once the finished model is activated, until another
-        run finishes or another model is chosen elsewhere (the models dialog)."""
-        if self.used_model and self.state.model.path and self.state.model.path != self.used_model:
-            self.used_bundle = self.used_model = ""
-            self.in_use.setText("")
-        in_use = bool(self.finished_bundle) and self.finished_bundle == self.used_bundle
-        self.use_btn.setEnabled(bool(self.finished_bundle) and not in_use)
-        asks = self.finished_warnings or self.finished_doubt
-        self.use_btn.setText("In use" if in_use else "Use this model..." if asks else "Use this model")
-
     def resume(self) -> None:
         if self.run_dir is None or not (self.run_dir / "last.pt").is_file():
             self.status.setText("Nothing to resume: no checkpoint of the last run yet")
@@ -397,12 +354,9 @@ class TrainingPanel(QWidget):
         elif isinstance(ev, (events.Done, events.Refitted)):
             summary = done_summary(ev) if isinstance(ev, events.Done) else refit_summary(ev)
             log.info("training finished: %s (%s)", ev.bundle, summary)
-            self.finished_warnings = list(self.warnings)
-            self.finished_doubt = held_out_doubt(ev)
             self.status.setText(finished_status(ev.bundle, summary, self.warnings))
-            self.finished_bundle = ev.bundle
             self.run_finished = True
-            self._update_use_button()
+            self.use.offer(ev.bundle, self.warnings, held_out_doubt(ev))
             self.model_ready.emit(ev.bundle)
 
     def add_epoch(self, ev: events.Epoch) -> None:
