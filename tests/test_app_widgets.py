@@ -122,7 +122,7 @@ def test_circle_highlights_no_word_for_a_coin_toss_and_says_what_is_known(circle
 
 
 def test_library_table_names_only_what_is_known():
-    from app.library.db import TrackRow
+    from app.library.rows import TrackRow
     from app.library.table_model import LibraryModel
 
     model = LibraryModel(load_emotion_terms())
@@ -137,7 +137,7 @@ def test_library_table_names_only_what_is_known():
 def test_a_long_tracks_values_say_what_part_they_summarise():
     from PySide6.QtCore import Qt
 
-    from app.library.db import TrackRow
+    from app.library.rows import TrackRow
     from app.library.table_model import COLUMNS, LibraryModel
 
     model = LibraryModel(load_emotion_terms())
@@ -180,7 +180,7 @@ def test_a_click_calls_a_slot_or_signal_without_the_checked_flag(qtbot):
 def test_the_previous_models_values_are_shown_greyed_until_replaced():
     from PySide6.QtCore import Qt
 
-    from app.library.db import TrackRow
+    from app.library.rows import TrackRow
     from app.library.table_model import COLUMNS, LibraryModel
 
     model = LibraryModel(load_emotion_terms())

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.library.db import Label, LibraryDB
+from app.library.db import LibraryDB
+from app.library.rows import Label
 
 FLUSH_SECONDS = 0.5  # points reach SQLite at least this often
 FLUSH_BUSY_MS = 100  # a flush from the GUI thread waits at most this long for a locked database

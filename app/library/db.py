@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from app.library.db_file import (  # noqa: F401 - the errors are imported from here too
@@ -18,6 +17,7 @@ from app.library.db_file import (  # noqa: F401 - the errors are imported from h
     fs_param,
     open_error,
 )
+from app.library.rows import Label, TrackRow
 from app.library.schema import MIGRATIONS
 from app.paths import data_dir
 
@@ -31,38 +31,6 @@ def _mean(values) -> float | None:
     """The mean of a trajectory's points (None where the dimension is not predicted)."""
     known = [v for v in values or [] if v is not None]
     return sum(known) / len(known) if known else None
-
-
-@dataclass
-class TrackRow:
-    id: int
-    path: str
-    title: str
-    artist: str
-    album: str
-    duration: float
-    valence: float | None = None  # None: not analysed, or not predicted by the model (see analysed)
-    arousal: float | None = None
-    confidence: float | None = None
-    labelled: bool = False
-    analysed: bool = False  # the model has a prediction for this track
-    previous: bool = False  # the values are the previous model's, until the active one has analysed it
-    whole: bool = False  # the values are the mean of the whole track's trajectory, not its segment's
-
-
-@dataclass
-class Label:
-    """One curator's label of a track: the static label (the mean of its points) and its trajectory."""
-    id: int
-    track_id: int
-    path: str
-    curator: str
-    valence: float | None
-    arousal: float | None
-    n_points: int
-    points: list[tuple[float, float, float]]
-    artist: str = ""  # the track's artist tag: the training split keeps an artist's tracks together
-    session_id: int | None = None  # the calibration session it was drawn in, if any
 
 
 def folders_listed(path: Path) -> list[str]:

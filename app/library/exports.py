@@ -7,7 +7,8 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from app.library.db import LibraryDB, TrackRow
+from app.library.db import LibraryDB
+from app.library.rows import TrackRow
 from damer_core.contract.fileutil import atomic_write, check_output_file
 from damer_core.contract.safe_text import spreadsheet_cell
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
-from app.library.db import TrackRow
+from app.library.rows import TrackRow
 from damer_core.contract.emotions import EmotionTerm, feeling_arc, in_arc, read_point
 from damer_core.contract.safe_text import shown_path
 
