@@ -8,6 +8,7 @@ import itertools
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -39,6 +40,8 @@ class LibraryAnalysis(QObject):
         state.model_changed.connect(self._model_changed)
         self._views_dir = Path(tempfile.mkdtemp(prefix="damer-views-"))
         self._npz_names = itertools.count()
+        self._pass_request = 0  # the latest analyse_library(): an earlier one's reading is dropped
+        self._reading = False  # the latest one's reading has not come back yet
         q = self.queue
         q.static_done.connect(self._on_static)
         q.predicted.connect(self._on_prediction)
@@ -50,25 +53,59 @@ class LibraryAnalysis(QObject):
 
     @property
     def running(self) -> bool:
-        """Jobs are running or queued."""
-        return self.queue.busy or self.queue.pending() > 0
+        """Jobs are running or queued, or the library is being read for a pass."""
+        return self.queue.busy or self.queue.pending() > 0 or self._reading
 
     def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
         """Jobs from now on use the model now in use (the queue keeps the last usable one)."""
         if now.path:
             self.queue.set_model(now.path, now.key)
 
-    def analyse_library(self) -> int:
-        """The static V-A of every track without one first, then the missing trajectories; returns
-        how many jobs were queued."""
+    def analyse_library(self, when_queued: Callable[[int], None] | None = None) -> bool:
+        """The static V-A of every track without one first, then the missing trajectories. Which
+        tracks those are is read off the GUI thread (a 50,000-track library's two queries take a
+        quarter of a second), in a connection of its own; ``when_queued`` then gets how many jobs
+        were queued (0: every track is analysed; the worker is started anyway). False, and nothing
+        read, without a model."""
         key = self.queue.key
         if not self.queue.checkpoint:
-            return 0
-        static, trajectories = self.db.unanalysed(key), self.db.without_trajectory(key)
+            return False
+        self._pass_request += 1
+        self._reading = True
+        request, path = self._pass_request, self.db.path
+
+        def missing(w: Worker) -> tuple[list, list]:
+            db = LibraryDB(path)
+            try:
+                return db.unanalysed(key), db.without_trajectory(key)
+            finally:
+                db.close()
+
+        job = Worker(missing, "library-pass", parent=self)
+        job.result.connect(lambda found: self._begin_pass(request, key, found[0], found[1], when_queued))
+        job.error.connect(lambda message: self._reading_failed(request, message))
+        job.start()
+        return True
+
+    def _begin_pass(self, request: int, key: str, static: list, trajectories: list,
+                    when_queued: Callable[[int], None] | None) -> None:
+        if request != self._pass_request:
+            return  # a later request (a change of model, a rescan) reads the library again
+        self._reading = False
+        if key != self.queue.key:
+            return  # the model changed meanwhile: its own request follows
         log.info("library analysis with %s: %d tracks without an emotion, %d without a trajectory",
                  Path(self.queue.checkpoint).name, len(static), len(trajectories))
         self.queue.start_pass([p for _, p in static], [p for _, p in trajectories])
-        return self.queue.pending()
+        if not self.queue.pending():
+            self.queue.warm()  # nothing to analyse: the first double-click should still not wait for torch
+        if when_queued is not None:
+            when_queued(self.queue.pending())
+
+    def _reading_failed(self, request: int, message: str) -> None:
+        if request == self._pass_request:
+            self._reading = False
+        self.track_failed.emit("", f"the library could not be read: {message}")
 
     def open_track(self, path: str, need_trajectory: bool) -> None:
         """The playing track first: its spectrograms and, when missing, its trajectory, from one decode."""

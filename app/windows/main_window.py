@@ -285,9 +285,8 @@ class MainWindow(QMainWindow):
         self.library.show_progress(None)
         if failure:
             self.statusBar().showMessage(failure, 10000)
-        model = self.state.model
-        if model.path and not self.analysis.queue.pass_running and self.db.without_trajectory(model.key):
-            self.analyse_library()
+        if self.state.model.path and not self.analysis.queue.pass_running:
+            self.analysis.analyse_library()  # the new files, if any: nothing to say when there are none
 
     def _labels_imported(self) -> None:
         self.reload_library()
@@ -302,10 +301,8 @@ class MainWindow(QMainWindow):
         model = self.state.model
         if not model.path:
             self.circle.clear(model.why_none)
-        elif self.db.without_trajectory(model.key):
-            self.analyse_library()  # the built-in model on a first start: predictions without an import
-        else:
-            self.analysis.queue.warm()  # the first double-click should not wait for torch
+        else:  # the built-in model on a first start: predictions without an import
+            self.analysis.analyse_library()
 
     def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
         """The table shows the new model's predictions (the previous model's until they arrive) and
@@ -319,7 +316,10 @@ class MainWindow(QMainWindow):
             self.circle.clear(self.state.model.why_none)
             self.statusBar().showMessage("No model to analyse with: import or train one first", 8000)
             return
-        if not self.analysis.analyse_library():
+        self.analysis.analyse_library(self._say_if_nothing_queued)
+
+    def _say_if_nothing_queued(self, queued: int) -> None:
+        if not queued:
             self.statusBar().showMessage("Every track is analysed with the active model", 5000)
 
     def on_analysis_progress(self, done: int, total: int, left: float) -> None:

@@ -1,0 +1,49 @@
+"""app/analysis/library_analysis.py: which tracks the library pass needs is read off the GUI thread
+(a 50,000-track library's queries held it for a quarter of a second), and only the latest request
+begins a pass. Nothing runs: the queue is paused, so no worker starts."""
+
+import threading
+
+from app_helpers import app_state
+
+from app.analysis.library_analysis import LibraryAnalysis
+from app.analysis.schedule import PLAYING
+from app.library.db import LibraryDB
+
+
+def paused_analysis(tmp_path, n_tracks: int) -> LibraryAnalysis:
+    db = LibraryDB(tmp_path / "library.sqlite3")
+    db.add_folder("/music")
+    db.upsert_tracks(1, [{"path": f"/music/{i}.flac", "title": str(i), "artist": "", "album": "", "duration": 60.0,
+                          "size": 1, "mtime": 0.0} for i in range(n_tracks)])
+    analysis = LibraryAnalysis(db, app_state(str(tmp_path / "models" / "m.pt")))
+    analysis.queue.set_paused_below(PLAYING)  # below the playing track: every pass job waits
+    return analysis
+
+
+def test_the_missing_tracks_are_read_off_the_gui_thread(qtbot, tmp_path, monkeypatch):
+    analysis = paused_analysis(tmp_path, 5)
+    readers = []
+    read = LibraryDB.without_trajectory
+    monkeypatch.setattr(LibraryDB, "without_trajectory",
+                        lambda db, model: readers.append(threading.current_thread()) or read(db, model))
+    queued: list[int] = []
+    assert analysis.analyse_library(queued.append)
+    assert analysis.running and analysis.queue.pending() == 0  # being read: nothing queued yet, but busy
+    qtbot.waitUntil(lambda: bool(queued), timeout=10_000)
+    assert queued == [10] and analysis.queue.pending() == 10  # 5 static V-A, then 5 trajectories
+    assert len(readers) == 1 and readers[0] is not threading.main_thread()
+    analysis.shutdown()
+
+
+def test_only_the_latest_request_begins_a_pass(qtbot, tmp_path):
+    analysis = paused_analysis(tmp_path, 3)
+    first: list[int] = []
+    second: list[int] = []
+    analysis.analyse_library(first.append)
+    analysis.analyse_library(second.append)  # a change of model or a rescan while the first is read
+    qtbot.waitUntil(lambda: bool(second), timeout=10_000)
+    qtbot.wait(200)
+    assert first == [] and second == [6] and analysis.queue.pending() == 6
+    assert not analysis.queue.busy and analysis.running  # queued (paused), and counted as running
+    analysis.shutdown()
