@@ -2,7 +2,9 @@
 (a 50,000-track library's queries held it for a quarter of a second), and only the latest request
 begins a pass. Nothing runs: the queue is paused, so no worker starts."""
 
+import gc
 import threading
+import weakref
 
 from app_helpers import app_state
 
@@ -46,4 +48,20 @@ def test_only_the_latest_request_begins_a_pass(qtbot, tmp_path):
     qtbot.wait(200)
     assert first == [] and second == [6] and analysis.queue.pending() == 6
     assert not analysis.queue.busy and analysis.running  # queued (paused), and counted as running
+    analysis.shutdown()
+
+
+def test_a_passs_jobs_stay_out_of_full_collections_and_are_freed_when_cancelled(qtbot, tmp_path):
+    """A 50,000-track library's pass queues 100,000 jobs: the cycle collector's full passes over
+    them held the GUI thread for up to 130 ms (app/long_lived.py)."""
+    analysis = paused_analysis(tmp_path, 50)
+    gc.unfreeze()
+    queued: list[int] = []
+    analysis.analyse_library(queued.append)
+    qtbot.waitUntil(lambda: bool(queued), timeout=10_000)
+    assert queued == [100] and gc.get_freeze_count() >= 100  # the jobs, frozen as they were queued
+    job = weakref.ref(next(iter(analysis.queue.schedule._queued.values())))
+    assert analysis.cancel_pass() == 100 and analysis.queue.pending() == 0
+    assert job() is None  # frozen, yet freed by reference counting once dropped
+    gc.unfreeze()
     analysis.shutdown()

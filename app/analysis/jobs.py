@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.analysis.schedule import IDLE, LIBRARY, PLAYING, JobSchedule, QueuedJob
 from app.child import CoreProcess
+from app.long_lived import settle
 from damer_core.contract import events
 
 __all__ = ["IDLE", "LIBRARY", "PLAYING", "AnalysisQueue", "QueuedJob", "WorkerChannel"]
@@ -143,6 +144,7 @@ class AnalysisQueue(QObject):
             return
         step = list(itertools.islice(self._feed, PASS_STEP))
         self.schedule.extend_pass([p for op, p in step if op == "static"], [p for op, p in step if op == "track"])
+        settle()  # the queued jobs: a full collection would walk them all, on the GUI thread
         if len(step) == PASS_STEP:
             QTimer.singleShot(0, self._feed_step)
         else:
