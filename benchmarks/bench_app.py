@@ -15,8 +15,9 @@ Targets: window < 1.5 s, 10,000 files scanned < 30 s (extrapolated), stall < 50 
 
 --library-size N: a library of N tracks (one generated 2-second FLAC, linked under N names in
 folders of 1,000, scanned by the app's own scanner), then a fresh start of the app on it with the
-built-in model: launch to window, and the longest GUI stall from launch until 10 s after the window
-(the library pass is queued then). Targets at N = 50,000: window < 5 s, stall < 50 ms.
+built-in model: launch to window, the longest GUI stall from launch until 6 s after the window
+(the library pass is queued, then cancelled and begun anew at 2 s), and from 6 to 10 s, while the
+table is read again (as a change of model does). Targets at N = 50,000: window < 5 s, stall < 50 ms.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def cold_first_marker(app, work: Path, numba_cache: Path, label: str) -> None:
     w = MainWindow()
     w.show()
     w.add_folder(str(folder))
-    while w._scan is not None or not w.library.path_at(0):
+    while w.library_busy or not w.library.path_at(0):
         app.processEvents()
         time.sleep(0.005)
     marker, views = open_and_wait(app, w, Path(w.library.path_at(0)))
@@ -223,12 +224,17 @@ def shown():
     beats["last"] = time.perf_counter()
     timer.start(10)
     QTimer.singleShot(2_000, again)
+    QTimer.singleShot(6_000, reload)
     QTimer.singleShot(10_000, done)
 def again():  # the pass begun anew with the window up, as a change of model does
     w.analysis.cancel_pass()
     w.analyse_library()
+def reload():  # the table read again, as a change of model, a scan's step or a label import does
+    beats["before_reload"], beats["worst"] = beats["worst"], 0.0
+    w.reload_library()
 def done():
-    print(f"stall {beats['worst'] * 1000:.1f} queued {w.analysis.queue.pending()} rows {len(w.model.rows)}", flush=True)
+    print(f"stall {beats['before_reload'] * 1000:.1f} reload {beats['worst'] * 1000:.1f} "
+          f"queued {w.analysis.queue.pending()} rows {len(w.model.rows)}", flush=True)
     w.close(); app.quit()
 QTimer.singleShot(0, shown)
 app.exec()
@@ -257,7 +263,7 @@ def library_of(work: Path, n: int) -> float:
     w.show()
     t = time.perf_counter()
     w.add_folder(str(music))
-    while w._scan is not None:
+    while w.library_busy:
         app.processEvents()
         time.sleep(0.005)
     scan_s = time.perf_counter() - t
@@ -277,16 +283,19 @@ def big_library(work: Path, n: int) -> dict:
     if out.returncode != 0 or len(lines) != 2:
         raise SystemExit(f"the app did not start: {out.stderr[-2000:]}")
     window_s = float(lines["window"])
-    stall_ms, queued, rows = lines["stall"].replace(" queued ", " ").replace(" rows ", " ").split()
+    stall_ms, reload_ms, queued, rows = (lines["stall"].replace(" reload ", " ").replace(" queued ", " ")
+                                         .replace(" rows ", " ").split())
     print(f"launch to window: {window_s:.2f} s; longest GUI stall: {float(stall_ms):.0f} ms "
-          f"(launch to 10 s after the window, the library pass begun anew at 2 s; {rows} tracks in the table, "
-          f"{queued} analysis jobs queued)")
+          f"(launch to 6 s after the window, the library pass cancelled and begun anew at 2 s), "
+          f"{float(reload_ms):.0f} ms while the table is read again (6 to 10 s); {rows} tracks in the table, "
+          f"{queued} analysis jobs queued")
     print("targets at 50,000 tracks: window < 5 s, stall < 50 ms")
     rows = 20_000 if n <= 300 else 1_000_000
     import_s, import_stall_ms = import_stall(work, rows)
     print(f"File > Import labels of {rows} rows ({rows // 100} of them tracks of the library): done in {import_s:.1f} s; "
           f"longest GUI stall {import_stall_ms:.0f} ms (target < 50 ms)")
-    return {"library_size": n, "launch_s": window_s, "stall_ms": float(stall_ms), "import_rows": rows,
+    return {"library_size": n, "launch_s": window_s, "stall_ms": float(stall_ms), "reload_stall_ms": float(reload_ms),
+            "import_rows": rows,
             "import_s": import_s, "import_stall_ms": import_stall_ms}
 
 
@@ -357,7 +366,7 @@ def main() -> int:
     beat = Heartbeat()
     t = time.perf_counter()
     w.add_folder(str(work / "music"))
-    while w._scan is not None:
+    while w.library_busy:
         app.processEvents()
         time.sleep(0.001)
     scan_s = time.perf_counter() - t

@@ -85,7 +85,7 @@ def main() -> int:
     state = {"phase": "scan"}
 
     def poll() -> None:
-        if state["phase"] == "scan" and w._scan is None:
+        if state["phase"] == "scan" and not w.library_busy:
             state["phase"] = "analyse"
             if model:
                 w.windows.import_model(model)

@@ -38,7 +38,7 @@ def main() -> int:
     w.resize(1500, 950)
     w.show()
     w.add_folder(args.audio)
-    while w._scan is not None:
+    while w.library_busy:
         QTest.qWait(100)
     w.windows.import_model(str(demo))
     while w.analysis.running:

@@ -99,7 +99,7 @@ def scanned_window(qtbot, tmp_path, monkeypatch):
     w.show()
     qtbot.waitExposed(w)
     w.add_folder(str(music_folder(tmp_path / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=20_000)
     yield w
     w.close()
 

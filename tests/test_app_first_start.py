@@ -32,7 +32,7 @@ def test_an_empty_library_greets_and_adds_the_music_folder_in_one_click(fresh_wi
     assert welcome.heading.text() == "Welcome to DAMER Explorer" and "Add a folder of music" in welcome.text.text()
     assert welcome.add_music.isVisible() and str(music.name) in welcome.add_music.text()
     qtbot.mouseClick(welcome.add_music, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w._scan is None and len(w.model.rows) == 3, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy and len(w.model.rows) == 3, timeout=20_000)
     assert w.library.pages.currentWidget() is w.library.table
     assert [p for _, p in w.db.folders()] == [str(music.resolve())]
 
@@ -42,7 +42,7 @@ def test_a_folder_without_music_says_so_and_offers_another(fresh_window, qtbot, 
     empty = tmp_path / "nothing here"
     empty.mkdir()
     w.add_folder(str(empty))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=20_000)
     welcome = w.library.welcome
     assert w.library.pages.currentWidget() is welcome
     assert welcome.text.text().startswith("No audio files found in nothing here yet")
@@ -52,7 +52,7 @@ def test_a_folder_without_music_says_so_and_offers_another(fresh_window, qtbot, 
 def test_titles_are_readable_and_columns_can_be_dragged_wider(fresh_window, qtbot):
     w, music = fresh_window
     w.add_folder(str(music))
-    qtbot.waitUntil(lambda: w._scan is None and len(w.model.rows) == 3, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy and len(w.model.rows) == 3, timeout=20_000)
     table = w.library.table
     header = table.horizontalHeader()
     title = COLUMNS.index("Title")

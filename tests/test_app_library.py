@@ -145,17 +145,20 @@ def test_view_menu_switches_the_table_to_whole_track_means_and_remembers_it(scan
     traj = {"t": [0.0, 0.5], "valence": [0.8, 0.6], "arousal": [0.5, 0.3], "confidence": [0.9, 0.9]}
     w.db.store_prediction(path, w.state.model.key, -0.5, -0.4, 0.8, traj)
     w.reload_library()
+    qtbot.waitUntil(lambda: not w.library_busy)  # the rows are read off the GUI thread
     cell = lambda name: w.model.index(w.model.row_for_path(path), COLUMNS.index(name))  # noqa: E731
     assert cell("Valence").data() == "-0.50" and not w.menu_actions[WHOLE_TRACK_VALUES].isChecked()
     w.menu_actions[WHOLE_TRACK_VALUES].trigger()  # View > Table values: whole-track means
+    qtbot.waitUntil(lambda: not w.library_busy)
     assert cell("Valence").data() == "+0.70" and cell("Arousal").data() == "+0.40"
     assert "The mean of the whole track's trajectory" in cell("Valence").data(Qt.ItemDataRole.ToolTipRole)
     assert Settings.load().whole_track_values
     w.menu_actions[WHOLE_TRACK_VALUES].trigger()
+    qtbot.waitUntil(lambda: not w.library_busy)
     assert cell("Valence").data() == "-0.50" and not Settings.load().whole_track_values
 
 
-def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_window):
+def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_window, qtbot):
     """A row refreshed by a new prediction or a saved label is read as the whole table is: in
     whole-track mode the trajectory's mean, and a previous model's value until the new one's."""
     from app.library.table_model import COLUMNS
@@ -177,6 +180,9 @@ def test_a_new_prediction_or_a_label_keeps_the_tables_kind_of_value(scanned_wind
     w._refresh_track(other)
     row = w.model.rows[w.model.row_for_path(other)]
     assert row.previous and row.valence == 0.3
+    qtbot.waitUntil(lambda: not w.library_busy)  # the menu's reload, which began before these rows were refreshed
+    assert w.model.rows[w.model.row_for_path(path)].valence == 0.7
+    assert w.model.rows[w.model.row_for_path(other)].valence == 0.3
 
 
 # -- finding by feeling (newcomer's report) -------------------------------------------------------

@@ -81,7 +81,7 @@ def test_the_table_fits_and_marks_the_playing_track(qtbot, tmp_path, monkeypatch
 
     w = fresh_window(qtbot, tmp_path, monkeypatch)
     w.add_folder(str(music_folder(tmp_path / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=20_000)
     table = w.library.table
     qtbot.wait(50)
     assert table.horizontalScrollBar().maximum() == 0

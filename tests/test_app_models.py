@@ -48,7 +48,7 @@ def test_first_start_shows_the_built_in_models_marker_without_an_import(window, 
     assert w.settings.active_model == "" and w.state.model.path.endswith("damer-4q.pt")
     assert "No emotion model" not in w.circle.message
     w.add_folder(str(real_music(tmp_path / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=30_000)
     qtbot.waitUntil(lambda: w.analysis.running, timeout=10_000)  # analysis starts on its own
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=240_000)
     row = w.db.tracks(w.state.model.key)[0]
@@ -136,7 +136,7 @@ def valence_only(tiny_memo, tmp_path_factory):
 def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_path, valence_only):
     w = window()
     w.add_folder(str(real_music(tmp_path / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=30_000)
     w.windows.import_model(str(valence_only))
     qtbot.waitUntil(lambda: w.settings.active_model != "" or w.windows.refusal is not None, timeout=120_000)
     assert w.windows.refusal is None, w.windows.refusal.text()  # it passed its check

@@ -35,7 +35,7 @@ def open_window(qtbot):
 def test_scan_from_the_window_and_browse(qtbot, dirs):
     w = open_window(qtbot)
     w.add_folder(str(music_folder(dirs / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=20_000)
     assert w.library.proxy.rowCount() == 3
     assert "2 unreadable" in w.statusBar().currentMessage()
     assert (dirs / "data" / "library.sqlite3").is_file()
@@ -72,7 +72,7 @@ def test_no_sound_card_still_plays_silently_with_the_reason_shown(qtbot, dirs, m
     assert w.transport.sound_status.text() == "No sound: no audio output device found"
     assert not w.transport.devices.isEnabled()
     w.add_folder(str(music_folder(dirs / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=20_000)
     path = w.library.path_at(0)
     w.open_track(path, autoplay=True)
     qtbot.waitUntil(lambda: w.player.state == "playing", timeout=10_000)
@@ -94,7 +94,7 @@ def test_no_sound_card_still_plays_silently_with_the_reason_shown(qtbot, dirs, m
 def test_analyse_library_with_the_real_cli(qtbot, dirs, trained_bundle):
     w = open_window(qtbot)
     w.add_folder(str(music_folder(dirs / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=20_000)
     w.windows.import_model(str(trained_bundle))  # tries it, copies it into the data dir, sets it active, analyses
     qtbot.waitUntil(lambda: w.settings.active_model.startswith(str(dirs / "data" / "models")), timeout=120_000)
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=180_000)
@@ -188,7 +188,7 @@ def test_keys_a_listener_expects_in_the_table_and_the_search_box(qtbot, dirs, mo
     monkeypatch.setattr(player_mod, "probe_sounddevice", lambda: (None, "no audio output device found"))
     w = open_window(qtbot)
     w.add_folder(str(music_folder(dirs / "music")))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=20_000)
     table, search, rows = w.library.table, w.library.search, w.library.proxy.rowCount()
     assert rows >= 3
     table.setFocus()

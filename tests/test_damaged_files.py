@@ -122,7 +122,7 @@ def test_the_dialog_names_the_files_and_rescans_the_folders_when_asked(qtbot, tm
     seen = answer_dialog("Rescan the folder")
     _report_recoveries(w, [recovery], smoke=None)
     assert "old.sqlite3 is damaged (database disk image is malformed)" in seen[0] and "moved aside" in seen[0]
-    qtbot.waitUntil(lambda: w._scan is None and w.db.track_count() == 3, timeout=30_000)
+    qtbot.waitUntil(lambda: not w.library_busy and w.db.track_count() == 3, timeout=30_000)
     assert [p for _, p in w.db.folders()] == [str(music)]
     w.close()
 

@@ -33,7 +33,7 @@ def test_a_new_smoothing_shows_on_an_analysed_track_without_analysing_it_again(q
     track = tagged(music / "t.ogg", 30.0, seed=4, major=False)
     w = fresh_window(qtbot, tmp_path, monkeypatch)
     w.add_folder(str(music))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=30_000)
     qtbot.waitUntil(lambda: not w.analysis.running and w.db.without_trajectory(w.state.model.key) == [], timeout=120_000)
     row = w.db.track(str(track), w.state.model.key)
     stored = w.db.trajectory(row.id, w.state.model.key)

@@ -146,7 +146,7 @@ def test_the_app_opens_a_track_whose_name_is_not_utf8(odd_folder, qtbot, tmp_pat
     monkeypatch.setenv("DAMER_BUILTIN_MODEL", MODEL)
     w = fresh_window(qtbot, tmp_path, monkeypatch)
     w.add_folder(str(odd_folder))
-    qtbot.waitUntil(lambda: w._scan is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not w.library_busy, timeout=30_000)
     qtbot.waitUntil(lambda: not w.analysis.running, timeout=300_000)  # the library pass: every name predicted
     assert all(r.analysed and r.valence is not None for r in w.db.tracks(w.state.model.key)), w.statusBar().currentMessage()
     assert {r.path for r in w.model.rows} == on_disk(odd_folder)

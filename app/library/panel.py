@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.library.table_model import COLUMNS, LibraryFilter, LibraryModel
+from app.library.table_model import COLUMNS, LibraryFilter, LibraryModel, TableRows
 from app.library.welcome import LibraryWelcome
+from app.long_lived import settle
 from app.widgets.buttons import on_click
 from app.widgets.elided_label import ElidedLabel
 
@@ -195,6 +196,16 @@ class LibraryPanel(QWidget):
     def _show_column(self, col: int, shown: bool) -> None:
         self.table.setColumnHidden(col, not shown)
         self.fit_title()
+
+    def show_rows(self, table: TableRows, folders: list[str], selected: str) -> None:
+        """A reload's rows (app.library.table_reload), the greeting if there are none, and the
+        ``selected`` track selected again."""
+        self.model.show_rows(table)
+        settle()  # the rows live until the next reload: out of the cycle collector's way
+        self.update_count()
+        self.show_empty_state(folders)
+        if selected:
+            self.select_path(selected)
 
     def show_empty_state(self, folders: list[str]) -> None:
         """The greeting (or why nothing is listed) while the library has no tracks, else the table."""

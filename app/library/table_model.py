@@ -5,6 +5,7 @@ model with one Python ``list.sort`` (a proxy calling ``data()`` per comparison s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QFont
@@ -48,6 +49,64 @@ def format_duration(seconds: float) -> str:
     )
 
 
+def emotion_word(r: TrackRow, terms: list[EmotionTerm]) -> str:
+    """The nearest emotion word, or only what is known where a dimension is a coin toss
+    (damer_core.contract.emotions.read_point); none unless both dimensions are predicted, and none for
+    a track the model declined (near-silent audio is predicted at the centre, confidence 0)."""
+    if r.valence is None or r.arousal is None or (r.confidence is not None and r.confidence <= 0.0):
+        return ""
+    return read_point(r.valence, r.arousal, terms).word
+
+
+def search_text(r: TrackRow, word: str) -> str:
+    return f"{r.title}\n{r.artist}\n{r.album}\n{word}".lower()
+
+
+def column_value(r: TrackRow, word: str, col: int):
+    return (r.title, r.artist, r.album, r.duration, r.valence, r.arousal, r.confidence, word, r.labelled)[col]
+
+
+@dataclass
+class TableRows:
+    """The table's rows with each one's emotion word and search text, in the table's sort order
+    (``sort``: column and order, None unsorted). Made in any thread: it touches no Qt object."""
+    rows: list[TrackRow]
+    words: list[str]
+    search_text: list[str]
+    sort: tuple[int, Qt.SortOrder] | None = None
+
+    @classmethod
+    def of(cls, rows: list[TrackRow], terms: list[EmotionTerm], sort: tuple[int, Qt.SortOrder] | None) -> TableRows:
+        words = [emotion_word(r, terms) for r in rows]
+        table = cls(list(rows), words, [search_text(r, w) for r, w in zip(rows, words)])
+        if sort is not None:
+            table.sort_by(*sort)
+        return table
+
+    def replace(self, fresh: dict[str, TrackRow], terms: list[EmotionTerm]) -> None:
+        """Rows read again since these were read (by path), each where its older self was."""
+        for i, r in enumerate(self.rows):
+            if r.path in fresh:
+                self.rows[i] = row = fresh[r.path]
+                self.words[i] = emotion_word(row, terms)
+                self.search_text[i] = search_text(row, self.words[i])
+
+    def sort_by(self, column: int, order: Qt.SortOrder) -> None:
+        """One Python sort: unanalysed (None) first when ascending."""
+        self.sort = (column, order)
+
+        def key(i: int):
+            v = column_value(self.rows[i], self.words[i], column)
+            if v is None:
+                return (0, 0.0)
+            return (1, v.lower() if isinstance(v, str) else float(v) if not (isinstance(v, float) and math.isnan(v)) else 0.0)
+
+        order_idx = sorted(range(len(self.rows)), key=key, reverse=order == Qt.SortOrder.DescendingOrder)
+        self.rows = [self.rows[i] for i in order_idx]
+        self.words = [self.words[i] for i in order_idx]
+        self.search_text = [self.search_text[i] for i in order_idx]
+
+
 class LibraryModel(QAbstractTableModel):
     def __init__(self, terms: list[EmotionTerm], parent=None):
         super().__init__(parent)
@@ -60,30 +119,30 @@ class LibraryModel(QAbstractTableModel):
         self.playing_path = ""  # the track in the player: a play icon and bold text, whatever is selected
 
     def word(self, r: TrackRow) -> str:
-        """The nearest emotion word, or only what is known where a dimension is a coin toss
-        (damer_core.contract.emotions.read_point); none unless both dimensions are predicted, and none for
-        a track the model declined (near-silent audio is predicted at the centre, confidence 0)."""
-        if r.valence is None or r.arousal is None or (r.confidence is not None and r.confidence <= 0.0):
-            return ""
-        return read_point(r.valence, r.arousal, self.terms).word
+        return emotion_word(r, self.terms)
+
+    @property
+    def sort_key(self) -> tuple[int, Qt.SortOrder] | None:
+        """The column and order the rows are sorted by (None: as the library gave them)."""
+        return self._sort
 
     def set_rows(self, rows: list[TrackRow]) -> None:
+        self.show_rows(TableRows.of(rows, self.terms, self._sort))
+
+    def show_rows(self, table: TableRows) -> None:
+        """Rows made ready elsewhere (app.library.table_reload); sorted again only where the user
+        chose another sort meanwhile."""
         self.beginResetModel()
-        self.rows = list(rows)
-        self._index_rows()
-        if self._sort is not None:
+        self.rows, self.words, self.search_text = table.rows, table.words, table.search_text
+        if self._sort is not None and table.sort != self._sort:
             self._sort_rows(*self._sort)
         self._row_of = {r.path: i for i, r in enumerate(self.rows)}
         self.endResetModel()
 
-    def _index_rows(self) -> None:
-        self.words = [self.word(r) for r in self.rows]
-        self.search_text = [f"{r.title}\n{r.artist}\n{r.album}\n{w}".lower() for r, w in zip(self.rows, self.words)]
-
     def update_row(self, row: int, track: TrackRow) -> None:
         self.rows[row] = track
         self.words[row] = self.word(track)
-        self.search_text[row] = f"{track.title}\n{track.artist}\n{track.album}\n{self.words[row]}".lower()
+        self.search_text[row] = search_text(track, self.words[row])
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def set_playing(self, path: str) -> None:
@@ -109,8 +168,7 @@ class LibraryModel(QAbstractTableModel):
         return None
 
     def value(self, row: int, col: int):
-        r = self.rows[row]
-        return (r.title, r.artist, r.album, r.duration, r.valence, r.arousal, r.confidence, self.words[row], r.labelled)[col]
+        return column_value(self.rows[row], self.words[row], col)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -164,19 +222,9 @@ class LibraryModel(QAbstractTableModel):
         self.layoutChanged.emit()
 
     def _sort_rows(self, column: int, order: Qt.SortOrder) -> None:
-        self._sort = (column, order)
-        reverse = order == Qt.SortOrder.DescendingOrder
-
-        def key(i: int):
-            v = self.value(i, column)
-            if v is None:
-                return (0, 0.0)  # unanalysed first when ascending
-            return (1, v.lower() if isinstance(v, str) else float(v) if not (isinstance(v, float) and math.isnan(v)) else 0.0)
-
-        order_idx = sorted(range(len(self.rows)), key=key, reverse=reverse)
-        self.rows = [self.rows[i] for i in order_idx]
-        self.words = [self.words[i] for i in order_idx]
-        self.search_text = [self.search_text[i] for i in order_idx]
+        table = TableRows(self.rows, self.words, self.search_text)
+        table.sort_by(column, order)
+        self.rows, self.words, self.search_text, self._sort = table.rows, table.words, table.search_text, table.sort
 
     def row_for_path(self, path: str) -> int:
         return self._row_of.get(path, -1)

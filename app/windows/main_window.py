@@ -14,12 +14,12 @@ from PySide6.QtWidgets import QMainWindow, QPushButton, QSplitter, QVBoxLayout, 
 
 from app.analysis.cache_dialog import apply_cache_limit
 from app.analysis.library_analysis import LibraryAnalysis
-from app.child import CoreProcess
 from app.labelling.controller import LabellingBar, LabellingController
 from app.library.db import LibraryDB
 from app.library.panel import LibraryPanel
 from app.library.scan import LibraryScan
 from app.library.table_model import LibraryModel
+from app.library.table_reload import TableReload, read_table
 from app.model_in_use import ModelInUse
 from app.playback.player import Player
 from app.playback.track_display import TrackDisplay
@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.labelling = LabellingController(self.label_bar, self.circle, self.player, self.db, self)
         self.analysis = LibraryAnalysis(self.db, self.state, self)
         self.library_scan = LibraryScan(self.db, self.settings, self)
+        self.table_reload = TableReload(self.db.path, self.terms, self)
         self.track = TrackDisplay(self.db, self.analysis, self.player, self.transport, self.views, self.circle,
                                   self.state, self)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)  # the library | the track
@@ -79,13 +80,13 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._restore()
-        self.reload_library()
+        self.library.show_rows(*read_table(self.db, self._table_values(), self.terms, None), "")  # before the window
         self._start_model()
 
     @property
-    def _scan(self) -> CoreProcess | None:
-        """The scanner child while a scan runs, else None (tests and scripts wait for None)."""
-        return self.library_scan.process
+    def library_busy(self) -> bool:
+        """A scan runs or the table is being read (tests and scripts wait for False)."""
+        return self.library_scan.process is not None or self.table_reload.pending
 
     @property
     def trajectory(self) -> dict | None:
@@ -125,7 +126,8 @@ class MainWindow(QMainWindow):
         self.main_split.setSizes([560, 1040])
         self.setCentralWidget(self.main_split)
         self.transport.set_devices(self.player.output_devices(), self.settings.output_device, self.player.reason)
-        self.statusBar().messageChanged.connect(self._log_status)  # what the status bar told the user, in View > Log
+        # what the status bar told the user, in View > Log
+        self.statusBar().messageChanged.connect(lambda text: log.info("%s", text) if text else None)
 
     def _menu_entries(self) -> list[MenuEntry]:
         """Every menu entry, declared once: (menu, text, slot, shortcut)."""
@@ -182,6 +184,8 @@ class MainWindow(QMainWindow):
         self.library.seek_step.connect(self.seek_relative)
         self.library.cancel_requested.connect(self.cancel_background)
         self.library.folder_chosen.connect(self.add_folder)
+        self.table_reload.loaded.connect(lambda rows, folders: self.library.show_rows(rows, folders, self.state.track.path))
+        self.table_reload.failed.connect(lambda message: self.say(message, 10000))
         t, p = self.transport, self.player
         t.play_pause.connect(self.play_pause)
         t.stop.connect(p.stop)
@@ -244,11 +248,8 @@ class MainWindow(QMainWindow):
 
     # -- library --------------------------------------------------------------------------------
     def reload_library(self) -> None:
-        self.model.set_rows(self.db.tracks(**self._table_values()))
-        self.library.update_count()
-        self.library.show_empty_state([p for _, p in self.db.folders()])
-        if self.state.track.path:
-            self.library.select_path(self.state.track.path)
+        """The table's rows, read off the GUI thread; the panel shows them when they come."""
+        self.table_reload.reload(self._table_values(), self.model.sort_key)
 
     def toggle_spreadsheet_safe(self) -> None:
         self.settings.spreadsheet_safe_csv = self.menu_actions[SPREADSHEET_SAFE].isChecked()
@@ -263,11 +264,6 @@ class MainWindow(QMainWindow):
     def say(self, message: str, ms: int) -> None:
         """A line in the status bar for ``ms`` milliseconds (and in View > Log)."""
         self.statusBar().showMessage(message, ms)
-
-    @staticmethod
-    def _log_status(message: str) -> None:
-        if message:
-            log.info("%s", message)
 
     def add_folder(self, folder: str | None = None) -> None:
         """Add a music folder (asked for when not given) and rescan (app.library.scan)."""
@@ -343,8 +339,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_track(self, path: str) -> None:
         """A track's row read again: a new prediction, or a label saved (its "labelled" mark)."""
-        src = self.model.row_for_path(path)
-        fresh = self.db.track(path, **self._table_values())
+        src, fresh = self.model.row_for_path(path), self.db.track(path, **self._table_values())
+        if fresh is not None:
+            self.table_reload.keep(fresh)  # newer than what a reload under way may have read
         if src >= 0 and fresh is not None:
             self.model.update_row(src, fresh)
 
