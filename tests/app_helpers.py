@@ -74,6 +74,18 @@ def answer_dialog(button_text: str, tries: int = 200) -> list[str]:
     return seen
 
 
+def listed_library(path: Path, names, artist: str = ""):
+    """A LibraryDB at ``path`` listing one folder, /music, and a 60 s track /music/<name>.flac per
+    name (title the name): the library as a scan leaves it, without audio."""
+    from app.library.db import LibraryDB
+
+    db = LibraryDB(path)
+    db.add_folder("/music")
+    db.upsert_tracks(1, [{"path": f"/music/{n}.flac", "title": n, "artist": artist, "album": "", "duration": 60.0,
+                          "size": 1, "mtime": 0.0} for n in names])
+    return db
+
+
 def app_state(model: str = ""):
     """The app's state with ``model`` in use ("": none; the file is made when missing, as a
     placeholder the state only stats)."""

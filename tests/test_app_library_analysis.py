@@ -6,7 +6,7 @@ import gc
 import threading
 import weakref
 
-from app_helpers import app_state
+from app_helpers import app_state, listed_library
 
 from app.analysis.library_analysis import LibraryAnalysis
 from app.analysis.schedule import PLAYING
@@ -14,10 +14,7 @@ from app.library.db import LibraryDB
 
 
 def paused_analysis(tmp_path, n_tracks: int) -> LibraryAnalysis:
-    db = LibraryDB(tmp_path / "library.sqlite3")
-    db.add_folder("/music")
-    db.upsert_tracks(1, [{"path": f"/music/{i}.flac", "title": str(i), "artist": "", "album": "", "duration": 60.0,
-                          "size": 1, "mtime": 0.0} for i in range(n_tracks)])
+    db = listed_library(tmp_path / "library.sqlite3", [str(i) for i in range(n_tracks)])
     analysis = LibraryAnalysis(db, app_state(str(tmp_path / "models" / "m.pt")))
     analysis.queue.set_paused_below(PLAYING)  # below the playing track: every pass job waits
     return analysis

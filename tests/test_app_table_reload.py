@@ -4,6 +4,7 @@ reload is shown, and a row refreshed while a reload was being read keeps its fre
 import threading
 
 import pytest
+from app_helpers import listed_library
 from PySide6.QtCore import Qt
 
 from app.library.db import LibraryDB
@@ -14,10 +15,7 @@ from damer_core.contract.emotions import load_emotion_terms
 
 @pytest.fixture
 def db(tmp_path):
-    d = LibraryDB(tmp_path / "library.sqlite3")
-    d.add_folder("/music")
-    d.upsert_tracks(1, [{"path": f"/music/{name}.flac", "title": name, "artist": "", "album": "", "duration": 60.0,
-                         "size": 1, "mtime": 0.0} for name in ("b", "a", "c")])
+    d = listed_library(tmp_path / "library.sqlite3", ("b", "a", "c"))
     yield d
     d.close()
 

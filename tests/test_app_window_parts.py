@@ -4,16 +4,12 @@ folder, the predictions CSV, the emotion map's points and the scan's status line
 import csv
 
 import pytest
-
-from app.library.db import LibraryDB
+from app_helpers import listed_library
 
 
 @pytest.fixture
 def db(tmp_path):
-    d = LibraryDB(tmp_path / "library.sqlite3")
-    d.add_folder("/music")
-    d.upsert_tracks(1, [{"path": f"/music/{n}.flac", "title": n, "artist": "Ann", "album": "", "duration": 60.0,
-                         "size": 1, "mtime": 0.0} for n in ("a", "b", "c")])
+    d = listed_library(tmp_path / "library.sqlite3", ("a", "b", "c"), artist="Ann")
     d.store_static("/music/a.flac", "m", 0.5, -0.25, 0.8)
     d.store_static("/music/b.flac", "m", None, 0.5, 0.6)  # a one-dimension model
     yield d

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from app_helpers import listed_library
 
 from app.library.db import MIGRATIONS, LibraryDB
 
@@ -24,10 +25,7 @@ def test_no_app_module_but_the_database_one_runs_sql():
 
 @pytest.fixture
 def db(tmp_path):
-    d = LibraryDB(tmp_path / "library.sqlite3")
-    d.add_folder("/music")
-    d.upsert_tracks(1, [{"path": f"/music/{n}.flac", "title": n, "artist": "", "album": "", "duration": 60.0,
-                         "size": 1, "mtime": 0.0} for n in ("a", "b")])
+    d = listed_library(tmp_path / "library.sqlite3", ("a", "b"))
     yield d
     d.close()
 
