@@ -1,12 +1,12 @@
-"""Bulk data the app keeps for long, moved out of the cycle collector's reach once made.
+"""The library pass's queued jobs, kept out of the cycle collector's full passes while it runs.
 
-Python's full collections traverse every object that can hold references: with a 50,000-track
-library (its table rows) and the library pass's 100,000 queued jobs, each one held the GUI thread
-for up to 130 ms, and they come every few thousand allocations while a pass is fed. ``gc.freeze``
-moves what exists now into the permanent generation, which collections skip. Reference counting
-still frees it when it is dropped (a row or a job is in no reference cycle), so nothing leaks by it;
-only cyclic garbage that exists at that moment waits, as it would have waited for the next full
-collection."""
+Python's full collections walk every object that can hold references: with the pass of a
+50,000-track library (100,000 queued jobs) each one held the GUI thread for up to 130 ms, and they
+came every few thousand allocations while the pass was fed. ``gc.freeze`` moves what exists now
+into the permanent generation, which collections skip. Reference counting still frees a frozen
+object that is dropped (a job is in no reference cycle: a cancelled or finished pass frees its
+jobs at once), but a frozen reference cycle that becomes garbage is not collected while frozen; so
+the freeze lasts only as long as the pass, and its end hands everything back to the collector."""
 
 from __future__ import annotations
 
@@ -14,5 +14,10 @@ import gc
 
 
 def settle() -> None:
-    """Call after making a large batch of long-lived objects, on the GUI thread."""
+    """After queueing a large batch of jobs, on the GUI thread."""
     gc.freeze()
+
+
+def release() -> None:
+    """The pass is over: what was frozen is the collector's again (its next full pass walks it once)."""
+    gc.unfreeze()

@@ -7,10 +7,12 @@ import threading
 import weakref
 
 from app_helpers import app_state, listed_library
+from PySide6.QtWidgets import QApplication
 
 from app.analysis.library_analysis import LibraryAnalysis
 from app.analysis.schedule import PLAYING
 from app.library.db import LibraryDB
+from app.workers import Worker
 
 
 def paused_analysis(tmp_path, n_tracks: int) -> LibraryAnalysis:
@@ -35,6 +37,19 @@ def test_the_missing_tracks_are_read_off_the_gui_thread(qtbot, tmp_path, monkeyp
     analysis.shutdown()
 
 
+def test_a_cancel_or_the_windows_close_while_the_library_is_read_begins_no_pass(qtbot, tmp_path):
+    for stop in ("cancel_pass", "shutdown"):
+        analysis = paused_analysis(tmp_path / stop, 3)
+        queued: list[int] = []
+        analysis.analyse_library(queued.append)
+        getattr(analysis, stop)()
+        assert not analysis.running
+        qtbot.waitUntil(lambda: not Worker._alive, timeout=10_000)  # the reading came back
+        QApplication.processEvents()  # and its result was delivered
+        assert queued == [] and analysis.queue.pending() == 0, stop
+        analysis.shutdown()
+
+
 def test_only_the_latest_request_begins_a_pass(qtbot, tmp_path):
     analysis = paused_analysis(tmp_path, 3)
     first: list[int] = []
@@ -48,9 +63,10 @@ def test_only_the_latest_request_begins_a_pass(qtbot, tmp_path):
     analysis.shutdown()
 
 
-def test_a_passs_jobs_stay_out_of_full_collections_and_are_freed_when_cancelled(qtbot, tmp_path):
+def test_a_passs_jobs_stay_out_of_full_collections_while_it_lasts(qtbot, tmp_path):
     """A 50,000-track library's pass queues 100,000 jobs: the cycle collector's full passes over
-    them held the GUI thread for up to 130 ms (app/long_lived.py)."""
+    them held the GUI thread for up to 130 ms (app/long_lived.py). Dropped jobs are freed at once,
+    and the pass's end unfreezes, so frozen cycles do not outlive it."""
     analysis = paused_analysis(tmp_path, 50)
     gc.unfreeze()
     queued: list[int] = []
@@ -60,5 +76,5 @@ def test_a_passs_jobs_stay_out_of_full_collections_and_are_freed_when_cancelled(
     job = weakref.ref(next(iter(analysis.queue.schedule._queued.values())))
     assert analysis.cancel_pass() == 100 and analysis.queue.pending() == 0
     assert job() is None  # frozen, yet freed by reference counting once dropped
-    gc.unfreeze()
+    assert gc.get_freeze_count() == 0  # the pass is over: the collector may walk everything again
     analysis.shutdown()

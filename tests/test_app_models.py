@@ -144,6 +144,7 @@ def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_p
     row = w.db.tracks(w.state.model.key)[0]
     assert row.arousal is None and row.valence is not None
     w.reload_library()
+    qtbot.waitUntil(lambda: not w.library_busy)
     assert w.library.proxy.index(0, 5).data() == "n/p" and w.library.proxy.index(0, 7).data() == ""
     assert "not predicted" in w.library.proxy.index(0, 5).data(3)  # the tooltip says why
     w.open_track(row.path)

@@ -166,3 +166,18 @@ def test_an_older_library_gets_its_trajectories_means(tmp_path):
     row = db.track("/music/a.flac", "m", whole=True)
     assert row.valence == pytest.approx(0.3) and row.arousal == pytest.approx(-0.4) and row.whole
     db.close()
+
+
+def test_a_reader_reads_while_the_app_writes_and_cannot_write(db):
+    """Other threads read through LibraryDB.reader: no write lock, so a write under way (a scan,
+    a label import) neither blocks nor fails its reading; it reads what was committed."""
+    reader = LibraryDB.reader(db.path, busy_timeout=0.1)
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+        db.conn.execute("DELETE FROM tracks")
+        assert {p for _, p in reader.unanalysed("m")} == {"/music/a.flac", "/music/b.flac"}
+        db.conn.execute("ROLLBACK")
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.add_folder("/elsewhere")
+    finally:
+        reader.close()

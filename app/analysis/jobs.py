@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.analysis.schedule import IDLE, LIBRARY, PLAYING, JobSchedule, QueuedJob
 from app.child import CoreProcess
-from app.long_lived import settle
+from app.long_lived import release, settle
 from damer_core.contract import events
 
 __all__ = ["IDLE", "LIBRARY", "PLAYING", "AnalysisQueue", "QueuedJob", "WorkerChannel"]
@@ -144,7 +144,8 @@ class AnalysisQueue(QObject):
             return
         step = list(itertools.islice(self._feed, PASS_STEP))
         self.schedule.extend_pass([p for op, p in step if op == "static"], [p for op, p in step if op == "track"])
-        settle()  # the queued jobs: a full collection would walk them all, on the GUI thread
+        if step:
+            settle()  # the queued jobs: a full collection would walk them all, on the GUI thread
         if len(step) == PASS_STEP:
             QTimer.singleShot(0, self._feed_step)
         else:
@@ -185,6 +186,7 @@ class AnalysisQueue(QObject):
         self.schedule.clear()
         self._ready = False
         self.schedule.forget_running()
+        release()
         self.channel.stop(wait_ms=1000)  # the app is closing: the worker ends before its QProcess goes
 
     # -- the worker -----------------------------------------------------------------------------
@@ -237,6 +239,7 @@ class AnalysisQueue(QObject):
             self.failed.emit(running.job.path if running else "", ev.message)
 
     def _pass_finished(self, message: str) -> None:
+        release()  # the pass's jobs are gone: cycles frozen with them may be collected again
         if message:
             log.info("library analysis finished: %s", message)
         self.pass_finished.emit(message)

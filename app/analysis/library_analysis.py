@@ -75,7 +75,7 @@ class LibraryAnalysis(QObject):
         request, path = self._pass_request, self.db.path
 
         def missing(w: Worker) -> tuple[list, list]:
-            db = LibraryDB(path)
+            db = LibraryDB.reader(path)
             try:
                 return db.unanalysed(key), db.without_trajectory(key)
             finally:
@@ -105,7 +105,7 @@ class LibraryAnalysis(QObject):
     def _reading_failed(self, request: int, message: str) -> None:
         if request == self._pass_request:
             self._reading = False
-        self.track_failed.emit("", f"the library could not be read: {message}")
+            self.track_failed.emit("", f"the library could not be read: {message}")
 
     def open_track(self, path: str, need_trajectory: bool) -> None:
         """The playing track first: its spectrograms and, when missing, its trajectory, from one decode."""
@@ -119,9 +119,15 @@ class LibraryAnalysis(QObject):
             self.queue.submit("track", path, PLAYING)
 
     def cancel_pass(self) -> int:
+        self._forget_reading()  # a pass still being read is cancelled too
         return self.queue.cancel_pass()
 
+    def _forget_reading(self) -> None:
+        self._pass_request += 1
+        self._reading = False
+
     def shutdown(self) -> None:
+        self._forget_reading()  # a reading that comes back after the window closed starts nothing
         self.queue.shutdown()
         shutil.rmtree(self._views_dir, ignore_errors=True)
 

@@ -34,7 +34,8 @@ class QueuedJob:
 
 class JobSchedule:
     """Queued jobs in a heap, indexed by (op, path) so a submit is O(log n) however long the
-    library; a job replaced or cancelled is marked dropped and skipped when it comes up."""
+    library; a job replaced is marked dropped and skipped when it comes up (a cancelled pass is
+    swept out at once)."""
 
     def __init__(self, on_progress: Callable[[int, int, float], None] | None = None,
                  on_pass_finished: Callable[[str], None] | None = None):

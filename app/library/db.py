@@ -103,6 +103,24 @@ class LibraryDB:
             self.conn.close()
             raise (e if isinstance(e, LibraryLocked) else open_error(self.path, e)) from None
 
+    @classmethod
+    def reader(cls, path: Path, busy_timeout: float = 5.0) -> LibraryDB:
+        """A read-only connection to a library this app has opened already (checked and migrated
+        by that opening), for reading in another thread: WAL lets it read while the app writes, it
+        takes no write lock, and it reads no table it is not asked for."""
+        db = cls.__new__(cls)
+        db.path, db._busy_ms = Path(path), int(busy_timeout * 1000)
+        try:
+            uri = db.path.resolve().as_uri()
+        except (ValueError, UnicodeError):
+            return cls(path, busy_timeout)  # a name a URI cannot carry: the ordinary opening
+        try:
+            db.conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=busy_timeout)
+        except sqlite3.DatabaseError as e:
+            raise open_error(db.path, e) from None
+        db.conn.text_factory = column_text
+        return db
+
     def _probe(self) -> None:
         """Read every table's rows once, all but the trajectories' text (milliseconds for 10,000
         tracks): a file cut off or overwritten fails here, at open, with DatabaseError, instead of in

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 
 from app.library.table_model import COLUMNS, LibraryFilter, LibraryModel, TableRows
 from app.library.welcome import LibraryWelcome
-from app.long_lived import settle
 from app.widgets.buttons import on_click
 from app.widgets.elided_label import ElidedLabel
 
@@ -201,7 +200,6 @@ class LibraryPanel(QWidget):
         """A reload's rows (app.library.table_reload), the greeting if there are none, and the
         ``selected`` track selected again."""
         self.model.show_rows(table)
-        settle()  # the rows live until the next reload: out of the cycle collector's way
         self.update_count()
         self.show_empty_state(folders)
         if selected:

@@ -41,7 +41,7 @@ class TableReload(QObject):
         request, path, terms = self._request, self.db_path, self.terms
 
         def read(w: Worker) -> tuple[TableRows, list[str]]:
-            db = LibraryDB(path)
+            db = LibraryDB.reader(path)
             try:
                 return read_table(db, values, terms, sort)
             finally:
@@ -51,6 +51,11 @@ class TableReload(QObject):
         job.result.connect(lambda found: self._arrived(request, found))
         job.error.connect(lambda message: self._failed(request, message))
         job.start()
+
+    def close(self) -> None:
+        """The window closes: a reload still being read is shown nowhere."""
+        self._request += 1
+        self.pending, self._fresh = False, {}
 
     def keep(self, row: TrackRow) -> None:
         """A row read again on the GUI thread while a reload is under way: it wins over the reload's."""

@@ -237,6 +237,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.track.closed = self.library_scan.closed = True  # late results of either are dropped from now on
+        self.table_reload.close()
         self.labelling.shutdown()
         self.save_settings()
         self.cancel_background()
