@@ -76,5 +76,27 @@ def test_a_passs_jobs_stay_out_of_full_collections_while_it_lasts(qtbot, tmp_pat
     job = weakref.ref(next(iter(analysis.queue.schedule._queued.values())))
     assert analysis.cancel_pass() == 100 and analysis.queue.pending() == 0
     assert job() is None  # frozen, yet freed by reference counting once dropped
-    assert gc.get_freeze_count() == 0  # the pass is over: the collector may walk everything again
+    qtbot.waitUntil(lambda: gc.get_freeze_count() == 0, timeout=10_000)  # the pass is over: all collectable again
+    analysis.shutdown()
+
+
+def test_a_pass_begun_before_the_release_keeps_the_freeze(qtbot, tmp_path, monkeypatch):
+    """A change of model ends a pass and begins one: the frozen heap is not handed back in
+    between (a full collection would walk it all, on the GUI thread), only a while after the last."""
+    unfreezes: list[bool] = []
+    unfreeze = gc.unfreeze
+    monkeypatch.setattr(gc, "unfreeze", lambda: unfreezes.append(True) or unfreeze())
+    analysis = paused_analysis(tmp_path, 20)
+    analysis.queue._release.setInterval(1000)
+    queued: list[int] = []
+    analysis.analyse_library(queued.append)
+    qtbot.waitUntil(lambda: bool(queued), timeout=10_000)
+    analysis.cancel_pass()
+    analysis.analyse_library(queued.append)  # 20 tracks read and begun well within the release's 1 s
+    qtbot.waitUntil(lambda: len(queued) == 2, timeout=10_000)
+    qtbot.wait(1500)  # past the first pass's release, had the second not called it off
+    assert unfreezes == [] and gc.get_freeze_count() > 0 and analysis.queue.pending() == 40
+    analysis.cancel_pass()
+    qtbot.waitUntil(lambda: unfreezes == [True], timeout=10_000)
+    assert gc.get_freeze_count() == 0
     analysis.shutdown()
