@@ -50,15 +50,20 @@ def test_a_cancel_or_the_windows_close_while_the_library_is_read_begins_no_pass(
         analysis.shutdown()
 
 
-def test_only_the_latest_request_begins_a_pass(qtbot, tmp_path):
+def test_only_the_latest_request_begins_a_pass(qtbot, tmp_path, monkeypatch):
     analysis = paused_analysis(tmp_path, 3)
+    begun: list[int] = []
+    start_pass = analysis.queue.start_pass
+    monkeypatch.setattr(analysis.queue, "start_pass", lambda static, tracks: begun.append(len(static)) or
+                        start_pass(static, tracks))
     first: list[int] = []
     second: list[int] = []
     analysis.analyse_library(first.append)
     analysis.analyse_library(second.append)  # a change of model or a rescan while the first is read
-    qtbot.waitUntil(lambda: bool(second), timeout=10_000)
-    qtbot.wait(200)
-    assert first == [] and second == [6] and analysis.queue.pending() == 6
+    qtbot.waitUntil(lambda: bool(second) and not Worker._alive, timeout=10_000)  # both readings came back
+    QApplication.processEvents()
+    assert begun == [3] and analysis.queue.pending() == 6
+    assert first == second == [6]  # the first request hears of the pass that replaced it
     assert not analysis.queue.busy and analysis.running  # queued (paused), and counted as running
     analysis.shutdown()
 

@@ -42,6 +42,7 @@ class LibraryAnalysis(QObject):
         self._npz_names = itertools.count()
         self._pass_request = 0  # the latest analyse_library(): an earlier one's reading is dropped
         self._reading = False  # the latest one's reading has not come back yet
+        self._waiting: list[Callable[[int], None]] = []  # what each unanswered request asked to hear
         q = self.queue
         q.static_done.connect(self._on_static)
         q.predicted.connect(self._on_prediction)
@@ -65,13 +66,16 @@ class LibraryAnalysis(QObject):
         """The static V-A of every track without one first, then the missing trajectories. Which
         tracks those are is read off the GUI thread (a 50,000-track library's two queries take a
         quarter of a second), in a connection of its own; ``when_queued`` then gets how many jobs
-        were queued (0: every track is analysed; the worker is started anyway). False, and nothing
-        read, without a model."""
+        were queued (0: every track is analysed; the worker is started anyway), also when a later
+        request (a rescan, a change of model) replaces this one. False, and nothing read, without
+        a model."""
         key = self.queue.key
         if not self.queue.checkpoint:
             return False
         self._pass_request += 1
         self._reading = True
+        if when_queued is not None:
+            self._waiting.append(when_queued)
         request, path = self._pass_request, self.db.path
 
         def missing(w: Worker) -> tuple[list, list]:
@@ -82,13 +86,12 @@ class LibraryAnalysis(QObject):
                 db.close()
 
         job = Worker(missing, "library-pass", parent=self)
-        job.result.connect(lambda found: self._begin_pass(request, key, found[0], found[1], when_queued))
+        job.result.connect(lambda found: self._begin_pass(request, key, found[0], found[1]))
         job.error.connect(lambda message: self._reading_failed(request, message))
         job.start()
         return True
 
-    def _begin_pass(self, request: int, key: str, static: list, trajectories: list,
-                    when_queued: Callable[[int], None] | None) -> None:
+    def _begin_pass(self, request: int, key: str, static: list, trajectories: list) -> None:
         if request != self._pass_request:
             return  # a later request (a change of model, a rescan) reads the library again
         self._reading = False
@@ -99,12 +102,13 @@ class LibraryAnalysis(QObject):
         self.queue.start_pass([p for _, p in static], [p for _, p in trajectories])
         if not self.queue.pending():
             self.queue.warm()  # nothing to analyse: the first double-click should still not wait for torch
-        if when_queued is not None:
+        waiting, self._waiting = self._waiting, []
+        for when_queued in waiting:
             when_queued(self.queue.pending())
 
     def _reading_failed(self, request: int, message: str) -> None:
         if request == self._pass_request:
-            self._reading = False
+            self._reading, self._waiting = False, []
             self.track_failed.emit("", f"the library could not be read: {message}")
 
     def open_track(self, path: str, need_trajectory: bool) -> None:
@@ -124,7 +128,7 @@ class LibraryAnalysis(QObject):
 
     def _forget_reading(self) -> None:
         self._pass_request += 1
-        self._reading = False
+        self._reading, self._waiting = False, []
 
     def shutdown(self) -> None:
         self._forget_reading()  # a reading that comes back after the window closed starts nothing
