@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.analysis.jobs import PLAYING, AnalysisQueue
 from app.library.db import LibraryDB
+from app.library.latest_read import LatestRead
 from app.model_in_use import ModelInUse
 from app.state import AppState
 from app.workers import Worker
@@ -40,8 +41,7 @@ class LibraryAnalysis(QObject):
         state.model_changed.connect(self._model_changed)
         self._views_dir = Path(tempfile.mkdtemp(prefix="damer-views-"))
         self._npz_names = itertools.count()
-        self._pass_request = 0  # the latest analyse_library(): an earlier one's reading is dropped
-        self._reading = False  # the latest one's reading has not come back yet
+        self._reads = LatestRead(db.path, "library-pass", self)  # which tracks the pass needs
         self._waiting: list[Callable[[int], None]] = []  # what each unanswered request asked to hear
         q = self.queue
         q.static_done.connect(self._on_static)
@@ -55,7 +55,7 @@ class LibraryAnalysis(QObject):
     @property
     def running(self) -> bool:
         """Jobs are running or queued, or the library is being read for a pass."""
-        return self.queue.busy or self.queue.pending() > 0 or self._reading
+        return self.queue.busy or self.queue.pending() > 0 or self._reads.pending
 
     def _model_changed(self, now: ModelInUse, before: ModelInUse) -> None:
         """Jobs from now on use the model now in use (the queue keeps the last usable one)."""
@@ -72,29 +72,13 @@ class LibraryAnalysis(QObject):
         key = self.queue.key
         if not self.queue.checkpoint:
             return False
-        self._pass_request += 1
-        self._reading = True
         if when_queued is not None:
             self._waiting.append(when_queued)
-        request, path = self._pass_request, self.db.path
-
-        def missing(w: Worker) -> tuple[list, list]:
-            db = LibraryDB.reader(path)
-            try:
-                return db.unanalysed(key), db.without_trajectory(key)
-            finally:
-                db.close()
-
-        job = Worker(missing, "library-pass", parent=self)
-        job.result.connect(lambda found: self._begin_pass(request, key, found[0], found[1]))
-        job.error.connect(lambda message: self._reading_failed(request, message))
-        job.start()
+        self._reads.read(lambda db: (db.unanalysed(key), db.without_trajectory(key)),
+                         lambda found: self._begin_pass(key, *found), self._reading_failed)
         return True
 
-    def _begin_pass(self, request: int, key: str, static: list, trajectories: list) -> None:
-        if request != self._pass_request:
-            return  # a later request (a change of model, a rescan) reads the library again
-        self._reading = False
+    def _begin_pass(self, key: str, static: list, trajectories: list) -> None:
         if key != self.queue.key:
             return  # the model changed meanwhile: its own request follows
         log.info("library analysis with %s: %d tracks without an emotion, %d without a trajectory",
@@ -106,10 +90,9 @@ class LibraryAnalysis(QObject):
         for when_queued in waiting:
             when_queued(self.queue.pending())
 
-    def _reading_failed(self, request: int, message: str) -> None:
-        if request == self._pass_request:
-            self._reading, self._waiting = False, []
-            self.track_failed.emit("", f"the library could not be read: {message}")
+    def _reading_failed(self, message: str) -> None:
+        self._waiting = []
+        self.track_failed.emit("", f"the library could not be read: {message}")
 
     def open_track(self, path: str, need_trajectory: bool) -> None:
         """The playing track first: its spectrograms and, when missing, its trajectory, from one decode."""
@@ -127,8 +110,8 @@ class LibraryAnalysis(QObject):
         return self.queue.cancel_pass()
 
     def _forget_reading(self) -> None:
-        self._pass_request += 1
-        self._reading, self._waiting = False, []
+        self._reads.forget()
+        self._waiting = []
 
     def shutdown(self) -> None:
         self._forget_reading()  # a reading that comes back after the window closed starts nothing

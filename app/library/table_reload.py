@@ -11,9 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 
 from app.library.db import LibraryDB
+from app.library.latest_read import LatestRead
 from app.library.rows import TrackRow
 from app.library.table_model import TableRows
-from app.workers import Worker
 from damer_core.contract.emotions import EmotionTerm
 
 
@@ -29,49 +29,37 @@ class TableReload(QObject):
 
     def __init__(self, db_path: Path, terms: list[EmotionTerm], parent: QObject | None = None):
         super().__init__(parent)
-        self.db_path, self.terms = db_path, terms
-        self._request = 0
-        self.pending = False  # the latest reload has not been shown yet
-        self._fresh: dict[str, TrackRow] = {}  # rows refreshed since it began: newer than what it reads
+        self.terms = terms
+        self._reads = LatestRead(db_path, "library-table", self)
+        self._fresh: dict[str, TrackRow] = {}  # rows refreshed since the reload began: newer than what it reads
+
+    @property
+    def pending(self) -> bool:
+        """The latest reload has not been shown yet."""
+        return self._reads.pending
 
     def reload(self, values: dict, sort: tuple[int, Qt.SortOrder] | None) -> None:
-        self._request += 1
-        self.pending = True
         self._fresh = {}
-        request, path, terms = self._request, self.db_path, self.terms
-
-        def read(w: Worker) -> tuple[TableRows, list[str]]:
-            db = LibraryDB.reader(path)
-            try:
-                return read_table(db, values, terms, sort)
-            finally:
-                db.close()
-
-        job = Worker(read, "library-table", parent=self)
-        job.result.connect(lambda found: self._arrived(request, found))
-        job.error.connect(lambda message: self._failed(request, message))
-        job.start()
+        terms = self.terms
+        self._reads.read(lambda db: read_table(db, values, terms, sort), self._arrived, self._failed)
 
     def close(self) -> None:
         """The window closes: a reload still being read is shown nowhere."""
-        self._request += 1
-        self.pending, self._fresh = False, {}
+        self._reads.forget()
+        self._fresh = {}
 
     def keep(self, row: TrackRow) -> None:
         """A row read again on the GUI thread while a reload is under way: it wins over the reload's."""
         if self.pending:
             self._fresh[row.path] = row
 
-    def _arrived(self, request: int, found: tuple[TableRows, list[str]]) -> None:
-        if request != self._request:
-            return  # an earlier reload's rows are already out of date
+    def _arrived(self, found: tuple[TableRows, list[str]]) -> None:
         table, folders = found
         if self._fresh:
             table.replace(self._fresh, self.terms)
-        self.pending, self._fresh = False, {}
+        self._fresh = {}
         self.loaded.emit(table, folders)
 
-    def _failed(self, request: int, message: str) -> None:
-        if request == self._request:
-            self.pending, self._fresh = False, {}
-            self.failed.emit(f"The library could not be read: {message}")
+    def _failed(self, message: str) -> None:
+        self._fresh = {}
+        self.failed.emit(f"The library could not be read: {message}")

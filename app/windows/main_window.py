@@ -340,10 +340,11 @@ class MainWindow(QMainWindow):
 
     def _refresh_track(self, path: str) -> None:
         """A track's row read again: a new prediction, or a label saved (its "labelled" mark)."""
-        src, fresh = self.model.row_for_path(path), self.db.track(path, **self._table_values())
-        if fresh is not None:
-            self.table_reload.keep(fresh)  # newer than what a reload under way may have read
-        if src >= 0 and fresh is not None:
+        fresh = self.db.track(path, **self._table_values())
+        if fresh is None:
+            return
+        self.table_reload.keep(fresh)  # newer than what a reload under way may have read
+        if (src := self.model.row_for_path(path)) >= 0:
             self.model.update_row(src, fresh)
 
     # -- the current track ----------------------------------------------------------------------
