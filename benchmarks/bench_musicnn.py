@@ -7,7 +7,8 @@ torch.compile, and how far each option moves the penultimate and the taggram on 
 (an option is worth keeping only if it moves nothing by more than 0.01); then a 30 s clip's
 static patches and a 5-minute track's trajectory patches (side by side, no overlap), in float32,
 in memory and decoded in blocks. Last, what fine-tuning musicnn would cost: one training step
-(train mode, forward and backward, batch 8) per patch, against a forward pass in eval mode.
+(train mode, forward and backward, batch 8) per patch, against a forward pass in eval mode, and
+what fine-tuning its mid-end alone inside DAMER costs per 4 s training window.
 --quick: 6 s and 15 s of audio, one repeat, no compile.
 """
 
@@ -71,7 +72,33 @@ def main() -> None:
     train_step = training_step_seconds(net, batch, repeats)
     print(f"fine-tuning musicnn: a training step costs {1000 * train_step:.1f} ms per patch ({args.threads} thread(s)); "
           f"1,000 training windows of 3 s: {train_step * 1000 / 60:.1f} min an epoch")
+    midend_step, n_windows = midend_step_seconds(clip, repeats)
+    print(f"fine-tuning the mid-end only (context-musicnn-tuned): a training step costs {1000 * midend_step:.1f} ms "
+          f"per 4 s window ({n_windows} packed windows a batch, {args.threads} thread(s))")
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs")
+
+
+def midend_step_seconds(clip, repeats: int) -> tuple[float, int]:
+    """Seconds per window of forward + backward through musicnn's mid-end inside DAMER
+    (damer_core.models.network.midend) on the clip's packed training windows."""
+    import torch
+
+    from damer_core.features.midend_windows import training_windows_of
+    from damer_core.features.spectra import CONTEXT_MUSICNN_TUNED
+    from damer_core.features.tuned_midend import load_msd_midend
+    from damer_core.models.network.midend import MusicnnMidEnd
+
+    packed, _ = training_windows_of(clip, CONTEXT_MUSICNN_TUNED)
+    midend = MusicnnMidEnd(CONTEXT_MUSICNN_TUNED.n_frames)
+    load_msd_midend(midend.layers)
+    batch = torch.from_numpy(packed.astype(np.float32))
+
+    def step():
+        midend.zero_grad(set_to_none=True)
+        midend.train()(batch).sum().backward()
+
+    with torch.enable_grad():
+        return best_time(step, repeats) / len(batch), len(batch)
 
 
 def training_step_seconds(net, batch, repeats: int) -> float:

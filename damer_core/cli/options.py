@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from typing import Any
 
 from damer_core.contract.errors import InputError, UsageError
 
@@ -26,14 +25,12 @@ def feature_cache(args):
 
 
 def train_config(args):
-    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig
+    from damer_core.training.config import FINE_TUNE_DEFAULTS, TrainConfig, flag_settings
 
     tcfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     if getattr(args, "init", None) and not args.config:  # fine-tuning adjusts a model, it does not replace it
         tcfg = replace(tcfg, **FINE_TUNE_DEFAULTS)
-    flags: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
-    tcfg = replace(tcfg, **{k: v for k, v in flags.items() if v is not None})
+    tcfg = replace(tcfg, **flag_settings(args))
     if args.dims:
         dims = tuple(d.strip() for d in args.dims.split(",") if d.strip())
         tcfg = replace(tcfg, dims=dims)
@@ -88,6 +85,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--lr", type=float)
+    g.add_argument("--midend-lr", type=float, help="learning rate of musicnn's mid-end, where the context-musicnn-tuned "
+                                                   "preset fine-tunes it (default 1e-4)")
     g.add_argument("--seed", type=int)
     g.add_argument("--dims", help="arousal, valence or arousal,valence (default both: one network each, as the paper), "
                                   "or quadrant: one network with the joint 4-way quadrant head")

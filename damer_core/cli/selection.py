@@ -16,10 +16,12 @@ def cmd_cv(args: argparse.Namespace) -> int:
     from damer_core.evaluation.crossval import run_damer_folds
     from damer_core.features.spectra import preset
     from damer_core.progress import Progress
+    from damer_core.training.midend_tuning import refuse_unfit_dims
 
     if not args.dataset:
         raise UsageError("cv needs --dataset")
     tcfg = train_config(args)
+    refuse_unfit_dims(preset(args.preset), tcfg.dims)
     progress = Progress(args.progress)
     fs = load_dataset(args.dataset, args.format, args.scale, preset(args.preset), progress, feature_cache(args),
                       descriptors=tcfg.descriptors)

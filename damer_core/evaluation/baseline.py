@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
+from damer_core.contract.errors import InputError
 from damer_core.datasets.base import DIMENSIONS, FeatureSet
 from damer_core.datasets.split import Split
 from damer_core.metrics import roc_auc
@@ -23,6 +24,11 @@ C_GRID = (0.001, 0.01, 0.1, 1.0)
 
 def track_statistics(fs: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
     """(track ids, [n_tracks, 2 * (n_mels + n_gammatone)]) per-band mean and std over each track's frames."""
+    from damer_core.features.spectra import MUSICNN_TUNED
+
+    if fs.feature_config.mel_path == MUSICNN_TUNED:  # its windows hold musicnn's front end, not bands
+        raise InputError(f"the baseline reads the Mel stream's bands, which the {fs.feature_config.name} preset makes "
+                         "while it trains: use --preset context-musicnn (the same bands before fine-tuning)")
     tracks = np.unique(fs.track)
     rows = []
     for t in tracks:

@@ -26,7 +26,7 @@ from damer_core.contract import display
 from damer_core.features.cache import FeatureCache
 from damer_core.features.spectra import (
     DISPLAY,
-    MUSICNN,
+    MUSICNN_PATHS,
     BandEnergies,
     DisplayViews,
     FeatureConfig,
@@ -37,7 +37,6 @@ from damer_core.features.spectra import (
     frame_sequence,
     training_segment,
     training_window_ends,
-    training_windows,
     views_from_bands,
 )
 
@@ -50,7 +49,9 @@ def _frames(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarra
 
 
 def _train(y: np.ndarray, cfg: FeatureConfig, path: str) -> dict[str, np.ndarray]:
-    mel, coch = training_windows(y, cfg, path=path)
+    from damer_core.features.midend_windows import training_windows_of  # musicnn and torch only where used
+
+    mel, coch = training_windows_of(y, cfg, path=path)
     return {"mel": mel, "coch": coch, "duration": np.array(y.shape[0] / cfg.sample_rate)}
 
 
@@ -244,10 +245,12 @@ def _streamed(stream: DecodeStream, cfg: FeatureConfig, kinds: list[str], out: d
     display_cfg = replace(DISPLAY, sample_rate=stream.rate)
     bands = {k: BandEnergies(display_cfg if k == "display" else cfg, n) for k in kinds if k in ("frames", "display")}
     midend = None
-    if "frames" in kinds and cfg.mel_path == MUSICNN:  # the Mel stream through musicnn (FeatureConfig.mel_path)
+    if "frames" in kinds and cfg.mel_path in MUSICNN_PATHS:  # the Mel stream through musicnn (FeatureConfig.mel_path)
         from damer_core.features.musicnn import MidEndFrames
+        from damer_core.features.tuned_midend import musicnn_for
 
-        midend = MidEndFrames(cfg.sample_rate, frame_count(n, cfg), cfg.hop_length / cfg.sample_rate)
+        midend = MidEndFrames(cfg.sample_rate, frame_count(n, cfg), cfg.hop_length / cfg.sample_rate,
+                              musicnn_for(cfg.midend))
     described = None
     if "trajectory_descriptors" in kinds:
         from damer_core.contract.trajectory import grid

@@ -92,13 +92,25 @@ def same_padding(kernel: int) -> tuple[int, int]:
 class MidEndLayer(nn.Module):
     """Conv1d over time (kernel 7, padded 3 each side) -> ReLU -> BN."""
 
-    def __init__(self, channels_in: int, channels: int):
+    def __init__(self, channels_in: int, channels: int, norm: type[nn.BatchNorm1d] = nn.BatchNorm1d):
         super().__init__()
         self.conv = nn.Conv1d(channels_in, channels, 7, padding=3)
-        self.bn = nn.BatchNorm1d(channels, eps=BN_EPS)
+        self.bn = norm(channels, eps=BN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(F.relu(self.conv(x)))
+
+
+def run_midend(layers: nn.ModuleList, front: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B, 192, T]`` the mid-end's three layers of 64 (residuals on the 2nd and 3rd) over the
+    front end's ``[B, 561, T]``. ``keep`` ``[B, 1, T]`` (1 or 0): columns that are zero padding
+    between pieces of different patches, made zero again after every layer, so each piece sees
+    the zero padding the original sees at its patch's edges (damer_core.features.midend_windows)."""
+    masked = (lambda x: x) if keep is None else (lambda x: x * keep)  # noqa: E731
+    first = masked(layers[0](masked(front)))
+    second = masked(layers[1](first)) + first
+    third = masked(layers[2](second)) + second
+    return torch.cat([first, second, third], dim=1)
 
 
 class Musicnn(nn.Module):
@@ -118,14 +130,15 @@ class Musicnn(nn.Module):
         self.dense_bn = nn.BatchNorm1d(units, eps=BN_EPS)
         self.tags = nn.Linear(units, n_tags)
 
+    def front_end(self, patches: torch.Tensor) -> torch.Tensor:
+        """``[B, 561, T]``: the timbral and temporal branches, side by side."""
+        x = self.input_bn(patches.unsqueeze(1))
+        return torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)
+
     def features(self, patches: torch.Tensor) -> torch.Tensor:
         """``[B, 753, T]``: the front-end's 561 channels and the mid-end's three layers of 64."""
-        x = self.input_bn(patches.unsqueeze(1))
-        front = torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)
-        first = self.midend[0](front)
-        second = self.midend[1](first) + first
-        third = self.midend[2](second) + second
-        return torch.cat([front, first, second, third], dim=1)
+        front = self.front_end(patches)
+        return torch.cat([front, run_midend(self.midend, front)], dim=1)
 
     def forward(self, patches: torch.Tensor) -> MusicnnOutput:
         """``patches`` ``[B, 187, 96]`` (time, mel band)."""
@@ -324,9 +337,10 @@ class MidEndFrames(PatchStream):
         self.queued.append((patch, (start, start)))  # (its first sample, the first sample whose frames count)
         self.last_patch = patch
 
-    def finish(self) -> np.ndarray:
-        """``[192, n_frames]``: each frame's mean; a frame no musicnn frame fell in (at an edge)
-        takes its nearest filled neighbour's."""
+    def _flush(self) -> np.ndarray:
+        """Every patch through the network, the tail patch last; ``[n_frames]`` the frame each
+        frame of the grid takes its values from: itself, or where no musicnn frame fell in it (at
+        an edge) its nearest filled neighbour."""
         self.feed(np.zeros(0, np.float32), last=True)
         done = self.index * PATCH_SAMPLES
         if self.pending.size and self.index:
@@ -338,23 +352,33 @@ class MidEndFrames(PatchStream):
         filled = np.flatnonzero(self.counts)
         if filled.size == 0:
             raise ValueError("no audio to describe")
+        return filled[nearest_patches(filled, np.arange(self.n_frames))]  # empty frames lie at the edges only: no ties
+
+    def finish(self) -> np.ndarray:
+        """``[192, n_frames]``: each frame's mean (an empty frame its source's, :meth:`_flush`)."""
+        source = self._flush()
+        filled = self.counts > 0
         self.sums[filled] /= self.counts[filled, None]
-        if filled.size < self.n_frames:  # empty frames lie at the edges only: no two neighbours tie
-            self.sums = self.sums[filled[nearest_patches(filled, np.arange(self.n_frames))]]
-        return np.ascontiguousarray(self.sums.T)
+        return np.ascontiguousarray(self.sums[source].T)
+
+    def _placed(self, first: int, counts_from: int) -> tuple[np.ndarray, np.ndarray]:
+        """The grid frame of each of a patch's 187 frames, and whether it counts there (its
+        samples start at ``first``; those before ``counts_from`` belong to an earlier patch)."""
+        samples = first + np.arange(PATCH_FRAMES) * HOP  # each frame's centre
+        bins = np.rint(samples / SAMPLE_RATE / self.hop_s).astype(np.int64)
+        keep = (samples >= counts_from) & (bins < self.n_frames)
+        self.counts += np.bincount(bins[keep], minlength=self.n_frames)
+        return bins, keep
 
     def _use(self, mel: torch.Tensor, places: list) -> None:
         out = self.net.features(mel)[:, FRONT_CHANNELS:].numpy()  # [B, 192, 187]
         for (first, counts_from), frames in zip(places, out, strict=True):
-            samples = first + np.arange(PATCH_FRAMES) * HOP  # each frame's centre
-            bins = np.rint(samples / SAMPLE_RATE / self.hop_s).astype(np.int64)
-            keep = (samples >= counts_from) & (bins < self.n_frames)
+            bins, keep = self._placed(first, counts_from)
             np.add.at(self.sums, bins[keep], frames[:, keep].T)
-            self.counts += np.bincount(bins[keep], minlength=self.n_frames)
 
 
-def midend_frames(y: np.ndarray, rate: int, n_frames: int, hop_s: float) -> np.ndarray:
+def midend_frames(y: np.ndarray, rate: int, n_frames: int, hop_s: float, net: Musicnn | None = None) -> np.ndarray:
     """:class:`MidEndFrames` of audio held in memory."""
-    acc = MidEndFrames(rate, n_frames, hop_s)
+    acc = MidEndFrames(rate, n_frames, hop_s, net)
     acc.feed(y)
     return acc.finish()

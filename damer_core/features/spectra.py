@@ -24,7 +24,8 @@ from damer_core.contract.errors import InputError
 from damer_core.features.numba_env import configure_numba_cache
 
 C1_HZ = 32.703195662574764  # 440 * 2 ** (-57 / 12)
-MEL, MUSICNN = "mel", "musicnn"  # what DAMER's Mel stream reads (FeatureConfig.mel_path)
+MEL, MUSICNN, MUSICNN_TUNED = "mel", "musicnn", "musicnn-tuned"  # what DAMER's Mel stream reads (FeatureConfig.mel_path)
+MUSICNN_PATHS = (MUSICNN, MUSICNN_TUNED)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,13 @@ class FeatureConfig:
     preemphasis: float = 0.97
     log_floor: float = 1e-10
     # "mel": the Mel stream reads the log-Mel bands; "musicnn": musicnn's front and mid-end, its 192
-    # channels (n_mels) on the same frames (docs/SPEC.md section 5b)
+    # channels (n_mels) on the same frames (docs/SPEC.md section 5b); "musicnn-tuned": the same
+    # with the mid-end fine-tuned inside DAMER: its training windows hold the front end's frames
+    # (damer_core.features.midend_windows)
     mel_path: str = MEL
+    # "musicnn-tuned" in a trained model: the fine-tuned mid-end's weights (sha256, 16 hex digits),
+    # so a track's Mel stream through them is cached apart from another model's; empty while training
+    midend: str = ""
 
     @property
     def gammatone_centre_freqs(self) -> np.ndarray:
@@ -64,12 +70,10 @@ class FeatureConfig:
         return ((self.n_frames - 1) * self.hop_length + (0 if self.center else self.frame_length)) / self.sample_rate
 
     def to_dict(self) -> dict:
-        """Every setting; ``mel_path`` only where it is not the Mel spectrogram, so the configs (and
-        cache keys) from before it existed are unchanged."""
-        d = asdict(self)
-        if d["mel_path"] == MEL:
-            del d["mel_path"]
-        return d
+        """Every setting; ``mel_path`` only where it is not the Mel spectrogram and ``midend`` only where
+        set, so the configs (and cache keys) from before they existed are unchanged."""
+        unset = {"mel_path": MEL, "midend": ""}
+        return {k: v for k, v in asdict(self).items() if k not in unset or v != unset[k]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -93,16 +97,18 @@ PAPER = FeatureConfig(
     train_hop_frames=87, trajectory_hop_frames=1,
 )
 # `context` [decision beyond docs/SPEC.md section 4, which lists clip and paper]: the `clip` framing rule
-# with N = 2048 (hop 1024, FFT 4096), so
-# one 87-frame window covers 4 s instead of 1 s, with 4x finer frequency resolution (neighbouring
-# semitones are resolved down to about middle C instead of about C6). Training windows start every
-# 43 frames (2 s). The built-in 4Q model uses it: 1 s holds little of the harmony and rhythm that
-# valence depends on.
+# with N = 2048 (hop 1024, FFT 4096), so one 87-frame window covers 4 s instead of 1 s, with 4x finer
+# frequency resolution (neighbouring semitones resolved down to about middle C instead of about C6).
+# Training windows start every 43 frames (2 s): 1 s holds little of the harmony and rhythm valence needs.
 CONTEXT = FeatureConfig(name="context", frame_length=2048, hop_length=1024, n_fft=4096, train_hop_frames=43)
 # `context-musicnn` [decision, docs/SPEC.md section 5b]: `context` with musicnn's front and mid-end as
 # the Mel stream (its 192 channels, averaged onto the same 46 ms frames); the cochleogram as in `context`.
 CONTEXT_MUSICNN = replace(CONTEXT, name="context-musicnn", mel_path=MUSICNN, n_mels=192)
-PRESETS = {"clip": CLIP, "context": CONTEXT, "paper": PAPER, "context-musicnn": CONTEXT_MUSICNN}
+# `context-musicnn-tuned` [decision, docs/SPEC.md section 5b]: the same with musicnn's mid-end
+# fine-tuned inside DAMER at a low rate (TrainConfig.midend_lr); the front end stays frozen.
+CONTEXT_MUSICNN_TUNED = replace(CONTEXT_MUSICNN, name="context-musicnn-tuned", mel_path=MUSICNN_TUNED)
+PRESETS = {"clip": CLIP, "context": CONTEXT, "paper": PAPER, "context-musicnn": CONTEXT_MUSICNN,
+           "context-musicnn-tuned": CONTEXT_MUSICNN_TUNED}
 # What the user looks at: finer frames, no pre-emphasis (it would tilt the picture), dB.
 DISPLAY = FeatureConfig(
     name="display", frame_length=2048, hop_length=512, n_fft=2048, center=True,
@@ -284,12 +290,14 @@ def frame_sequence(y: np.ndarray, cfg: FeatureConfig = CLIP) -> FrameSequence:
 
 def with_mel_path(seq: FrameSequence, y: np.ndarray, cfg: FeatureConfig) -> FrameSequence:
     """``seq`` with the Mel stream ``cfg.mel_path`` names: musicnn's mid-end frames of ``y`` in
-    place of the log-Mel bands, on the same frames."""
+    place of the log-Mel bands, on the same frames (through a fine-tuned mid-end, ``cfg.midend``)."""
     if cfg.mel_path == MEL:
         return seq
     from damer_core.features.musicnn import midend_frames
+    from damer_core.features.tuned_midend import musicnn_for
 
-    return FrameSequence(midend_frames(y, cfg.sample_rate, seq.n_frames, cfg.hop_length / cfg.sample_rate), seq.coch)
+    return FrameSequence(midend_frames(y, cfg.sample_rate, seq.n_frames, cfg.hop_length / cfg.sample_rate,
+                                       musicnn_for(cfg.midend)), seq.coch)
 
 
 def segment_features(y: np.ndarray, cfg: FeatureConfig = CLIP) -> tuple[np.ndarray, np.ndarray]:
@@ -314,7 +322,8 @@ def training_windows(track: np.ndarray, cfg: FeatureConfig = CLIP, path: str = "
     into T-frame windows every ``train_hop_frames`` (60 one-second clips for ``clip``, one 60 s
     matrix for ``paper``). A track shorter than the segment is used once as it is (a 30 s clip gives
     30 clips, none repeated) where a window is shorter than the segment; it is repeated only to
-    fill one window (or the ``paper`` preset's fixed 60 s). Returns copies ``[W, 128, T]``, ``[W, 84, T]``."""
+    fill one window (or the ``paper`` preset's fixed 60 s). Returns copies ``[W, 128, T]``, ``[W, 84, T]``
+    (a mid-end in training packs its own: damer_core.features.midend_windows)."""
     seq = frame_sequence(training_segment(track, cfg, path), cfg)
     return (np.ascontiguousarray(sliding_windows(seq.mel, cfg.n_frames, cfg.train_hop_frames)),
             np.ascontiguousarray(sliding_windows(seq.coch, cfg.n_frames, cfg.train_hop_frames)))

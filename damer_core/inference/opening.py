@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from damer_core.contract import trajectory
-from damer_core.features.spectra import MUSICNN, FeatureConfig
+from damer_core.features.spectra import MUSICNN_PATHS, FeatureConfig
 from damer_core.inference.predictor import Predictor
 from damer_core.models.predictions import Trajectory
 
@@ -67,7 +67,7 @@ def trusted_until(cfg: FeatureConfig, seconds: float) -> float:
     """The last point of an excerpt of ``seconds`` that the whole track's trajectory would give:
     a second before its end (the spectra's edge); through musicnn (FeatureConfig.mel_path), also
     a frame before its last whole 3 s patch ends (past it, the excerpt has a patch of its own)."""
-    if cfg.mel_path != MUSICNN:
+    if cfg.mel_path not in MUSICNN_PATHS:
         return seconds - 1.0
     from damer_core.features.musicnn import PATCH_SECONDS
 

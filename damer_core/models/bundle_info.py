@@ -54,10 +54,11 @@ def info_line(path: str, check: Callable[[str], object] | None = None) -> tuple[
 
 
 def _mel_stream(fc: dict) -> str:
-    from damer_core.features.spectra import MUSICNN
+    from damer_core.features.spectra import MUSICNN_PATHS, MUSICNN_TUNED
 
-    if fc.get("mel_path") == MUSICNN:
-        return f"musicnn's front and mid-end ({fc['n_mels']} channels, MSD, ISC licence)"
+    if fc.get("mel_path") in MUSICNN_PATHS:
+        tuned = "fine-tuned " if fc["mel_path"] == MUSICNN_TUNED else ""
+        return f"musicnn's front and {tuned}mid-end ({fc['n_mels']} channels, MSD, ISC licence)"
     return f"{fc['n_mels']} Mel"
 
 

@@ -133,4 +133,25 @@ def build_models(bundle: dict, path: str | os.PathLike = "<bundle>") -> dict:
             detail = str(e).strip().splitlines()[0]
             raise BundleError(path, f"weights for {dim} do not fit the model ({detail})") from None
         models[dim] = model.eval()
+        if model.midend is not None:
+            _register_midend(bundle, model, path)
     return models
+
+
+MIDEND_PREFIX = "midend.layers."
+
+
+def midend_state(state_dict: dict) -> dict:
+    """The fine-tuned mid-end's weights in a DAMER state dict, keyed as ``Musicnn.midend``'s."""
+    return {k[len(MIDEND_PREFIX):]: v for k, v in state_dict.items() if k.startswith(MIDEND_PREFIX)}
+
+
+def _register_midend(bundle: dict, model, path: str | os.PathLike) -> None:
+    """The model's mid-end becomes what the feature config's ``midend`` names (the Mel stream of
+    a track is computed through it), once its weights are shown to be that mid-end."""
+    from damer_core.features.tuned_midend import midend_weights, register_tuned_midend
+
+    digest = register_tuned_midend(midend_weights(model.midend.layers))
+    named = bundle["feature_config"].get("midend", "")
+    if named != digest:
+        raise BundleError(path, f"feature.midend: {named!r} does not name its mid-end's weights ({digest})")

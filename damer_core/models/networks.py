@@ -264,7 +264,8 @@ class DamerNetworks:
         form = "joint quadrant head" if self.joint else "one network per dimension: " + ", ".join(self.networks)
         extras = [f"{mc['n_descriptors']} musical descriptors in the fusion layer"] if mc.get("n_descriptors") else []
         if self.feature_config.mel_path != MEL:
-            extras.insert(0, "Mel stream through musicnn's front and mid-end (MSD, ISC licence, Pons & Serra 2019)")
+            tuned = "fine-tuned " if self.feature_config.midend else ""
+            extras.insert(0, f"Mel stream through musicnn's front and {tuned}mid-end (MSD, ISC licence, Pons & Serra 2019)")
         summary = ", ".join([form] + extras)
         return ModelDescription(
             kind=self.kind, kind_name=h.kind_name, summary=summary, data=h.data_name, n_tracks=h.data.get("n_tracks"),

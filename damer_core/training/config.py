@@ -28,6 +28,7 @@ RULES: dict[str, tuple[type, Callable[[float], bool], str]] = {
     "epochs": (int, lambda x: 1 <= x <= 100_000, "from 1 to 100000"),
     "batch_size": (int, lambda x: 1 <= x <= 65_536, "from 1 to 65536"),
     "lr": (float, lambda x: 0 < x <= 10, "above 0, at most 10"),
+    "midend_lr": (float, lambda x: 0 < x <= 10, "above 0, at most 10"),
     "weight_decay": (float, lambda x: 0 <= x <= 10, "from 0 to 10"),
     "grad_clip": (float, lambda x: 0 < x <= 1e6, "above 0"),
     "lambda_cls": (float, *_weight), "lambda_pl": (float, *_weight), "lambda_cons": (float, *_weight),
@@ -46,6 +47,9 @@ class TrainConfig:
     epochs: int = 80
     batch_size: int = 32
     lr: float = 1e-3
+    # musicnn's mid-end where DAMER fine-tunes it (the context-musicnn-tuned preset): a tenth of
+    # ``lr``, since it starts from trained weights [decision, docs/SPEC.md section 5b]
+    midend_lr: float = 1e-4
     weight_decay: float = 1e-4
     grad_clip: float = 5.0
     lambda_cls: float = 1.0
@@ -186,3 +190,11 @@ def _field_problem(name: str, value: object) -> str:
     if not math.isfinite(value):
         return f"{name}: expected a finite number, got {value}"
     return "" if ok(value) else f"{name}: must be {words}, got {value if kind is int else format(value, 'g')}"
+
+
+NUMBER_FLAGS = ("epochs", "batch_size", "lr", "midend_lr", "seed", "val_fraction", "test_fraction")
+
+
+def flag_settings(args) -> dict[str, Any]:
+    """The TrainConfig numbers the command line named (``--epochs`` ...: argparse's ``args``)."""
+    return {k: getattr(args, k) for k in NUMBER_FLAGS if getattr(args, k, None) is not None}

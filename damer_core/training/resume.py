@@ -102,15 +102,13 @@ def _named(args, flag: str) -> bool:
 def given_settings(args) -> dict:
     """The settings named on the command line or in --config (TrainConfig fields; the data
     options under "data"), which a resume must not silently ignore."""
-    from damer_core.training.config import ABLATION_MODULES, TrainConfig
+    from damer_core.training.config import ABLATION_MODULES, TrainConfig, flag_settings
 
     given: dict = {}
     if args.config:
         keys = json.loads(Path(args.config).read_text(encoding="utf-8")).keys()  # read and checked by cli_options.train_config
         given.update({k: v for k, v in TrainConfig.from_file(args.config).to_dict().items() if k in keys})
-    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
-    given.update({k: v for k, v in flags.items() if v is not None})
+    given.update(flag_settings(args))
     if args.dims:
         given["dims"] = tuple(d.strip() for d in args.dims.split(",") if d.strip())
     if args.ablation:

@@ -19,7 +19,7 @@ from damer_core.contract.safe_text import figure
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
 from damer_core.devices import Context, setup, teardown
-from damer_core.features.spectra import FeatureConfig, preset
+from damer_core.features.spectra import MUSICNN_TUNED, FeatureConfig, preset
 from damer_core.models.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
 from damer_core.models.header import DAMER as DAMER_KIND
 from damer_core.models.header import DESCRIPTOR_HEAD, STACK, BundleHeader
@@ -58,9 +58,22 @@ def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dic
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "damer_core_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "feature_config": fs.feature_config.to_dict(), **network,
+        "feature_config": bundle_feature_config(fs.feature_config, network.get("dimensions", {})), **network,
         "train_config": tcfg.to_dict(), "data": fs.description, "data_args": data_args.to_dict(),
     }
+
+
+def bundle_feature_config(cfg: FeatureConfig, dims: dict) -> dict:
+    """The bundle's feature config: a Mel stream through a mid-end fine-tuned in training names
+    that mid-end's weights (FeatureConfig.midend), so a track's features through it are computed
+    with them and cached apart from another model's."""
+    if cfg.mel_path != MUSICNN_TUNED or not dims:
+        return cfg.to_dict()
+    from damer_core.features.tuned_midend import midend_digest
+    from damer_core.models.checkpoint import midend_state
+
+    (entry,) = dims.values()  # one network: the preset trains the joint head only
+    return replace(cfg, midend=midend_digest(midend_state(entry["state_dict"]))).to_dict()
 
 
 METRIC_COLUMNS = (
@@ -138,6 +151,7 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
     resume, ``given`` holds the settings the user named (TrainConfig fields, and the data
     options under "data"): they must be the run's, except more epochs (damer_core.training.resume)."""
     from damer_core.training import resume as resuming
+    from damer_core.training.midend_tuning import refuse_unfit_dims
     from damer_core.training.trainer import DimensionTrainer
 
     out = Path(out_dir)
@@ -184,10 +198,11 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
                            descriptors=int(mc.get("n_descriptors", 0)) > 0)
             if QUADRANT in init_bundle["dimensions"]:  # a fine-tune keeps the base model's form
                 tcfg = replace(tcfg, dims=(QUADRANT,))
-        elif resume_state is not None:
-            cfg = FeatureConfig.from_dict(resume_state["feature_config"])
+        elif resume_state is not None:  # trained windows again, not the Mel stream through last.pt's mid-end
+            cfg = replace(FeatureConfig.from_dict(resume_state["feature_config"]), midend="")
         else:
             cfg = preset(data_args.preset)
+        refuse_unfit_dims(cfg, tcfg.dims)
         fs, pool = _load_data(data_args, cfg, ctx, progress, cache, tcfg.descriptors)
         if run is not None:
             resuming.check_same_data(run, fs, out)

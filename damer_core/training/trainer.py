@@ -19,6 +19,8 @@ from damer_core.contract.errors import InputError
 from damer_core.datasets.base import FeatureSet, show_number
 from damer_core.datasets.split import MIN_TRACKS, Split
 from damer_core.devices import Context
+from damer_core.features.spectra import MUSICNN_TUNED
+from damer_core.features.tuned_midend import load_msd_midend
 from damer_core.models.network import DAMER, ModelConfig
 from damer_core.models.network.heads import calibration_figures, evaluate_heads, head_logits, no_report, selection_score
 from damer_core.models.network.loader import host_batch, host_descriptors, prefetched
@@ -26,6 +28,7 @@ from damer_core.models.network.maths import cuda_amp_dtype
 from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
 from damer_core.training.augment import spec_augment
 from damer_core.training.config import TrainConfig
+from damer_core.training.midend_tuning import mel_stream, parameter_groups, refuse_unfit_dims
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 
@@ -83,7 +86,8 @@ class DimensionTrainer:
         self.n_classes = n_classes(dim)
         self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone, n_classes=self.n_classes,
                                 dropout=tcfg.dropout, cross_attention=tcfg.dsaf, band_embedding=tcfg.band_embedding,
-                                n_descriptors=descriptor_width(fs, tcfg))
+                                n_descriptors=descriptor_width(fs, tcfg), musicnn_midend=cfg.mel_path == MUSICNN_TUNED)
+        refuse_unfit_dims(cfg, (dim,))
         self.train_idx, self.val_idx, self.test_idx = (split.for_dimension(fs, dim, p) for p in ("train", "val", "test"))
         if self.train_idx.size == 0 or (self.val_idx.size == 0 and tcfg.select_epoch == "best"):
             n = np.unique(fs.track[labelled(fs.valence, fs.arousal, dim)]).size
@@ -94,7 +98,14 @@ class DimensionTrainer:
         if init_state is not None:
             model.load_state_dict(init_state)  # fine-tuning keeps the pretrained normalisation
         else:
-            model.set_normalisation(*band_stats(fs.mel, self.train_idx), *band_stats(fs.coch, self.train_idx))
+            if model.midend is not None:
+                load_msd_midend(model.midend.layers)
+            if model.midend is None:
+                mel_stats = band_stats(fs.mel, self.train_idx)
+            else:  # of the Mel stream the MSD mid-end makes: the packed rows are not bands
+                made = mel_stream(model.midend, fs.mel, self.train_idx)
+                mel_stats = band_stats(made, np.arange(made.shape[0]))
+            model.set_normalisation(*mel_stats, *band_stats(fs.coch, self.train_idx))
             if self.mcfg.n_descriptors:
                 train_desc = np.asarray(fs.window_descriptors[self.train_idx], np.float64)
                 model.set_descriptor_normalisation(train_desc.mean(axis=0), train_desc.std(axis=0))
@@ -104,7 +115,7 @@ class DimensionTrainer:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-        self.optim = torch.optim.Adam(self.model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        self.optim = torch.optim.Adam(parameter_groups(self.model, tcfg), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optim, T_max=tcfg.epochs)
         self.use_amp, self.amp_dtype = amp_settings(ctx.device, tcfg.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
@@ -243,10 +254,12 @@ class DimensionTrainer:
     def _step(self, mel, coch, desc, y, n_lab: int, tau: float, theta: float,
               where: str = "a step") -> dict[str, float] | None:
         tc = self.tcfg
-        if tc.spec_augment:
-            mel, coch = spec_augment(mel, coch, self.model.mel_mean, self.model.coch_mean)
         autocast = torch.autocast("cuda", dtype=self.amp_dtype) if self.use_amp else nullcontext()
         with autocast:
+            if self.model.midend is not None and self.model.midend.packed(mel):
+                mel = self.model.midend(mel)  # first: the masking below hides the Mel stream's channels, not packed rows
+            if tc.spec_augment:
+                mel, coch = spec_augment(mel, coch, self.model.mel_mean.to(mel.dtype), self.model.coch_mean)
             out = self.net(mel, coch, desc)
         z_mel, z_coch, z_fuse, fused = (t.float() for t in out)
         lab = slice(0, n_lab)

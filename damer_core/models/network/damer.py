@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from damer_core.configs import from_checked_dict
+from damer_core.models.network.midend import MusicnnMidEnd
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ModelConfig:
     cross_attention: bool = True  # DSAF; off: each stream attends only to itself (ablation)
     band_embedding: bool = True  # learned per-band (token-position) embedding; see DAMER docstring
     n_descriptors: int = 0  # D_d > 0: the window's musical descriptors join the fusion input; see DAMER docstring
+    musicnn_midend: bool = False  # the Mel stream's input is musicnn's front end, its mid-end is part of DAMER
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,7 +107,12 @@ class DAMER(nn.Module):
     FusionMLP's input is [z_m || z_c || d], d the window's standardised musical descriptors
     (damer_core.features.descriptors, statistics kept as buffers), so the fused head (and SAML's query) sees
     the tonal and rhythmic cues the spectrogram streams miss; the Mel and cochleogram heads, and
-    with them PCL's agreement, stay as in the paper."""
+    with them PCL's agreement, stay as in the paper.
+
+    musicnn's mid-end [decision, docs/SPEC.md section 5b]: with ``musicnn_midend`` the Mel input
+    may be packed front-end windows (damer_core.features.midend_windows), which ``midend`` turns
+    into the Mel stream's ``[B, 192, T]``; a Mel-stream window through the same mid-end is taken
+    as it is (a trajectory's windows, cut from a track's frames)."""
 
     # the per-band standardisation, registered as buffers (they travel inside the checkpoint)
     mel_mean: torch.Tensor
@@ -122,6 +129,7 @@ class DAMER(nn.Module):
         self.register_buffer("mel_std", torch.ones(cfg.n_mel, 1))
         self.register_buffer("coch_mean", torch.zeros(cfg.n_coch, 1))
         self.register_buffer("coch_std", torch.ones(cfg.n_coch, 1))
+        self.midend = MusicnnMidEnd(cfg.n_frames) if cfg.musicnn_midend else None
         self.proj_mel = nn.Linear(cfg.n_frames, cfg.d_model)  # Eqn 1: h_i = W_Mel x_i + b_Mel
         self.proj_coch = nn.Linear(cfg.n_frames, cfg.d_model)  # Eqn 2
         if cfg.band_embedding:
@@ -157,6 +165,8 @@ class DAMER(nn.Module):
                 descriptors is not None and descriptors.shape[1:] != (self.cfg.n_descriptors,)):
             got = "none" if descriptors is None else f"{tuple(descriptors.shape)}"
             raise ValueError(f"expected musical descriptors [B, {self.cfg.n_descriptors}] (none when 0), got {got}")
+        if self.midend is not None and self.midend.packed(mel):
+            mel = self.midend(mel)
         if mel.shape[1:] != (self.cfg.n_mel, self.cfg.n_frames) or coch.shape[1:] != (self.cfg.n_coch, self.cfg.n_frames):
             raise ValueError(
                 f"expected Mel [B, {self.cfg.n_mel}, {self.cfg.n_frames}] and cochleogram [B, {self.cfg.n_coch}, "

@@ -1,0 +1,113 @@
+"""Training windows for a DAMER that fine-tunes musicnn's mid-end (FeatureConfig.mel_path
+"musicnn-tuned", docs/SPEC.md section 5b): each window holds the front end's frames (fixed, so
+they can be cached) that its Mel stream needs, and the network puts them through its own mid-end
+(damer_core.models.network.midend). The mid-end then gives exactly what
+:class:`damer_core.features.musicnn.MidEndFrames` gives with the same weights.
+
+A packed window is ``[ROWS, COLUMNS]``: the columns are pieces of musicnn patches (16 ms frames),
+each piece the patch's frames that count towards the window's ``T`` frames with the mid-end's
+reach (9 frames: three layers of kernel 7) on either side inside its patch, pieces apart by
+``GAP`` columns of zero padding (what the original sees at a patch's edges), zero padding after
+the last. Rows:
+
+- ``0 .. 560``: the front end's channels;
+- ``PLACE``: the window frame (0 .. T-1) a column's frame is averaged into, -1 for a column that
+  is only there as reach or padding;
+- ``REAL``: 1 for a patch's frame, 0 for padding (the mid-end makes padding zero after each layer);
+- ``SOURCE``: in columns 0 .. T-1, the window frame whose mean frame j takes (j itself, except at
+  a track's edge where no musicnn frame fell in frame j).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from damer_core.features.musicnn import FRONT_CHANNELS, PATCH_FRAMES, MidEndFrames, Musicnn
+from damer_core.features.spectra import MUSICNN_TUNED, FeatureConfig, band_energies, compress, sliding_windows, training_segment
+
+REACH = 9  # frames on either side that the mid-end's three kernel-7 convolutions see
+GAP = 3  # zero columns between two pieces: the kernel's half width
+PLACE, REAL, SOURCE = FRONT_CHANNELS, FRONT_CHANNELS + 1, FRONT_CHANNELS + 2
+ROWS = FRONT_CHANNELS + 3
+# A 4 s window (87 frames of 46 ms) gathers at most 253 counted frames from at most 3 patches:
+# 253 + 3 x 2 x 9 reach + 2 x 3 gap = 313 columns.
+COLUMNS = 320
+STORED = np.float16  # the front end's values to 3 significant digits: half the disk and memory
+
+
+def pack_window(fronts: np.ndarray, places: np.ndarray, source: np.ndarray, start: int, n_frames: int) -> np.ndarray:
+    """The packed window of grid frames ``start .. start + n_frames - 1`` from a track's patches
+    (:meth:`damer_core.features.musicnn.FrontEndPatches.finish_patches`)."""
+    window_source = source[start:start + n_frames] - start
+    if window_source.min() < 0 or window_source.max() >= n_frames:
+        raise ValueError(f"frames {start}..{start + n_frames - 1} take values from outside the window")
+    out = np.zeros((ROWS, COLUMNS), np.float32)
+    out[PLACE] = -1
+    out[SOURCE, :n_frames] = window_source
+    column = 0
+    for front, place in zip(fronts, places, strict=True):
+        counted = np.flatnonzero((place >= start) & (place < start + n_frames))
+        if counted.size == 0:
+            continue
+        lo, hi = max(counted[0] - REACH, 0), min(counted[-1] + REACH + 1, PATCH_FRAMES)
+        column += GAP if column else 0
+        if column + hi - lo > COLUMNS:
+            raise ValueError(f"frames {start}..{start + n_frames - 1} need more than {COLUMNS} musicnn frames")
+        piece = slice(column, column + hi - lo)
+        out[:FRONT_CHANNELS, piece] = front[:, lo:hi]
+        out[REAL, piece] = 1
+        inside = (place[lo:hi] >= start) & (place[lo:hi] < start + n_frames)
+        out[PLACE, piece] = np.where(inside, place[lo:hi] - start, -1)
+        column += hi - lo
+    return out.astype(STORED)
+
+
+class FrontEndPatches(MidEndFrames):
+    """The front end's 561 channels of the patches :class:`MidEndFrames` puts through the mid-end,
+    each frame with its place on the track's grid: what the packed windows are cut from. Holds
+    every patch (561 x 187 numbers each)."""
+
+    def __init__(self, rate: int, n_frames: int, hop_s: float, net: Musicnn | None = None):
+        super().__init__(rate, n_frames, hop_s, net)
+        self.fronts: list[np.ndarray] = []
+        self.places: list[np.ndarray] = []
+
+    def _use(self, mel: torch.Tensor, places: list) -> None:
+        for (first, counts_from), front in zip(places, self.net.front_end(mel).numpy(), strict=True):
+            bins, keep = self._placed(first, counts_from)
+            self.fronts.append(front)
+            self.places.append(np.where(keep, bins, -1))
+
+    def finish_patches(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``fronts [P, 561, 187]``, ``places [P, 187]`` (each frame's grid frame, -1 where it does
+        not count) and ``source [n_frames]`` (:meth:`MidEndFrames._flush`)."""
+        source = self._flush()
+        return np.stack(self.fronts), np.stack(self.places), source
+
+
+def packed_training_windows(segment: np.ndarray, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`damer_core.features.spectra.training_windows` of a model segment for a mid-end in
+    training: ``[W, ROWS, COLUMNS]`` packed windows and the cochleogram's ``[W, 84, T]``."""
+    coch = compress(*band_energies(segment, cfg), cfg)[1]
+    coch_windows = np.ascontiguousarray(sliding_windows(coch, cfg.n_frames, cfg.train_hop_frames))
+    acc = FrontEndPatches(cfg.sample_rate, coch.shape[1], cfg.hop_length / cfg.sample_rate)
+    acc.feed(segment)
+    fronts, places, source = acc.finish_patches()
+    starts = np.arange(coch_windows.shape[0]) * cfg.train_hop_frames
+    return np.stack([pack_window(fronts, places, source, int(s), cfg.n_frames) for s in starts]), coch_windows
+
+
+def packs(cfg: FeatureConfig) -> bool:
+    """Whether ``cfg``'s training windows are packed: a mid-end in training (none named yet; a
+    trained model's windows are its Mel stream, through the mid-end ``cfg.midend`` names)."""
+    return cfg.mel_path == MUSICNN_TUNED and not cfg.midend
+
+
+def training_windows_of(track: np.ndarray, cfg: FeatureConfig, path: str = "<audio>") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`damer_core.features.spectra.training_windows`, packed where :func:`packs`."""
+    from damer_core.features.spectra import training_windows
+
+    if packs(cfg):
+        return packed_training_windows(training_segment(track, cfg, path), cfg)
+    return training_windows(track, cfg, path=path)

@@ -1,0 +1,41 @@
+"""Fine-tuning musicnn's mid-end inside DAMER (the context-musicnn-tuned preset, docs/SPEC.md
+section 5b): which runs may, its own learning rate, and the Mel stream it makes before it learns
+(what the network's standardisation is fitted to)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from damer_core.contract.errors import InputError
+from damer_core.features.spectra import MUSICNN_TUNED, FeatureConfig
+from damer_core.models.network import DAMER
+from damer_core.targets import QUADRANT
+from damer_core.training.config import TrainConfig
+
+
+def refuse_unfit_dims(cfg: FeatureConfig, dims: tuple[str, ...]) -> None:
+    """A fine-tuned mid-end is one network's (its digest names the bundle's Mel stream,
+    FeatureConfig.midend): InputError for networks per dimension, before any data is loaded."""
+    if cfg.mel_path == MUSICNN_TUNED and tuple(dims) != (QUADRANT,):
+        raise InputError(f"the {cfg.name} preset fine-tunes musicnn's mid-end inside one network: train the joint "
+                         "quadrant head (dims [\"quadrant\"]), not one network per dimension")
+
+
+def mel_stream(midend: torch.nn.Module, packed: np.ndarray, idx: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """``[len(idx), 192, T]`` the Mel stream ``midend`` makes of packed windows ``idx``, in order."""
+    made = []
+    with torch.no_grad():
+        for i in range(0, idx.size, chunk):
+            made.append(midend.eval()(torch.from_numpy(np.asarray(packed[idx[i:i + chunk]], np.float32))).numpy())
+    return np.concatenate(made)
+
+
+def parameter_groups(model: DAMER, tcfg: TrainConfig) -> list[dict]:
+    """Adam's groups: musicnn's mid-end, where DAMER has one, learns at ``tcfg.midend_lr`` (a low
+    rate: it starts from trained weights), the rest at ``tcfg.lr``."""
+    if model.midend is None:
+        return [{"params": list(model.parameters())}]
+    tuned = {id(p) for p in model.midend.parameters()}
+    return [{"params": [p for p in model.parameters() if id(p) not in tuned]},
+            {"params": list(model.midend.parameters()), "lr": tcfg.midend_lr}]
