@@ -104,20 +104,28 @@ def test_predictor_reads_both_dimensions_from_the_quadrant_head(joint_bundle):
 @pytest.mark.slow
 def test_evaluate_scores_a_joint_network_on_both_dimensions(joint_bundle, synth_memo):
     """`damer-core evaluate --checkpoint` of a joint quadrant head (it failed with "unknown
-    dimension 'quadrant'"): each dimension's figures with intervals, the quadrants, the baseline."""
+    dimension 'quadrant'"): each head's figures on each dimension with intervals (the fused head's
+    as training scored the test part), the quadrants, the baseline, the calibration over the quadrants."""
     from damer_core.datasets import load_evaluation_sets
-    from damer_core.evaluation.evaluate import score_model
+    from damer_core.evaluation.evaluate import format_report, score_model
     from damer_core.models import load_model
 
     model = load_model(joint_bundle)
     report = score_model(model, load_evaluation_sets(model.evaluation_sets(), synth_memo), "test")
     bundle = load_checkpoint(joint_bundle)
+    trained = bundle["dimensions"]["quadrant"]["metrics"]["test"]
     for dim in ("valence", "arousal"):
         heads = report["dimensions"][dim]["heads"]
-        assert heads["model"]["acc"] == pytest.approx(bundle["dimensions"]["quadrant"]["metrics"]["test"]["fuse"][f"{dim}_acc"])
-        assert heads["model"]["acc_ci"]["low"] <= heads["model"]["acc"] <= heads["model"]["acc_ci"]["high"]
-        assert "majority" in heads
+        assert set(heads) == {"fuse", "mel", "coch", "majority"}
+        for head in ("fuse", "mel", "coch"):
+            assert heads[head]["acc"] == pytest.approx(trained[head][f"{dim}_acc"])
+        assert heads["fuse"]["acc_ci"]["low"] <= heads["fuse"]["acc"] <= heads["fuse"]["acc_ci"]["high"]
     assert report["quadrant"]["macro_f1"]["value"] == pytest.approx(bundle["quadrant"]["test"]["macro_f1"])
+    c = report["calibration"]
+    assert c["temperature"] == pytest.approx(bundle["dimensions"]["quadrant"]["temperature"])
+    assert c["ece_before"] == pytest.approx(bundle["dimensions"]["quadrant"]["calibration"]["test"]["ece_before"])
+    text = format_report(report, "t")
+    assert "Mel head" in text and "cochl. head" in text and "quadrant calibration (windows, top class)" in text
 
 
 @pytest.mark.slow

@@ -22,8 +22,8 @@ from damer_core.metrics import (
     roc_auc,
 )
 from damer_core.models.header import BundleHeader
-from damer_core.scoring import calibrated, confusion, part_means, quadrant_scores
-from damer_core.targets import QUADRANT, quadrant_index, quadrant_probabilities
+from damer_core.scoring import calibrated, confusion, part_means, quadrant_scores, softmax
+from damer_core.targets import QUADRANT, by_dimension, class_labels, labelled, quadrant_index, quadrant_probabilities
 
 if TYPE_CHECKING:
     from damer_core.models.base import Model
@@ -116,8 +116,9 @@ def score_model(model: Model, sets: dict[str, FeatureSet], part: str) -> dict:
     the quadrants where both are predicted."""
     from damer_core.models.networks import DamerNetworks
 
-    if isinstance(model, DamerNetworks) and not model.joint:  # its networks are named by the dimension they predict
-        return score_networks(model, sets[model.evaluation_sets()[0]], part)
+    if isinstance(model, DamerNetworks):  # each head of its network(s), and the calibration
+        scored = score_joint_network if model.joint else score_networks
+        return scored(model, sets[model.evaluation_sets()[0]], part)
     fs = sets[model.evaluation_sets()[0]]
     idx_all = part_indices(fs, model.header, part)
     truth = {dim: track_truth(fs, idx_all, dim) for dim in model.dimensions}
@@ -182,6 +183,35 @@ def score_networks(model: DamerNetworks, fs: FeatureSet, part: str) -> dict:
     return report
 
 
+def score_joint_network(model: DamerNetworks, fs: FeatureSet, part: str) -> dict:
+    """A joint quadrant head's report on ``part``: each head (Mel, cochleogram, fused) on each
+    dimension from its quadrant probabilities, the fused head's calibration over the quadrants
+    (top class), and the quadrants from the fused head's own probabilities."""
+    from damer_core.models.network.heads import calibration_figures, head_logits
+
+    network, temperature = model.networks[QUADRANT], model.temperature[QUADRANT]
+    idx_all = part_indices(fs, model.header, part)
+    idx = np.sort(idx_all[labelled(fs.valence, fs.arousal, QUADRANT)[idx_all]])
+    logits = head_logits(network, fs, idx, model.device)
+    tracks = np.unique(fs.track[idx])
+    truth = {dim: part_means(fs, idx, fs.binary(dim)[idx].astype(float))[1].round().astype(int) for dim in DIMENSIONS}
+    report: dict = {"part": part, "dimensions": {dim: {"heads": {}, "n_tracks": int(tracks.size)} for dim in DIMENSIONS}}
+    p_fuse = np.zeros((0, 4))
+    for head, z in logits.items():
+        p = part_means(fs, idx, softmax(z, temperature if head == "fuse" else 1.0))[1] if idx.size else np.zeros((0, 4))
+        p_fuse = p if head == "fuse" else p_fuse
+        p_high = by_dimension(p)
+        for dim in DIMENSIONS:
+            report["dimensions"][dim]["heads"][head] = binary_with_intervals(truth[dim], p_high[dim])
+    for dim in DIMENSIONS:
+        report["dimensions"][dim]["heads"]["majority"] = majority_class(truth[dim])
+    y_windows = class_labels(fs.valence, fs.arousal, QUADRANT)[idx]
+    report["calibration"] = {"temperature": temperature, **calibration_figures(logits["fuse"], y_windows, temperature)}
+    fused = by_dimension(p_fuse)
+    add_quadrant(report, {dim: (tracks, truth[dim], fused[dim]) for dim in DIMENSIONS}, (tracks, p_fuse))
+    return report
+
+
 def probe_report(probe: dict) -> dict:
     """:func:`damer_core.evaluation.baseline.linear_probe` results in the report shape of :func:`score_model`."""
     report: dict = {"part": "test", "dimensions": {}}
@@ -228,6 +258,10 @@ def format_report(report: dict, title: str) -> str:
             c = d["calibration"]
             lines.append(f"{dim} calibration (windows): temperature {d['temperature']:.2f}, "
                          f"ECE {figure(c['ece_before'])} -> {figure(c['ece_after'])}")
+    if "calibration" in report:  # a joint quadrant head's
+        c = report["calibration"]
+        lines.append(f"quadrant calibration (windows, top class): temperature {c['temperature']:.2f}, "
+                     f"ECE {figure(c['ece_before'])} -> {figure(c['ece_after'])}")
     lines.append("Values in %, [95 % bootstrap interval over tracks]; n/a = undefined (one class only).")
     return "\n".join(lines)
 
