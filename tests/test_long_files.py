@@ -13,7 +13,8 @@ from damer_core.features.cache import FeatureCache
 from damer_core.features.spectra import CLIP, preset
 
 
-@pytest.mark.parametrize("cfg", [CLIP, preset("context"), preset("context-musicnn")], ids=["clip", "context", "context-musicnn"])
+@pytest.mark.parametrize("cfg", [CLIP, preset("context"), preset("context-musicnn"), preset("context-musicnn-tuned")],
+                         ids=["clip", "context", "context-musicnn", "context-musicnn-tuned"])
 def test_streamed_features_equal_the_in_memory_ones(tmp_path, monkeypatch, cfg):
     track = tagged(tmp_path / "long.flac", 95.0, seed=4)  # longer than the 15-75 s model segment
     kinds = ("frames", "train", "display")
