@@ -88,6 +88,31 @@ def test_the_mid_end_learns_at_its_own_rate_and_keeps_the_msd_statistics():
         assert torch.equal(after[k], before[k])
 
 
+def test_the_mid_ends_large_gradients_do_not_shrink_the_rest_of_damers_step():
+    from damer_core.training.config import TrainConfig
+    from damer_core.training.midend_tuning import clip_gradients, parameter_groups
+
+    from damer_core.training.midend_tuning import mel_stream
+    from damer_core.training.trainer import band_stats
+
+    model = tuned_model()
+    packed, coch = training_windows_of(chord_music(9.0, True, False, RATE, seed=9), CONTEXT_MUSICNN_TUNED)
+    everything = np.arange(len(coch))  # standardised as the trainer does: what makes the mid-end's gradients large
+    model.set_normalisation(*band_stats(mel_stream(model.midend, packed, everything), everything), *band_stats(coch, everything))
+    out = model(torch.from_numpy(packed.astype(np.float32)), torch.from_numpy(coch))
+    torch.nn.functional.cross_entropy(out.z_fuse, torch.full((len(coch),), 2)).backward()
+    optim = torch.optim.Adam(parameter_groups(model, TrainConfig()))
+    rest, tuned = ({id(p): p.grad.clone() for p in g["params"] if p.grad is not None} for g in optim.param_groups)
+    norm = lambda grads: float(torch.sqrt(sum((g**2).sum() for g in grads)))  # noqa: E731
+    assert norm(tuned.values()) > 50 * norm(rest.values())  # what one norm over both would have let rule
+    clip = 2 * norm(rest.values())
+    clip_gradients(optim, clip)
+    for p in optim.param_groups[0]["params"]:
+        if p.grad is not None:
+            torch.testing.assert_close(p.grad, rest[id(p)])  # under the clip: untouched
+    assert norm([p.grad for p in optim.param_groups[1]["params"]]) == pytest.approx(clip, rel=1e-4)
+
+
 def test_a_network_given_mel_stream_windows_takes_them_as_they_are():
     model = tuned_model().eval()
     y = chord_music(6.0, False, False, RATE, seed=8)
@@ -143,7 +168,12 @@ def test_a_tuned_network_trains_and_its_track_features_go_through_its_own_mid_en
     msd = tuned_midend.midend_weights(musicnn.load_musicnn().midend)
     assert not torch.equal(tuned["0.conv.weight"], msd["0.conv.weight"])  # it learned
     assert torch.equal(tuned["0.bn.running_mean"], msd["0.bn.running_mean"])
+    from damer_core.models.bundle_info import describe_bundle
+
+    said = "\n".join(describe_bundle(bundle, str(best)))
+    assert "front and fine-tuned mid-end (192 channels" in said and "lr 0.001 (musicnn's mid-end 0.001)" in said
     p = Predictor(best)
+    assert "front and fine-tuned mid-end" in p.model.describe().summary
     song = labels.parent / "s05.wav"
     pred = p.predict_file(song)
     assert len(pred.trajectory.times) == 17 and np.isfinite(pred.trajectory.valence).all()

@@ -112,8 +112,9 @@ def _network_lines(b: dict, h) -> list[str]:
              + (", joint 4-way quadrant head" if mc.get("n_classes", 2) == 4 else "")
              + (f", {mc['n_descriptors']} musical descriptors in the fusion layer" if mc.get("n_descriptors") else "")]
     mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
-    lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}, "
-                 f"seed {tc.get('seed', '?')}, modules {mods}")
+    midend_lr = f" (musicnn's mid-end {tc.get('midend_lr', '?')})" if mc.get("musicnn_midend") else ""
+    lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}"
+                 f"{midend_lr}, seed {tc.get('seed', '?')}, modules {mods}")
     for dim, entry in b["dimensions"].items():
         parts = []
         for part, report in part_reports(entry).items():

@@ -39,3 +39,11 @@ def parameter_groups(model: DAMER, tcfg: TrainConfig) -> list[dict]:
     tuned = {id(p) for p in model.midend.parameters()}
     return [{"params": [p for p in model.parameters() if id(p) not in tuned]},
             {"params": list(model.midend.parameters()), "lr": tcfg.midend_lr}]
+
+
+def clip_gradients(optim: torch.optim.Optimizer, max_norm: float) -> None:
+    """Each parameter group's gradient norm clipped to ``max_norm`` on its own: the mid-end's
+    gradients are hundreds of times DAMER's (its inputs are the front end's large values), and one
+    norm over both would shrink every step of the rest of DAMER by as much."""
+    for group in optim.param_groups:
+        torch.nn.utils.clip_grad_norm_(group["params"], max_norm)

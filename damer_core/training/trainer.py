@@ -28,7 +28,7 @@ from damer_core.models.network.maths import cuda_amp_dtype
 from damer_core.targets import QUADRANT, class_labels, labelled, n_classes
 from damer_core.training.augment import spec_augment
 from damer_core.training.config import TrainConfig
-from damer_core.training.midend_tuning import mel_stream, parameter_groups, refuse_unfit_dims
+from damer_core.training.midend_tuning import clip_gradients, mel_stream, parameter_groups, refuse_unfit_dims
 from damer_core.training.pcl import pcl, temperature, threshold
 from damer_core.training.saml import MemoryQueue, MomentumEncoder, supervised_info_nce
 
@@ -292,7 +292,7 @@ class DimensionTrainer:
         self.optim.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optim)
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        clip_gradients(self.optim, tc.grad_clip)
         self.scaler.step(self.optim)
         self.scaler.update()
         if tc.saml:
