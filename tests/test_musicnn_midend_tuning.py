@@ -90,9 +90,7 @@ def test_the_mid_end_learns_at_its_own_rate_and_keeps_the_msd_statistics():
 
 def test_the_mid_ends_large_gradients_do_not_shrink_the_rest_of_damers_step():
     from damer_core.training.config import TrainConfig
-    from damer_core.training.midend_tuning import clip_gradients, parameter_groups
-
-    from damer_core.training.midend_tuning import mel_stream
+    from damer_core.training.midend_tuning import clip_gradients, mel_stream, parameter_groups
     from damer_core.training.trainer import band_stats
 
     model = tuned_model()
