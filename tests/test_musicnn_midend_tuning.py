@@ -203,6 +203,23 @@ def test_a_bundle_whose_mid_end_is_not_the_one_it_names_is_refused(tuned_run, tm
 
 
 @pytest.mark.slow
+def test_a_curators_fine_tune_of_a_tuned_network_keeps_its_mid_end(tuned_run, tmp_path):
+    """A new process fine-tuning the bundle (--init) computes its tracks' Mel stream through the
+    bundle's own mid-end, which stays as it is (the head adapts, docs/SPEC.md section 5b)."""
+    from damer_core.features import tuned_midend
+    from damer_core.models.checkpoint import load_checkpoint
+    from damer_core.training.config import TrainConfig
+    from damer_core.training.run import DataArgs, train
+
+    labels, best, _, _ = tuned_run
+    tuned_midend._tuned.clear()  # as in a fresh process: nothing registered yet
+    named = load_checkpoint(best)["feature_config"]["midend"]
+    tuned = train(DataArgs(str(labels)), TrainConfig(epochs=1, batch_size=8, lr=1e-4), tmp_path / "ft", "cpu",
+                  init=str(best))
+    assert load_checkpoint(tuned)["feature_config"]["midend"] == named
+
+
+@pytest.mark.slow
 def test_a_resumed_run_trains_the_mid_end_on_packed_windows_again(tuned_run):
     from damer_core.models.checkpoint import load_checkpoint, midend_state
     from damer_core.training.run import train

@@ -20,7 +20,15 @@ from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
 from damer_core.devices import Context, setup, teardown
 from damer_core.features.spectra import MUSICNN_TUNED, FeatureConfig, preset
-from damer_core.models.checkpoint import FORMAT, FORMAT_VERSION, BundleError, load_checkpoint, save_atomic, with_checksums
+from damer_core.models.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    BundleError,
+    build_models,
+    load_checkpoint,
+    save_atomic,
+    with_checksums,
+)
 from damer_core.models.header import DAMER as DAMER_KIND
 from damer_core.models.header import DESCRIPTOR_HEAD, STACK, BundleHeader
 from damer_core.progress import Progress
@@ -192,6 +200,8 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             return best
         if init_bundle is not None:
             cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
+            if cfg.midend:  # its fine-tuned mid-end makes the Mel stream of the new tracks (registered here)
+                build_models(init_bundle, str(init))
             mc = init_bundle["model_config"]
             tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]),
                            band_embedding=bool(mc.get("band_embedding", True)),
