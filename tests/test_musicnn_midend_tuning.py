@@ -203,20 +203,35 @@ def test_a_bundle_whose_mid_end_is_not_the_one_it_names_is_refused(tuned_run, tm
 
 
 @pytest.mark.slow
-def test_a_curators_fine_tune_of_a_tuned_network_keeps_its_mid_end(tuned_run, tmp_path):
-    """A new process fine-tuning the bundle (--init) computes its tracks' Mel stream through the
-    bundle's own mid-end, which stays as it is (the head adapts, docs/SPEC.md section 5b)."""
+def test_a_curators_fine_tune_of_a_tuned_network_goes_on_tuning_its_mid_end_and_resumes(tuned_run, tmp_path):
+    """A fine-tune (--init) trains on packed windows as the bundle was trained: its mid-end goes
+    on learning (every weight in use: nothing idle for a distributed run), the bundle names the
+    new mid-end, and the run resumes on the same windows (the data's fingerprint holds)."""
     from damer_core.features import tuned_midend
-    from damer_core.models.checkpoint import load_checkpoint
+    from damer_core.models.checkpoint import load_checkpoint, midend_state
     from damer_core.training.config import TrainConfig
     from damer_core.training.run import DataArgs, train
 
     labels, best, _, _ = tuned_run
     tuned_midend._tuned.clear()  # as in a fresh process: nothing registered yet
-    named = load_checkpoint(best)["feature_config"]["midend"]
-    tuned = train(DataArgs(str(labels)), TrainConfig(epochs=1, batch_size=8, lr=1e-4), tmp_path / "ft", "cpu",
+    base = load_checkpoint(best)
+    out = tmp_path / "ft"
+    tuned = train(DataArgs(str(labels)), TrainConfig(epochs=1, batch_size=8, lr=1e-4, midend_lr=1e-3), out, "cpu",
                   init=str(best))
-    assert load_checkpoint(tuned)["feature_config"]["midend"] == named
+    after = load_checkpoint(tuned)
+    assert after["feature_config"]["midend"] != base["feature_config"]["midend"]
+    weights = midend_state(after["dimensions"]["quadrant"]["state_dict"])
+    assert after["feature_config"]["midend"] == tuned_midend.midend_digest(weights)
+    train(None, TrainConfig(epochs=2, batch_size=8, lr=1e-4, midend_lr=1e-3), out, "cpu", resume=True, given={"epochs": 2})
+    assert int(load_checkpoint(out / "last.pt")["dimensions"]["quadrant"]["epoch"]) == 2
+
+
+def test_a_model_without_a_mid_end_is_not_written_with_the_tuned_preset():
+    from damer_core.contract.errors import InputError
+    from damer_core.training.run import bundle_feature_config
+
+    with pytest.raises(InputError, match="context-musicnn"):
+        bundle_feature_config(CONTEXT_MUSICNN_TUNED, {})
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from damer_core.contract.errors import InputError
 ABLATION_MODULES = ("dsaf", "pcl", "saml")
 # Fine-tuning a trained model on a few dozen labels: a tenth of the paper's learning rate and few
 # epochs, so the labels adjust the base model rather than replace it (tested on generated data).
-FINE_TUNE_DEFAULTS: dict[str, Any] = {"epochs": 15, "lr": 1e-4}
+# A network with a fine-tuned musicnn mid-end keeps it learning at a tenth of that again.
+FINE_TUNE_DEFAULTS: dict[str, Any] = {"epochs": 15, "lr": 1e-4, "midend_lr": 1e-5}
 SEED_MAX = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32 - 1
 
 # Every number a run takes: its type and the values that make sense, in words for the message.

@@ -75,8 +75,11 @@ def bundle_feature_config(cfg: FeatureConfig, dims: dict) -> dict:
     """The bundle's feature config: a Mel stream through a mid-end fine-tuned in training names
     that mid-end's weights (FeatureConfig.midend), so a track's features through it are computed
     with them and cached apart from another model's."""
-    if cfg.mel_path != MUSICNN_TUNED or not dims:
+    if cfg.mel_path != MUSICNN_TUNED:
         return cfg.to_dict()
+    if not dims:
+        raise InputError(f"the {cfg.name} preset tunes a DAMER network's mid-end; a model without one "
+                         "takes --preset context-musicnn")
     from damer_core.features.tuned_midend import midend_digest
     from damer_core.models.checkpoint import midend_state
 
@@ -200,8 +203,9 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             return best
         if init_bundle is not None:
             cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
-            if cfg.midend:  # its fine-tuned mid-end makes the Mel stream of the new tracks (registered here)
-                build_models(init_bundle, str(init))
+            if cfg.midend:  # its mid-end goes on learning at its own rate, on packed windows, as when it was trained
+                build_models(init_bundle, str(init))  # (refused here if its weights are not the mid-end it names)
+                cfg = replace(cfg, midend="")
             mc = init_bundle["model_config"]
             tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]),
                            band_embedding=bool(mc.get("band_embedding", True)),
