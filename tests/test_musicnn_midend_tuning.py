@@ -228,7 +228,7 @@ def test_a_curators_fine_tune_of_a_tuned_network_goes_on_tuning_its_mid_end_and_
 
 def test_a_model_without_a_mid_end_is_not_written_with_the_tuned_preset():
     from damer_core.contract.errors import InputError
-    from damer_core.training.run import bundle_feature_config
+    from damer_core.training.midend_tuning import bundle_feature_config
 
     with pytest.raises(InputError, match="context-musicnn"):
         bundle_feature_config(CONTEXT_MUSICNN_TUNED, {})

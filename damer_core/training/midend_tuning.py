@@ -4,6 +4,8 @@ section 5b): which runs may, its own learning rate, and the Mel stream it makes 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -47,3 +49,19 @@ def clip_gradients(optim: torch.optim.Optimizer, max_norm: float) -> None:
     norm over both would shrink every step of the rest of DAMER by as much."""
     for group in optim.param_groups:
         torch.nn.utils.clip_grad_norm_(group["params"], max_norm)
+
+
+def bundle_feature_config(cfg: FeatureConfig, dims: dict) -> dict:
+    """The bundle's feature config: a Mel stream through a mid-end fine-tuned in training names
+    that mid-end's weights (FeatureConfig.midend), so a track's features through it are computed
+    with them and cached apart from another model's."""
+    if cfg.mel_path != MUSICNN_TUNED:
+        return cfg.to_dict()
+    if not dims:
+        raise InputError(f"the {cfg.name} preset tunes a DAMER network's mid-end; a model without one "
+                         "takes --preset context-musicnn")
+    from damer_core.features.tuned_midend import midend_digest
+    from damer_core.models.checkpoint import midend_state
+
+    (entry,) = dims.values()  # one network: the preset trains the joint head only
+    return replace(cfg, midend=midend_digest(midend_state(entry["state_dict"]))).to_dict()

@@ -19,7 +19,7 @@ from damer_core.contract.safe_text import figure
 from damer_core.datasets import FeatureSet, load_dataset, load_unlabelled
 from damer_core.datasets.split import Split, part_warnings, split_tracks
 from damer_core.devices import Context, setup, teardown
-from damer_core.features.spectra import MUSICNN_TUNED, FeatureConfig, preset
+from damer_core.features.spectra import FeatureConfig, preset
 from damer_core.models.checkpoint import (
     FORMAT,
     FORMAT_VERSION,
@@ -59,6 +59,8 @@ def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dic
                 kind: str = DAMER_KIND) -> dict:
     """A bundle of ``kind`` (damer_core.models.header.KINDS) with DAMER's ``dims``; a descriptor
     head alone holds no network fields."""
+    from damer_core.training.midend_tuning import bundle_feature_config  # torch only where a network is trained
+
     if kind == DESCRIPTOR_HEAD:
         network: dict = {}
     else:
@@ -69,22 +71,6 @@ def make_bundle(fs: FeatureSet, tcfg: TrainConfig, model_config: dict, dims: dic
         "feature_config": bundle_feature_config(fs.feature_config, network.get("dimensions", {})), **network,
         "train_config": tcfg.to_dict(), "data": fs.description, "data_args": data_args.to_dict(),
     }
-
-
-def bundle_feature_config(cfg: FeatureConfig, dims: dict) -> dict:
-    """The bundle's feature config: a Mel stream through a mid-end fine-tuned in training names
-    that mid-end's weights (FeatureConfig.midend), so a track's features through it are computed
-    with them and cached apart from another model's."""
-    if cfg.mel_path != MUSICNN_TUNED:
-        return cfg.to_dict()
-    if not dims:
-        raise InputError(f"the {cfg.name} preset tunes a DAMER network's mid-end; a model without one "
-                         "takes --preset context-musicnn")
-    from damer_core.features.tuned_midend import midend_digest
-    from damer_core.models.checkpoint import midend_state
-
-    (entry,) = dims.values()  # one network: the preset trains the joint head only
-    return replace(cfg, midend=midend_digest(midend_state(entry["state_dict"]))).to_dict()
 
 
 METRIC_COLUMNS = (
@@ -203,19 +189,21 @@ def train(data_args: DataArgs | None, tcfg: TrainConfig, out_dir: str | Path, de
             return best
         if init_bundle is not None:
             cfg = FeatureConfig.from_dict(init_bundle["feature_config"])
-            if cfg.midend:  # its mid-end goes on learning at its own rate, on packed windows, as when it was trained
-                build_models(init_bundle, str(init))  # (refused here if its weights are not the mid-end it names)
-                cfg = replace(cfg, midend="")
+            if cfg.midend:  # refused here if its weights are not the mid-end it names
+                build_models(init_bundle, str(init))
             mc = init_bundle["model_config"]
             tcfg = replace(tcfg, dsaf=bool(mc["cross_attention"]), dropout=float(mc["dropout"]),
                            band_embedding=bool(mc.get("band_embedding", True)),
                            descriptors=int(mc.get("n_descriptors", 0)) > 0)
             if QUADRANT in init_bundle["dimensions"]:  # a fine-tune keeps the base model's form
                 tcfg = replace(tcfg, dims=(QUADRANT,))
-        elif resume_state is not None:  # trained windows again, not the Mel stream through last.pt's mid-end
-            cfg = replace(FeatureConfig.from_dict(resume_state["feature_config"]), midend="")
+        elif resume_state is not None:
+            cfg = FeatureConfig.from_dict(resume_state["feature_config"])
         else:
             cfg = preset(data_args.preset)
+        # a tuned mid-end, fine-tuned or resumed, goes on learning from packed windows; the bundle
+        # names the mid-end the run leaves (bundle_feature_config)
+        cfg = replace(cfg, midend="")
         refuse_unfit_dims(cfg, tcfg.dims)
         fs, pool = _load_data(data_args, cfg, ctx, progress, cache, tcfg.descriptors)
         if run is not None:
