@@ -34,6 +34,21 @@ def _isolated_dirs(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_key_left_held():
+    """QTest's Ctrl+A leaves Qt believing Ctrl is still down (no release of Ctrl itself is sent),
+    so a later test's selectRow would toggle rows instead of choosing one: released as a person would."""
+    yield
+    if "PySide6.QtWidgets" not in sys.modules:  # core tests never start Qt
+        return
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    if QApplication.instance() is not None and QApplication.keyboardModifiers() != Qt.KeyboardModifier.NoModifier:
+        QTest.keyRelease(QWidget(), Qt.Key.Key_Control, Qt.KeyboardModifier.NoModifier)
+
+
 @pytest.fixture
 def real_tracks():
     return sorted(DATA.glob("*.ogg"))

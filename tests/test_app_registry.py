@@ -71,6 +71,20 @@ def test_registry_lists_good_and_refuses_malformed(qtbot, tmp_path, monkeypatch,
     assert not (models / "broken.pt").exists() and (models / "good.pt").exists()
 
 
+def test_a_ctrl_click_chooses_one_model_not_two(qtbot, tmp_path, monkeypatch):
+    """Every action acts on one model: Ctrl-clicking a second row moves the choice to it, so Set
+    active can never act on the other of two selected rows."""
+    reg, models = registry_with(qtbot, tmp_path, monkeypatch, "a.pt")
+    shutil.copy2(BUNDLE, models / "b.pt")
+    reg.refresh()
+    view = reg.table.viewport()
+    for row, held in [(0, Qt.KeyboardModifier.NoModifier), (1, Qt.KeyboardModifier.ControlModifier)]:
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, held, reg.table.visualRect(reg.table.model().index(row, 0)).center())
+    assert [i.row() for i in reg.table.selectionModel().selectedRows()] == [1]
+    assert reg.selected() == models / "b.pt"
+    qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
+
+
 def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkeypatch):
     reg, models = registry_with(qtbot, tmp_path, monkeypatch, "first.pt")
     first = rows(reg)["first"]  # before the child has said anything: the file system's facts
