@@ -1,6 +1,6 @@
 """musicnn's embedding (damer_core.features.musicnn), as the analysis worker computes it.
 
-    python benchmarks/bench_musicnn.py [--quick] [--threads 1]
+    python benchmarks/bench_musicnn.py [--quick] [--threads 1] [--device cpu|cuda]
 
 Prints the time of one 3 s patch (log-mel + network) in float32, with bf16 autocast and with
 torch.compile, and how far each option moves the penultimate and the taggram on real-like audio
@@ -8,7 +8,8 @@ torch.compile, and how far each option moves the penultimate and the taggram on 
 static patches and a 5-minute track's trajectory patches (side by side, no overlap), in float32,
 in memory and decoded in blocks. Last, what fine-tuning musicnn would cost: one training step
 (train mode, forward and backward, batch 8) per patch, against a forward pass in eval mode, and
-what fine-tuning its mid-end alone inside DAMER costs per 4 s training window.
+what fine-tuning its mid-end alone, or its front and mid-end, inside DAMER costs per 4 s
+training window (on --device).
 --quick: 6 s and 15 s of audio, one repeat, no compile.
 """
 
@@ -24,6 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the app's worker uses 1 on 2 cores)")
+    ap.add_argument("--device", default="cpu", help="where the fine-tuning steps run (cpu, cuda): the last two lines")
     args = ap.parse_args()
     import torch
 
@@ -72,30 +74,39 @@ def main() -> None:
     train_step = training_step_seconds(net, batch, repeats)
     print(f"fine-tuning musicnn: a training step costs {1000 * train_step:.1f} ms per patch ({args.threads} thread(s)); "
           f"1,000 training windows of 3 s: {train_step * 1000 / 60:.1f} min an epoch")
-    midend_step, n_windows = midend_step_seconds(clip, repeats)
-    print(f"fine-tuning the mid-end only (context-musicnn-tuned): a training step costs {1000 * midend_step:.1f} ms "
-          f"per 4 s window ({n_windows} packed windows a batch, {args.threads} thread(s))")
+    where = args.device if args.device != "cpu" else f"{args.threads} thread(s)"
+    for preset, layers in [("context-musicnn-tuned", "the mid-end only"), ("context-musicnn-full", "front and mid-end")]:
+        step, n_windows = layers_step_seconds(clip, preset, repeats, args.device)
+        print(f"fine-tuning {layers} inside DAMER ({preset}): musicnn's part of a training step costs "
+              f"{1000 * step:.1f} ms per 4 s window ({n_windows} packed windows a batch, {where}); "
+              f"a 4Q fold's 5,100 windows: {step * 5100 / 60:.1f} min an epoch")
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs")
 
 
-def midend_step_seconds(clip, repeats: int) -> tuple[float, int]:
-    """Seconds per window of forward + backward through musicnn's mid-end inside DAMER
-    (damer_core.models.network.midend) on the clip's packed training windows."""
+def layers_step_seconds(clip, preset: str, repeats: int, device: str) -> tuple[float, int]:
+    """Seconds per window of forward + backward through the musicnn layers a DAMER trains with
+    ``preset`` (its mid-end, or front and mid-end: damer_core.models.network) on the clip's packed
+    training windows, which is all that preset adds to a DAMER step."""
     import torch
 
     from damer_core.features.midend_windows import training_windows_of
-    from damer_core.features.spectra import CONTEXT_MUSICNN_TUNED
-    from damer_core.features.tuned_midend import load_msd_midend
-    from damer_core.models.network.midend import MusicnnMidEnd
+    from damer_core.features.spectra import MUSICNN_FULL, PRESETS
+    from damer_core.features.tuned_midend import load_msd_layers
+    from damer_core.models.network import DAMER, ModelConfig
 
-    packed, _ = training_windows_of(clip, CONTEXT_MUSICNN_TUNED)
-    midend = MusicnnMidEnd(CONTEXT_MUSICNN_TUNED.n_frames)
-    load_msd_midend(midend.layers)
-    batch = torch.from_numpy(packed.astype(np.float32))
+    cfg = PRESETS[preset]
+    packed, _ = training_windows_of(clip, cfg)
+    model = DAMER(ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_classes=4, musicnn_midend=True,
+                              musicnn_front_end=cfg.mel_path == MUSICNN_FULL))
+    load_msd_layers(model.midend.layers, model.front_end)
+    model.to(device).train()
+    batch = torch.from_numpy(packed.astype(np.float32)).to(device)
 
     def step():
-        midend.zero_grad(set_to_none=True)
-        midend.train()(batch).sum().backward()
+        model.zero_grad(set_to_none=True)
+        model.unpack(batch).sum().backward()
+        if batch.is_cuda:
+            torch.cuda.synchronize()
 
     with torch.enable_grad():
         return best_time(step, repeats) / len(batch), len(batch)

@@ -12,7 +12,7 @@ import torch
 from conftest import ROOT
 
 from damer_core.cli import main as cli
-from damer_core.features.spectra import CLIP, PRESETS, FeatureConfig
+from damer_core.features.spectra import CLIP, PRESETS, TUNED_PATHS, FeatureConfig
 from damer_core.models.checkpoint import (
     CHECKSUM,
     FEATURE_BOUNDS,
@@ -203,7 +203,7 @@ def test_bounds_cover_every_config_field_and_every_preset_loads(tmp_path):
     assert set(FEATURE_BOUNDS) == {f.name for f in fields(FeatureConfig)}
     assert set(MODEL_BOUNDS) == {f.name for f in fields(ModelConfig)}
     for name, cfg in PRESETS.items():
-        if cfg.mel_path == "musicnn-tuned":  # a preset to train with: a bundle names the mid-end it trained
+        if cfg.mel_path in TUNED_PATHS:  # a preset to train with: a bundle names the musicnn layers it trained
             with pytest.raises(BundleError, match="feature.midend"):
                 load_checkpoint(write(tmp_path / f"{name}.pt", tiny_bundle(cfg)))
             continue

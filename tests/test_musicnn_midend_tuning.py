@@ -23,7 +23,7 @@ RATE = 22_050
 
 def msd_midend() -> MusicnnMidEnd:
     m = MusicnnMidEnd(CONTEXT.n_frames)
-    tuned_midend.load_msd_midend(m.layers)
+    tuned_midend.load_msd_layers(m.layers)
     return m.eval()
 
 
@@ -60,7 +60,7 @@ def test_a_window_whose_pieces_would_not_fit_is_refused():
 
 def tuned_model() -> DAMER:
     model = DAMER(ModelConfig(n_frames=87, n_mel=192, n_coch=84, n_classes=4, musicnn_midend=True))
-    tuned_midend.load_msd_midend(model.midend.layers)
+    tuned_midend.load_msd_layers(model.midend.layers)
     return model
 
 
@@ -96,7 +96,7 @@ def test_the_mid_ends_large_gradients_do_not_shrink_the_rest_of_damers_step():
     model = tuned_model()
     packed, coch = training_windows_of(chord_music(9.0, True, False, RATE, seed=9), CONTEXT_MUSICNN_TUNED)
     everything = np.arange(len(coch))  # standardised as the trainer does: what makes the mid-end's gradients large
-    model.set_normalisation(*band_stats(mel_stream(model.midend, packed, everything), everything), *band_stats(coch, everything))
+    model.set_normalisation(*band_stats(mel_stream(model, packed, everything), everything), *band_stats(coch, everything))
     out = model(torch.from_numpy(packed.astype(np.float32)), torch.from_numpy(coch))
     torch.nn.functional.cross_entropy(out.z_fuse, torch.full((len(coch),), 2)).backward()
     optim = torch.optim.Adam(parameter_groups(model, TrainConfig()))

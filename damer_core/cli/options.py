@@ -85,8 +85,9 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--lr", type=float)
-    g.add_argument("--midend-lr", type=float, help="learning rate of musicnn's mid-end, where the context-musicnn-tuned "
-                                                   "preset fine-tunes it (default 1e-4)")
+    g.add_argument("--midend-lr", type=float, help="learning rate of musicnn's layers where DAMER fine-tunes them: "
+                                                   "the mid-end (context-musicnn-tuned), the front end too "
+                                                   "(context-musicnn-full); default 1e-4")
     g.add_argument("--seed", type=int)
     g.add_argument("--dims", help="arousal, valence or arousal,valence (default both: one network each, as the paper), "
                                   "or quadrant: one network with the joint 4-way quadrant head")

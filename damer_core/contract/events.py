@@ -170,7 +170,7 @@ class Start(Event):
     world_size: int = doc("processes (torchrun)")
     n_samples: int = doc("training windows")
     n_tracks: int = doc("tracks")
-    feature_preset: str = doc("clip, context, paper, context-musicnn or context-musicnn-tuned")
+    feature_preset: str = doc("clip, context, paper, context-musicnn, context-musicnn-tuned or context-musicnn-full")
     modules: str = doc('which of DSAF, PCL, SAML are on: "DSAF+PCL+SAML", "baseline"; "descriptor head" for its stack')
     always_on: str = doc("what no ablation switches off")
     out: str = doc("the run folder")

@@ -24,9 +24,9 @@ C_GRID = (0.001, 0.01, 0.1, 1.0)
 
 def track_statistics(fs: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
     """(track ids, [n_tracks, 2 * (n_mels + n_gammatone)]) per-band mean and std over each track's frames."""
-    from damer_core.features.spectra import MUSICNN_TUNED
+    from damer_core.features.spectra import TUNED_PATHS
 
-    if fs.feature_config.mel_path == MUSICNN_TUNED:  # its windows hold musicnn's front end, not bands
+    if fs.feature_config.mel_path in TUNED_PATHS:  # its windows hold musicnn's front end or log-mel patches, not bands
         raise InputError(f"the baseline reads the Mel stream's bands, which the {fs.feature_config.name} preset makes "
                          "while it trains: use --preset context-musicnn (the same bands before fine-tuning)")
     tracks = np.unique(fs.track)

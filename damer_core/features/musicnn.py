@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -25,6 +25,8 @@ SAMPLE_RATE = 16_000
 N_FFT = 512
 HOP = 256
 N_MELS = 96
+MIDEND_CHANNELS = 192  # the mid-end's three layers of 64: DAMER's Mel stream when it listens through musicnn
+FRONT_CHANNELS = 561
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
 EMBEDDING_SIZE = 200
 BN_EPS = 1e-3
@@ -41,11 +43,9 @@ PATCH_SAMPLES = PATCH_FRAMES * HOP  # 47,872: a patch's own audio gives 188 cent
 PATCH_SECONDS = PATCH_SAMPLES / SAMPLE_RATE
 
 
-def log_mel(y: np.ndarray) -> np.ndarray:
-    """``[..., frames, 96]`` the original's input for 16 kHz mono ``y`` (``[..., samples]``):
-    librosa's (Slaney) mel power spectrogram, cast to float16 as the original stores it, then
-    log10(10000 x + 1). The log is taken in float32: the original's float16 product overflows to
-    inf above x = 6.55 (a loud tone)."""
+def mel_power(y: np.ndarray) -> np.ndarray:
+    """``[..., frames, 96]`` float16: librosa's (Slaney) mel power spectrogram of 16 kHz mono ``y``
+    (``[..., samples]``), cast to float16 as the original stores it."""
     from damer_core.features.numba_env import configure_numba_cache
 
     configure_numba_cache()  # before librosa (and numba) is first imported: where its compiled code is kept
@@ -53,7 +53,20 @@ def log_mel(y: np.ndarray) -> np.ndarray:
 
     mel = librosa.feature.melspectrogram(y=np.asarray(y, np.float32), sr=SAMPLE_RATE, hop_length=HOP, n_fft=N_FFT,
                                          n_mels=N_MELS)
-    return np.log10(10000.0 * np.swapaxes(mel, -1, -2).astype(np.float16).astype(np.float32) + 1.0)
+    return np.swapaxes(mel, -1, -2).astype(np.float16)
+
+
+def log_compress(power):
+    """log10(10000 x + 1) of :func:`mel_power` (an array or a tensor), taken in float32: the
+    original's float16 product overflows to inf above x = 6.55 (a loud tone)."""
+    if isinstance(power, torch.Tensor):
+        return torch.log10(10000.0 * power.float() + 1.0)
+    return np.log10(10000.0 * np.asarray(power, np.float32) + 1.0)
+
+
+def log_mel(y: np.ndarray) -> np.ndarray:
+    """``[..., frames, 96]`` the original's input for 16 kHz mono ``y`` (``[..., samples]``)."""
+    return log_compress(mel_power(y))
 
 
 class MusicnnOutput(NamedTuple):
@@ -64,15 +77,16 @@ class MusicnnOutput(NamedTuple):
 class FrequencyMaxBlock(nn.Module):
     """A front-end branch: conv over (time, frequency) -> ReLU -> BN, then max over frequency."""
 
-    def __init__(self, filters: int, kernel: tuple[int, int], time_pad: tuple[int, int]):
+    def __init__(self, filters: int, kernel: tuple[int, int], time_pad: tuple[int, int],
+                 norm: type[nn.BatchNorm2d] = nn.BatchNorm2d):
         super().__init__()
         self.time_pad = time_pad
         self.conv = nn.Conv2d(1, filters, kernel)
-        self.bn = nn.BatchNorm2d(filters, eps=BN_EPS)
+        self.bn = norm(filters, eps=BN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, T, F] -> [B, filters, T]
         x = self.conv(F.pad(x, (0, 0, *self.time_pad)))
-        if self.training:  # batch statistics: the batch norm must see every frequency
+        if self.bn.training:  # batch statistics: the batch norm must see every frequency
             return self.bn(F.relu(x)).amax(dim=3)
         # ReLU then a fixed per-channel affine map is monotone in each channel (rising where its
         # scale is positive, falling where negative), so the max over frequency of the outcome is
@@ -113,15 +127,39 @@ def run_midend(layers: nn.ModuleList, front: torch.Tensor, keep: torch.Tensor | 
     return torch.cat([first, second, third], dim=1)
 
 
+def add_front_end(module: nn.Module, norm: type[nn.BatchNorm2d] = nn.BatchNorm2d) -> None:
+    """musicnn's front end as ``module``'s own layers, under the names the converted weights carry
+    (``input_bn``, ``timbral``, ``temporal``)."""
+    module.input_bn = norm(1, eps=BN_EPS)
+    timbral, temporal = int(1.6 * 128), int(1.6 * 32)  # 204 and 51 filters
+    module.timbral = nn.ModuleList([FrequencyMaxBlock(timbral, (7, int(share * N_MELS)), (3, 3), norm)
+                                    for share in (0.4, 0.7)])
+    module.temporal = nn.ModuleList([FrequencyMaxBlock(temporal, (k, 1), same_padding(k), norm)
+                                     for k in (128, 64, 32)])
+
+
+def run_front_end(module: Any, patches: torch.Tensor) -> torch.Tensor:  # Any: the layers are set at run time
+    """``[B, 187, 96]`` log-mel patches -> ``[B, 561, T]``: :func:`add_front_end`'s branches side by side."""
+    x = module.input_bn(patches.unsqueeze(1))
+    return torch.cat([branch(x) for branch in (*module.timbral, *module.temporal)], dim=1)
+
+
+class FrontEnd(nn.Module):
+    """musicnn's front end alone (its weights' names as in :class:`Musicnn`)."""
+
+    def __init__(self, norm: type[nn.BatchNorm2d] = nn.BatchNorm2d):
+        super().__init__()
+        add_front_end(self, norm)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return run_front_end(self, patches)
+
+
 class Musicnn(nn.Module):
     def __init__(self, n_tags: int = len(MSD_TAGS), midend: int = 64, units: int = EMBEDDING_SIZE):
         super().__init__()
-        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS)
-        timbral, temporal = int(1.6 * 128), int(1.6 * 32)  # 204 and 51 filters
-        self.timbral = nn.ModuleList([FrequencyMaxBlock(timbral, (7, int(share * N_MELS)), (3, 3))
-                                      for share in (0.4, 0.7)])
-        self.temporal = nn.ModuleList([FrequencyMaxBlock(temporal, (k, 1), same_padding(k)) for k in (128, 64, 32)])
-        front = 2 * timbral + 3 * temporal  # 561
+        add_front_end(self)
+        front = FRONT_CHANNELS
         self.midend = nn.ModuleList([MidEndLayer(front, midend), MidEndLayer(midend, midend),
                                      MidEndLayer(midend, midend)])
         pooled = 2 * (front + 3 * midend)  # [max, mean] of 753 channels
@@ -132,8 +170,7 @@ class Musicnn(nn.Module):
 
     def front_end(self, patches: torch.Tensor) -> torch.Tensor:
         """``[B, 561, T]``: the timbral and temporal branches, side by side."""
-        x = self.input_bn(patches.unsqueeze(1))
-        return torch.cat([branch(x) for branch in (*self.timbral, *self.temporal)], dim=1)
+        return run_front_end(self, patches)
 
     def features(self, patches: torch.Tensor) -> torch.Tensor:
         """``[B, 753, T]``: the front-end's 561 channels and the mid-end's three layers of 64."""
@@ -239,6 +276,10 @@ class PatchStream:
         """Put a batch of queued patches' log-mel ``[B, 187, 96]`` through the network, in order."""
         raise NotImplementedError
 
+    def _network_input(self, patches: np.ndarray) -> np.ndarray:
+        """The network's input of 16 kHz patches: their log-mel."""
+        return log_mel(patches)
+
     def _repeated(self) -> np.ndarray:
         """A track shorter than one patch, repeated to fill it (never padded with silence)."""
         return np.resize(self.pending, PATCH_SAMPLES)
@@ -249,7 +290,7 @@ class PatchStream:
         queued, self.queued = self.queued, []
         for i in range(0, len(queued), self.BATCH):
             part = queued[i:i + self.BATCH]
-            mel = log_mel(np.stack([patch for patch, _ in part]))[:, :PATCH_FRAMES]
+            mel = self._network_input(np.stack([patch for patch, _ in part]))[:, :PATCH_FRAMES]
             with torch.inference_mode():
                 self._use(torch.from_numpy(mel), [place for _, place in part])
 
@@ -314,8 +355,6 @@ def nearest_patches(centres: np.ndarray, times: np.ndarray) -> np.ndarray:
     return np.where(np.abs(centres[left] - times) <= np.abs(centres[right] - times), left, right)
 
 
-MIDEND_CHANNELS = 192  # the mid-end's three layers of 64: DAMER's Mel stream when it listens through musicnn
-FRONT_CHANNELS = 561
 
 
 class MidEndFrames(PatchStream):

@@ -24,8 +24,12 @@ from damer_core.contract.errors import InputError
 from damer_core.features.numba_env import configure_numba_cache
 
 C1_HZ = 32.703195662574764  # 440 * 2 ** (-57 / 12)
-MEL, MUSICNN, MUSICNN_TUNED = "mel", "musicnn", "musicnn-tuned"  # what DAMER's Mel stream reads (FeatureConfig.mel_path)
-MUSICNN_PATHS = (MUSICNN, MUSICNN_TUNED)
+# what DAMER's Mel stream reads (FeatureConfig.mel_path)
+MEL, MUSICNN, MUSICNN_TUNED, MUSICNN_FULL = "mel", "musicnn", "musicnn-tuned", "musicnn-full"
+MUSICNN_PATHS = (MUSICNN, MUSICNN_TUNED, MUSICNN_FULL)
+TUNED_PATHS = (MUSICNN_TUNED, MUSICNN_FULL)  # DAMER trains musicnn's layers: packed training windows
+MUSICNN_LAYERS = {MUSICNN: "musicnn's front and mid-end", MUSICNN_TUNED: "musicnn's front and fine-tuned mid-end",
+                  MUSICNN_FULL: "musicnn's fine-tuned front and mid-end"}  # a Mel path's layers, in words
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,12 @@ class FeatureConfig:
     # "mel": the Mel stream reads the log-Mel bands; "musicnn": musicnn's front and mid-end, its 192
     # channels (n_mels) on the same frames (docs/SPEC.md section 5b); "musicnn-tuned": the same
     # with the mid-end fine-tuned inside DAMER: its training windows hold the front end's frames
-    # (damer_core.features.midend_windows)
+    # (damer_core.features.midend_windows); "musicnn-full": the front end fine-tuned too, its
+    # training windows hold the log-mel patches
     mel_path: str = MEL
-    # "musicnn-tuned" in a trained model: the fine-tuned mid-end's weights (sha256, 16 hex digits),
-    # so a track's Mel stream through them is cached apart from another model's; empty while training
+    # TUNED_PATHS in a trained model: the weights of musicnn's layers it fine-tuned (the mid-end,
+    # with "musicnn-full" the front end too; sha256, 16 hex digits), so a track's Mel stream through
+    # them is cached apart from another model's; empty while training
     midend: str = ""
 
     @property
@@ -107,8 +113,11 @@ CONTEXT_MUSICNN = replace(CONTEXT, name="context-musicnn", mel_path=MUSICNN, n_m
 # `context-musicnn-tuned` [decision, docs/SPEC.md section 5b]: the same with musicnn's mid-end
 # fine-tuned inside DAMER at a low rate (TrainConfig.midend_lr); the front end stays frozen.
 CONTEXT_MUSICNN_TUNED = replace(CONTEXT_MUSICNN, name="context-musicnn-tuned", mel_path=MUSICNN_TUNED)
+# `context-musicnn-full` [decision, docs/SPEC.md section 5b]: all of musicnn's front and mid-end
+# fine-tuned inside DAMER at that low rate: a GPU's work (the front end is 96 % of musicnn's compute).
+CONTEXT_MUSICNN_FULL = replace(CONTEXT_MUSICNN, name="context-musicnn-full", mel_path=MUSICNN_FULL)
 PRESETS = {"clip": CLIP, "context": CONTEXT, "paper": PAPER, "context-musicnn": CONTEXT_MUSICNN,
-           "context-musicnn-tuned": CONTEXT_MUSICNN_TUNED}
+           "context-musicnn-tuned": CONTEXT_MUSICNN_TUNED, "context-musicnn-full": CONTEXT_MUSICNN_FULL}
 # What the user looks at: finer frames, no pre-emphasis (it would tilt the picture), dB.
 DISPLAY = FeatureConfig(
     name="display", frame_length=2048, hop_length=512, n_fft=2048, center=True,
@@ -290,7 +299,7 @@ def frame_sequence(y: np.ndarray, cfg: FeatureConfig = CLIP) -> FrameSequence:
 
 def with_mel_path(seq: FrameSequence, y: np.ndarray, cfg: FeatureConfig) -> FrameSequence:
     """``seq`` with the Mel stream ``cfg.mel_path`` names: musicnn's mid-end frames of ``y`` in
-    place of the log-Mel bands, on the same frames (through a fine-tuned mid-end, ``cfg.midend``)."""
+    place of the log-Mel bands, on the same frames (through fine-tuned layers, ``cfg.midend``)."""
     if cfg.mel_path == MEL:
         return seq
     from damer_core.features.musicnn import midend_frames

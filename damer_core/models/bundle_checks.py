@@ -65,6 +65,7 @@ MODEL_BOUNDS: dict[str, tuple] = {
     "band_embedding": (bool,),
     "n_descriptors": (int, 0, 4096),  # 0, or the musical descriptors' count (checked below)
     "musicnn_midend": (bool,),
+    "musicnn_front_end": (bool,),
 }
 MAX_WINDOW_S = 600.0  # one model window; a longer one repeats a short track to fill it
 EPOCH = (int, 0, 1_000_000)
@@ -105,15 +106,15 @@ def _check_feature_config(raw: Any):
 
 def _check_mel_path(cfg) -> None:
     from damer_core.features.musicnn import MIDEND_CHANNELS
-    from damer_core.features.spectra import MEL, MUSICNN, MUSICNN_PATHS, MUSICNN_TUNED
+    from damer_core.features.spectra import MEL, MUSICNN_PATHS, TUNED_PATHS
 
     if cfg.mel_path not in (MEL, *MUSICNN_PATHS):
-        raise _FieldError("feature.mel_path", cfg.mel_path, f"must be {MEL}, {MUSICNN} or {MUSICNN_TUNED}")
+        raise _FieldError("feature.mel_path", cfg.mel_path, f"must be one of {', '.join((MEL, *MUSICNN_PATHS))}")
     if cfg.mel_path in MUSICNN_PATHS and cfg.n_mels != MIDEND_CHANNELS:
         raise _FieldError("feature.n_mels", cfg.n_mels, f"must be {MIDEND_CHANNELS} (musicnn's mid-end) for the musicnn Mel path")
-    if (cfg.mel_path == MUSICNN_TUNED) != bool(re.fullmatch(r"[0-9a-f]{16}", cfg.midend)):
-        raise _FieldError("feature.midend", cfg.midend, f"must name the fine-tuned mid-end's weights (16 hex digits) "
-                                                        f"where feature.mel_path is {MUSICNN_TUNED}, and only there")
+    if (cfg.mel_path in TUNED_PATHS) != bool(re.fullmatch(r"[0-9a-f]{16}", cfg.midend)):
+        raise _FieldError("feature.midend", cfg.midend, f"must name the fine-tuned musicnn layers' weights (16 hex digits) "
+                                                        f"where feature.mel_path is {' or '.join(TUNED_PATHS)}, and only there")
 
 
 def _check_model_config(raw: Any, feature):
@@ -129,11 +130,14 @@ def _check_model_config(raw: Any, feature):
     if cfg.n_descriptors not in (0, len(NAMES)):
         raise _FieldError("model.n_descriptors", cfg.n_descriptors,
                           f"must be 0 or {len(NAMES)} (the musical descriptors this version computes)")
-    from damer_core.features.spectra import MUSICNN_TUNED
+    from damer_core.features.spectra import MUSICNN_FULL, TUNED_PATHS
 
-    if cfg.musicnn_midend != (feature.mel_path == MUSICNN_TUNED):
+    if cfg.musicnn_midend != (feature.mel_path in TUNED_PATHS):
         raise _FieldError("model.musicnn_midend", cfg.musicnn_midend,
-                          f"must be true exactly where feature.mel_path is {MUSICNN_TUNED}")
+                          f"must be true exactly where feature.mel_path is {' or '.join(TUNED_PATHS)}")
+    if cfg.musicnn_front_end != (feature.mel_path == MUSICNN_FULL):
+        raise _FieldError("model.musicnn_front_end", cfg.musicnn_front_end,
+                          f"must be true exactly where feature.mel_path is {MUSICNN_FULL}")
     for mine, theirs in (("n_frames", "n_frames"), ("n_mel", "n_mels"), ("n_coch", "n_gammatone")):
         if getattr(cfg, mine) != getattr(feature, theirs):
             raise _FieldError(f"model.{mine}", getattr(cfg, mine),

@@ -54,11 +54,10 @@ def info_line(path: str, check: Callable[[str], object] | None = None) -> tuple[
 
 
 def _mel_stream(fc: dict) -> str:
-    from damer_core.features.spectra import MUSICNN_PATHS, MUSICNN_TUNED
+    from damer_core.features.spectra import MUSICNN_LAYERS
 
-    if fc.get("mel_path") in MUSICNN_PATHS:
-        tuned = "fine-tuned " if fc["mel_path"] == MUSICNN_TUNED else ""
-        return f"musicnn's front and {tuned}mid-end ({fc['n_mels']} channels, MSD, ISC licence)"
+    if fc.get("mel_path") in MUSICNN_LAYERS:
+        return f"{MUSICNN_LAYERS[fc['mel_path']]} ({fc['n_mels']} channels, MSD, ISC licence)"
     return f"{fc['n_mels']} Mel"
 
 
@@ -112,7 +111,8 @@ def _network_lines(b: dict, h) -> list[str]:
              + (", joint 4-way quadrant head" if mc.get("n_classes", 2) == 4 else "")
              + (f", {mc['n_descriptors']} musical descriptors in the fusion layer" if mc.get("n_descriptors") else "")]
     mods = "+".join(m.upper() for m in ("dsaf", "pcl", "saml") if tc.get(m, True)) or "baseline"
-    midend_lr = f" (musicnn's mid-end {tc.get('midend_lr', '?')})" if mc.get("musicnn_midend") else ""
+    tuned = "front and mid-end" if mc.get("musicnn_front_end") else "mid-end"
+    midend_lr = f" (musicnn's {tuned} {tc.get('midend_lr', '?')})" if mc.get("musicnn_midend") else ""
     lines.append(f"  training: {tc.get('epochs', '?')} epochs, batch {tc.get('batch_size', '?')}, lr {tc.get('lr', '?')}"
                  f"{midend_lr}, seed {tc.get('seed', '?')}, modules {mods}")
     for dim, entry in b["dimensions"].items():

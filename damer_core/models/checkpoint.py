@@ -138,20 +138,24 @@ def build_models(bundle: dict, path: str | os.PathLike = "<bundle>") -> dict:
     return models
 
 
-MIDEND_PREFIX = "midend.layers."
+MIDEND_PREFIX, FRONT_END_PREFIX = "midend.layers.", "front_end."
 
 
 def midend_state(state_dict: dict) -> dict:
-    """The fine-tuned mid-end's weights in a DAMER state dict, keyed as ``Musicnn.midend``'s."""
-    return {k[len(MIDEND_PREFIX):]: v for k, v in state_dict.items() if k.startswith(MIDEND_PREFIX)}
+    """The weights of the musicnn layers a DAMER state dict fine-tuned, keyed as
+    :func:`damer_core.features.tuned_midend.tuned_weights` keys them."""
+    from damer_core.features.tuned_midend import FRONT_END
+
+    mid = {k[len(MIDEND_PREFIX):]: v for k, v in state_dict.items() if k.startswith(MIDEND_PREFIX)}
+    return mid | {FRONT_END + k[len(FRONT_END_PREFIX):]: v for k, v in state_dict.items() if k.startswith(FRONT_END_PREFIX)}
 
 
 def _register_midend(bundle: dict, model, path: str | os.PathLike) -> None:
-    """The model's mid-end becomes what the feature config's ``midend`` names (the Mel stream of
-    a track is computed through it), once its weights are shown to be that mid-end."""
-    from damer_core.features.tuned_midend import midend_weights, register_tuned_midend
+    """The model's musicnn layers become what the feature config's ``midend`` names (the Mel stream
+    of a track is computed through them), once their weights are shown to be those layers."""
+    from damer_core.features.tuned_midend import register_tuned_midend, tuned_weights
 
-    digest = register_tuned_midend(midend_weights(model.midend.layers))
+    digest = register_tuned_midend(tuned_weights(model.midend.layers, model.front_end))
     named = bundle["feature_config"].get("midend", "")
     if named != digest:
-        raise BundleError(path, f"feature.midend: {named!r} does not name its mid-end's weights ({digest})")
+        raise BundleError(path, f"feature.midend: {named!r} does not name its musicnn layers' weights ({digest})")

@@ -14,7 +14,7 @@ import numpy as np
 
 from damer_core.contract.dimensions import DIMENSIONS
 from damer_core.contract.model_card import Figure, ModelDescription
-from damer_core.features.spectra import MEL, MUSICNN_TUNED, FeatureConfig, FrameSequence, trajectory_starts
+from damer_core.features.spectra import MEL, MUSICNN_LAYERS, FeatureConfig, FrameSequence, trajectory_starts
 from damer_core.models.base import NETWORK_SETTINGS, Features, OnPart
 from damer_core.models.figures import quadrant_figure
 from damer_core.models.header import DAMER as KIND
@@ -264,8 +264,8 @@ class DamerNetworks:
         form = "joint quadrant head" if self.joint else "one network per dimension: " + ", ".join(self.networks)
         extras = [f"{mc['n_descriptors']} musical descriptors in the fusion layer"] if mc.get("n_descriptors") else []
         if self.feature_config.mel_path != MEL:
-            tuned = "fine-tuned " if self.feature_config.mel_path == MUSICNN_TUNED else ""
-            extras.insert(0, f"Mel stream through musicnn's front and {tuned}mid-end (MSD, ISC licence, Pons & Serra 2019)")
+            layers = MUSICNN_LAYERS[self.feature_config.mel_path]
+            extras.insert(0, f"Mel stream through {layers} (MSD, ISC licence, Pons & Serra 2019)")
         summary = ", ".join([form] + extras)
         return ModelDescription(
             kind=self.kind, kind_name=h.kind_name, summary=summary, data=h.data_name, n_tracks=h.data.get("n_tracks"),

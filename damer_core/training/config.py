@@ -48,8 +48,9 @@ class TrainConfig:
     epochs: int = 80
     batch_size: int = 32
     lr: float = 1e-3
-    # musicnn's mid-end where DAMER fine-tunes it (the context-musicnn-tuned preset): a tenth of
-    # ``lr``, since it starts from trained weights [decision, docs/SPEC.md section 5b]
+    # musicnn's layers where DAMER fine-tunes them (context-musicnn-tuned: the mid-end;
+    # context-musicnn-full: the front end too): a tenth of ``lr``, since they start from trained
+    # weights [decision, docs/SPEC.md section 5b]
     midend_lr: float = 1e-4
     weight_decay: float = 1e-4
     grad_clip: float = 5.0

@@ -19,8 +19,8 @@ from damer_core.contract.errors import InputError
 from damer_core.datasets.base import FeatureSet, show_number
 from damer_core.datasets.split import MIN_TRACKS, Split
 from damer_core.devices import Context
-from damer_core.features.spectra import MUSICNN_TUNED
-from damer_core.features.tuned_midend import load_msd_midend
+from damer_core.features.spectra import MUSICNN_FULL, TUNED_PATHS
+from damer_core.features.tuned_midend import load_msd_layers
 from damer_core.models.network import DAMER, ModelConfig
 from damer_core.models.network.heads import calibration_figures, evaluate_heads, head_logits, no_report, selection_score
 from damer_core.models.network.loader import host_batch, host_descriptors, prefetched
@@ -86,7 +86,8 @@ class DimensionTrainer:
         self.n_classes = n_classes(dim)
         self.mcfg = ModelConfig(n_frames=cfg.n_frames, n_mel=cfg.n_mels, n_coch=cfg.n_gammatone, n_classes=self.n_classes,
                                 dropout=tcfg.dropout, cross_attention=tcfg.dsaf, band_embedding=tcfg.band_embedding,
-                                n_descriptors=descriptor_width(fs, tcfg), musicnn_midend=cfg.mel_path == MUSICNN_TUNED)
+                                n_descriptors=descriptor_width(fs, tcfg), musicnn_midend=cfg.mel_path in TUNED_PATHS,
+                                musicnn_front_end=cfg.mel_path == MUSICNN_FULL)
         refuse_unfit_dims(cfg, (dim,))
         self.train_idx, self.val_idx, self.test_idx = (split.for_dimension(fs, dim, p) for p in ("train", "val", "test"))
         if self.train_idx.size == 0 or (self.val_idx.size == 0 and tcfg.select_epoch == "best"):
@@ -99,11 +100,11 @@ class DimensionTrainer:
             model.load_state_dict(init_state)  # fine-tuning keeps the pretrained normalisation
         else:
             if model.midend is not None:
-                load_msd_midend(model.midend.layers)
+                load_msd_layers(model.midend.layers, model.front_end)
             if model.midend is None:
                 mel_stats = band_stats(fs.mel, self.train_idx)
-            else:  # of the Mel stream the MSD mid-end makes: the packed rows are not bands
-                made = mel_stream(model.midend, fs.mel, self.train_idx)
+            else:  # of the Mel stream the MSD layers make: the packed rows are not bands
+                made = mel_stream(model, fs.mel, self.train_idx)
                 mel_stats = band_stats(made, np.arange(made.shape[0]))
             model.set_normalisation(*mel_stats, *band_stats(fs.coch, self.train_idx))
             if self.mcfg.n_descriptors:
@@ -256,8 +257,7 @@ class DimensionTrainer:
         tc = self.tcfg
         autocast = torch.autocast("cuda", dtype=self.amp_dtype) if self.use_amp else nullcontext()
         with autocast:
-            if self.model.midend is not None and self.model.midend.packed(mel):
-                mel = self.model.midend(mel)  # first: the masking below hides the Mel stream's channels, not packed rows
+            mel = self.model.unpack(mel)  # first: the masking below hides the Mel stream's channels, not packed rows
             if tc.spec_augment:
                 mel, coch = spec_augment(mel, coch, self.model.mel_mean.to(mel.dtype), self.model.coch_mean)
             out = self.net(mel, coch, desc)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from damer_core.configs import from_checked_dict
+from damer_core.models.network.front_end import MusicnnFrontEnd
 from damer_core.models.network.midend import MusicnnMidEnd
 
 
@@ -33,6 +34,7 @@ class ModelConfig:
     band_embedding: bool = True  # learned per-band (token-position) embedding; see DAMER docstring
     n_descriptors: int = 0  # D_d > 0: the window's musical descriptors join the fusion input; see DAMER docstring
     musicnn_midend: bool = False  # the Mel stream's input is musicnn's front end, its mid-end is part of DAMER
+    musicnn_front_end: bool = False  # with musicnn_midend: the front end is part of DAMER too (log-mel input)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,7 +114,8 @@ class DAMER(nn.Module):
     musicnn's mid-end [decision, docs/SPEC.md section 5b]: with ``musicnn_midend`` the Mel input
     may be packed front-end windows (damer_core.features.midend_windows), which ``midend`` turns
     into the Mel stream's ``[B, 192, T]``; a Mel-stream window through the same mid-end is taken
-    as it is (a trajectory's windows, cut from a track's frames)."""
+    as it is (a trajectory's windows, cut from a track's frames). With ``musicnn_front_end`` the
+    packed windows may hold log-mel patches, which ``front_end`` first turns into the former."""
 
     # the per-band standardisation, registered as buffers (they travel inside the checkpoint)
     mel_mean: torch.Tensor
@@ -129,6 +132,7 @@ class DAMER(nn.Module):
         self.register_buffer("mel_std", torch.ones(cfg.n_mel, 1))
         self.register_buffer("coch_mean", torch.zeros(cfg.n_coch, 1))
         self.register_buffer("coch_std", torch.ones(cfg.n_coch, 1))
+        self.front_end = MusicnnFrontEnd() if cfg.musicnn_front_end else None
         self.midend = MusicnnMidEnd(cfg.n_frames) if cfg.musicnn_midend else None
         self.proj_mel = nn.Linear(cfg.n_frames, cfg.d_model)  # Eqn 1: h_i = W_Mel x_i + b_Mel
         self.proj_coch = nn.Linear(cfg.n_frames, cfg.d_model)  # Eqn 2
@@ -160,13 +164,21 @@ class DAMER(nn.Module):
         self.desc_mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(-1))
         self.desc_std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(-1).clamp_min(1e-6))
 
+    def unpack(self, mel: torch.Tensor) -> torch.Tensor:
+        """The Mel stream of packed training windows, through the musicnn layers DAMER trains;
+        a Mel-stream window as it is."""
+        if self.front_end is not None and self.front_end.packed(mel):
+            mel = self.front_end(mel)
+        if self.midend is not None and self.midend.packed(mel):
+            mel = self.midend(mel)
+        return mel
+
     def forward(self, mel: torch.Tensor, coch: torch.Tensor, descriptors: torch.Tensor | None = None) -> ModelOutput:
         if (descriptors is None) != (self.cfg.n_descriptors == 0) or (
                 descriptors is not None and descriptors.shape[1:] != (self.cfg.n_descriptors,)):
             got = "none" if descriptors is None else f"{tuple(descriptors.shape)}"
             raise ValueError(f"expected musical descriptors [B, {self.cfg.n_descriptors}] (none when 0), got {got}")
-        if self.midend is not None and self.midend.packed(mel):
-            mel = self.midend(mel)
+        mel = self.unpack(mel)
         if mel.shape[1:] != (self.cfg.n_mel, self.cfg.n_frames) or coch.shape[1:] != (self.cfg.n_coch, self.cfg.n_frames):
             raise ValueError(
                 f"expected Mel [B, {self.cfg.n_mel}, {self.cfg.n_frames}] and cochleogram [B, {self.cfg.n_coch}, "

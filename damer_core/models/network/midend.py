@@ -25,6 +25,26 @@ class CounterlessBatchNorm1d(nn.BatchNorm1d):
         nn.Module._load_from_state_dict(self, *args, **kwargs)
 
 
+class CounterlessBatchNorm2d(nn.BatchNorm2d):
+    """:class:`CounterlessBatchNorm1d` for the front end's 2-d batch norms."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__(num_features, eps=eps)
+        self.register_buffer("num_batches_tracked", None)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        nn.Module._load_from_state_dict(self, *args, **kwargs)
+
+
+def keep_norms_fixed(module: nn.Module) -> None:
+    """Every batch norm in ``module`` back in eval mode: musicnn's layers keep the MSD running
+    statistics while DAMER trains them (a fine-tune at a low rate moves the weights, not what the
+    next layer was trained to expect)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
 class MusicnnMidEnd(nn.Module):
     """``layers`` has the keys of ``Musicnn.midend``: the MSD weights load into it as they are.
     Its batch norms keep the MSD running statistics (they stay in eval mode while DAMER trains):
@@ -39,9 +59,7 @@ class MusicnnMidEnd(nn.Module):
 
     def train(self, mode: bool = True) -> MusicnnMidEnd:
         super().train(mode)
-        for m in self.modules():
-            if isinstance(m, nn.BatchNorm1d):
-                m.eval()
+        keep_norms_fixed(self)
         return self
 
     @staticmethod
