@@ -85,6 +85,19 @@ def test_front_and_mid_end_learn_at_their_own_rate_and_keep_the_msd_statistics()
         assert torch.equal(after[k], before[k]), k
 
 
+def test_under_autocast_the_front_end_trains_in_half_precision_and_answers_in_the_windows_own():
+    """A GPU trains with autocast (TrainConfig.amp): the front end's half-precision frames go
+    into the float32 packed window the mid-end reads (bf16 on the CPU stands in for CUDA)."""
+    model = full_model().train()
+    packed, coch = training_windows_of(chord_music(6.0, True, True, RATE, seed=2), CONTEXT_MUSICNN_FULL)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.from_numpy(packed.astype(np.float32)), torch.from_numpy(coch))
+        inner = model.front_end(torch.from_numpy(packed.astype(np.float32)))
+    assert inner.dtype == torch.float32 and inner.shape == (len(coch), midend_windows.ROWS, midend_windows.COLUMNS)
+    out.z_fuse.float().sum().backward()
+    assert model.front_end.timbral[0].conv.weight.grad.abs().sum() > 0
+
+
 def test_a_bundle_says_its_front_end_trains_exactly_where_its_mel_path_does():
     from damer_core.models.bundle_checks import _check_feature_config, _check_model_config
     from damer_core.models.bundle_fields import FieldError

@@ -69,10 +69,12 @@ def _pieces(places: np.ndarray, start: int, n_frames: int):
         column += hi - lo
 
 
-def _placing_rows(out: np.ndarray, places: np.ndarray, source: np.ndarray, start: int, n_frames: int,
-                  rows: tuple[int, int, int]) -> list[tuple[int, int, int, int]]:
+def _placing_rows(out: np.ndarray, patches: np.ndarray, places: np.ndarray, source: np.ndarray, start: int,
+                  n_frames: int, rows: tuple[int, int, int]) -> list[tuple[int, int, int, int]]:
     """Fill the PLACE, REAL and SOURCE ``rows`` of a packed window; its pieces (:func:`_pieces`)."""
     place_row, real_row, source_row = rows
+    if len(patches) != len(places):
+        raise ValueError(f"{len(patches)} patches but {len(places)} rows of their frames' places")
     window_source = source[start:start + n_frames] - start
     if window_source.min() < 0 or window_source.max() >= n_frames:
         raise ValueError(f"frames {start}..{start + n_frames - 1} take values from outside the window")
@@ -91,7 +93,7 @@ def pack_window(fronts: np.ndarray, places: np.ndarray, source: np.ndarray, star
     """The packed window of grid frames ``start .. start + n_frames - 1`` from a track's patches
     (:meth:`damer_core.features.musicnn.FrontEndPatches.finish_patches`)."""
     out = np.zeros((ROWS, COLUMNS), np.float32)
-    for patch, lo, hi, column in _placing_rows(out, places, source, start, n_frames, (PLACE, REAL, SOURCE)):
+    for patch, lo, hi, column in _placing_rows(out, fronts, places, source, start, n_frames, (PLACE, REAL, SOURCE)):
         out[:FRONT_CHANNELS, column:column + hi - lo] = fronts[patch][:, lo:hi]
     return out.astype(STORED)
 
@@ -103,7 +105,8 @@ def pack_mel_window(mels: np.ndarray, places: np.ndarray, source: np.ndarray, st
     out = np.zeros((MEL_ROWS, COLUMNS), np.float32)
     out[GATHER] = -1
     slots: dict[int, int] = {}
-    for patch, lo, hi, column in _placing_rows(out, places, source, start, n_frames, (MEL_PLACE, MEL_REAL, MEL_SOURCE)):
+    for patch, lo, hi, column in _placing_rows(out, mels, places, source, start, n_frames,
+                                               (MEL_PLACE, MEL_REAL, MEL_SOURCE)):
         if patch not in slots:
             if len(slots) == MEL_PATCHES:
                 raise ValueError(f"frames {start}..{start + n_frames - 1} need more than {MEL_PATCHES} musicnn patches")

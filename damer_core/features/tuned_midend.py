@@ -42,9 +42,11 @@ def load_tuned(midend: nn.Module, front_end: nn.Module | None, state: dict[str, 
     """:func:`tuned_weights` into a mid-end and (where given) a front end (a whole ``Musicnn``'s
     will do); anything missing or left over is a ValueError."""
     front = {k[len(FRONT_END):]: v for k, v in state.items() if k.startswith(FRONT_END)}
-    if (front_end is None) != (not front) or (front and set(front) != _front_end_keys()):
-        raise ValueError(f"not musicnn's {'mid-end' if front_end is None else 'front end'} "
-                         f"({len(front)} front-end weights)")
+    if front and front_end is None:
+        raise ValueError(f"not musicnn's mid-end ({len(front)} front-end weights besides)")
+    if front_end is not None and set(front) != _front_end_keys():
+        raise ValueError(f"not musicnn's front end ({len(set(front) & _front_end_keys())} of its "
+                         f"{len(_front_end_keys())} weights)")
     # a batch norm adds its counter to the state it loads where absent: never a real mismatch
     missing, unexpected = ([k for k in keys if not k.endswith("num_batches_tracked")]
                            for keys in midend.load_state_dict({k: v for k, v in state.items() if not k.startswith(FRONT_END)},

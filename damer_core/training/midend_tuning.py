@@ -25,14 +25,18 @@ def refuse_unfit_dims(cfg: FeatureConfig, dims: tuple[str, ...]) -> None:
                          "quadrant head (dims [\"quadrant\"]), not one network per dimension")
 
 
-def mel_stream(model: DAMER, packed: np.ndarray, idx: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """``[len(idx), 192, T]`` the Mel stream ``model``'s musicnn layers make of packed windows
-    ``idx``, in order."""
+def mel_stream(model: DAMER, packed: np.ndarray, idx: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
+    """``[len(idx), 192, T]`` the Mel stream ``model``'s musicnn layers (on ``device``) make of
+    packed windows ``idx``, in order."""
+    from damer_core.models.network.heads import windows_at_once
+
     made = []
     model.eval()
+    chunk = windows_at_once(model, 64)
     with torch.no_grad():
         for i in range(0, idx.size, chunk):
-            made.append(model.unpack(torch.from_numpy(np.asarray(packed[idx[i:i + chunk]], np.float32))).numpy())
+            windows = torch.from_numpy(np.asarray(packed[idx[i:i + chunk]], np.float32)).to(device)
+            made.append(model.unpack(windows).cpu().numpy())
     return np.concatenate(made)
 
 
@@ -43,7 +47,8 @@ def parameter_groups(model: DAMER, tcfg: TrainConfig) -> list[dict]:
     if not musicnn:
         return [{"params": list(model.parameters())}]
     tuned = [p for m in musicnn for p in m.parameters()]
-    return [{"params": [p for p in model.parameters() if all(p is not q for q in tuned)]},
+    ids = {id(p) for p in tuned}
+    return [{"params": [p for p in model.parameters() if id(p) not in ids]},
             {"params": tuned, "lr": tcfg.midend_lr}]
 
 

@@ -95,7 +95,7 @@ class DimensionTrainer:
             raise InputError(f"{dim}: too few labelled tracks ({n}) to set apart a training and a validation part")
         self.labels = class_labels(fs.valence, fs.arousal, dim)
         torch.manual_seed(tcfg.seed + DIM_SEED_OFFSET[dim])
-        model = DAMER(self.mcfg)
+        model = DAMER(self.mcfg).to(ctx.device)  # first: the Mel stream below runs musicnn's layers there
         if init_state is not None:
             model.load_state_dict(init_state)  # fine-tuning keeps the pretrained normalisation
         else:
@@ -104,7 +104,7 @@ class DimensionTrainer:
             if model.midend is None:
                 mel_stats = band_stats(fs.mel, self.train_idx)
             else:  # of the Mel stream the MSD layers make: the packed rows are not bands
-                made = mel_stream(model, fs.mel, self.train_idx)
+                made = mel_stream(model, fs.mel, self.train_idx, ctx.device)
                 mel_stats = band_stats(made, np.arange(made.shape[0]))
             model.set_normalisation(*mel_stats, *band_stats(fs.coch, self.train_idx))
             if self.mcfg.n_descriptors:

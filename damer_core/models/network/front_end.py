@@ -38,7 +38,8 @@ class MusicnnFrontEnd(FrontEnd):
         power = packed[:, :GATHER, :PATCH_FRAMES].reshape(b * MEL_PATCHES, N_MELS, PATCH_FRAMES).transpose(1, 2)
         used = used.flatten()  # a third of windows span three patches, the rest two: the empty slot is skipped
         fronts = packed.new_zeros(b * MEL_PATCHES, FRONT_CHANNELS, PATCH_FRAMES)
-        fronts[used] = run_front_end(self, log_compress(power[used]).to(packed.dtype))
+        # under autocast the front end answers in half precision: stored as the packed windows' own
+        fronts[used] = run_front_end(self, log_compress(power[used]).to(packed.dtype)).to(fronts.dtype)
         fronts = fronts.reshape(b, MEL_PATCHES, FRONT_CHANNELS, PATCH_FRAMES).transpose(1, 2).flatten(2)
         picked = fronts.gather(2, gather.clamp_min(0)[:, None, :].expand(-1, FRONT_CHANNELS, -1))
         picked = picked * (gather >= 0)[:, None, :].to(picked.dtype)

@@ -35,12 +35,19 @@ def calibration_figures(logits: np.ndarray, y: np.ndarray, temperature: float) -
     return multiclass_calibration_report(logits, y, temperature)
 
 
+def windows_at_once(model: DAMER, batch: int) -> int:
+    """How many windows ``model`` takes at once where ``batch`` suits windows of bands: a few where
+    its front end runs on each window's patches (16 windows' first timbral layer alone hold 0.3 GB)."""
+    return min(batch, 16) if model.front_end is not None else batch
+
+
 @torch.no_grad()
 def head_logits(model: DAMER, fs: FeatureSet, idx: np.ndarray, device, batch: int = 256) -> dict[str, np.ndarray]:
     """Logits ``[n, C]`` per head for windows ``np.sort(idx)``."""
     model.eval()
     out: dict[str, list[np.ndarray]] = {"mel": [], "coch": [], "fuse": []}
     idx = np.sort(idx)
+    batch = windows_at_once(model, batch)
     for i in range(0, idx.size, batch):
         mel, coch, desc, _ = device_batch(fs, idx[i:i + batch], device, model.cfg.n_descriptors > 0)
         o = model(mel, coch, desc)
