@@ -107,6 +107,29 @@ def test_table_sorts_by_value_and_filters(qtbot):
     assert proxy.rowCount() == 10_000
 
 
+def test_a_search_holds_through_a_reload_a_refreshed_row_and_a_sort(qtbot):
+    """The filter answers the rows shown now: read again (a change of model), one row refreshed
+    (a prediction stored) or sorted anew, the search still finds exactly what holds its words."""
+    model = LibraryModel(load_emotion_terms())
+    proxy = LibraryFilter()
+    proxy.setSourceModel(model)
+    model.set_rows(rows(1_000))
+    proxy.set_search("artist 3")
+    shown = lambda: {proxy.index(i, 1).data() for i in range(proxy.rowCount())}  # noqa: E731
+    assert proxy.rowCount() == 143 and shown() == {"Artist 3"}
+    model.set_rows(rows(700))
+    assert proxy.rowCount() == 100 and shown() == {"Artist 3"}
+    moved = rows(700)[5]
+    moved.artist = "Artist 3"
+    model.update_row(model.row_for_path(moved.path), moved)
+    assert proxy.rowCount() == 101
+    proxy.sort(0, Qt.SortOrder.DescendingOrder)
+    assert proxy.rowCount() == 101 and shown() == {"Artist 3"} and proxy.index(0, 0).data() == "Song 00696"
+    assert model.row_for_path("/m/699.flac") == 0  # the paths' rows follow the sort
+    proxy.set_search("")
+    assert proxy.rowCount() == 700
+
+
 def test_old_database_is_migrated_and_keeps_its_tracks(tmp_path):
     path = tmp_path / "v1.sqlite3"
     conn = sqlite3.connect(path)
