@@ -38,6 +38,11 @@ def grouped_folds(fs: FeatureSet, split: Split, k: int = DEFAULT_FOLDS, seed: in
     groups = fs.group[first] if fs.group is not None else tracks.astype(str)
     if np.unique(groups).size < k:
         raise InputError(f"cross-validation: {np.unique(groups).size} groups cannot fill {k} folds")
+    per_quadrant = np.bincount(y, minlength=4)
+    if per_quadrant.max() < k:  # scikit-learn's own ValueError, as a line a person can act on
+        raise InputError(f"cross-validation: {k} folds need at least {k} tracks of some quadrant in the train + "
+                         f"validation part, which holds {tracks.size} tracks (per quadrant {per_quadrant.tolist()}); "
+                         "use fewer --folds or more labelled tracks")
     folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     fold_of = {}
     for f, (_, held) in enumerate(folds.split(tracks, y, groups)):
