@@ -79,7 +79,7 @@ def test_registry_lists_the_built_in_model_first_and_keeps_it(qtbot, tmp_path, m
     assert col["Created"] == builtin_created()  # the bundle's own creation time
     assert col["Preset"] == "context" and float(col["Arousal AUC"].split()[0]) > 0.5  # test AUC
     assert col["Valence AUC"].endswith("(216 tracks)") and "[" in col["Valence AUC"]
-    assert reg.support.text().startswith(f"Best supported: {BUILTIN_NAME} (checked on 216 tracks it never saw)")
+    assert reg.support.text().startswith(f"Best supported: {BUILTIN_NAME} (checked on 216 held-out tracks)")
     reg.table.selectRow(0)
     reg.delete(confirm=False)
     assert reg.paths()[0].is_file() and "built-in model cannot be deleted" in reg.status.text()

@@ -313,7 +313,7 @@ def test_the_models_dialog_says_in_words_whose_figures_to_trust():
     from app.training.registry import support_summary
 
     text = support_summary([("built-in", 216), ("mine-1", 12), ("old", 0)])
-    assert text.startswith("Best supported: built-in (checked on 216 tracks it never saw)")
+    assert text.startswith("Best supported: built-in (checked on 216 held-out tracks)")
     assert "mine-1: checked on fewer than 30 tracks, too few to show it is better or worse" in text
     assert "old" not in text
     assert support_summary([("a", 12), ("b", 8)]).startswith("No model here was checked on 30 or more")

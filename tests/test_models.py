@@ -90,6 +90,11 @@ def test_each_kind_describes_itself_with_the_figures_it_has(tmp_path):
     assert d.kind == DESCRIPTOR_HEAD and "no DAMER network" in d.summary and d.settings == ("seed",)
     assert d.auc["valence"].text() == "0.800 [0.70, 0.90] (40 tracks)" and d.auc_text("arousal").startswith("0.900")
     assert d.held_out_text() == ("macro-F1 0.61 [0.50, 0.70] on 40 test tracks", 40)
+    from dataclasses import replace
+
+    assert replace(d, refit_tracks=200).held_out_text()[0].endswith(  # the weights learned from the test part since
+        "on 40 test tracks (scored before its refit on all 200 tracks)")
+    assert type(d).from_dict(replace(d, refit_tracks=200).to_dict()).refit_tracks == 200  # it crosses to the app
     net = load_model(write(tmp_path / "net.pt", tiny_bundle()))
     n = net.describe()
     assert n.kind == DAMER and n.title == "DAMER network (one network per dimension: arousal, valence)" and "epochs" in n.settings

@@ -77,12 +77,12 @@ def support_summary(checked: list[tuple[str, int]]) -> str:
     few = [name for name, n in ranked if n < SMALL_PART]
     if enough:
         name, n = enough[0]
-        parts = [f"Best supported: {name} (checked on {n} tracks it never saw)"]
+        parts = [f"Best supported: {name} (checked on {n} held-out tracks)"]
         if len(enough) > 1:
             parts.append("also enough to compare: " + ", ".join(f"{m} ({k})" for m, k in enough[1:])
                          + "; where the intervals overlap, neither is shown to be better")
     else:
-        parts = [f"No model here was checked on {SMALL_PART} or more tracks it never saw"]
+        parts = [f"No model here was checked on {SMALL_PART} or more held-out tracks"]
     if few:
         parts.append(f"{', '.join(few)}: checked on fewer than {SMALL_PART} tracks, too few to show it is better "
                      "or worse (greyed)")

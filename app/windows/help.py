@@ -40,7 +40,7 @@ def about_markdown(model: str, description: ModelDescription | None, problem: st
     elif description is not None:
         figure = description.held_out_text()[0]
         what = (f"  \nA {description.title}, learned from {description.data}"
-                + (f"  \nOn tracks it never saw: {figure}" if figure else ""))
+                + (f"  \nHeld-out check: {figure}" if figure else ""))
     else:
         what = f"  \n(cannot be described: {problem})" if problem else "  \n(reading what it is...)"
     return (f"# DAMER Explorer {__version__}\n\n"

@@ -95,6 +95,9 @@ class ModelDescription:
     fine_tune: FineTuneCheck | None = None
     settings: tuple[str, ...] = ()  # the training settings that apply when fine-tuning it
     members: tuple[str, ...] = ()  # a stack's members, by kind name
+    # Where the figures were scored on a fit without the test tracks and the weights were then
+    # fitted again on all the tracks (test part included): how many. None: the figures are these weights'.
+    refit_tracks: int | None = None
 
     @property
     def title(self) -> str:
@@ -117,7 +120,8 @@ class ModelDescription:
                    data=str(d.get("data", "")), n_tracks=d.get("n_tracks"), created=str(d.get("created", "")),
                    feature_preset=str(d.get("feature_preset", "")), dimensions=tuple(d.get("dimensions", ())),
                    auc={k: Figure(**v) for k, v in (d.get("auc") or {}).items()}, macro_f1=fig(d.get("macro_f1")),
-                   fine_tune=check, settings=tuple(d.get("settings", ())), members=tuple(d.get("members", ())))
+                   fine_tune=check, settings=tuple(d.get("settings", ())), members=tuple(d.get("members", ())),
+                   refit_tracks=d.get("refit_tracks"))
 
     def auc_text(self, dim: str) -> str:
         """The dimension's AUC in words: its figure, "not predicted", or "" where none is recorded."""
@@ -127,8 +131,9 @@ class ModelDescription:
         return f.text() if f else ""
 
     def held_out_text(self) -> tuple[str, int]:
-        """(text, tracks): the quadrant macro-F1 on tracks it never saw; for a fine-tune, before and
-        after on the labels held out from it, with a verdict that the interval supports."""
+        """(text, tracks): the quadrant macro-F1 on held-out tracks (and, for weights fitted again on
+        all the tracks since, that they were scored before); for a fine-tune, before and after on the
+        labels held out from it, with a verdict that the interval supports."""
         if self.fine_tune is not None:
             b, a = self.fine_tune.before, self.fine_tune.after
             verdict = fine_tune_verdict(self.fine_tune)
@@ -137,7 +142,8 @@ class ModelDescription:
         if self.macro_f1 is not None:
             f = self.macro_f1
             where = "test tracks" if f.part == "test" else f"{PART_WORDS.get(f.part, f.part)} tracks"
-            return f"macro-F1 {f.text(2).split(' (')[0]} on {f.n} {where}", f.n
+            refit = f" (scored before its refit on all {self.refit_tracks} tracks)" if self.refit_tracks else ""
+            return f"macro-F1 {f.text(2).split(' (')[0]} on {f.n} {where}{refit}", f.n
         return "", 0
 
 

@@ -1,4 +1,4 @@
-"""A model's figures on tracks it never saw, read from its header: a build's test part, a
+"""A model's figures on held-out tracks, read from its header: a build's test part, a
 fine-tune's held-out labels, or a training run's quadrant scores (written once for every kind)."""
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def described(header: BundleHeader, kind: str, summary: str, dimensions: tuple[s
     it is in words, where its kind's name says less (a head that reads no descriptors)."""
     auc, macro_f1 = built_figures(header, report_key)
     tuned_auc, check = fine_tune_figures(header)
+    fit = header.report.get("fit_on") or {}
     return ModelDescription(
         kind=kind, kind_name=kind_name or header.kind_name, summary=summary, data=header.data_name,
         n_tracks=header.data.get("n_tracks"), created=header.created,
         feature_preset=str(header.feature_config.get("name", "")), dimensions=dimensions,
         auc=tuned_auc or auc, macro_f1=macro_f1 or quadrant_figure(header), fine_tune=check, settings=settings,
-        members=members)
+        members=members, refit_tracks=fit.get("tracks") if fit.get("part") == "all" and check is None else None)
