@@ -90,6 +90,28 @@ def test_train_out_refuses_a_folder_of_other_files(tmp_path, capsys):
     assert (music / "best.pt").read_text() == "my own file called best.pt" and not (music / ".train.lock").exists()
 
 
+def test_train_out_keeps_an_earlier_runs_model_unless_resumed_or_forced(tmp_path, capsys):
+    """A finished (or interrupted) run's model is the user's: a new run on its folder is refused in
+    one line that names the ways on; a run folder with no checkpoint yet is reused."""
+    import json
+
+    from damer_core.cli.main import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"id": "earlier", "data_fingerprint": "f"}))
+    missing = str(tmp_path / "none.csv")
+    assert main(["train", "--dataset", missing, "--out", str(run)]) == 2  # no checkpoint yet: on to the data set
+    assert "none.csv" in capsys.readouterr().err
+    (run / "best.pt").write_text("MODEL")
+    assert main(["train", "--dataset", missing, "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds an earlier run (best.pt); --resume continues it, --force replaces it" in err and "\n" not in err
+    assert (run / "best.pt").read_text() == "MODEL"
+    assert main(["train", "--dataset", missing, "--out", str(run), "--force"]) == 2
+    assert "none.csv" in capsys.readouterr().err  # forced: on to the data set (missing here)
+
+
 def test_a_copied_model_never_replaces_another(tmp_path):
     taken = [tmp_path / "m.pt", tmp_path / "m-2.pt"]
     for p in taken:

@@ -65,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.force:
         from damer_core.training.run_folder import check_run_folder
 
-        check_run_folder(out)
+        check_run_folder(out, args.resume)
     if not args.out:
         print(f"damer-core train: the run goes to {out}", file=sys.stderr)
     from damer_core.training.resume import given_settings
@@ -197,7 +197,8 @@ def build_parser() -> Parser:
     p.add_argument("--out", help="run folder for last.pt, best.pt and metrics.csv (default: <data>-<time> in the "
                                  "user's data folder, the runs the app lists; printed at the start)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    p.add_argument("--force", action="store_true", help="let --out be a folder that holds other files")
+    p.add_argument("--force", action="store_true",
+                   help="let --out be a folder that holds other files, or replace an earlier run there")
     p.add_argument("--init", metavar="CHECKPOINT", nargs="?", const=BUILTIN,
                    help="fine-tune from this bundle, or from the built-in model when no file is named; "
                         "fine-tuning defaults to {epochs} epochs at lr {lr:g}".format(**FINE_TUNE_DEFAULTS))

@@ -15,12 +15,18 @@ class RunFolderError(InputError):
     """The run folder cannot be written, or another training is writing to it."""
 
 
-def check_run_folder(out: Path) -> None:
-    """``--out`` must be a new or empty folder, or a run folder (one a training wrote: it is
-    continued or replaced there, as before): a folder holding other files is the user's, and
-    the run would mix its checkpoints into it or replace a file there called best.pt."""
+def check_run_folder(out: Path, resume: bool = False) -> None:
+    """``--out`` must be a new or empty folder, or a run folder (one a training wrote) that
+    ``resume`` continues or that holds no checkpoint yet: a folder holding other files is the
+    user's, and the run would mix its checkpoints into it or replace a file there called
+    best.pt; an earlier run's model is the user's too (--force replaces it)."""
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: is a file, not a folder; choose a folder for --out")
+    if not resume and _is_run_folder(out):
+        kept = [name for name in ("best.pt", "last.pt") if (out / name).exists()]
+        if kept:
+            raise RunFolderError(f"{out}: holds an earlier run ({kept[0]}); --resume continues it, --force replaces "
+                                 "it, or choose a new --out")
     if out.is_dir() and not _is_run_folder(out):
         try:
             others = next(os.scandir(out), None)
