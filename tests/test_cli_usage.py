@@ -98,6 +98,15 @@ def test_info_with_a_closed_stdout_says_so_and_train_does_not_need_it(tmp_path):
     assert r.returncode == 2 and "standard output" not in r.stderr.decode()  # its own error, about the data
 
 
+def test_a_reader_that_stops_early_ends_info_quietly():
+    """`damer-core info MODEL | head`: the reader is gone before info writes (it loads torch
+    first); it stops without a word, with the status of a program ended by SIGPIPE."""
+    model = Path(__file__).resolve().parent.parent / "resources" / "models" / "damer-4q.pt"
+    r = subprocess.run(f"'{sys.executable}' -m damer_core.cli info '{model}' | true; exit ${{PIPESTATUS[0]}}",
+                       shell=True, executable="/bin/bash", capture_output=True)
+    assert (r.returncode, r.stderr) == (141, b"")
+
+
 @pytest.mark.parametrize("encoding,fmt", [("ascii", "csv"), ("latin-1", "json")])
 def test_names_an_encoding_cannot_spell_are_escaped_not_a_crash(odd_names, encoding, fmt):
     r = _run(["predict", "--checkpoint", str(BUILTIN), "--format", fmt, *map(str, odd_names)], {"PYTHONIOENCODING": encoding})

@@ -6,6 +6,7 @@ Parses the arguments and dispatches; the work is done by damer_core's modules (t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -263,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         usable_streams(args.command, writes_stdout=args.command in RESULTS_ON_STDOUT and not getattr(args, "output", None))
         return args.func(args)
+    except BrokenPipeError:  # `damer-core info ... | head`: the reader had all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush fails quietly
+        return 141  # as a program ended by SIGPIPE
     except _user_errors() as e:
         raw = _os_message(e) if isinstance(e, OSError) and not isinstance(e, AudioError) else str(e)
         lines = [shown(line, limit=2000) for line in raw.splitlines() or [""]]  # names from files may hold escapes
