@@ -98,6 +98,13 @@ def test_info_with_a_closed_stdout_says_so_and_train_does_not_need_it(tmp_path):
     assert r.returncode == 2 and "standard output" not in r.stderr.decode()  # its own error, about the data
 
 
+def test_a_model_that_cannot_be_used_is_named_by_its_path_as_typed(tmp_path, capsys):
+    """Every run's model is called best.pt: the error says which one."""
+    missing = tmp_path / "run-7" / "best.pt"
+    assert cli.main(["info", str(missing)]) == 2
+    assert capsys.readouterr().err.strip() == f"damer-core info: error: {missing}: file not found"
+
+
 def test_a_reader_that_stops_early_ends_info_quietly():
     """`damer-core info MODEL | head`: the reader is gone before info writes (it loads torch
     first); it stops without a word, with the status of a program ended by SIGPIPE."""

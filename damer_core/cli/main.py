@@ -18,7 +18,7 @@ from damer_core.cli.parser import Parser
 from damer_core.cli.reports import check_json_out, write_json
 from damer_core.cli.streams import RESULTS_ON_STDOUT, usable_streams
 from damer_core.contract import events
-from damer_core.contract.errors import AudioError, UsageError
+from damer_core.contract.errors import AudioError, BundleError, UsageError
 from damer_core.contract.safe_text import shown
 
 BUILTIN = "builtin"  # `--init` without a file: fine-tune the built-in model
@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return 141  # as a program ended by SIGPIPE
     except _user_errors() as e:
         raw = _os_message(e) if isinstance(e, OSError) and not isinstance(e, AudioError) else str(e)
+        if isinstance(e, BundleError):  # the path as typed: every run's model is called best.pt
+            raw = f"{e.path}: {e.reason}"
         lines = [shown(line, limit=2000) for line in raw.splitlines() or [""]]  # names from files may hold escapes
         message = "; ".join(lines)
         for line in lines:  # one line per problem (a config with several bad settings)
