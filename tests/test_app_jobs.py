@@ -44,7 +44,7 @@ def test_the_playing_track_runs_first_then_statics_then_trajectories(qtbot, song
     assert [Path(ev.path).name for ev, _ in seen["predicted"]] == ["s1.wav", "s3.wav"]
     assert all(key == "key-1" for _, key in seen["static"] + seen["predicted"])
     assert seen["views"] == [(songs[1], str(tmp_path / "v.npz"))] and (tmp_path / "v.npz").is_file()
-    assert not seen["failed"] and seen["finished"] == ["analysed 4 jobs"]
+    assert not seen["failed"] and seen["finished"] == ["analysed 3 tracks' emotion and 1 trajectory"]
     assert queue.channel.running and queue.ready  # warm for the next request
     queue.shutdown()
 
@@ -77,5 +77,5 @@ def test_the_playing_track_interrupts_a_background_trajectory_which_runs_again_l
     qtbot.waitUntil(lambda: bool(seen["finished"]), timeout=300_000)
     assert seen["started"] == [("track", "long.wav"), ("track", "s0.wav"), ("track", "long.wav")]
     assert [Path(ev.path).name for ev, _ in seen["predicted"]] == ["s0.wav", "long.wav"]
-    assert seen["finished"] == ["analysed 1 jobs"] and not seen["failed"]
+    assert seen["finished"] == ["analysed 1 trajectory"] and not seen["failed"]
     queue.shutdown()

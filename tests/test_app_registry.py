@@ -89,7 +89,7 @@ def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkey
     reg, models = registry_with(qtbot, tmp_path, monkeypatch, "first.pt")
     first = rows(reg)["first"]  # before the child has said anything: the file system's facts
     assert reg.proc.running and first["Status"] == "reading..." and first["Kind"] == ""
-    assert first["Size"].endswith(" MB") and first["Modified"][:2] == "20"
+    assert first["Size"] == "11 kB" and first["Modified"][:2] == "20"  # 11,093 bytes: not "0.0 MB"
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
     first = rows(reg)["first"]
     assert first["Preset"] == "context" and float(first["Arousal AUC"].split()[0]) > 0.5 and first["Status"] == "ok"

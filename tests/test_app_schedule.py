@@ -27,7 +27,7 @@ def test_the_playing_track_first_then_statics_then_trajectories():
     s.submit("track", SONGS[1], PLAYING, "/tmp/v.npz")
     assert run_all(s) == [("track", "s1.wav"), ("static", "s0.wav"), ("static", "s1.wav"), ("static", "s2.wav"),
                           ("track", "s3.wav")]
-    assert seen["finished"] == ["analysed 4 jobs"] and seen["progress"][-1] == (4, 4)
+    assert seen["finished"] == ["analysed 3 tracks' emotion and 1 trajectory"] and seen["progress"][-1] == (4, 4)
 
 
 def test_the_same_job_twice_keeps_the_more_urgent_and_cancel_drops_the_pass():
@@ -40,7 +40,7 @@ def test_the_same_job_twice_keeps_the_more_urgent_and_cancel_drops_the_pass():
     s.submit("track", SONGS[0], IDLE)  # less urgent than what is queued: ignored
     assert s.pending() == 8
     assert s.cancel_pass() == 7 and s.pending() == 1  # the player's job stays
-    assert seen["finished"] == ["analysis cancelled after 0 of 8 jobs"]
+    assert seen["finished"] == ["analysis cancelled after 0 of 8 analyses"]
 
 
 def test_a_new_model_keeps_only_the_players_jobs_asked_under_its_key():
@@ -69,7 +69,7 @@ def test_a_pass_job_taken_by_the_player_still_ends_the_pass():
     s, seen = schedule_with_log()
     s.start_pass([SONGS[0]], [])
     s.submit("static", SONGS[0], PLAYING)  # the one job of the pass, made urgent
-    assert run_all(s) == [("static", "s0.wav")] and seen["finished"] == ["analysed 1 jobs"]
+    assert run_all(s) == [("static", "s0.wav")] and seen["finished"] == ["analysed 1 track's emotion"]
 
 
 def test_the_playing_track_interrupts_a_background_trajectory_which_runs_again_later():
@@ -83,7 +83,7 @@ def test_the_playing_track_interrupts_a_background_trajectory_which_runs_again_l
     s.job_ended()
     assert s.pass_done == 0 and not seen["finished"]  # not done: queued again
     assert run_all(s) == [("track", "s0.wav"), ("static", "s1.wav"), ("track", "s3.wav")]
-    assert seen["finished"] == ["analysed 1 jobs"]
+    assert seen["finished"] == ["analysed 1 trajectory"]
 
 
 def test_a_lost_job_counts_as_ended_and_giving_up_ends_the_pass():
@@ -103,7 +103,7 @@ def test_a_running_pass_job_asked_again_is_counted_once():
     s.start_pass([SONGS[0]], [])  # the pass asks for the job that is running
     assert s.pending() == 0 and s.pass_total == 1
     s.job_ended()
-    assert seen["finished"] == ["analysed 1 jobs"]
+    assert seen["finished"] == ["analysed 1 track's emotion"]
 
 
 def test_a_library_of_fifty_thousand_tracks_is_one_job_per_file():
@@ -128,7 +128,7 @@ def test_a_pass_fed_in_steps_counts_each_job_once_and_ends_only_when_fed():
     s.end_feeding()
     assert s.pass_total == 5
     assert run_all(s) == [("static", "s3.wav"), ("track", "s0.wav")]
-    assert seen["finished"] == ["analysed 5 jobs"]
+    assert seen["finished"] == ["analysed 4 tracks' emotion and 1 trajectory"]
 
 
 def test_the_players_jobs_are_demoted_among_a_large_pass_without_losing_any():

@@ -174,7 +174,7 @@ class JobSchedule:
         if self.pass_total:
             self._on_progress(self.pass_done, self.pass_total, -1.0)
         if self.pass_done >= self.pass_total:
-            self._end_pass(f"analysed {self.pass_total} jobs" if self.pass_total else "")
+            self._end_pass(self._done_in_words() if self.pass_total else "")
         if not self.pass_total:
             self.pass_counts = {}
 
@@ -190,7 +190,7 @@ class JobSchedule:
         self._queued = kept
         self._heap = [entry for entry in self._heap if not entry[2].dropped and not cancelled(entry[2])]
         heapq.heapify(self._heap)
-        self._end_pass(f"analysis cancelled after {self.pass_done} of {self.pass_total} jobs" if n_dropped else "")
+        self._end_pass(f"analysis cancelled after {self.pass_done} of {self.pass_total} analyses" if n_dropped else "")
         return n_dropped
 
     def _count_in_pass(self, q: QueuedJob) -> None:
@@ -201,7 +201,14 @@ class JobSchedule:
         done, total = self.pass_done, self.pass_total
         self._on_progress(done, total, (time.monotonic() - self._pass_t0) / done * (total - done))
         if done >= total and not self.feeding:
-            self._end_pass(f"analysed {total} jobs")
+            self._end_pass(self._done_in_words())
+
+    def _done_in_words(self) -> str:
+        """What the pass did, in the user's words: "analysed 4 tracks' emotion and 4 trajectories"."""
+        static, track = (self.pass_counts.get(op, [0, 0])[1] for op in OPS)
+        emotions = "1 track's emotion" if static == 1 else f"{static} tracks' emotion"
+        trajectories = "1 trajectory" if track == 1 else f"{track} trajectories"
+        return "analysed " + " and ".join(part for n, part in ((static, emotions), (track, trajectories)) if n)
 
     def _end_pass(self, message: str) -> None:
         self.feeding = False

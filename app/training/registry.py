@@ -53,7 +53,8 @@ def file_cells(key: tuple[str, int, int] | None) -> list[str]:
     """Size and modification date, known from the file system before any bundle is read."""
     if key is None:
         return ["", ""]
-    return [f"{key[2] / 1e6:.1f} MB", datetime.fromtimestamp(key[1] / 1e9).strftime("%Y-%m-%d %H:%M")]
+    size = f"{key[2] / 1e6:.1f} MB" if key[2] >= 100_000 else f"{max(1, round(key[2] / 1e3))} kB"  # a head: 11 kB, not 0.0 MB
+    return [size, datetime.fromtimestamp(key[1] / 1e9).strftime("%Y-%m-%d %H:%M")]
 
 
 def description_cells(d: ModelDescription | None) -> tuple[list[str], dict[str, int], tuple[str, int]]:
