@@ -22,7 +22,7 @@ def refuse_unfit_dims(cfg: FeatureConfig, dims: tuple[str, ...]) -> None:
     FeatureConfig.midend): InputError for networks per dimension, before any data is loaded."""
     if cfg.mel_path in TUNED_PATHS and tuple(dims) != (QUADRANT,):
         raise InputError(f"the {cfg.name} preset fine-tunes musicnn inside one network: train the joint "
-                         "quadrant head (dims [\"quadrant\"]), not one network per dimension")
+                         "quadrant head (--dims quadrant), not one network per dimension")
 
 
 def mel_stream(model: DAMER, packed: np.ndarray, idx: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
