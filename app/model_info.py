@@ -130,10 +130,15 @@ class ModelChecker(InfoChild):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.passed: set[FileKey] = set()
+        self.passed: dict[FileKey, ModelDescription | None] = {}  # and what each is
 
     def check(self, path: str) -> None:
         self.ask(path)
+
+    def description(self, path: str) -> ModelDescription | None:
+        """What a bundle that passed is (None: not known)."""
+        key = file_key(path)
+        return self.passed.get(key) if key is not None else None
 
     def _known(self, path: str) -> bool:
         key = file_key(path)
@@ -145,7 +150,7 @@ class ModelChecker(InfoChild):
     def _answer(self, ev: events.Info | events.BundleError) -> None:
         key = file_key(ev.path)
         if isinstance(ev, events.Info) and key is not None:
-            self.passed.add(key)
+            self.passed[key] = description_of(ev)
         self.checked.emit(ev.path, "" if isinstance(ev, events.Info) else ev.message)
 
     def _unanswered(self, path: str, code: int, error: str) -> None:

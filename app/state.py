@@ -43,16 +43,19 @@ class AppState(QObject):
         self._describer: ModelDescriber | None = None
         self._checker: ModelChecker | None = None
         self._bring_in: dict[str, Callable[[str], str] | None] = {}  # models being tried -> how each comes in
+        self._ask: dict[str, Callable[[ModelDescription | None], bool] | None] = {}  # -> asked once it passed
 
     def open_track(self, path: str, track_id: int, title: str) -> None:
         self.track = CurrentTrack(path, track_id, title)
         self.track_changed.emit(self.track)
 
-    def try_model(self, path: str, bring_in: Callable[[str], str] | None = None) -> None:
+    def try_model(self, path: str, bring_in: Callable[[str], str] | None = None,
+                  ask: Callable[[ModelDescription | None], bool] | None = None) -> None:
         """A model the user picked ("" = the built-in model) becomes the model in use once it has
-        passed its check in a child (ModelChecker); ``bring_in`` then gives the path to use (a copy
-        in the models folder) or raises ValueError with one line. On failure the model in use stays
-        and ``model_refused`` says why. The built-in model was checked when it was built."""
+        passed its check in a child (ModelChecker) and ``ask``, given what it is, has not said no
+        (the user keeps the model in use); ``bring_in`` then gives the path to use (a copy in the
+        models folder) or raises ValueError with one line. On failure the model in use stays and
+        ``model_refused`` says why. The built-in model was checked when it was built."""
         from damer_core.contract.builtin import is_builtin
 
         if not path or is_builtin(path):
@@ -62,11 +65,15 @@ class AppState(QObject):
             self._checker = ModelChecker(self)
             self._checker.checked.connect(self._checked)
         self._bring_in[path] = bring_in
+        self._ask[path] = ask
         self.model_checking.emit(path)
         self._checker.check(path)
 
     def _checked(self, path: str, why: str) -> None:
-        bring_in = self._bring_in.pop(path, None)
+        bring_in, ask = self._bring_in.pop(path, None), self._ask.pop(path, None)
+        if not why and ask is not None and self._checker is not None and not ask(self._checker.description(path)):
+            log.info("model not used: %s (the user kept the model in use)", path)
+            return
         if not why and bring_in is not None:
             try:
                 path = bring_in(path)

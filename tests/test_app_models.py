@@ -6,7 +6,7 @@ import math
 import shutil
 
 import pytest
-from app_helpers import app_state
+from app_helpers import answer_dialog, app_state
 from conftest import DATA, builtin_created
 
 from app.playback import player as player_mod
@@ -137,9 +137,11 @@ def test_a_one_dimension_bundle_never_shows_a_made_up_value(window, qtbot, tmp_p
     w = window()
     w.add_folder(str(real_music(tmp_path / "music")))
     qtbot.waitUntil(lambda: not w.library_busy, timeout=30_000)
+    said = answer_dialog("Use it anyway", tries=4800)  # a few held-out tracks: asked once it passed its check
     w.windows.import_model(str(valence_only))
     qtbot.waitUntil(lambda: w.settings.active_model != "" or w.windows.refusal is not None, timeout=120_000)
     assert w.windows.refusal is None, w.windows.refusal.text()  # it passed its check
+    assert said and "The evidence is thin" in said[0]
     qtbot.waitUntil(lambda: not w.analysis.running and w.db.tracks(w.state.model.key)[0].analysed, timeout=240_000)
     row = w.db.tracks(w.state.model.key)[0]
     assert row.arousal is None and row.valence is not None

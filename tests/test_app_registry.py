@@ -85,6 +85,38 @@ def test_a_ctrl_click_chooses_one_model_not_two(qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: not reg.proc.running, timeout=120_000)
 
 
+def test_a_model_checked_on_too_few_tracks_is_used_only_if_the_user_says_so(qtbot, tmp_path, monkeypatch):
+    """Set active asks first when the figures cannot vouch for the model (12 held-out tracks):
+    keeping the model in use is the default; "Use it anyway" uses it."""
+    from app_helpers import answer_dialog
+
+    from damer_core.models.checkpoint import load_checkpoint, save_atomic
+
+    reg, models = registry_with(qtbot, tmp_path, monkeypatch, "fine.pt")
+    thin = load_checkpoint(BUNDLE)
+    thin["report"]["test"]["descriptor_head"]["n"] = 12
+    for dim in ("arousal", "valence"):
+        thin["report"]["test"]["descriptor_head"].pop(f"{dim}_auc")  # no figure on more tracks either
+    save_atomic(thin, models / "thin.pt")
+    reg.refresh()
+    qtbot.waitUntil(lambda: not reg.proc.running and len(reg.info) == 2, timeout=120_000)
+    used = []
+    reg.state.model_changed.connect(lambda now, before: used.append(now.path))
+    reg.table.selectRow(list(rows(reg)).index("thin"))
+    said = answer_dialog("Keep the current model")
+    reg.set_active()
+    assert said and "checked on 12 held-out tracks; fewer than 30" in said[0] and "Train it on more" in said[0]
+    assert used == []
+    answer_dialog("Use it anyway")
+    reg.set_active()
+    qtbot.waitUntil(lambda: used == [str(models / "thin.pt")], timeout=120_000)
+    reg.table.selectRow(list(rows(reg)).index("fine"))
+    said = answer_dialog("Use it anyway", tries=8)  # 216 held-out tracks: nothing to ask
+    reg.set_active()
+    qtbot.waitUntil(lambda: used[-1] == str(models / "fine.pt"), timeout=120_000)
+    assert said == []
+
+
 def test_rows_show_at_once_and_only_new_bundles_are_read(qtbot, tmp_path, monkeypatch):
     reg, models = registry_with(qtbot, tmp_path, monkeypatch, "first.pt")
     first = rows(reg)["first"]  # before the child has said anything: the file system's facts

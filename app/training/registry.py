@@ -36,11 +36,11 @@ from app.model_info import READ, description_of, file_key
 from app.paths import bundle_name, copy_into_models, models_dir, models_path_for
 from app.state import AppState
 from app.training.confirm import confirm_use
-from app.training.values import use_question
+from app.training.values import use_model_question
 from app.widgets.buttons import on_click
 from damer_core.contract import events
 from damer_core.contract.builtin import builtin_model_paths, builtin_name, is_builtin
-from damer_core.contract.model_card import FEW_TRACKS, ModelDescription, thin_evidence
+from damer_core.contract.model_card import FEW_TRACKS, ModelDescription
 from damer_core.contract.paths import runs_dir
 from damer_core.contract.safe_text import shown, shown_path
 
@@ -263,10 +263,9 @@ class ModelRegistry(QDialog):
         if str(p) in self.errors:
             self.status.setText(f"Cannot use it: {shown(self.errors[str(p)])}")
             return
-        described = self.info.get(str(p))
-        if described is not None and described.fine_tune is not None:  # a fine-tune: its check must vouch for it
-            if not confirm_use(self, use_question([], thin_evidence(described.fine_tune))):
-                return
+        question = use_model_question(self.info.get(str(p)))  # its figures must vouch for it, or the user
+        if question and not confirm_use(self, question):
+            return
         self.state.try_model(str(p), bring_in=(lambda q: str(copy_into_models(q))) if is_run(p) else None)
 
     def _refuse_builtin(self, p: Path, what: str) -> bool:

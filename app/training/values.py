@@ -6,7 +6,14 @@ from __future__ import annotations
 import math
 
 from damer_core.contract import events
-from damer_core.contract.model_card import FEW_TRACKS, FineTuneCheck, fine_tune_verdict, thin_evidence
+from damer_core.contract.model_card import (
+    FEW_TRACKS,
+    FineTuneCheck,
+    ModelDescription,
+    fine_tune_verdict,
+    thin_evidence,
+    unvouched,
+)
 from damer_core.contract.safe_text import figure
 
 
@@ -108,7 +115,7 @@ def held_out_doubt(ev: events.Done | events.Refitted) -> str:
     return ""
 
 
-def use_question(warnings: list[str], doubt: str) -> str:
+def use_question(warnings: list[str], doubt: str, advice: str = "Label more tracks and fine-tune again to know.") -> str:
     """What "Use this model..." asks when a run warned or its check is thin ("" when nothing needs asking)."""
     if not warnings and not doubt:
         return ""
@@ -119,8 +126,17 @@ def use_question(warnings: list[str], doubt: str) -> str:
         parts.append(f"This run warned:\n{shown}{more}\n\nIts predictions may be no better than chance, and its "
                      "figures cannot show it.")
     if doubt:
-        parts.append(f"The evidence is thin: {doubt}. Label more tracks and fine-tune again to know.")
+        parts.append(f"The evidence is thin: {doubt}. {advice}")
     return "\n\n".join(parts) + "\n\nUse it anyway? The model in use now stays until you do."
+
+
+def use_model_question(description: ModelDescription | None) -> str:
+    """What Set active and Import ask before a model its figures cannot vouch for is used ("" when nothing)."""
+    if description is None:
+        return ""
+    advice = ("Label more tracks and fine-tune again to know." if description.fine_tune is not None
+              else "Train it on more labelled tracks to know.")
+    return use_question([], unvouched(description), advice)
 
 
 def default_settings(finetune: bool) -> dict[str, int | float | str]:

@@ -25,12 +25,15 @@ from app.paths import copy_into_models, import_problem, model_name
 from app.playback.player import Player
 from app.settings import Settings
 from app.state import AppState, CurrentTrack
+from app.training.confirm import confirm_use
 from app.training.panel import TrainingPanel
 from app.training.registry import ModelRegistry
+from app.training.values import use_model_question
 from app.widgets.va_circle import VACircleWidget
 from app.windows.help import TextWindow, about_window, guide_window, shortcuts_window
 from app.windows.log_window import LogWindow, show_log_window
 from damer_core.contract.emotions import EmotionTerm
+from damer_core.contract.model_card import ModelDescription
 
 
 @dataclass
@@ -145,9 +148,14 @@ class OtherWindows:
         self.registry.import_requested.connect(lambda: self.import_model())
         self.registry.show()
 
-    def import_model(self, path: str | None = None) -> None:
-        """Try a bundle (AppState.try_model) and use it if it passes: from outside the models folder
-        it is tried where it lies, then copied in (app.paths.copy_into_models)."""
+    def _use_finished_run(self, path: str) -> None:
+        """The training panel's "Use this model...": it asked already, where there was anything to ask."""
+        self.import_model(path, ask=False)
+
+    def import_model(self, path: str | None = None, ask: bool = True) -> None:
+        """Try a bundle (AppState.try_model) and use it if it passes (and, where its figures cannot
+        vouch for it and ``ask``, the user says so): from outside the models folder it is tried
+        where it lies, then copied in (app.paths.copy_into_models)."""
         if not path:
             path, _ = QFileDialog.getOpenFileName(self.parts.parent, "Import a DAMER model bundle", str(Path.home()),
                                                   "Model bundles (*.pt)")
@@ -157,7 +165,13 @@ class OtherWindows:
         if problem:  # a folder, a pipe, a missing file: no child is started to read it
             self.refuse_model(path, problem)
             return
-        self.parts.state.try_model(path, bring_in=lambda p: str(copy_into_models(p)))
+        self.parts.state.try_model(path, bring_in=lambda p: str(copy_into_models(p)),
+                                   ask=self._use_anyway if ask else None)
+
+    def _use_anyway(self, description: ModelDescription | None) -> bool:
+        """An imported model its figures cannot vouch for is used only if the user says so."""
+        question = use_model_question(description)
+        return not question or confirm_use(self.parts.parent, question)
 
     def _model_changed(self, now, before) -> None:
         self._refresh_registry()
@@ -193,7 +207,7 @@ class OtherWindows:
                 labels_export=lambda path: export_labels(p.db, path),
                 library_folders=lambda: [folder for _, folder in p.db.folders()],
                 label_counts=p.db.label_counts)
-            self.training.activate_requested.connect(self.import_model)
+            self.training.activate_requested.connect(self._use_finished_run)
             self.training.model_ready.connect(self._refresh_registry)  # a finished run is listed at once
             self.training.running_changed.connect(  # one heavy child at a time; the playing track still runs
                 lambda running: p.analysis.queue.set_paused_below(LIBRARY if running else None))

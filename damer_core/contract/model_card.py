@@ -184,6 +184,19 @@ def thin_evidence(check: FineTuneCheck | None) -> str:
     return ""
 
 
+def unvouched(d: ModelDescription) -> str:
+    """Why a model's figures cannot vouch for it ("" when they can): a fine-tune's thin check
+    (:func:`thin_evidence`), or a held-out check on fewer than FEW_TRACKS tracks, or none."""
+    if d.fine_tune is not None:
+        return thin_evidence(d.fine_tune)
+    n = d.held_out_text()[1] or max((f.n or 0 for f in d.auc.values()), default=0)  # one dimension: its AUC's
+    if n == 0:
+        return "it has no held-out check, so nothing shows how well it predicts"
+    if n < FEW_TRACKS:
+        return f"it was checked on {n} held-out tracks; fewer than {FEW_TRACKS} cannot show how well it predicts"
+    return ""
+
+
 def signed_text(change: Figure) -> str:
     """A change with its sign and interval: "+0.08 [-0.05, +0.21]"."""
     def sign(x: float | None) -> str:
