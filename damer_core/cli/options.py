@@ -68,7 +68,8 @@ def feature_presets() -> tuple[str, ...]:
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="Memo2496-style arrays folder, PMEmo / 1000 Songs / DEAM folder, labels .csv or .json")
+    g.add_argument("--dataset", help="Memo2496-style arrays folder, PMEmo / 1000 Songs / DEAM / 4Q folder, "
+                                     "labels .csv or .json")
     g.add_argument(
         "--format", default="auto", choices=list(data_formats())
     )
