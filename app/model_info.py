@@ -67,8 +67,8 @@ class InfoChild(QObject):
     def _on_event(self, ev: events.Event) -> None:
         if not isinstance(ev, (events.Info, events.BundleError)) or ev.path != self.path:
             return
+        self.path = ""  # answered, before whatever the answer sets off (a question's own event loop, the child's exit)
         self._answer(ev)
-        self.path = ""
 
     def _finished(self, code: int, error: str) -> None:
         if self.path:  # never answered: the child crashed or was killed

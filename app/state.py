@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.model_in_use import ModelInUse, stored_choice
 from app.model_info import ModelChecker, ModelDescriber
@@ -71,9 +71,21 @@ class AppState(QObject):
 
     def _checked(self, path: str, why: str) -> None:
         bring_in, ask = self._bring_in.pop(path, None), self._ask.pop(path, None)
-        if not why and ask is not None and self._checker is not None and not ask(self._checker.description(path)):
-            log.info("model not used: %s (the user kept the model in use)", path)
+        if not why and ask is not None and self._checker is not None:
+            description = self._checker.description(path)
+            # asked once the checker's signal has returned: a question's own event loop must not
+            # run inside it (the child's exit, handled there, looked like a model never tried)
+            QTimer.singleShot(0, lambda: self._use_if_wanted(path, bring_in, ask(description)))
             return
+        self._use(path, why, bring_in)
+
+    def _use_if_wanted(self, path: str, bring_in: Callable[[str], str] | None, wanted: bool) -> None:
+        if wanted:
+            self._use(path, "", bring_in)
+        else:
+            log.info("model not used: %s (the user kept the model in use)", path)
+
+    def _use(self, path: str, why: str, bring_in: Callable[[str], str] | None) -> None:
         if not why and bring_in is not None:
             try:
                 path = bring_in(path)

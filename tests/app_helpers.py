@@ -49,9 +49,10 @@ def press_in_window(qtbot, window, keys: str) -> None:
     QTest.keySequence(window, QKeySequence(keys))
 
 
-def answer_dialog(button_text: str, tries: int = 200) -> list[str]:
+def answer_dialog(button_text: str, tries: int = 200, when=None) -> list[str]:
     """Click the button whose text contains ``button_text`` in the next modal dialog, as a person
-    would; returns the dialog's text once answered (a list, filled later)."""
+    would (``when`` given: once it is also true, as a person who takes their time); returns the
+    dialog's text once answered (a list, filled later)."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
 
@@ -59,7 +60,7 @@ def answer_dialog(button_text: str, tries: int = 200) -> list[str]:
 
     def poll(left: int = tries) -> None:
         box = QApplication.activeModalWidget()
-        if box is None:
+        if box is None or (when is not None and not when()):
             if left:
                 QTimer.singleShot(25, lambda: poll(left - 1))
             return
