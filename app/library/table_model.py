@@ -88,7 +88,7 @@ class TableRows:
         if sort is not None:
             table.sort_by(*sort)
         else:
-            table.row_of = {r.path: i for i, r in enumerate(table.rows)}
+            table.index_paths()
         return table
 
     def replace(self, fresh: dict[str, TrackRow], terms: list[EmotionTerm]) -> None:
@@ -113,6 +113,10 @@ class TableRows:
         self.rows = [self.rows[i] for i in order_idx]
         self.words = [self.words[i] for i in order_idx]
         self.search_text = [self.search_text[i] for i in order_idx]
+        self.index_paths()
+
+    def index_paths(self) -> None:
+        """Each path's row, once the rows are in their order."""
         self.row_of = {r.path: i for i, r in enumerate(self.rows)}
 
 

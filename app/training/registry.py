@@ -263,8 +263,7 @@ class ModelRegistry(QDialog):
         if str(p) in self.errors:
             self.status.setText(f"Cannot use it: {shown(self.errors[str(p)])}")
             return
-        question = use_model_question(self.info.get(str(p)))  # its figures must vouch for it, or the user
-        if question and not confirm_use(self, question):
+        if not confirm_use(self, use_model_question(self.info.get(str(p)))):  # its figures must vouch for it, or the user
             return
         self.state.try_model(str(p), bring_in=(lambda q: str(copy_into_models(q))) if is_run(p) else None)
 

@@ -170,8 +170,7 @@ class OtherWindows:
 
     def _use_anyway(self, description: ModelDescription | None) -> bool:
         """An imported model its figures cannot vouch for is used only if the user says so."""
-        question = use_model_question(description)
-        return not question or confirm_use(self.parts.parent, question)
+        return confirm_use(self.parts.parent, use_model_question(description))
 
     def _model_changed(self, now, before) -> None:
         self._refresh_registry()

@@ -119,7 +119,7 @@ def pack_mel_window(mels: np.ndarray, places: np.ndarray, source: np.ndarray, st
 class FrontEndPatches(MidEndFrames):
     """The front end's 561 channels of the patches :class:`MidEndFrames` puts through the mid-end,
     each frame with its place on the track's grid: what the packed windows are cut from. Holds
-    every patch (561 x 187 numbers each; :class:`MelPatches` holds their log-mel instead)."""
+    every patch (561 x 187 numbers each; :class:`MelPatches` holds their mel power instead)."""
 
     def __init__(self, rate: int, n_frames: int, hop_s: float, net: Musicnn | None = None):
         super().__init__(rate, n_frames, hop_s, net)
@@ -127,10 +127,14 @@ class FrontEndPatches(MidEndFrames):
         self.places: list[np.ndarray] = []
 
     def _use(self, mel: torch.Tensor, places: list) -> None:
-        for (first, counts_from), front in zip(places, self.net.front_end(mel).numpy(), strict=True):
+        for (first, counts_from), front in zip(places, self._kept(mel), strict=True):
             bins, keep = self._placed(first, counts_from)
             self.fronts.append(front)
             self.places.append(np.where(keep, bins, -1))
+
+    def _kept(self, mel: torch.Tensor) -> np.ndarray:
+        """What is held of a batch of patches: the front end's frames."""
+        return self.net.front_end(mel).numpy()
 
     def finish_patches(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``fronts [P, 561, 187]``, ``places [P, 187]`` (each frame's grid frame, -1 where it does
@@ -146,11 +150,8 @@ class MelPatches(FrontEndPatches):
     def _network_input(self, patches: np.ndarray) -> np.ndarray:
         return mel_power(patches)
 
-    def _use(self, mel: torch.Tensor, places: list) -> None:
-        for (first, counts_from), patch in zip(places, mel.numpy(), strict=True):
-            bins, keep = self._placed(first, counts_from)
-            self.fronts.append(patch)
-            self.places.append(np.where(keep, bins, -1))
+    def _kept(self, mel: torch.Tensor) -> np.ndarray:
+        return mel.numpy()
 
 
 def packed_training_windows(segment: np.ndarray, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -58,7 +58,7 @@ class FeatureConfig:
     # channels (n_mels) on the same frames (docs/SPEC.md section 5b); "musicnn-tuned": the same
     # with the mid-end fine-tuned inside DAMER: its training windows hold the front end's frames
     # (damer_core.features.midend_windows); "musicnn-full": the front end fine-tuned too, its
-    # training windows hold the log-mel patches
+    # training windows hold the patches' mel power
     mel_path: str = MEL
     # TUNED_PATHS in a trained model: the weights of musicnn's layers it fine-tuned (the mid-end,
     # with "musicnn-full" the front end too; sha256, 16 hex digits), so a track's Mel stream through

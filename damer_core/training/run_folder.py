@@ -22,12 +22,13 @@ def check_run_folder(out: Path, resume: bool = False) -> None:
     best.pt; an earlier run's model is the user's too (--force replaces it)."""
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: is a file, not a folder; choose a folder for --out")
-    if not resume and _is_run_folder(out):
+    run = _is_run_folder(out)
+    if not resume and run:
         kept = [name for name in ("best.pt", "last.pt") if (out / name).exists()]
         if kept:
             raise RunFolderError(f"{out}: holds an earlier run ({kept[0]}); --resume continues it, --force replaces "
                                  "it, or choose a new --out")
-    if out.is_dir() and not _is_run_folder(out):
+    if out.is_dir() and not run:
         try:
             others = next(os.scandir(out), None)
         except OSError as e:

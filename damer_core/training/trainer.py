@@ -110,7 +110,7 @@ class DimensionTrainer:
             if self.mcfg.n_descriptors:
                 train_desc = np.asarray(fs.window_descriptors[self.train_idx], np.float64)
                 model.set_descriptor_normalisation(train_desc.mean(axis=0), train_desc.std(axis=0))
-        self.model = model.to(ctx.device)
+        self.model = model
         self.net: torch.nn.Module = self.model
         if ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel

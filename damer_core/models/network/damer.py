@@ -34,7 +34,7 @@ class ModelConfig:
     band_embedding: bool = True  # learned per-band (token-position) embedding; see DAMER docstring
     n_descriptors: int = 0  # D_d > 0: the window's musical descriptors join the fusion input; see DAMER docstring
     musicnn_midend: bool = False  # the Mel stream's input is musicnn's front end, its mid-end is part of DAMER
-    musicnn_front_end: bool = False  # with musicnn_midend: the front end is part of DAMER too (log-mel input)
+    musicnn_front_end: bool = False  # with musicnn_midend: the front end is part of DAMER too (mel power input)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,7 +115,7 @@ class DAMER(nn.Module):
     may be packed front-end windows (damer_core.features.midend_windows), which ``midend`` turns
     into the Mel stream's ``[B, 192, T]``; a Mel-stream window through the same mid-end is taken
     as it is (a trajectory's windows, cut from a track's frames). With ``musicnn_front_end`` the
-    packed windows may hold log-mel patches, which ``front_end`` first turns into the former."""
+    packed windows may hold the patches' mel power, which ``front_end`` first turns into the former."""
 
     # the per-band standardisation, registered as buffers (they travel inside the checkpoint)
     mel_mean: torch.Tensor

@@ -1,6 +1,6 @@
 """musicnn's front end inside DAMER, fine-tuned with it (FeatureConfig.mel_path "musicnn-full",
-docs/SPEC.md section 5b): the log-mel patches of a packed training window
-(damer_core.features.midend_windows.pack_mel_window: their mel power) through the front end, its frames gathered
+docs/SPEC.md section 5b): the patches of a packed training window (their mel power:
+damer_core.features.midend_windows.pack_mel_window) through the front end, its frames gathered
 into the packed window the mid-end reads (what pack_window cuts from the frozen front end's frames)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class MusicnnFrontEnd(FrontEnd):
 
     @staticmethod
     def packed(x: torch.Tensor) -> bool:
-        """Whether ``x`` holds packed log-mel windows."""
+        """Whether ``x`` holds packed windows of the patches' mel power."""
         return x.dim() == 3 and x.shape[1] == MEL_ROWS
 
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
